@@ -1,0 +1,40 @@
+//! Shared plumbing of the side-by-side workloads.
+//!
+//! Every system has one binary (`bench-goro`, `bench-corosensei`, ...) that runs
+//! `<binary> <workload> <n>` and prints one line,
+//! `checksum=<u64> elapsed_ns=<u64>`, which `cargo xtask bench` parses. The same
+//! workload with the same `n` prints the same checksum on every system.
+
+use std::time::{Duration, Instant};
+
+/// Parses `<workload> <n>` from the command line, or exits with usage.
+pub fn args(binary: &str, workloads: &[&str]) -> (String, u64) {
+    let mut args = std::env::args().skip(1);
+    let usage = || -> ! {
+        eprintln!("usage: {binary} <workload> <n>\nworkloads: {}", workloads.join(", "));
+        std::process::exit(2);
+    };
+    let workload = args.next().unwrap_or_else(|| usage());
+    if !workloads.contains(&workload.as_str()) {
+        usage();
+    }
+    let n = args
+        .next()
+        .and_then(|n| n.replace('_', "").parse().ok())
+        .unwrap_or_else(|| usage());
+    (workload, n)
+}
+
+/// Times `f` and prints the line the harness reads.
+pub fn report(f: impl FnOnce() -> u64) {
+    let start = Instant::now();
+    let checksum = f();
+    let elapsed: Duration = start.elapsed();
+    println!("checksum={checksum} elapsed_ns={}", elapsed.as_nanos());
+}
+
+/// The expected checksum of `switch` with `n` round trips: the sum of the
+/// values yielded, `0 + 1 + ... + (n - 1)`, wrapping.
+pub fn switch_checksum(n: u64) -> u64 {
+    (0..n).fold(0u64, u64::wrapping_add)
+}

@@ -1,0 +1,363 @@
+//! `Coroutine`, `Yielder` and `CoroutineResult`: the safe layer over the switch.
+//!
+//! Values cross a switch as a pointer to a slot on the sending side's stack; the
+//! receiving side moves the value out before anything else runs, and the
+//! sender treats the slot as moved-from (`ManuallyDrop`).
+//!
+//! A resume whose argument is the null pointer asks the coroutine to unwind:
+//! `suspend` sees it and raises a private `ForcedUnwind` panic payload, which
+//! the coroutine's entry catches like any other panic. That is how dropping an
+//! unfinished coroutine runs the destructors on its stack.
+
+use std::fmt;
+use std::io;
+use std::marker::PhantomData;
+use std::mem::{self, ManuallyDrop};
+use std::panic::{self, AssertUnwindSafe};
+use std::ptr;
+
+use crate::arch::{self, STACK_HEADER};
+use crate::stack::{DEFAULT_STACK_SIZE, Stack};
+
+/// What a [`Coroutine::resume`] produced: a value passed to
+/// [`Yielder::suspend`], or the coroutine's return value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CoroutineResult<Y, R> {
+    /// The coroutine suspended itself with this value.
+    Yield(Y),
+    /// The coroutine finished with this value.
+    Return(R),
+}
+
+impl<Y, R> CoroutineResult<Y, R> {
+    /// The yielded value, if this is a `Yield`.
+    pub fn as_yield(&self) -> Option<&Y> {
+        match self {
+            CoroutineResult::Yield(y) => Some(y),
+            CoroutineResult::Return(_) => None,
+        }
+    }
+
+    /// The return value, if this is a `Return`.
+    pub fn as_return(&self) -> Option<&R> {
+        match self {
+            CoroutineResult::Yield(_) => None,
+            CoroutineResult::Return(r) => Some(r),
+        }
+    }
+}
+
+/// A stackful coroutine: a function running on its own stack that can suspend
+/// itself in the middle of any call chain and be resumed later.
+///
+/// `I` is what each [`resume`](Coroutine::resume) passes in, `Y` what each
+/// [`suspend`](Yielder::suspend) passes out, and `R` what the function returns.
+///
+/// ```
+/// use goro_fiber::{Coroutine, CoroutineResult};
+///
+/// // A generator of the running sums of its inputs.
+/// let mut sums = Coroutine::new(|yielder, mut input: u64| {
+///     let mut total = 0;
+///     loop {
+///         total += input;
+///         if total > 10 {
+///             return "done";
+///         }
+///         input = yielder.suspend(total);
+///     }
+/// });
+/// assert_eq!(sums.resume(4), CoroutineResult::Yield(4));
+/// assert_eq!(sums.resume(5), CoroutineResult::Yield(9));
+/// assert_eq!(sums.resume(6), CoroutineResult::Return("done"));
+/// assert!(sums.is_finished());
+/// ```
+///
+/// A panic inside the coroutine resurfaces from `resume`. Dropping a coroutine
+/// that has not finished unwinds its stack, so the destructors of everything
+/// alive on it run.
+///
+/// A `Coroutine` is `Send` when `I`, `Y` and `R` are (its function must be
+/// `Send` to be created), so it may be resumed on another thread than the one
+/// that last resumed it. Code inside must then not keep a reference to a
+/// `thread_local!` across a `suspend`: after the switch it may be another
+/// thread's.
+pub struct Coroutine<I, Y, R> {
+    /// The saved stack pointer while suspended or not yet started; null once
+    /// finished.
+    sp: *mut u8,
+    /// The top of the switch's frames: the function waits above it, the
+    /// switch header (`arch`) lies right below it.
+    base: *mut u8,
+    /// Where the function waits for its first resume; once the coroutine has
+    /// finished, where its result is.
+    data: *mut u8,
+    started: bool,
+    /// Drops the function in place if the coroutine never starts.
+    drop_unstarted: unsafe fn(*mut u8),
+    stack: Stack,
+    _marker: PhantomData<fn(I) -> (Y, R)>,
+}
+
+// SAFETY: the coroutine's stack holds only its `Send` function and values of
+// types `I`, `Y` and `R` (all `Send` here) plus whatever that function creates,
+// which it owns; `new` requires the function to be `Send`. Moving the whole
+// stack to another thread is then like moving a `Send` value.
+unsafe impl<I: Send, Y: Send, R: Send> Send for Coroutine<I, Y, R> {}
+
+/// The handle a coroutine's function gets for suspending itself.
+///
+/// It lives on the coroutine's own stack and is passed by reference, so it can
+/// be used only from inside that coroutine.
+pub struct Yielder<I, Y> {
+    base: *mut u8,
+    _marker: PhantomData<fn(Y) -> I>,
+}
+
+/// The panic payload that unwinds a coroutine being dropped.
+struct ForcedUnwind;
+
+impl<I, Y, R> Coroutine<I, Y, R> {
+    /// Creates a coroutine on a stack of the default size (256 KiB of address
+    /// space, committed as it is used). It does not start until the first
+    /// [`resume`](Coroutine::resume), whose input becomes `f`'s second argument.
+    ///
+    /// # Panics
+    /// If no stack can be had (the address space or the `vm.max_map_count`
+    /// budget is exhausted); [`with_stack_size`](Coroutine::with_stack_size)
+    /// returns that as an `Err` instead.
+    pub fn new<F>(f: F) -> Coroutine<I, Y, R>
+    where
+        F: FnOnce(&Yielder<I, Y>, I) -> R + Send + 'static,
+    {
+        match Coroutine::with_stack_size(DEFAULT_STACK_SIZE, f) {
+            Ok(co) => co,
+            Err(e) => panic!("cannot create a coroutine: {e}"),
+        }
+    }
+
+    /// Creates a coroutine on a stack of `bytes` bytes, rounded up to whole
+    /// pages.
+    ///
+    /// ```
+    /// use goro_fiber::Coroutine;
+    ///
+    /// let co = Coroutine::<(), (), ()>::with_stack_size(64 * 1024, |_, ()| ())?;
+    /// let err = Coroutine::<(), (), ()>::with_stack_size(100, |_, ()| ()).unwrap_err();
+    /// assert!(err.to_string().contains("16 KiB to 1024 MiB"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// `InvalidInput` for a size outside 16 KiB ..= 1 GiB; `OutOfMemory` when
+    /// the address space or the `vm.max_map_count` budget is exhausted, with a
+    /// message that says what to change.
+    pub fn with_stack_size<F>(bytes: usize, f: F) -> io::Result<Coroutine<I, Y, R>>
+    where
+        F: FnOnce(&Yielder<I, Y>, I) -> R + Send + 'static,
+    {
+        let stack = Stack::new(bytes)?;
+        // The function waits at the top of the stack, aligned for its type;
+        // the switch's header and the coroutine's frames go below it.
+        let top = stack.top() as usize;
+        let data = (top - mem::size_of::<F>()) & !(mem::align_of::<F>() - 1);
+        let base = data & !15;
+        if top - base + STACK_HEADER > stack.size() / 2 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "the coroutine's function captures {} bytes, more than half of its \
+                     {}-byte stack: box the captured state or give it a larger stack",
+                    mem::size_of::<F>(),
+                    stack.size()
+                ),
+            ));
+        }
+        let (data, base) = (data as *mut u8, base as *mut u8);
+        // SAFETY: `data` is aligned for `F` and `[data, data + size_of::<F>())`
+        // lies at the top of our stack, which nothing runs on yet.
+        unsafe { data.cast::<F>().write(f) };
+        // SAFETY: `base` is 16-byte aligned, at or below `data`, with more than
+        // `STACK_HEADER` bytes of our stack below it (checked above).
+        let sp = unsafe { arch::init_stack(base, entry::<I, Y, R, F>, data) };
+        Ok(Coroutine {
+            sp,
+            base,
+            data,
+            started: false,
+            drop_unstarted: drop_in_place::<F>,
+            stack,
+            _marker: PhantomData,
+        })
+    }
+
+    /// Runs the coroutine until it suspends or returns. On the first call
+    /// `input` becomes the function's second argument; afterwards it is what
+    /// the pending [`Yielder::suspend`] returns.
+    ///
+    /// # Panics
+    /// If the coroutine has already finished. A panic inside the coroutine
+    /// resurfaces here, after which the coroutine counts as finished.
+    pub fn resume(&mut self, input: I) -> CoroutineResult<Y, R> {
+        assert!(
+            !self.is_finished(),
+            "resumed a coroutine that has already finished (check is_finished() first)"
+        );
+        let input = ManuallyDrop::new(input);
+        match self.switch_in(ptr::from_ref(&input) as usize) {
+            // SAFETY: a yield passes a pointer to a `Y` it no longer owns.
+            Some(y) => CoroutineResult::Yield(unsafe { ptr::read(y as *const Y) }),
+            // SAFETY: `finish` passes a pointer to the function's result, which
+            // it no longer owns.
+            None => match unsafe { self.take_result() } {
+                Ok(r) => CoroutineResult::Return(r),
+                Err(payload) => panic::resume_unwind(payload),
+            },
+        }
+    }
+
+    /// Whether the coroutine has returned (or panicked). Resuming it then panics.
+    pub fn is_finished(&self) -> bool {
+        self.sp.is_null()
+    }
+
+    /// The stack the coroutine runs on.
+    pub fn stack(&self) -> &Stack {
+        &self.stack
+    }
+
+    /// Switches in with `arg`; `Some(pointer to Y)` for a yield, `None` when
+    /// the coroutine has finished (its result is then behind `self.data`).
+    fn switch_in(&mut self, arg: usize) -> Option<usize> {
+        self.started = true;
+        // SAFETY: `sp` is the saved stack pointer of this suspended (or not yet
+        // started) coroutine whose frames top out at `base`, and `&mut self` means nobody else is
+        // resuming it.
+        let (value, sp) = unsafe { arch::resume(arg, self.sp, self.base) };
+        self.sp = sp;
+        if sp.is_null() {
+            self.data = value as *mut u8;
+            None
+        } else {
+            Some(value)
+        }
+    }
+
+    /// Moves the finished coroutine's result out.
+    ///
+    /// # Safety
+    /// Only once, right after `switch_in` returned `None`.
+    unsafe fn take_result(&mut self) -> std::thread::Result<R> {
+        // SAFETY: per the contract, `data` points at the `thread::Result<R>`
+        // that `entry` handed to `finish`, still on the (now idle) stack.
+        unsafe { ptr::read(self.data as *const std::thread::Result<R>) }
+    }
+}
+
+impl<I, Y, R> Drop for Coroutine<I, Y, R> {
+    fn drop(&mut self) {
+        if self.is_finished() {
+            return;
+        }
+        if !self.started {
+            // SAFETY: the function was written at `data` and never moved out.
+            unsafe { (self.drop_unstarted)(self.data) };
+            return;
+        }
+        // Unwind the stack: every resume with a null argument raises
+        // `ForcedUnwind` at the pending `suspend`. Code that catches it and
+        // suspends again is simply unwound again.
+        loop {
+            match self.switch_in(0) {
+                // SAFETY: as in `resume`.
+                Some(y) => drop(unsafe { ptr::read(y as *const Y) }),
+                // SAFETY: as in `resume`.
+                None => match unsafe { self.take_result() } {
+                    Ok(_) => return,
+                    Err(payload) if payload.is::<ForcedUnwind>() => return,
+                    Err(payload) if !std::thread::panicking() => panic::resume_unwind(payload),
+                    Err(_) => return,
+                },
+            }
+        }
+    }
+}
+
+impl<I, Y, R> fmt::Debug for Coroutine<I, Y, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match (self.started, self.is_finished()) {
+            (_, true) => "finished",
+            (false, _) => "not started",
+            (true, false) => "suspended",
+        };
+        f.debug_struct("Coroutine")
+            .field("state", &state)
+            .field("stack", &self.stack)
+            .finish()
+    }
+}
+
+impl<I, Y> Yielder<I, Y> {
+    /// Suspends the coroutine, handing `value` to the `resume` that is running
+    /// it; returns the input of the next `resume`.
+    ///
+    /// If the coroutine is dropped while suspended here, this call does not
+    /// return: it unwinds the coroutine's stack instead.
+    pub fn suspend(&self, value: Y) -> I {
+        let value = ManuallyDrop::new(value);
+        // SAFETY: a `Yielder` exists only on its coroutine's stack, handed by
+        // reference to code that runs there, so we are running on `base`'s
+        // stack inside a `resume`.
+        let input = unsafe { arch::suspend(ptr::from_ref(&value) as usize, self.base) };
+        if input == 0 {
+            panic::resume_unwind(Box::new(ForcedUnwind));
+        }
+        // SAFETY: `resume` passes a pointer to an `I` it no longer owns.
+        unsafe { ptr::read(input as *const I) }
+    }
+}
+
+impl<I, Y> fmt::Debug for Yielder<I, Y> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Yielder").finish_non_exhaustive()
+    }
+}
+
+/// The first Rust frame of every coroutine: runs `F` under `catch_unwind` and
+/// hands the result to the resumer with the final switch.
+///
+/// # Safety
+/// Called only by the entry trampoline, on the coroutine's stack, with the
+/// arguments that `with_stack_size` arranged.
+unsafe extern "C" fn entry<I, Y, R, F>(arg: usize, base: *mut u8, data: *mut u8) -> !
+where
+    F: FnOnce(&Yielder<I, Y>, I) -> R,
+{
+    // SAFETY: `new` wrote an `F` at `data`; this is its only move out.
+    let f = unsafe { ptr::read(data as *const F) };
+    let yielder = Yielder {
+        base,
+        _marker: PhantomData,
+    };
+    let result = panic::catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: a resume with a null argument on a coroutine that never ran
+        // does not happen (`Drop` drops the function in place instead), so
+        // this is the first resume's `I`, which it no longer owns.
+        let input = unsafe { ptr::read(arg as *const I) };
+        f(&yielder, input)
+    }));
+    let result = ManuallyDrop::new(result);
+    // Nothing on this frame needs dropping any more: `f` was consumed, the
+    // result is handed over, `yielder` has no destructor.
+    // SAFETY: we run on `base`'s stack, inside a resume.
+    unsafe { arch::finish(ptr::from_ref(&*result) as usize, base) }
+}
+
+/// Drops the `F` at `data`.
+///
+/// # Safety
+/// `data` must point at an `F` that is not used again.
+unsafe fn drop_in_place<F>(data: *mut u8) {
+    // SAFETY: per the contract.
+    unsafe { ptr::drop_in_place(data.cast::<F>()) }
+}

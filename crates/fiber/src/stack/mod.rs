@@ -1,0 +1,476 @@
+//! Coroutine stacks: carved from large `MAP_NORESERVE` arenas, guarded, pooled.
+//!
+//! * **Arenas.** Stacks of one size are slots of a size class; a class maps
+//!   address space a chunk at a time (about 1 GiB, `MAP_NORESERVE`, so nothing
+//!   is committed until a page is touched) and carves slots off it. A slot is
+//!   one guard page followed by the usable stack; the stack grows down from the
+//!   slot's top towards its guard.
+//! * **Guards.** `madvise(MADV_GUARD_INSTALL)` (Linux 6.13+) marks the guard page
+//!   without creating a new memory mapping, so a million guarded stacks fit
+//!   under the default `vm.max_map_count`. Where the kernel refuses it, the guard
+//!   is `mprotect(PROT_NONE)`, which splits the chunk's mapping: each such stack
+//!   costs two mappings, and a stack that would overrun the map-count budget
+//!   fails with an error naming the sysctl. `GORO_STACK_GUARD=mprotect` forces the
+//!   fallback.
+//! * **Pool.** A freed stack goes to its thread's cache (at most `CACHE_MAX` per
+//!   size), then to its class's shared free list with its pages returned to the
+//!   kernel. Address space is never unmapped, as in Go's heap: a freed stack's
+//!   guard stays installed for its next user.
+//! * **Overflow.** Every chunk is recorded in a list that the SIGSEGV handler
+//!   (`crate::overflow`) can walk without locks, to tell a guard-page hit from
+//!   any other fault.
+
+mod valgrind;
+
+use std::cell::RefCell;
+use std::fmt;
+use std::io;
+use std::ptr::{self, NonNull};
+use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+/// The smallest stack a coroutine can have: 16 KiB.
+pub const MIN_STACK_SIZE: usize = 16 * 1024;
+/// The largest stack a coroutine can have: 1 GiB.
+pub const MAX_STACK_SIZE: usize = 1024 * 1024 * 1024;
+/// The stack a coroutine gets unless told otherwise: 256 KiB of address space,
+/// committed page by page as it is used.
+pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
+
+/// Freed stacks a thread keeps per size before it hands them back.
+const CACHE_MAX: usize = 64;
+/// Address space a size class maps at a time.
+const CHUNK_BYTES: usize = 1 << 30;
+/// `MADV_GUARD_INSTALL`, defined here because older `libc` releases lack it.
+const MADV_GUARD_INSTALL: libc::c_int = 102;
+
+/// How the guard page under each stack is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuardKind {
+    /// `madvise(MADV_GUARD_INSTALL)`: no memory mapping per stack (Linux 6.13+).
+    Madvise,
+    /// `mprotect(PROT_NONE)`: two memory mappings per stack, bounded by
+    /// `vm.max_map_count`.
+    Mprotect,
+}
+
+/// A coroutine stack: `size()` usable bytes above a guard page.
+///
+/// Dropping it returns it to the pool for reuse; its memory is never unmapped.
+///
+/// ```
+/// use goro_fiber::stack::{Stack, DEFAULT_STACK_SIZE};
+///
+/// let stack = Stack::new(DEFAULT_STACK_SIZE)?;
+/// assert_eq!(stack.size(), 256 * 1024);
+/// assert_eq!(stack.top() as usize - stack.bottom() as usize, stack.size());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct Stack {
+    top: NonNull<u8>,
+    size: usize,
+}
+
+// SAFETY: a `Stack` owns its memory exclusively; nothing about it is tied to
+// the thread that allocated it (the pool it returns to is per thread or locked).
+unsafe impl Send for Stack {}
+
+impl Stack {
+    /// Allocates a stack of at least `size` bytes, rounded up to whole pages.
+    ///
+    /// # Errors
+    /// `InvalidInput` when `size` is outside `MIN_STACK_SIZE..=MAX_STACK_SIZE`;
+    /// `OutOfMemory` when the address space or the `vm.max_map_count` budget is
+    /// exhausted, with a message that says what to change.
+    pub fn new(size: usize) -> io::Result<Stack> {
+        let size = checked_size(size)?;
+        let top = CACHE
+            .try_with(|cache| cache.borrow_mut().pop(size))
+            .ok()
+            .flatten();
+        let top = match top {
+            Some(top) => top,
+            None => allocate_slow(size)?,
+        };
+        // SAFETY: slots are never at address zero.
+        let top = unsafe { NonNull::new_unchecked(top as *mut u8) };
+        Ok(Stack { top, size })
+    }
+
+    /// The stack's highest address (exclusive); 16-byte aligned.
+    pub fn top(&self) -> *mut u8 {
+        self.top.as_ptr()
+    }
+
+    /// The stack's lowest usable address; the guard page lies right below it.
+    pub fn bottom(&self) -> *mut u8 {
+        self.top.as_ptr().wrapping_sub(self.size)
+    }
+
+    /// Usable bytes (a whole number of pages).
+    pub fn size(&self) -> usize {
+        self.size
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        let top = self.top.as_ptr() as usize;
+        let overflow = CACHE
+            .try_with(|cache| cache.borrow_mut().push(self.size, top))
+            .unwrap_or_else(|_| vec![top]);
+        if !overflow.is_empty() {
+            release_to_arena(self.size, overflow);
+        }
+    }
+}
+
+impl fmt::Debug for Stack {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stack")
+            .field("bottom", &self.bottom())
+            .field("top", &self.top())
+            .field("size", &self.size)
+            .finish()
+    }
+}
+
+/// The guard kind that stacks carved from now on get: decided on first use
+/// from `GORO_STACK_GUARD` (`auto`, the default, or `mprotect`) and from what
+/// the kernel supports.
+///
+/// # Errors
+/// `InvalidInput` when `GORO_STACK_GUARD` holds anything else.
+pub fn guard_kind() -> io::Result<GuardKind> {
+    match GUARD.load(Ordering::Relaxed) {
+        GUARD_MADVISE => return Ok(GuardKind::Madvise),
+        GUARD_MPROTECT => return Ok(GuardKind::Mprotect),
+        _ => {}
+    }
+    let kind = match std::env::var("GORO_STACK_GUARD") {
+        Err(std::env::VarError::NotPresent) => GUARD_MADVISE,
+        Ok(v) if v == "auto" || v.is_empty() => GUARD_MADVISE,
+        Ok(v) if v == "mprotect" => GUARD_MPROTECT,
+        Ok(v) => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("GORO_STACK_GUARD must be `auto` or `mprotect`, not `{v}`"),
+            ));
+        }
+        Err(e) => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("GORO_STACK_GUARD: {e}"),
+            ));
+        }
+    };
+    // Racing first users agree: both read the same environment.
+    GUARD.store(kind, Ordering::Relaxed);
+    guard_kind()
+}
+
+const GUARD_UNKNOWN: u8 = 0;
+const GUARD_MADVISE: u8 = 1;
+const GUARD_MPROTECT: u8 = 2;
+static GUARD: AtomicU8 = AtomicU8::new(GUARD_UNKNOWN);
+
+/// The system page size.
+pub(crate) fn page_size() -> usize {
+    static PAGE: AtomicUsize = AtomicUsize::new(0);
+    match PAGE.load(Ordering::Relaxed) {
+        0 => {
+            // SAFETY: sysconf has no preconditions.
+            let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+            let page = usize::try_from(page).unwrap_or(4096);
+            PAGE.store(page, Ordering::Relaxed);
+            page
+        }
+        page => page,
+    }
+}
+
+/// Checks a requested size and rounds it up to whole pages.
+pub(crate) fn checked_size(size: usize) -> io::Result<usize> {
+    if !(MIN_STACK_SIZE..=MAX_STACK_SIZE).contains(&size) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "stack size of {size} bytes is out of range: a stack must be \
+                 {} KiB to {} MiB (it is rounded up to whole pages)",
+                MIN_STACK_SIZE / 1024,
+                MAX_STACK_SIZE / (1024 * 1024),
+            ),
+        ));
+    }
+    Ok(size.next_multiple_of(page_size()))
+}
+
+// ---------------------------------------------------------------------------
+// The per-thread cache.
+
+thread_local! {
+    static CACHE: RefCell<Cache> = const { RefCell::new(Cache { classes: Vec::new() }) };
+}
+
+/// Freed stack tops, by usable size.
+struct Cache {
+    classes: Vec<(usize, Vec<usize>)>,
+}
+
+impl Cache {
+    fn pop(&mut self, size: usize) -> Option<usize> {
+        let (_, tops) = self.classes.iter_mut().find(|(s, _)| *s == size)?;
+        tops.pop()
+    }
+
+    /// Keeps `top`; returns what no longer fits, for the shared free list.
+    fn push(&mut self, size: usize, top: usize) -> Vec<usize> {
+        let tops = match self.classes.iter().position(|(s, _)| *s == size) {
+            Some(i) => &mut self.classes[i].1,
+            None => {
+                self.classes.push((size, Vec::with_capacity(CACHE_MAX)));
+                &mut self.classes.last_mut().expect("just pushed").1
+            }
+        };
+        tops.push(top);
+        if tops.len() > CACHE_MAX {
+            tops.split_off(CACHE_MAX / 2)
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+impl Drop for Cache {
+    fn drop(&mut self) {
+        for (size, tops) in self.classes.drain(..) {
+            release_to_arena(size, tops);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The shared arena.
+
+/// Address space carved into slots of one stack size. Chunks are leaked and
+/// linked for the signal handler, which reads them without locks.
+struct Chunk {
+    next: *const Chunk,
+    start: usize,
+    end: usize,
+    /// Bytes per slot: one guard page, then the usable stack.
+    slot: usize,
+}
+
+static CHUNKS: AtomicPtr<Chunk> = AtomicPtr::new(ptr::null_mut());
+
+struct Class {
+    size: usize,
+    /// The next uncarved slot of the newest chunk, and that chunk's end.
+    next: usize,
+    end: usize,
+    free: Vec<usize>,
+}
+
+struct Arena {
+    classes: Vec<Class>,
+    /// Guard pages made with `mprotect`, and the budget for them.
+    mprotect_guards: usize,
+    mprotect_budget: Option<usize>,
+}
+
+static ARENA: Mutex<Arena> = Mutex::new(Arena {
+    classes: Vec::new(),
+    mprotect_guards: 0,
+    mprotect_budget: None,
+});
+
+fn arena() -> MutexGuard<'static, Arena> {
+    // The arena's invariants hold between statements, so a panic elsewhere
+    // while it was locked leaves nothing half-done.
+    ARENA.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn allocate_slow(size: usize) -> io::Result<usize> {
+    crate::overflow::prepare_thread();
+    let kind = guard_kind()?;
+    let mut arena = arena();
+    let i = match arena.classes.iter().position(|c| c.size == size) {
+        Some(i) => i,
+        None => {
+            arena.classes.push(Class {
+                size,
+                next: 0,
+                end: 0,
+                free: Vec::new(),
+            });
+            arena.classes.len() - 1
+        }
+    };
+    if let Some(top) = arena.classes[i].free.pop() {
+        return Ok(top);
+    }
+    let page = page_size();
+    let slot = size + page;
+    if arena.classes[i].next == arena.classes[i].end {
+        let (start, end) = map_chunk(slot)?;
+        arena.classes[i].next = start;
+        arena.classes[i].end = end;
+    }
+    let start = arena.classes[i].next;
+    install_guard(&mut arena, kind, start, page)?;
+    arena.classes[i].next += slot;
+    let top = start + slot;
+    valgrind::stack_register(start + page, top);
+    Ok(top)
+}
+
+/// Maps a chunk for slots of `slot` bytes and records it for the signal handler.
+fn map_chunk(slot: usize) -> io::Result<(usize, usize)> {
+    let len = (CHUNK_BYTES / slot).max(1) * slot;
+    // SAFETY: an anonymous private mapping at an address of the kernel's
+    // choosing touches no existing memory.
+    let addr = unsafe {
+        libc::mmap(
+            ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if addr == libc::MAP_FAILED {
+        let err = io::Error::last_os_error();
+        return Err(io::Error::new(
+            io::ErrorKind::OutOfMemory,
+            format!(
+                "cannot reserve {} MiB of address space for coroutine stacks ({err}); \
+                 use smaller stacks or fewer coroutines",
+                len >> 20
+            ),
+        ));
+    }
+    let start = addr as usize;
+    let chunk = Box::into_raw(Box::new(Chunk {
+        next: ptr::null(),
+        start,
+        end: start + len,
+        slot,
+    }));
+    let mut head = CHUNKS.load(Ordering::Acquire);
+    loop {
+        // SAFETY: `chunk` is ours until it is published below.
+        unsafe { (*chunk).next = head };
+        match CHUNKS.compare_exchange_weak(head, chunk, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => break,
+            Err(now) => head = now,
+        }
+    }
+    Ok((start, start + len))
+}
+
+fn install_guard(arena: &mut Arena, kind: GuardKind, start: usize, page: usize) -> io::Result<()> {
+    if kind == GuardKind::Madvise {
+        // SAFETY: `start` is the first page of a slot of our own mapping that no
+        // stack uses yet.
+        let rc = unsafe { libc::madvise(start as *mut libc::c_void, page, MADV_GUARD_INSTALL) };
+        if rc == 0 {
+            return Ok(());
+        }
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::EINVAL) {
+            return Err(err);
+        }
+        // This kernel has no guard regions: fall back for good.
+        GUARD.store(GUARD_MPROTECT, Ordering::Relaxed);
+    }
+    let budget = *arena.mprotect_budget.get_or_insert_with(mprotect_budget);
+    if arena.mprotect_guards >= budget {
+        return Err(map_count_error(None));
+    }
+    // SAFETY: as above; the page holds no data.
+    let rc = unsafe { libc::mprotect(start as *mut libc::c_void, page, libc::PROT_NONE) };
+    if rc != 0 {
+        let err = io::Error::last_os_error();
+        return Err(if err.raw_os_error() == Some(libc::ENOMEM) {
+            map_count_error(Some(err))
+        } else {
+            err
+        });
+    }
+    arena.mprotect_guards += 1;
+    Ok(())
+}
+
+/// How many `mprotect` guards fit: each costs two mappings, and an eighth of
+/// `vm.max_map_count` (at least 1024) stays free for the rest of the process.
+fn mprotect_budget() -> usize {
+    let limit = max_map_count();
+    let in_use = std::fs::read_to_string("/proc/self/maps")
+        .map(|maps| maps.lines().count())
+        .unwrap_or(1024);
+    let reserve = (limit / 8).max(1024);
+    limit.saturating_sub(in_use + reserve) / 2
+}
+
+fn max_map_count() -> usize {
+    std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(65530)
+}
+
+fn map_count_error(cause: Option<io::Error>) -> io::Error {
+    let cause = cause.map(|e| format!(" ({e})")).unwrap_or_default();
+    io::Error::new(
+        io::ErrorKind::OutOfMemory,
+        format!(
+            "cannot guard another coroutine stack: this kernel lacks MADV_GUARD_INSTALL \
+             (Linux 6.13+), so each stack's mprotect guard costs two memory mappings, and \
+             vm.max_map_count ({}) would be exceeded{cause}; raise it, e.g. \
+             `sysctl -w vm.max_map_count=2097152`, or run fewer coroutines at once",
+            max_map_count()
+        ),
+    )
+}
+
+/// Gives stacks back to their class's free list, returning their pages to the
+/// kernel first (the guard page stays).
+fn release_to_arena(size: usize, tops: Vec<usize>) {
+    for &top in &tops {
+        // SAFETY: `[top - size, top)` is an unused stack of our own mapping;
+        // dropping its pages only makes them read as zero next time.
+        unsafe {
+            libc::madvise((top - size) as *mut libc::c_void, size, libc::MADV_DONTNEED);
+        }
+    }
+    let mut arena = arena();
+    if let Some(class) = arena.classes.iter_mut().find(|c| c.size == size) {
+        class.free.extend(tops);
+    }
+}
+
+/// If `addr` lies in the guard page of one of our stacks, that stack's usable
+/// size. Async-signal-safe: reads only the leaked chunk list.
+pub(crate) fn guard_hit(addr: usize) -> Option<usize> {
+    let page = page_size();
+    let mut chunk = CHUNKS.load(Ordering::Acquire);
+    // SAFETY: chunks are leaked, never freed, and fully written before they are
+    // published with release ordering.
+    while let Some(c) = unsafe { chunk.as_ref() } {
+        if (c.start..c.end).contains(&addr) {
+            return ((addr - c.start) % c.slot < page).then(|| c.slot - page);
+        }
+        chunk = c.next.cast_mut();
+    }
+    None
+}
+
+/// Counts of what the arena holds, for tests and statistics.
+#[doc(hidden)]
+pub fn arena_stats() -> (usize, usize) {
+    let arena = arena();
+    let free = arena.classes.iter().map(|c| c.free.len()).sum();
+    (free, arena.mprotect_guards)
+}
