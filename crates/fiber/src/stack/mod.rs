@@ -426,10 +426,11 @@ fn map_count_error(cause: Option<io::Error>) -> io::Error {
     io::Error::new(
         io::ErrorKind::OutOfMemory,
         format!(
-            "cannot guard another coroutine stack: this kernel lacks MADV_GUARD_INSTALL \
-             (Linux 6.13+), so each stack's mprotect guard costs two memory mappings, and \
-             vm.max_map_count ({}) would be exceeded{cause}; raise it, e.g. \
-             `sysctl -w vm.max_map_count=2097152`, or run fewer coroutines at once",
+            "cannot guard another coroutine stack: stacks get mprotect guards (this kernel \
+             lacks MADV_GUARD_INSTALL of Linux 6.13+, or GORO_STACK_GUARD=mprotect), each \
+             costing two memory mappings, and vm.max_map_count ({}) would be \
+             exceeded{cause}; raise it, e.g. `sysctl -w vm.max_map_count=2097152`, or run \
+             fewer coroutines at once",
             max_map_count()
         ),
     )
