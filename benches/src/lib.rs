@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 pub fn args(binary: &str, workloads: &[&str]) -> (String, u64) {
     let mut args = std::env::args().skip(1);
     let usage = || -> ! {
-        eprintln!("usage: {binary} <workload> <n>\nworkloads: {}", workloads.join(", "));
+        eprintln!(
+            "usage: {binary} <workload> <n>\nworkloads: {}",
+            workloads.join(", ")
+        );
         std::process::exit(2);
     };
     let workload = args.next().unwrap_or_else(|| usage());

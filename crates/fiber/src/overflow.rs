@@ -11,14 +11,19 @@ use std::cell::Cell;
 use std::mem;
 use std::ptr;
 use std::sync::Once;
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 
 use crate::stack;
 
 /// Bytes of alternate signal stack we give a thread that has none.
 const ALTSTACK_SIZE: usize = 64 * 1024;
 
-/// The handlers that were installed before ours, indexed by `slot(signal)`.
-static mut PREVIOUS: [mem::MaybeUninit<libc::sigaction>; 2] = [mem::MaybeUninit::zeroed(); 2];
+/// The handlers that were installed before ours (`sa_sigaction`, `sa_flags`),
+/// indexed by `slot(signal)`. Written once, before our handler is installed.
+static PREVIOUS: [(AtomicUsize, AtomicI32); 2] = [
+    (AtomicUsize::new(libc::SIG_DFL), AtomicI32::new(0)),
+    (AtomicUsize::new(libc::SIG_DFL), AtomicI32::new(0)),
+];
 
 thread_local! {
     static PREPARED: Cell<bool> = const { Cell::new(false) };
@@ -49,11 +54,16 @@ fn install() {
         action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
         // SAFETY: `action.sa_mask` is a valid sigset_t to initialise.
         unsafe { libc::sigemptyset(&mut action.sa_mask) };
-        // SAFETY: `PREVIOUS` is written only here, under the `Once`, before
-        // our handler (its only reader) can run.
-        let previous = unsafe { (*ptr::addr_of_mut!(PREVIOUS))[slot(signal)].as_mut_ptr() };
-        // SAFETY: both pointers are valid for the call.
-        unsafe { libc::sigaction(signal, &action, previous) };
+        // SAFETY: as above, an all-zero sigaction is valid.
+        let mut previous: libc::sigaction = unsafe { mem::zeroed() };
+        // Record the old handler before ours can run (it reads `PREVIOUS`).
+        // SAFETY: a valid null action pointer only queries.
+        unsafe { libc::sigaction(signal, ptr::null(), &mut previous) };
+        let (old_action, old_flags) = &PREVIOUS[slot(signal)];
+        old_action.store(previous.sa_sigaction, Ordering::Release);
+        old_flags.store(previous.sa_flags, Ordering::Release);
+        // SAFETY: `action` is fully initialised.
+        unsafe { libc::sigaction(signal, &action, ptr::null_mut()) };
     }
 }
 
@@ -93,17 +103,18 @@ fn ensure_altstack() {
 }
 
 extern "C" fn handler(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
-    // SAFETY: the kernel passes a valid siginfo_t for SA_SIGINFO handlers.
-    let addr = unsafe { (*info).si_addr() } as usize;
+    // SAFETY: the kernel passes a valid siginfo_t to SA_SIGINFO handlers.
+    let info_ref = unsafe { &*info };
+    // SAFETY: SIGSEGV and SIGBUS carry a fault address.
+    let addr = unsafe { info_ref.si_addr() } as usize;
     if let Some(size) = stack::guard_hit(addr) {
         report(size, addr);
         // SAFETY: abort is async-signal-safe.
         unsafe { libc::abort() };
     }
     // Not ours: hand it to whoever was there before.
-    // SAFETY: `PREVIOUS` was written before this handler was installed.
-    let previous = unsafe { (*ptr::addr_of!(PREVIOUS))[slot(signal)].assume_init_ref() };
-    let action = previous.sa_sigaction;
+    let (old_action, old_flags) = &PREVIOUS[slot(signal)];
+    let action = old_action.load(Ordering::Acquire);
     if action == libc::SIG_DFL || action == libc::SIG_IGN {
         // Restore the default action and return: the faulting instruction runs
         // again and the kernel delivers the signal with its default effect.
@@ -112,7 +123,7 @@ extern "C" fn handler(signal: libc::c_int, info: *mut libc::siginfo_t, context: 
         default.sa_sigaction = libc::SIG_DFL;
         // SAFETY: valid pointers; sigaction is async-signal-safe.
         unsafe { libc::sigaction(signal, &default, ptr::null_mut()) };
-    } else if previous.sa_flags & libc::SA_SIGINFO != 0 {
+    } else if old_flags.load(Ordering::Acquire) & libc::SA_SIGINFO != 0 {
         // SAFETY: a handler installed with SA_SIGINFO has this signature.
         let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
             unsafe { mem::transmute(action) };
@@ -133,8 +144,10 @@ fn report(size: usize, addr: usize) {
     buf.push_num(size / 1024, 10);
     buf.push(b" KiB (guard page hit at 0x");
     buf.push_num(addr, 16);
-    buf.push(b")\nGive it a larger stack: Coroutine::with_stack_size, or for a goroutine \
-goro::Builder::stack_size\nfatal runtime error: stack overflow, aborting\n");
+    buf.push(
+        b")\nGive it a larger stack: Coroutine::with_stack_size, or for a goroutine \
+goro::Builder::stack_size\nfatal runtime error: stack overflow, aborting\n",
+    );
     // SAFETY: writing an initialised buffer to stderr; write is async-signal-safe.
     unsafe { libc::write(2, buf.bytes.as_ptr().cast(), buf.len) };
 }

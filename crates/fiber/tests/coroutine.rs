@@ -92,7 +92,11 @@ fn a_panic_resurfaces_from_resume() {
     assert_eq!(co.resume(1), CoroutineResult::Yield(2));
     let err = panic::catch_unwind(AssertUnwindSafe(|| co.resume(41))).unwrap_err();
     assert_eq!(err.downcast_ref::<String>().unwrap(), "boom 41");
-    assert_eq!(drops.load(Ordering::SeqCst), 1, "the panic unwound the coroutine's stack");
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        1,
+        "the panic unwound the coroutine's stack"
+    );
     assert!(co.is_finished());
 }
 
@@ -260,7 +264,10 @@ fn a_backtrace_inside_walks_into_the_resumer() {
         "the backtrace stops at the coroutine's entry:\n{trace}"
     );
     // It goes on past the resumer, to the test itself.
-    assert!(trace.contains("a_backtrace_inside_walks_into_the_resumer"), "{trace}");
+    assert!(
+        trace.contains("a_backtrace_inside_walks_into_the_resumer"),
+        "{trace}"
+    );
 }
 
 #[test]
@@ -281,8 +288,8 @@ fn stack_sizes_are_checked_and_rounded() {
 #[test]
 fn a_huge_capture_is_an_error_not_a_crash() {
     let big = [7u8; 40 * 1024];
-    let err = Coroutine::<(), (), usize>::with_stack_size(64 * 1024, move |_, ()| big.len())
-        .unwrap_err();
+    let err =
+        Coroutine::<(), (), usize>::with_stack_size(64 * 1024, move |_, ()| big.len()).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
     assert!(err.to_string().contains("larger stack"), "{err}");
     // With room it works (debug builds copy the capture a few times), and

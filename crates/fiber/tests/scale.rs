@@ -14,7 +14,10 @@ fn rss() -> usize {
 }
 
 fn maps() -> usize {
-    std::fs::read_to_string("/proc/self/maps").unwrap().lines().count()
+    std::fs::read_to_string("/proc/self/maps")
+        .unwrap()
+        .lines()
+        .count()
 }
 
 /// Creates `n` coroutines and suspends each once; checks all of them by sum;
@@ -49,7 +52,10 @@ fn suspended(n: u64) -> f64 {
 }
 
 #[test]
-#[cfg_attr(debug_assertions, ignore = "a million coroutines: run it with --release")]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "a million coroutines: run it with --release"
+)]
 fn a_million_suspended_coroutines() {
     let per_100k = suspended(100_000);
     let per_1m = suspended(1_000_000);

@@ -67,7 +67,10 @@ fn overflow_in_a_coroutine() {
 }
 
 fn maps_now() -> usize {
-    std::fs::read_to_string("/proc/self/maps").unwrap().lines().count()
+    std::fs::read_to_string("/proc/self/maps")
+        .unwrap()
+        .lines()
+        .count()
 }
 
 /// Prints how many memory mappings 2,000 live stacks added.
@@ -77,13 +80,16 @@ fn count_maps_per_stack() {
     let stacks: Vec<Stack> = (0..2000).map(|_| Stack::new(64 * 1024).unwrap()).collect();
     // Every stack is writable from bottom to top.
     for s in &stacks {
-        // SAFETY: both addresses lie inside the stack's usable range.
-        unsafe {
-            s.bottom().write_volatile(1);
-            s.top().sub(1).write_volatile(2);
-        }
+        // SAFETY: the lowest usable byte of the stack.
+        unsafe { s.bottom().write_volatile(1) };
+        // SAFETY: the highest usable byte of the stack.
+        unsafe { s.top().wrapping_sub(1).write_volatile(2) };
     }
-    println!("guard={:?} added={}", guard_kind().unwrap(), maps_now() - before);
+    println!(
+        "guard={:?} added={}",
+        guard_kind().unwrap(),
+        maps_now() - before
+    );
 }
 
 /// Allocates stacks with mprotect guards until the budget says no.
@@ -117,8 +123,16 @@ fn stdout(out: &Output) -> String {
 
 fn assert_overflow_report(out: &Output) {
     let err = stderr(out);
-    assert_eq!(out.status.signal(), Some(libc::SIGABRT), "{:?}\n{err}", out.status);
-    assert!(err.contains("coroutine overflowed its stack of 64 KiB"), "{err}");
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGABRT),
+        "{:?}\n{err}",
+        out.status
+    );
+    assert!(
+        err.contains("coroutine overflowed its stack of 64 KiB"),
+        "{err}"
+    );
     assert!(err.contains("Coroutine::with_stack_size"), "{err}");
 }
 
@@ -165,7 +179,10 @@ fn mprotect_guards_cost_two_mappings_each() {
     assert!(out.status.success(), "{text}{}", stderr(&out));
     assert!(text.contains("guard=Mprotect"), "{text}");
     let added: usize = field(&text, "added=").parse().unwrap();
-    assert!((3900..=4100).contains(&added), "2,000 stacks added {added} mappings");
+    assert!(
+        (3900..=4100).contains(&added),
+        "2,000 stacks added {added} mappings"
+    );
 }
 
 #[test]
@@ -179,7 +196,10 @@ fn the_mprotect_fallback_stops_before_max_map_count_with_a_clear_error() {
         .trim()
         .parse()
         .unwrap();
-    assert!(count > limit / 4 && count < limit / 2, "{count} stacks for a limit of {limit}");
+    assert!(
+        count > limit / 4 && count < limit / 2,
+        "{count} stacks for a limit of {limit}"
+    );
     assert!(text.contains("kind=OutOfMemory"), "{text}");
     assert!(text.contains("vm.max_map_count"), "{text}");
     assert!(text.contains("sysctl -w vm.max_map_count="), "{text}");
@@ -202,7 +222,10 @@ fn this_kernel_gets_madvise_guards_by_default() {
     let out = child("guard-kind", &[]);
     let text = stdout(&out);
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
-    let mut parts = release.trim().split(['.', '-']).map(|p| p.parse::<u32>().unwrap_or(0));
+    let mut parts = release
+        .trim()
+        .split(['.', '-'])
+        .map(|p| p.parse::<u32>().unwrap_or(0));
     let (major, minor) = (parts.next().unwrap(), parts.next().unwrap());
     if (major, minor) >= (6, 13) {
         assert!(text.contains("guard=Madvise"), "{text}");
@@ -233,6 +256,9 @@ fn guard_kind_is_known_in_process() {
 }
 
 fn field<'a>(text: &'a str, key: &str) -> &'a str {
-    let start = text.find(key).unwrap_or_else(|| panic!("no {key} in {text}")) + key.len();
+    let start = text
+        .find(key)
+        .unwrap_or_else(|| panic!("no {key} in {text}"))
+        + key.len();
     text[start..].split_whitespace().next().unwrap()
 }

@@ -36,17 +36,19 @@ use super::EntryFn;
 /// `base` must be 16-byte aligned, the top of a writable stack with at least
 /// `STACK_HEADER` bytes below it.
 pub(crate) unsafe fn init_stack(base: *mut u8, entry: EntryFn, data: *mut u8) -> *mut u8 {
-    let words = base.cast::<usize>();
-    // SAFETY: the caller guarantees the six words below `base` are ours to write.
-    unsafe {
-        words.sub(1).write(0); // link, written by every resume
-        words.sub(2).write(entry as *const () as usize);
-        words.sub(3).write(data as usize);
-        words.sub(4).write(0); // padding
-        words.sub(5).write(0); // padding of the initial frame
-        words.sub(6).write(trampoline as *const () as usize);
-    }
-    base.wrapping_sub(48)
+    let sp = base.wrapping_sub(48);
+    let frame = [
+        trampoline as *const () as usize, // initial resume address
+        0,                                // padding of the initial frame
+        0,                                // padding
+        data as usize,
+        entry as *const () as usize,
+        0, // link, written by every resume
+    ];
+    // SAFETY: the caller guarantees the 48 bytes below `base` are ours to
+    // write; `sp` is 16-byte aligned because `base` is.
+    unsafe { sp.cast::<[usize; 6]>().write(frame) };
+    sp
 }
 
 /// The first code a coroutine runs, called (`blr`) by the first `resume`

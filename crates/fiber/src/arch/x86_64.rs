@@ -41,16 +41,18 @@ use super::EntryFn;
 /// `base` must be 16-byte aligned, the top of a writable stack with at least
 /// `STACK_HEADER` bytes below it.
 pub(crate) unsafe fn init_stack(base: *mut u8, entry: EntryFn, data: *mut u8) -> *mut u8 {
-    let words = base.cast::<usize>();
-    // SAFETY: the caller guarantees the five words below `base` are ours to write.
-    unsafe {
-        words.sub(1).write(0); // link, written by every resume
-        words.sub(2).write(entry as *const () as usize);
-        words.sub(3).write(data as usize);
-        words.sub(4).write(0); // padding
-        words.sub(5).write(trampoline as *const () as usize);
-    }
-    base.wrapping_sub(40)
+    let sp = base.wrapping_sub(40);
+    let frame = [
+        trampoline as *const () as usize, // initial resume address
+        0,                                // padding
+        data as usize,
+        entry as *const () as usize,
+        0, // link, written by every resume
+    ];
+    // SAFETY: the caller guarantees the 40 bytes below `base` are ours to
+    // write; `sp` is 8-byte aligned because `base` is 16-byte aligned.
+    unsafe { sp.cast::<[usize; 5]>().write(frame) };
+    sp
 }
 
 /// The first code a coroutine runs, called by the first `resume`.
