@@ -69,10 +69,10 @@
 //!
 //! # Supported targets
 //!
-//! | arch    | OS    | switch | status                       |
-//! |---------|-------|--------|------------------------------|
-//! | x86_64  | Linux | asm    | tested                       |
-//! | aarch64 | Linux | asm    | written, not yet run         |
+//! | arch    | OS    | switch | status                                   |
+//! |---------|-------|--------|------------------------------------------|
+//! | x86_64  | Linux | asm    | tested                                   |
+//! | aarch64 | Linux | asm    | tested under qemu-user, not on hardware  |
 //!
 //! Any other target fails to compile with a message naming these.
 //!

@@ -325,3 +325,20 @@ fn a_deep_recursion_uses_nearly_all_of_its_stack() {
         CoroutineResult::Yield(()) => unreachable!(),
     }
 }
+
+#[test]
+fn dropping_during_the_resumers_unwinding_still_unwinds_the_coroutine() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let d = drops.clone();
+    let outer = panic::catch_unwind(AssertUnwindSafe(move || {
+        let mut co = Coroutine::<(), (), ()>::new(move |y, ()| {
+            let _guard = DropCounter(d);
+            y.suspend(());
+        });
+        co.resume(());
+        panic!("resumer fails");
+    }))
+    .unwrap_err();
+    assert_eq!(outer.downcast_ref::<&str>(), Some(&"resumer fails"));
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+}

@@ -12,8 +12,20 @@ use goro_fiber::{Coroutine, CoroutineResult};
 
 /// Runs `scenario` in a child process (the test `child_entry` of this binary),
 /// with the extra environment `env`.
+/// `GORO_TEST_RUNNER` (say `qemu-aarch64 -L /usr/aarch64-linux-gnu`) runs the
+/// child under an emulator, for cross-built test binaries.
 fn child(scenario: &str, env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    let exe = std::env::current_exe().unwrap();
+    let runner = std::env::var("GORO_TEST_RUNNER").unwrap_or_default();
+    let mut runner = runner.split_whitespace();
+    let mut cmd = match runner.next() {
+        Some(program) => {
+            let mut cmd = Command::new(program);
+            cmd.args(runner).arg(exe);
+            cmd
+        }
+        None => Command::new(exe),
+    };
     cmd.args(["--exact", "child_entry", "--nocapture", "--test-threads=1"])
         .env("GORO_TEST_CHILD", scenario)
         .env_remove("GORO_STACK_GUARD");

@@ -1,6 +1,6 @@
-//! The AArch64 (AAPCS64) switch. Written to the same contract as `x86_64.rs`,
-//! compiled only on aarch64 targets, and **not yet run**: the development and
-//! CI machines are x86_64 (see ARCHITECTURE.md).
+//! The AArch64 (AAPCS64) switch, to the same contract as `x86_64.rs`. The
+//! development and CI machines are x86_64, so it runs only under qemu-user
+//! (`ci/aarch64.sh`; see ARCHITECTURE.md).
 //!
 //! Callee-saved state is x19–x29, the low halves of v8–v15 (d8–d15), sp and
 //! the return address in x30. The `asm!` blocks declare everything clobbered
