@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite: what README.md calls "the tests" and .ci/run runs.
-# Debug and release builds; the fiber suite once more with the mprotect guard
-# fallback forced; the release-only scale test (a million coroutines).
+# Debug and release builds (the release run includes the million-coroutine
+# scale test); the fiber suite once more with the mprotect guard fallback forced.
 set -euxo pipefail
 cd "$(dirname "$0")"/..
 
 cargo test --workspace
 cargo test --workspace --release
-GORO_STACK_GUARD=mprotect cargo test --release -p goro-fiber
+GORO_STACK_GUARD=mprotect cargo test --release -p goro-fiber --lib --test coroutine --test stack
