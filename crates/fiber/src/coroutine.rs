@@ -115,7 +115,29 @@ pub struct Yielder<I, Y> {
 }
 
 /// The panic payload that unwinds a coroutine being dropped.
-struct ForcedUnwind;
+///
+/// Dropping a suspended coroutine raises it at the pending
+/// [`suspend`](Yielder::suspend). Code that catches panics inside a coroutine
+/// and carries on (a task runner, say) must re-raise this one with
+/// [`std::panic::resume_unwind`], or the coroutine is simply unwound again.
+///
+/// ```
+/// use goro_fiber::{Coroutine, ForcedUnwind};
+/// use std::panic;
+///
+/// let mut co = Coroutine::<(), (), ()>::new(|y, ()| {
+///     if let Err(payload) = panic::catch_unwind(|| y.suspend(())) {
+///         if payload.is::<ForcedUnwind>() {
+///             // Clean up, then let the unwinding go on.
+///             panic::resume_unwind(payload);
+///         }
+///     }
+/// });
+/// co.resume(());
+/// drop(co); // unwinds through the catch above
+/// ```
+#[derive(Debug)]
+pub struct ForcedUnwind;
 
 impl<I, Y, R> Coroutine<I, Y, R> {
     /// Creates a coroutine on a stack of the default size (256 KiB of address

@@ -78,7 +78,8 @@
 //!
 //! # Module map
 //!
-//! * [`Coroutine`], [`Yielder`], [`CoroutineResult`]: the coroutine itself.
+//! * [`Coroutine`], [`Yielder`], [`CoroutineResult`]: the coroutine itself;
+//!   [`ForcedUnwind`], the payload that unwinds a dropped one.
 //! * [`stack`]: [`Stack`](stack::Stack), the sizes, and [`GuardKind`](stack::GuardKind).
 //! * [`prepare_thread`]: readies a thread to report a coroutine's stack overflow
 //!   (done for you when it allocates a stack).
@@ -92,6 +93,6 @@ mod coroutine;
 mod overflow;
 pub mod stack;
 
-pub use crate::coroutine::{Coroutine, CoroutineResult, Yielder};
+pub use crate::coroutine::{Coroutine, CoroutineResult, ForcedUnwind, Yielder};
 pub use crate::overflow::prepare_thread;
 pub use crate::stack::{DEFAULT_STACK_SIZE, MAX_STACK_SIZE, MIN_STACK_SIZE};

@@ -1,11 +1,393 @@
-//! The M:N work-stealing scheduler of goro: goroutines on worker threads.
+//! Goroutines on an M:N work-stealing scheduler, as in Go.
 //!
-//! This crate is a skeleton for now: it sits on [`goro_fiber`] and will hold
-//! goroutines, run queues, stealing, parking, timers and sysmon (DESIGN.md §3).
-//! Until then it re-exports the layer below so that the chain of crates is real.
+//! ```
+//! use goro_sched::go;
+//!
+//! let handles: Vec<_> = (0..10u64).map(|i| go(move || i * i)).collect();
+//! let sum: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+//! assert_eq!(sum, 285);
+//! ```
+//!
+//! # The model
+//!
+//! A goroutine is a stackful coroutine (`goro-fiber`) with a stack of 256 KiB
+//! of address space, committed as it is used, so a shallow one costs about
+//! 4 KiB and a program can run a million. Worker threads (`GORO_MAXPROCS` of
+//! them, default: the number of CPUs) run goroutines, steal from each other
+//! when idle, and sleep when there is nothing to do. A goroutine that waits
+//! (joins, sleeps, or blocks on a goro channel or lock) *parks*: its worker
+//! runs other goroutines meanwhile. The same calls from a plain thread block
+//! that thread, so goroutines and threads mix freely.
+//!
+//! [`go`] works anywhere: inside a goroutine it spawns on that goroutine's
+//! runtime, elsewhere on the global runtime, started on first use.
+//!
+//! # Blocking calls
+//!
+//! A goroutine that blocks its thread (`std::thread::sleep`, blocking I/O, a
+//! long computation) keeps its worker busy. Use goro's own [`sleep`] and
+//! primitives, and wrap other blocking calls in [`blocking`].
+//!
+//! # Thread-locals
+//!
+//! A goroutine may resume on another worker after any park point, so a
+//! `thread_local!` read before a park point and after it may be two threads'
+//! values. Never hold a reference to a thread-local across a blocking goro
+//! call; use [`local!`] for per-goroutine state.
+//!
+//! # Module map
+//!
+//! * [`go`], [`go!`], [`Builder`], [`scope`], [`run`]: starting goroutines.
+//! * [`JoinHandle`], [`JoinError`], [`GoroutineId`]: waiting for them.
+//! * [`yield_now`], [`sleep`], [`id`], [`num_goroutines`], [`blocking`]: from
+//!   inside one.
+//! * [`Runtime`], [`RuntimeBuilder`], [`Stats`]: runtimes of your own.
+//! * [`local!`], [`LocalKey`]: goroutine-local storage.
+//! * [`park`]: the one way for channels and locks to block a goroutine or a
+//!   thread.
 
 #![warn(missing_docs)]
 #![deny(missing_debug_implementations)]
+#![doc(test(attr(deny(warnings), allow(dead_code, unused_variables))))]
+
+mod local;
+pub mod park;
+mod runtime;
+mod scope;
+mod task;
+mod timer;
+mod worker;
+
+use std::io;
+use std::time::{Duration, Instant};
 
 #[doc(no_inline)]
 pub use goro_fiber as fiber;
+
+pub use crate::local::LocalKey;
+pub use crate::runtime::{Runtime, RuntimeBuilder};
+pub use crate::scope::{Scope, ScopedJoinHandle, scope};
+pub use crate::task::{GoroutineId, JoinError, JoinHandle};
+
+/// Spawns a goroutine running `f`; returns a handle to join it.
+///
+/// Inside a goroutine the new one runs on the same runtime (and first on the
+/// same worker, right after the spawner parks or yields); elsewhere it runs on
+/// the global runtime, started on first use with `GORO_MAXPROCS` workers.
+///
+/// ```
+/// let h = goro_sched::go(|| "hello from a goroutine");
+/// assert_eq!(h.join().unwrap(), "hello from a goroutine");
+/// ```
+///
+/// # Panics
+/// If no stack can be had (see [`Builder::go`] for an `Err` instead), or if
+/// the global runtime cannot start (a bad `GORO_MAXPROCS`: the message names it).
+#[doc(alias = "spawn")]
+#[track_caller]
+pub fn go<F, T>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    match runtime::current().spawn(None, None, f) {
+        Ok(handle) => handle,
+        Err(e) => panic!("cannot spawn a goroutine: {e}"),
+    }
+}
+
+/// Runs `f` as a goroutine on the global runtime and waits for it; a panic
+/// in `f` is re-raised in the caller.
+///
+/// ```
+/// let answer = goro_sched::run(|| {
+///     let h = goro_sched::go(|| 21);
+///     h.join().unwrap() * 2
+/// });
+/// assert_eq!(answer, 42);
+/// ```
+#[track_caller]
+pub fn run<F, T>(f: F) -> T
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    runtime::join_or_resume(runtime::global().go(f))
+}
+
+/// Lets other goroutines run: the calling goroutine goes to the back of its
+/// worker's queue. On a plain thread, yields the thread.
+pub fn yield_now() {
+    match worker::current_task() {
+        Some(task) => task.switch(task::Switch::Yield),
+        None => std::thread::yield_now(),
+    }
+}
+
+/// Sleeps for at least `duration`: parks the calling goroutine on a
+/// scheduler timer (no thread sleeps for it), or sleeps the calling thread.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// let start = Instant::now();
+/// goro_sched::run(|| goro_sched::sleep(Duration::from_millis(5)));
+/// assert!(start.elapsed() >= Duration::from_millis(5));
+/// ```
+pub fn sleep(duration: Duration) {
+    if !worker::in_goroutine() {
+        std::thread::sleep(duration);
+        return;
+    }
+    let Some(deadline) = Instant::now().checked_add(duration) else {
+        loop {
+            park::park();
+        }
+    };
+    while Instant::now() < deadline {
+        park::park_deadline(deadline);
+    }
+}
+
+/// The calling goroutine's id; `None` on a plain thread.
+///
+/// ```
+/// assert_eq!(goro_sched::id(), None);
+/// assert!(goro_sched::run(|| goro_sched::id()).is_some());
+/// ```
+pub fn id() -> Option<GoroutineId> {
+    worker::current_task().map(|task| task.id)
+}
+
+/// The number of live goroutines of the current runtime (the calling
+/// goroutine's, else the global one; 0 if that has not started).
+pub fn num_goroutines() -> usize {
+    match worker::current_shared() {
+        Some(shared) => shared.registry.alive(),
+        None => runtime::global_if_started().map_or(0, |rt| rt.stats().goroutines),
+    }
+}
+
+/// Runs a blocking call (file I/O, a C library, a long computation) from a
+/// goroutine.
+///
+/// Today this simply calls `f`; with sysmon (DESIGN.md §3) the worker's other
+/// goroutines will move to another thread at once while `f` blocks.
+pub fn blocking<F, T>(f: F) -> T
+where
+    F: FnOnce() -> T,
+{
+    f()
+}
+
+/// Configures a goroutine before spawning it: its name and stack size.
+///
+/// ```
+/// let h = goro_sched::Builder::new()
+///     .name("resizer")
+///     .stack_size(1 << 20)
+///     .go(|| 7)?;
+/// assert_eq!(h.join().unwrap(), 7);
+///
+/// let err = goro_sched::Builder::new().stack_size(10).go(|| ()).unwrap_err();
+/// assert!(err.to_string().contains("stack_size"));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Builder {
+    name: Option<String>,
+    stack_size: Option<usize>,
+}
+
+impl Builder {
+    /// A builder with the defaults: no name, the runtime's stack size.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Names the goroutine (shown in dumps and overflow reports).
+    pub fn name(mut self, name: impl Into<String>) -> Builder {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Its stack size in bytes: 16 KiB to 1 GiB, rounded up to whole pages.
+    pub fn stack_size(mut self, bytes: usize) -> Builder {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Spawns the goroutine, as [`go`].
+    ///
+    /// # Errors
+    /// `InvalidInput` for a stack size out of range; `OutOfMemory` when the
+    /// address space or the memory-map budget is exhausted, with a message
+    /// that says what to change.
+    #[track_caller]
+    pub fn go<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        runtime::current()
+            .spawn(self.name.map(Into::into), self.stack_size, f)
+            .map_err(|e| match self.stack_size {
+                Some(_) if e.kind() == io::ErrorKind::InvalidInput => {
+                    io::Error::new(e.kind(), format!("Builder::stack_size: {e}"))
+                }
+                _ => e,
+            })
+    }
+}
+
+/// A snapshot of a runtime's counters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Goroutines alive now.
+    pub goroutines: usize,
+    /// Goroutines spawned since the runtime started.
+    pub spawned: u64,
+    /// Times a worker switched into a goroutine.
+    pub switches: u64,
+    /// Successful steals from another worker's queue.
+    pub steals: u64,
+    /// Times a goroutine parked.
+    pub parks: u64,
+    /// Worker threads.
+    pub workers: usize,
+}
+
+impl Stats {
+    fn of(shared: &runtime::Shared) -> Stats {
+        use std::sync::atomic::Ordering::Relaxed;
+        Stats {
+            goroutines: shared.registry.alive(),
+            spawned: shared.stats.spawned.load(Relaxed),
+            switches: shared.stats.switches.load(Relaxed),
+            steals: shared.stats.steals.load(Relaxed),
+            parks: shared.stats.parks.load(Relaxed),
+            workers: shared.workers.len(),
+        }
+    }
+}
+
+/// Spawns a goroutine, as Go's `go` statement.
+///
+/// * `go!(f(a, b))` and `go!(path::to::f(a, b))` evaluate the arguments here,
+///   in the caller, then run the call in a new goroutine.
+/// * `go!(move || ...)` spawns a closure; `go!({ ... })` a block (as a `move`
+///   closure).
+///
+/// Returns the [`JoinHandle`].
+///
+/// ```
+/// use goro_sched::go;
+///
+/// fn greet(name: String, times: usize) -> String {
+///     name.repeat(times)
+/// }
+///
+/// let name = String::from("go");
+/// let h = go!(greet(name.clone(), 2)); // `name.clone()` runs here
+/// assert_eq!(name, "go");
+/// assert_eq!(h.join().unwrap(), "gogo");
+///
+/// let h = go!(move || 1 + 1);
+/// assert_eq!(h.join().unwrap(), 2);
+/// let h = go!({ "block" });
+/// assert_eq!(h.join().unwrap(), "block");
+/// ```
+#[macro_export]
+macro_rules! go {
+    ({ $($body:tt)* }) => {
+        $crate::go(move || { $($body)* })
+    };
+    ($($f:ident)::+ ( $($arg:expr),* $(,)? )) => {{
+        let args = ($($arg,)*);
+        $crate::go(move || $crate::__private::Call::call($($f)::+, args))
+    }};
+    ($closure:expr) => {
+        $crate::go($closure)
+    };
+}
+
+/// Declares goroutine-local statics, like `thread_local!`:
+///
+/// ```
+/// use std::cell::Cell;
+///
+/// goro_sched::local! {
+///     static COUNTER: Cell<u32> = Cell::new(0);
+/// }
+///
+/// let counts: Vec<u32> = (0..4)
+///     .map(|i| {
+///         goro_sched::go(move || {
+///             for _ in 0..=i {
+///                 COUNTER.with(|c| c.set(c.get() + 1));
+///                 goro_sched::yield_now();
+///             }
+///             COUNTER.with(Cell::get)
+///         })
+///     })
+///     .map(|h| h.join().unwrap())
+///     .collect();
+/// assert_eq!(counts, [1, 2, 3, 4]);
+/// ```
+#[macro_export]
+macro_rules! local {
+    () => {};
+    ($(#[$attr:meta])* $vis:vis static $name:ident : $t:ty = $init:expr; $($rest:tt)*) => {
+        $(#[$attr])*
+        $vis static $name: $crate::LocalKey<$t> = $crate::LocalKey::new({
+            fn __init() -> $t {
+                $init
+            }
+            __init
+        });
+        $crate::local!($($rest)*);
+    };
+    ($(#[$attr:meta])* $vis:vis static $name:ident : $t:ty = $init:expr) => {
+        $crate::local!($(#[$attr])* $vis static $name: $t = $init;);
+    };
+}
+
+#[doc(hidden)]
+pub mod __private {
+    /// Calls a function with a tuple of already evaluated arguments (`go!`).
+    pub trait Call<Args> {
+        /// What the function returns.
+        type Output;
+        /// Calls it.
+        fn call(self, args: Args) -> Self::Output;
+    }
+
+    macro_rules! impl_call {
+        ($($a:ident)*) => {
+            impl<Func, Ret, $($a,)*> Call<($($a,)*)> for Func
+            where
+                Func: FnOnce($($a),*) -> Ret,
+            {
+                type Output = Ret;
+                #[allow(non_snake_case)]
+                fn call(self, ($($a,)*): ($($a,)*)) -> Ret {
+                    self($($a),*)
+                }
+            }
+        };
+    }
+
+    impl_call!();
+    impl_call!(A);
+    impl_call!(A B);
+    impl_call!(A B C);
+    impl_call!(A B C D);
+    impl_call!(A B C D E);
+    impl_call!(A B C D E F);
+    impl_call!(A B C D E F G);
+    impl_call!(A B C D E F G H);
+    impl_call!(A B C D E F G H I);
+    impl_call!(A B C D E F G H I J);
+    impl_call!(A B C D E F G H I J K);
+    impl_call!(A B C D E F G H I J K L);
+}

@@ -1,0 +1,130 @@
+//! The one way to block: park the current goroutine, or block the current
+//! thread, until an [`Unparker`] wakes it.
+//!
+//! Channels and locks keep queues of `Unparker`s and wake them without knowing
+//! whether a goroutine or a thread waits. The semantics are those of
+//! `std::thread::park`: each `Unparker` carries one token; `unpark` makes it
+//! available, `park` consumes it or waits for it. A wake-up that comes before
+//! the `park` is therefore never lost, and `park` may return spuriously, so
+//! callers wait in a loop on their own condition:
+//!
+//! ```
+//! use goro_sched::park;
+//! use std::sync::atomic::{AtomicBool, Ordering};
+//! use std::sync::{Arc, Mutex};
+//!
+//! let done = Arc::new(AtomicBool::new(false));
+//! let waiter: Arc<Mutex<Option<park::Unparker>>> = Arc::default();
+//! let (d, w) = (done.clone(), waiter.clone());
+//! let h = goro_sched::go(move || {
+//!     *w.lock().unwrap() = Some(park::current_unparker());
+//!     while !d.load(Ordering::Acquire) {
+//!         park::park();
+//!     }
+//! });
+//! loop {
+//!     if let Some(u) = waiter.lock().unwrap().take() {
+//!         done.store(true, Ordering::Release);
+//!         u.unpark();
+//!         break;
+//!     }
+//!     std::thread::yield_now();
+//! }
+//! h.join().unwrap();
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+use std::thread::Thread;
+use std::time::Instant;
+
+use crate::task::Task;
+use crate::worker;
+
+/// Wakes one goroutine or thread that parks (or will park) with [`park`].
+#[derive(Clone)]
+pub struct Unparker {
+    inner: Inner,
+}
+
+#[derive(Clone)]
+enum Inner {
+    Goroutine(Arc<Task>),
+    Thread(Thread),
+}
+
+impl Unparker {
+    /// Makes the token available: the parked goroutine or thread wakes, or its
+    /// next `park` returns at once.
+    pub fn unpark(&self) {
+        match &self.inner {
+            Inner::Goroutine(task) => task.wake(),
+            Inner::Thread(thread) => thread.unpark(),
+        }
+    }
+
+    /// Whether this wakes a goroutine (rather than a plain thread).
+    pub fn is_goroutine(&self) -> bool {
+        matches!(self.inner, Inner::Goroutine(_))
+    }
+
+    /// Whether both wake the same goroutine or thread.
+    pub fn same_as(&self, other: &Unparker) -> bool {
+        match (&self.inner, &other.inner) {
+            (Inner::Goroutine(a), Inner::Goroutine(b)) => Arc::ptr_eq(a, b),
+            (Inner::Thread(a), Inner::Thread(b)) => a.id() == b.id(),
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Debug for Unparker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.inner {
+            Inner::Goroutine(task) => f.debug_tuple("Goroutine").field(&task.id).finish(),
+            Inner::Thread(thread) => f.debug_tuple("Thread").field(&thread.id()).finish(),
+        }
+    }
+}
+
+/// The `Unparker` of the calling goroutine, or of the calling thread.
+pub fn current_unparker() -> Unparker {
+    let inner = match worker::current_task() {
+        Some(task) => Inner::Goroutine(task),
+        None => Inner::Thread(std::thread::current()),
+    };
+    Unparker { inner }
+}
+
+/// Parks the calling goroutine (its worker runs others meanwhile), or blocks
+/// the calling thread, until its token is available; consumes the token. May
+/// return spuriously.
+pub fn park() {
+    match worker::current_task() {
+        Some(task) => task.park(),
+        None => std::thread::park(),
+    }
+}
+
+/// As [`park`], but returns by `deadline` at the latest. A goroutine's
+/// deadline is a timer in the scheduler, not a thread.
+pub fn park_deadline(deadline: Instant) {
+    match worker::current_task() {
+        Some(task) => {
+            let timer = task.rt.add_timer(
+                deadline,
+                Unparker {
+                    inner: Inner::Goroutine(task.clone()),
+                },
+            );
+            task.park();
+            task.rt.timers.cancel(&timer);
+        }
+        None => {
+            let now = Instant::now();
+            if deadline > now {
+                std::thread::park_timeout(deadline - now);
+            }
+        }
+    }
+}

@@ -1,0 +1,682 @@
+//! The runtime: its shared state, worker threads, the idle protocol, the
+//! registry of live goroutines, and shutdown.
+//!
+//! # Sleeping and waking workers
+//!
+//! A worker that found nothing, even after spinning, *sleeps*: it adds itself
+//! to `Idle::sleepers`, looks at every queue once more, and parks its thread
+//! (with a timeout set by the earliest timer). Whoever makes work visible to
+//! other workers (the injector, a local queue others may steal from) calls
+//! `notify_work`, which wakes one sleeper unless some worker is already
+//! spinning (that one will find the work). The sleeper's "register, then look
+//! again" and the notifier's "publish, then look for sleepers" are each
+//! separated by a `SeqCst` fence, so at least one of the two sees the other:
+//! no work is left with every worker asleep.
+//!
+//! # Shutdown
+//!
+//! 1. `shutdown` is set and every worker woken.
+//! 2. Each worker finishes the goroutine it runs (up to its next park point),
+//!    moves its queues to the injector and exits.
+//! 3. The thread that shut down waits for the workers (up to the timeout),
+//!    then unwinds every goroutine in the registry that no worker is still
+//!    running: parked or queued, its stack unwinds and its destructors run;
+//!    its `JoinHandle` reports it cancelled. Goroutines spawned by those
+//!    destructors are dropped unstarted.
+//! 4. A worker still running a goroutine after the timeout is left to it:
+//!    that goroutine (and its thread) is leaked, not unwound under its feet.
+
+use std::fmt;
+use std::io;
+use std::panic::Location;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering, fence};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::thread::{self, Thread};
+use std::time::{Duration, Instant};
+
+use crossbeam_deque::{Injector, Stealer, Worker as Deque};
+use crossbeam_utils::CachePadded;
+
+use crate::park::Unparker;
+use crate::task::{self, JoinHandle, JoinInner, Task};
+use crate::timer::{NEVER, TimerRef, Timers};
+use crate::worker::{self, CurrentGuard, WorkerCtx};
+
+/// What every worker of a runtime shares.
+pub(crate) struct Shared {
+    pub(crate) injector: Injector<Arc<Task>>,
+    pub(crate) workers: Box<[CachePadded<WorkerShared>]>,
+    pub(crate) idle: Idle,
+    pub(crate) timers: Timers,
+    pub(crate) registry: Registry,
+    pub(crate) stats: Counters,
+    pub(crate) stack_size: usize,
+    shutdown: AtomicBool,
+    exited: Mutex<usize>,
+    exited_cv: Condvar,
+}
+
+/// What other threads may see of one worker.
+pub(crate) struct WorkerShared {
+    pub(crate) stealer: Stealer<Arc<Task>>,
+    thread: OnceLock<Thread>,
+    /// The goroutine it runs right now, or null.
+    running: AtomicPtr<Task>,
+    /// Set by a waker that took this worker off the sleepers list.
+    woken: AtomicBool,
+}
+
+impl WorkerShared {
+    pub(crate) fn set_running(&self, task: &Arc<Task>) {
+        self.running
+            .store(Arc::as_ptr(task).cast_mut(), Ordering::Release);
+    }
+
+    pub(crate) fn set_running_none(&self) {
+        self.running.store(std::ptr::null_mut(), Ordering::Release);
+    }
+}
+
+/// Event counters, for `stats()` and tests.
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) spawned: AtomicU64,
+    pub(crate) switches: AtomicU64,
+    pub(crate) steals: AtomicU64,
+    pub(crate) parks: AtomicU64,
+}
+
+/// Who sleeps and who spins.
+pub(crate) struct Idle {
+    sleepers: Mutex<Vec<usize>>,
+    num_sleeping: AtomicUsize,
+    num_spinning: AtomicUsize,
+    max_spinning: usize,
+}
+
+impl Idle {
+    /// Counts this worker as spinning, if fewer than the maximum do.
+    pub(crate) fn try_start_spinning(&self) -> bool {
+        let mut n = self.num_spinning.load(Ordering::SeqCst);
+        loop {
+            if n >= self.max_spinning {
+                return false;
+            }
+            match self.num_spinning.compare_exchange_weak(
+                n,
+                n + 1,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                Ok(_) => return true,
+                Err(now) => n = now,
+            }
+        }
+    }
+
+    /// Stops counting this worker as spinning; returns whether it was the last.
+    pub(crate) fn stop_spinning(&self) -> bool {
+        self.num_spinning.fetch_sub(1, Ordering::SeqCst) == 1
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<usize>> {
+        self.sleepers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Every live goroutine, sharded by the worker that spawned it (plus one
+/// shard for spawns from outside), for shutdown and `num_goroutines`.
+pub(crate) struct Registry {
+    shards: Box<[CachePadded<Mutex<Slab>>]>,
+    alive: AtomicUsize,
+}
+
+#[derive(Default)]
+struct Slab {
+    slots: Vec<Option<Arc<Task>>>,
+    free: Vec<usize>,
+}
+
+impl Registry {
+    fn new(shards: usize) -> Registry {
+        Registry {
+            shards: (0..shards).map(|_| CachePadded::new(Mutex::default())).collect(),
+            alive: AtomicUsize::new(0),
+        }
+    }
+
+    fn lock(&self, shard: usize) -> MutexGuard<'_, Slab> {
+        self.shards[shard].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The shard for a goroutine spawned from this thread.
+    pub(crate) fn shard_for_spawn(&self) -> usize {
+        let outside = self.shards.len() - 1;
+        match worker::current_shared() {
+            Some(shared) if std::ptr::eq(&shared.registry, self) => {
+                worker::with_worker(&shared, |w| w.index).unwrap_or(outside)
+            }
+            _ => outside,
+        }
+    }
+
+    fn insert(&self, task: &Arc<Task>) {
+        let mut slab = self.lock(task.registry.0);
+        let key = match slab.free.pop() {
+            Some(key) => {
+                slab.slots[key] = Some(task.clone());
+                key
+            }
+            None => {
+                slab.slots.push(Some(task.clone()));
+                slab.slots.len() - 1
+            }
+        };
+        task.registry.1.store(key, Ordering::Relaxed);
+        self.alive.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn remove(&self, task: &Task) {
+        let key = task.registry.1.load(Ordering::Relaxed);
+        let removed = {
+            let mut slab = self.lock(task.registry.0);
+            let removed = slab.slots.get_mut(key).and_then(Option::take);
+            if removed.is_some() {
+                slab.free.push(key);
+            }
+            removed
+        };
+        if removed.is_some() {
+            self.alive.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn alive(&self) -> usize {
+        self.alive.load(Ordering::Relaxed)
+    }
+
+    fn all(&self) -> Vec<Arc<Task>> {
+        (0..self.shards.len())
+            .flat_map(|i| self.lock(i).slots.iter().flatten().cloned().collect::<Vec<_>>())
+            .collect()
+    }
+}
+
+impl Shared {
+    pub(crate) fn is_shutdown(&self) -> bool {
+        self.shutdown.load(Ordering::Acquire)
+    }
+
+    /// Makes a woken goroutine runnable: on this worker's `next` if we are one
+    /// of ours, else through the injector.
+    pub(crate) fn schedule(&self, task: Arc<Task>) {
+        if let Err(task) = self.schedule_local(task) {
+            self.injector.push(task);
+            self.notify_work();
+        }
+    }
+
+    fn schedule_local(&self, task: Arc<Task>) -> Result<(), Arc<Task>> {
+        let mut task = Some(task);
+        worker::with_worker(self, |w| w.push_next(task.take().expect("once")));
+        task.map_or(Ok(()), Err)
+    }
+
+    /// Work became visible to other workers: make sure one is looking.
+    pub(crate) fn notify_work(&self) {
+        fence(Ordering::SeqCst);
+        if self.idle.num_spinning.load(Ordering::SeqCst) > 0
+            || self.idle.num_sleeping.load(Ordering::SeqCst) == 0
+        {
+            return;
+        }
+        let woken = {
+            let mut sleepers = self.idle.lock();
+            let woken = sleepers.pop();
+            if woken.is_some() {
+                self.idle.num_sleeping.fetch_sub(1, Ordering::SeqCst);
+            }
+            woken
+        };
+        if let Some(i) = woken {
+            self.wake_worker(i);
+        }
+    }
+
+    fn wake_worker(&self, i: usize) {
+        self.workers[i].woken.store(true, Ordering::Release);
+        if let Some(thread) = self.workers[i].thread.get() {
+            thread.unpark();
+        }
+    }
+
+    /// Puts worker `index` to sleep, unless `has_work` finds something once it
+    /// is registered as a sleeper; wakes at the earliest timer at the latest.
+    pub(crate) fn sleep(&self, index: usize, has_work: &dyn Fn() -> bool) {
+        self.workers[index].woken.store(false, Ordering::Release);
+        {
+            let mut sleepers = self.idle.lock();
+            sleepers.push(index);
+            self.idle.num_sleeping.fetch_add(1, Ordering::SeqCst);
+        }
+        fence(Ordering::SeqCst);
+        if !has_work() && !self.is_shutdown() {
+            match self.timers.earliest() {
+                NEVER => thread::park(),
+                deadline => {
+                    let deadline = self.timers.instant(deadline);
+                    let now = Instant::now();
+                    if deadline > now {
+                        thread::park_timeout(deadline - now);
+                    }
+                }
+            }
+        }
+        if !self.workers[index].woken.load(Ordering::Acquire) {
+            // Woke by itself (work seen, timeout, spurious): deregister.
+            let mut sleepers = self.idle.lock();
+            if let Some(pos) = sleepers.iter().position(|&s| s == index) {
+                sleepers.swap_remove(pos);
+                self.idle.num_sleeping.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// Adds a timer that unparks `wake` at `deadline`, on the current
+    /// worker's heap (the first one from outside).
+    pub(crate) fn add_timer(&self, deadline: Instant, wake: Unparker) -> TimerRef {
+        let heap = worker::with_worker(self, |w| w.index).unwrap_or(0);
+        let (timer, earliest) = self.timers.add_to(heap, deadline, wake);
+        if earliest && self.idle.num_sleeping.load(Ordering::SeqCst) > 0 {
+            // Sleeping workers chose their timeouts before this deadline
+            // existed. This worker will see it when it next looks for work,
+            // unless it is kept busy: then have a sleeper look.
+            let busy = worker::with_worker(self, |w| w.has_local_work()).unwrap_or(true);
+            if busy {
+                self.notify_sleeper();
+            }
+        }
+        timer
+    }
+
+    /// Wakes one sleeping worker even if others spin (to recompute timeouts).
+    fn notify_sleeper(&self) {
+        let woken = {
+            let mut sleepers = self.idle.lock();
+            let woken = sleepers.pop();
+            if woken.is_some() {
+                self.idle.num_sleeping.fetch_sub(1, Ordering::SeqCst);
+            }
+            woken
+        };
+        if let Some(i) = woken {
+            self.wake_worker(i);
+        }
+    }
+
+    /// A goroutine finished: forget it.
+    pub(crate) fn finished(&self, task: &Task) {
+        self.registry.remove(task);
+    }
+
+    /// Spawns a goroutine running `f`.
+    #[track_caller]
+    pub(crate) fn spawn<F, T>(
+        self: &Arc<Shared>,
+        name: Option<Box<str>>,
+        stack_size: Option<usize>,
+        f: F,
+    ) -> io::Result<JoinHandle<T>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        if self.is_shutdown() {
+            return Err(io::Error::other(
+                "cannot spawn a goroutine: its runtime has shut down",
+            ));
+        }
+        let join = JoinInner::new();
+        let body = task::body(f, join.clone());
+        let task = Task::new(
+            self.clone(),
+            name,
+            stack_size.unwrap_or(self.stack_size),
+            Location::caller(),
+            body,
+        )?;
+        let handle = JoinHandle::new(join, task.id);
+        self.registry.insert(&task);
+        self.stats.spawned.fetch_add(1, Ordering::Relaxed);
+        self.schedule(task);
+        Ok(handle)
+    }
+
+    pub(crate) fn worker_exited(&self) {
+        *self.exited.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        self.exited_cv.notify_all();
+    }
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("workers", &self.workers.len())
+            .field("alive", &self.registry.alive())
+            .finish_non_exhaustive()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Runtime
+
+/// A goroutine runtime: worker threads that run goroutines.
+///
+/// Most programs use the global runtime behind [`go`](crate::go) and
+/// [`run`](crate::run), started on first use. A `Runtime` of your own has its
+/// own workers and its own lifetime: dropping it waits for its running
+/// goroutines to reach a park point, then unwinds every parked one, so that
+/// their destructors run.
+///
+/// ```
+/// let rt = goro_sched::Runtime::builder().workers(2).build()?;
+/// let h = rt.go(|| 1 + 1);
+/// assert_eq!(h.join().unwrap(), 2);
+/// assert_eq!(rt.run(|| "hello"), "hello");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct Runtime {
+    shared: Arc<Shared>,
+    threads: Vec<thread::JoinHandle<()>>,
+}
+
+/// Configures a [`Runtime`].
+#[derive(Debug, Clone, Default)]
+pub struct RuntimeBuilder {
+    workers: Option<usize>,
+    stack_size: Option<usize>,
+    name: Option<String>,
+}
+
+impl RuntimeBuilder {
+    /// The number of worker threads (Go's `GOMAXPROCS`). Default: the
+    /// `GORO_MAXPROCS` environment variable, else the number of CPUs.
+    pub fn workers(mut self, n: usize) -> RuntimeBuilder {
+        self.workers = Some(n);
+        self
+    }
+
+    /// The default stack size of its goroutines, in bytes (16 KiB to 1 GiB;
+    /// default 256 KiB, committed as used).
+    pub fn stack_size(mut self, bytes: usize) -> RuntimeBuilder {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// A prefix for its worker threads' names (default `goro-worker`).
+    pub fn name(mut self, name: impl Into<String>) -> RuntimeBuilder {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Starts the runtime's workers.
+    ///
+    /// # Errors
+    /// `InvalidInput` for zero workers, a bad `GORO_MAXPROCS` or a stack size
+    /// out of range, each with a message naming the setting; the OS error if
+    /// a worker thread cannot be started.
+    pub fn build(self) -> io::Result<Runtime> {
+        let workers = match self.workers {
+            Some(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "Runtime::builder().workers(0): a runtime needs at least one worker",
+                ));
+            }
+            Some(n) => n,
+            None => maxprocs_from_env()?,
+        };
+        let stack_size = match self.stack_size {
+            Some(bytes) => goro_fiber::stack::Stack::new(bytes)
+                .map(|s| s.size())
+                .map_err(|e| {
+                    io::Error::new(e.kind(), format!("Runtime::builder().stack_size: {e}"))
+                })?,
+            None => goro_fiber::DEFAULT_STACK_SIZE,
+        };
+        Runtime::start(workers, stack_size, self.name.as_deref().unwrap_or("goro-worker"))
+    }
+}
+
+/// Reads `GORO_MAXPROCS`; the number of CPUs when unset.
+pub(crate) fn maxprocs_from_env() -> io::Result<usize> {
+    match std::env::var("GORO_MAXPROCS") {
+        Err(std::env::VarError::NotPresent) => Ok(num_cpus::get().max(1)),
+        Ok(v) => match v.trim().parse::<usize>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("GORO_MAXPROCS must be a positive whole number of workers, not `{v}`"),
+            )),
+        },
+        Err(e) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("GORO_MAXPROCS: {e}"),
+        )),
+    }
+}
+
+impl Runtime {
+    /// A builder for a runtime of your own.
+    pub fn builder() -> RuntimeBuilder {
+        RuntimeBuilder::default()
+    }
+
+    fn start(workers: usize, stack_size: usize, name: &str) -> io::Result<Runtime> {
+        let deques: Vec<Deque<Arc<Task>>> = (0..workers).map(|_| Deque::new_fifo()).collect();
+        let shared = Arc::new(Shared {
+            injector: Injector::new(),
+            workers: deques
+                .iter()
+                .map(|d| {
+                    CachePadded::new(WorkerShared {
+                        stealer: d.stealer(),
+                        thread: OnceLock::new(),
+                        running: AtomicPtr::new(std::ptr::null_mut()),
+                        woken: AtomicBool::new(false),
+                    })
+                })
+                .collect(),
+            idle: Idle {
+                sleepers: Mutex::new(Vec::with_capacity(workers)),
+                num_sleeping: AtomicUsize::new(0),
+                num_spinning: AtomicUsize::new(0),
+                max_spinning: (workers / 2).max(1),
+            },
+            timers: Timers::new(workers),
+            registry: Registry::new(workers + 1),
+            stats: Counters::default(),
+            stack_size,
+            shutdown: AtomicBool::new(false),
+            exited: Mutex::new(0),
+            exited_cv: Condvar::new(),
+        });
+        let mut threads = Vec::with_capacity(workers);
+        for (index, deque) in deques.into_iter().enumerate() {
+            let ctx = WorkerCtx::new(index, shared.clone(), deque);
+            let spawned = thread::Builder::new()
+                .name(format!("{name}-{index}"))
+                .spawn(move || ctx.main());
+            match spawned {
+                Ok(handle) => {
+                    let _ = shared.workers[index].thread.set(handle.thread().clone());
+                    threads.push(handle);
+                }
+                Err(e) => {
+                    let rt = Runtime { shared, threads };
+                    drop(rt);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(Runtime { shared, threads })
+    }
+
+    /// Spawns a goroutine on this runtime.
+    ///
+    /// # Panics
+    /// If the runtime has shut down, or no stack can be had (see
+    /// [`Builder::go`](crate::Builder::go) for the non-panicking form).
+    #[track_caller]
+    pub fn go<F, T>(&self, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        match self.shared.spawn(None, None, f) {
+            Ok(handle) => handle,
+            Err(e) => panic!("cannot spawn a goroutine: {e}"),
+        }
+    }
+
+    /// Runs `f` as a goroutine on this runtime and waits for it; a panic in
+    /// `f` is re-raised here.
+    #[track_caller]
+    pub fn run<F, T>(&self, f: F) -> T
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        join_or_resume(self.go(f))
+    }
+
+    /// Shuts the runtime down: waits up to `timeout` for running goroutines to
+    /// reach a park point, then unwinds every parked or queued goroutine (their
+    /// destructors run; their `JoinHandle`s report cancellation). A goroutine
+    /// still running after `timeout` is left running on its thread.
+    pub fn shutdown_timeout(mut self, timeout: Duration) {
+        self.shutdown(timeout);
+    }
+
+    fn shutdown(&mut self, timeout: Duration) {
+        let shared = &self.shared;
+        if shared.shutdown.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        for i in 0..shared.workers.len() {
+            shared.wake_worker(i);
+        }
+        let deadline = Instant::now().checked_add(timeout);
+        {
+            let mut exited = shared.exited.lock().unwrap_or_else(|e| e.into_inner());
+            while *exited < self.threads.len() {
+                let wait = match deadline {
+                    Some(d) => d.saturating_duration_since(Instant::now()),
+                    None => Duration::from_secs(3600),
+                };
+                if wait.is_zero() {
+                    break;
+                }
+                exited = shared
+                    .exited_cv
+                    .wait_timeout(exited, wait)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+            }
+        }
+        let all_exited =
+            *shared.exited.lock().unwrap_or_else(|e| e.into_inner()) == self.threads.len();
+        if all_exited {
+            for t in self.threads.drain(..) {
+                let _ = t.join();
+            }
+        }
+        self.drain();
+        shared.timers.clear();
+    }
+
+    /// Unwinds every goroutine that no worker runs (step 3 of the module docs).
+    fn drain(&self) {
+        let shared = &self.shared;
+        loop {
+            let running: Vec<*mut Task> = shared
+                .workers
+                .iter()
+                .map(|w| w.running.load(Ordering::Acquire))
+                .collect();
+            let tasks: Vec<Arc<Task>> = shared
+                .registry
+                .all()
+                .into_iter()
+                .filter(|t| !running.contains(&Arc::as_ptr(t).cast_mut()))
+                .collect();
+            if tasks.is_empty() {
+                break;
+            }
+            for task in tasks {
+                {
+                    let _current = CurrentGuard::enter(&task);
+                    // SAFETY: no worker runs it (workers have exited, or were
+                    // not running it and no longer take work), so this thread
+                    // owns it now.
+                    unsafe { task.unwind() };
+                }
+                shared.registry.remove(&task);
+            }
+        }
+        while !shared.injector.is_empty() {
+            let _ = shared.injector.steal();
+        }
+    }
+
+    /// A snapshot of this runtime's counters.
+    pub fn stats(&self) -> crate::Stats {
+        crate::Stats::of(&self.shared)
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.shutdown(Duration::MAX);
+    }
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime")
+            .field("workers", &self.shared.workers.len())
+            .field("goroutines", &self.shared.registry.alive())
+            .finish()
+    }
+}
+
+/// Joins `handle`, re-raising a panic of the goroutine.
+pub(crate) fn join_or_resume<T>(handle: JoinHandle<T>) -> T {
+    match handle.join() {
+        Ok(value) => value,
+        Err(e) => match e.try_into_panic() {
+            Ok(payload) => std::panic::resume_unwind(payload),
+            Err(e) => panic!("{e}"),
+        },
+    }
+}
+
+static GLOBAL: OnceLock<Runtime> = OnceLock::new();
+
+/// The global runtime, if something has started it.
+pub(crate) fn global_if_started() -> Option<&'static Runtime> {
+    GLOBAL.get()
+}
+
+/// The global runtime, started on first use with `GORO_MAXPROCS` workers.
+pub(crate) fn global() -> &'static Runtime {
+    GLOBAL.get_or_init(|| match Runtime::builder().name("goro-worker").build() {
+        Ok(rt) => rt,
+        Err(e) => panic!("cannot start goro's global runtime: {e}"),
+    })
+}
+
+/// The runtime to spawn on from here: the current goroutine's, else the global.
+pub(crate) fn current() -> Arc<Shared> {
+    worker::current_shared().unwrap_or_else(|| global().shared.clone())
+}

@@ -1,0 +1,334 @@
+//! A worker thread (Go's M with its P): its run queues and its loop.
+//!
+//! Where a worker looks for its next goroutine, in order:
+//!
+//! 1. every 61st pick, the global injector first, so that goroutines readied
+//!    from outside are not starved by a busy local queue (Go's rule);
+//! 2. `next`, the one-slot LIFO of the goroutine it readied last (what makes
+//!    ping-pong fast: the woken goroutine runs at once, on the same worker,
+//!    while its data is in cache), unless `next` has won 16 times in a row
+//!    while the local queue waited;
+//! 3. its local FIFO, then the injector, then due timers;
+//! 4. other workers' queues, stealing half of a random victim's.
+//!
+//! With nothing found it *spins* (searches again and again for ~20 µs:
+//! waking a parked thread costs 20–50 µs on this class of machine), and at
+//! most half of the workers spin at once; then it sleeps (`idle.rs` in Go
+//! terms: see `Shared::sleep`) until woken or until the earliest timer.
+//!
+//! # Thread-locals
+//!
+//! A goroutine may resume on another worker, and LLVM may keep a
+//! thread-local's address across the switch. So the goroutine side reads the
+//! worker and the current task only through `current_task` and
+//! `with_worker`, which are never inlined, and never across a switch.
+
+use std::cell::{Cell, RefCell};
+use std::ptr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_deque::{Steal, Worker as Deque};
+
+use crate::runtime::Shared;
+use crate::task::{Switch, Task};
+
+/// Picks between injector checks (Go's `schedtick % 61`).
+const INJECTOR_INTERVAL: u32 = 61;
+/// How often in a row `next` may win while the local queue waits.
+const NEXT_STREAK: u32 = 16;
+/// How long an idle worker searches before it sleeps.
+const SPIN: Duration = Duration::from_micros(20);
+
+/// The worker running on this thread.
+pub(crate) struct WorkerCtx {
+    pub(crate) index: usize,
+    pub(crate) shared: Arc<Shared>,
+    local: Deque<Arc<Task>>,
+    next: RefCell<Option<Arc<Task>>>,
+    tick: Cell<u32>,
+    next_streak: Cell<u32>,
+    rng: Cell<u64>,
+}
+
+thread_local! {
+    static WORKER: Cell<*const WorkerCtx> = const { Cell::new(ptr::null()) };
+    static CURRENT: Cell<*const Task> = const { Cell::new(ptr::null()) };
+}
+
+/// The goroutine running on this thread, if any.
+///
+/// Never inlined: see the module docs on thread-locals.
+#[inline(never)]
+pub(crate) fn current_task() -> Option<Arc<Task>> {
+    let task = CURRENT.with(Cell::get);
+    if task.is_null() {
+        return None;
+    }
+    // SAFETY: `CURRENT` is set by `WorkerCtx::run_task` (or the shutdown drain)
+    // for exactly as long as it holds an `Arc` to that task, on this thread.
+    unsafe {
+        Arc::increment_strong_count(task);
+    }
+    // SAFETY: we just took a strong count for this new `Arc`.
+    Some(unsafe { Arc::from_raw(task) })
+}
+
+/// Whether the calling code runs inside a goroutine.
+#[inline(never)]
+pub(crate) fn in_goroutine() -> bool {
+    !CURRENT.with(Cell::get).is_null()
+}
+
+/// Runs `f` with the worker of this thread, if it is a worker of `shared`'s
+/// runtime. Never inlined: see the module docs on thread-locals.
+#[inline(never)]
+pub(crate) fn with_worker<R>(shared: &Shared, f: impl FnOnce(&WorkerCtx) -> R) -> Option<R> {
+    let worker = WORKER.with(Cell::get);
+    // SAFETY: `WORKER` points at the `WorkerCtx` on this thread's stack for as
+    // long as `WorkerCtx::main` runs, and is null otherwise.
+    let worker = unsafe { worker.as_ref() }?;
+    if !ptr::eq(Arc::as_ptr(&worker.shared), shared) {
+        return None;
+    }
+    Some(f(worker))
+}
+
+/// Runs `f` with the runtime of the worker of this thread, if any.
+#[inline(never)]
+pub(crate) fn current_shared() -> Option<Arc<Shared>> {
+    let worker = WORKER.with(Cell::get);
+    // SAFETY: as in `with_worker`.
+    let worker = unsafe { worker.as_ref() }?;
+    Some(worker.shared.clone())
+}
+
+/// Sets `CURRENT` for the duration of a run of `task`, on this thread.
+pub(crate) struct CurrentGuard {
+    previous: *const Task,
+}
+
+impl CurrentGuard {
+    pub(crate) fn enter(task: &Arc<Task>) -> CurrentGuard {
+        let previous = CURRENT.with(|c| c.replace(Arc::as_ptr(task)));
+        CurrentGuard { previous }
+    }
+}
+
+impl Drop for CurrentGuard {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.set(self.previous));
+    }
+}
+
+impl WorkerCtx {
+    pub(crate) fn new(index: usize, shared: Arc<Shared>, local: Deque<Arc<Task>>) -> WorkerCtx {
+        WorkerCtx {
+            index,
+            shared,
+            local,
+            next: RefCell::new(None),
+            tick: Cell::new(0),
+            next_streak: Cell::new(0),
+            rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9)),
+        }
+    }
+
+    /// The worker thread's whole life.
+    pub(crate) fn main(self) {
+        WORKER.with(|w| w.set(&self));
+        goro_fiber::prepare_thread();
+        while !self.shared.is_shutdown() {
+            if let Some(task) = self.find_task().or_else(|| self.spin()) {
+                self.run_task(task);
+                continue;
+            }
+            self.shared.sleep(self.index, &|| self.has_work_anywhere());
+        }
+        // Whatever is still queued here goes to the injector for the drain.
+        while let Some(task) = self.pop_local() {
+            self.shared.injector.push(task);
+        }
+        WORKER.with(|w| w.set(ptr::null()));
+        self.shared.worker_exited();
+    }
+
+    /// Makes `task` runnable from this worker: into `next`, pushing the
+    /// previous occupant to the local queue, where others may steal it.
+    pub(crate) fn push_next(&self, task: Arc<Task>) {
+        let previous = self.next.borrow_mut().replace(task);
+        if let Some(previous) = previous {
+            self.local.push(previous);
+            self.shared.notify_work();
+        }
+    }
+
+    /// Queues `task` behind the others of this worker.
+    pub(crate) fn push_back(&self, task: Arc<Task>) {
+        self.local.push(task);
+        self.shared.notify_work();
+    }
+
+    /// Whether this worker has goroutines waiting to run.
+    pub(crate) fn has_local_work(&self) -> bool {
+        !self.local.is_empty() || self.next.borrow().is_some()
+    }
+
+    fn pop_local(&self) -> Option<Arc<Task>> {
+        self.next.borrow_mut().take().or_else(|| self.local.pop())
+    }
+
+    /// Steps 1–3 of the module docs.
+    fn find_task(&self) -> Option<Arc<Task>> {
+        let tick = self.tick.get().wrapping_add(1);
+        self.tick.set(tick);
+        if tick % INJECTOR_INTERVAL == 0 {
+            if let Some(task) = self.steal_injector() {
+                return Some(task);
+            }
+            let now = self.shared.timers.ticks(Instant::now());
+            self.shared.timers.fire(self.index, now, false);
+        }
+        if self.next_streak.get() < NEXT_STREAK || self.local.is_empty() {
+            if let Some(task) = self.next.borrow_mut().take() {
+                self.next_streak.set(self.next_streak.get() + 1);
+                return Some(task);
+            }
+        }
+        self.next_streak.set(0);
+        if let Some(task) = self.local.pop() {
+            return Some(task);
+        }
+        if let Some(task) = self.next.borrow_mut().take() {
+            return Some(task);
+        }
+        self.steal_injector()
+    }
+
+    fn steal_injector(&self) -> Option<Arc<Task>> {
+        loop {
+            match self.shared.injector.steal_batch_and_pop(&self.local) {
+                Steal::Success(task) => return Some(task),
+                Steal::Empty => return None,
+                Steal::Retry => {}
+            }
+        }
+    }
+
+    /// One round of looking everywhere: injector, timers, other workers.
+    fn search(&self) -> Option<Arc<Task>> {
+        if let Some(task) = self.steal_injector() {
+            return Some(task);
+        }
+        let now = self.shared.timers.ticks(Instant::now());
+        if self.shared.timers.fire_all(self.index, now) > 0 {
+            if let Some(task) = self.pop_local().or_else(|| self.steal_injector()) {
+                return Some(task);
+            }
+        }
+        let n = self.shared.workers.len();
+        let start = self.random(n);
+        for i in 0..n {
+            let victim = (start + i) % n;
+            if victim == self.index {
+                continue;
+            }
+            loop {
+                match self.shared.workers[victim]
+                    .stealer
+                    .steal_batch_and_pop(&self.local)
+                {
+                    Steal::Success(task) => {
+                        self.shared.stats.steals.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        return Some(task);
+                    }
+                    Steal::Empty => break,
+                    Steal::Retry => {}
+                }
+            }
+        }
+        None
+    }
+
+    /// Searches for a while before sleeping, if not too many others already do.
+    fn spin(&self) -> Option<Arc<Task>> {
+        if !self.shared.idle.try_start_spinning() {
+            return self.search();
+        }
+        let start = Instant::now();
+        let mut rounds = 0u32;
+        let found = loop {
+            if let Some(task) = self.search() {
+                break Some(task);
+            }
+            rounds += 1;
+            if self.shared.is_shutdown() || (rounds % 8 == 0 && start.elapsed() > SPIN) {
+                break None;
+            }
+            std::hint::spin_loop();
+        };
+        if self.shared.idle.stop_spinning() && found.is_some() {
+            // The last spinner found work: there may be more, so make sure
+            // somebody keeps looking (Go's `resetspinning`).
+            self.shared.notify_work();
+        }
+        found
+    }
+
+    /// Whether any queue or due timer has work (the last look before sleep).
+    fn has_work_anywhere(&self) -> bool {
+        !self.shared.injector.is_empty()
+            || !self.local.is_empty()
+            || self.next.borrow().is_some()
+            || self.shared.workers.iter().any(|w| !w.stealer.is_empty())
+            || self.shared.timers.earliest() <= self.shared.timers.ticks(Instant::now())
+    }
+
+    fn random(&self, n: usize) -> usize {
+        // xorshift64*
+        let mut x = self.rng.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng.set(x);
+        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) as usize % n
+    }
+
+    /// Runs `task` until it yields, parks or finishes, and acts on which.
+    fn run_task(&self, task: Arc<Task>) {
+        loop {
+            let switch = {
+                let _current = CurrentGuard::enter(&task);
+                self.shared.workers[self.index].set_running(&task);
+                // SAFETY: we took `task` from a queue (or it just parked back
+                // to us), so this thread owns its run.
+                let switch = unsafe { task.resume() };
+                self.shared.workers[self.index].set_running_none();
+                switch
+            };
+            self.shared.stats.switches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            match switch {
+                Some(Switch::Yield) => {
+                    self.local.push(task);
+                    return;
+                }
+                Some(Switch::Park) => {
+                    self.shared.stats.parks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if task.finish_park() {
+                        // Woken before it was off its stack: run it again,
+                        // unless others have waited long enough.
+                        if self.local.is_empty() {
+                            continue;
+                        }
+                        self.push_back(task);
+                    }
+                    return;
+                }
+                None => {
+                    self.shared.finished(&task);
+                    return;
+                }
+            }
+        }
+    }
+}
