@@ -173,10 +173,19 @@ impl Registry {
             }
         };
         task.registry.1.store(key, Ordering::Relaxed);
+        task.alive.store(true, Ordering::Relaxed);
         self.alive.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts `task` out of the live goroutines (once).
+    pub(crate) fn mark_exited(&self, task: &Task) {
+        if task.alive.swap(false, Ordering::AcqRel) {
+            self.alive.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
     fn remove(&self, task: &Task) {
+        self.mark_exited(task);
         let key = task.registry.1.load(Ordering::Relaxed);
         let removed = {
             let mut slab = self.lock(task.registry.0);
@@ -186,9 +195,7 @@ impl Registry {
             }
             removed
         };
-        if removed.is_some() {
-            self.alive.fetch_sub(1, Ordering::Relaxed);
-        }
+        drop(removed);
     }
 
     pub(crate) fn alive(&self) -> usize {
@@ -207,19 +214,25 @@ impl Shared {
         self.shutdown.load(Ordering::Acquire)
     }
 
-    /// Makes a woken goroutine runnable: on this worker's `next` if we are one
-    /// of ours, else through the injector.
+    /// Makes a woken goroutine runnable. Readied by a goroutine of ours, it
+    /// goes to that worker's `next` (it runs as soon as the waker parks);
+    /// readied by a worker's own loop (timers), to the back of its queue, so
+    /// that a batch runs in the order it was readied; readied from anywhere
+    /// else, to the injector.
     pub(crate) fn schedule(&self, task: Arc<Task>) {
-        if let Err(task) = self.schedule_local(task) {
+        let mut task = Some(task);
+        worker::with_worker(self, |w| {
+            let task = task.take().expect("once");
+            if worker::in_goroutine() {
+                w.push_next(task);
+            } else {
+                w.push_back(task);
+            }
+        });
+        if let Some(task) = task {
             self.injector.push(task);
             self.notify_work();
         }
-    }
-
-    fn schedule_local(&self, task: Arc<Task>) -> Result<(), Arc<Task>> {
-        let mut task = Some(task);
-        worker::with_worker(self, |w| w.push_next(task.take().expect("once")));
-        task.map_or(Ok(()), Err)
     }
 
     /// Work became visible to other workers: make sure one is looking.

@@ -22,7 +22,7 @@ use std::any::Any;
 use std::cell::{Cell, RefCell, UnsafeCell};
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe, Location};
-use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use goro_fiber::{Coroutine, ForcedUnwind, Yielder};
@@ -81,6 +81,8 @@ pub(crate) struct Task {
     state: AtomicU8,
     /// Where it sits in the runtime's registry (shard, slot).
     pub(crate) registry: (usize, AtomicUsize),
+    /// Whether it counts as alive (its body has not finished).
+    pub(crate) alive: AtomicBool,
     /// The coroutine; `None` once finished or unwound. Touched only by the one
     /// thread that runs (or unwinds) the goroutine, which the park protocol
     /// makes exclusive.
@@ -126,6 +128,7 @@ impl Task {
             rt,
             state: AtomicU8::new(RUNNING),
             registry: (shard, AtomicUsize::new(usize::MAX)),
+            alive: AtomicBool::new(false),
             co: UnsafeCell::new(Some(co)),
             yielder: Cell::new(std::ptr::null()),
             locals: RefCell::new(Vec::new()),
@@ -400,20 +403,27 @@ impl<T> JoinInner<T> {
 }
 
 /// Wraps a goroutine's function: runs it, catches a panic, and hands the
-/// result to the `JoinHandle`. A forced unwind (runtime shutdown) marks the
-/// join cancelled and goes on unwinding.
+/// result to the `JoinHandle`, after counting the goroutine out of the live
+/// ones (so that whoever joins it sees it gone). A forced unwind (runtime
+/// shutdown) marks the join cancelled and goes on unwinding.
 pub(crate) fn body<F, T>(f: F, join: Arc<JoinInner<T>>) -> impl FnOnce() + Send + 'static
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    move || match panic::catch_unwind(AssertUnwindSafe(f)) {
-        Ok(value) => join.complete(Ok(value)),
-        Err(payload) if payload.is::<ForcedUnwind>() => {
-            join.complete(Err(JoinError::cancelled()));
-            panic::resume_unwind(payload);
+    move || {
+        let result = panic::catch_unwind(AssertUnwindSafe(f));
+        if let Some(task) = worker::current_task() {
+            task.rt.registry.mark_exited(&task);
         }
-        Err(payload) => join.complete(Err(JoinError::panic(payload))),
+        match result {
+            Ok(value) => join.complete(Ok(value)),
+            Err(payload) if payload.is::<ForcedUnwind>() => {
+                join.complete(Err(JoinError::cancelled()));
+                panic::resume_unwind(payload);
+            }
+            Err(payload) => join.complete(Err(JoinError::panic(payload))),
+        }
     }
 }
 

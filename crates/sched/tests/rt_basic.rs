@@ -1,0 +1,308 @@
+//! Spawning, joining, panics, nesting, plain threads, `go!`, `scope`,
+//! `local!`, ids and fairness.
+
+use std::cell::Cell;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use goro_sched::{GoroutineId, Runtime, go};
+
+#[test]
+fn join_returns_each_goroutines_value() {
+    let handles: Vec<_> = (0..1000u64).map(|i| go(move || i * 3)).collect();
+    let sum: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    assert_eq!(sum, 3 * (0..1000).sum::<u64>());
+}
+
+#[test]
+fn a_panic_is_returned_by_join_and_the_worker_lives_on() {
+    let rt = Runtime::builder().workers(1).build().unwrap();
+    let n = std::hint::black_box(7);
+    let h = rt.go(move || -> u32 { panic!("goroutine {n} failed") });
+    let err = h.join().unwrap_err();
+    assert!(err.is_panic());
+    assert_eq!(err.to_string(), "goroutine panicked: goroutine 7 failed");
+    let payload = err.into_panic();
+    assert_eq!(payload.downcast_ref::<String>().unwrap(), "goroutine 7 failed");
+    // The only worker still runs goroutines.
+    assert_eq!(rt.go(|| 5).join().unwrap(), 5);
+}
+
+#[test]
+fn run_reraises_a_panic() {
+    let err = std::panic::catch_unwind(|| goro_sched::run(|| panic!("inside run"))).unwrap_err();
+    assert_eq!(err.downcast_ref::<&str>(), Some(&"inside run"));
+}
+
+#[test]
+fn nested_spawns_run_on_the_same_runtime() {
+    let total = goro_sched::run(|| {
+        let outer: Vec<_> = (0..20u64)
+            .map(|i| {
+                go(move || {
+                    let inner: Vec<_> = (0..20u64).map(|j| go(move || i * 20 + j)).collect();
+                    inner.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+                })
+            })
+            .collect();
+        outer.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+    });
+    assert_eq!(total, (0..400).sum::<u64>());
+}
+
+#[test]
+fn plain_threads_spawn_and_join_alongside_goroutines() {
+    let threads: Vec<_> = (0..8u64)
+        .map(|t| {
+            std::thread::spawn(move || {
+                let hs: Vec<_> = (0..100u64).map(|i| go(move || t * 1000 + i)).collect();
+                hs.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+            })
+        })
+        .collect();
+    let total: u64 = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    let expected: u64 = (0..8u64).map(|t| (0..100).map(|i| t * 1000 + i).sum::<u64>()).sum();
+    assert_eq!(total, expected);
+}
+
+#[test]
+fn a_goroutine_joins_a_goroutine_that_sleeps() {
+    let v = goro_sched::run(|| {
+        let h = go(|| {
+            goro_sched::sleep(std::time::Duration::from_millis(10));
+            "late"
+        });
+        h.join().unwrap()
+    });
+    assert_eq!(v, "late");
+}
+
+#[test]
+fn go_macro_evaluates_arguments_in_the_caller() {
+    fn describe(label: String, n: usize, tail: &'static str) -> String {
+        format!("{label}:{n}{tail}")
+    }
+    let label = String::from("items");
+    let count = Arc::new(AtomicUsize::new(0));
+    let evaluated_in = Arc::new(Mutex::new(None));
+    let (c, e) = (count.clone(), evaluated_in.clone());
+    let arg = move || {
+        c.fetch_add(1, Ordering::SeqCst);
+        *e.lock().unwrap() = Some(goro_sched::id());
+        3
+    };
+    let h = goro_sched::go!(describe(label.clone(), arg(), "!"));
+    // The argument ran before the goroutine, here, on this plain thread.
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+    assert_eq!(*evaluated_in.lock().unwrap(), Some(None));
+    assert_eq!(label, "items", "the clone was made here; the original is still ours");
+    assert_eq!(h.join().unwrap(), "items:3!");
+    // Paths and closures work too.
+    let h = goro_sched::go!(std::cmp::max(4, 9));
+    assert_eq!(h.join().unwrap(), 9);
+    let h = goro_sched::go!(move || label.len());
+    assert_eq!(h.join().unwrap(), 5);
+}
+
+#[test]
+fn scope_lets_100_goroutines_borrow_a_local_vec() {
+    let data: Vec<u64> = (0..10_000).collect();
+    let mut results = vec![0u64; 100];
+    goro_sched::scope(|s| {
+        for (i, slot) in results.iter_mut().enumerate() {
+            let data = &data;
+            s.go(move || {
+                *slot = data[i * 100..(i + 1) * 100].iter().sum();
+                goro_sched::yield_now();
+            });
+        }
+    });
+    assert_eq!(results.iter().sum::<u64>(), data.iter().sum::<u64>());
+}
+
+#[test]
+fn scope_waits_for_all_and_reraises_the_first_panic() {
+    let finished = AtomicUsize::new(0);
+    let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        goro_sched::scope(|s| {
+            for i in 0..50 {
+                let finished = &finished;
+                s.go(move || {
+                    goro_sched::sleep(std::time::Duration::from_millis(1));
+                    finished.fetch_add(1, Ordering::SeqCst);
+                    if i == 10 {
+                        panic!("scoped {i}");
+                    }
+                });
+            }
+        });
+    }))
+    .unwrap_err();
+    assert_eq!(err.downcast_ref::<String>().unwrap(), "scoped 10");
+    assert_eq!(finished.load(Ordering::SeqCst), 50, "scope waited for every goroutine");
+}
+
+#[test]
+fn a_joined_scoped_panic_is_not_reraised() {
+    let r = goro_sched::scope(|s| {
+        let h = s.go(|| panic!("seen"));
+        h.join().unwrap_err().is_panic()
+    });
+    assert!(r);
+}
+
+goro_sched::local! {
+    static SEEN: Cell<u64> = Cell::new(0);
+    static NAME: std::cell::RefCell<String> = std::cell::RefCell::new(String::new());
+}
+
+#[test]
+fn locals_belong_to_their_goroutine_wherever_it_runs() {
+    let rt = Runtime::builder().workers(2).build().unwrap();
+    let handles: Vec<_> = (0..200u64)
+        .map(|i| {
+            rt.go(move || {
+                NAME.with(|n| *n.borrow_mut() = format!("g{i}"));
+                for round in 0..50 {
+                    SEEN.with(|s| s.set(s.get() + i));
+                    if round % 10 == 0 {
+                        goro_sched::sleep(std::time::Duration::from_micros(50));
+                    } else {
+                        goro_sched::yield_now();
+                    }
+                }
+                (SEEN.with(Cell::get), NAME.with(|n| n.borrow().clone()))
+            })
+        })
+        .collect();
+    for (i, h) in handles.into_iter().enumerate() {
+        let (seen, name) = h.join().unwrap();
+        assert_eq!(seen, 50 * i as u64);
+        assert_eq!(name, format!("g{i}"));
+    }
+    // A plain thread has its own.
+    SEEN.with(|s| s.set(99));
+    assert_eq!(rt.run(|| SEEN.with(Cell::get)), 0);
+    assert_eq!(SEEN.with(Cell::get), 99);
+}
+
+#[test]
+fn ids_are_unique_and_none_on_threads() {
+    assert_eq!(goro_sched::id(), None);
+    let ids: Vec<GoroutineId> = (0..500)
+        .map(|_| go(|| goro_sched::id().unwrap()))
+        .map(|h| h.join().unwrap())
+        .collect();
+    let unique: HashSet<_> = ids.iter().collect();
+    assert_eq!(unique.len(), 500);
+    let h = go(|| goro_sched::id().unwrap());
+    let id = h.id();
+    assert_eq!(h.join().unwrap(), id);
+}
+
+#[test]
+fn two_goroutines_that_yield_to_each_other_on_one_worker_both_progress() {
+    let rt = Runtime::builder().workers(1).build().unwrap();
+    let turn = Arc::new(AtomicUsize::new(0));
+    let handles: Vec<_> = (0..2usize)
+        .map(|me| {
+            let turn = turn.clone();
+            rt.go(move || {
+                let mut mine = 0;
+                while mine < 1000 {
+                    if turn.load(Ordering::SeqCst) % 2 == me {
+                        turn.fetch_add(1, Ordering::SeqCst);
+                        mine += 1;
+                    }
+                    goro_sched::yield_now();
+                }
+                mine
+            })
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap(), 1000);
+    }
+    assert_eq!(turn.load(Ordering::SeqCst), 2000);
+}
+
+#[test]
+fn a_yield_loop_does_not_starve_a_newly_spawned_goroutine() {
+    let rt = Runtime::builder().workers(1).build().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = stop.clone();
+    let spinner = rt.go(move || {
+        let mut spins = 0u64;
+        // Spawns its rival, then yields until the rival has run.
+        let rival = goro_sched::go(move || s.store(true, Ordering::SeqCst));
+        while !stop.load(Ordering::SeqCst) {
+            spins += 1;
+            goro_sched::yield_now();
+        }
+        rival.join().unwrap();
+        spins
+    });
+    assert!(spinner.join().unwrap() < 1_000_000);
+}
+
+#[test]
+fn a_pingpong_pair_does_not_starve_a_third_goroutine() {
+    // Two goroutines that keep waking each other through `next` on one
+    // worker: a third, queued behind them, still runs.
+    use goro_sched::park::{self, Unparker};
+    let rt = Runtime::builder().workers(1).build().unwrap();
+    let third_ran = Arc::new(AtomicBool::new(false));
+    let t = third_ran.clone();
+    rt.run(move || {
+        let slot: Arc<Mutex<Option<Unparker>>> = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (s2, st2) = (slot.clone(), stop.clone());
+        let partner = go(move || {
+            while !st2.load(Ordering::SeqCst) {
+                *s2.lock().unwrap() = Some(park::current_unparker());
+                park::park();
+            }
+        });
+        let third = go(move || t.store(true, Ordering::SeqCst));
+        let mut rounds = 0u64;
+        while !third.is_finished() && rounds < 10_000_000 {
+            if let Some(u) = slot.lock().unwrap().take() {
+                u.unpark();
+            }
+            goro_sched::yield_now();
+            rounds += 1;
+        }
+        stop.store(true, Ordering::SeqCst);
+        if let Some(u) = slot.lock().unwrap().take() {
+            u.unpark();
+        }
+        partner.join().unwrap();
+    });
+    assert!(third_ran.load(Ordering::SeqCst));
+}
+
+#[test]
+fn num_goroutines_counts_live_ones() {
+    let rt = Runtime::builder().workers(2).build().unwrap();
+    let gate = Arc::new(AtomicBool::new(false));
+    let handles: Vec<_> = (0..50)
+        .map(|_| {
+            let gate = gate.clone();
+            rt.go(move || {
+                while !gate.load(Ordering::SeqCst) {
+                    goro_sched::sleep(std::time::Duration::from_millis(1));
+                }
+            })
+        })
+        .collect();
+    let inside = rt.run(goro_sched::num_goroutines);
+    assert!(inside >= 51, "{inside}");
+    gate.store(true, Ordering::SeqCst);
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert_eq!(rt.run(goro_sched::num_goroutines), 1);
+    assert_eq!(rt.stats().goroutines, 0);
+    assert!(rt.stats().spawned >= 52);
+}
