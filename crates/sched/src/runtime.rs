@@ -38,7 +38,7 @@ use crossbeam_deque::{Injector, Stealer, Worker as Deque};
 use crossbeam_utils::CachePadded;
 
 use crate::park::Unparker;
-use crate::task::{self, JoinHandle, JoinInner, Task};
+use crate::task::{self, Fiber, JoinHandle, JoinInner, Task};
 use crate::timer::{NEVER, TimerRef, Timers};
 use crate::worker::{self, CurrentGuard, WorkerCtx};
 
@@ -351,13 +351,19 @@ impl Shared {
         }
         let join = JoinInner::new();
         let body = task::body(f, join.clone());
-        let task = Task::new(
-            self.clone(),
-            name,
-            stack_size.unwrap_or(self.stack_size),
-            Location::caller(),
-            body,
-        )?;
+        // `go` allocates the stack when the goroutine first runs; a builder
+        // with a stack size of its own allocates now, to report failure here.
+        let fiber = match stack_size {
+            None => Fiber::Lazy {
+                body,
+                stack_size: self.stack_size,
+            },
+            Some(size) => Fiber::ready(body, size).map_err(|(body, e)| {
+                drop(body);
+                e
+            })?,
+        };
+        let task = Task::new(self.clone(), name, Location::caller(), fiber);
         let handle = JoinHandle::new(join, task.id);
         self.registry.insert(&task);
         self.stats.spawned.fetch_add(1, Ordering::Relaxed);

@@ -21,6 +21,7 @@
 use std::any::Any;
 use std::cell::{Cell, RefCell, UnsafeCell};
 use std::fmt;
+use std::io;
 use std::panic::{self, AssertUnwindSafe, Location};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -83,10 +84,9 @@ pub(crate) struct Task {
     pub(crate) registry: (usize, AtomicUsize),
     /// Whether it counts as alive (its body has not finished).
     pub(crate) alive: AtomicBool,
-    /// The coroutine; `None` once finished or unwound. Touched only by the one
-    /// thread that runs (or unwinds) the goroutine, which the park protocol
-    /// makes exclusive.
-    co: UnsafeCell<Option<Coroutine<(), Switch, ()>>>,
+    /// The goroutine's fiber. Touched only by the one thread that runs (or
+    /// unwinds) the goroutine, which the park protocol makes exclusive.
+    fiber: UnsafeCell<Fiber>,
     /// The coroutine's yielder, set when it starts; used only by itself.
     yielder: Cell<*const Yielder<(), Switch>>,
     /// Goroutine-local storage (`local!`); used only by the goroutine itself.
@@ -101,27 +101,60 @@ unsafe impl Send for Task {}
 // SAFETY: as above.
 unsafe impl Sync for Task {}
 
-impl Task {
-    /// Creates a goroutine running `body` on a stack of `stack_size` bytes.
-    pub(crate) fn new<F>(
-        rt: Arc<Shared>,
-        name: Option<Box<str>>,
-        stack_size: usize,
-        location: &'static Location<'static>,
-        body: F,
-    ) -> std::io::Result<Arc<Task>>
-    where
-        F: FnOnce() + Send + 'static,
-    {
-        let co = Coroutine::with_stack_size(stack_size, move |y: &Yielder<(), Switch>, ()| {
+/// What a goroutine runs: its body, wrapped by `body` below. Called with an
+/// error instead of on a stack when no stack could be had for it.
+pub(crate) type Body = Box<dyn FnOnce(Option<io::Error>) + Send>;
+
+/// A goroutine's coroutine, or what will become one.
+pub(crate) enum Fiber {
+    /// Not started, and no stack yet: `go` allocates the stack when the
+    /// goroutine first runs, so that a million queued goroutines cost no
+    /// stacks (and no page faults) until they run.
+    Lazy { body: Body, stack_size: usize },
+    /// On its stack (started or not).
+    Ready(Coroutine<(), Switch, ()>),
+    /// Finished or unwound.
+    Done,
+}
+
+impl Fiber {
+    /// A coroutine that runs `body` on a stack of `stack_size` bytes.
+    pub(crate) fn ready(body: Body, stack_size: usize) -> Result<Fiber, (Body, io::Error)> {
+        // The body moves into the coroutine only if a stack was had: keep it
+        // in a slot we can take it back from.
+        let slot = Arc::new(Mutex::new(Some(body)));
+        let inner = slot.clone();
+        let made = Coroutine::with_stack_size(stack_size, move |y: &Yielder<(), Switch>, ()| {
+            let body = inner.lock().ok().and_then(|mut b| b.take());
+            drop(inner);
             let task = worker::current_task().expect("a goroutine starts on a worker");
             task.yielder.set(y);
             // Its locals die with it, on its own stack, even when unwound.
             let _locals = ClearLocals(task);
-            body();
-        })?;
+            if let Some(body) = body {
+                body(None);
+            }
+        });
+        match made {
+            Ok(co) => Ok(Fiber::Ready(co)),
+            Err(e) => {
+                let body = slot.lock().ok().and_then(|mut b| b.take());
+                Err((body.expect("not moved: the coroutine never existed"), e))
+            }
+        }
+    }
+}
+
+impl Task {
+    /// Creates a goroutine that will run `fiber`.
+    pub(crate) fn new(
+        rt: Arc<Shared>,
+        name: Option<Box<str>>,
+        location: &'static Location<'static>,
+        fiber: Fiber,
+    ) -> Arc<Task> {
         let shard = rt.registry.shard_for_spawn();
-        Ok(Arc::new(Task {
+        Arc::new(Task {
             id: GoroutineId::next(),
             name,
             location,
@@ -129,10 +162,10 @@ impl Task {
             state: AtomicU8::new(RUNNING),
             registry: (shard, AtomicUsize::new(usize::MAX)),
             alive: AtomicBool::new(false),
-            co: UnsafeCell::new(Some(co)),
+            fiber: UnsafeCell::new(fiber),
             yielder: Cell::new(std::ptr::null()),
             locals: RefCell::new(Vec::new()),
-        }))
+        })
     }
 
     /// Runs the goroutine until it yields, parks or finishes. Returns `None`
@@ -140,29 +173,45 @@ impl Task {
     ///
     /// # Safety
     /// Only the thread that owns the run of this goroutine (it took it from a
-    /// queue, or unwinds it at shutdown) may call this.
+    /// queue, or unwinds it at shutdown) may call this, with `CURRENT` set to
+    /// it.
     pub(crate) unsafe fn resume(&self) -> Option<Switch> {
-        // SAFETY: per the contract, nobody else touches `co` now.
-        let co = unsafe { &mut *self.co.get() };
-        let switch = match co.as_mut()?.resume(()) {
-            goro_fiber::CoroutineResult::Yield(switch) => Some(switch),
-            goro_fiber::CoroutineResult::Return(()) => None,
-        };
-        if switch.is_none() {
-            // Back to the stack pool now, not when the last `Arc` goes.
-            *co = None;
+        // SAFETY: per the contract, nobody else touches `fiber` now.
+        let fiber = unsafe { &mut *self.fiber.get() };
+        if let Fiber::Lazy { .. } = fiber {
+            let Fiber::Lazy { body, stack_size } = std::mem::replace(fiber, Fiber::Done) else {
+                unreachable!()
+            };
+            match Fiber::ready(body, stack_size) {
+                Ok(ready) => *fiber = ready,
+                Err((body, e)) => {
+                    // No stack: the goroutine fails without running.
+                    body(Some(e));
+                    return None;
+                }
+            }
         }
-        switch
+        let Fiber::Ready(co) = fiber else {
+            return None;
+        };
+        match co.resume(()) {
+            goro_fiber::CoroutineResult::Yield(switch) => Some(switch),
+            goro_fiber::CoroutineResult::Return(()) => {
+                // Back to the stack pool now, not when the last `Arc` goes.
+                *fiber = Fiber::Done;
+                None
+            }
+        }
     }
 
-    /// Drops the coroutine, unwinding its stack if it had started.
+    /// Drops the fiber, unwinding its stack if it had started.
     ///
     /// # Safety
     /// As for `resume`.
     pub(crate) unsafe fn unwind(&self) {
-        // SAFETY: per the contract, nobody else touches `co` now.
-        let co = unsafe { &mut *self.co.get() };
-        drop(co.take());
+        // SAFETY: per the contract, nobody else touches `fiber` now.
+        let fiber = unsafe { &mut *self.fiber.get() };
+        drop(std::mem::replace(fiber, Fiber::Done));
     }
 
     /// After the goroutine suspended with `Switch::Park`: marks it parked,
@@ -261,6 +310,7 @@ pub struct JoinError {
 enum JoinErrorRepr {
     Panic(Box<dyn Any + Send>),
     Cancelled,
+    NoStack(io::Error),
 }
 
 impl JoinError {
@@ -281,7 +331,8 @@ impl JoinError {
         matches!(self.repr, JoinErrorRepr::Panic(_))
     }
 
-    /// Whether the goroutine was unwound by its runtime's shutdown.
+    /// Whether the goroutine was unwound (or dropped unstarted) by its
+    /// runtime's shutdown.
     pub fn is_cancelled(&self) -> bool {
         matches!(self.repr, JoinErrorRepr::Cancelled)
     }
@@ -293,7 +344,7 @@ impl JoinError {
     pub fn into_panic(self) -> Box<dyn Any + Send> {
         match self.repr {
             JoinErrorRepr::Panic(payload) => payload,
-            JoinErrorRepr::Cancelled => panic!("into_panic on a JoinError that is not a panic"),
+            _ => panic!("into_panic on a JoinError that is not a panic: {self}"),
         }
     }
 
@@ -304,7 +355,7 @@ impl JoinError {
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send>, JoinError> {
         match self.repr {
             JoinErrorRepr::Panic(payload) => Ok(payload),
-            JoinErrorRepr::Cancelled => Err(self),
+            _ => Err(self),
         }
     }
 }
@@ -327,6 +378,7 @@ impl fmt::Display for JoinError {
             JoinErrorRepr::Cancelled => {
                 f.write_str("goroutine was cancelled: its runtime shut down before it finished")
             }
+            JoinErrorRepr::NoStack(e) => write!(f, "goroutine could not start: {e}"),
         }
     }
 }
@@ -339,6 +391,7 @@ impl fmt::Debug for JoinError {
                 .field(&panic_message(payload.as_ref()).unwrap_or("..."))
                 .finish(),
             JoinErrorRepr::Cancelled => f.write_str("Cancelled"),
+            JoinErrorRepr::NoStack(e) => f.debug_tuple("NoStack").field(e).finish(),
         }
     }
 }
@@ -405,25 +458,54 @@ impl<T> JoinInner<T> {
 /// Wraps a goroutine's function: runs it, catches a panic, and hands the
 /// result to the `JoinHandle`, after counting the goroutine out of the live
 /// ones (so that whoever joins it sees it gone). A forced unwind (runtime
-/// shutdown) marks the join cancelled and goes on unwinding.
-pub(crate) fn body<F, T>(f: F, join: Arc<JoinInner<T>>) -> impl FnOnce() + Send + 'static
+/// shutdown) marks the join cancelled and goes on unwinding; so does dropping
+/// the body unrun.
+pub(crate) fn body<F, T>(f: F, join: Arc<JoinInner<T>>) -> Body
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    move || {
-        let result = panic::catch_unwind(AssertUnwindSafe(f));
-        if let Some(task) = worker::current_task() {
-            task.rt.registry.mark_exited(&task);
-        }
-        match result {
-            Ok(value) => join.complete(Ok(value)),
-            Err(payload) if payload.is::<ForcedUnwind>() => {
-                join.complete(Err(JoinError::cancelled()));
-                panic::resume_unwind(payload);
+    let completer = Completer(Some(join));
+    Box::new(move |no_stack: Option<io::Error>| {
+        let mut completer = completer;
+        let result = match no_stack {
+            Some(e) => {
+                drop(f);
+                Err(JoinError {
+                    repr: JoinErrorRepr::NoStack(e),
+                })
             }
-            Err(payload) => join.complete(Err(JoinError::panic(payload))),
+            None => match panic::catch_unwind(AssertUnwindSafe(f)) {
+                Ok(value) => Ok(value),
+                Err(payload) if payload.is::<ForcedUnwind>() => {
+                    drop(completer); // completes as cancelled
+                    panic::resume_unwind(payload);
+                }
+                Err(payload) => Err(JoinError::panic(payload)),
+            },
+        };
+        completer.complete(result);
+    })
+}
+
+/// Completes a join exactly once: with the result, or, if dropped first
+/// (unwound, or never run), as cancelled.
+struct Completer<T>(Option<Arc<JoinInner<T>>>);
+
+impl<T> Completer<T> {
+    fn complete(&mut self, result: Result<T, JoinError>) {
+        if let Some(join) = self.0.take() {
+            if let Some(task) = worker::current_task() {
+                task.rt.registry.mark_exited(&task);
+            }
+            join.complete(result);
         }
+    }
+}
+
+impl<T> Drop for Completer<T> {
+    fn drop(&mut self) {
+        self.complete(Err(JoinError::cancelled()));
     }
 }
 
