@@ -29,7 +29,7 @@
 use std::fmt;
 use std::io;
 use std::panic::Location;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering, fence};
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicPtr, AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
@@ -38,7 +38,7 @@ use crossbeam_deque::{Injector, Stealer, Worker as Deque};
 use crossbeam_utils::CachePadded;
 
 use crate::park::Unparker;
-use crate::task::{self, Fiber, JoinHandle, JoinInner, Task};
+use crate::task::{Fiber, JoinHandle, Task};
 use crate::timer::{NEVER, TimerRef, Timers};
 use crate::worker::{self, CurrentGuard, WorkerCtx};
 
@@ -60,8 +60,8 @@ pub(crate) struct Shared {
 pub(crate) struct WorkerShared {
     pub(crate) stealer: Stealer<Arc<Task>>,
     thread: OnceLock<Thread>,
-    /// The goroutine it runs right now, or null.
-    running: AtomicPtr<Task>,
+    /// The address of the goroutine it runs right now, or null.
+    running: AtomicPtr<()>,
     /// Set by a waker that took this worker off the sleepers list.
     woken: AtomicBool,
 }
@@ -69,7 +69,7 @@ pub(crate) struct WorkerShared {
 impl WorkerShared {
     pub(crate) fn set_running(&self, task: &Arc<Task>) {
         self.running
-            .store(Arc::as_ptr(task).cast_mut(), Ordering::Release);
+            .store(Arc::as_ptr(task).cast::<()>().cast_mut(), Ordering::Release);
     }
 
     pub(crate) fn set_running_none(&self) {
@@ -124,11 +124,15 @@ impl Idle {
     }
 }
 
-/// Every live goroutine, sharded by the worker that spawned it (plus one
-/// shard for spawns from outside), for shutdown and `num_goroutines`.
+/// Every goroutine that has parked at least once and not finished, for
+/// shutdown (the others are always in a queue or on a worker); and the count
+/// of live goroutines, kept per worker so that spawning and exiting touch no
+/// shared cache line.
 pub(crate) struct Registry {
-    shards: Box<[CachePadded<Mutex<Slab>>]>,
-    alive: AtomicUsize,
+    slab: Mutex<Slab>,
+    /// Spawned minus exited, per worker (the last one for other threads);
+    /// a worker's figure may go negative, the sum cannot.
+    alive: Box<[CachePadded<AtomicIsize>]>,
 }
 
 #[derive(Default)]
@@ -138,30 +142,23 @@ struct Slab {
 }
 
 impl Registry {
-    fn new(shards: usize) -> Registry {
+    fn new(workers: usize) -> Registry {
         Registry {
-            shards: (0..shards).map(|_| CachePadded::new(Mutex::default())).collect(),
-            alive: AtomicUsize::new(0),
+            slab: Mutex::default(),
+            alive: (0..=workers).map(|_| CachePadded::new(AtomicIsize::new(0))).collect(),
         }
     }
 
-    fn lock(&self, shard: usize) -> MutexGuard<'_, Slab> {
-        self.shards[shard].lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Slab> {
+        self.slab.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The shard for a goroutine spawned from this thread.
-    pub(crate) fn shard_for_spawn(&self) -> usize {
-        let outside = self.shards.len() - 1;
-        match worker::current_shared() {
-            Some(shared) if std::ptr::eq(&shared.registry, self) => {
-                worker::with_worker(&shared, |w| w.index).unwrap_or(outside)
-            }
-            _ => outside,
+    /// Registers `task` unless it is already.
+    pub(crate) fn register(&self, task: &Arc<Task>) {
+        if task.registry_key.load(Ordering::Relaxed) != usize::MAX {
+            return;
         }
-    }
-
-    fn insert(&self, task: &Arc<Task>) {
-        let mut slab = self.lock(task.registry.0);
+        let mut slab = self.lock();
         let key = match slab.free.pop() {
             Some(key) => {
                 slab.slots[key] = Some(task.clone());
@@ -172,23 +169,17 @@ impl Registry {
                 slab.slots.len() - 1
             }
         };
-        task.registry.1.store(key, Ordering::Relaxed);
-        task.alive.store(true, Ordering::Relaxed);
-        self.alive.fetch_add(1, Ordering::Relaxed);
+        task.registry_key.store(key, Ordering::Relaxed);
     }
 
-    /// Counts `task` out of the live goroutines (once).
-    pub(crate) fn mark_exited(&self, task: &Task) {
-        if task.alive.swap(false, Ordering::AcqRel) {
-            self.alive.fetch_sub(1, Ordering::Relaxed);
-        }
-    }
-
+    /// Forgets `task` if it was registered.
     fn remove(&self, task: &Task) {
-        self.mark_exited(task);
-        let key = task.registry.1.load(Ordering::Relaxed);
+        let key = task.registry_key.swap(usize::MAX, Ordering::Relaxed);
+        if key == usize::MAX {
+            return;
+        }
         let removed = {
-            let mut slab = self.lock(task.registry.0);
+            let mut slab = self.lock();
             let removed = slab.slots.get_mut(key).and_then(Option::take);
             if removed.is_some() {
                 slab.free.push(key);
@@ -198,14 +189,19 @@ impl Registry {
         drop(removed);
     }
 
-    pub(crate) fn alive(&self) -> usize {
-        self.alive.load(Ordering::Relaxed)
+    fn all(&self) -> Vec<Arc<Task>> {
+        self.lock().slots.iter().flatten().cloned().collect()
     }
 
-    fn all(&self) -> Vec<Arc<Task>> {
-        (0..self.shards.len())
-            .flat_map(|i| self.lock(i).slots.iter().flatten().cloned().collect::<Vec<_>>())
-            .collect()
+    /// The worker slot of the calling thread in `alive`.
+    fn counter(&self, shared: &Shared) -> &AtomicIsize {
+        let index = worker::with_worker(shared, |w| w.index).unwrap_or(self.alive.len() - 1);
+        &self.alive[index]
+    }
+
+    pub(crate) fn alive(&self) -> usize {
+        let sum: isize = self.alive.iter().map(|a| a.load(Ordering::Relaxed)).sum();
+        usize::try_from(sum).unwrap_or(0)
     }
 }
 
@@ -332,6 +328,11 @@ impl Shared {
         self.registry.remove(task);
     }
 
+    /// A goroutine's body ended: one fewer alive.
+    pub(crate) fn count_exit(&self) {
+        self.registry.counter(self).fetch_sub(1, Ordering::Relaxed);
+    }
+
     /// Spawns a goroutine running `f`.
     #[track_caller]
     pub(crate) fn spawn<F, T>(
@@ -349,26 +350,25 @@ impl Shared {
                 "cannot spawn a goroutine: its runtime has shut down",
             ));
         }
-        let join = JoinInner::new();
-        let body = task::body(f, join.clone());
         // `go` allocates the stack when the goroutine first runs; a builder
         // with a stack size of its own allocates now, to report failure here.
         let fiber = match stack_size {
             None => Fiber::Lazy {
-                body,
                 stack_size: self.stack_size,
             },
-            Some(size) => Fiber::ready(body, size).map_err(|(body, e)| {
-                drop(body);
-                e
-            })?,
+            Some(size) => Fiber::ready(size)?,
         };
-        let task = Task::new(self.clone(), name, Location::caller(), fiber);
-        let handle = JoinHandle::new(join, task.id);
-        self.registry.insert(&task);
+        // SAFETY: `F` and `T` are `'static`.
+        let (task, handle) = unsafe { Task::new(self.clone(), name, Location::caller(), fiber, f) };
+        self.start(task);
+        Ok(handle)
+    }
+
+    /// Counts a new goroutine in and makes it runnable.
+    pub(crate) fn start(&self, task: Arc<Task>) {
+        self.registry.counter(self).fetch_add(1, Ordering::Relaxed);
         self.stats.spawned.fetch_add(1, Ordering::Relaxed);
         self.schedule(task);
-        Ok(handle)
     }
 
     pub(crate) fn worker_exited(&self) {
@@ -513,7 +513,7 @@ impl Runtime {
                 max_spinning: (workers / 2).max(1),
             },
             timers: Timers::new(workers),
-            registry: Registry::new(workers + 1),
+            registry: Registry::new(workers),
             stats: Counters::default(),
             stack_size,
             shutdown: AtomicBool::new(false),
@@ -614,21 +614,23 @@ impl Runtime {
         shared.timers.clear();
     }
 
-    /// Unwinds every goroutine that no worker runs (step 3 of the module docs).
+    /// Unwinds every goroutine that no worker runs (step 3 of the module
+    /// docs): the parked ones (registered) and the queued ones (the workers
+    /// moved their queues to the injector), again until none is left, since
+    /// destructors may wake or spawn goroutines.
     fn drain(&self) {
         let shared = &self.shared;
         loop {
-            let running: Vec<*mut Task> = shared
+            let running: Vec<*mut ()> = shared
                 .workers
                 .iter()
                 .map(|w| w.running.load(Ordering::Acquire))
                 .collect();
-            let tasks: Vec<Arc<Task>> = shared
-                .registry
-                .all()
-                .into_iter()
-                .filter(|t| !running.contains(&Arc::as_ptr(t).cast_mut()))
-                .collect();
+            let mut tasks = shared.registry.all();
+            while let Some(task) = shared.injector.steal().success() {
+                tasks.push(task);
+            }
+            tasks.retain(|t| !running.contains(&Arc::as_ptr(t).cast::<()>().cast_mut()));
             if tasks.is_empty() {
                 break;
             }
@@ -642,9 +644,6 @@ impl Runtime {
                 }
                 shared.registry.remove(&task);
             }
-        }
-        while !shared.injector.is_empty() {
-            let _ = shared.injector.steal();
         }
     }
 

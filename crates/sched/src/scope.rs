@@ -3,16 +3,17 @@
 //!
 //! Soundness rests on one rule: `scope` does not return (nor unwind) before
 //! every goroutine spawned on it has finished *and dropped everything it
-//! borrowed*. Each goroutine's body ends with a guard that counts it out only
-//! after its closure and result are gone (or handed to its still-borrowed
-//! handle); `scope` waits for the count to reach zero even when its own
-//! closure panics. That is what lets the bodies' lifetimes be erased to
-//! `'static` for the scheduler.
+//! borrowed*. Each goroutine's function is wrapped with a guard that counts it
+//! out only after the function has returned or unwound (or been dropped
+//! unrun); its result stays in its task, reachable only through the
+//! `ScopedJoinHandle`, which cannot outlive the scope. `scope` waits for the
+//! count to reach zero even when its own closure panics. That is what lets
+//! the tasks' lifetimes be erased to `'static` for the scheduler.
 
 use std::any::Any;
 use std::fmt;
 use std::marker::PhantomData;
-use std::panic::{self, AssertUnwindSafe};
+use std::panic::{self, AssertUnwindSafe, Location};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -20,7 +21,7 @@ use goro_fiber::ForcedUnwind;
 
 use crate::park::{self, Unparker};
 use crate::runtime;
-use crate::task::{JoinError, JoinHandle, JoinInner};
+use crate::task::{Fiber, JoinError, JoinHandle, Task};
 
 /// Runs `f` with a [`Scope`] on which it can spawn goroutines that borrow from
 /// the caller; returns once all of them have finished. If any of them
@@ -56,11 +57,8 @@ where
     };
     let result = panic::catch_unwind(AssertUnwindSafe(|| f(&scope)));
     scope.data.wait_all();
-    let first_panic = scope
-        .data
-        .lock_panicked()
-        .drain(..)
-        .find_map(|slot| slot.take_panic());
+    let panicked = std::mem::take(&mut *scope.data.lock_panicked());
+    let first_panic = panicked.iter().find_map(take);
     match result {
         Err(payload) => panic::resume_unwind(payload),
         Ok(_) if first_panic.is_some() => {
@@ -80,13 +78,26 @@ pub struct Scope<'scope, 'env: 'scope> {
 struct ScopeData {
     running: AtomicUsize,
     waiter: Mutex<Option<Unparker>>,
-    /// The joins of goroutines that panicked, in order. Their lifetimes are
-    /// erased: they are drained before `scope` returns.
-    panicked: Mutex<Vec<Arc<dyn TakePanic>>>,
+    /// The panics of its goroutines, in order; a `join` takes its own out.
+    panicked: Mutex<Vec<PanicSlot>>,
+}
+
+type PanicSlot = Arc<Mutex<Option<Box<dyn Any + Send>>>>;
+
+fn take(slot: &PanicSlot) -> Option<Box<dyn Any + Send>> {
+    slot.lock().unwrap_or_else(|e| e.into_inner()).take()
+}
+
+/// What a scoped goroutine's task holds as its result. The `CountOut` rides
+/// along, so the goroutine counts out only when the result is consumed or
+/// dropped: nothing that may borrow from the scope outlives the count.
+enum Outcome<T> {
+    Returned(T, CountOut),
+    Panicked(PanicSlot, CountOut),
 }
 
 impl ScopeData {
-    fn lock_panicked(&self) -> std::sync::MutexGuard<'_, Vec<Arc<dyn TakePanic>>> {
+    fn lock_panicked(&self) -> std::sync::MutexGuard<'_, Vec<PanicSlot>> {
         self.panicked.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -110,18 +121,8 @@ impl ScopeData {
     }
 }
 
-/// Takes a panic payload out of a type-erased join slot.
-trait TakePanic: Send + Sync {
-    fn take_panic(&self) -> Option<Box<dyn Any + Send>>;
-}
-
-impl<T: Send> TakePanic for JoinInner<T> {
-    fn take_panic(&self) -> Option<Box<dyn Any + Send>> {
-        self.take_panic_payload()
-    }
-}
-
-/// Counts a scoped goroutine out when dropped, even while unwinding.
+/// Counts a scoped goroutine out when dropped: after its function and
+/// result are gone, even while unwinding, or when dropped unrun.
 struct CountOut(Arc<ScopeData>);
 
 impl Drop for CountOut {
@@ -134,54 +135,43 @@ impl<'scope> Scope<'scope, '_> {
     /// Spawns a goroutine that may borrow anything that outlives the scope.
     ///
     /// # Panics
-    /// If no stack can be had for it.
+    /// If the runtime has shut down.
     #[track_caller]
     pub fn go<F, T>(&'scope self, f: F) -> ScopedJoinHandle<'scope, T>
     where
         F: FnOnce() -> T + Send + 'scope,
         T: Send + 'scope,
     {
-        let join: Arc<JoinInner<T>> = JoinInner::new();
         let data = self.data.clone();
         data.running.fetch_add(1, Ordering::AcqRel);
         let count_out = CountOut(data.clone());
-        let slot = join.clone();
-        let body = move || {
-            // Declared first, so dropped last: after `f`, its result and our
-            // reference to the join slot.
-            let _count_out = count_out;
-            let result = panic::catch_unwind(AssertUnwindSafe(f));
-            match result {
-                Ok(value) => slot.complete(Ok(value)),
-                Err(payload) if payload.is::<ForcedUnwind>() => {
-                    slot.complete(Err(JoinError::cancelled()));
-                    drop(slot);
-                    panic::resume_unwind(payload);
-                }
-                Err(payload) => {
-                    slot.complete(Err(JoinError::panic(payload)));
-                    let erased: Arc<dyn TakePanic + 'scope> = slot;
-                    // SAFETY: only the lifetime changes. `scope` drains the
-                    // list before it returns, so the slot is not used after
-                    // `'scope` ends.
-                    let erased: Arc<dyn TakePanic> = unsafe { std::mem::transmute(erased) };
-                    data.lock_panicked().push(erased);
-                }
+        let body = move || match panic::catch_unwind(AssertUnwindSafe(f)) {
+            Ok(value) => Outcome::Returned(value, count_out),
+            // Shutdown unwinds it: count out on the way (nothing is kept).
+            Err(payload) if payload.is::<ForcedUnwind>() => panic::resume_unwind(payload),
+            Err(payload) => {
+                let slot = Arc::new(Mutex::new(Some(payload)));
+                data.lock_panicked().push(slot.clone());
+                Outcome::Panicked(slot, count_out)
             }
         };
-        let body: Box<dyn FnOnce() + Send + 'scope> = Box::new(body);
-        // SAFETY: only the lifetime changes. `scope` waits until this body has
-        // run to its end (`CountOut`), or been dropped unstarted, before
-        // `'scope` ends, and the body's borrows end with it.
-        let body: Box<dyn FnOnce() + Send + 'static> = unsafe { std::mem::transmute(body) };
         let shared = runtime::current();
-        let handle = match shared.spawn(None, None, body) {
-            Ok(handle) => handle,
-            Err(e) => panic!("cannot spawn a scoped goroutine: {e}"),
+        if shared.is_shutdown() {
+            panic!("cannot spawn a scoped goroutine: its runtime has shut down");
+        }
+        let fiber = Fiber::Lazy {
+            stack_size: shared.stack_size,
         };
+        // SAFETY: `scope` does not return before this goroutine's `CountOut`
+        // is dropped: with its function, if that is dropped unrun or unwound;
+        // else with its `Outcome`, which is joined, or dropped when the
+        // `ScopedJoinHandle<'scope, T>` is (a detached result is dropped at
+        // once). After that the task holds nothing that borrows.
+        let (task, handle) =
+            unsafe { Task::new(shared.clone(), None, Location::caller(), fiber, body) };
+        shared.start(task);
         ScopedJoinHandle {
-            join,
-            id: handle.id(),
+            handle,
             _scope: PhantomData,
         }
     }
@@ -197,8 +187,7 @@ impl fmt::Debug for Scope<'_, '_> {
 
 /// Waits for a goroutine spawned with [`Scope::go`].
 pub struct ScopedJoinHandle<'scope, T> {
-    join: Arc<JoinInner<T>>,
-    id: crate::GoroutineId,
+    handle: JoinHandle<Outcome<T>>,
     _scope: PhantomData<&'scope ()>,
 }
 
@@ -210,22 +199,30 @@ impl<T> ScopedJoinHandle<'_, T> {
     /// A [`JoinError`] if it panicked; the scope then does not re-raise that
     /// panic.
     pub fn join(self) -> Result<T, JoinError> {
-        JoinHandle::new(self.join, self.id).join()
+        match self.handle.join()? {
+            Outcome::Returned(value, _count_out) => Ok(value),
+            Outcome::Panicked(slot, _count_out) => match take(&slot) {
+                Some(payload) => Err(JoinError::panic(payload)),
+                None => unreachable!("only a join takes a scoped goroutine's panic before its scope ends"),
+            },
+        }
     }
 
     /// The goroutine's id.
     pub fn id(&self) -> crate::GoroutineId {
-        self.id
+        self.handle.id()
     }
 
     /// Whether the goroutine has finished.
     pub fn is_finished(&self) -> bool {
-        self.join.is_done()
+        self.handle.is_finished()
     }
 }
 
 impl<T> fmt::Debug for ScopedJoinHandle<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ScopedJoinHandle").field("id", &self.id).finish()
+        f.debug_struct("ScopedJoinHandle")
+            .field("id", &self.handle.id())
+            .finish()
     }
 }

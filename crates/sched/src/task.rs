@@ -22,7 +22,9 @@ use std::any::Any;
 use std::cell::{Cell, RefCell, UnsafeCell};
 use std::fmt;
 use std::io;
+use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe, Location};
+use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -73,15 +75,18 @@ impl fmt::Display for GoroutineId {
     }
 }
 
-/// A goroutine.
-pub(crate) struct Task {
+/// A goroutine: a header and, in the same allocation, its body (the function
+/// and the slot for its result). `Task` alone means `Task<dyn TaskBody>`.
+pub(crate) struct Task<B: ?Sized = dyn TaskBody> {
     pub(crate) id: GoroutineId,
     pub(crate) name: Option<Box<str>>,
     pub(crate) location: &'static Location<'static>,
     pub(crate) rt: Arc<Shared>,
     state: AtomicU8,
-    /// Where it sits in the runtime's registry (shard, slot).
-    pub(crate) registry: (usize, AtomicUsize),
+    /// Its slot in the runtime's registry (`usize::MAX`: not registered). A
+    /// goroutine registers when it first parks: until then it is always in a
+    /// queue or on a worker, where shutdown finds it anyway.
+    pub(crate) registry_key: AtomicUsize,
     /// Whether it counts as alive (its body has not finished).
     pub(crate) alive: AtomicBool,
     /// The goroutine's fiber. Touched only by the one thread that runs (or
@@ -91,26 +96,24 @@ pub(crate) struct Task {
     yielder: Cell<*const Yielder<(), Switch>>,
     /// Goroutine-local storage (`local!`); used only by the goroutine itself.
     pub(crate) locals: RefCell<Vec<Option<Box<dyn Any>>>>,
+    pub(crate) body: B,
 }
 
-// SAFETY: `co`, `yielder` and `locals` are used only by the thread that runs
-// the goroutine at the time (or, once no worker can run it, the one that
+// SAFETY: `fiber`, `yielder` and `locals` are used only by the thread that
+// runs the goroutine at the time (or, once no worker can run it, the one that
 // unwinds it); the park protocol hands that role from thread to thread with
-// acquire/release CASes on `state`. Everything else is atomic or immutable.
-unsafe impl Send for Task {}
+// acquire/release CASes on `state`. Everything else is atomic, immutable, or
+// the body, which is `Send + Sync` itself.
+unsafe impl<B: ?Sized + Send + Sync> Send for Task<B> {}
 // SAFETY: as above.
-unsafe impl Sync for Task {}
-
-/// What a goroutine runs: its body, wrapped by `body` below. Called with an
-/// error instead of on a stack when no stack could be had for it.
-pub(crate) type Body = Box<dyn FnOnce(Option<io::Error>) + Send>;
+unsafe impl<B: ?Sized + Send + Sync> Sync for Task<B> {}
 
 /// A goroutine's coroutine, or what will become one.
 pub(crate) enum Fiber {
     /// Not started, and no stack yet: `go` allocates the stack when the
     /// goroutine first runs, so that a million queued goroutines cost no
     /// stacks (and no page faults) until they run.
-    Lazy { body: Body, stack_size: usize },
+    Lazy { stack_size: usize },
     /// On its stack (started or not).
     Ready(Coroutine<(), Switch, ()>),
     /// Finished or unwound.
@@ -118,54 +121,69 @@ pub(crate) enum Fiber {
 }
 
 impl Fiber {
-    /// A coroutine that runs `body` on a stack of `stack_size` bytes.
-    pub(crate) fn ready(body: Body, stack_size: usize) -> Result<Fiber, (Body, io::Error)> {
-        // The body moves into the coroutine only if a stack was had: keep it
-        // in a slot we can take it back from.
-        let slot = Arc::new(Mutex::new(Some(body)));
-        let inner = slot.clone();
-        let made = Coroutine::with_stack_size(stack_size, move |y: &Yielder<(), Switch>, ()| {
-            let body = inner.lock().ok().and_then(|mut b| b.take());
-            drop(inner);
+    /// A coroutine on a stack of `stack_size` bytes that runs the body of
+    /// the task it is resumed for.
+    pub(crate) fn ready(stack_size: usize) -> io::Result<Fiber> {
+        let co = Coroutine::with_stack_size(stack_size, |y: &Yielder<(), Switch>, ()| {
             let task = worker::current_task().expect("a goroutine starts on a worker");
             task.yielder.set(y);
             // Its locals die with it, on its own stack, even when unwound.
-            let _locals = ClearLocals(task);
-            if let Some(body) = body {
-                body(None);
-            }
-        });
-        match made {
-            Ok(co) => Ok(Fiber::Ready(co)),
-            Err(e) => {
-                let body = slot.lock().ok().and_then(|mut b| b.take());
-                Err((body.expect("not moved: the coroutine never existed"), e))
-            }
-        }
+            let locals = ClearLocals(task);
+            locals.0.body.run(&locals.0, None);
+        })?;
+        Ok(Fiber::Ready(co))
     }
 }
 
+/// Spawns are built in one allocation: the header and `Body<F, T>`.
 impl Task {
-    /// Creates a goroutine that will run `fiber`.
-    pub(crate) fn new(
+    /// Creates a goroutine running `f` from `fiber`, and its join handle.
+    ///
+    /// # Safety
+    /// `F` and `T` may borrow: the caller must make sure the goroutine
+    /// finishes (or is dropped unrun) before anything they borrow dies, as
+    /// `scope` does. With `'static` types it is always safe.
+    pub(crate) unsafe fn new<'a, F, T>(
         rt: Arc<Shared>,
         name: Option<Box<str>>,
         location: &'static Location<'static>,
         fiber: Fiber,
-    ) -> Arc<Task> {
-        let shard = rt.registry.shard_for_spawn();
-        Arc::new(Task {
+        f: F,
+    ) -> (Arc<Task>, JoinHandle<T>)
+    where
+        F: FnOnce() -> T + Send + 'a,
+        T: Send + 'a,
+    {
+        let task: Arc<Task<Body<F, T>>> = Arc::new(Task {
             id: GoroutineId::next(),
             name,
             location,
             rt,
             state: AtomicU8::new(RUNNING),
-            registry: (shard, AtomicUsize::new(usize::MAX)),
-            alive: AtomicBool::new(false),
+            registry_key: AtomicUsize::new(usize::MAX),
+            alive: AtomicBool::new(true),
             fiber: UnsafeCell::new(fiber),
             yielder: Cell::new(std::ptr::null()),
             locals: RefCell::new(Vec::new()),
-        })
+            body: Body {
+                f: UnsafeCell::new(Some(f)),
+                join: Mutex::new(JoinState {
+                    result: None,
+                    done: false,
+                    detached: false,
+                    waiter: None,
+                }),
+            },
+        });
+        let task: Arc<Task<dyn TaskBody + 'a>> = task;
+        // SAFETY: only the lifetime bound of the trait object changes; the
+        // caller guarantees the task does not outlive what `F` and `T` borrow.
+        let task: Arc<Task> = unsafe { std::mem::transmute(task) };
+        let handle = JoinHandle {
+            task: task.clone(),
+            _output: PhantomData,
+        };
+        (task, handle)
     }
 
     /// Runs the goroutine until it yields, parks or finishes. Returns `None`
@@ -178,15 +196,13 @@ impl Task {
     pub(crate) unsafe fn resume(&self) -> Option<Switch> {
         // SAFETY: per the contract, nobody else touches `fiber` now.
         let fiber = unsafe { &mut *self.fiber.get() };
-        if let Fiber::Lazy { .. } = fiber {
-            let Fiber::Lazy { body, stack_size } = std::mem::replace(fiber, Fiber::Done) else {
-                unreachable!()
-            };
-            match Fiber::ready(body, stack_size) {
+        if let Fiber::Lazy { stack_size } = *fiber {
+            match Fiber::ready(stack_size) {
                 Ok(ready) => *fiber = ready,
-                Err((body, e)) => {
+                Err(e) => {
                     // No stack: the goroutine fails without running.
-                    body(Some(e));
+                    *fiber = Fiber::Done;
+                    self.body.run(self, Some(e));
                     return None;
                 }
             }
@@ -204,7 +220,8 @@ impl Task {
         }
     }
 
-    /// Drops the fiber, unwinding its stack if it had started.
+    /// Drops the fiber, unwinding its stack if it had started; a body that
+    /// never ran completes its join as cancelled.
     ///
     /// # Safety
     /// As for `resume`.
@@ -212,6 +229,14 @@ impl Task {
         // SAFETY: per the contract, nobody else touches `fiber` now.
         let fiber = unsafe { &mut *self.fiber.get() };
         drop(std::mem::replace(fiber, Fiber::Done));
+        self.body.cancel(self);
+    }
+
+    /// Counts the goroutine out of the live ones (once).
+    pub(crate) fn mark_exited(&self) {
+        if self.alive.swap(false, Ordering::AcqRel) {
+            self.rt.count_exit();
+        }
     }
 
     /// After the goroutine suspended with `Switch::Park`: marks it parked,
@@ -288,7 +313,7 @@ impl Drop for ClearLocals {
     }
 }
 
-impl fmt::Debug for Task {
+impl<B: ?Sized> fmt::Debug for Task<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Task")
             .field("id", &self.id)
@@ -398,76 +423,105 @@ impl fmt::Debug for JoinError {
 
 impl std::error::Error for JoinError {}
 
-/// The state a goroutine and its `JoinHandle` share.
-pub(crate) struct JoinInner<T> {
-    state: Mutex<JoinState<T>>,
+/// What a goroutine runs, type-erased: its function, and its result for the
+/// `JoinHandle`.
+pub(crate) trait TaskBody: Send + Sync {
+    /// Runs the function, on the goroutine's own stack, catching a panic, and
+    /// completes the join (after counting the goroutine out of the live ones,
+    /// so that whoever joins it sees it gone). With `no_stack` it completes
+    /// the join with that error instead, without running anything. A forced
+    /// unwind (runtime shutdown) completes the join as cancelled and goes on
+    /// unwinding.
+    fn run(&self, task: &Task, no_stack: Option<io::Error>);
+
+    /// Completes the join as cancelled, dropping the function unrun, unless
+    /// it is complete already.
+    fn cancel(&self, task: &Task);
+
+    /// If the join is complete, moves the result into `out` and returns
+    /// `true`; else leaves `waiter` to be woken when it is.
+    ///
+    /// # Safety
+    /// `out` must point to an `Option<Result<T, JoinError>>` of this body's
+    /// `T`.
+    unsafe fn poll_join(&self, out: *mut (), waiter: Option<Unparker>) -> bool;
+
+    /// Whether the join is complete.
+    fn is_done(&self) -> bool;
+
+    /// The `JoinHandle` is gone: drop the result now (or as soon as there is
+    /// one) rather than keep it for nobody.
+    fn detach(&self);
+}
+
+pub(crate) struct Body<F, T> {
+    /// Taken once, by `run` on the goroutine's stack or by `cancel`.
+    f: UnsafeCell<Option<F>>,
+    join: Mutex<JoinState<T>>,
 }
 
 struct JoinState<T> {
     result: Option<Result<T, JoinError>>,
     done: bool,
+    detached: bool,
     waiter: Option<Unparker>,
 }
 
-impl<T> JoinInner<T> {
-    pub(crate) fn new() -> Arc<JoinInner<T>> {
-        Arc::new(JoinInner {
-            state: Mutex::new(JoinState {
-                result: None,
-                done: false,
-                waiter: None,
-            }),
-        })
-    }
+// SAFETY: `f` is taken exactly once, by `run` (the goroutine itself) or by
+// `cancel` (the thread that owns the goroutine's fiber, after the fiber is
+// gone); the join state is behind a mutex. `F` and `T` cross threads, so they
+// must be `Send`.
+unsafe impl<F: Send, T: Send> Sync for Body<F, T> {}
 
+impl<F, T> Body<F, T> {
     fn lock(&self) -> std::sync::MutexGuard<'_, JoinState<T>> {
         // Nothing panics while holding it.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.join.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(crate) fn is_done(&self) -> bool {
-        self.lock().done
-    }
-
-    /// Takes the panic payload out, if the goroutine panicked and nobody
-    /// joined it yet.
-    pub(crate) fn take_panic_payload(&self) -> Option<Box<dyn Any + Send>> {
-        let mut state = self.lock();
-        match state.result.take() {
-            Some(Err(e)) if e.is_panic() => Some(e.into_panic()),
-            other => {
-                state.result = other;
-                None
-            }
-        }
-    }
-
-    pub(crate) fn complete(&self, result: Result<T, JoinError>) {
-        let waiter = {
+    fn complete(&self, task: &Task, result: Result<T, JoinError>) {
+        task.mark_exited();
+        let (waiter, unwanted) = {
             let mut state = self.lock();
-            state.result = Some(result);
+            if state.done {
+                return;
+            }
             state.done = true;
-            state.waiter.take()
+            if state.detached {
+                (None, Some(result))
+            } else {
+                state.result = Some(result);
+                (state.waiter.take(), None)
+            }
         };
+        drop(unwanted);
         if let Some(waiter) = waiter {
             waiter.unpark();
         }
     }
+
+    /// Takes the function out.
+    ///
+    /// # Safety
+    /// Only by `run` or `cancel`, which the fiber's owner calls at most once
+    /// each, never at the same time.
+    unsafe fn take_f(&self) -> Option<F> {
+        // SAFETY: per the contract.
+        unsafe { (*self.f.get()).take() }
+    }
 }
 
-/// Wraps a goroutine's function: runs it, catches a panic, and hands the
-/// result to the `JoinHandle`, after counting the goroutine out of the live
-/// ones (so that whoever joins it sees it gone). A forced unwind (runtime
-/// shutdown) marks the join cancelled and goes on unwinding; so does dropping
-/// the body unrun.
-pub(crate) fn body<F, T>(f: F, join: Arc<JoinInner<T>>) -> Body
+impl<F, T> TaskBody for Body<F, T>
 where
-    F: FnOnce() -> T + Send + 'static,
-    T: Send + 'static,
+    F: FnOnce() -> T + Send,
+    T: Send,
 {
-    let completer = Completer(Some(join));
-    Box::new(move |no_stack: Option<io::Error>| {
-        let mut completer = completer;
+    fn run(&self, task: &Task, no_stack: Option<io::Error>) {
+        // SAFETY: `run` is called once, by the goroutine (or by its worker
+        // when no stack could be had).
+        let Some(f) = (unsafe { self.take_f() }) else {
+            return;
+        };
         let result = match no_stack {
             Some(e) => {
                 drop(f);
@@ -478,34 +532,46 @@ where
             None => match panic::catch_unwind(AssertUnwindSafe(f)) {
                 Ok(value) => Ok(value),
                 Err(payload) if payload.is::<ForcedUnwind>() => {
-                    drop(completer); // completes as cancelled
+                    self.complete(task, Err(JoinError::cancelled()));
                     panic::resume_unwind(payload);
                 }
                 Err(payload) => Err(JoinError::panic(payload)),
             },
         };
-        completer.complete(result);
-    })
-}
-
-/// Completes a join exactly once: with the result, or, if dropped first
-/// (unwound, or never run), as cancelled.
-struct Completer<T>(Option<Arc<JoinInner<T>>>);
-
-impl<T> Completer<T> {
-    fn complete(&mut self, result: Result<T, JoinError>) {
-        if let Some(join) = self.0.take() {
-            if let Some(task) = worker::current_task() {
-                task.rt.registry.mark_exited(&task);
-            }
-            join.complete(result);
-        }
+        self.complete(task, result);
     }
-}
 
-impl<T> Drop for Completer<T> {
-    fn drop(&mut self) {
-        self.complete(Err(JoinError::cancelled()));
+    fn cancel(&self, task: &Task) {
+        // SAFETY: called by the fiber's owner after the fiber is gone, so
+        // `run` cannot be running.
+        drop(unsafe { self.take_f() });
+        self.complete(task, Err(JoinError::cancelled()));
+    }
+
+    unsafe fn poll_join(&self, out: *mut (), waiter: Option<Unparker>) -> bool {
+        let mut state = self.lock();
+        if state.done {
+            // SAFETY: the caller guarantees `out`'s type.
+            let out = unsafe { &mut *out.cast::<Option<Result<T, JoinError>>>() };
+            *out = state.result.take();
+            return true;
+        }
+        state.waiter = waiter;
+        false
+    }
+
+    fn is_done(&self) -> bool {
+        self.lock().done
+    }
+
+    fn detach(&self) {
+        let unwanted = {
+            let mut state = self.lock();
+            state.detached = true;
+            state.waiter = None;
+            state.result.take()
+        };
+        drop(unwanted);
     }
 }
 
@@ -523,15 +589,11 @@ impl<T> Drop for Completer<T> {
 /// assert_eq!(err.to_string(), "goroutine panicked: oops");
 /// ```
 pub struct JoinHandle<T> {
-    inner: Arc<JoinInner<T>>,
-    id: GoroutineId,
+    task: Arc<Task>,
+    _output: PhantomData<T>,
 }
 
 impl<T> JoinHandle<T> {
-    pub(crate) fn new(inner: Arc<JoinInner<T>>, id: GoroutineId) -> JoinHandle<T> {
-        JoinHandle { inner, id }
-    }
-
     /// Waits for the goroutine to finish and returns its result: parks the
     /// calling goroutine, or blocks the calling thread.
     ///
@@ -539,13 +601,17 @@ impl<T> JoinHandle<T> {
     /// A [`JoinError`] if the goroutine panicked (the panic hook has already
     /// printed it) or was unwound by its runtime's shutdown.
     pub fn join(self) -> Result<T, JoinError> {
+        let mut out: Option<Result<T, JoinError>> = None;
+        let out_ptr = ptr::from_mut(&mut out).cast::<()>();
+        // SAFETY: a `JoinHandle<T>` is made only with the task whose body's
+        // output is `T` (`Task::new`).
+        if unsafe { self.task.body.poll_join(out_ptr, None) } {
+            return out.expect("a result is taken once");
+        }
         loop {
-            {
-                let mut state = self.inner.lock();
-                if state.done {
-                    return state.result.take().expect("a result is taken once");
-                }
-                state.waiter = Some(park::current_unparker());
+            // SAFETY: as above.
+            if unsafe { self.task.body.poll_join(out_ptr, Some(park::current_unparker())) } {
+                return out.expect("a result is taken once");
             }
             park::park();
         }
@@ -553,17 +619,24 @@ impl<T> JoinHandle<T> {
 
     /// The goroutine's id.
     pub fn id(&self) -> GoroutineId {
-        self.id
+        self.task.id
     }
 
     /// Whether the goroutine has finished (returned, panicked or been unwound).
     pub fn is_finished(&self) -> bool {
-        self.inner.is_done()
+        self.task.body.is_done()
+    }
+
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        self.task.body.detach();
     }
 }
 
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JoinHandle").field("id", &self.id).finish()
+        f.debug_struct("JoinHandle").field("id", &self.task.id).finish()
     }
 }

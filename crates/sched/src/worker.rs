@@ -24,7 +24,7 @@
 //! `with_worker`, which are never inlined, and never across a switch.
 
 use std::cell::{Cell, RefCell};
-use std::ptr;
+use std::ptr::{self, NonNull};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -53,7 +53,7 @@ pub(crate) struct WorkerCtx {
 
 thread_local! {
     static WORKER: Cell<*const WorkerCtx> = const { Cell::new(ptr::null()) };
-    static CURRENT: Cell<*const Task> = const { Cell::new(ptr::null()) };
+    static CURRENT: Cell<Option<NonNull<Task>>> = const { Cell::new(None) };
 }
 
 /// The goroutine running on this thread, if any.
@@ -61,12 +61,9 @@ thread_local! {
 /// Never inlined: see the module docs on thread-locals.
 #[inline(never)]
 pub(crate) fn current_task() -> Option<Arc<Task>> {
-    let task = CURRENT.with(Cell::get);
-    if task.is_null() {
-        return None;
-    }
-    // SAFETY: `CURRENT` is set by `WorkerCtx::run_task` (or the shutdown drain)
-    // for exactly as long as it holds an `Arc` to that task, on this thread.
+    let task = CURRENT.with(Cell::get)?.as_ptr().cast_const();
+    // SAFETY: `CURRENT` is set (by `CurrentGuard`) only while the setter holds
+    // an `Arc` to that task, on this thread.
     unsafe {
         Arc::increment_strong_count(task);
     }
@@ -77,7 +74,7 @@ pub(crate) fn current_task() -> Option<Arc<Task>> {
 /// Whether the calling code runs inside a goroutine.
 #[inline(never)]
 pub(crate) fn in_goroutine() -> bool {
-    !CURRENT.with(Cell::get).is_null()
+    CURRENT.with(Cell::get).is_some()
 }
 
 /// Runs `f` with the worker of this thread, if it is a worker of `shared`'s
@@ -103,14 +100,16 @@ pub(crate) fn current_shared() -> Option<Arc<Shared>> {
     Some(worker.shared.clone())
 }
 
-/// Sets `CURRENT` for the duration of a run of `task`, on this thread.
+/// Sets `CURRENT` for the duration of a run of `task`, on this thread; the
+/// caller keeps its `Arc` alive meanwhile.
 pub(crate) struct CurrentGuard {
-    previous: *const Task,
+    previous: Option<NonNull<Task>>,
 }
 
 impl CurrentGuard {
     pub(crate) fn enter(task: &Arc<Task>) -> CurrentGuard {
-        let previous = CURRENT.with(|c| c.replace(Arc::as_ptr(task)));
+        let ptr = NonNull::from(&**task);
+        let previous = CURRENT.with(|c| c.replace(Some(ptr)));
         CurrentGuard { previous }
     }
 }
@@ -314,6 +313,9 @@ impl WorkerCtx {
                 }
                 Some(Switch::Park) => {
                     self.shared.stats.parks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    // Parked goroutines are in no queue: register it, so that
+                    // shutdown can find it (once; before anyone can wake it).
+                    self.shared.registry.register(&task);
                     if task.finish_park() {
                         // Woken before it was off its stack: run it again,
                         // unless others have waited long enough.
