@@ -50,6 +50,7 @@
 #![deny(missing_debug_implementations)]
 #![doc(test(attr(deny(warnings), allow(dead_code, unused_variables))))]
 
+mod alloc;
 mod local;
 pub mod park;
 mod runtime;
@@ -90,7 +91,7 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    match runtime::current().spawn(None, None, f) {
+    match runtime::with_current(|rt| rt.spawn(None, None, f)) {
         Ok(handle) => handle,
         Err(e) => panic!("cannot spawn a goroutine: {e}"),
     }
@@ -161,10 +162,9 @@ pub fn id() -> Option<GoroutineId> {
 /// The number of live goroutines of the current runtime (the calling
 /// goroutine's, else the global one; 0 if that has not started).
 pub fn num_goroutines() -> usize {
-    match worker::current_shared() {
-        Some(shared) => shared.registry.alive(),
-        None => runtime::global_if_started().map_or(0, |rt| rt.stats().goroutines),
-    }
+    worker::with_any_worker(|w| w.shared.alive()).unwrap_or_else(|| {
+        runtime::global_if_started().map_or(0, |rt| rt.stats().goroutines)
+    })
 }
 
 /// Runs a blocking call (file I/O, a C library, a long computation) from a
@@ -228,8 +228,7 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        runtime::current()
-            .spawn(self.name.map(Into::into), self.stack_size, f)
+        runtime::with_current(|rt| rt.spawn(self.name.map(Into::into), self.stack_size, f))
             .map_err(|e| match self.stack_size {
                 Some(_) if e.kind() == io::ErrorKind::InvalidInput => {
                     io::Error::new(e.kind(), format!("Builder::stack_size: {e}"))
@@ -259,13 +258,12 @@ pub struct Stats {
 
 impl Stats {
     fn of(shared: &runtime::Shared) -> Stats {
-        use std::sync::atomic::Ordering::Relaxed;
         Stats {
-            goroutines: shared.registry.alive(),
-            spawned: shared.stats.spawned.load(Relaxed),
-            switches: shared.stats.switches.load(Relaxed),
-            steals: shared.stats.steals.load(Relaxed),
-            parks: shared.stats.parks.load(Relaxed),
+            goroutines: shared.alive(),
+            spawned: shared.total(|c| &c.spawned),
+            switches: shared.total(|c| &c.switches),
+            steals: shared.total(|c| &c.steals),
+            parks: shared.total(|c| &c.parks),
             workers: shared.workers.len(),
         }
     }

@@ -34,11 +34,10 @@
 //! ```
 
 use std::fmt;
-use std::sync::Arc;
 use std::thread::Thread;
 use std::time::Instant;
 
-use crate::task::Task;
+use crate::task::{Task, TaskRef};
 use crate::worker;
 
 /// Wakes one goroutine or thread that parks (or will park) with [`park`].
@@ -49,7 +48,7 @@ pub struct Unparker {
 
 #[derive(Clone)]
 enum Inner {
-    Goroutine(Arc<Task>),
+    Goroutine(TaskRef),
     Thread(Thread),
 }
 
@@ -58,7 +57,7 @@ impl Unparker {
     /// next `park` returns at once.
     pub fn unpark(&self) {
         match &self.inner {
-            Inner::Goroutine(task) => task.wake(),
+            Inner::Goroutine(task) => Task::wake(task),
             Inner::Thread(thread) => thread.unpark(),
         }
     }
@@ -71,7 +70,7 @@ impl Unparker {
     /// Whether both wake the same goroutine or thread.
     pub fn same_as(&self, other: &Unparker) -> bool {
         match (&self.inner, &other.inner) {
-            (Inner::Goroutine(a), Inner::Goroutine(b)) => Arc::ptr_eq(a, b),
+            (Inner::Goroutine(a), Inner::Goroutine(b)) => TaskRef::ptr_eq(a, b),
             (Inner::Thread(a), Inner::Thread(b)) => a.id() == b.id(),
             _ => false,
         }

@@ -38,18 +38,20 @@ use crossbeam_deque::{Injector, Stealer, Worker as Deque};
 use crossbeam_utils::CachePadded;
 
 use crate::park::Unparker;
-use crate::task::{Fiber, JoinHandle, Task};
+use crate::task::{Fiber, JoinHandle, Task, TaskRef};
 use crate::timer::{NEVER, TimerRef, Timers};
 use crate::worker::{self, CurrentGuard, WorkerCtx};
 
 /// What every worker of a runtime shares.
 pub(crate) struct Shared {
-    pub(crate) injector: Injector<Arc<Task>>,
+    pub(crate) injector: Injector<TaskRef>,
     pub(crate) workers: Box<[CachePadded<WorkerShared>]>,
     pub(crate) idle: Idle,
     pub(crate) timers: Timers,
     pub(crate) registry: Registry,
-    pub(crate) stats: Counters,
+    /// Event counters, one set per worker and one for other threads, so that
+    /// counting never shares a cache line between workers.
+    pub(crate) stats: Box<[CachePadded<Counters>]>,
     pub(crate) stack_size: usize,
     shutdown: AtomicBool,
     exited: Mutex<usize>,
@@ -58,7 +60,7 @@ pub(crate) struct Shared {
 
 /// What other threads may see of one worker.
 pub(crate) struct WorkerShared {
-    pub(crate) stealer: Stealer<Arc<Task>>,
+    pub(crate) stealer: Stealer<TaskRef>,
     thread: OnceLock<Thread>,
     /// The address of the goroutine it runs right now, or null.
     running: AtomicPtr<()>,
@@ -67,9 +69,9 @@ pub(crate) struct WorkerShared {
 }
 
 impl WorkerShared {
-    pub(crate) fn set_running(&self, task: &Arc<Task>) {
+    pub(crate) fn set_running(&self, task: &TaskRef) {
         self.running
-            .store(Arc::as_ptr(task).cast::<()>().cast_mut(), Ordering::Release);
+            .store(task.addr().cast_mut(), Ordering::Release);
     }
 
     pub(crate) fn set_running_none(&self) {
@@ -84,6 +86,17 @@ pub(crate) struct Counters {
     pub(crate) switches: AtomicU64,
     pub(crate) steals: AtomicU64,
     pub(crate) parks: AtomicU64,
+    /// Spawned minus exited here; one worker's figure may go negative, the
+    /// sum cannot.
+    pub(crate) alive: AtomicIsize,
+}
+
+impl Counters {
+    pub(crate) fn bump(counter: &AtomicU64) {
+        // Only this thread writes its counters: a plain load and store
+        // would do, but a relaxed add is as cheap on an uncontended line.
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// Who sleeps and who spins.
@@ -125,36 +138,25 @@ impl Idle {
 }
 
 /// Every goroutine that has parked at least once and not finished, for
-/// shutdown (the others are always in a queue or on a worker); and the count
-/// of live goroutines, kept per worker so that spawning and exiting touch no
-/// shared cache line.
+/// shutdown (the others are always in a queue or on a worker).
+#[derive(Default)]
 pub(crate) struct Registry {
     slab: Mutex<Slab>,
-    /// Spawned minus exited, per worker (the last one for other threads);
-    /// a worker's figure may go negative, the sum cannot.
-    alive: Box<[CachePadded<AtomicIsize>]>,
 }
 
 #[derive(Default)]
 struct Slab {
-    slots: Vec<Option<Arc<Task>>>,
+    slots: Vec<Option<TaskRef>>,
     free: Vec<usize>,
 }
 
 impl Registry {
-    fn new(workers: usize) -> Registry {
-        Registry {
-            slab: Mutex::default(),
-            alive: (0..=workers).map(|_| CachePadded::new(AtomicIsize::new(0))).collect(),
-        }
-    }
-
     fn lock(&self) -> MutexGuard<'_, Slab> {
         self.slab.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Registers `task` unless it is already.
-    pub(crate) fn register(&self, task: &Arc<Task>) {
+    pub(crate) fn register(&self, task: &TaskRef) {
         if task.registry_key.load(Ordering::Relaxed) != usize::MAX {
             return;
         }
@@ -189,19 +191,8 @@ impl Registry {
         drop(removed);
     }
 
-    fn all(&self) -> Vec<Arc<Task>> {
+    fn all(&self) -> Vec<TaskRef> {
         self.lock().slots.iter().flatten().cloned().collect()
-    }
-
-    /// The worker slot of the calling thread in `alive`.
-    fn counter(&self, shared: &Shared) -> &AtomicIsize {
-        let index = worker::with_worker(shared, |w| w.index).unwrap_or(self.alive.len() - 1);
-        &self.alive[index]
-    }
-
-    pub(crate) fn alive(&self) -> usize {
-        let sum: isize = self.alive.iter().map(|a| a.load(Ordering::Relaxed)).sum();
-        usize::try_from(sum).unwrap_or(0)
     }
 }
 
@@ -215,7 +206,7 @@ impl Shared {
     /// readied by a worker's own loop (timers), to the back of its queue, so
     /// that a batch runs in the order it was readied; readied from anywhere
     /// else, to the injector.
-    pub(crate) fn schedule(&self, task: Arc<Task>) {
+    pub(crate) fn schedule(&self, task: TaskRef) {
         let mut task = Some(task);
         worker::with_worker(self, |w| {
             let task = task.take().expect("once");
@@ -330,7 +321,24 @@ impl Shared {
 
     /// A goroutine's body ended: one fewer alive.
     pub(crate) fn count_exit(&self) {
-        self.registry.counter(self).fetch_sub(1, Ordering::Relaxed);
+        self.counters().alive.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// The calling thread's counters: its worker's, or the shared outside set.
+    pub(crate) fn counters(&self) -> &Counters {
+        let index = worker::with_worker(self, |w| w.index).unwrap_or(self.stats.len() - 1);
+        &self.stats[index]
+    }
+
+    /// Live goroutines: spawned and not finished.
+    pub(crate) fn alive(&self) -> usize {
+        let sum: isize = self.stats.iter().map(|c| c.alive.load(Ordering::Relaxed)).sum();
+        usize::try_from(sum).unwrap_or(0)
+    }
+
+    /// The sum of one counter over all threads.
+    pub(crate) fn total(&self, counter: impl Fn(&Counters) -> &AtomicU64) -> u64 {
+        self.stats.iter().map(|c| counter(c).load(Ordering::Relaxed)).sum()
     }
 
     /// Spawns a goroutine running `f`.
@@ -365,9 +373,10 @@ impl Shared {
     }
 
     /// Counts a new goroutine in and makes it runnable.
-    pub(crate) fn start(&self, task: Arc<Task>) {
-        self.registry.counter(self).fetch_add(1, Ordering::Relaxed);
-        self.stats.spawned.fetch_add(1, Ordering::Relaxed);
+    pub(crate) fn start(&self, task: TaskRef) {
+        let counters = self.counters();
+        counters.alive.fetch_add(1, Ordering::Relaxed);
+        Counters::bump(&counters.spawned);
         self.schedule(task);
     }
 
@@ -381,7 +390,7 @@ impl fmt::Debug for Shared {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Shared")
             .field("workers", &self.workers.len())
-            .field("alive", &self.registry.alive())
+            .field("alive", &self.alive())
             .finish_non_exhaustive()
     }
 }
@@ -492,7 +501,7 @@ impl Runtime {
     }
 
     fn start(workers: usize, stack_size: usize, name: &str) -> io::Result<Runtime> {
-        let deques: Vec<Deque<Arc<Task>>> = (0..workers).map(|_| Deque::new_fifo()).collect();
+        let deques: Vec<Deque<TaskRef>> = (0..workers).map(|_| Deque::new_fifo()).collect();
         let shared = Arc::new(Shared {
             injector: Injector::new(),
             workers: deques
@@ -513,8 +522,8 @@ impl Runtime {
                 max_spinning: (workers / 2).max(1),
             },
             timers: Timers::new(workers),
-            registry: Registry::new(workers),
-            stats: Counters::default(),
+            registry: Registry::default(),
+            stats: (0..=workers).map(|_| CachePadded::default()).collect(),
             stack_size,
             shutdown: AtomicBool::new(false),
             exited: Mutex::new(0),
@@ -630,7 +639,7 @@ impl Runtime {
             while let Some(task) = shared.injector.steal().success() {
                 tasks.push(task);
             }
-            tasks.retain(|t| !running.contains(&Arc::as_ptr(t).cast::<()>().cast_mut()));
+            tasks.retain(|t| !running.contains(&t.addr().cast_mut()));
             if tasks.is_empty() {
                 break;
             }
@@ -663,7 +672,7 @@ impl fmt::Debug for Runtime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Runtime")
             .field("workers", &self.shared.workers.len())
-            .field("goroutines", &self.shared.registry.alive())
+            .field("goroutines", &self.shared.alive())
             .finish()
     }
 }
@@ -694,7 +703,12 @@ pub(crate) fn global() -> &'static Runtime {
     })
 }
 
-/// The runtime to spawn on from here: the current goroutine's, else the global.
-pub(crate) fn current() -> Arc<Shared> {
-    worker::current_shared().unwrap_or_else(|| global().shared.clone())
+/// Runs `f` with the runtime to spawn on from here: this worker's (so the
+/// current goroutine's), else the global one.
+pub(crate) fn with_current<R>(f: impl FnOnce(&Arc<Shared>) -> R) -> R {
+    let mut f = Some(f);
+    if let Some(r) = worker::with_any_worker(|w| (f.take().expect("once"))(&w.shared)) {
+        return r;
+    }
+    (f.take().expect("not called"))(&global().shared)
 }

@@ -155,7 +155,7 @@ impl<'scope> Scope<'scope, '_> {
                 Outcome::Panicked(slot, count_out)
             }
         };
-        let shared = runtime::current();
+        let shared = runtime::with_current(Arc::clone);
         if shared.is_shutdown() {
             panic!("cannot spawn a scoped goroutine: its runtime has shut down");
         }

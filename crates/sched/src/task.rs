@@ -26,10 +26,13 @@ use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe, Location};
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::alloc::Layout;
+use std::ptr::NonNull;
 use std::sync::{Arc, Mutex};
 
 use goro_fiber::{Coroutine, ForcedUnwind, Yielder};
 
+use crate::alloc;
 use crate::park::{self, Unparker};
 use crate::runtime::Shared;
 use crate::worker;
@@ -78,6 +81,8 @@ impl fmt::Display for GoroutineId {
 /// A goroutine: a header and, in the same allocation, its body (the function
 /// and the slot for its result). `Task` alone means `Task<dyn TaskBody>`.
 pub(crate) struct Task<B: ?Sized = dyn TaskBody> {
+    /// References (`TaskRef`s) to it.
+    refs: AtomicUsize,
     pub(crate) id: GoroutineId,
     pub(crate) name: Option<Box<str>>,
     pub(crate) location: &'static Location<'static>,
@@ -135,6 +140,81 @@ impl Fiber {
     }
 }
 
+/// A counted reference to a task, like an `Arc`, whose memory comes from the
+/// task pool (`alloc.rs`) rather than from malloc.
+pub(crate) struct TaskRef(NonNull<Task>);
+
+// SAFETY: a `Task` is `Send + Sync`, and the count is atomic, as in `Arc`.
+unsafe impl Send for TaskRef {}
+// SAFETY: as above.
+unsafe impl Sync for TaskRef {}
+
+impl TaskRef {
+    /// A new reference to the task at `task`.
+    ///
+    /// # Safety
+    /// `task` must point to a live task, kept alive meanwhile by a `TaskRef`.
+    pub(crate) unsafe fn clone_from_ptr(task: NonNull<Task>) -> TaskRef {
+        // SAFETY: per the contract, the task is alive.
+        let refs = unsafe { &task.as_ref().refs };
+        if refs.fetch_add(1, Ordering::Relaxed) > isize::MAX as usize {
+            std::process::abort();
+        }
+        TaskRef(task)
+    }
+
+    pub(crate) fn as_non_null(&self) -> NonNull<Task> {
+        self.0
+    }
+
+    /// The task's address, for identity.
+    pub(crate) fn addr(&self) -> *const () {
+        self.0.as_ptr().cast_const().cast()
+    }
+
+    pub(crate) fn ptr_eq(a: &TaskRef, b: &TaskRef) -> bool {
+        a.addr() == b.addr()
+    }
+}
+
+impl Clone for TaskRef {
+    fn clone(&self) -> TaskRef {
+        // SAFETY: `self` keeps the task alive.
+        unsafe { TaskRef::clone_from_ptr(self.0) }
+    }
+}
+
+impl Drop for TaskRef {
+    fn drop(&mut self) {
+        if self.refs.fetch_sub(1, Ordering::Release) != 1 {
+            return;
+        }
+        // Synchronise with every other reference's release, as `Arc` does.
+        std::sync::atomic::fence(Ordering::Acquire);
+        let layout = Layout::for_value::<Task>(self);
+        // SAFETY: this was the last reference: nobody else can reach the task.
+        unsafe { ptr::drop_in_place(self.0.as_ptr()) };
+        // SAFETY: `Task::new` allocated it from the pool with this layout
+        // (`for_value` reads size and alignment from the vtable).
+        unsafe { alloc::deallocate(self.0.cast(), layout) };
+    }
+}
+
+impl std::ops::Deref for TaskRef {
+    type Target = Task;
+
+    fn deref(&self) -> &Task {
+        // SAFETY: a `TaskRef` keeps its task alive.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+impl fmt::Debug for TaskRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
 /// Spawns are built in one allocation: the header and `Body<F, T>`.
 impl Task {
     /// Creates a goroutine running `f` from `fiber`, and its join handle.
@@ -149,12 +229,15 @@ impl Task {
         location: &'static Location<'static>,
         fiber: Fiber,
         f: F,
-    ) -> (Arc<Task>, JoinHandle<T>)
+    ) -> (TaskRef, JoinHandle<T>)
     where
         F: FnOnce() -> T + Send + 'a,
         T: Send + 'a,
     {
-        let task: Arc<Task<Body<F, T>>> = Arc::new(Task {
+        let layout = Layout::new::<Task<Body<F, T>>>();
+        let block = alloc::allocate(layout).cast::<Task<Body<F, T>>>();
+        let task = Task {
+            refs: AtomicUsize::new(1),
             id: GoroutineId::next(),
             name,
             location,
@@ -174,11 +257,14 @@ impl Task {
                     waiter: None,
                 }),
             },
-        });
-        let task: Arc<Task<dyn TaskBody + 'a>> = task;
+        };
+        // SAFETY: `block` is fresh memory with the layout of this type.
+        unsafe { block.write(task) };
+        let task: NonNull<Task<dyn TaskBody + 'a>> = block;
         // SAFETY: only the lifetime bound of the trait object changes; the
         // caller guarantees the task does not outlive what `F` and `T` borrow.
-        let task: Arc<Task> = unsafe { std::mem::transmute(task) };
+        let task: NonNull<Task> = unsafe { std::mem::transmute(task) };
+        let task = TaskRef(task);
         let handle = JoinHandle {
             task: task.clone(),
             _output: PhantomData,
@@ -257,21 +343,21 @@ impl Task {
 
     /// Wakes the goroutine: schedules it if parked, else leaves a
     /// notification for its next park.
-    pub(crate) fn wake(self: &Arc<Task>) {
-        let mut state = self.state.load(Ordering::Acquire);
+    pub(crate) fn wake(this: &TaskRef) {
+        let mut state = this.state.load(Ordering::Acquire);
         loop {
             let (to, schedule) = match state {
                 RUNNING => (NOTIFIED, false),
                 NOTIFIED => return,
                 _ => (RUNNING, true),
             };
-            match self
+            match this
                 .state
                 .compare_exchange_weak(state, to, Ordering::AcqRel, Ordering::Acquire)
             {
                 Ok(_) => {
                     if schedule {
-                        self.rt.schedule(self.clone());
+                        this.rt.schedule(this.clone());
                     }
                     return;
                 }
@@ -304,7 +390,7 @@ impl Task {
 }
 
 /// Drops a goroutine's locals when its body ends or unwinds.
-struct ClearLocals(Arc<Task>);
+struct ClearLocals(TaskRef);
 
 impl Drop for ClearLocals {
     fn drop(&mut self) {
@@ -589,7 +675,7 @@ where
 /// assert_eq!(err.to_string(), "goroutine panicked: oops");
 /// ```
 pub struct JoinHandle<T> {
-    task: Arc<Task>,
+    task: TaskRef,
     _output: PhantomData<T>,
 }
 

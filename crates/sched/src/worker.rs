@@ -30,8 +30,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam_deque::{Steal, Worker as Deque};
 
-use crate::runtime::Shared;
-use crate::task::{Switch, Task};
+use crate::runtime::{Counters, Shared};
+use crate::task::{Switch, Task, TaskRef};
 
 /// Picks between injector checks (Go's `schedtick % 61`).
 const INJECTOR_INTERVAL: u32 = 61;
@@ -44,8 +44,8 @@ const SPIN: Duration = Duration::from_micros(20);
 pub(crate) struct WorkerCtx {
     pub(crate) index: usize,
     pub(crate) shared: Arc<Shared>,
-    local: Deque<Arc<Task>>,
-    next: RefCell<Option<Arc<Task>>>,
+    local: Deque<TaskRef>,
+    next: RefCell<Option<TaskRef>>,
     tick: Cell<u32>,
     next_streak: Cell<u32>,
     rng: Cell<u64>,
@@ -60,15 +60,11 @@ thread_local! {
 ///
 /// Never inlined: see the module docs on thread-locals.
 #[inline(never)]
-pub(crate) fn current_task() -> Option<Arc<Task>> {
-    let task = CURRENT.with(Cell::get)?.as_ptr().cast_const();
+pub(crate) fn current_task() -> Option<TaskRef> {
+    let task = CURRENT.with(Cell::get)?;
     // SAFETY: `CURRENT` is set (by `CurrentGuard`) only while the setter holds
-    // an `Arc` to that task, on this thread.
-    unsafe {
-        Arc::increment_strong_count(task);
-    }
-    // SAFETY: we just took a strong count for this new `Arc`.
-    Some(unsafe { Arc::from_raw(task) })
+    // a `TaskRef` to that task, on this thread.
+    Some(unsafe { TaskRef::clone_from_ptr(task) })
 }
 
 /// Whether the calling code runs inside a goroutine.
@@ -91,13 +87,13 @@ pub(crate) fn with_worker<R>(shared: &Shared, f: impl FnOnce(&WorkerCtx) -> R) -
     Some(f(worker))
 }
 
-/// Runs `f` with the runtime of the worker of this thread, if any.
+/// Runs `f` with the worker of this thread, of whatever runtime, if any.
 #[inline(never)]
-pub(crate) fn current_shared() -> Option<Arc<Shared>> {
+pub(crate) fn with_any_worker<R>(f: impl FnOnce(&WorkerCtx) -> R) -> Option<R> {
     let worker = WORKER.with(Cell::get);
     // SAFETY: as in `with_worker`.
     let worker = unsafe { worker.as_ref() }?;
-    Some(worker.shared.clone())
+    Some(f(worker))
 }
 
 /// Sets `CURRENT` for the duration of a run of `task`, on this thread; the
@@ -107,8 +103,8 @@ pub(crate) struct CurrentGuard {
 }
 
 impl CurrentGuard {
-    pub(crate) fn enter(task: &Arc<Task>) -> CurrentGuard {
-        let ptr = NonNull::from(&**task);
+    pub(crate) fn enter(task: &TaskRef) -> CurrentGuard {
+        let ptr = task.as_non_null();
         let previous = CURRENT.with(|c| c.replace(Some(ptr)));
         CurrentGuard { previous }
     }
@@ -121,7 +117,7 @@ impl Drop for CurrentGuard {
 }
 
 impl WorkerCtx {
-    pub(crate) fn new(index: usize, shared: Arc<Shared>, local: Deque<Arc<Task>>) -> WorkerCtx {
+    pub(crate) fn new(index: usize, shared: Arc<Shared>, local: Deque<TaskRef>) -> WorkerCtx {
         WorkerCtx {
             index,
             shared,
@@ -154,7 +150,7 @@ impl WorkerCtx {
 
     /// Makes `task` runnable from this worker: into `next`, pushing the
     /// previous occupant to the local queue, where others may steal it.
-    pub(crate) fn push_next(&self, task: Arc<Task>) {
+    pub(crate) fn push_next(&self, task: TaskRef) {
         let previous = self.next.borrow_mut().replace(task);
         if let Some(previous) = previous {
             self.local.push(previous);
@@ -163,7 +159,7 @@ impl WorkerCtx {
     }
 
     /// Queues `task` behind the others of this worker.
-    pub(crate) fn push_back(&self, task: Arc<Task>) {
+    pub(crate) fn push_back(&self, task: TaskRef) {
         self.local.push(task);
         self.shared.notify_work();
     }
@@ -173,12 +169,12 @@ impl WorkerCtx {
         !self.local.is_empty() || self.next.borrow().is_some()
     }
 
-    fn pop_local(&self) -> Option<Arc<Task>> {
+    fn pop_local(&self) -> Option<TaskRef> {
         self.next.borrow_mut().take().or_else(|| self.local.pop())
     }
 
     /// Steps 1–3 of the module docs.
-    fn find_task(&self) -> Option<Arc<Task>> {
+    fn find_task(&self) -> Option<TaskRef> {
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
         if tick % INJECTOR_INTERVAL == 0 {
@@ -204,7 +200,7 @@ impl WorkerCtx {
         self.steal_injector()
     }
 
-    fn steal_injector(&self) -> Option<Arc<Task>> {
+    fn steal_injector(&self) -> Option<TaskRef> {
         loop {
             match self.shared.injector.steal_batch_and_pop(&self.local) {
                 Steal::Success(task) => return Some(task),
@@ -215,7 +211,7 @@ impl WorkerCtx {
     }
 
     /// One round of looking everywhere: injector, timers, other workers.
-    fn search(&self) -> Option<Arc<Task>> {
+    fn search(&self) -> Option<TaskRef> {
         if let Some(task) = self.steal_injector() {
             return Some(task);
         }
@@ -238,7 +234,7 @@ impl WorkerCtx {
                     .steal_batch_and_pop(&self.local)
                 {
                     Steal::Success(task) => {
-                        self.shared.stats.steals.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        Counters::bump(&self.shared.stats[self.index].steals);
                         return Some(task);
                     }
                     Steal::Empty => break,
@@ -250,7 +246,7 @@ impl WorkerCtx {
     }
 
     /// Searches for a while before sleeping, if not too many others already do.
-    fn spin(&self) -> Option<Arc<Task>> {
+    fn spin(&self) -> Option<TaskRef> {
         if !self.shared.idle.try_start_spinning() {
             return self.search();
         }
@@ -294,7 +290,7 @@ impl WorkerCtx {
     }
 
     /// Runs `task` until it yields, parks or finishes, and acts on which.
-    fn run_task(&self, task: Arc<Task>) {
+    fn run_task(&self, task: TaskRef) {
         loop {
             let switch = {
                 let _current = CurrentGuard::enter(&task);
@@ -305,14 +301,14 @@ impl WorkerCtx {
                 self.shared.workers[self.index].set_running_none();
                 switch
             };
-            self.shared.stats.switches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Counters::bump(&self.shared.stats[self.index].switches);
             match switch {
                 Some(Switch::Yield) => {
                     self.local.push(task);
                     return;
                 }
                 Some(Switch::Park) => {
-                    self.shared.stats.parks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    Counters::bump(&self.shared.stats[self.index].parks);
                     // Parked goroutines are in no queue: register it, so that
                     // shutdown can find it (once; before anyone can wake it).
                     self.shared.registry.register(&task);

@@ -1,0 +1,201 @@
+//! A pool of memory blocks for goroutines' tasks, by size class.
+//!
+//! A goroutine is usually spawned on one worker and finishes on another, so
+//! its task is allocated by one thread and freed by another. glibc's malloc
+//! handles that pattern poorly: every such free takes the allocating arena's
+//! lock, and a spawn-heavy program spends more time in malloc's locks (and
+//! the futex sleeps behind them) than in the scheduler. So tasks come from
+//! this pool instead, in the manner of Go's mcache/mcentral: each thread
+//! keeps a stack of free blocks per size class, and trades whole magazines of
+//! `MAGAZINE` blocks with a shared depot, taking its lock once per magazine.
+//!
+//! Blocks are cache-line aligned. Requests too large (or too aligned) for
+//! any class go straight to the global allocator. The depot keeps at most
+//! `DEPOT_MAX` magazines per class; beyond that, blocks go back to the global
+//! allocator, so a burst of goroutines does not pin its memory for ever.
+
+use std::alloc::{self, Layout};
+use std::cell::RefCell;
+use std::ptr::NonNull;
+use std::sync::Mutex;
+
+/// Block sizes; a request takes the smallest that fits.
+const CLASSES: [usize; 8] = [128, 192, 256, 384, 512, 768, 1024, 2048];
+/// Alignment of every block.
+const ALIGN: usize = 64;
+/// Blocks traded with the depot at a time.
+const MAGAZINE: usize = 64;
+/// Full magazines the depot keeps per class.
+const DEPOT_MAX: usize = 256;
+
+type Magazine = Vec<NonNull<u8>>;
+
+/// Full magazines, per class.
+struct Depot {
+    classes: [Vec<Magazine>; CLASSES.len()],
+}
+
+// SAFETY: the depot only stores addresses of free blocks that no thread uses.
+unsafe impl Send for Depot {}
+
+static DEPOT: Mutex<Depot> = Mutex::new(Depot {
+    classes: [const { Vec::new() }; CLASSES.len()],
+});
+
+/// A thread's free blocks, per class.
+struct Local {
+    classes: [Magazine; CLASSES.len()],
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        for (class, blocks) in self.classes.iter_mut().enumerate() {
+            give_back(class, std::mem::take(blocks));
+        }
+    }
+}
+
+thread_local! {
+    static LOCAL: RefCell<Local> = const {
+        RefCell::new(Local { classes: [const { Vec::new() }; CLASSES.len()] })
+    };
+}
+
+fn class_of(layout: Layout) -> Option<usize> {
+    if layout.align() > ALIGN {
+        return None;
+    }
+    CLASSES.iter().position(|&size| layout.size() <= size)
+}
+
+fn block_layout(class: usize) -> Layout {
+    Layout::from_size_align(CLASSES[class], ALIGN).expect("valid class layout")
+}
+
+/// Allocates memory for `layout` (whose size is not zero).
+pub(crate) fn allocate(layout: Layout) -> NonNull<u8> {
+    debug_assert!(layout.size() > 0);
+    let Some(class) = class_of(layout) else {
+        return system(layout);
+    };
+    let block = LOCAL
+        .try_with(|local| {
+            let mut local = local.borrow_mut();
+            let free = &mut local.classes[class];
+            if free.is_empty() {
+                if let Some(magazine) = depot().classes[class].pop() {
+                    *free = magazine;
+                }
+            }
+            free.pop()
+        })
+        .ok()
+        .flatten();
+    block.unwrap_or_else(|| system(block_layout(class)))
+}
+
+/// Frees memory that `allocate(layout)` returned.
+///
+/// # Safety
+/// `ptr` must come from `allocate` with this same `layout`, and not be used
+/// again.
+pub(crate) unsafe fn deallocate(ptr: NonNull<u8>, layout: Layout) {
+    let Some(class) = class_of(layout) else {
+        // SAFETY: `allocate` took it from the global allocator with `layout`.
+        unsafe { alloc::dealloc(ptr.as_ptr(), layout) };
+        return;
+    };
+    let overflow = LOCAL.try_with(|local| {
+        let mut local = local.borrow_mut();
+        let free = &mut local.classes[class];
+        free.push(ptr);
+        (free.len() >= 2 * MAGAZINE).then(|| free.split_off(MAGAZINE))
+    });
+    match overflow {
+        Ok(Some(magazine)) => give_back(class, magazine),
+        Ok(None) => {}
+        // The thread is exiting and its pool is gone.
+        Err(_) => give_back(class, vec![ptr]),
+    }
+}
+
+/// Hands free blocks to the depot, or to the global allocator when it holds
+/// enough.
+fn give_back(class: usize, blocks: Magazine) {
+    if blocks.is_empty() {
+        return;
+    }
+    let rest = {
+        let mut depot = depot();
+        if depot.classes[class].len() < DEPOT_MAX {
+            depot.classes[class].push(blocks);
+            return;
+        }
+        blocks
+    };
+    for block in rest {
+        // SAFETY: every pooled block of `class` was allocated by `system`
+        // with `block_layout(class)`, and is free.
+        unsafe { alloc::dealloc(block.as_ptr(), block_layout(class)) };
+    }
+}
+
+fn depot() -> std::sync::MutexGuard<'static, Depot> {
+    // Its invariants hold between statements; nothing panics inside.
+    DEPOT.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn system(layout: Layout) -> NonNull<u8> {
+    // SAFETY: `layout` has a non-zero size.
+    let ptr = unsafe { alloc::alloc(layout) };
+    NonNull::new(ptr).unwrap_or_else(|| alloc::handle_alloc_error(layout))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_are_reused_and_aligned() {
+        let layout = Layout::from_size_align(200, 8).unwrap();
+        let a = allocate(layout);
+        assert_eq!(a.as_ptr() as usize % ALIGN, 0);
+        // SAFETY: `a` came from `allocate(layout)`.
+        unsafe { deallocate(a, layout) };
+        let b = allocate(layout);
+        assert_eq!(a, b, "the thread's last free block comes back first");
+        // SAFETY: as above.
+        unsafe { deallocate(b, layout) };
+    }
+
+    #[test]
+    fn blocks_cross_threads_by_magazine() {
+        let layout = Layout::from_size_align(100, 16).unwrap();
+        let blocks: Vec<usize> = (0..10 * MAGAZINE)
+            .map(|_| allocate(layout).as_ptr() as usize)
+            .collect();
+        std::thread::spawn(move || {
+            for b in blocks {
+                // SAFETY: each came from `allocate(layout)`, freed once.
+                unsafe { deallocate(NonNull::new(b as *mut u8).unwrap(), layout) };
+            }
+        })
+        .join()
+        .unwrap();
+        // The freeing thread's pool went to the depot when it exited; this
+        // thread can take a magazine from there.
+        let again: Vec<NonNull<u8>> = (0..MAGAZINE).map(|_| allocate(layout)).collect();
+        for b in again {
+            // SAFETY: as above.
+            unsafe { deallocate(b, layout) };
+        }
+    }
+
+    #[test]
+    fn large_requests_go_to_the_global_allocator() {
+        let layout = Layout::from_size_align(100_000, 8).unwrap();
+        let p = allocate(layout);
+        // SAFETY: `p` came from `allocate(layout)`.
+        unsafe { deallocate(p, layout) };
+    }
+}
