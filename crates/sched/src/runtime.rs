@@ -29,6 +29,7 @@
 use std::fmt;
 use std::io;
 use std::panic::Location;
+use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicPtr, AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::{self, Thread};
@@ -176,10 +177,10 @@ impl Registry {
 
     /// Forgets `task` if it was registered.
     fn remove(&self, task: &Task) {
-        let key = task.registry_key.swap(usize::MAX, Ordering::Relaxed);
-        if key == usize::MAX {
+        if task.registry_key.load(Ordering::Relaxed) == usize::MAX {
             return;
         }
+        let key = task.registry_key.swap(usize::MAX, Ordering::Relaxed);
         let removed = {
             let mut slab = self.lock();
             let removed = slab.slots.get_mut(key).and_then(Option::take);
@@ -367,7 +368,7 @@ impl Shared {
             Some(size) => Fiber::ready(size)?,
         };
         // SAFETY: `F` and `T` are `'static`.
-        let (task, handle) = unsafe { Task::new(self.clone(), name, Location::caller(), fiber, f) };
+        let (task, handle) = unsafe { Task::new(self, name, Location::caller(), fiber, f) };
         self.start(task);
         Ok(handle)
     }
@@ -392,6 +393,91 @@ impl fmt::Debug for Shared {
             .field("workers", &self.workers.len())
             .field("alive", &self.alive())
             .finish_non_exhaustive()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Tasks' references to their runtime
+
+/// References to the runtime that a worker takes or returns at a time.
+const REF_BATCH: usize = 64;
+
+/// A goroutine's counted reference to its runtime.
+///
+/// Counted in the runtime's `Arc`, but not one by one: a goroutine is
+/// usually created on one worker and dropped on another, and one shared
+/// count touched by both for every goroutine would bounce its cache line
+/// between them (measured: a sixth of the cost of spawning). So a worker
+/// takes `REF_BATCH` references at a time for the goroutines it creates, and
+/// returns the references of the goroutines it drops `REF_BATCH` at a time
+/// (and what it holds when it exits). Other threads count one by one.
+pub(crate) struct RtRef(NonNull<Shared>);
+
+// SAFETY: it stands for an `Arc<Shared>`, which is `Send + Sync`.
+unsafe impl Send for RtRef {}
+// SAFETY: as above.
+unsafe impl Sync for RtRef {}
+
+impl RtRef {
+    pub(crate) fn new(shared: &Arc<Shared>) -> RtRef {
+        let ptr = Arc::as_ptr(shared);
+        let batched = worker::with_worker(shared, |w| {
+            if w.rt_refs.0.get() == 0 {
+                for _ in 0..REF_BATCH {
+                    // SAFETY: `shared` is a live `Arc`.
+                    unsafe { Arc::increment_strong_count(ptr) };
+                }
+                w.rt_refs.0.set(REF_BATCH);
+            }
+            w.rt_refs.0.set(w.rt_refs.0.get() - 1);
+        });
+        if batched.is_none() {
+            // SAFETY: `shared` is a live `Arc`.
+            unsafe { Arc::increment_strong_count(ptr) };
+        }
+        RtRef(NonNull::from(&**shared))
+    }
+}
+
+impl Drop for RtRef {
+    fn drop(&mut self) {
+        let ptr = self.0.as_ptr().cast_const();
+        let batched = worker::with_worker(self, |w| {
+            w.rt_refs.1.set(w.rt_refs.1.get() + 1);
+            if w.rt_refs.1.get() >= REF_BATCH {
+                w.rt_refs.1.set(0);
+                for _ in 0..REF_BATCH {
+                    // SAFETY: these references were counted (by `new`) and
+                    // are given up; the worker's own `Arc` keeps it alive.
+                    unsafe { Arc::decrement_strong_count(ptr) };
+                }
+            }
+        });
+        if batched.is_none() {
+            // SAFETY: this reference was counted by `new` and is given up.
+            unsafe { Arc::decrement_strong_count(ptr) };
+        }
+    }
+}
+
+impl std::ops::Deref for RtRef {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        // SAFETY: a counted reference keeps the `Shared` alive.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+impl WorkerCtx {
+    /// Gives back the references this worker holds in stock or owes.
+    pub(crate) fn return_rt_refs(&self) {
+        let n = self.rt_refs.0.replace(0) + self.rt_refs.1.replace(0);
+        for _ in 0..n {
+            // SAFETY: counted references this worker holds; its own `Arc`
+            // (`self.shared`) keeps the runtime alive meanwhile.
+            unsafe { Arc::decrement_strong_count(Arc::as_ptr(&self.shared)) };
+        }
     }
 }
 

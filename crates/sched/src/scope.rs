@@ -168,7 +168,7 @@ impl<'scope> Scope<'scope, '_> {
         // `ScopedJoinHandle<'scope, T>` is (a detached result is dropped at
         // once). After that the task holds nothing that borrows.
         let (task, handle) =
-            unsafe { Task::new(shared.clone(), None, Location::caller(), fiber, body) };
+            unsafe { Task::new(&shared, None, Location::caller(), fiber, body) };
         shared.start(task);
         ScopedJoinHandle {
             handle,

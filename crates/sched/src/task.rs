@@ -34,8 +34,7 @@ use goro_fiber::{Coroutine, ForcedUnwind, Yielder};
 
 use crate::alloc;
 use crate::park::{self, Unparker};
-use crate::runtime::Shared;
-use crate::worker;
+use crate::runtime::{RtRef, Shared};
 
 /// Why a goroutine switched back to its worker.
 #[derive(Debug)]
@@ -86,7 +85,7 @@ pub(crate) struct Task<B: ?Sized = dyn TaskBody> {
     pub(crate) id: GoroutineId,
     pub(crate) name: Option<Box<str>>,
     pub(crate) location: &'static Location<'static>,
-    pub(crate) rt: Arc<Shared>,
+    pub(crate) rt: RtRef,
     state: AtomicU8,
     /// Its slot in the runtime's registry (`usize::MAX`: not registered). A
     /// goroutine registers when it first parks: until then it is always in a
@@ -98,7 +97,7 @@ pub(crate) struct Task<B: ?Sized = dyn TaskBody> {
     /// unwinds) the goroutine, which the park protocol makes exclusive.
     fiber: UnsafeCell<Fiber>,
     /// The coroutine's yielder, set when it starts; used only by itself.
-    yielder: Cell<*const Yielder<(), Switch>>,
+    yielder: Cell<*const Yielder<TaskPtr, Switch>>,
     /// Goroutine-local storage (`local!`); used only by the goroutine itself.
     pub(crate) locals: RefCell<Vec<Option<Box<dyn Any>>>>,
     pub(crate) body: B,
@@ -119,22 +118,31 @@ pub(crate) enum Fiber {
     /// goroutine first runs, so that a million queued goroutines cost no
     /// stacks (and no page faults) until they run.
     Lazy { stack_size: usize },
-    /// On its stack (started or not).
-    Ready(Coroutine<(), Switch, ()>),
+    /// On its stack (started or not). Each resume passes the task itself,
+    /// so the goroutine reaches its task without a thread-local or a count.
+    Ready(Coroutine<TaskPtr, Switch, ()>),
     /// Finished or unwound.
     Done,
 }
+
+/// The address of the task a coroutine is resumed for.
+pub(crate) struct TaskPtr(NonNull<Task>);
+
+// SAFETY: a `Task` is `Send + Sync`; this is a borrowed pointer to one.
+unsafe impl Send for TaskPtr {}
 
 impl Fiber {
     /// A coroutine on a stack of `stack_size` bytes that runs the body of
     /// the task it is resumed for.
     pub(crate) fn ready(stack_size: usize) -> io::Result<Fiber> {
-        let co = Coroutine::with_stack_size(stack_size, |y: &Yielder<(), Switch>, ()| {
-            let task = worker::current_task().expect("a goroutine starts on a worker");
+        let co = Coroutine::with_stack_size(stack_size, |y: &Yielder<TaskPtr, Switch>, first| {
+            // SAFETY: the task owns this coroutine, so it outlives it: the
+            // coroutine is dropped (unwound) or finishes before the task goes.
+            let task: &Task = unsafe { first.0.as_ref() };
             task.yielder.set(y);
             // Its locals die with it, on its own stack, even when unwound.
-            let locals = ClearLocals(task);
-            locals.0.body.run(&locals.0, None);
+            let _locals = ClearLocals(task);
+            task.body.run(task, None);
         })?;
         Ok(Fiber::Ready(co))
     }
@@ -224,7 +232,7 @@ impl Task {
     /// finishes (or is dropped unrun) before anything they borrow dies, as
     /// `scope` does. With `'static` types it is always safe.
     pub(crate) unsafe fn new<'a, F, T>(
-        rt: Arc<Shared>,
+        rt: &Arc<Shared>,
         name: Option<Box<str>>,
         location: &'static Location<'static>,
         fiber: Fiber,
@@ -241,7 +249,7 @@ impl Task {
             id: GoroutineId::next(),
             name,
             location,
-            rt,
+            rt: RtRef::new(rt),
             state: AtomicU8::new(RUNNING),
             registry_key: AtomicUsize::new(usize::MAX),
             alive: AtomicBool::new(true),
@@ -296,7 +304,7 @@ impl Task {
         let Fiber::Ready(co) = fiber else {
             return None;
         };
-        match co.resume(()) {
+        match co.resume(TaskPtr(NonNull::from(self))) {
             goro_fiber::CoroutineResult::Yield(switch) => Some(switch),
             goro_fiber::CoroutineResult::Return(()) => {
                 // Back to the stack pool now, not when the last `Arc` goes.
@@ -318,9 +326,11 @@ impl Task {
         self.body.cancel(self);
     }
 
-    /// Counts the goroutine out of the live ones (once).
+    /// Counts the goroutine out of the live ones (once). Only the fiber's
+    /// owner calls it (its body, or the shutdown drain), never two at once.
     pub(crate) fn mark_exited(&self) {
-        if self.alive.swap(false, Ordering::AcqRel) {
+        if self.alive.load(Ordering::Relaxed) {
+            self.alive.store(false, Ordering::Relaxed);
             self.rt.count_exit();
         }
     }
@@ -385,14 +395,14 @@ impl Task {
         debug_assert!(!yielder.is_null());
         // SAFETY: `yielder` was set by this goroutine's own coroutine when it
         // started and lives on its stack, where we are running now.
-        unsafe { (*yielder).suspend(why) }
+        let _ = unsafe { (*yielder).suspend(why) };
     }
 }
 
 /// Drops a goroutine's locals when its body ends or unwinds.
-struct ClearLocals(TaskRef);
+struct ClearLocals<'a>(&'a Task);
 
-impl Drop for ClearLocals {
+impl Drop for ClearLocals<'_> {
     fn drop(&mut self) {
         let locals = std::mem::take(&mut *self.0.locals.borrow_mut());
         drop(locals);

@@ -49,6 +49,9 @@ pub(crate) struct WorkerCtx {
     tick: Cell<u32>,
     next_streak: Cell<u32>,
     rng: Cell<u64>,
+    /// References to the runtime taken for goroutines not yet created, and
+    /// owed back for goroutines dropped (see `RtRef`).
+    pub(crate) rt_refs: (Cell<usize>, Cell<usize>),
 }
 
 thread_local! {
@@ -126,6 +129,7 @@ impl WorkerCtx {
             tick: Cell::new(0),
             next_streak: Cell::new(0),
             rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9)),
+            rt_refs: (Cell::new(0), Cell::new(0)),
         }
     }
 
@@ -145,6 +149,7 @@ impl WorkerCtx {
             self.shared.injector.push(task);
         }
         WORKER.with(|w| w.set(ptr::null()));
+        self.return_rt_refs();
         self.shared.worker_exited();
     }
 
