@@ -256,15 +256,7 @@ impl Task {
             fiber: UnsafeCell::new(fiber),
             yielder: Cell::new(std::ptr::null()),
             locals: RefCell::new(Vec::new()),
-            body: Body {
-                f: UnsafeCell::new(Some(f)),
-                join: Mutex::new(JoinState {
-                    result: None,
-                    done: false,
-                    detached: false,
-                    waiter: None,
-                }),
-            },
+            body: Body::new(f),
         };
         // SAFETY: `block` is fresh memory with the layout of this type.
         unsafe { block.write(task) };
@@ -553,47 +545,79 @@ pub(crate) trait TaskBody: Send + Sync {
 pub(crate) struct Body<F, T> {
     /// Taken once, by `run` on the goroutine's stack or by `cancel`.
     f: UnsafeCell<Option<F>>,
-    join: Mutex<JoinState<T>>,
+    /// `JOIN_*`: who may touch `result`.
+    join: AtomicU8,
+    /// Written once by the completer before `JOIN_DONE` is published; then
+    /// taken by the handle (or dropped by whoever sees the handle gone).
+    result: UnsafeCell<Option<Result<T, JoinError>>>,
+    /// A `join` waiting for `JOIN_DONE`.
+    waiter: Mutex<Option<Unparker>>,
 }
 
-struct JoinState<T> {
-    result: Option<Result<T, JoinError>>,
-    done: bool,
-    detached: bool,
-    waiter: Option<Unparker>,
-}
+/// Running; the handle may still want the result.
+const JOIN_PENDING: u8 = 0;
+/// Running; the handle is gone, nobody wants the result.
+const JOIN_DETACHED: u8 = 1;
+/// Finished, the result waits for the handle.
+const JOIN_DONE: u8 = 2;
+/// Finished, and the result taken or dropped.
+const JOIN_TAKEN: u8 = 3;
 
 // SAFETY: `f` is taken exactly once, by `run` (the goroutine itself) or by
 // `cancel` (the thread that owns the goroutine's fiber, after the fiber is
-// gone); the join state is behind a mutex. `F` and `T` cross threads, so they
-// must be `Send`.
+// gone). `result` is written only by the completer before it publishes
+// `JOIN_DONE` (release), and read only by whoever then moves `join` on by a
+// CAS (acquire): the handle, or the completer itself after seeing the handle
+// gone. `F` and `T` cross threads, so they must be `Send`.
 unsafe impl<F: Send, T: Send> Sync for Body<F, T> {}
 
 impl<F, T> Body<F, T> {
-    fn lock(&self) -> std::sync::MutexGuard<'_, JoinState<T>> {
-        // Nothing panics while holding it.
-        self.join.lock().unwrap_or_else(|e| e.into_inner())
+    pub(crate) fn new(f: F) -> Body<F, T> {
+        Body {
+            f: UnsafeCell::new(Some(f)),
+            join: AtomicU8::new(JOIN_PENDING),
+            result: UnsafeCell::new(None),
+            waiter: Mutex::new(None),
+        }
     }
 
     fn complete(&self, task: &Task, result: Result<T, JoinError>) {
         task.mark_exited();
-        let (waiter, unwanted) = {
-            let mut state = self.lock();
-            if state.done {
-                return;
-            }
-            state.done = true;
-            if state.detached {
-                (None, Some(result))
-            } else {
-                state.result = Some(result);
-                (state.waiter.take(), None)
-            }
-        };
-        drop(unwanted);
-        if let Some(waiter) = waiter {
-            waiter.unpark();
+        if self.join.load(Ordering::Acquire) >= JOIN_DONE {
+            return; // completed already (a forced unwind, then `cancel`)
         }
+        // SAFETY: only the fiber's owner completes, and not twice (checked
+        // above); nobody reads `result` before `JOIN_DONE`.
+        unsafe { *self.result.get() = Some(result) };
+        match self.join.compare_exchange(
+            JOIN_PENDING,
+            JOIN_DONE,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => {
+                let waiter = self.waiter.lock().unwrap_or_else(|e| e.into_inner()).take();
+                if let Some(waiter) = waiter {
+                    waiter.unpark();
+                }
+            }
+            Err(_) => {
+                // Detached: nobody will take it.
+                self.join.store(JOIN_TAKEN, Ordering::Release);
+                // SAFETY: we wrote it, and the handle is gone.
+                drop(unsafe { (*self.result.get()).take() });
+            }
+        }
+    }
+
+    /// Moves the result out, once `JOIN_DONE` is seen.
+    ///
+    /// # Safety
+    /// Only the handle, after seeing `JOIN_DONE`.
+    unsafe fn take_result(&self) -> Option<Result<T, JoinError>> {
+        self.join.store(JOIN_TAKEN, Ordering::Release);
+        // SAFETY: per the contract, the completer is done with it.
+        unsafe { (*self.result.get()).take() }
     }
 
     /// Takes the function out.
@@ -645,29 +669,49 @@ where
     }
 
     unsafe fn poll_join(&self, out: *mut (), waiter: Option<Unparker>) -> bool {
-        let mut state = self.lock();
-        if state.done {
-            // SAFETY: the caller guarantees `out`'s type.
-            let out = unsafe { &mut *out.cast::<Option<Result<T, JoinError>>>() };
-            *out = state.result.take();
+        // SAFETY: the caller guarantees `out`'s type.
+        let out = unsafe { &mut *out.cast::<Option<Result<T, JoinError>>>() };
+        if self.join.load(Ordering::Acquire) == JOIN_DONE {
+            // SAFETY: we are the handle and saw `JOIN_DONE`.
+            *out = unsafe { self.take_result() };
             return true;
         }
-        state.waiter = waiter;
+        if waiter.is_some() {
+            *self.waiter.lock().unwrap_or_else(|e| e.into_inner()) = waiter;
+            // `complete` publishes `JOIN_DONE` before it looks for a waiter:
+            // look again, or its wake-up could be missed.
+            if self.join.load(Ordering::Acquire) == JOIN_DONE {
+                // SAFETY: as above.
+                *out = unsafe { self.take_result() };
+                return true;
+            }
+        }
         false
     }
 
     fn is_done(&self) -> bool {
-        self.lock().done
+        self.join.load(Ordering::Acquire) >= JOIN_DONE
     }
 
     fn detach(&self) {
-        let unwanted = {
-            let mut state = self.lock();
-            state.detached = true;
-            state.waiter = None;
-            state.result.take()
-        };
-        drop(unwanted);
+        match self.join.compare_exchange(
+            JOIN_PENDING,
+            JOIN_DETACHED,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            // Never joined: no waiter was left.
+            Ok(_) => {}
+            Err(state) => {
+                if state == JOIN_DONE {
+                    // Finished first: the result is ours to drop.
+                    // SAFETY: we are the handle and saw `JOIN_DONE`.
+                    drop(unsafe { self.take_result() });
+                }
+                // A join's waiter may linger: let its goroutine go.
+                self.waiter.lock().unwrap_or_else(|e| e.into_inner()).take();
+            }
+        }
     }
 }
 
