@@ -1,7 +1,6 @@
 //! goro's side of the side-by-side workloads.
 
 use std::hint::black_box;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use goro::fiber::{Coroutine, CoroutineResult};
@@ -36,13 +35,14 @@ fn switch(n: u64) -> u64 {
     sum
 }
 
-/// `n` goroutines each bump a counter; the spawner waits for all.
+/// `n` goroutines each bump a counter; the spawner waits for all. The
+/// counter and the latch are shared by reference (leaked for the process),
+/// as Go's closures capture them.
 fn spawn(n: u64) -> u64 {
     goro::run(move || {
-        let counter = Arc::new(AtomicU64::new(0));
-        let latch = Latch::new(n);
+        let counter: &'static AtomicU64 = Box::leak(Box::new(AtomicU64::new(0)));
+        let latch: &'static Latch = Box::leak(Box::new(Latch::new(n)));
         for _ in 0..n {
-            let (counter, latch) = (counter.clone(), latch.clone());
             goro::go(move || {
                 counter.fetch_add(1, Ordering::Relaxed);
                 latch.done();

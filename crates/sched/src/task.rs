@@ -245,7 +245,9 @@ impl Task {
         let layout = Layout::new::<Task<Body<F, T>>>();
         let block = alloc::allocate(layout).cast::<Task<Body<F, T>>>();
         let task = Task {
-            refs: AtomicUsize::new(1),
+            // One for the runtime's queues, one for the handle: counted here,
+            // while the memory is still ours alone, rather than by a clone.
+            refs: AtomicUsize::new(2),
             id: GoroutineId::next(),
             name,
             location,
@@ -264,12 +266,11 @@ impl Task {
         // SAFETY: only the lifetime bound of the trait object changes; the
         // caller guarantees the task does not outlive what `F` and `T` borrow.
         let task: NonNull<Task> = unsafe { std::mem::transmute(task) };
-        let task = TaskRef(task);
         let handle = JoinHandle {
-            task: task.clone(),
+            task: TaskRef(task),
             _output: PhantomData,
         };
-        (task, handle)
+        (TaskRef(task), handle)
     }
 
     /// Runs the goroutine until it yields, parks or finishes. Returns `None`
