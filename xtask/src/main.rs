@@ -27,6 +27,14 @@ const SYSTEMS: &[System] = &[
         binary: "bench-goro",
     },
     System {
+        name: "go",
+        binary: "bench-go",
+    },
+    System {
+        name: "tokio",
+        binary: "bench-tokio",
+    },
+    System {
         name: "corosensei",
         binary: "bench-corosensei",
     },
@@ -49,14 +57,32 @@ struct Workload {
 }
 
 /// All workloads, in table row order.
-const WORKLOADS: &[Workload] = &[Workload {
-    name: "switch",
-    about: "fiber resume + suspend round trip",
-    n: 20_000_000,
-    quick_n: 1_000_000,
-    unit: "ns per round trip",
-    systems: &["goro", "corosensei"],
-}];
+const WORKLOADS: &[Workload] = &[
+    Workload {
+        name: "switch",
+        about: "fiber resume + suspend round trip",
+        n: 20_000_000,
+        quick_n: 1_000_000,
+        unit: "ns per round trip",
+        systems: &["goro", "corosensei"],
+    },
+    Workload {
+        name: "spawn",
+        about: "n goroutines each bump a counter; wait for all",
+        n: 1_000_000,
+        quick_n: 100_000,
+        unit: "ns per goroutine",
+        systems: &["goro", "go", "tokio"],
+    },
+    Workload {
+        name: "skynet",
+        about: "tree of goroutines, 10 children a node, n leaves, sums joined",
+        n: 1_000_000,
+        quick_n: 100_000,
+        unit: "ns per leaf",
+        systems: &["goro", "go", "tokio"],
+    },
+];
 
 /// Why a task failed: bad usage (exit 2) or a failed step (exit 1).
 #[derive(Debug)]
@@ -86,6 +112,28 @@ fn main() -> ExitCode {
             eprintln!("error: {msg}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Builds Go's side (`benches/go`) into `bin_dir/bench-go` when `go` is on
+/// the PATH; otherwise says so, and the `go` column is skipped.
+fn build_go(root: &Path, bin_dir: &Path) {
+    let out = bin_dir.join("bench-go");
+    let built = Command::new("go")
+        .args(["build", "-o"])
+        .arg(&out)
+        .arg(".")
+        .current_dir(root.join("benches/go"))
+        .status();
+    match built {
+        Ok(status) if status.success() => {}
+        Ok(status) => eprintln!("note: go build failed ({status}): the go column is skipped"),
+        Err(_) => eprintln!(
+            "note: `go` is not on the PATH (apt-get install golang-go): the go column is skipped"
+        ),
+    }
+    if !matches!(built, Ok(s) if s.success()) {
+        let _ = std::fs::remove_file(&out);
     }
 }
 
@@ -217,6 +265,7 @@ fn bench(args: &[String]) -> Result<(), Failure> {
     let bin_dir = env::var_os("CARGO_TARGET_DIR")
         .map_or_else(|| root.join("target"), PathBuf::from)
         .join("release");
+    build_go(root, &bin_dir);
 
     // Plan the pairs; skip (with a note) systems whose binary is missing.
     let mut rows = Vec::new();

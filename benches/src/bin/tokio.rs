@@ -3,7 +3,6 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::Notify;
@@ -20,13 +19,14 @@ fn main() {
     }
 }
 
-/// `n` tasks each bump a counter; the spawner waits for all.
+/// `n` tasks each bump a counter; the spawner waits for all. The counter
+/// and the latch are shared by reference (leaked for the process), as Go's
+/// closures capture them.
 async fn spawn(n: u64) -> u64 {
-    let counter = Arc::new(AtomicU64::new(0));
-    let remaining = Arc::new(AtomicU64::new(n));
-    let done = Arc::new(Notify::new());
+    let counter: &'static AtomicU64 = Box::leak(Box::new(AtomicU64::new(0)));
+    let remaining: &'static AtomicU64 = Box::leak(Box::new(AtomicU64::new(n)));
+    let done: &'static Notify = Box::leak(Box::new(Notify::new()));
     for _ in 0..n {
-        let (counter, remaining, done) = (counter.clone(), remaining.clone(), done.clone());
         tokio::spawn(async move {
             counter.fetch_add(1, Ordering::Relaxed);
             if remaining.fetch_sub(1, Ordering::AcqRel) == 1 {

@@ -93,10 +93,20 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
+    /// Adds one to a worker's own counter. Only that worker writes it, so a
+    /// load and a store do: no locked instruction, which on x86 would wait
+    /// for every pending store (a fresh task's, say) to reach the cache.
     pub(crate) fn bump(counter: &AtomicU64) {
-        // Only this thread writes its counters: a plain load and store
-        // would do, but a relaxed add is as cheap on an uncontended line.
-        counter.fetch_add(1, Ordering::Relaxed);
+        counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    }
+
+    fn add_alive(&self, delta: isize, exclusive: bool) {
+        if exclusive {
+            let now = self.alive.load(Ordering::Relaxed);
+            self.alive.store(now + delta, Ordering::Relaxed);
+        } else {
+            self.alive.fetch_add(delta, Ordering::Relaxed);
+        }
     }
 }
 
@@ -322,13 +332,15 @@ impl Shared {
 
     /// A goroutine's body ended: one fewer alive.
     pub(crate) fn count_exit(&self) {
-        self.counters().alive.fetch_sub(1, Ordering::Relaxed);
+        match worker::with_worker(self, |w| w.index) {
+            Some(index) => self.stats[index].add_alive(-1, true),
+            None => self.outside_counters().add_alive(-1, false),
+        }
     }
 
-    /// The calling thread's counters: its worker's, or the shared outside set.
-    pub(crate) fn counters(&self) -> &Counters {
-        let index = worker::with_worker(self, |w| w.index).unwrap_or(self.stats.len() - 1);
-        &self.stats[index]
+    /// The counters that threads other than workers share.
+    fn outside_counters(&self) -> &Counters {
+        &self.stats[self.stats.len() - 1]
     }
 
     /// Live goroutines: spawned and not finished.
@@ -375,9 +387,17 @@ impl Shared {
 
     /// Counts a new goroutine in and makes it runnable.
     pub(crate) fn start(&self, task: TaskRef) {
-        let counters = self.counters();
-        counters.alive.fetch_add(1, Ordering::Relaxed);
-        Counters::bump(&counters.spawned);
+        match worker::with_worker(self, |w| w.index) {
+            Some(index) => {
+                self.stats[index].add_alive(1, true);
+                Counters::bump(&self.stats[index].spawned);
+            }
+            None => {
+                let counters = self.outside_counters();
+                counters.add_alive(1, false);
+                counters.spawned.fetch_add(1, Ordering::Relaxed);
+            }
+        }
         self.schedule(task);
     }
 
