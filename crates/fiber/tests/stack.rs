@@ -47,6 +47,18 @@ fn child_entry() {
             let mut outer = Coroutine::<(), (), ()>::new(|_, ()| overflow_in_a_coroutine());
             outer.resume(());
         }
+        "overflow-after-release" => {
+            // Enough stacks to overflow the caches, so that the coldest are
+            // released to the kernel (merged over their guard pages); then
+            // overflow on a stack that went through that.
+            let first: Vec<Stack> = (0..6000).map(|_| Stack::new(64 * 1024).unwrap()).collect();
+            drop(first);
+            let mut again: Vec<Stack> = (0..6000).map(|_| Stack::new(64 * 1024).unwrap()).collect();
+            let last = again.pop().unwrap();
+            drop(again);
+            drop(last); // on top of this thread's cache: the next stack
+            overflow_in_a_coroutine();
+        }
         "overflow-on-other-thread" => {
             std::thread::spawn(overflow_in_a_coroutine).join().unwrap();
         }
@@ -162,6 +174,15 @@ fn overflow_is_reported_with_mprotect_guards() {
 fn overflow_is_reported_from_a_nested_coroutine_and_another_thread() {
     assert_overflow_report(&child("overflow-nested", &[]));
     assert_overflow_report(&child("overflow-on-other-thread", &[]));
+}
+
+#[test]
+fn guards_survive_stacks_being_released_and_reused() {
+    assert_overflow_report(&child("overflow-after-release", &[]));
+    assert_overflow_report(&child(
+        "overflow-after-release",
+        &[("GORO_STACK_GUARD", "mprotect")],
+    ));
 }
 
 #[test]

@@ -13,9 +13,15 @@
 //!   fails with an error naming the sysctl. `GORO_STACK_GUARD=mprotect` forces the
 //!   fallback.
 //! * **Pool.** A freed stack goes to its thread's cache (at most `CACHE_MAX` per
-//!   size), then to its class's shared free list with its pages returned to the
-//!   kernel. Address space is never unmapped, as in Go's heap: a freed stack's
-//!   guard stays installed for its next user.
+//!   size), then, `CACHE_MAX / 2` at a time, to its class's shared list of
+//!   *dirty* stacks, whose pages are still resident, ready for reuse without
+//!   a page fault. Past `DIRTY_MAX` dirty stacks a class returns the pages of
+//!   the coldest to the kernel (`MADV_DONTNEED`, merged over neighbouring
+//!   slots into few calls, since each call costs every thread of the process
+//!   a TLB flush) and keeps those stacks as *clean* ones. A thread whose cache
+//!   is empty takes a batch from the shared lists. Address space is never
+//!   unmapped, as in Go's heap: a freed stack's guard stays installed for its
+//!   next user.
 //! * **Overflow.** Every chunk is recorded in a list that the SIGSEGV handler
 //!   (`crate::overflow`) can walk without locks, to tell a guard-page hit from
 //!   any other fault.
@@ -37,8 +43,12 @@ pub const MAX_STACK_SIZE: usize = 1024 * 1024 * 1024;
 /// committed page by page as it is used.
 pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
 
-/// Freed stacks a thread keeps per size before it hands them back.
-const CACHE_MAX: usize = 64;
+/// Freed stacks a thread keeps per size before it hands half of them back.
+const CACHE_MAX: usize = 128;
+/// Stacks a thread takes from the shared lists at a time.
+const REFILL: usize = 32;
+/// Freed stacks per size class whose pages stay resident.
+const DIRTY_MAX: usize = 4096;
 /// Address space a size class maps at a time.
 const CHUNK_BYTES: usize = 1 << 30;
 /// `MADV_GUARD_INSTALL`, defined here because older `libc` releases lack it.
@@ -88,6 +98,10 @@ impl Stack {
             .try_with(|cache| cache.borrow_mut().pop(size))
             .ok()
             .flatten();
+        let top = match top {
+            Some(top) => Some(top),
+            None => refill(size),
+        };
         let top = match top {
             Some(top) => top,
             None => allocate_slow(size)?,
@@ -223,6 +237,13 @@ impl Cache {
         tops.pop()
     }
 
+    fn extend(&mut self, size: usize, tops: impl IntoIterator<Item = usize>) {
+        for top in tops {
+            let overflow = self.push(size, top);
+            debug_assert!(overflow.is_empty());
+        }
+    }
+
     /// Keeps `top`; returns what no longer fits, for the shared free list.
     fn push(&mut self, size: usize, top: usize) -> Vec<usize> {
         let tops = match self.classes.iter().position(|(s, _)| *s == size) {
@@ -269,7 +290,10 @@ struct Class {
     /// The next uncarved slot of the newest chunk, and that chunk's end.
     next: usize,
     end: usize,
-    free: Vec<usize>,
+    /// Freed stacks with resident pages, coldest first.
+    dirty: Vec<usize>,
+    /// Freed stacks whose pages went back to the kernel.
+    clean: Vec<usize>,
 }
 
 struct Arena {
@@ -291,25 +315,52 @@ fn arena() -> MutexGuard<'static, Arena> {
     ARENA.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn allocate_slow(size: usize) -> io::Result<usize> {
-    crate::overflow::prepare_thread();
-    let kind = guard_kind()?;
-    let mut arena = arena();
-    let i = match arena.classes.iter().position(|c| c.size == size) {
+/// Takes up to `REFILL` freed stacks of `size` from the shared lists (the
+/// hottest dirty ones first): one for the caller, the rest for its cache.
+fn refill(size: usize) -> Option<usize> {
+    let mut batch = {
+        let mut arena = arena();
+        let class = arena.classes.iter_mut().find(|c| c.size == size)?;
+        let from_dirty = class.dirty.len().min(REFILL);
+        let mut batch = class.dirty.split_off(class.dirty.len() - from_dirty);
+        let from_clean = class.clean.len().min(REFILL - from_dirty);
+        batch.extend(class.clean.drain(class.clean.len() - from_clean..));
+        batch
+    };
+    let top = batch.pop()?;
+    if !batch.is_empty() {
+        // `try_with` fails only while this thread exits: then give them back.
+        if let Err(batch) = CACHE
+            .try_with(|cache| cache.borrow_mut().extend(size, batch.iter().copied()))
+            .map_err(|_| batch)
+        {
+            release_to_arena(size, batch);
+        }
+    }
+    Some(top)
+}
+
+fn class_index(arena: &mut Arena, size: usize) -> usize {
+    match arena.classes.iter().position(|c| c.size == size) {
         Some(i) => i,
         None => {
             arena.classes.push(Class {
                 size,
                 next: 0,
                 end: 0,
-                free: Vec::new(),
+                dirty: Vec::new(),
+                clean: Vec::new(),
             });
             arena.classes.len() - 1
         }
-    };
-    if let Some(top) = arena.classes[i].free.pop() {
-        return Ok(top);
     }
+}
+
+fn allocate_slow(size: usize) -> io::Result<usize> {
+    crate::overflow::prepare_thread();
+    let kind = guard_kind()?;
+    let mut arena = arena();
+    let i = class_index(&mut arena, size);
     let page = page_size();
     let slot = size + page;
     if arena.classes[i].next == arena.classes[i].end {
@@ -436,20 +487,45 @@ fn map_count_error(cause: Option<io::Error>) -> io::Error {
     )
 }
 
-/// Gives stacks back to their class's free list, returning their pages to the
-/// kernel first (the guard page stays).
+/// Gives stacks back to their class's dirty list; past `DIRTY_MAX`, returns
+/// the pages of the coldest to the kernel and keeps them as clean.
 fn release_to_arena(size: usize, tops: Vec<usize>) {
-    for &top in &tops {
-        // SAFETY: `[top - size, top)` is an unused stack of our own mapping;
-        // dropping its pages only makes them read as zero next time.
+    let cold = {
+        let mut arena = arena();
+        let i = class_index(&mut arena, size);
+        let class = &mut arena.classes[i];
+        class.dirty.extend(tops);
+        if class.dirty.len() <= DIRTY_MAX {
+            return;
+        }
+        let excess = class.dirty.len() - DIRTY_MAX / 2;
+        class.dirty.drain(..excess).collect::<Vec<_>>()
+    };
+    let mut cold = cold;
+    cold.sort_unstable();
+    let page = page_size();
+    // Merge neighbouring slots: one stack's top is the next one's guard page,
+    // which MADV_DONTNEED leaves in place (madvise guard markers survive
+    // it; an mprotect guard holds no data).
+    let mut i = 0;
+    while i < cold.len() {
+        let start = cold[i] - size;
+        let mut end = cold[i];
+        i += 1;
+        while i < cold.len() && cold[i] - size - page == end {
+            end = cold[i];
+            i += 1;
+        }
+        // SAFETY: `[start, end)` covers unused stacks (and the guard pages
+        // between them) of our own mapping; dropping their pages only makes
+        // them read as zero next time.
         unsafe {
-            libc::madvise((top - size) as *mut libc::c_void, size, libc::MADV_DONTNEED);
+            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
         }
     }
     let mut arena = arena();
-    if let Some(class) = arena.classes.iter_mut().find(|c| c.size == size) {
-        class.free.extend(tops);
-    }
+    let i = class_index(&mut arena, size);
+    arena.classes[i].clean.extend(cold);
 }
 
 /// If `addr` lies in the guard page of one of our stacks, that stack's usable
@@ -472,6 +548,6 @@ pub(crate) fn guard_hit(addr: usize) -> Option<usize> {
 #[doc(hidden)]
 pub fn arena_stats() -> (usize, usize) {
     let arena = arena();
-    let free = arena.classes.iter().map(|c| c.free.len()).sum();
+    let free = arena.classes.iter().map(|c| c.dirty.len() + c.clean.len()).sum();
     (free, arena.mprotect_guards)
 }
