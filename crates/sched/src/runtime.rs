@@ -694,6 +694,12 @@ impl Runtime {
 
     fn shutdown(&mut self, timeout: Duration) {
         let shared = &self.shared;
+        if worker::with_worker(shared, |_| ()).is_some() {
+            panic!(
+                "a Runtime cannot be shut down or dropped from one of its own goroutines: \
+                 it would wait for itself; drop it from outside (a plain thread or another runtime)"
+            );
+        }
         if shared.shutdown.swap(true, Ordering::AcqRel) {
             return;
         }

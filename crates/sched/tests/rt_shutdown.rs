@@ -165,3 +165,16 @@ fn destructors_that_wake_and_spawn_during_shutdown_do_not_hang() {
     drop(rt);
     assert_eq!(drops.load(Ordering::SeqCst), 50);
 }
+
+#[test]
+fn dropping_a_runtime_from_its_own_goroutine_is_a_clear_panic() {
+    let rt = Arc::new(std::sync::Mutex::new(Some(Runtime::builder().workers(1).build().unwrap())));
+    let inner = rt.clone();
+    let h = rt.lock().unwrap().as_ref().unwrap().go(move || {
+        let own = inner.lock().unwrap().take();
+        drop(own);
+    });
+    let err = h.join().unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("cannot be shut down or dropped from one of its own goroutines"), "{msg}");
+}
