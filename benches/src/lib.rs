@@ -69,10 +69,10 @@ impl Latch {
 
     /// Counts one down; the last wakes the waiter.
     pub fn done(&self) {
-        if self.0.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
-            if let Some(waiter) = self.0.waiter.lock().unwrap().take() {
-                waiter.unpark();
-            }
+        if self.0.remaining.fetch_sub(1, Ordering::AcqRel) == 1
+            && let Some(waiter) = self.0.waiter.lock().unwrap().take()
+        {
+            waiter.unpark();
         }
     }
 

@@ -13,7 +13,9 @@ fn main() {
     match workload.as_str() {
         // The spawner is itself a task, as goro's is a goroutine and Go's a
         // goroutine: spawns go to a worker's local queue.
-        "spawn" => goro_benches::report(|| rt.block_on(async { tokio::spawn(spawn(n)).await.unwrap() })),
+        "spawn" => {
+            goro_benches::report(|| rt.block_on(async { tokio::spawn(spawn(n)).await.unwrap() }))
+        }
         "skynet" => goro_benches::report(|| rt.block_on(skynet(0, n, 10))),
         _ => unreachable!(),
     }

@@ -82,10 +82,10 @@ pub(crate) fn allocate(layout: Layout) -> NonNull<u8> {
         .try_with(|local| {
             let mut local = local.borrow_mut();
             let free = &mut local.classes[class];
-            if free.is_empty() {
-                if let Some(magazine) = depot().classes[class].pop() {
-                    *free = magazine;
-                }
+            if free.is_empty()
+                && let Some(magazine) = depot().classes[class].pop()
+            {
+                *free = magazine;
             }
             free.pop()
         })

@@ -162,9 +162,8 @@ pub fn id() -> Option<GoroutineId> {
 /// The number of live goroutines of the current runtime (the calling
 /// goroutine's, else the global one; 0 if that has not started).
 pub fn num_goroutines() -> usize {
-    worker::with_any_worker(|w| w.shared.alive()).unwrap_or_else(|| {
-        runtime::global_if_started().map_or(0, |rt| rt.stats().goroutines)
-    })
+    worker::with_any_worker(|w| w.shared.alive())
+        .unwrap_or_else(|| runtime::global_if_started().map_or(0, |rt| rt.stats().goroutines))
 }
 
 /// Runs a blocking call (file I/O, a C library, a long computation) from a
@@ -228,13 +227,14 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        runtime::with_current(|rt| rt.spawn(self.name.map(Into::into), self.stack_size, f))
-            .map_err(|e| match self.stack_size {
+        runtime::with_current(|rt| rt.spawn(self.name.map(Into::into), self.stack_size, f)).map_err(
+            |e| match self.stack_size {
                 Some(_) if e.kind() == io::ErrorKind::InvalidInput => {
                     io::Error::new(e.kind(), format!("Builder::stack_size: {e}"))
                 }
                 _ => e,
-            })
+            },
+        )
     }
 }
 

@@ -35,7 +35,9 @@ impl<T: 'static> LocalKey<T> {
 
     fn index(&self) -> usize {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
-        *self.index.get_or_init(|| NEXT.fetch_add(1, Ordering::Relaxed))
+        *self
+            .index
+            .get_or_init(|| NEXT.fetch_add(1, Ordering::Relaxed))
     }
 
     /// Runs `f` with a reference to this goroutine's value (this thread's,
@@ -80,7 +82,11 @@ impl<T: 'static> LocalKey<T> {
     fn get(locals: &RefCell<Vec<Option<Box<dyn Any>>>>, index: usize) -> Option<*const T> {
         let locals = locals.borrow();
         let value = locals.get(index)?.as_ref()?;
-        Some(value.downcast_ref::<T>().expect("a local's slot holds its type"))
+        Some(
+            value
+                .downcast_ref::<T>()
+                .expect("a local's slot holds its type"),
+        )
     }
 }
 

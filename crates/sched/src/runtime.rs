@@ -30,7 +30,9 @@ use std::fmt;
 use std::io;
 use std::panic::Location;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicPtr, AtomicU64, AtomicUsize, Ordering, fence};
+use std::sync::atomic::{
+    AtomicBool, AtomicIsize, AtomicPtr, AtomicU64, AtomicUsize, Ordering, fence,
+};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
@@ -345,13 +347,20 @@ impl Shared {
 
     /// Live goroutines: spawned and not finished.
     pub(crate) fn alive(&self) -> usize {
-        let sum: isize = self.stats.iter().map(|c| c.alive.load(Ordering::Relaxed)).sum();
+        let sum: isize = self
+            .stats
+            .iter()
+            .map(|c| c.alive.load(Ordering::Relaxed))
+            .sum();
         usize::try_from(sum).unwrap_or(0)
     }
 
     /// The sum of one counter over all threads.
     pub(crate) fn total(&self, counter: impl Fn(&Counters) -> &AtomicU64) -> u64 {
-        self.stats.iter().map(|c| counter(c).load(Ordering::Relaxed)).sum()
+        self.stats
+            .iter()
+            .map(|c| counter(c).load(Ordering::Relaxed))
+            .sum()
     }
 
     /// Spawns a goroutine running `f`.
@@ -380,7 +389,7 @@ impl Shared {
             Some(size) => Fiber::ready(size)?,
         };
         // SAFETY: `F` and `T` are `'static`.
-        let (task, handle) = unsafe { Task::new(self, name, Location::caller(), fiber, f) };
+        let (task, handle) = unsafe { Task::spawn(self, name, Location::caller(), fiber, f) };
         self.start(task);
         Ok(handle)
     }
@@ -578,7 +587,11 @@ impl RuntimeBuilder {
                 })?,
             None => goro_fiber::DEFAULT_STACK_SIZE,
         };
-        Runtime::start(workers, stack_size, self.name.as_deref().unwrap_or("goro-worker"))
+        Runtime::start(
+            workers,
+            stack_size,
+            self.name.as_deref().unwrap_or("goro-worker"),
+        )
     }
 }
 

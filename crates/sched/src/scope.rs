@@ -61,9 +61,7 @@ where
     let first_panic = panicked.iter().find_map(take);
     match result {
         Err(payload) => panic::resume_unwind(payload),
-        Ok(_) if first_panic.is_some() => {
-            panic::resume_unwind(first_panic.expect("checked"))
-        }
+        Ok(_) if first_panic.is_some() => panic::resume_unwind(first_panic.expect("checked")),
         Ok(value) => value,
     }
 }
@@ -167,8 +165,7 @@ impl<'scope> Scope<'scope, '_> {
         // else with its `Outcome`, which is joined, or dropped when the
         // `ScopedJoinHandle<'scope, T>` is (a detached result is dropped at
         // once). After that the task holds nothing that borrows.
-        let (task, handle) =
-            unsafe { Task::new(&shared, None, Location::caller(), fiber, body) };
+        let (task, handle) = unsafe { Task::spawn(&shared, None, Location::caller(), fiber, body) };
         shared.start(task);
         ScopedJoinHandle {
             handle,
@@ -203,7 +200,9 @@ impl<T> ScopedJoinHandle<'_, T> {
             Outcome::Returned(value, _count_out) => Ok(value),
             Outcome::Panicked(slot, _count_out) => match take(&slot) {
                 Some(payload) => Err(JoinError::panic(payload)),
-                None => unreachable!("only a join takes a scoped goroutine's panic before its scope ends"),
+                None => unreachable!(
+                    "only a join takes a scoped goroutine's panic before its scope ends"
+                ),
             },
         }
     }

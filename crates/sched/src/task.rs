@@ -18,6 +18,7 @@
 //! worker runs the goroutine again. So a wake-up is never lost, and a
 //! goroutine is never resumed while still on its stack.
 
+use std::alloc::Layout;
 use std::any::Any;
 use std::cell::{Cell, RefCell, UnsafeCell};
 use std::fmt;
@@ -25,9 +26,8 @@ use std::io;
 use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe, Location};
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
-use std::alloc::Layout;
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use goro_fiber::{Coroutine, ForcedUnwind, Yielder};
@@ -202,7 +202,7 @@ impl Drop for TaskRef {
         let layout = Layout::for_value::<Task>(self);
         // SAFETY: this was the last reference: nobody else can reach the task.
         unsafe { ptr::drop_in_place(self.0.as_ptr()) };
-        // SAFETY: `Task::new` allocated it from the pool with this layout
+        // SAFETY: `Task::spawn` allocated it from the pool with this layout
         // (`for_value` reads size and alignment from the vtable).
         unsafe { alloc::deallocate(self.0.cast(), layout) };
     }
@@ -231,7 +231,7 @@ impl Task {
     /// `F` and `T` may borrow: the caller must make sure the goroutine
     /// finishes (or is dropped unrun) before anything they borrow dies, as
     /// `scope` does. With `'static` types it is always safe.
-    pub(crate) unsafe fn new<'a, F, T>(
+    pub(crate) unsafe fn spawn<'a, F, T>(
         rt: &Arc<Shared>,
         name: Option<Box<str>>,
         location: &'static Location<'static>,
@@ -745,13 +745,17 @@ impl<T> JoinHandle<T> {
         let mut out: Option<Result<T, JoinError>> = None;
         let out_ptr = ptr::from_mut(&mut out).cast::<()>();
         // SAFETY: a `JoinHandle<T>` is made only with the task whose body's
-        // output is `T` (`Task::new`).
+        // output is `T` (`Task::spawn`).
         if unsafe { self.task.body.poll_join(out_ptr, None) } {
             return out.expect("a result is taken once");
         }
         loop {
             // SAFETY: as above.
-            if unsafe { self.task.body.poll_join(out_ptr, Some(park::current_unparker())) } {
+            if unsafe {
+                self.task
+                    .body
+                    .poll_join(out_ptr, Some(park::current_unparker()))
+            } {
                 return out.expect("a result is taken once");
             }
             park::park();
@@ -767,7 +771,6 @@ impl<T> JoinHandle<T> {
     pub fn is_finished(&self) -> bool {
         self.task.body.is_done()
     }
-
 }
 
 impl<T> Drop for JoinHandle<T> {
@@ -778,6 +781,8 @@ impl<T> Drop for JoinHandle<T> {
 
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JoinHandle").field("id", &self.task.id).finish()
+        f.debug_struct("JoinHandle")
+            .field("id", &self.task.id)
+            .finish()
     }
 }

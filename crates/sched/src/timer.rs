@@ -36,7 +36,9 @@ pub(crate) struct TimerRef {
 
 impl fmt::Debug for TimerRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TimerRef").field("heap", &self.slot.heap).finish()
+        f.debug_struct("TimerRef")
+            .field("heap", &self.slot.heap)
+            .finish()
     }
 }
 
@@ -93,8 +95,12 @@ pub(crate) struct Timers {
 impl Timers {
     pub(crate) fn new(heaps: usize) -> Timers {
         Timers {
-            heaps: (0..heaps).map(|_| CachePadded::new(Mutex::default())).collect(),
-            earliest: (0..heaps).map(|_| CachePadded::new(AtomicU64::new(NEVER))).collect(),
+            heaps: (0..heaps)
+                .map(|_| CachePadded::new(Mutex::default()))
+                .collect(),
+            earliest: (0..heaps)
+                .map(|_| CachePadded::new(AtomicU64::new(NEVER)))
+                .collect(),
             epoch: Instant::now(),
         }
     }
@@ -116,7 +122,12 @@ impl Timers {
 
     /// Adds a timer to `heap` that unparks `wake` at `deadline`. Returns the
     /// timer and whether it is now the earliest of its heap.
-    pub(crate) fn add_to(&self, heap: usize, deadline: Instant, wake: Unparker) -> (TimerRef, bool) {
+    pub(crate) fn add_to(
+        &self,
+        heap: usize,
+        deadline: Instant,
+        wake: Unparker,
+    ) -> (TimerRef, bool) {
         let deadline = self.ticks(deadline);
         let slot = Arc::new(Slot {
             state: AtomicU8::new(PENDING),
@@ -227,6 +238,8 @@ impl Timers {
 
 impl fmt::Debug for Timers {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Timers").field("heaps", &self.heaps.len()).finish()
+        f.debug_struct("Timers")
+            .field("heaps", &self.heaps.len())
+            .finish()
     }
 }

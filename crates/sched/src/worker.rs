@@ -128,7 +128,9 @@ impl WorkerCtx {
             next: RefCell::new(None),
             tick: Cell::new(0),
             next_streak: Cell::new(0),
-            rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9)),
+            rng: Cell::new(
+                0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9),
+            ),
             rt_refs: (Cell::new(0), Cell::new(0)),
         }
     }
@@ -182,18 +184,18 @@ impl WorkerCtx {
     fn find_task(&self) -> Option<TaskRef> {
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
-        if tick % INJECTOR_INTERVAL == 0 {
+        if tick.is_multiple_of(INJECTOR_INTERVAL) {
             if let Some(task) = self.steal_injector() {
                 return Some(task);
             }
             let now = self.shared.timers.ticks(Instant::now());
             self.shared.timers.fire(self.index, now, false);
         }
-        if self.next_streak.get() < NEXT_STREAK || self.local.is_empty() {
-            if let Some(task) = self.next.borrow_mut().take() {
-                self.next_streak.set(self.next_streak.get() + 1);
-                return Some(task);
-            }
+        if (self.next_streak.get() < NEXT_STREAK || self.local.is_empty())
+            && let Some(task) = self.next.borrow_mut().take()
+        {
+            self.next_streak.set(self.next_streak.get() + 1);
+            return Some(task);
         }
         self.next_streak.set(0);
         if let Some(task) = self.local.pop() {
@@ -221,10 +223,10 @@ impl WorkerCtx {
             return Some(task);
         }
         let now = self.shared.timers.ticks(Instant::now());
-        if self.shared.timers.fire_all(self.index, now) > 0 {
-            if let Some(task) = self.pop_local().or_else(|| self.steal_injector()) {
-                return Some(task);
-            }
+        if self.shared.timers.fire_all(self.index, now) > 0
+            && let Some(task) = self.pop_local().or_else(|| self.steal_injector())
+        {
+            return Some(task);
         }
         let n = self.shared.workers.len();
         let start = self.random(n);
@@ -262,7 +264,7 @@ impl WorkerCtx {
                 break Some(task);
             }
             rounds += 1;
-            if self.shared.is_shutdown() || (rounds % 8 == 0 && start.elapsed() > SPIN) {
+            if self.shared.is_shutdown() || (rounds.is_multiple_of(8) && start.elapsed() > SPIN) {
                 break None;
             }
             std::hint::spin_loop();

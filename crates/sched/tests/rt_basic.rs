@@ -24,7 +24,10 @@ fn a_panic_is_returned_by_join_and_the_worker_lives_on() {
     assert!(err.is_panic());
     assert_eq!(err.to_string(), "goroutine panicked: goroutine 7 failed");
     let payload = err.into_panic();
-    assert_eq!(payload.downcast_ref::<String>().unwrap(), "goroutine 7 failed");
+    assert_eq!(
+        payload.downcast_ref::<String>().unwrap(),
+        "goroutine 7 failed"
+    );
     // The only worker still runs goroutines.
     assert_eq!(rt.go(|| 5).join().unwrap(), 5);
 }
@@ -62,7 +65,9 @@ fn plain_threads_spawn_and_join_alongside_goroutines() {
         })
         .collect();
     let total: u64 = threads.into_iter().map(|t| t.join().unwrap()).sum();
-    let expected: u64 = (0..8u64).map(|t| (0..100).map(|i| t * 1000 + i).sum::<u64>()).sum();
+    let expected: u64 = (0..8u64)
+        .map(|t| (0..100).map(|i| t * 1000 + i).sum::<u64>())
+        .sum();
     assert_eq!(total, expected);
 }
 
@@ -96,7 +101,10 @@ fn go_macro_evaluates_arguments_in_the_caller() {
     // The argument ran before the goroutine, here, on this plain thread.
     assert_eq!(count.load(Ordering::SeqCst), 1);
     assert_eq!(*evaluated_in.lock().unwrap(), Some(None));
-    assert_eq!(label, "items", "the clone was made here; the original is still ours");
+    assert_eq!(
+        label, "items",
+        "the clone was made here; the original is still ours"
+    );
     assert_eq!(h.join().unwrap(), "items:3!");
     // Paths and closures work too.
     let h = goro_sched::go!(std::cmp::max(4, 9));
@@ -140,7 +148,11 @@ fn scope_waits_for_all_and_reraises_the_first_panic() {
     }))
     .unwrap_err();
     assert_eq!(err.downcast_ref::<String>().unwrap(), "scoped 10");
-    assert_eq!(finished.load(Ordering::SeqCst), 50, "scope waited for every goroutine");
+    assert_eq!(
+        finished.load(Ordering::SeqCst),
+        50,
+        "scope waited for every goroutine"
+    );
 }
 
 #[test]

@@ -24,7 +24,11 @@ fn stack_sizes_out_of_range_are_errors() {
         assert!(err.to_string().contains("Builder::stack_size"), "{err}");
         assert!(err.to_string().contains("16 KiB to 1024 MiB"), "{err}");
     }
-    let rt = Runtime::builder().workers(1).stack_size(64 * 1024).build().unwrap();
+    let rt = Runtime::builder()
+        .workers(1)
+        .stack_size(64 * 1024)
+        .build()
+        .unwrap();
     assert_eq!(rt.run(|| 3), 3);
 }
 
@@ -36,7 +40,11 @@ fn named_goroutines_with_their_own_stacks_run() {
         .go(|| {
             fn depth(n: u64) -> u64 {
                 let pad = std::hint::black_box([n; 128]);
-                if n == 0 { 0 } else { depth(n - 1) + pad[1] - n + 1 }
+                if n == 0 {
+                    0
+                } else {
+                    depth(n - 1) + pad[1] - n + 1
+                }
             }
             depth(2_000)
         })
@@ -52,8 +60,8 @@ fn child(value: &str) -> (bool, String) {
         .env("GORO_MAXPROCS", value)
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned()
-        + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     (out.status.success(), text)
 }
 
@@ -86,7 +94,10 @@ fn bad_goro_maxprocs_is_named_in_the_error() {
         assert!(!ok, "{text}");
         let expected =
             format!("GORO_MAXPROCS must be a positive whole number of workers, not `{bad}`");
-        assert!(text.contains(&format!("builder error: {expected}")), "{text}");
+        assert!(
+            text.contains(&format!("builder error: {expected}")),
+            "{text}"
+        );
         assert!(
             text.contains(&format!("cannot start goro's global runtime: {expected}")),
             "{text}"

@@ -10,7 +10,13 @@ use goro_sched::Runtime;
 
 fn rss() -> usize {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
-    statm.split_whitespace().nth(1).unwrap().parse::<usize>().unwrap() * 4096
+    statm
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse::<usize>()
+        .unwrap()
+        * 4096
 }
 
 fn threads() -> usize {
@@ -18,7 +24,10 @@ fn threads() -> usize {
 }
 
 #[test]
-#[cfg_attr(debug_assertions, ignore = "a million goroutines: run it with --release")]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "a million goroutines: run it with --release"
+)]
 fn a_million_goroutines_spawned_and_joined() {
     let rt = Runtime::builder().build().unwrap();
     let counter = Arc::new(AtomicU64::new(0));
@@ -62,8 +71,7 @@ fn a_hundred_thousand_sleeping_goroutines_cost_no_thread() {
         .collect();
     // Wait until they are all asleep (or done).
     let deadline = Instant::now() + Duration::from_secs(120);
-    while rt.stats().parks + woken.load(Ordering::Relaxed) < 100_000 && Instant::now() < deadline
-    {
+    while rt.stats().parks + woken.load(Ordering::Relaxed) < 100_000 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));
     }
     let threads_during = threads();
@@ -77,11 +85,17 @@ fn a_hundred_thousand_sleeping_goroutines_cost_no_thread() {
         per / 1024.0
     );
     assert_eq!(woken.load(Ordering::Relaxed), 100_000);
-    assert!(threads_during <= threads_before + 4, "{threads_before} -> {threads_during}");
+    assert!(
+        threads_during <= threads_before + 4,
+        "{threads_before} -> {threads_during}"
+    );
 }
 
 #[test]
-#[cfg_attr(debug_assertions, ignore = "a million parked goroutines: run it with --release")]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "a million parked goroutines: run it with --release"
+)]
 fn a_million_parked_goroutines_fit_in_five_kib_each() {
     use goro_sched::park;
     use std::sync::Mutex;

@@ -19,7 +19,10 @@ impl Drop for DropCounter {
 fn settle(rt: &Runtime, started: &AtomicUsize, n: usize) {
     let start = Instant::now();
     while started.load(Ordering::SeqCst) < n {
-        assert!(start.elapsed() < Duration::from_secs(60), "goroutines never started");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "goroutines never started"
+        );
         std::thread::sleep(Duration::from_millis(1));
     }
     let _ = rt;
@@ -94,7 +97,11 @@ fn goroutines_never_started_are_dropped_with_their_closures() {
     }
     gate.store(true, Ordering::SeqCst);
     drop(rt);
-    assert_eq!(drops.load(Ordering::SeqCst), 50, "each closure dropped once, run or not");
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        50,
+        "each closure dropped once, run or not"
+    );
 }
 
 #[test]
@@ -168,7 +175,9 @@ fn destructors_that_wake_and_spawn_during_shutdown_do_not_hang() {
 
 #[test]
 fn dropping_a_runtime_from_its_own_goroutine_is_a_clear_panic() {
-    let rt = Arc::new(std::sync::Mutex::new(Some(Runtime::builder().workers(1).build().unwrap())));
+    let rt = Arc::new(std::sync::Mutex::new(Some(
+        Runtime::builder().workers(1).build().unwrap(),
+    )));
     let inner = rt.clone();
     let h = rt.lock().unwrap().as_ref().unwrap().go(move || {
         let own = inner.lock().unwrap().take();
@@ -176,5 +185,8 @@ fn dropping_a_runtime_from_its_own_goroutine_is_a_clear_panic() {
     });
     let err = h.join().unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains("cannot be shut down or dropped from one of its own goroutines"), "{msg}");
+    assert!(
+        msg.contains("cannot be shut down or dropped from one of its own goroutines"),
+        "{msg}"
+    );
 }

@@ -548,6 +548,10 @@ pub(crate) fn guard_hit(addr: usize) -> Option<usize> {
 #[doc(hidden)]
 pub fn arena_stats() -> (usize, usize) {
     let arena = arena();
-    let free = arena.classes.iter().map(|c| c.dirty.len() + c.clean.len()).sum();
+    let free = arena
+        .classes
+        .iter()
+        .map(|c| c.dirty.len() + c.clean.len())
+        .sum();
     (free, arena.mprotect_guards)
 }
