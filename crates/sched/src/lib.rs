@@ -19,7 +19,7 @@
 //! runs other goroutines meanwhile. The same calls from a plain thread block
 //! that thread, so goroutines and threads mix freely.
 //!
-//! [`go`] works anywhere: inside a goroutine it spawns on that goroutine's
+//! [`go()`] works anywhere: inside a goroutine it spawns on that goroutine's
 //! runtime, elsewhere on the global runtime, started on first use.
 //!
 //! # Blocking calls
@@ -37,7 +37,7 @@
 //!
 //! # Module map
 //!
-//! * [`go`], [`go!`], [`Builder`], [`scope`], [`run`]: starting goroutines.
+//! * [`go()`], [`go!`], [`Builder`], [`scope()`], [`run`]: starting goroutines.
 //! * [`JoinHandle`], [`JoinError`], [`GoroutineId`]: waiting for them.
 //! * [`yield_now`], [`sleep`], [`id`], [`num_goroutines`], [`blocking`]: from
 //!   inside one.
@@ -215,7 +215,7 @@ impl Builder {
         self
     }
 
-    /// Spawns the goroutine, as [`go`].
+    /// Spawns the goroutine, as [`go()`].
     ///
     /// # Errors
     /// `InvalidInput` for a stack size out of range; `OutOfMemory` when the

@@ -515,7 +515,7 @@ impl WorkerCtx {
 
 /// A goroutine runtime: worker threads that run goroutines.
 ///
-/// Most programs use the global runtime behind [`go`](crate::go) and
+/// Most programs use the global runtime behind [`go`](fn@crate::go) and
 /// [`run`](crate::run), started on first use. A `Runtime` of your own has its
 /// own workers and its own lifetime: dropping it waits for its running
 /// goroutines to reach a park point, then unwinds every parked one, so that
