@@ -151,10 +151,11 @@ impl Idle {
 }
 
 /// Every goroutine that has parked at least once and not finished, for
-/// shutdown (the others are always in a queue or on a worker).
-#[derive(Default)]
+/// shutdown (the others are always in a queue or on a worker). Sharded by
+/// the worker that registers it, so that workers do not contend for one lock;
+/// a task's key holds its shard and its slot.
 pub(crate) struct Registry {
-    slab: Mutex<Slab>,
+    shards: Box<[CachePadded<Mutex<Slab>>]>,
 }
 
 #[derive(Default)]
@@ -163,41 +164,54 @@ struct Slab {
     free: Vec<usize>,
 }
 
+/// Bits of a registry key that hold the slot; the shard is above them.
+const SLOT_BITS: u32 = 40;
+
 impl Registry {
-    fn lock(&self) -> MutexGuard<'_, Slab> {
-        self.slab.lock().unwrap_or_else(|e| e.into_inner())
+    fn new(shards: usize) -> Registry {
+        Registry {
+            shards: (0..shards).map(|_| CachePadded::default()).collect(),
+        }
     }
 
-    /// Registers `task` unless it is already.
-    pub(crate) fn register(&self, task: &TaskRef) {
+    fn lock(&self, shard: usize) -> MutexGuard<'_, Slab> {
+        self.shards[shard].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Registers `task`, from worker `shard`, unless it is already. Only the
+    /// thread that owns the goroutine's run registers or removes it.
+    pub(crate) fn register(&self, shard: usize, task: &TaskRef) {
         if task.registry_key.load(Ordering::Relaxed) != usize::MAX {
             return;
         }
-        let mut slab = self.lock();
-        let key = match slab.free.pop() {
-            Some(key) => {
-                slab.slots[key] = Some(task.clone());
-                key
+        let mut slab = self.lock(shard);
+        let slot = match slab.free.pop() {
+            Some(slot) => {
+                slab.slots[slot] = Some(task.clone());
+                slot
             }
             None => {
                 slab.slots.push(Some(task.clone()));
                 slab.slots.len() - 1
             }
         };
-        task.registry_key.store(key, Ordering::Relaxed);
+        task.registry_key
+            .store((shard << SLOT_BITS) | slot, Ordering::Relaxed);
     }
 
     /// Forgets `task` if it was registered.
     fn remove(&self, task: &Task) {
-        if task.registry_key.load(Ordering::Relaxed) == usize::MAX {
+        let key = task.registry_key.load(Ordering::Relaxed);
+        if key == usize::MAX {
             return;
         }
-        let key = task.registry_key.swap(usize::MAX, Ordering::Relaxed);
+        task.registry_key.store(usize::MAX, Ordering::Relaxed);
+        let (shard, slot) = (key >> SLOT_BITS, key & ((1 << SLOT_BITS) - 1));
         let removed = {
-            let mut slab = self.lock();
-            let removed = slab.slots.get_mut(key).and_then(Option::take);
+            let mut slab = self.lock(shard);
+            let removed = slab.slots.get_mut(slot).and_then(Option::take);
             if removed.is_some() {
-                slab.free.push(key);
+                slab.free.push(slot);
             }
             removed
         };
@@ -205,7 +219,16 @@ impl Registry {
     }
 
     fn all(&self) -> Vec<TaskRef> {
-        self.lock().slots.iter().flatten().cloned().collect()
+        (0..self.shards.len())
+            .flat_map(|shard| {
+                self.lock(shard)
+                    .slots
+                    .iter()
+                    .flatten()
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
+            .collect()
     }
 }
 
@@ -641,7 +664,7 @@ impl Runtime {
                 max_spinning: (workers / 2).max(1),
             },
             timers: Timers::new(workers),
-            registry: Registry::default(),
+            registry: Registry::new(workers),
             stats: (0..=workers).map(|_| CachePadded::default()).collect(),
             stack_size,
             shutdown: AtomicBool::new(false),

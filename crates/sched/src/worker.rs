@@ -311,14 +311,14 @@ impl WorkerCtx {
             Counters::bump(&self.shared.stats[self.index].switches);
             match switch {
                 Some(Switch::Yield) => {
-                    self.local.push(task);
+                    self.push_back(task);
                     return;
                 }
                 Some(Switch::Park) => {
                     Counters::bump(&self.shared.stats[self.index].parks);
                     // Parked goroutines are in no queue: register it, so that
                     // shutdown can find it (once; before anyone can wake it).
-                    self.shared.registry.register(&task);
+                    self.shared.registry.register(self.index, &task);
                     if task.finish_park() {
                         // Woken before it was off its stack: run it again,
                         // unless others have waited long enough.
