@@ -160,15 +160,25 @@ impl WorkerCtx {
     pub(crate) fn push_next(&self, task: TaskRef) {
         let previous = self.next.borrow_mut().replace(task);
         if let Some(previous) = previous {
-            self.local.push(previous);
-            self.shared.notify_work();
+            self.push_back(previous);
         }
     }
 
-    /// Queues `task` behind the others of this worker.
+    /// Queues `task` behind the others of this worker, where others may
+    /// steal it.
+    ///
+    /// Only a push onto an empty queue notifies (a `SeqCst` fence, which
+    /// waits for every pending store: a sixth of a spawn). That is enough: a
+    /// worker goes to sleep only after seeing every queue empty, so the
+    /// first push after that finds this queue empty and wakes it; later pushes
+    /// find work that a worker is already awake for, or will see when it
+    /// next looks.
     pub(crate) fn push_back(&self, task: TaskRef) {
+        let was_empty = self.local.is_empty();
         self.local.push(task);
-        self.shared.notify_work();
+        if was_empty {
+            self.shared.notify_work();
+        }
     }
 
     /// Whether this worker has goroutines waiting to run.

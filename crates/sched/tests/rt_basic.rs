@@ -318,3 +318,31 @@ fn num_goroutines_counts_live_ones() {
     assert_eq!(rt.stats().goroutines, 0);
     assert!(rt.stats().spawned >= 52);
 }
+
+#[test]
+fn work_spreads_to_sleeping_workers() {
+    // Workers are asleep; one goroutine spawns CPU-bound goroutines onto its
+    // own queue. If pushing work did not wake a sleeper, they would all run
+    // on the spawner's worker.
+    let rt = Runtime::builder().workers(2).build().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(50)); // let them sleep
+    let threads = rt.run(|| {
+        let handles: Vec<_> = (0..64)
+            .map(|_| {
+                go(|| {
+                    let start = std::time::Instant::now();
+                    while start.elapsed() < std::time::Duration::from_millis(2) {
+                        std::hint::spin_loop();
+                    }
+                    std::thread::current().id()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .collect::<HashSet<_>>()
+    });
+    assert_eq!(threads.len(), 2, "all goroutines ran on one worker");
+    assert!(rt.stats().steals > 0);
+}
