@@ -45,6 +45,7 @@
 //! * [`local!`], [`LocalKey`]: goroutine-local storage.
 //! * [`park`]: the one way for channels and locks to block a goroutine or a
 //!   thread.
+//! * [`timer`]: functions run by the scheduler's timers (for time channels).
 
 #![warn(missing_docs)]
 #![deny(missing_debug_implementations)]
@@ -56,7 +57,7 @@ pub mod park;
 mod runtime;
 mod scope;
 mod task;
-mod timer;
+pub mod timer;
 mod worker;
 
 use std::io;

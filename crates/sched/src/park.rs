@@ -38,6 +38,7 @@ use std::thread::Thread;
 use std::time::Instant;
 
 use crate::task::{Task, TaskRef};
+use crate::timer::Action;
 use crate::worker;
 
 /// Wakes one goroutine or thread that parks (or will park) with [`park`].
@@ -112,9 +113,9 @@ pub fn park_deadline(deadline: Instant) {
         Some(task) => {
             let timer = task.rt.add_timer(
                 deadline,
-                Unparker {
+                Action::Wake(Unparker {
                     inner: Inner::Goroutine(task.clone()),
-                },
+                }),
             );
             task.park();
             task.rt.timers.cancel(&timer);

@@ -40,9 +40,8 @@ use std::time::{Duration, Instant};
 use crossbeam_deque::{Injector, Stealer, Worker as Deque};
 use crossbeam_utils::CachePadded;
 
-use crate::park::Unparker;
 use crate::task::{Fiber, JoinHandle, Task, TaskRef};
-use crate::timer::{NEVER, TimerRef, Timers};
+use crate::timer::{Action, NEVER, TimerRef, Timers};
 use crate::worker::{self, CurrentGuard, WorkerCtx};
 
 /// What every worker of a runtime shares.
@@ -320,9 +319,9 @@ impl Shared {
 
     /// Adds a timer that unparks `wake` at `deadline`, on the current
     /// worker's heap (the first one from outside).
-    pub(crate) fn add_timer(&self, deadline: Instant, wake: Unparker) -> TimerRef {
+    pub(crate) fn add_timer(&self, deadline: Instant, action: Action) -> TimerRef {
         let heap = worker::with_worker(self, |w| w.index).unwrap_or(0);
-        let (timer, earliest) = self.timers.add_to(heap, deadline, wake);
+        let (timer, earliest) = self.timers.add_to(heap, deadline, action);
         if earliest && self.idle.num_sleeping.load(Ordering::SeqCst) > 0 {
             // Sleeping workers chose their timeouts before this deadline
             // existed. This worker will see it when it next looks for work,

@@ -7,6 +7,9 @@
 //! in an atomic, so a worker about to sleep can set its timeout to the
 //! earliest deadline of all heaps without taking their locks.
 //!
+//! The layers above use timers through [`call_at`]: run a short function on a
+//! worker at a deadline (time channels, `after_func`).
+//!
 //! Cancelling is lazy, as in Go: a cancelled timer stays in its heap, marked,
 //! until it surfaces or until marked ones are half the heap, when the heap is
 //! rebuilt without them.
@@ -45,7 +48,30 @@ impl fmt::Debug for TimerRef {
 struct Slot {
     state: AtomicU8,
     heap: usize,
-    wake: Unparker,
+    action: Action,
+}
+
+/// What a timer does when it fires.
+pub(crate) enum Action {
+    /// Wakes a parked goroutine or thread.
+    Wake(Unparker),
+    /// Runs a function on the worker that fires the timer; it must not block.
+    Call(std::sync::Mutex<Option<Box<dyn FnOnce() + Send>>>),
+}
+
+impl Action {
+    fn fire(&self) {
+        match self {
+            Action::Wake(unparker) => unparker.unpark(),
+            Action::Call(f) => {
+                let f = f.lock().unwrap_or_else(|e| e.into_inner()).take();
+                if let Some(f) = f {
+                    // A panic must not take the worker down with it.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+                }
+            }
+        }
+    }
 }
 
 struct Entry {
@@ -126,13 +152,13 @@ impl Timers {
         &self,
         heap: usize,
         deadline: Instant,
-        wake: Unparker,
+        action: Action,
     ) -> (TimerRef, bool) {
         let deadline = self.ticks(deadline);
         let slot = Arc::new(Slot {
             state: AtomicU8::new(PENDING),
             heap,
-            wake,
+            action,
         });
         let mut h = self.lock(heap);
         h.seq += 1;
@@ -215,7 +241,7 @@ impl Timers {
             self.publish(heap, &h);
         }
         for slot in &due {
-            slot.wake.unpark();
+            slot.action.fire();
         }
         due.len()
     }
@@ -242,4 +268,64 @@ impl fmt::Debug for Timers {
             .field("heaps", &self.heaps.len())
             .finish()
     }
+}
+
+/// A function scheduled with [`call_at`]; [`cancel`](TimerHandle::cancel)
+/// withdraws it. Dropping the handle does not cancel it.
+pub struct TimerHandle {
+    rt: std::sync::Arc<crate::runtime::Shared>,
+    timer: TimerRef,
+}
+
+impl TimerHandle {
+    /// Withdraws the function; returns whether it had not yet run (or
+    /// started to run).
+    pub fn cancel(&self) -> bool {
+        self.rt.timers.cancel(&self.timer)
+    }
+
+    /// Whether the function has neither run nor been cancelled.
+    pub fn is_pending(&self) -> bool {
+        self.timer.slot.state.load(Ordering::Acquire) == PENDING
+    }
+}
+
+impl fmt::Debug for TimerHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TimerHandle")
+            .field("pending", &self.is_pending())
+            .finish()
+    }
+}
+
+/// Runs `f` at `deadline` (at once if it has passed) on a worker of the
+/// current runtime (the calling goroutine's, else the global one), with no
+/// thread waiting for it: the scheduler's timers fire it.
+///
+/// `f` runs on the worker's own stack, between goroutines: it must be short
+/// and must not block (spawn a goroutine for anything more). A panic in `f`
+/// is caught and printed.
+///
+/// ```
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::sync::Arc;
+/// use std::time::{Duration, Instant};
+///
+/// let fired = Arc::new(AtomicBool::new(false));
+/// let f = fired.clone();
+/// let handle = goro_sched::timer::call_at(Instant::now() + Duration::from_millis(1), move || {
+///     f.store(true, Ordering::SeqCst)
+/// });
+/// while !fired.load(Ordering::SeqCst) {
+///     std::thread::sleep(Duration::from_millis(1));
+/// }
+/// assert!(!handle.is_pending());
+/// assert!(!handle.cancel(), "it has run");
+/// ```
+pub fn call_at(deadline: Instant, f: impl FnOnce() + Send + 'static) -> TimerHandle {
+    let f: Box<dyn FnOnce() + Send> = Box::new(f);
+    crate::runtime::with_current(|rt| TimerHandle {
+        rt: rt.clone(),
+        timer: rt.add_timer(deadline, Action::Call(std::sync::Mutex::new(Some(f)))),
+    })
 }
