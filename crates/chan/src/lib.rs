@@ -1,10 +1,37 @@
 //! Go channels for goroutines and threads: `bounded`, `unbounded`, `select!`.
 //!
-//! This crate is a skeleton for now: it sits on [`goro_sched`], whose park/wake
-//! seam its channels will block through.
+//! ```
+//! let (tx, rx) = goro_chan::bounded(0); // unbuffered, as Go's `make(chan int)`
+//! let h = goro_sched::go(move || {
+//!     for i in 0..3 {
+//!         tx.send(i).unwrap(); // waits for the receiver each time
+//!     }
+//!     // dropping the last sender closes the channel
+//! });
+//! let got: Vec<i32> = rx.iter().collect(); // `for v := range ch`
+//! assert_eq!(got, [0, 1, 2]);
+//! h.join().unwrap();
+//! ```
 
 #![warn(missing_docs)]
 #![deny(missing_debug_implementations)]
+#![doc(test(attr(deny(warnings), allow(dead_code, unused_variables))))]
+
+// Defines `select!`, used in doctests of later modules.
+mod select_macro;
+
+mod channel;
+mod err;
+mod select;
+pub mod time;
+mod waiter;
 
 #[doc(no_inline)]
 pub use goro_sched as sched;
+
+pub use crate::channel::{IntoIter, Iter, Receiver, Sender, TryIter, bounded, never, unbounded};
+pub use crate::err::{
+    RecvError, RecvTimeoutError, SelectTimeoutError, SendError, SendTimeoutError, TryRecvError,
+    TrySelectError, TrySendError,
+};
+pub use crate::select::{Select, SelectedOperation};

@@ -1,0 +1,848 @@
+//! The channel: a buffer and two queues of waiters behind one lock, as Go's
+//! `hchan`; and its two ends.
+//!
+//! Every flavor is this one type: `cap == Some(0)` is Go's unbuffered
+//! channel (a send completes only when a receiver takes the value, written
+//! straight into the waiting receiver's slot), `Some(n)` a ring buffer of `n`,
+//! `None` unbounded. The lock is held for a few dozen instructions and never
+//! across a park or a wake-up.
+//!
+//! Selects reserve before they commit: a ready receive reserves a buffered
+//! value (`recv_reserved`), a ready send a free slot (`send_reserved`), so
+//! that the chosen operation still succeeds when it completes a moment later.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::err::{
+    RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
+};
+use crate::waiter::{Context, Entry, Peer};
+
+pub(crate) struct Channel<T> {
+    inner: Mutex<Inner<T>>,
+    /// `None`: unbounded.
+    cap: Option<usize>,
+}
+
+struct Inner<T> {
+    buf: VecDeque<T>,
+    /// Buffered values promised to selected receives.
+    recv_reserved: usize,
+    /// Free slots promised to selected sends.
+    send_reserved: usize,
+    /// Closed by `close()` or by the last sender's drop.
+    closed: bool,
+    /// Time channels and `never()` stay open without senders.
+    never_closes: bool,
+    senders: usize,
+    receivers: usize,
+    recvq: VecDeque<Entry>,
+    sendq: VecDeque<Entry>,
+}
+
+/// What a select's operation found ready, for its completion.
+#[derive(Debug)]
+pub(crate) enum Token {
+    /// A buffered value (receive) or a free slot (send) reserved for it.
+    Reserved,
+    /// A waiting operation claimed for it: a sender whose value is at
+    /// `packet`, or a receiver whose slot is at `packet`. Completing it
+    /// completes `ctx`.
+    Claimed(Entry),
+    /// A value received on the select's behalf, in a heap `Option<T>` (from
+    /// a select's send that had to be waited for, or into the select's own
+    /// registered packet).
+    Packet(*mut ()),
+    /// A receiver waits for the value at this `Peer<T>`.
+    Peer(*mut ()),
+    /// The channel is closed.
+    Closed,
+}
+
+impl<T> Channel<T> {
+    fn new(cap: Option<usize>, never_closes: bool) -> Channel<T> {
+        Channel {
+            inner: Mutex::new(Inner {
+                buf: VecDeque::with_capacity(cap.unwrap_or(0).min(1024)),
+                recv_reserved: 0,
+                send_reserved: 0,
+                closed: false,
+                never_closes,
+                senders: 1,
+                receivers: 1,
+                recvq: VecDeque::new(),
+                sendq: VecDeque::new(),
+            }),
+            cap,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner<T>> {
+        // Nothing user-provided runs under the lock, so it is never poisoned
+        // in a way that matters; recover anyway.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn addr(&self) -> usize {
+        self as *const Self as usize
+    }
+}
+
+impl<T> Inner<T> {
+    fn disconnected(&self) -> bool {
+        self.closed || self.receivers == 0
+    }
+
+    fn has_room(&self, cap: Option<usize>) -> bool {
+        match cap {
+            None => true,
+            Some(cap) => self.buf.len() + self.send_reserved < cap,
+        }
+    }
+
+    fn has_value(&self) -> bool {
+        self.buf.len() > self.recv_reserved
+    }
+
+    /// Pops the first waiter of `queue` that can still be claimed, claiming
+    /// it; stale entries (claimed elsewhere, or by `skip`) are dropped.
+    fn claim(queue: &mut VecDeque<Entry>, skip: usize) -> Option<Entry> {
+        let mut i = 0;
+        while i < queue.len() {
+            let entry = queue[i];
+            // SAFETY: the entry is in this channel's queue and we hold its
+            // lock (waiter rule 1).
+            let ctx = unsafe { entry.ctx() };
+            if skip != 0 && ctx.id.get() == skip {
+                i += 1;
+                continue;
+            }
+            queue.remove(i);
+            if ctx.try_claim(entry.oper) {
+                return Some(entry);
+            }
+        }
+        None
+    }
+
+    /// Whether some waiter in `queue`, not `skip`'s, could be claimed.
+    fn has_waiter(queue: &VecDeque<Entry>, skip: usize) -> bool {
+        queue.iter().any(|e| {
+            // SAFETY: as in `claim`.
+            let ctx = unsafe { e.ctx() };
+            (skip == 0 || ctx.id.get() != skip) && ctx.selected().is_none()
+        })
+    }
+
+    /// After a value left the buffer: lets a waiting sender in, by taking its
+    /// value or by reserving a slot for a select's send. Returns whom to wake.
+    fn admit_sender(&mut self, cap: Option<usize>) -> Option<Entry> {
+        if !self.has_room(cap) {
+            return None;
+        }
+        let entry = Self::claim(&mut self.sendq, 0)?;
+        if entry.packet.is_null() {
+            self.send_reserved += 1;
+        } else {
+            // SAFETY: a waiting sender's packet holds its `Option<T>` until we
+            // complete it (waiter rule 3).
+            let value = unsafe { (*entry.packet.cast::<Option<T>>()).take() };
+            self.buf.extend(value);
+        }
+        Some(entry)
+    }
+}
+
+/// Completes claimed waiters once the channel's lock is released.
+fn complete(entry: Option<Entry>, closed: bool) {
+    if let Some(entry) = entry {
+        // SAFETY: we claimed it and have not completed it (waiter rule 2).
+        unsafe { entry.ctx() }.complete(closed, std::ptr::null_mut());
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Sending
+
+impl<T> Channel<T> {
+    pub(crate) fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
+        let mut inner = self.lock();
+        if inner.disconnected() {
+            return Err(TrySendError::Closed(value));
+        }
+        if let Some(entry) = Inner::<T>::claim(&mut inner.recvq, 0) {
+            drop(inner);
+            // SAFETY: a waiting receiver's packet is its empty `Option<T>`,
+            // ours to fill until we complete it.
+            unsafe { *entry.packet.cast::<Option<T>>() = Some(value) };
+            complete(Some(entry), false);
+            return Ok(());
+        }
+        if inner.has_room(self.cap) {
+            inner.buf.push_back(value);
+            return Ok(());
+        }
+        Err(TrySendError::Full(value))
+    }
+
+    pub(crate) fn send(
+        &self,
+        value: T,
+        deadline: Option<Instant>,
+    ) -> Result<(), SendTimeoutError<T>> {
+        let mut inner = self.lock();
+        if inner.disconnected() {
+            return Err(SendTimeoutError::Closed(value));
+        }
+        if let Some(entry) = Inner::<T>::claim(&mut inner.recvq, 0) {
+            drop(inner);
+            // SAFETY: as in `try_send`.
+            unsafe { *entry.packet.cast::<Option<T>>() = Some(value) };
+            complete(Some(entry), false);
+            return Ok(());
+        }
+        if inner.has_room(self.cap) {
+            inner.buf.push_back(value);
+            return Ok(());
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(SendTimeoutError::Timeout(value));
+        }
+        // Wait, with the value in a packet on this stack.
+        let ctx = Context::new();
+        let mut packet = Some(value);
+        inner.sendq.push_back(Entry {
+            ctx: &ctx,
+            oper: 0,
+            packet: (&raw mut packet).cast(),
+        });
+        drop(inner);
+        match ctx.wait(deadline) {
+            Some(_) if ctx.is_closed() => Err(SendTimeoutError::Closed(
+                packet.take().expect("a closed send keeps its value"),
+            )),
+            Some(_) => Ok(()),
+            None => {
+                self.unregister(&ctx);
+                Err(SendTimeoutError::Timeout(
+                    packet.take().expect("an aborted send keeps its value"),
+                ))
+            }
+        }
+    }
+
+    /// Removes every entry of `ctx` from both queues (waiter rule 1).
+    pub(crate) fn unregister(&self, ctx: &Context) {
+        let mut inner = self.lock();
+        let ptr: *const Context = ctx;
+        inner.recvq.retain(|e| e.ctx != ptr);
+        inner.sendq.retain(|e| e.ctx != ptr);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Receiving
+
+impl<T> Channel<T> {
+    /// Takes a value if one can be had at once. Gives the lock back only
+    /// when there was none (so the caller can register).
+    fn take_ready<'a>(
+        &'a self,
+        mut inner: MutexGuard<'a, Inner<T>>,
+    ) -> (Ready<T>, Option<MutexGuard<'a, Inner<T>>>) {
+        if inner.has_value() {
+            let value = inner.buf.pop_front().expect("has_value");
+            let admitted = inner.admit_sender(self.cap);
+            drop(inner);
+            complete(admitted, false);
+            return (Ready::Value(value), None);
+        }
+        if let Some(entry) = Inner::<T>::claim(&mut inner.sendq, 0) {
+            drop(inner);
+            return (Ready::Value(take_from_sender::<T>(entry)), None);
+        }
+        if inner.disconnected() {
+            return (Ready::Closed, None);
+        }
+        (Ready::Empty, Some(inner))
+    }
+
+    pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
+        match self.take_ready(self.lock()).0 {
+            Ready::Value(value) => Ok(value),
+            Ready::Closed => Err(TryRecvError::Closed),
+            Ready::Empty => Err(TryRecvError::Empty),
+        }
+    }
+
+    pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+        let mut inner = match self.take_ready(self.lock()) {
+            (Ready::Value(value), _) => return Ok(value),
+            (Ready::Closed, _) => return Err(RecvTimeoutError::Closed),
+            (Ready::Empty, inner) => inner.expect("the lock comes back with Empty"),
+        };
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(RecvTimeoutError::Timeout);
+        }
+        let ctx = Context::new();
+        let mut packet: Option<T> = None;
+        inner.recvq.push_back(Entry {
+            ctx: &ctx,
+            oper: 0,
+            packet: (&raw mut packet).cast(),
+        });
+        drop(inner);
+        match ctx.wait(deadline) {
+            Some(_) => packet.ok_or(RecvTimeoutError::Closed),
+            None => {
+                self.unregister(&ctx);
+                Err(RecvTimeoutError::Timeout)
+            }
+        }
+    }
+}
+
+enum Ready<T> {
+    Value(T),
+    Closed,
+    Empty,
+}
+
+/// Takes the value of a claimed waiting sender, waiting for it if the sender
+/// is a select whose value comes only when its `send` runs.
+fn take_from_sender<T>(entry: Entry) -> T {
+    if !entry.packet.is_null() {
+        // SAFETY: a waiting sender's packet holds its value until we complete
+        // it (waiter rule 3).
+        let value = unsafe { (*entry.packet.cast::<Option<T>>()).take() };
+        complete(Some(entry), false);
+        return value.expect("a waiting sender has a value");
+    }
+    let mut peer = Peer::<T> {
+        ctx: Context::new(),
+        slot: None,
+    };
+    // SAFETY: we claimed it and have not completed it (waiter rule 2).
+    unsafe { entry.ctx() }.complete(false, (&raw mut peer).cast());
+    peer.ctx.wait(None);
+    peer.slot.expect("a select's send delivers its value")
+}
+
+// ---------------------------------------------------------------------------
+// Closing and the ends' counts
+
+impl<T> Channel<T> {
+    /// Closes the channel; false if it was already closed.
+    pub(crate) fn close(&self) -> bool {
+        let mut inner = self.lock();
+        if inner.disconnected() {
+            return false;
+        }
+        inner.closed = true;
+        let woken = Self::claim_all(&mut inner);
+        drop(inner);
+        for entry in woken {
+            complete(Some(entry), true);
+        }
+        true
+    }
+
+    fn claim_all(inner: &mut Inner<T>) -> Vec<Entry> {
+        let mut woken = Vec::new();
+        while let Some(entry) = Inner::<T>::claim(&mut inner.recvq, 0) {
+            woken.push(entry);
+        }
+        while let Some(entry) = Inner::<T>::claim(&mut inner.sendq, 0) {
+            woken.push(entry);
+        }
+        woken
+    }
+
+    pub(crate) fn add_sender(&self) {
+        self.lock().senders += 1;
+    }
+
+    pub(crate) fn drop_sender(&self) {
+        let mut inner = self.lock();
+        inner.senders -= 1;
+        if inner.senders == 0 && !inner.never_closes && !inner.closed {
+            drop(inner);
+            self.close();
+        }
+    }
+
+    pub(crate) fn add_receiver(&self) {
+        self.lock().receivers += 1;
+    }
+
+    pub(crate) fn drop_receiver(&self) {
+        let mut inner = self.lock();
+        inner.receivers -= 1;
+        if inner.receivers > 0 {
+            return;
+        }
+        // Nobody can receive any more: drop what is buffered, and let the
+        // waiting senders go with their values.
+        let buffered = std::mem::take(&mut inner.buf);
+        inner.recv_reserved = 0;
+        let woken = Self::claim_all(&mut inner);
+        drop(inner);
+        drop(buffered);
+        for entry in woken {
+            complete(Some(entry), true);
+        }
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.lock().disconnected()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        let inner = self.lock();
+        inner.buf.len() - inner.recv_reserved
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Select support
+
+impl<T> Channel<T> {
+    /// A select's receive, if it can proceed now.
+    pub(crate) fn select_try_recv(&self) -> Option<Token> {
+        let mut inner = self.lock();
+        if inner.has_value() {
+            inner.recv_reserved += 1;
+            return Some(Token::Reserved);
+        }
+        if let Some(entry) = Inner::<T>::claim(&mut inner.sendq, 0) {
+            if !entry.packet.is_null() {
+                return Some(Token::Claimed(entry));
+            }
+            drop(inner);
+            let value = take_from_sender::<T>(entry);
+            return Some(Token::Packet(Box::into_raw(Box::new(Some(value))).cast()));
+        }
+        inner.disconnected().then_some(Token::Closed)
+    }
+
+    /// A select's send, if it can proceed now.
+    pub(crate) fn select_try_send(&self) -> Option<Token> {
+        let mut inner = self.lock();
+        if inner.disconnected() {
+            return Some(Token::Closed);
+        }
+        if let Some(entry) = Inner::<T>::claim(&mut inner.recvq, 0) {
+            return Some(Token::Claimed(entry));
+        }
+        if inner.has_room(self.cap) {
+            inner.send_reserved += 1;
+            return Some(Token::Reserved);
+        }
+        None
+    }
+
+    /// Registers a select's receive; returns its heap packet, or `None` if
+    /// the receive is ready after all (then nothing is registered).
+    pub(crate) fn select_register_recv(&self, ctx: &Context, oper: usize) -> Option<*mut ()> {
+        let mut inner = self.lock();
+        if inner.has_value()
+            || inner.disconnected()
+            || Inner::<T>::has_waiter(&inner.sendq, ctx.id.get())
+        {
+            return None;
+        }
+        let packet: *mut () = Box::into_raw(Box::new(None::<T>)).cast();
+        inner.recvq.push_back(Entry { ctx, oper, packet });
+        Some(packet)
+    }
+
+    /// Registers a select's send; false if it is ready after all.
+    pub(crate) fn select_register_send(&self, ctx: &Context, oper: usize) -> bool {
+        let mut inner = self.lock();
+        if inner.disconnected()
+            || inner.has_room(self.cap)
+            || Inner::<T>::has_waiter(&inner.recvq, ctx.id.get())
+        {
+            return false;
+        }
+        inner.sendq.push_back(Entry {
+            ctx,
+            oper,
+            packet: std::ptr::null_mut(),
+        });
+        true
+    }
+
+    /// Completes a select's receive.
+    pub(crate) fn complete_recv(&self, token: Token) -> Result<T, RecvError> {
+        match token {
+            Token::Reserved => {
+                let mut inner = self.lock();
+                inner.recv_reserved -= 1;
+                let value = inner.buf.pop_front().expect("a reserved value");
+                let admitted = inner.admit_sender(self.cap);
+                drop(inner);
+                complete(admitted, false);
+                Ok(value)
+            }
+            Token::Claimed(entry) => Ok(take_from_sender::<T>(entry)),
+            Token::Packet(packet) => {
+                // SAFETY: a `Packet` token owns a boxed `Option<T>` made by
+                // `select_try_recv` or `select_register_recv` for this channel.
+                let packet = unsafe { Box::from_raw(packet.cast::<Option<T>>()) };
+                packet.ok_or(RecvError)
+            }
+            Token::Closed => Err(RecvError),
+            Token::Peer(_) => unreachable!("a receive is never a peer"),
+        }
+    }
+
+    /// Completes a select's send.
+    pub(crate) fn complete_send(&self, token: Token, value: T) -> Result<(), SendError<T>> {
+        match token {
+            Token::Reserved => {
+                let mut inner = self.lock();
+                inner.send_reserved -= 1;
+                if inner.disconnected() {
+                    return Err(SendError(value));
+                }
+                // A receiver may have started waiting since the reservation.
+                if let Some(entry) = Inner::<T>::claim(&mut inner.recvq, 0) {
+                    drop(inner);
+                    // SAFETY: as in `try_send`.
+                    unsafe { *entry.packet.cast::<Option<T>>() = Some(value) };
+                    complete(Some(entry), false);
+                } else {
+                    inner.buf.push_back(value);
+                }
+                Ok(())
+            }
+            Token::Claimed(entry) => {
+                // SAFETY: a claimed receiver's packet is its empty slot, ours
+                // to fill until we complete it.
+                unsafe { *entry.packet.cast::<Option<T>>() = Some(value) };
+                complete(Some(entry), false);
+                Ok(())
+            }
+            Token::Peer(peer) => {
+                let peer = peer.cast::<Peer<T>>();
+                // SAFETY: the receiver waits on its `Peer<T>` until we
+                // complete its context (waiter rule 2), and touches the slot
+                // only after.
+                unsafe {
+                    (*peer).slot = Some(value);
+                    (*peer).ctx.complete(false, std::ptr::null_mut());
+                }
+                Ok(())
+            }
+            Token::Closed => Err(SendError(value)),
+            Token::Packet(_) => unreachable!("a send never gets a packet"),
+        }
+    }
+
+    /// Frees a registered receive's packet that was not chosen.
+    pub(crate) fn drop_packet(packet: *mut ()) {
+        // SAFETY: the packet was boxed by `select_register_recv` for this `T`,
+        // and its entry is gone from every queue.
+        drop(unsafe { Box::from_raw(packet.cast::<Option<T>>()) });
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The ends
+
+/// The sending end of a channel. Clone it for more senders; dropping the
+/// last one closes the channel.
+pub struct Sender<T> {
+    pub(crate) chan: Arc<Channel<T>>,
+}
+
+/// The receiving end of a channel. Clone it for more receivers; once every
+/// receiver is dropped, sends fail.
+pub struct Receiver<T> {
+    pub(crate) chan: Arc<Channel<T>>,
+}
+
+/// A channel with a buffer of `cap` values; `bounded(0)` is Go's unbuffered
+/// channel, where a send completes only when a receiver takes the value.
+///
+/// ```
+/// let (tx, rx) = goro_chan::bounded(1);
+/// tx.send("ping").unwrap();
+/// assert_eq!(tx.try_send("full").unwrap_err().is_full(), true);
+/// assert_eq!(rx.recv(), Ok("ping"));
+/// ```
+pub fn bounded<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
+    ends(Channel::new(Some(cap), false))
+}
+
+/// A channel whose buffer grows as needed: sends never block.
+///
+/// ```
+/// let (tx, rx) = goro_chan::unbounded();
+/// for i in 0..1000 {
+///     tx.send(i).unwrap();
+/// }
+/// drop(tx);
+/// assert_eq!(rx.iter().sum::<i32>(), 499_500);
+/// ```
+pub fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
+    ends(Channel::new(None, false))
+}
+
+/// Go's nil channel: a receiver that never delivers and never closes. A
+/// `select!` arm on it is never chosen.
+///
+/// ```
+/// use std::time::Duration;
+/// let rx = goro_chan::never::<i32>();
+/// assert!(rx.recv_timeout(Duration::from_millis(1)).unwrap_err().is_timeout());
+/// ```
+pub fn never<T>() -> Receiver<T> {
+    let (tx, rx) = ends(Channel::new(Some(0), true));
+    drop(tx);
+    rx
+}
+
+/// A channel of one that stays open without senders (time channels).
+pub(crate) fn never_closing<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
+    ends(Channel::new(Some(cap), true))
+}
+
+fn ends<T>(chan: Channel<T>) -> (Sender<T>, Receiver<T>) {
+    let chan = Arc::new(chan);
+    (Sender { chan: chan.clone() }, Receiver { chan })
+}
+
+impl<T> Sender<T> {
+    /// Sends `value`, waiting while the buffer is full (unbuffered: until a
+    /// receiver takes it). Parks a goroutine, blocks a thread.
+    ///
+    /// # Errors
+    /// The value comes back if the channel is closed.
+    pub fn send(&self, value: T) -> Result<(), SendError<T>> {
+        self.chan
+            .send(value, None)
+            .map_err(|e| SendError(e.into_inner()))
+    }
+
+    /// Sends `value` if that needs no waiting.
+    ///
+    /// # Errors
+    /// `Full(value)` if it would wait, `Closed(value)` if the channel is closed.
+    pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
+        self.chan.try_send(value)
+    }
+
+    /// Sends `value`, waiting at most `timeout`.
+    ///
+    /// # Errors
+    /// `Timeout(value)` or `Closed(value)`.
+    pub fn send_timeout(&self, value: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
+        self.chan.send(value, Instant::now().checked_add(timeout))
+    }
+
+    /// Closes the channel (Go's `close`): receivers drain what is buffered,
+    /// then get `Err`; waiting and later sends fail. Returns false if it was
+    /// already closed.
+    pub fn close(&self) -> bool {
+        self.chan.close()
+    }
+
+    /// Whether the channel is closed, or has no receivers left.
+    pub fn is_closed(&self) -> bool {
+        self.chan.is_closed()
+    }
+
+    /// Values in the buffer.
+    pub fn len(&self) -> usize {
+        self.chan.len()
+    }
+
+    /// Whether the buffer is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The buffer's size; `None` if unbounded.
+    pub fn capacity(&self) -> Option<usize> {
+        self.chan.cap
+    }
+
+    /// Whether both ends belong to the same channel.
+    pub fn same_channel(&self, other: &Sender<T>) -> bool {
+        Arc::ptr_eq(&self.chan, &other.chan)
+    }
+}
+
+impl<T> Receiver<T> {
+    /// Receives a value, waiting until one comes. Parks a goroutine, blocks a
+    /// thread.
+    ///
+    /// # Errors
+    /// `RecvError` once the channel is closed and drained.
+    pub fn recv(&self) -> Result<T, RecvError> {
+        self.chan.recv(None).map_err(|_| RecvError)
+    }
+
+    /// Receives a value if one is there.
+    ///
+    /// # Errors
+    /// `Empty`, or `Closed` once closed and drained.
+    pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        self.chan.try_recv()
+    }
+
+    /// Receives a value, waiting at most `timeout`.
+    ///
+    /// # Errors
+    /// `Timeout`, or `Closed` once closed and drained.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
+        self.chan.recv(Instant::now().checked_add(timeout))
+    }
+
+    /// A blocking iterator that ends when the channel is closed and drained
+    /// (Go's `for v := range ch`).
+    pub fn iter(&self) -> Iter<'_, T> {
+        Iter { rx: self }
+    }
+
+    /// An iterator over what can be received without waiting.
+    pub fn try_iter(&self) -> TryIter<'_, T> {
+        TryIter { rx: self }
+    }
+
+    /// Values in the buffer.
+    pub fn len(&self) -> usize {
+        self.chan.len()
+    }
+
+    /// Whether the buffer is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The buffer's size; `None` if unbounded.
+    pub fn capacity(&self) -> Option<usize> {
+        self.chan.cap
+    }
+
+    /// Whether the channel is closed (it may still hold values).
+    pub fn is_closed(&self) -> bool {
+        self.chan.is_closed()
+    }
+
+    /// Whether both ends belong to the same channel.
+    pub fn same_channel(&self, other: &Receiver<T>) -> bool {
+        Arc::ptr_eq(&self.chan, &other.chan)
+    }
+}
+
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Sender<T> {
+        self.chan.add_sender();
+        Sender {
+            chan: self.chan.clone(),
+        }
+    }
+}
+
+impl<T> Clone for Receiver<T> {
+    fn clone(&self) -> Receiver<T> {
+        self.chan.add_receiver();
+        Receiver {
+            chan: self.chan.clone(),
+        }
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        self.chan.drop_sender();
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        self.chan.drop_receiver();
+    }
+}
+
+impl<T> fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender")
+            .field("capacity", &self.chan.cap)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Receiver")
+            .field("capacity", &self.chan.cap)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A blocking iterator over a [`Receiver`]: see [`Receiver::iter`].
+#[derive(Debug)]
+pub struct Iter<'a, T> {
+    rx: &'a Receiver<T>,
+}
+
+/// A non-blocking iterator over a [`Receiver`]: see [`Receiver::try_iter`].
+#[derive(Debug)]
+pub struct TryIter<'a, T> {
+    rx: &'a Receiver<T>,
+}
+
+/// An owning blocking iterator over a [`Receiver`].
+#[derive(Debug)]
+pub struct IntoIter<T> {
+    rx: Receiver<T>,
+}
+
+impl<T> Iterator for Iter<'_, T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        self.rx.recv().ok()
+    }
+}
+
+impl<T> Iterator for TryIter<'_, T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        self.rx.try_recv().ok()
+    }
+}
+
+impl<T> Iterator for IntoIter<T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        self.rx.recv().ok()
+    }
+}
+
+impl<'a, T> IntoIterator for &'a Receiver<T> {
+    type Item = T;
+    type IntoIter = Iter<'a, T>;
+
+    fn into_iter(self) -> Iter<'a, T> {
+        self.iter()
+    }
+}
+
+impl<T> IntoIterator for Receiver<T> {
+    type Item = T;
+    type IntoIter = IntoIter<T>;
+
+    fn into_iter(self) -> IntoIter<T> {
+        IntoIter { rx: self }
+    }
+}

@@ -1,0 +1,377 @@
+//! `Select`: waiting on several channel operations at once, and performing
+//! exactly one (Go's `select`, or `reflect.Select` for a number of
+//! operations known only at run time).
+//!
+//! A select first tries every operation, in a random order (so that among
+//! ready ones each is equally likely, as in Go). If none is ready it
+//! registers a waiter on every channel, all sharing one `Context`, and parks;
+//! the first channel to claim the context chooses the operation. A
+//! registration that finds its channel ready after all (something happened
+//! between the try and the registration) withdraws everything and tries
+//! again. After waking, the select removes its waiters from every channel,
+//! so no stale registration outlives it.
+//!
+//! A chosen operation is completed by the caller with
+//! [`SelectedOperation::recv`] or [`SelectedOperation::send`]: until then the
+//! channel holds what it reserved for it (a value, a slot, or a waiting
+//! partner), so it must be completed at once.
+
+use std::cell::Cell;
+use std::fmt;
+use std::marker::PhantomData;
+use std::time::{Duration, Instant};
+
+use crate::channel::{Channel, Token};
+use crate::err::{RecvError, SelectTimeoutError, SendError, TrySelectError};
+use crate::waiter::Context;
+use crate::{Receiver, Sender};
+
+/// One side of one channel, as a select sees it.
+trait Handle {
+    fn try_op(&self, send: bool) -> Option<Token>;
+    /// Registers; `Err(())` if the operation turned out ready. A receive
+    /// gives back its packet.
+    fn register(&self, send: bool, ctx: &Context, oper: usize) -> Result<Option<*mut ()>, ()>;
+    fn unregister(&self, ctx: &Context);
+    fn drop_packet(&self, packet: *mut ());
+    fn addr(&self) -> usize;
+}
+
+impl<T> Handle for Channel<T> {
+    fn try_op(&self, send: bool) -> Option<Token> {
+        if send {
+            self.select_try_send()
+        } else {
+            self.select_try_recv()
+        }
+    }
+
+    fn register(&self, send: bool, ctx: &Context, oper: usize) -> Result<Option<*mut ()>, ()> {
+        if send {
+            if self.select_register_send(ctx, oper) {
+                Ok(None)
+            } else {
+                Err(())
+            }
+        } else {
+            self.select_register_recv(ctx, oper).map(Some).ok_or(())
+        }
+    }
+
+    fn unregister(&self, ctx: &Context) {
+        Channel::unregister(self, ctx);
+    }
+
+    fn drop_packet(&self, packet: *mut ()) {
+        Channel::<T>::drop_packet(packet);
+    }
+
+    fn addr(&self) -> usize {
+        Channel::addr(self)
+    }
+}
+
+struct Op<'a> {
+    handle: &'a dyn Handle,
+    send: bool,
+}
+
+/// Waits on several channel operations and performs exactly one: the
+/// dynamic form of [`select!`](crate::select!), for operations known only at
+/// run time.
+///
+/// ```
+/// use goro_chan::{Select, bounded};
+///
+/// let (tx1, rx1) = bounded::<i32>(1);
+/// let (tx2, rx2) = bounded::<i32>(1);
+/// tx2.send(20).unwrap();
+///
+/// let mut sel = Select::new();
+/// let a = sel.recv(&rx1);
+/// let b = sel.recv(&rx2);
+/// let op = sel.select();
+/// assert_eq!(op.index(), b);
+/// assert_eq!(op.recv(&rx2), Ok(20));
+/// # drop((tx1, a));
+/// ```
+pub struct Select<'a> {
+    ops: Vec<Op<'a>>,
+}
+
+impl<'a> Select<'a> {
+    /// An empty select.
+    pub fn new() -> Select<'a> {
+        Select { ops: Vec::new() }
+    }
+
+    /// Adds a receive on `rx`; returns its index.
+    pub fn recv<T>(&mut self, rx: &'a Receiver<T>) -> usize {
+        self.ops.push(Op {
+            handle: &*rx.chan,
+            send: false,
+        });
+        self.ops.len() - 1
+    }
+
+    /// Adds a send on `tx`; returns its index. The value is given only to
+    /// the chosen operation, in [`SelectedOperation::send`].
+    pub fn send<T>(&mut self, tx: &'a Sender<T>) -> usize {
+        self.ops.push(Op {
+            handle: &*tx.chan,
+            send: true,
+        });
+        self.ops.len() - 1
+    }
+
+    /// Chooses an operation that is ready now, if any.
+    ///
+    /// # Errors
+    /// `TrySelectError` when none is.
+    pub fn try_select(&mut self) -> Result<SelectedOperation<'a>, TrySelectError> {
+        self.try_all().ok_or(TrySelectError)
+    }
+
+    /// Waits until an operation is ready and chooses it (with no operations,
+    /// waits for ever, as Go's `select {}`).
+    pub fn select(&mut self) -> SelectedOperation<'a> {
+        self.wait(None).expect("no deadline")
+    }
+
+    /// Waits at most `timeout` for an operation to be ready.
+    ///
+    /// # Errors
+    /// `SelectTimeoutError` when none is in time.
+    pub fn select_timeout(
+        &mut self,
+        timeout: Duration,
+    ) -> Result<SelectedOperation<'a>, SelectTimeoutError> {
+        self.wait(Instant::now().checked_add(timeout))
+    }
+
+    /// Waits until `deadline` at most for an operation to be ready.
+    ///
+    /// # Errors
+    /// `SelectTimeoutError` when none is in time.
+    pub fn select_deadline(
+        &mut self,
+        deadline: Instant,
+    ) -> Result<SelectedOperation<'a>, SelectTimeoutError> {
+        self.wait(Some(deadline))
+    }
+
+    fn selected(&self, index: usize, token: Token) -> SelectedOperation<'a> {
+        SelectedOperation {
+            index,
+            token: Some(token),
+            addr: self.ops[index].handle.addr(),
+            _marker: PhantomData,
+        }
+    }
+
+    /// Tries every operation once, in a random order.
+    fn try_all(&self) -> Option<SelectedOperation<'a>> {
+        let n = self.ops.len();
+        let mut order: Vec<usize> = (0..n).collect();
+        shuffle(&mut order);
+        for i in order {
+            let op = &self.ops[i];
+            if let Some(token) = op.handle.try_op(op.send) {
+                return Some(self.selected(i, token));
+            }
+        }
+        None
+    }
+
+    fn wait(
+        &mut self,
+        deadline: Option<Instant>,
+    ) -> Result<SelectedOperation<'a>, SelectTimeoutError> {
+        loop {
+            if let Some(op) = self.try_all() {
+                return Ok(op);
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(SelectTimeoutError);
+            }
+            if self.ops.is_empty() {
+                match deadline {
+                    Some(d) => {
+                        goro_sched::park::park_deadline(d);
+                        continue;
+                    }
+                    None => loop {
+                        goro_sched::park::park();
+                    },
+                }
+            }
+            let ctx = Context::new();
+            ctx.id.set(&raw const ctx as usize);
+            let mut packets: Vec<Option<*mut ()>> = Vec::with_capacity(self.ops.len());
+            let mut ready_early = false;
+            for (i, op) in self.ops.iter().enumerate() {
+                match op.handle.register(op.send, &ctx, i) {
+                    Ok(packet) => packets.push(packet),
+                    Err(()) => {
+                        ready_early = true;
+                        break;
+                    }
+                }
+            }
+            let chosen = if ready_early && ctx.try_abort() {
+                None
+            } else {
+                // Registered everywhere (or claimed while registering).
+                ctx.wait(if ready_early { None } else { deadline })
+            };
+            for op in &self.ops[..packets.len()] {
+                op.handle.unregister(&ctx);
+            }
+            let Some(index) = chosen else {
+                self.free(&packets, None);
+                if ready_early {
+                    continue;
+                }
+                return Err(SelectTimeoutError);
+            };
+            let token = if self.ops[index].send {
+                if ctx.is_closed() {
+                    Token::Closed
+                } else if !ctx.peer().is_null() {
+                    Token::Peer(ctx.peer())
+                } else {
+                    Token::Reserved
+                }
+            } else {
+                Token::Packet(packets[index].expect("a registered receive has a packet"))
+            };
+            self.free(&packets, Some(index));
+            return Ok(self.selected(index, token));
+        }
+    }
+
+    /// Frees the packets of registered receives, but the chosen one's.
+    fn free(&self, packets: &[Option<*mut ()>], keep: Option<usize>) {
+        for (i, packet) in packets.iter().enumerate() {
+            if let Some(packet) = packet
+                && Some(i) != keep
+            {
+                self.ops[i].handle.drop_packet(*packet);
+            }
+        }
+    }
+}
+
+impl Default for Select<'_> {
+    fn default() -> Self {
+        Select::new()
+    }
+}
+
+impl fmt::Debug for Select<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Select")
+            .field("operations", &self.ops.len())
+            .finish()
+    }
+}
+
+/// The operation a [`Select`] chose; complete it at once with
+/// [`recv`](SelectedOperation::recv) or [`send`](SelectedOperation::send) on
+/// the same channel end that was registered.
+///
+/// # Panics
+/// Dropping it without completing it panics: the channel holds a value, a
+/// slot or a waiting partner for it.
+pub struct SelectedOperation<'a> {
+    index: usize,
+    token: Option<Token>,
+    addr: usize,
+    _marker: PhantomData<&'a ()>,
+}
+
+impl SelectedOperation<'_> {
+    /// The index of the chosen operation, as `Select::recv`/`send` returned.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// Completes a chosen receive.
+    ///
+    /// # Errors
+    /// `RecvError` if the channel is closed and drained.
+    ///
+    /// # Panics
+    /// If `rx` is not the receiver the operation was registered with.
+    pub fn recv<T>(mut self, rx: &Receiver<T>) -> Result<T, RecvError> {
+        assert_eq!(
+            rx.chan.addr(),
+            self.addr,
+            "SelectedOperation::recv called with a receiver it was not selected on"
+        );
+        let token = self.token.take().expect("completed once");
+        rx.chan.complete_recv(token)
+    }
+
+    /// Completes a chosen send with `value`.
+    ///
+    /// # Errors
+    /// The value comes back if the channel is closed.
+    ///
+    /// # Panics
+    /// If `tx` is not the sender the operation was registered with.
+    pub fn send<T>(mut self, tx: &Sender<T>, value: T) -> Result<(), SendError<T>> {
+        assert_eq!(
+            tx.chan.addr(),
+            self.addr,
+            "SelectedOperation::send called with a sender it was not selected on"
+        );
+        let token = self.token.take().expect("completed once");
+        tx.chan.complete_send(token, value)
+    }
+}
+
+impl Drop for SelectedOperation<'_> {
+    fn drop(&mut self) {
+        if self.token.is_some() && !std::thread::panicking() {
+            panic!("dropped a SelectedOperation without completing it with recv or send");
+        }
+    }
+}
+
+impl fmt::Debug for SelectedOperation<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SelectedOperation")
+            .field("index", &self.index)
+            .finish()
+    }
+}
+
+thread_local! {
+    static RNG: Cell<u64> = Cell::new({
+        // Seeded per thread from the clock and a stack address.
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let local = 0u8;
+        (t ^ (&raw const local as u64).rotate_left(32)) | 1
+    });
+}
+
+/// A uniform random permutation (Fisher–Yates), from a per-thread xorshift.
+fn shuffle(order: &mut [usize]) {
+    if order.len() < 2 {
+        return;
+    }
+    RNG.with(|rng| {
+        let mut x = rng.get();
+        for i in (1..order.len()).rev() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let j = ((x >> 32) * (i as u64 + 1)) >> 32;
+            order.swap(i, j as usize);
+        }
+        rng.set(x);
+    });
+}

@@ -1,0 +1,332 @@
+//! Time channels, as Go's `time` package: `after`, `tick`, `Timer`, `Ticker`,
+//! `after_func`, all on the scheduler's timers (no thread per timer).
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use goro_chan::{select, time};
+//!
+//! let start = Instant::now();
+//! let (_tx, never_ready) = goro_chan::bounded::<()>(0);
+//! let timed_out = select! {
+//!     recv(never_ready) -> _ => false,
+//!     recv(time::after(Duration::from_millis(5))) -> _ => true,
+//! };
+//! assert!(timed_out);
+//! assert!(start.elapsed() >= Duration::from_millis(5));
+//! ```
+
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use goro_sched::timer::{TimerHandle, call_at};
+
+use crate::channel::never_closing;
+use crate::{Receiver, Sender};
+
+pub use goro_sched::sleep;
+
+/// A channel that receives the time once, after `d`; it never closes (Go's
+/// `time.After`).
+pub fn after(d: Duration) -> Receiver<Instant> {
+    let (tx, rx) = never_closing(1);
+    call_at(deadline(d), move || {
+        let _ = tx.try_send(Instant::now());
+    });
+    rx
+}
+
+/// A channel that receives the time every `d` (Go's `time.Tick`). A slow
+/// receiver misses ticks rather than getting a burst. The ticks stop once
+/// the receiver is dropped.
+///
+/// # Panics
+/// If `d` is zero.
+pub fn tick(d: Duration) -> Receiver<Instant> {
+    Ticker::new(d).detach()
+}
+
+fn deadline(d: Duration) -> Instant {
+    let now = Instant::now();
+    // A deadline too far to represent is as good as never.
+    now.checked_add(d)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+// ---------------------------------------------------------------------------
+// Timer
+
+/// A single event in the future (Go's `time.Timer`): its channel receives the
+/// time when it fires, unless it is stopped first.
+///
+/// ```
+/// use std::time::Duration;
+/// use goro_chan::time::Timer;
+///
+/// let timer = Timer::new(Duration::from_secs(3600));
+/// assert!(timer.stop(), "it was still pending");
+/// assert!(!timer.stop());
+/// timer.reset(Duration::from_millis(1));
+/// timer.chan().recv().unwrap();
+/// ```
+pub struct Timer {
+    inner: Arc<TimerInner>,
+    rx: Receiver<Instant>,
+}
+
+struct TimerInner {
+    tx: Sender<Instant>,
+    /// `after_func`'s function, run in its own goroutine when the timer fires.
+    func: Option<Arc<dyn Fn() + Send + Sync>>,
+    handle: Mutex<Option<TimerHandle>>,
+}
+
+impl Timer {
+    /// A timer that fires after `d`.
+    pub fn new(d: Duration) -> Timer {
+        Timer::with_func(d, None)
+    }
+
+    fn with_func(d: Duration, func: Option<Arc<dyn Fn() + Send + Sync>>) -> Timer {
+        let (tx, rx) = never_closing(1);
+        let timer = Timer {
+            inner: Arc::new(TimerInner {
+                tx,
+                func,
+                handle: Mutex::new(None),
+            }),
+            rx,
+        };
+        timer.arm(d);
+        timer
+    }
+
+    fn arm(&self, d: Duration) {
+        let inner = self.inner.clone();
+        let handle = call_at(deadline(d), move || match &inner.func {
+            Some(func) => {
+                let func = func.clone();
+                drop(goro_sched::go(move || func()));
+            }
+            None => {
+                let _ = inner.tx.try_send(Instant::now());
+            }
+        });
+        *lock(&self.inner.handle) = Some(handle);
+    }
+
+    /// The channel the time is sent on when the timer fires (for a timer of
+    /// [`after_func`], a channel that never receives).
+    pub fn chan(&self) -> &Receiver<Instant> {
+        &self.rx
+    }
+
+    /// Stops the timer; returns whether it was still pending (false if it
+    /// had fired or was stopped already).
+    pub fn stop(&self) -> bool {
+        lock(&self.inner.handle)
+            .as_ref()
+            .is_some_and(TimerHandle::cancel)
+    }
+
+    /// Makes the timer fire after `d` (again); returns whether it was still
+    /// pending.
+    pub fn reset(&self, d: Duration) -> bool {
+        let was_pending = self.stop();
+        self.arm(d);
+        was_pending
+    }
+}
+
+impl fmt::Debug for Timer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let pending = lock(&self.inner.handle)
+            .as_ref()
+            .is_some_and(TimerHandle::is_pending);
+        f.debug_struct("Timer").field("pending", &pending).finish()
+    }
+}
+
+/// Runs `f` in its own goroutine after `d` (Go's `time.AfterFunc`); the
+/// returned timer can stop it or reset it (to run `f` again).
+///
+/// ```
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::sync::Arc;
+/// use std::time::Duration;
+///
+/// let ran = Arc::new(AtomicBool::new(false));
+/// let r = ran.clone();
+/// let _timer = goro_chan::time::after_func(Duration::from_millis(1), move || {
+///     r.store(true, Ordering::SeqCst)
+/// });
+/// while !ran.load(Ordering::SeqCst) {
+///     std::thread::sleep(Duration::from_millis(1));
+/// }
+/// ```
+pub fn after_func(d: Duration, f: impl Fn() + Send + Sync + 'static) -> Timer {
+    let mut timer = Timer::with_func(d, Some(Arc::new(f)));
+    timer.rx = crate::never();
+    timer
+}
+
+// ---------------------------------------------------------------------------
+// Ticker
+
+/// Ticks at a fixed period (Go's `time.Ticker`): its channel receives the
+/// time every period. A slow receiver misses ticks instead of getting a
+/// burst. Dropping the ticker stops it.
+///
+/// ```
+/// use std::time::Duration;
+/// use goro_chan::time::Ticker;
+///
+/// let ticker = Ticker::new(Duration::from_millis(1));
+/// for _ in 0..3 {
+///     ticker.chan().recv().unwrap();
+/// }
+/// ticker.stop();
+/// ```
+pub struct Ticker {
+    inner: Arc<TickerInner>,
+    rx: Receiver<Instant>,
+    detached: bool,
+}
+
+struct TickerInner {
+    tx: Sender<Instant>,
+    state: Mutex<TickerState>,
+}
+
+struct TickerState {
+    period: Duration,
+    next: Instant,
+    /// Bumped by `stop` and `reset`, so that a tick already on its way does
+    /// not re-arm a stopped ticker.
+    generation: u64,
+    stopped: bool,
+    handle: Option<TimerHandle>,
+}
+
+impl Ticker {
+    /// A ticker with period `d`.
+    ///
+    /// # Panics
+    /// If `d` is zero (as Go's `NewTicker`).
+    pub fn new(d: Duration) -> Ticker {
+        assert!(!d.is_zero(), "non-positive interval for Ticker::new");
+        let (tx, rx) = never_closing(1);
+        let inner = Arc::new(TickerInner {
+            tx,
+            state: Mutex::new(TickerState {
+                period: d,
+                next: deadline(d),
+                generation: 0,
+                stopped: false,
+                handle: None,
+            }),
+        });
+        {
+            let mut state = lock(&inner.state);
+            TickerInner::arm(&inner, &mut state);
+        }
+        Ticker {
+            inner,
+            rx,
+            detached: false,
+        }
+    }
+
+    /// The channel the ticks are sent on.
+    pub fn chan(&self) -> &Receiver<Instant> {
+        &self.rx
+    }
+
+    /// Stops the ticks (the channel stays open, as in Go).
+    pub fn stop(&self) {
+        let mut state = lock(&self.inner.state);
+        state.stopped = true;
+        state.generation += 1;
+        if let Some(handle) = state.handle.take() {
+            handle.cancel();
+        }
+    }
+
+    /// Restarts the ticks with period `d`, the first one `d` from now.
+    ///
+    /// # Panics
+    /// If `d` is zero.
+    pub fn reset(&self, d: Duration) {
+        assert!(!d.is_zero(), "non-positive interval for Ticker::reset");
+        let mut state = lock(&self.inner.state);
+        if let Some(handle) = state.handle.take() {
+            handle.cancel();
+        }
+        state.generation += 1;
+        state.stopped = false;
+        state.period = d;
+        state.next = deadline(d);
+        TickerInner::arm(&self.inner, &mut state);
+    }
+
+    /// Lets the ticker run for as long as its channel has a receiver, and
+    /// gives that channel.
+    fn detach(mut self) -> Receiver<Instant> {
+        self.detached = true;
+        self.rx.clone()
+    }
+}
+
+impl TickerInner {
+    fn arm(this: &Arc<TickerInner>, state: &mut TickerState) {
+        let inner = this.clone();
+        let generation = state.generation;
+        state.handle = Some(call_at(state.next, move || inner.fire(generation)));
+    }
+
+    fn fire(self: Arc<TickerInner>, generation: u64) {
+        let mut state = lock(&self.state);
+        if state.stopped || state.generation != generation {
+            return;
+        }
+        // Full: the receiver is slow; drop this tick.
+        let _ = self.tx.try_send(Instant::now());
+        if self.tx.is_closed() {
+            // Nobody receives any more (a `tick` channel was dropped).
+            state.stopped = true;
+            return;
+        }
+        let now = Instant::now();
+        let period = state.period;
+        state.next += period;
+        if state.next <= now {
+            // Fell behind: skip the missed ticks rather than burst.
+            let behind = now - state.next;
+            let periods = behind.as_nanos() / period.as_nanos() + 1;
+            state.next += period * u32::try_from(periods).unwrap_or(u32::MAX);
+        }
+        TickerInner::arm(&self, &mut state);
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        if !self.detached {
+            self.stop();
+        }
+    }
+}
+
+impl fmt::Debug for Ticker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = lock(&self.inner.state);
+        f.debug_struct("Ticker")
+            .field("period", &state.period)
+            .field("stopped", &state.stopped)
+            .finish()
+    }
+}

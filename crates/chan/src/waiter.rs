@@ -1,0 +1,181 @@
+//! Waiters: how a blocked send, receive or select waits, and how the
+//! operation that completes it hands over.
+//!
+//! A blocked operation puts an [`Entry`] in the channel's queue of waiting
+//! senders or receivers and waits on its [`Context`], which lives on its own
+//! stack (a select shares one context among all its operations). Whoever
+//! completes it first *claims* the context (a CAS from `WAITING` to the
+//! number of the operation), does its part (writes the value into the
+//! waiter's packet, takes the value out of it, reserves a buffer slot, or
+//! notes that the channel closed), then sets `ready` and wakes the waiter.
+//! A claim fails if another operation (or a timeout: `ABORTED`) got there
+//! first; the claimer then drops the stale entry and moves on.
+//!
+//! Memory safety rests on three rules:
+//!
+//! 1. Claims are made under the lock of the channel whose queue holds the
+//!    entry, and a waiter returns only after it has taken every channel lock
+//!    it registered under once more (to remove its entries). So nobody
+//!    touches a context after its owner has returned.
+//! 2. After a successful claim, the waiter does not return before `ready`;
+//!    the claimer touches the context for the last time when it sets it (it
+//!    clones the unparker first).
+//! 3. A packet is touched only by its owner and by the claimer, in that order
+//!    across `ready`.
+
+use std::cell::Cell;
+use std::fmt;
+use std::ptr;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+use std::time::Instant;
+
+use goro_sched::park::{self, Unparker};
+
+/// Not selected yet.
+pub(crate) const WAITING: usize = 0;
+/// Gave up (timed out).
+pub(crate) const ABORTED: usize = 1;
+
+/// A blocked operation's (or a select's) state, shared with claimers.
+pub(crate) struct Context {
+    /// `WAITING`, `ABORTED`, or `oper + 2` for the operation that was chosen.
+    selected: AtomicUsize,
+    /// Set by the claimer once its part is done.
+    ready: AtomicBool,
+    /// Set by the claimer when the channel closed (instead of a hand-over).
+    closed: AtomicBool,
+    /// For a select's send operation claimed by a receiver that waits for the
+    /// value: where to write it (see `Peer`).
+    peer: AtomicPtr<()>,
+    unparker: Unparker,
+    /// Whose this is, to keep a select from pairing with itself.
+    pub(crate) id: Cell<usize>,
+}
+
+// SAFETY: every field but `id` is atomic or immutable; `id` is written only
+// by the owner before the context is shared.
+unsafe impl Sync for Context {}
+
+impl Context {
+    pub(crate) fn new() -> Context {
+        Context {
+            selected: AtomicUsize::new(WAITING),
+            ready: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            peer: AtomicPtr::new(ptr::null_mut()),
+            unparker: park::current_unparker(),
+            id: Cell::new(0),
+        }
+    }
+
+    /// Tries to choose operation `oper` of this waiter.
+    pub(crate) fn try_claim(&self, oper: usize) -> bool {
+        self.selected
+            .compare_exchange(WAITING, oper + 2, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// The owner gives up waiting; fails if an operation was chosen first.
+    pub(crate) fn try_abort(&self) -> bool {
+        self.selected
+            .compare_exchange(WAITING, ABORTED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// The chosen operation, once one is.
+    pub(crate) fn selected(&self) -> Option<usize> {
+        match self.selected.load(Ordering::Acquire) {
+            WAITING | ABORTED => None,
+            n => Some(n - 2),
+        }
+    }
+
+    /// The claimer is done: wakes the owner. The context must not be touched
+    /// afterwards (rule 2).
+    pub(crate) fn complete(&self, closed: bool, peer: *mut ()) {
+        if closed {
+            self.closed.store(true, Ordering::Relaxed);
+        }
+        if !peer.is_null() {
+            self.peer.store(peer, Ordering::Relaxed);
+        }
+        let unparker = self.unparker.clone();
+        self.ready.store(true, Ordering::Release);
+        unparker.unpark();
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn peer(&self) -> *mut () {
+        self.peer.load(Ordering::Relaxed)
+    }
+
+    /// Waits until a claimer is done, or until `deadline`. `Some(oper)` once
+    /// done; `None` if it gave up at the deadline (then nobody will claim it).
+    pub(crate) fn wait(&self, deadline: Option<Instant>) -> Option<usize> {
+        let mut deadline = deadline;
+        loop {
+            if self.ready.load(Ordering::Acquire) {
+                return self.selected();
+            }
+            match deadline {
+                None => park::park(),
+                Some(d) => {
+                    if Instant::now() >= d {
+                        if self.try_abort() {
+                            return None;
+                        }
+                        // Claimed meanwhile: the claimer is about to finish.
+                        deadline = None;
+                        continue;
+                    }
+                    park::park_deadline(d);
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context")
+            .field("selected", &self.selected.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+/// A waiting operation in a channel's queue.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Entry {
+    pub(crate) ctx: *const Context,
+    pub(crate) oper: usize,
+    /// The waiter's `Option<T>`: to fill (a receiver), to empty (a sender),
+    /// or null (a select's sender, whose value is not there yet).
+    pub(crate) packet: *mut (),
+}
+
+// SAFETY: an entry is only a pointer pair; the rules in the module docs say
+// who may follow them, from which thread, when.
+unsafe impl Send for Entry {}
+
+impl Entry {
+    /// The entry's context.
+    ///
+    /// # Safety
+    /// Only under the lock of the channel whose queue held the entry
+    /// (rule 1), or after claiming it and before completing it (rule 2).
+    pub(crate) unsafe fn ctx(&self) -> &Context {
+        // SAFETY: per the contract, the owner has not returned.
+        unsafe { &*self.ctx }
+    }
+}
+
+/// Where a receiver that claimed a select's send operation waits for the
+/// value: its own context and slot. The select's `send` writes the value and
+/// completes `ctx`.
+pub(crate) struct Peer<T> {
+    pub(crate) ctx: Context,
+    pub(crate) slot: Option<T>,
+}
