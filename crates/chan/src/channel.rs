@@ -739,6 +739,14 @@ impl<T> Receiver<T> {
     pub fn same_channel(&self, other: &Receiver<T>) -> bool {
         Arc::ptr_eq(&self.chan, &other.chan)
     }
+
+    /// Waiting receivers and senders in the channel's queues (for tests:
+    /// a withdrawn registration must not linger).
+    #[doc(hidden)]
+    pub fn __waiting(&self) -> (usize, usize) {
+        let inner = self.chan.lock();
+        (inner.recvq.len(), inner.sendq.len())
+    }
 }
 
 impl<T> Clone for Sender<T> {

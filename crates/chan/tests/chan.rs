@@ -1,0 +1,273 @@
+//! Channel semantics for every flavor: sends, receives, their try and
+//! timeout forms, closing, dropping ends, iteration, and every pairing of
+//! goroutines and threads.
+
+use std::thread;
+use std::time::Duration;
+
+use goro_chan::{
+    RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError, bounded,
+    never, unbounded,
+};
+use goro_sched::go;
+
+const SHORT: Duration = Duration::from_millis(20);
+
+#[test]
+fn unbuffered_send_needs_a_receiver() {
+    let (tx, rx) = bounded::<i32>(0);
+    assert_eq!(tx.try_send(1), Err(TrySendError::Full(1)));
+    assert_eq!(tx.send_timeout(2, SHORT), Err(SendTimeoutError::Timeout(2)));
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    assert_eq!(rx.recv_timeout(SHORT), Err(RecvTimeoutError::Timeout));
+    assert_eq!(tx.capacity(), Some(0));
+    // With a receiver waiting, the value goes straight to it.
+    let h = go(move || rx.recv());
+    tx.send(3).unwrap();
+    assert_eq!(h.join().unwrap(), Ok(3));
+}
+
+#[test]
+fn an_unbuffered_send_hands_the_value_over_directly() {
+    // Nothing is ever buffered: each send returns only once a receiver has
+    // the value.
+    let (tx, rx) = bounded::<usize>(0);
+    let rx2 = rx.clone();
+    let h = go(move || {
+        let mut sum = 0;
+        for _ in 0..1000 {
+            sum += rx2.recv().unwrap();
+        }
+        sum
+    });
+    for i in 1..=1000 {
+        tx.send(i).unwrap();
+        assert_eq!(tx.len(), 0);
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    }
+    assert_eq!(h.join().unwrap(), 500_500);
+}
+
+#[test]
+fn bounded_buffers_then_blocks() {
+    let (tx, rx) = bounded(2);
+    tx.send(1).unwrap();
+    tx.try_send(2).unwrap();
+    assert_eq!(tx.try_send(3), Err(TrySendError::Full(3)));
+    assert_eq!(tx.len(), 2);
+    assert!(!tx.is_empty());
+    assert_eq!(rx.recv(), Ok(1));
+    tx.try_send(3).unwrap();
+    assert_eq!(rx.try_iter().collect::<Vec<_>>(), [2, 3]);
+    assert!(rx.is_empty());
+}
+
+#[test]
+fn unbounded_never_blocks() {
+    let (tx, rx) = unbounded();
+    for i in 0..100_000 {
+        tx.try_send(i).unwrap();
+    }
+    assert_eq!(tx.capacity(), None);
+    assert_eq!(rx.len(), 100_000);
+    drop(tx);
+    assert_eq!(rx.iter().count(), 100_000);
+}
+
+#[test]
+fn close_drains_then_fails_and_returns_values() {
+    let (tx, rx) = bounded(3);
+    tx.send("a").unwrap();
+    tx.send("b").unwrap();
+    assert!(tx.close());
+    assert!(!tx.close(), "already closed");
+    assert!(tx.is_closed() && rx.is_closed());
+    assert_eq!(tx.send("c"), Err(SendError("c")));
+    assert_eq!(tx.try_send("d"), Err(TrySendError::Closed("d")));
+    assert_eq!(
+        tx.send_timeout("e", SHORT),
+        Err(SendTimeoutError::Closed("e"))
+    );
+    assert_eq!(rx.recv(), Ok("a"));
+    assert_eq!(rx.try_recv(), Ok("b"));
+    assert_eq!(rx.recv(), Err(RecvError));
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
+    assert_eq!(rx.recv_timeout(SHORT), Err(RecvTimeoutError::Closed));
+}
+
+#[test]
+fn dropping_the_last_sender_closes() {
+    let (tx, rx) = unbounded();
+    let tx2 = tx.clone();
+    tx.send(1).unwrap();
+    drop(tx);
+    assert!(!rx.is_closed(), "a sender is left");
+    tx2.send(2).unwrap();
+    drop(tx2);
+    assert_eq!(rx.iter().collect::<Vec<_>>(), [1, 2]);
+}
+
+#[test]
+fn dropping_every_receiver_fails_sends() {
+    let (tx, rx) = bounded(1);
+    let rx2 = rx.clone();
+    drop(rx);
+    tx.send(1).unwrap();
+    drop(rx2);
+    assert!(tx.is_closed());
+    assert_eq!(tx.send(2), Err(SendError(2)));
+    assert_eq!(tx.len(), 0, "what was buffered is dropped");
+}
+
+#[test]
+fn close_wakes_every_parked_sender_and_receiver() {
+    let rt = goro_sched::Runtime::builder().workers(2).build().unwrap();
+    let (tx, rx) = bounded::<u32>(0);
+    let receivers: Vec<_> = (0..50)
+        .map(|_| {
+            let rx = rx.clone();
+            rt.go(move || rx.recv())
+        })
+        .collect();
+    let (tx2, rx2) = bounded::<u32>(0);
+    let senders: Vec<_> = (0..50)
+        .map(|i| {
+            let tx2 = tx2.clone();
+            rt.go(move || tx2.send(i))
+        })
+        .collect();
+    // Let them all block, then close both channels.
+    while rx.__waiting().0 < 50 || rx2.__waiting().1 < 50 {
+        thread::yield_now();
+    }
+    tx.close();
+    tx2.close();
+    for h in receivers {
+        assert_eq!(h.join().unwrap(), Err(RecvError));
+    }
+    let mut returned: Vec<u32> = senders
+        .into_iter()
+        .map(|h| h.join().unwrap().unwrap_err().into_inner())
+        .collect();
+    returned.sort_unstable();
+    assert_eq!(
+        returned,
+        (0..50).collect::<Vec<_>>(),
+        "every value came back"
+    );
+    assert_eq!(rx.__waiting(), (0, 0));
+    drop(rx2);
+}
+
+#[test]
+fn dropping_the_receivers_wakes_parked_senders() {
+    let (tx, rx) = bounded::<u32>(0);
+    let senders: Vec<_> = (0..20)
+        .map(|i| {
+            let tx = tx.clone();
+            go(move || tx.send(i))
+        })
+        .collect();
+    while rx.__waiting().1 < 20 {
+        thread::yield_now();
+    }
+    drop(rx);
+    for h in senders {
+        assert!(h.join().unwrap().is_err());
+    }
+}
+
+#[test]
+fn never_never_delivers() {
+    let rx = never::<u8>();
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    assert_eq!(rx.recv_timeout(SHORT), Err(RecvTimeoutError::Timeout));
+    assert!(!rx.is_closed());
+}
+
+#[test]
+fn iterators_stop_at_close() {
+    let (tx, rx) = bounded(4);
+    let h = go(move || {
+        for i in 0..100 {
+            tx.send(i).unwrap();
+        }
+    });
+    let mut sum = 0;
+    for v in &rx {
+        sum += v;
+    }
+    h.join().unwrap();
+    assert_eq!(sum, 4950);
+    let (tx, rx) = unbounded();
+    tx.send(1).unwrap();
+    drop(tx);
+    assert_eq!(rx.into_iter().collect::<Vec<_>>(), [1]);
+}
+
+/// Sends `n` numbers from `senders` producers to `receivers` consumers on a
+/// channel of `cap`, each side a goroutine or a thread; checks the sum.
+fn transfer(cap: usize, senders: usize, receivers: usize, goroutines: (bool, bool)) {
+    const N: u64 = 20_000;
+    let (tx, rx) = bounded::<u64>(cap);
+    let per = N / senders as u64;
+    let mut producers = Vec::new();
+    for s in 0..senders as u64 {
+        let tx = tx.clone();
+        let work = move || {
+            for i in 0..per {
+                tx.send(s * per + i).unwrap();
+            }
+        };
+        producers.push(spawn(goroutines.0, work));
+    }
+    drop(tx);
+    let mut consumers = Vec::new();
+    for _ in 0..receivers {
+        let rx = rx.clone();
+        consumers.push(spawn(goroutines.1, move || {
+            rx.iter().fold((0u64, 0u64), |(c, s), v| (c + 1, s + v))
+        }));
+    }
+    for p in producers {
+        p();
+    }
+    let (count, sum) = consumers
+        .into_iter()
+        .map(|c| c())
+        .fold((0, 0), |(c, s), (c2, s2)| (c + c2, s + s2));
+    let total = per * senders as u64;
+    assert_eq!(count, total, "nothing lost, nothing duplicated");
+    assert_eq!(sum, total * (total - 1) / 2);
+}
+
+/// Runs `f` as a goroutine or a thread; returns a joiner.
+fn spawn<T: Send + 'static>(
+    goroutine: bool,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Box<dyn FnOnce() -> T> {
+    if goroutine {
+        let h = go(f);
+        Box::new(move || h.join().unwrap())
+    } else {
+        let h = thread::spawn(f);
+        Box::new(move || h.join().unwrap())
+    }
+}
+
+#[test]
+fn every_pairing_of_goroutines_and_threads_delivers_everything() {
+    for cap in [0, 1, 16] {
+        for pairing in [(true, true), (true, false), (false, true), (false, false)] {
+            transfer(cap, 1, 1, pairing);
+            transfer(cap, 4, 3, pairing);
+        }
+    }
+}
+
+#[test]
+fn ends_are_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<goro_chan::Sender<String>>();
+    check::<goro_chan::Receiver<String>>();
+}

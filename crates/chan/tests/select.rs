@@ -1,0 +1,280 @@
+//! `select!` and `Select`: readiness, fairness, defaults, timeouts, closed
+//! channels, exactly-one semantics, and withdrawn registrations.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use goro_chan::{RecvError, Select, SendError, bounded, never, select, time, unbounded};
+use goro_sched::go;
+
+#[test]
+fn picks_the_ready_arm() {
+    let (tx1, rx1) = bounded::<i32>(1);
+    let (tx2, rx2) = bounded::<i32>(1);
+    tx2.send(2).unwrap();
+    let got = select! {
+        recv(rx1) -> v => v.unwrap() * 10,
+        recv(rx2) -> v => v.unwrap() * 100,
+    };
+    assert_eq!(got, 200);
+    drop(tx1);
+}
+
+#[test]
+fn among_ready_arms_each_is_equally_likely() {
+    let (tx1, rx1) = unbounded::<()>();
+    let (tx2, rx2) = unbounded::<()>();
+    const ROUNDS: usize = 100_000;
+    let mut first = 0;
+    for _ in 0..ROUNDS {
+        tx1.send(()).unwrap();
+        tx2.send(()).unwrap();
+        select! {
+            recv(rx1) -> _ => first += 1,
+            recv(rx2) -> _ => {}
+        }
+        // Put the pair back in balance: drain whichever was not chosen.
+        let _ = rx1.try_recv();
+        let _ = rx2.try_recv();
+    }
+    let share = first as f64 / ROUNDS as f64;
+    assert!(
+        (0.45..=0.55).contains(&share),
+        "first arm chosen {share:.3} of the time"
+    );
+}
+
+#[test]
+fn default_runs_when_nothing_is_ready() {
+    let (tx, rx) = bounded::<i32>(0);
+    let v = select! {
+        recv(rx) -> _ => 1,
+        default => 2,
+    };
+    assert_eq!(v, 2);
+    let start = Instant::now();
+    let v = select! {
+        recv(rx) -> _ => 1,
+        default(Duration::from_millis(20)) => 3,
+    };
+    assert_eq!(v, 3);
+    assert!(start.elapsed() >= Duration::from_millis(20));
+    assert_eq!(
+        rx.__waiting(),
+        (0, 0),
+        "the timed-out registration is withdrawn"
+    );
+    drop(tx);
+}
+
+#[test]
+fn a_closed_channel_is_always_ready() {
+    let (tx, rx) = bounded::<i32>(0);
+    tx.close();
+    let r = select! {
+        recv(rx) -> v => v,
+        recv(never::<i32>()) -> v => v,
+    };
+    assert_eq!(r, Err(RecvError));
+    let (tx, rx) = bounded::<i32>(0);
+    drop(rx);
+    let r = select! {
+        send(tx, 5) -> res => res,
+        recv(never::<i32>()) -> _ => Ok(()),
+    };
+    assert_eq!(r, Err(SendError(5)));
+}
+
+#[test]
+fn a_send_arm_not_chosen_sends_and_evaluates_nothing() {
+    let (tx1, rx1) = bounded::<i32>(1);
+    let (tx2, _rx2) = bounded::<i32>(0); // never ready: nobody receives
+    let evaluated = AtomicUsize::new(0);
+    let value = |v| {
+        evaluated.fetch_add(1, Ordering::SeqCst);
+        v
+    };
+    select! {
+        send(tx1, value(1)) -> r => r.unwrap(),
+        send(tx2, value(2)) -> r => r.unwrap(),
+    }
+    assert_eq!(evaluated.load(Ordering::SeqCst), 1);
+    assert_eq!(rx1.try_recv(), Ok(1));
+    assert_eq!(tx2.len(), 0);
+}
+
+#[test]
+fn break_and_continue_reach_the_enclosing_loop() {
+    let (tx, rx) = unbounded::<i32>();
+    for i in 0..10 {
+        tx.send(i).unwrap();
+    }
+    drop(tx);
+    let mut odd = 0;
+    loop {
+        select! {
+            recv(rx) -> v => match v {
+                Ok(v) if v % 2 == 0 => continue,
+                Ok(v) => odd += v,
+                Err(_) => break,
+            },
+        }
+    }
+    assert_eq!(odd, 25);
+}
+
+#[test]
+fn temporaries_are_borrowed_for_the_select() {
+    let start = Instant::now();
+    let fired = select! {
+        recv(time::after(Duration::from_millis(10))) -> t => t.is_ok(),
+        recv(never::<()>()) -> _ => false,
+    };
+    assert!(fired);
+    assert!(start.elapsed() >= Duration::from_millis(10));
+}
+
+#[test]
+fn a_blocked_select_is_completed_by_a_sender_and_a_receiver() {
+    // Receive side: a goroutine blocks in select over two channels.
+    let (tx1, rx1) = bounded::<i32>(0);
+    let (_tx2, rx2) = bounded::<i32>(0);
+    let h = go(move || {
+        select! {
+            recv(rx1) -> v => v.unwrap(),
+            recv(rx2) -> v => -v.unwrap(),
+        }
+    });
+    tx1.send(42).unwrap();
+    assert_eq!(h.join().unwrap(), 42);
+    // Send side: a goroutine blocks in select with a send arm on an
+    // unbuffered channel; a plain receive takes the value.
+    let (tx, rx) = bounded::<String>(0);
+    let (_keep, idle) = bounded::<()>(0);
+    let h = go(move || {
+        select! {
+            send(tx, String::from("hello")) -> r => r.is_ok(),
+            recv(idle) -> _ => false,
+        }
+    });
+    assert_eq!(rx.recv().unwrap(), "hello");
+    assert!(h.join().unwrap());
+}
+
+#[test]
+fn two_selects_meet() {
+    // One select sends, the other receives, on the same unbuffered channel.
+    for _ in 0..1000 {
+        let (tx, rx) = bounded::<u32>(0);
+        let (_a, idle_a) = bounded::<u32>(0);
+        let (_b, idle_b) = bounded::<u32>(0);
+        let sender = go(move || {
+            select! {
+                send(tx, 7) -> r => r.is_ok(),
+                recv(idle_a) -> _ => false,
+            }
+        });
+        let receiver = go(move || {
+            select! {
+                recv(rx) -> v => v.unwrap(),
+                recv(idle_b) -> _ => 0,
+            }
+        });
+        assert!(sender.join().unwrap());
+        assert_eq!(receiver.join().unwrap(), 7);
+    }
+}
+
+#[test]
+fn dynamic_select() {
+    let (txs, rxs): (Vec<_>, Vec<_>) = (0..8).map(|_| bounded::<usize>(1)).unzip();
+    txs[5].send(55).unwrap();
+    let mut sel = Select::new();
+    for rx in &rxs {
+        sel.recv(rx);
+    }
+    let op = sel.select();
+    let i = op.index();
+    assert_eq!(i, 5);
+    assert_eq!(op.recv(&rxs[i]), Ok(55));
+    let mut sel = Select::new();
+    for rx in &rxs {
+        sel.recv(rx);
+    }
+    assert!(sel.try_select().is_err());
+    assert!(sel.select_timeout(Duration::from_millis(5)).is_err());
+    // Sends, chosen and completed.
+    let mut sel = Select::new();
+    let idx: Vec<usize> = txs.iter().map(|tx| sel.send(tx)).collect();
+    let op = sel.select();
+    let i = op.index();
+    op.send(&txs[idx[i]], 99).unwrap();
+    assert_eq!(rxs[i].try_recv(), Ok(99));
+}
+
+#[test]
+#[should_panic(expected = "without completing it")]
+fn a_selected_operation_must_be_completed() {
+    let (tx, rx) = bounded::<i32>(1);
+    tx.send(1).unwrap();
+    let mut sel = Select::new();
+    sel.recv(&rx);
+    let op = sel.select();
+    drop(op);
+}
+
+#[test]
+fn ten_thousand_selects_are_each_woken_once_and_leave_nothing_behind() {
+    let rt = goro_sched::Runtime::builder().workers(2).build().unwrap();
+    let (shared_tx, shared_rx) = bounded::<u32>(0);
+    let wakeups = Arc::new(AtomicUsize::new(0));
+    let mut own = Vec::new();
+    let handles: Vec<_> = (0..10_000)
+        .map(|_| {
+            let (tx, rx) = bounded::<u32>(0);
+            own.push(tx);
+            let shared_rx = shared_rx.clone();
+            let wakeups = wakeups.clone();
+            rt.go(move || {
+                let which = select! {
+                    recv(rx) -> v => v.map(|_| 0),
+                    recv(shared_rx) -> v => v.map(|_| 1),
+                };
+                wakeups.fetch_add(1, Ordering::SeqCst);
+                which
+            })
+        })
+        .collect();
+    while shared_rx.__waiting().0 < 10_000 {
+        thread::yield_now();
+    }
+    // Half are woken by their own channel, the rest by closing the shared one.
+    for tx in own.iter().step_by(2) {
+        tx.send(1).unwrap();
+    }
+    shared_tx.close();
+    let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(wakeups.load(Ordering::SeqCst), 10_000);
+    assert_eq!(results.iter().filter(|r| **r == Ok(0)).count(), 5_000);
+    assert_eq!(
+        results.iter().filter(|r| **r == Err(RecvError)).count(),
+        5_000
+    );
+    assert_eq!(shared_rx.__waiting(), (0, 0), "no stale registration");
+    drop(own);
+}
+
+#[test]
+fn select_from_plain_threads() {
+    let (tx, rx) = bounded::<i32>(0);
+    let t = thread::spawn(move || {
+        select! {
+            recv(rx) -> v => v.unwrap(),
+            default(Duration::from_secs(60)) => -1,
+        }
+    });
+    tx.send(9).unwrap();
+    assert_eq!(t.join().unwrap(), 9);
+}

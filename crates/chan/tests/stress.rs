@@ -1,0 +1,151 @@
+//! Many goroutines and threads sending, receiving, selecting and closing at
+//! once: every value that a send reports as sent is received exactly once.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread;
+
+use goro_chan::{Receiver, Sender, bounded, never, select, unbounded};
+use goro_sched::Runtime;
+
+/// Sums and counts of values, to compare sent against received.
+#[derive(Default)]
+struct Tally {
+    count: AtomicU64,
+    sum: AtomicU64,
+}
+
+impl Tally {
+    fn add(&self, v: u64) {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum.fetch_add(v, Ordering::Relaxed);
+    }
+
+    fn get(&self) -> (u64, u64) {
+        (
+            self.count.load(Ordering::SeqCst),
+            self.sum.load(Ordering::SeqCst),
+        )
+    }
+}
+
+#[test]
+fn sends_receives_selects_and_closes_at_once() {
+    for round in 0..4 {
+        let rt = Runtime::builder().workers(2).build().unwrap();
+        let sent = Arc::new(Tally::default());
+        let received = Arc::new(Tally::default());
+        // Four channels of different kinds.
+        let chans: Vec<(Sender<u64>, Receiver<u64>)> =
+            vec![bounded(0), bounded(1), bounded(64), unbounded()];
+        let mut joins: Vec<Box<dyn FnOnce()>> = Vec::new();
+
+        // Producers: goroutines and threads, plain sends and select sends.
+        for p in 0..8u64 {
+            let txs: Vec<Sender<u64>> = chans.iter().map(|(tx, _)| tx.clone()).collect();
+            let sent = sent.clone();
+            let work = move || {
+                for i in 0..2_000u64 {
+                    let v = p * 1_000_000 + i + 1;
+                    let ok = if i % 3 == 0 {
+                        select! {
+                            send(txs[0], v) -> r => r.is_ok(),
+                            send(txs[1], v) -> r => r.is_ok(),
+                            send(txs[2], v) -> r => r.is_ok(),
+                        }
+                    } else {
+                        txs[(i % 4) as usize].send(v).is_ok()
+                    };
+                    if ok {
+                        sent.add(v);
+                    }
+                }
+            };
+            joins.push(if p % 2 == 0 {
+                let h = rt.go(work);
+                Box::new(move || h.join().unwrap())
+            } else {
+                let h = thread::spawn(work);
+                Box::new(move || h.join().unwrap())
+            });
+        }
+        // Consumers: goroutines and threads, plain receives and selects.
+        let mut consumers: Vec<Box<dyn FnOnce()>> = Vec::new();
+        for c in 0..6 {
+            let rxs: Vec<Receiver<u64>> = chans.iter().map(|(_, rx)| rx.clone()).collect();
+            let received = received.clone();
+            let work = move || {
+                let mut open = [true; 4];
+                // A closed channel is always ready: select on `never()` in its
+                // place, as Go code sets a closed channel variable to nil.
+                let nil = never::<u64>();
+                let arm = |open: &[bool; 4], k: usize| if open[k] { &rxs[k] } else { &nil };
+                while open.iter().any(|o| *o) {
+                    if c % 2 == 0 {
+                        select! {
+                            recv(arm(&open, 0)) -> v => match v {
+                                Ok(v) => received.add(v),
+                                Err(_) => open[0] = false,
+                            },
+                            recv(arm(&open, 1)) -> v => match v {
+                                Ok(v) => received.add(v),
+                                Err(_) => open[1] = false,
+                            },
+                            recv(arm(&open, 2)) -> v => match v {
+                                Ok(v) => received.add(v),
+                                Err(_) => open[2] = false,
+                            },
+                            recv(arm(&open, 3)) -> v => match v {
+                                Ok(v) => received.add(v),
+                                Err(_) => open[3] = false,
+                            },
+                        }
+                    } else {
+                        for (k, rx) in rxs.iter().enumerate() {
+                            if !open[k] {
+                                continue;
+                            }
+                            match rx.try_recv() {
+                                Ok(v) => received.add(v),
+                                Err(e) if e.is_closed() => open[k] = false,
+                                Err(_) => {}
+                            }
+                        }
+                        goro_sched::yield_now();
+                    }
+                }
+            };
+            consumers.push(if c < 3 {
+                let h = rt.go(work);
+                Box::new(move || h.join().unwrap())
+            } else {
+                let h = thread::spawn(work);
+                Box::new(move || h.join().unwrap())
+            });
+        }
+        // A closer: closes one channel while everything runs (round-dependent).
+        let closer_tx = chans[round % 4].0.clone();
+        let closer = rt.go(move || {
+            goro_sched::sleep(std::time::Duration::from_millis(2));
+            closer_tx.close();
+        });
+        for j in joins {
+            j();
+        }
+        closer.join().unwrap();
+        // Close the rest; consumers drain and stop.
+        for (tx, _) in &chans {
+            tx.close();
+        }
+        drop(chans);
+        for c in consumers {
+            c();
+        }
+        assert_eq!(
+            received.get(),
+            sent.get(),
+            "round {round}: lost or duplicated values"
+        );
+        assert!(sent.get().0 > 0);
+    }
+}
