@@ -35,6 +35,10 @@ const SYSTEMS: &[System] = &[
         binary: "bench-tokio",
     },
     System {
+        name: "crossbeam",
+        binary: "bench-crossbeam",
+    },
+    System {
         name: "corosensei",
         binary: "bench-corosensei",
     },
@@ -76,11 +80,51 @@ const WORKLOADS: &[Workload] = &[
     },
     Workload {
         name: "skynet",
-        about: "tree of goroutines, 10 children a node, n leaves, sums joined",
+        about: "tree of goroutines, 10 children a node, n leaves, sums over channels",
         n: 1_000_000,
         quick_n: 100_000,
         unit: "ns per leaf",
         systems: &["goro", "go", "tokio"],
+    },
+    Workload {
+        name: "skynet-join",
+        about: "skynet with sums over join handles (Go has no such thing)",
+        n: 1_000_000,
+        quick_n: 100_000,
+        unit: "ns per leaf",
+        systems: &["goro", "tokio"],
+    },
+    Workload {
+        name: "pingpong",
+        about: "round trips over two unbuffered channels (tokio: capacity 1)",
+        n: 1_000_000,
+        quick_n: 100_000,
+        unit: "ns per round trip",
+        systems: &["goro", "go", "tokio", "crossbeam"],
+    },
+    Workload {
+        name: "ring",
+        about: "503 goroutines pass a token around a ring of unbuffered channels",
+        n: 10_000_000,
+        quick_n: 1_000_000,
+        unit: "ns per hop",
+        systems: &["goro", "go", "tokio"],
+    },
+    Workload {
+        name: "mpmc",
+        about: "4 producers, 4 consumers, one channel of 1024",
+        n: 10_000_000,
+        quick_n: 1_000_000,
+        unit: "ns per message",
+        systems: &["goro", "go", "crossbeam"],
+    },
+    Workload {
+        name: "select",
+        about: "one consumer selects over 4 unbuffered channels, 4 producers",
+        n: 4_000_000,
+        quick_n: 400_000,
+        unit: "ns per message",
+        systems: &["goro", "go", "tokio", "crossbeam"],
     },
 ];
 

@@ -3,15 +3,40 @@
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use goro::chan::{Receiver, Sender, bounded};
 use goro::fiber::{Coroutine, CoroutineResult};
+use goro::select;
 use goro_benches::Latch;
 
 fn main() {
-    let (workload, n) = goro_benches::args("bench-goro", &["switch", "spawn", "skynet"]);
+    let (workload, n) = goro_benches::args(
+        "bench-goro",
+        &[
+            "switch",
+            "spawn",
+            "skynet",
+            "skynet-join",
+            "pingpong",
+            "ring",
+            "mpmc",
+            "select",
+        ],
+    );
     match workload.as_str() {
         "switch" => goro_benches::report(|| switch(n)),
         "spawn" => goro_benches::report(|| spawn(n)),
-        "skynet" => goro_benches::report(|| goro::run(move || skynet(0, n, 10))),
+        "skynet" => goro_benches::report(|| {
+            goro::run(move || {
+                let (tx, rx) = bounded(0);
+                goro::go(move || skynet(tx, 0, n, 10));
+                rx.recv().unwrap()
+            })
+        }),
+        "skynet-join" => goro_benches::report(|| goro::run(move || skynet_join(0, n, 10))),
+        "pingpong" => goro_benches::report(|| goro::run(move || pingpong(n))),
+        "ring" => goro_benches::report(|| goro::run(move || ring(n))),
+        "mpmc" => goro_benches::report(|| goro::run(move || mpmc(n))),
+        "select" => goro_benches::report(|| goro::run(move || select4(n))),
         _ => unreachable!(),
     }
 }
@@ -53,15 +78,138 @@ fn spawn(n: u64) -> u64 {
     })
 }
 
-/// Skynet over join handles: a tree of goroutines, `div` children a node,
-/// `size` leaves; each leaf returns its number, each node the sum.
-fn skynet(num: u64, size: u64, div: u64) -> u64 {
+/// Skynet as Go writes it: each node sums its children over a channel.
+fn skynet(c: Sender<u64>, num: u64, size: u64, div: u64) {
+    if size == 1 {
+        c.send(num).unwrap();
+        return;
+    }
+    let (tx, rx) = bounded(0);
+    let sub = size / div;
+    for i in 0..div {
+        let tx = tx.clone();
+        goro::go(move || skynet(tx, num + i * sub, sub, div));
+    }
+    drop(tx);
+    let sum: u64 = (0..div).map(|_| rx.recv().unwrap()).sum();
+    c.send(sum).unwrap();
+}
+
+/// Skynet over join handles.
+fn skynet_join(num: u64, size: u64, div: u64) -> u64 {
     if size == 1 {
         return num;
     }
     let sub = size / div;
     let children: Vec<_> = (0..div)
-        .map(|i| goro::go(move || skynet(num + i * sub, sub, div)))
+        .map(|i| goro::go(move || skynet_join(num + i * sub, sub, div)))
         .collect();
     children.into_iter().map(|h| h.join().unwrap()).sum()
+}
+
+/// `n` round trips between two goroutines over two unbuffered channels.
+fn pingpong(n: u64) -> u64 {
+    let (ping_tx, ping_rx) = bounded::<u64>(0);
+    let (pong_tx, pong_rx) = bounded::<u64>(0);
+    let echo = goro::go(move || {
+        for v in &ping_rx {
+            pong_tx.send(v + 1).unwrap();
+        }
+    });
+    let mut sum = 0;
+    for i in 0..n {
+        ping_tx.send(i).unwrap();
+        sum += pong_rx.recv().unwrap();
+    }
+    drop(ping_tx);
+    echo.join().unwrap();
+    sum
+}
+
+/// 503 goroutines in a ring pass a token `n` times (unbuffered channels);
+/// returns the id of the one that gets it at zero: `n % 503 + 1`.
+fn ring(n: u64) -> u64 {
+    const RING: u64 = 503;
+    let (done_tx, done_rx) = bounded::<u64>(1);
+    let (first_tx, first_rx) = bounded::<u64>(0);
+    let mut inbox = first_rx;
+    for id in 1..RING {
+        let (tx, rx) = bounded(0);
+        let done = done_tx.clone();
+        let mine = std::mem::replace(&mut inbox, rx);
+        goro::go(move || pass(id, mine, tx, done));
+    }
+    let back_to_first = first_tx.clone();
+    goro::go(move || pass(RING, inbox, back_to_first, done_tx));
+    first_tx.send(n).unwrap();
+    drop(first_tx);
+    done_rx.recv().unwrap()
+}
+
+fn pass(id: u64, inbox: Receiver<u64>, next: Sender<u64>, done: Sender<u64>) {
+    for token in &inbox {
+        if token == 0 {
+            done.send(id).unwrap();
+            return;
+        }
+        if next.send(token - 1).is_err() {
+            return;
+        }
+    }
+}
+
+/// 4 producers and 4 consumers share one channel of 1024; `n` values.
+fn mpmc(n: u64) -> u64 {
+    let (tx, rx) = bounded::<u64>(1024);
+    let per = n / 4;
+    for p in 0..4 {
+        let tx = tx.clone();
+        goro::go(move || {
+            for i in 0..per {
+                tx.send(p * per + i).unwrap();
+            }
+        });
+    }
+    drop(tx);
+    let consumers: Vec<_> = (0..4)
+        .map(|_| {
+            let rx = rx.clone();
+            goro::go(move || rx.iter().fold(0u64, u64::wrapping_add))
+        })
+        .collect();
+    consumers
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .fold(0, u64::wrapping_add)
+}
+
+/// One consumer selects over 4 unbuffered channels, each fed by its own
+/// producer; `n` messages in all.
+fn select4(n: u64) -> u64 {
+    let per = n / 4;
+    // The consumer keeps a sender of each: a producer that is done does not
+    // close its channel (as in Go, where nobody closes them).
+    let (keep, rxs): (Vec<Sender<u64>>, Vec<Receiver<u64>>) = (0..4u64)
+        .map(|p| {
+            let (tx, rx) = bounded(0);
+            let producer = tx.clone();
+            goro::go(move || {
+                for i in 0..per {
+                    producer.send(p * per + i).unwrap();
+                }
+            });
+            (tx, rx)
+        })
+        .unzip();
+    let mut sum = 0u64;
+    for _ in 0..per * 4 {
+        select! {
+            recv(rxs[0]) -> v => sum = sum.wrapping_add(v.unwrap()),
+            recv(rxs[1]) -> v => sum = sum.wrapping_add(v.unwrap()),
+            recv(rxs[2]) -> v => sum = sum.wrapping_add(v.unwrap()),
+            recv(rxs[3]) -> v => sum = sum.wrapping_add(v.unwrap()),
+        }
+    }
+    drop(keep);
+    sum
 }

@@ -5,10 +5,20 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc};
 
 fn main() {
-    let (workload, n) = goro_benches::args("bench-tokio", &["spawn", "skynet"]);
+    let (workload, n) = goro_benches::args(
+        "bench-tokio",
+        &[
+            "spawn",
+            "skynet",
+            "skynet-join",
+            "pingpong",
+            "ring",
+            "select",
+        ],
+    );
     let rt = tokio::runtime::Builder::new_multi_thread().build().unwrap();
     match workload.as_str() {
         // The spawner is itself a task, as goro's is a goroutine and Go's a
@@ -16,7 +26,17 @@ fn main() {
         "spawn" => {
             goro_benches::report(|| rt.block_on(async { tokio::spawn(spawn(n)).await.unwrap() }))
         }
-        "skynet" => goro_benches::report(|| rt.block_on(skynet(0, n, 10))),
+        "skynet-join" => goro_benches::report(|| rt.block_on(skynet_join(0, n, 10))),
+        "skynet" => goro_benches::report(|| {
+            rt.block_on(async move {
+                let (tx, mut rx) = mpsc::channel(1);
+                tokio::spawn(skynet(tx, 0, n, 10));
+                rx.recv().await.unwrap()
+            })
+        }),
+        "pingpong" => goro_benches::report(|| rt.block_on(rt.spawn(pingpong(n))).unwrap()),
+        "ring" => goro_benches::report(|| rt.block_on(rt.spawn(ring(n))).unwrap()),
+        "select" => goro_benches::report(|| rt.block_on(rt.spawn(select4(n))).unwrap()),
         _ => unreachable!(),
     }
 }
@@ -41,14 +61,14 @@ async fn spawn(n: u64) -> u64 {
 }
 
 /// Skynet over join handles.
-fn skynet(num: u64, size: u64, div: u64) -> Pin<Box<dyn Future<Output = u64> + Send>> {
+fn skynet_join(num: u64, size: u64, div: u64) -> Pin<Box<dyn Future<Output = u64> + Send>> {
     Box::pin(async move {
         if size == 1 {
             return num;
         }
         let sub = size / div;
         let children: Vec<_> = (0..div)
-            .map(|i| tokio::spawn(skynet(num + i * sub, sub, div)))
+            .map(|i| tokio::spawn(skynet_join(num + i * sub, sub, div)))
             .collect();
         let mut sum = 0;
         for child in children {
@@ -56,4 +76,111 @@ fn skynet(num: u64, size: u64, div: u64) -> Pin<Box<dyn Future<Output = u64> + S
         }
         sum
     })
+}
+
+/// Skynet as Go writes it, over channels of one (tokio has no unbuffered
+/// channel).
+fn skynet(
+    c: mpsc::Sender<u64>,
+    num: u64,
+    size: u64,
+    div: u64,
+) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        if size == 1 {
+            c.send(num).await.unwrap();
+            return;
+        }
+        let (tx, mut rx) = mpsc::channel(1);
+        let sub = size / div;
+        for i in 0..div {
+            tokio::spawn(skynet(tx.clone(), num + i * sub, sub, div));
+        }
+        let mut sum = 0;
+        for _ in 0..div {
+            sum += rx.recv().await.unwrap();
+        }
+        c.send(sum).await.unwrap();
+    })
+}
+
+/// `n` round trips between two tasks over two channels of one.
+async fn pingpong(n: u64) -> u64 {
+    let (ping_tx, mut ping_rx) = mpsc::channel::<u64>(1);
+    let (pong_tx, mut pong_rx) = mpsc::channel::<u64>(1);
+    tokio::spawn(async move {
+        while let Some(v) = ping_rx.recv().await {
+            pong_tx.send(v + 1).await.unwrap();
+        }
+    });
+    let mut sum = 0;
+    for i in 0..n {
+        ping_tx.send(i).await.unwrap();
+        sum += pong_rx.recv().await.unwrap();
+    }
+    sum
+}
+
+/// 503 tasks in a ring pass a token `n` times over channels of one.
+async fn ring(n: u64) -> u64 {
+    const RING: u64 = 503;
+    let (done_tx, mut done_rx) = mpsc::channel::<u64>(1);
+    let (first_tx, first_rx) = mpsc::channel::<u64>(1);
+    let mut inbox = first_rx;
+    for id in 1..RING {
+        let (tx, rx) = mpsc::channel(1);
+        let mine = std::mem::replace(&mut inbox, rx);
+        tokio::spawn(pass(id, mine, tx, done_tx.clone()));
+    }
+    tokio::spawn(pass(RING, inbox, first_tx.clone(), done_tx));
+    first_tx.send(n).await.unwrap();
+    done_rx.recv().await.unwrap()
+}
+
+async fn pass(
+    id: u64,
+    mut inbox: mpsc::Receiver<u64>,
+    next: mpsc::Sender<u64>,
+    done: mpsc::Sender<u64>,
+) {
+    while let Some(token) = inbox.recv().await {
+        if token == 0 {
+            done.send(id).await.unwrap();
+            return;
+        }
+        if next.send(token - 1).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// One task selects over 4 channels of one, each fed by its own task.
+async fn select4(n: u64) -> u64 {
+    let per = n / 4;
+    let mut rxs = Vec::new();
+    let mut keep = Vec::new();
+    for p in 0..4u64 {
+        let (tx, rx) = mpsc::channel(1);
+        let producer = tx.clone();
+        tokio::spawn(async move {
+            for i in 0..per {
+                producer.send(p * per + i).await.unwrap();
+            }
+        });
+        keep.push(tx);
+        rxs.push(rx);
+    }
+    let [mut a, mut b, mut c, mut d]: [mpsc::Receiver<u64>; 4] = rxs.try_into().unwrap();
+    let mut sum = 0u64;
+    for _ in 0..per * 4 {
+        let v = tokio::select! {
+            Some(v) = a.recv() => v,
+            Some(v) = b.recv() => v,
+            Some(v) = c.recv() => v,
+            Some(v) = d.recv() => v,
+        };
+        sum = sum.wrapping_add(v);
+    }
+    drop(keep);
+    sum
 }

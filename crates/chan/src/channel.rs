@@ -1,4 +1,4 @@
-//! The channel: a buffer and two queues of waiters behind one lock, as Go's
+//! The channel: a buffer and two queues of waiters behind one lock (`spin.rs`), as Go's
 //! `hchan`; and its two ends.
 //!
 //! Every flavor is this one type: `cap == Some(0)` is Go's unbuffered
@@ -13,16 +13,17 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::err::{
     RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
 };
+use crate::spin::{SpinGuard, SpinLock};
 use crate::waiter::{Context, Entry, Peer};
 
 pub(crate) struct Channel<T> {
-    inner: Mutex<Inner<T>>,
+    inner: SpinLock<Inner<T>>,
     /// `None`: unbounded.
     cap: Option<usize>,
 }
@@ -65,7 +66,7 @@ pub(crate) enum Token {
 impl<T> Channel<T> {
     fn new(cap: Option<usize>, never_closes: bool) -> Channel<T> {
         Channel {
-            inner: Mutex::new(Inner {
+            inner: SpinLock::new(Inner {
                 buf: VecDeque::with_capacity(cap.unwrap_or(0).min(1024)),
                 recv_reserved: 0,
                 send_reserved: 0,
@@ -80,10 +81,8 @@ impl<T> Channel<T> {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner<T>> {
-        // Nothing user-provided runs under the lock, so it is never poisoned
-        // in a way that matters; recover anyway.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> SpinGuard<'_, Inner<T>> {
+        self.inner.lock()
     }
 
     pub(crate) fn addr(&self) -> usize {
@@ -120,7 +119,11 @@ impl<T> Inner<T> {
                 i += 1;
                 continue;
             }
-            queue.remove(i);
+            if i == 0 {
+                queue.pop_front();
+            } else {
+                queue.remove(i);
+            }
             if ctx.try_claim(entry.oper) {
                 return Some(entry);
             }
@@ -251,8 +254,8 @@ impl<T> Channel<T> {
     /// when there was none (so the caller can register).
     fn take_ready<'a>(
         &'a self,
-        mut inner: MutexGuard<'a, Inner<T>>,
-    ) -> (Ready<T>, Option<MutexGuard<'a, Inner<T>>>) {
+        mut inner: SpinGuard<'a, Inner<T>>,
+    ) -> (Ready<T>, Option<SpinGuard<'a, Inner<T>>>) {
         if inner.has_value() {
             let value = inner.buf.pop_front().expect("has_value");
             let admitted = inner.admit_sender(self.cap);

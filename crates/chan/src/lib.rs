@@ -23,6 +23,7 @@ mod select_macro;
 mod channel;
 mod err;
 mod select;
+mod spin;
 pub mod time;
 mod waiter;
 

@@ -29,7 +29,7 @@ use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 use std::time::Instant;
 
-use goro_sched::park::{self, Unparker};
+use goro_sched::park::{self, Waiting};
 
 /// Not selected yet.
 pub(crate) const WAITING: usize = 0;
@@ -47,7 +47,8 @@ pub(crate) struct Context {
     /// For a select's send operation claimed by a receiver that waits for the
     /// value: where to write it (see `Peer`).
     peer: AtomicPtr<()>,
-    unparker: Unparker,
+    /// The owner, to wake.
+    waiting: Waiting,
     /// Whose this is, to keep a select from pairing with itself.
     pub(crate) id: Cell<usize>,
 }
@@ -63,7 +64,7 @@ impl Context {
             ready: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             peer: AtomicPtr::new(ptr::null_mut()),
-            unparker: park::current_unparker(),
+            waiting: Waiting::current(),
             id: Cell::new(0),
         }
     }
@@ -99,9 +100,11 @@ impl Context {
         if !peer.is_null() {
             self.peer.store(peer, Ordering::Relaxed);
         }
-        let unparker = self.unparker.clone();
+        // SAFETY: the owner waits for `ready`, which only we can set now
+        // (waiter rule 2): it is alive.
+        let unparker = unsafe { self.waiting.unparker() };
         self.ready.store(true, Ordering::Release);
-        unparker.unpark();
+        unparker.wake();
     }
 
     pub(crate) fn is_closed(&self) -> bool {

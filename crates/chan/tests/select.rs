@@ -278,3 +278,43 @@ fn select_from_plain_threads() {
     tx.send(9).unwrap();
     assert_eq!(t.join().unwrap(), 9);
 }
+
+#[test]
+fn one_consumer_selects_over_four_busy_producers() {
+    // The shape of the `select` benchmark, which once hung on a lost
+    // wake-up (a waker that saw a stale notification). A hang fails here.
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        const PER: u64 = 100_000;
+        let sum = goro_sched::run(|| {
+            let (keep, rxs): (Vec<_>, Vec<_>) = (0..4u64)
+                .map(|p| {
+                    let (tx, rx) = bounded::<u64>(0);
+                    let producer = tx.clone();
+                    go(move || {
+                        for i in 0..PER {
+                            producer.send(p * PER + i).unwrap();
+                        }
+                    });
+                    (tx, rx)
+                })
+                .unzip();
+            let mut sum = 0u64;
+            for _ in 0..4 * PER {
+                select! {
+                    recv(rxs[0]) -> v => sum += v.unwrap(),
+                    recv(rxs[1]) -> v => sum += v.unwrap(),
+                    recv(rxs[2]) -> v => sum += v.unwrap(),
+                    recv(rxs[3]) -> v => sum += v.unwrap(),
+                }
+            }
+            drop(keep);
+            sum
+        });
+        done_tx.send(sum).unwrap();
+    });
+    let sum = done_rx
+        .recv_timeout(Duration::from_secs(300))
+        .expect("the select hung: a lost wake-up?");
+    assert_eq!(sum, (0..400_000u64).sum::<u64>());
+}

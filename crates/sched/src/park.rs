@@ -34,6 +34,7 @@
 //! ```
 
 use std::fmt;
+use std::ptr::NonNull;
 use std::thread::Thread;
 use std::time::Instant;
 
@@ -59,6 +60,15 @@ impl Unparker {
     pub fn unpark(&self) {
         match &self.inner {
             Inner::Goroutine(task) => Task::wake(task),
+            Inner::Thread(thread) => thread.unpark(),
+        }
+    }
+
+    /// As [`unpark`](Unparker::unpark), consuming the handle (one reference
+    /// count fewer on a goroutine's wake-up path).
+    pub fn wake(self) {
+        match self.inner {
+            Inner::Goroutine(task) => Task::wake_owned(task),
             Inner::Thread(thread) => thread.unpark(),
         }
     }
@@ -96,12 +106,63 @@ pub fn current_unparker() -> Unparker {
     Unparker { inner }
 }
 
+/// The calling goroutine or thread, for a waiter that publishes where it
+/// waits and wants to be woken from there: cheaper than an [`Unparker`]
+/// (a goroutine is not counted), but only usable through
+/// [`Waiting::unparker`] while the goroutine is still waiting.
+#[derive(Debug)]
+pub struct Waiting {
+    inner: WaitingInner,
+}
+
+#[derive(Debug)]
+enum WaitingInner {
+    Goroutine(NonNull<Task>),
+    Thread(Thread),
+}
+
+// SAFETY: a `Waiting` names a goroutine (which is `Send + Sync`) without
+// owning it, or a thread handle; `unparker` states when it may be followed.
+unsafe impl Send for Waiting {}
+// SAFETY: as above.
+unsafe impl Sync for Waiting {}
+
+impl Waiting {
+    /// The calling goroutine, or thread.
+    pub fn current() -> Waiting {
+        let inner = match worker::current_task_ptr() {
+            Some(task) => WaitingInner::Goroutine(task),
+            None => WaitingInner::Thread(std::thread::current()),
+        };
+        Waiting { inner }
+    }
+
+    /// A counted handle to wake it.
+    ///
+    /// # Safety
+    /// The goroutine must not have finished: call this only while it still
+    /// waits for a wake-up that only the caller can give (it cannot have
+    /// resumed and returned meanwhile).
+    pub unsafe fn unparker(&self) -> Unparker {
+        let inner = match &self.inner {
+            // SAFETY: per the contract, the task is alive.
+            WaitingInner::Goroutine(task) => {
+                Inner::Goroutine(unsafe { TaskRef::clone_from_ptr(*task) })
+            }
+            WaitingInner::Thread(thread) => Inner::Thread(thread.clone()),
+        };
+        Unparker { inner }
+    }
+}
+
 /// Parks the calling goroutine (its worker runs others meanwhile), or blocks
 /// the calling thread, until its token is available; consumes the token. May
 /// return spuriously.
 pub fn park() {
-    match worker::current_task() {
-        Some(task) => task.park(),
+    match worker::current_task_ptr() {
+        // SAFETY: the current goroutine is alive while it runs (its worker
+        // holds it), and we read the thread-local only before the switch.
+        Some(task) => unsafe { task.as_ref() }.park(),
         None => std::thread::park(),
     }
 }

@@ -347,11 +347,24 @@ impl Task {
     /// Wakes the goroutine: schedules it if parked, else leaves a
     /// notification for its next park.
     pub(crate) fn wake(this: &TaskRef) {
+        Task::wake_owned(this.clone());
+    }
+
+    /// As `wake`, handing over a reference that becomes the queue's.
+    pub(crate) fn wake_owned(this: TaskRef) {
         let mut state = this.state.load(Ordering::Acquire);
         loop {
+            // NOTIFIED still takes a CAS (NOTIFIED -> NOTIFIED): a plain load
+            // could see a notification that the goroutine is consuming at
+            // this very moment, while the store that this wake-up announces
+            // (say, a channel's `ready` flag) sits in our store buffer; the
+            // goroutine would then miss both and park for good. The CAS
+            // orders us with its consuming CAS: either it comes first and
+            // ours fails (we retry with RUNNING), or ours comes first and it
+            // sees everything we stored before.
             let (to, schedule) = match state {
                 RUNNING => (NOTIFIED, false),
-                NOTIFIED => return,
+                NOTIFIED => (NOTIFIED, false),
                 _ => (RUNNING, true),
             };
             match this
@@ -360,7 +373,10 @@ impl Task {
             {
                 Ok(_) => {
                     if schedule {
-                        this.rt.schedule(this.clone());
+                        let rt: *const Shared = &*this.rt;
+                        // SAFETY: `this` keeps the task, and so its runtime,
+                        // alive until `schedule` has queued it.
+                        unsafe { (*rt).schedule(this) };
                     }
                     return;
                 }
@@ -369,13 +385,17 @@ impl Task {
         }
     }
 
+    #[doc(hidden)]
     /// Called by the goroutine itself: returns at once if notified since it
     /// last parked, else suspends until woken.
     pub(crate) fn park(&self) {
-        if self
-            .state
-            .compare_exchange(NOTIFIED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
+        // Only a wake-up moves a running goroutine out of RUNNING, so a plain
+        // load tells whether the CAS is worth trying.
+        if self.state.load(Ordering::Acquire) == NOTIFIED
+            && self
+                .state
+                .compare_exchange(NOTIFIED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
         {
             return;
         }

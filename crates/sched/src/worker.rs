@@ -70,6 +70,13 @@ pub(crate) fn current_task() -> Option<TaskRef> {
     Some(unsafe { TaskRef::clone_from_ptr(task) })
 }
 
+/// The goroutine running on this thread, if any, not counted: valid only
+/// while that goroutine runs (or waits, for whoever it handed it to).
+#[inline(never)]
+pub(crate) fn current_task_ptr() -> Option<NonNull<Task>> {
+    CURRENT.with(Cell::get)
+}
+
 /// Whether the calling code runs inside a goroutine.
 #[inline(never)]
 pub(crate) fn in_goroutine() -> bool {

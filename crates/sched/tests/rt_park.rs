@@ -247,3 +247,62 @@ fn goroutines_block_threads_and_threads_block_on_goroutines() {
     }
     assert_eq!(h.join().unwrap(), "through");
 }
+
+#[test]
+fn a_wake_racing_a_stale_notification_is_not_lost() {
+    // A goroutine often enters a wait with a stale notification from an
+    // earlier wake-up (which it did not need: it saw its flag first). A new
+    // waker that finds the goroutine still notified must not assume the
+    // notification covers its own flag: the goroutine may be consuming it at
+    // that very moment. (This hung a select benchmark before the wake-up
+    // took a CAS in that state.)
+    let total = within(Duration::from_secs(300), || {
+        let rt = Runtime::builder().workers(2).build().unwrap();
+        const ROUNDS: u64 = 200_000;
+        let flag = Arc::new(AtomicU64::new(0));
+        let waiter: Arc<Mutex<Option<Unparker>>> = Arc::default();
+        let (f, w) = (flag.clone(), waiter.clone());
+        let sleeper = rt.go(move || {
+            *w.lock().unwrap() = Some(park::current_unparker());
+            let mut seen = 0;
+            for round in 1..=ROUNDS {
+                while f.load(Ordering::Acquire) < round {
+                    park::park();
+                }
+                seen += 1;
+            }
+            seen
+        });
+        let u = loop {
+            if let Some(u) = waiter.lock().unwrap().clone() {
+                break u;
+            }
+            std::thread::yield_now();
+        };
+        // Spurious wake-ups from a thread, to leave stale notifications.
+        let spam = u.clone();
+        let stop = Arc::new(AtomicBool::new(false));
+        let st = stop.clone();
+        let spammer = std::thread::spawn(move || {
+            while !st.load(Ordering::Relaxed) {
+                spam.unpark();
+                std::hint::spin_loop();
+            }
+        });
+        let waker = rt.go(move || {
+            for round in 1..=ROUNDS {
+                flag.store(round, Ordering::Release);
+                u.unpark();
+                if round % 64 == 0 {
+                    goro_sched::yield_now();
+                }
+            }
+        });
+        waker.join().unwrap();
+        let seen = sleeper.join().unwrap();
+        stop.store(true, Ordering::Relaxed);
+        spammer.join().unwrap();
+        seen
+    });
+    assert_eq!(total, 200_000);
+}
