@@ -531,14 +531,11 @@ impl<T> Channel<T> {
                 Ok(())
             }
             Token::Peer(peer) => {
-                let peer = peer.cast::<Peer<T>>();
-                // SAFETY: the receiver waits on its `Peer<T>` until we
-                // complete its context (waiter rule 2), and touches the slot
-                // only after.
-                unsafe {
-                    (*peer).slot = Some(value);
-                    (*peer).ctx.complete(false, std::ptr::null_mut());
-                }
+                // SAFETY: the receiver waits on its `Peer<T>` until we complete
+                // its context (waiter rule 2), and touches the slot only after.
+                let peer = unsafe { &mut *peer.cast::<Peer<T>>() };
+                peer.slot = Some(value);
+                peer.ctx.complete(false, std::ptr::null_mut());
                 Ok(())
             }
             Token::Closed => Err(SendError(value)),

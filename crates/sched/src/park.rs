@@ -145,8 +145,8 @@ impl Waiting {
     /// resumed and returned meanwhile).
     pub unsafe fn unparker(&self) -> Unparker {
         let inner = match &self.inner {
-            // SAFETY: per the contract, the task is alive.
             WaitingInner::Goroutine(task) => {
+                // SAFETY: per the contract, the task is alive.
                 Inner::Goroutine(unsafe { TaskRef::clone_from_ptr(*task) })
             }
             WaitingInner::Thread(thread) => Inner::Thread(thread.clone()),

@@ -337,8 +337,12 @@ impl Task {
         {
             Ok(_) => false,
             Err(_) => {
-                // NOTIFIED: consume it and run again.
-                self.state.store(RUNNING, Ordering::Release);
+                // NOTIFIED: consume it and run again. A swap, not a store: a
+                // second wake-up may have renewed the notification since our
+                // CAS read it, and only an RMW reads (and so synchronizes
+                // with) that latest one. A plain store could erase it unseen
+                // (found by loom: tests/loom_park.rs).
+                self.state.swap(RUNNING, Ordering::AcqRel);
                 true
             }
         }

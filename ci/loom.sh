@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# loom models of the lock-free protocols (goro-sched's park protocol).
+set -euxo pipefail
+cd "$(dirname "$0")"/..
+
+RUSTFLAGS="--cfg goro_loom" LOOM_MAX_PREEMPTIONS=3 \
+    cargo test --release -p goro-sched --test loom_park --target-dir target/loom
