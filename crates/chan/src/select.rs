@@ -71,10 +71,41 @@ impl<T> Handle for Channel<T> {
     }
 }
 
+#[derive(Clone, Copy)]
 struct Op<'a> {
     handle: &'a dyn Handle,
     send: bool,
 }
+
+/// Stands in the unused inline slots of a `Select`.
+struct NoHandle;
+
+impl Handle for NoHandle {
+    fn try_op(&self, _: bool) -> Option<Token> {
+        unreachable!("an unused slot is never tried")
+    }
+
+    fn register(&self, _: bool, _: &Context, _: usize) -> Result<Option<*mut ()>, ()> {
+        unreachable!("an unused slot is never registered")
+    }
+
+    fn unregister(&self, _: &Context) {}
+
+    fn drop_packet(&self, _: *mut ()) {}
+
+    fn addr(&self) -> usize {
+        0
+    }
+}
+
+static NO_HANDLE: NoHandle = NoHandle;
+
+/// Operations kept on the stack (the common case: a `select!` of a few
+/// arms allocates nothing for them), on the heap beyond `INLINE`.
+const INLINE: usize = 8;
+
+/// Per-operation scratch space of a select's wait, on the stack up to 32.
+const SCRATCH: usize = 32;
 
 /// Waits on several channel operations and performs exactly one: the
 /// dynamic form of [`select!`](crate::select!), for operations known only at
@@ -96,32 +127,60 @@ struct Op<'a> {
 /// # drop((tx1, a));
 /// ```
 pub struct Select<'a> {
-    ops: Vec<Op<'a>>,
+    inline: [Op<'a>; INLINE],
+    len: usize,
+    heap: Vec<Op<'a>>,
 }
 
 impl<'a> Select<'a> {
     /// An empty select.
     pub fn new() -> Select<'a> {
-        Select { ops: Vec::new() }
+        Select {
+            inline: [Op {
+                handle: &NO_HANDLE,
+                send: false,
+            }; INLINE],
+            len: 0,
+            heap: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, op: Op<'a>) -> usize {
+        if self.len < INLINE {
+            self.inline[self.len] = op;
+        } else {
+            if self.len == INLINE {
+                self.heap.extend_from_slice(&self.inline);
+            }
+            self.heap.push(op);
+        }
+        self.len += 1;
+        self.len - 1
+    }
+
+    fn ops(&self) -> &[Op<'a>] {
+        if self.len <= INLINE {
+            &self.inline[..self.len]
+        } else {
+            &self.heap
+        }
     }
 
     /// Adds a receive on `rx`; returns its index.
     pub fn recv<T>(&mut self, rx: &'a Receiver<T>) -> usize {
-        self.ops.push(Op {
+        self.push(Op {
             handle: &*rx.chan,
             send: false,
-        });
-        self.ops.len() - 1
+        })
     }
 
     /// Adds a send on `tx`; returns its index. The value is given only to
     /// the chosen operation, in [`SelectedOperation::send`].
     pub fn send<T>(&mut self, tx: &'a Sender<T>) -> usize {
-        self.ops.push(Op {
+        self.push(Op {
             handle: &*tx.chan,
             send: true,
-        });
-        self.ops.len() - 1
+        })
     }
 
     /// Chooses an operation that is ready now, if any.
@@ -164,18 +223,28 @@ impl<'a> Select<'a> {
         SelectedOperation {
             index,
             token: Some(token),
-            addr: self.ops[index].handle.addr(),
+            addr: self.ops()[index].handle.addr(),
             _marker: PhantomData,
         }
     }
 
     /// Tries every operation once, in a random order.
     fn try_all(&self) -> Option<SelectedOperation<'a>> {
-        let n = self.ops.len();
-        let mut order: Vec<usize> = (0..n).collect();
-        shuffle(&mut order);
-        for i in order {
-            let op = &self.ops[i];
+        let ops = self.ops();
+        let mut inline = [0usize; SCRATCH];
+        let mut heap = Vec::new();
+        let order: &mut [usize] = if ops.len() <= SCRATCH {
+            &mut inline[..ops.len()]
+        } else {
+            heap.resize(ops.len(), 0);
+            &mut heap
+        };
+        for (i, slot) in order.iter_mut().enumerate() {
+            *slot = i;
+        }
+        shuffle(order);
+        for &i in order.iter() {
+            let op = &ops[i];
             if let Some(token) = op.handle.try_op(op.send) {
                 return Some(self.selected(i, token));
             }
@@ -194,7 +263,7 @@ impl<'a> Select<'a> {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Err(SelectTimeoutError);
             }
-            if self.ops.is_empty() {
+            if self.len == 0 {
                 match deadline {
                     Some(d) => {
                         goro_sched::park::park_deadline(d);
@@ -207,34 +276,47 @@ impl<'a> Select<'a> {
             }
             let ctx = Context::new();
             ctx.id.set(&raw const ctx as usize);
-            let mut packets: Vec<Option<*mut ()>> = Vec::with_capacity(self.ops.len());
+            let ops = self.ops();
+            let mut inline = [None; SCRATCH];
+            let mut heap = Vec::new();
+            let slots: &mut [Option<*mut ()>] = if ops.len() <= SCRATCH {
+                &mut inline[..ops.len()]
+            } else {
+                heap.resize(ops.len(), None);
+                &mut heap
+            };
+            let mut registered = 0;
             let mut ready_early = false;
-            for (i, op) in self.ops.iter().enumerate() {
+            for (i, op) in ops.iter().enumerate() {
                 match op.handle.register(op.send, &ctx, i) {
-                    Ok(packet) => packets.push(packet),
+                    Ok(packet) => {
+                        slots[i] = packet;
+                        registered += 1;
+                    }
                     Err(()) => {
                         ready_early = true;
                         break;
                     }
                 }
             }
+            let packets = &slots[..registered];
             let chosen = if ready_early && ctx.try_abort() {
                 None
             } else {
                 // Registered everywhere (or claimed while registering).
                 ctx.wait(if ready_early { None } else { deadline })
             };
-            for op in &self.ops[..packets.len()] {
+            for op in &ops[..registered] {
                 op.handle.unregister(&ctx);
             }
             let Some(index) = chosen else {
-                self.free(&packets, None);
+                self.free(packets, None);
                 if ready_early {
                     continue;
                 }
                 return Err(SelectTimeoutError);
             };
-            let token = if self.ops[index].send {
+            let token = if ops[index].send {
                 if ctx.is_closed() {
                     Token::Closed
                 } else if !ctx.peer().is_null() {
@@ -245,7 +327,7 @@ impl<'a> Select<'a> {
             } else {
                 Token::Packet(packets[index].expect("a registered receive has a packet"))
             };
-            self.free(&packets, Some(index));
+            self.free(packets, Some(index));
             return Ok(self.selected(index, token));
         }
     }
@@ -256,7 +338,7 @@ impl<'a> Select<'a> {
             if let Some(packet) = packet
                 && Some(i) != keep
             {
-                self.ops[i].handle.drop_packet(*packet);
+                self.ops()[i].handle.drop_packet(*packet);
             }
         }
     }
@@ -271,7 +353,7 @@ impl Default for Select<'_> {
 impl fmt::Debug for Select<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Select")
-            .field("operations", &self.ops.len())
+            .field("operations", &self.len)
             .finish()
     }
 }
