@@ -171,10 +171,15 @@ fn complete(entry: Option<Entry>, closed: bool) {
 // Sending
 
 impl<T> Channel<T> {
-    pub(crate) fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
-        let mut inner = self.lock();
+    /// Sends without waiting if it can: to a waiting receiver, or into the
+    /// buffer. Gives the value and the lock back when it would have to wait.
+    fn send_now<'a>(
+        &'a self,
+        mut inner: SpinGuard<'a, Inner<T>>,
+        value: T,
+    ) -> Result<(), Result<(T, SpinGuard<'a, Inner<T>>), T>> {
         if inner.disconnected() {
-            return Err(TrySendError::Closed(value));
+            return Err(Err(value));
         }
         if let Some(entry) = Inner::<T>::claim(&mut inner.recvq, 0) {
             drop(inner);
@@ -188,7 +193,15 @@ impl<T> Channel<T> {
             inner.buf.push_back(value);
             return Ok(());
         }
-        Err(TrySendError::Full(value))
+        Err(Ok((value, inner)))
+    }
+
+    pub(crate) fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
+        match self.send_now(self.lock(), value) {
+            Ok(()) => Ok(()),
+            Err(Err(value)) => Err(TrySendError::Closed(value)),
+            Err(Ok((value, _))) => Err(TrySendError::Full(value)),
+        }
     }
 
     pub(crate) fn send(
@@ -196,21 +209,11 @@ impl<T> Channel<T> {
         value: T,
         deadline: Option<Instant>,
     ) -> Result<(), SendTimeoutError<T>> {
-        let mut inner = self.lock();
-        if inner.disconnected() {
-            return Err(SendTimeoutError::Closed(value));
-        }
-        if let Some(entry) = Inner::<T>::claim(&mut inner.recvq, 0) {
-            drop(inner);
-            // SAFETY: as in `try_send`.
-            unsafe { *entry.packet.cast::<Option<T>>() = Some(value) };
-            complete(Some(entry), false);
-            return Ok(());
-        }
-        if inner.has_room(self.cap) {
-            inner.buf.push_back(value);
-            return Ok(());
-        }
+        let (value, mut inner) = match self.send_now(self.lock(), value) {
+            Ok(()) => return Ok(()),
+            Err(Err(value)) => return Err(SendTimeoutError::Closed(value)),
+            Err(Ok(full)) => full,
+        };
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return Err(SendTimeoutError::Timeout(value));
         }

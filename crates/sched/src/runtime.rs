@@ -265,17 +265,7 @@ impl Shared {
         {
             return;
         }
-        let woken = {
-            let mut sleepers = self.idle.lock();
-            let woken = sleepers.pop();
-            if woken.is_some() {
-                self.idle.num_sleeping.fetch_sub(1, Ordering::SeqCst);
-            }
-            woken
-        };
-        if let Some(i) = woken {
-            self.wake_worker(i);
-        }
+        self.notify_sleeper();
     }
 
     fn wake_worker(&self, i: usize) {
