@@ -173,13 +173,9 @@ fn complete(entry: Option<Entry>, closed: bool) {
 impl<T> Channel<T> {
     /// Sends without waiting if it can: to a waiting receiver, or into the
     /// buffer. Gives the value and the lock back when it would have to wait.
-    fn send_now<'a>(
-        &'a self,
-        mut inner: SpinGuard<'a, Inner<T>>,
-        value: T,
-    ) -> Result<(), Result<(T, SpinGuard<'a, Inner<T>>), T>> {
+    fn send_now<'a>(&'a self, mut inner: SpinGuard<'a, Inner<T>>, value: T) -> SendNow<'a, T> {
         if inner.disconnected() {
-            return Err(Err(value));
+            return SendNow::Closed(value);
         }
         if let Some(entry) = Inner::<T>::claim(&mut inner.recvq, 0) {
             drop(inner);
@@ -187,20 +183,20 @@ impl<T> Channel<T> {
             // ours to fill until we complete it.
             unsafe { *entry.packet.cast::<Option<T>>() = Some(value) };
             complete(Some(entry), false);
-            return Ok(());
+            return SendNow::Sent;
         }
         if inner.has_room(self.cap) {
             inner.buf.push_back(value);
-            return Ok(());
+            return SendNow::Sent;
         }
-        Err(Ok((value, inner)))
+        SendNow::Full(value, inner)
     }
 
     pub(crate) fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
         match self.send_now(self.lock(), value) {
-            Ok(()) => Ok(()),
-            Err(Err(value)) => Err(TrySendError::Closed(value)),
-            Err(Ok((value, _))) => Err(TrySendError::Full(value)),
+            SendNow::Sent => Ok(()),
+            SendNow::Closed(value) => Err(TrySendError::Closed(value)),
+            SendNow::Full(value, _) => Err(TrySendError::Full(value)),
         }
     }
 
@@ -210,9 +206,9 @@ impl<T> Channel<T> {
         deadline: Option<Instant>,
     ) -> Result<(), SendTimeoutError<T>> {
         let (value, mut inner) = match self.send_now(self.lock(), value) {
-            Ok(()) => return Ok(()),
-            Err(Err(value)) => return Err(SendTimeoutError::Closed(value)),
-            Err(Ok(full)) => full,
+            SendNow::Sent => return Ok(()),
+            SendNow::Closed(value) => return Err(SendTimeoutError::Closed(value)),
+            SendNow::Full(value, inner) => (value, inner),
         };
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return Err(SendTimeoutError::Timeout(value));
@@ -309,6 +305,14 @@ impl<T> Channel<T> {
             }
         }
     }
+}
+
+/// What `send_now` did.
+enum SendNow<'a, T> {
+    Sent,
+    Closed(T),
+    /// It would have to wait: the value and the lock, to register.
+    Full(T, SpinGuard<'a, Inner<T>>),
 }
 
 enum Ready<T> {
