@@ -239,8 +239,12 @@ impl WorkerCtx {
         if let Some(task) = self.steal_injector() {
             return Some(task);
         }
-        let now = self.shared.timers.ticks(Instant::now());
-        if self.shared.timers.fire_all(self.index, now) > 0
+        if self.timer_due()
+            && self
+                .shared
+                .timers
+                .fire_all(self.index, self.shared.timers.ticks(Instant::now()))
+                > 0
             && let Some(task) = self.pop_local().or_else(|| self.steal_injector())
         {
             return Some(task);
@@ -300,7 +304,14 @@ impl WorkerCtx {
             || !self.local.is_empty()
             || self.next.borrow().is_some()
             || self.shared.workers.iter().any(|w| !w.stealer.is_empty())
-            || self.shared.timers.earliest() <= self.shared.timers.ticks(Instant::now())
+            || self.timer_due()
+    }
+
+    /// Whether some timer is due; reads the clock only if any is pending
+    /// (spinning workers ask this often).
+    fn timer_due(&self) -> bool {
+        let earliest = self.shared.timers.earliest();
+        earliest != crate::timer::NEVER && earliest <= self.shared.timers.ticks(Instant::now())
     }
 
     fn random(&self, n: usize) -> usize {
