@@ -163,7 +163,7 @@ impl<T> Inner<T> {
 fn complete(entry: Option<Entry>, closed: bool) {
     if let Some(entry) = entry {
         // SAFETY: we claimed it and have not completed it (waiter rule 2).
-        unsafe { entry.ctx() }.complete(closed, std::ptr::null_mut());
+        unsafe { Context::complete(entry.ctx, closed, std::ptr::null_mut()) };
     }
 }
 
@@ -336,7 +336,7 @@ fn take_from_sender<T>(entry: Entry) -> T {
         slot: None,
     };
     // SAFETY: we claimed it and have not completed it (waiter rule 2).
-    unsafe { entry.ctx() }.complete(false, (&raw mut peer).cast());
+    unsafe { Context::complete(entry.ctx, false, (&raw mut peer).cast()) };
     peer.ctx.wait(None);
     peer.slot.expect("a select's send delivers its value")
 }
@@ -538,11 +538,15 @@ impl<T> Channel<T> {
                 Ok(())
             }
             Token::Peer(peer) => {
+                let peer = peer.cast::<Peer<T>>();
                 // SAFETY: the receiver waits on its `Peer<T>` until we complete
                 // its context (waiter rule 2), and touches the slot only after.
-                let peer = unsafe { &mut *peer.cast::<Peer<T>>() };
-                peer.slot = Some(value);
-                peer.ctx.complete(false, std::ptr::null_mut());
+                unsafe { (*peer).slot = Some(value) };
+                // SAFETY: as above: the peer is alive until we complete it.
+                let ctx = unsafe { &raw const (*peer).ctx };
+                // SAFETY: the receiver's own context, claimed by nobody else;
+                // we complete it once.
+                unsafe { Context::complete(ctx, false, std::ptr::null_mut()) };
                 Ok(())
             }
             Token::Closed => Err(SendError(value)),

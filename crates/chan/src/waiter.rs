@@ -91,19 +91,27 @@ impl Context {
         }
     }
 
-    /// The claimer is done: wakes the owner. The context must not be touched
-    /// afterwards (rule 2).
-    pub(crate) fn complete(&self, closed: bool, peer: *mut ()) {
+    /// The claimer is done: wakes the owner.
+    ///
+    /// Takes a raw pointer, not `&self`: once `ready` is set the owner may
+    /// return and free the context while this function still runs, and a
+    /// reference argument would have to stay valid to the end of the call.
+    ///
+    /// # Safety
+    /// The caller claimed `this` and has not completed it (waiter rule 2).
+    pub(crate) unsafe fn complete(this: *const Context, closed: bool, peer: *mut ()) {
+        // SAFETY: per the contract the owner waits for `ready`, which only we
+        // can set: it is alive until the store below, this borrow's last use.
+        let ctx = unsafe { &*this };
         if closed {
-            self.closed.store(true, Ordering::Relaxed);
+            ctx.closed.store(true, Ordering::Relaxed);
         }
         if !peer.is_null() {
-            self.peer.store(peer, Ordering::Relaxed);
+            ctx.peer.store(peer, Ordering::Relaxed);
         }
-        // SAFETY: the owner waits for `ready`, which only we can set now
-        // (waiter rule 2): it is alive.
-        let unparker = unsafe { self.waiting.unparker() };
-        self.ready.store(true, Ordering::Release);
+        // SAFETY: as above, the owner is still waiting.
+        let unparker = unsafe { ctx.waiting.unparker() };
+        ctx.ready.store(true, Ordering::Release);
         unparker.wake();
     }
 

@@ -72,20 +72,6 @@ impl Unparker {
             Inner::Thread(thread) => thread.unpark(),
         }
     }
-
-    /// Whether this wakes a goroutine (rather than a plain thread).
-    pub fn is_goroutine(&self) -> bool {
-        matches!(self.inner, Inner::Goroutine(_))
-    }
-
-    /// Whether both wake the same goroutine or thread.
-    pub fn same_as(&self, other: &Unparker) -> bool {
-        match (&self.inner, &other.inner) {
-            (Inner::Goroutine(a), Inner::Goroutine(b)) => TaskRef::ptr_eq(a, b),
-            (Inner::Thread(a), Inner::Thread(b)) => a.id() == b.id(),
-            _ => false,
-        }
-    }
 }
 
 impl fmt::Debug for Unparker {

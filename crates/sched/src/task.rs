@@ -179,10 +179,6 @@ impl TaskRef {
     pub(crate) fn addr(&self) -> *const () {
         self.0.as_ptr().cast_const().cast()
     }
-
-    pub(crate) fn ptr_eq(a: &TaskRef, b: &TaskRef) -> bool {
-        a.addr() == b.addr()
-    }
 }
 
 impl Clone for TaskRef {

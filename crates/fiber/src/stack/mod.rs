@@ -543,15 +543,3 @@ pub(crate) fn guard_hit(addr: usize) -> Option<usize> {
     }
     None
 }
-
-/// Counts of what the arena holds, for tests and statistics.
-#[doc(hidden)]
-pub fn arena_stats() -> (usize, usize) {
-    let arena = arena();
-    let free = arena
-        .classes
-        .iter()
-        .map(|c| c.dirty.len() + c.clean.len())
-        .sum();
-    (free, arena.mprotect_guards)
-}
