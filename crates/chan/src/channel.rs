@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use crate::err::{
     RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
 };
-use crate::spin::{SpinGuard, SpinLock};
 use crate::waiter::{Context, Entry, Peer};
+use goro_sched::spin::{SpinGuard, SpinLock};
 
 pub(crate) struct Channel<T> {
     inner: SpinLock<Inner<T>>,

@@ -23,7 +23,6 @@ mod select_macro;
 mod channel;
 mod err;
 mod select;
-mod spin;
 pub mod time;
 mod waiter;
 

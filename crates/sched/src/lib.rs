@@ -56,6 +56,7 @@ mod local;
 pub mod park;
 mod runtime;
 mod scope;
+pub mod spin;
 mod task;
 pub mod timer;
 mod worker;

@@ -1,10 +1,17 @@
-//! The channel's lock: a spin lock that yields its thread when it spins long.
+//! The lock of channels' and sync primitives' wait queues: a spin lock that
+//! yields its thread when it spins long.
 //!
-//! Critical sections are a few dozen instructions and never park, and the
-//! holder is a goroutine, which is never preempted, or a thread, which rarely
-//! is. Unlocking is a plain release store, one locked instruction fewer than
-//! a futex mutex (which must learn whether to wake a sleeper): on a channel's
-//! hot path that is one fewer per operation.
+//! Meant for critical sections of a few dozen instructions that never park:
+//! the holder is a goroutine, which is never preempted, or a thread, which
+//! rarely is. Unlocking is a plain release store, one locked instruction
+//! fewer than a futex mutex (which must learn whether to wake a sleeper): on
+//! a channel's hot path that is one fewer per operation.
+//!
+//! ```
+//! let counter = goro_sched::spin::SpinLock::new(0u64);
+//! *counter.lock() += 1;
+//! assert_eq!(*counter.lock(), 1);
+//! ```
 
 use std::cell::UnsafeCell;
 use std::ops::{Deref, DerefMut};
@@ -12,7 +19,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crossbeam_utils::Backoff;
 
-pub(crate) struct SpinLock<T> {
+/// A spin lock for short critical sections that never block.
+pub struct SpinLock<T> {
     locked: AtomicBool,
     value: UnsafeCell<T>,
 }
@@ -23,14 +31,16 @@ unsafe impl<T: Send> Send for SpinLock<T> {}
 unsafe impl<T: Send> Sync for SpinLock<T> {}
 
 impl<T> SpinLock<T> {
-    pub(crate) const fn new(value: T) -> SpinLock<T> {
+    /// An unlocked lock holding `value`.
+    pub const fn new(value: T) -> SpinLock<T> {
         SpinLock {
             locked: AtomicBool::new(false),
             value: UnsafeCell::new(value),
         }
     }
 
-    pub(crate) fn lock(&self) -> SpinGuard<'_, T> {
+    /// Spins (then yields the thread) until it holds the lock.
+    pub fn lock(&self) -> SpinGuard<'_, T> {
         let backoff = Backoff::new();
         while self
             .locked
@@ -47,8 +57,21 @@ impl<T> SpinLock<T> {
     }
 }
 
-pub(crate) struct SpinGuard<'a, T> {
+/// Access to the value; unlocks on drop.
+pub struct SpinGuard<'a, T> {
     lock: &'a SpinLock<T>,
+}
+
+impl<T> std::fmt::Debug for SpinLock<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpinLock").finish_non_exhaustive()
+    }
+}
+
+impl<T> std::fmt::Debug for SpinGuard<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpinGuard").finish_non_exhaustive()
+    }
 }
 
 impl<T> Deref for SpinGuard<'_, T> {

@@ -1,0 +1,155 @@
+//! `Condvar`: std's shapes, with `goro_sync::Mutex`, parking goroutines.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use goro_sched::spin::SpinLock;
+
+use crate::mutex::MutexGuard;
+use crate::waiter::{List, Waiter};
+
+/// The grant: notified.
+const NOTIFIED: usize = 1;
+
+/// A condition variable: goroutines (or threads) wait on it, with a
+/// [`Mutex`](crate::Mutex) unlocked meanwhile, until another notifies it. As
+/// with std's, waits may wake spuriously: wait in a loop on the condition,
+/// or use [`wait_while`](Condvar::wait_while). No poisoning.
+///
+/// ```
+/// use goro_sync::{Condvar, Mutex};
+/// use std::sync::Arc;
+///
+/// let pair = Arc::new((Mutex::new(false), Condvar::new()));
+/// let pair2 = pair.clone();
+/// goro_sched::go(move || {
+///     let (ready, cv) = &*pair2;
+///     *ready.lock() = true;
+///     cv.notify_one();
+/// });
+/// let (ready, cv) = &*pair;
+/// let guard = cv.wait_while(ready.lock(), |ready| !*ready);
+/// assert!(*guard);
+/// ```
+pub struct Condvar {
+    queue: SpinLock<List>,
+}
+
+/// Whether a timed wait on a [`Condvar`] returned because the time ran out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WaitTimeoutResult(bool);
+
+impl WaitTimeoutResult {
+    /// Whether the wait timed out.
+    pub fn timed_out(&self) -> bool {
+        self.0
+    }
+}
+
+impl Condvar {
+    /// A condition variable nobody waits on.
+    pub const fn new() -> Condvar {
+        Condvar {
+            queue: SpinLock::new(List::new()),
+        }
+    }
+
+    /// Unlocks the guard's mutex, waits for a notification, and locks the
+    /// mutex again. May wake spuriously.
+    pub fn wait<'a, T: ?Sized>(&self, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+        self.wait_deadline(guard, None).0
+    }
+
+    /// Waits while `condition` holds for the value (checked first, and after
+    /// each wake-up, with the mutex locked).
+    pub fn wait_while<'a, T: ?Sized>(
+        &self,
+        mut guard: MutexGuard<'a, T>,
+        mut condition: impl FnMut(&mut T) -> bool,
+    ) -> MutexGuard<'a, T> {
+        while condition(&mut *guard) {
+            guard = self.wait(guard);
+        }
+        guard
+    }
+
+    /// As [`wait`](Condvar::wait), for at most `timeout`. A goroutine's
+    /// timeout is a scheduler timer, not a thread.
+    pub fn wait_timeout<'a, T: ?Sized>(
+        &self,
+        guard: MutexGuard<'a, T>,
+        timeout: Duration,
+    ) -> (MutexGuard<'a, T>, WaitTimeoutResult) {
+        let deadline = Instant::now().checked_add(timeout);
+        self.wait_deadline(guard, deadline)
+    }
+
+    /// As [`wait_while`](Condvar::wait_while), for at most `timeout` in all;
+    /// times out only if the condition still holds.
+    pub fn wait_timeout_while<'a, T: ?Sized>(
+        &self,
+        mut guard: MutexGuard<'a, T>,
+        timeout: Duration,
+        mut condition: impl FnMut(&mut T) -> bool,
+    ) -> (MutexGuard<'a, T>, WaitTimeoutResult) {
+        let deadline = Instant::now().checked_add(timeout);
+        while condition(&mut *guard) {
+            let (g, result) = self.wait_deadline(guard, deadline);
+            guard = g;
+            if result.timed_out() {
+                let still = condition(&mut *guard);
+                return (guard, WaitTimeoutResult(still));
+            }
+        }
+        (guard, WaitTimeoutResult(false))
+    }
+
+    fn wait_deadline<'a, T: ?Sized>(
+        &self,
+        guard: MutexGuard<'a, T>,
+        deadline: Option<Instant>,
+    ) -> (MutexGuard<'a, T>, WaitTimeoutResult) {
+        let mutex = MutexGuard::mutex(&guard);
+        let waiter = Waiter::new(0);
+        // Queued before the mutex is released: a notification sent after
+        // the caller's last look at the value finds it.
+        // SAFETY: it waits below, after the lock is released.
+        unsafe { self.queue.lock().push_back(&waiter) };
+        drop(guard);
+        let token = waiter.wait(
+            &self.queue,
+            |list| list,
+            deadline,
+            |_| {},
+            // Unwound after a notify_one took us: pass it on.
+            |_| self.notify_one(),
+        );
+        (mutex.lock(), WaitTimeoutResult(token.is_none()))
+    }
+
+    /// Wakes one waiter, the longest waiting, if any.
+    pub fn notify_one(&self) {
+        let next = self.queue.lock().pop_front();
+        if let Some(next) = next {
+            next.grant(NOTIFIED);
+        }
+    }
+
+    /// Wakes every waiter.
+    pub fn notify_all(&self) {
+        let all = self.queue.lock().drain();
+        all.grant_all(NOTIFIED);
+    }
+}
+
+impl Default for Condvar {
+    fn default() -> Condvar {
+        Condvar::new()
+    }
+}
+
+impl fmt::Debug for Condvar {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Condvar").finish_non_exhaustive()
+    }
+}

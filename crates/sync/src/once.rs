@@ -1,0 +1,276 @@
+//! `Once` and `OnceCell<T>`: one initialisation, the others parked until it
+//! is done.
+
+use std::cell::UnsafeCell;
+use std::fmt;
+use std::mem::MaybeUninit;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use goro_sched::spin::SpinLock;
+
+use crate::waiter::{List, Waiter};
+
+const INCOMPLETE: u8 = 0;
+const RUNNING: u8 = 1;
+const COMPLETE: u8 = 2;
+
+/// The grant: the runner finished (or gave up).
+const FINISHED: usize = 1;
+
+/// The state machine both types share: one caller runs the initialiser, the
+/// others wait in a list until it finishes.
+struct Gate {
+    state: AtomicU8,
+    waiters: SpinLock<List>,
+}
+
+impl Gate {
+    const fn new() -> Gate {
+        Gate {
+            state: AtomicU8::new(INCOMPLETE),
+            waiters: SpinLock::new(List::new()),
+        }
+    }
+
+    fn is_complete(&self) -> bool {
+        self.state.load(Ordering::Acquire) == COMPLETE
+    }
+
+    /// Runs `f` unless another caller has completed it; waits while another
+    /// runs it. If `f` panics, the gate is complete anyway when
+    /// `complete_on_panic` (Go's `Once`), else open again for the next
+    /// caller (std's `OnceLock`).
+    fn run(&self, f: impl FnOnce(), complete_on_panic: bool) {
+        loop {
+            match self.state.compare_exchange(
+                INCOMPLETE,
+                RUNNING,
+                Ordering::Acquire,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    let mut finish = Finish {
+                        gate: self,
+                        state: if complete_on_panic {
+                            COMPLETE
+                        } else {
+                            INCOMPLETE
+                        },
+                    };
+                    f();
+                    finish.state = COMPLETE;
+                    return;
+                }
+                Err(COMPLETE) => return,
+                Err(_) => self.wait_running(),
+            }
+        }
+    }
+
+    fn wait_running(&self) {
+        let waiter = Waiter::new(0);
+        {
+            let mut list = self.waiters.lock();
+            // `Finish` stores the state before it takes this lock.
+            if self.state.load(Ordering::Acquire) != RUNNING {
+                return;
+            }
+            // SAFETY: it waits below, after the lock is released.
+            unsafe { list.push_back(&waiter) };
+        }
+        waiter.wait(&self.waiters, |list| list, None, |_| {}, |_| {});
+    }
+}
+
+/// Ends a run, normally or by a panic: publishes the state, wakes waiters.
+struct Finish<'a> {
+    gate: &'a Gate,
+    state: u8,
+}
+
+impl Drop for Finish<'_> {
+    fn drop(&mut self) {
+        self.gate.state.store(self.state, Ordering::Release);
+        let all = self.gate.waiters.lock().drain();
+        all.grant_all(FINISHED);
+    }
+}
+
+/// Go's `sync.Once`: runs a function once; concurrent callers wait (parked)
+/// until it has returned.
+///
+/// As in Go, a function that panics counts as run: later calls do nothing.
+///
+/// ```
+/// use goro_sync::Once;
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+///
+/// static INIT: Once = Once::new();
+/// static RUNS: AtomicUsize = AtomicUsize::new(0);
+/// let handles: Vec<_> = (0..10)
+///     .map(|_| goro_sched::go(|| INIT.call_once(|| { RUNS.fetch_add(1, Ordering::SeqCst); })))
+///     .collect();
+/// for h in handles {
+///     h.join().unwrap();
+/// }
+/// assert_eq!(RUNS.load(Ordering::SeqCst), 1);
+/// assert!(INIT.is_completed());
+/// ```
+pub struct Once {
+    gate: Gate,
+}
+
+impl Once {
+    /// A `Once` that has not run.
+    pub const fn new() -> Once {
+        Once { gate: Gate::new() }
+    }
+
+    /// Runs `f` if no call has yet; if one is running, waits for it.
+    pub fn call_once(&self, f: impl FnOnce()) {
+        if !self.gate.is_complete() {
+            self.gate.run(f, true);
+        }
+    }
+
+    /// Whether a call has completed.
+    pub fn is_completed(&self) -> bool {
+        self.gate.is_complete()
+    }
+}
+
+impl Default for Once {
+    fn default() -> Once {
+        Once::new()
+    }
+}
+
+impl fmt::Debug for Once {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Once")
+            .field("completed", &self.is_completed())
+            .finish()
+    }
+}
+
+/// A cell written once, by the first [`get_or_init`](OnceCell::get_or_init)
+/// (or [`set`](OnceCell::set)); concurrent initialisers wait, parked, for
+/// it. An initialiser that panics leaves the cell empty for the next caller,
+/// as std's `OnceLock`.
+///
+/// ```
+/// use goro_sync::OnceCell;
+///
+/// static CONFIG: OnceCell<String> = OnceCell::new();
+/// let h = goro_sched::go(|| CONFIG.get_or_init(|| "from a goroutine".to_string()).len());
+/// let here = CONFIG.get_or_init(|| "from main".to_string()).len();
+/// assert_eq!(h.join().unwrap(), here); // both saw the same value
+/// assert!(CONFIG.get().is_some());
+/// ```
+pub struct OnceCell<T> {
+    gate: Gate,
+    value: UnsafeCell<MaybeUninit<T>>,
+}
+
+// SAFETY: the value is written once, before `COMPLETE` is published, and only
+// read after; sharing the cell shares `&T` (`Sync`) and may drop or hand out
+// the value on another thread (`Send`), as std's `OnceLock`.
+unsafe impl<T: Send + Sync> Sync for OnceCell<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Send for OnceCell<T> {}
+
+impl<T> OnceCell<T> {
+    /// An empty cell.
+    pub const fn new() -> OnceCell<T> {
+        OnceCell {
+            gate: Gate::new(),
+            value: UnsafeCell::new(MaybeUninit::uninit()),
+        }
+    }
+
+    /// The value, if set.
+    pub fn get(&self) -> Option<&T> {
+        match self.gate.is_complete() {
+            true => {
+                // SAFETY: complete means written, and never written again.
+                let value = unsafe { &*self.value.get() };
+                // SAFETY: as above.
+                Some(unsafe { value.assume_init_ref() })
+            }
+            false => None,
+        }
+    }
+
+    /// The value, initialised with `f` first if the cell is empty. Callers
+    /// that arrive while another runs `f` wait for it.
+    pub fn get_or_init(&self, f: impl FnOnce() -> T) -> &T {
+        if let Some(value) = self.get() {
+            return value;
+        }
+        self.gate.run(
+            || {
+                let value = f();
+                // SAFETY: we run the gate: no one else writes or reads.
+                unsafe { (*self.value.get()).write(value) };
+            },
+            false,
+        );
+        self.get().expect("the gate completed")
+    }
+
+    /// Sets the value if the cell is empty; else gives `value` back.
+    pub fn set(&self, value: T) -> Result<(), T> {
+        let mut value = Some(value);
+        self.get_or_init(|| value.take().expect("runs once"));
+        match value {
+            None => Ok(()),
+            Some(value) => Err(value),
+        }
+    }
+
+    /// The value, through a unique borrow.
+    pub fn get_mut(&mut self) -> Option<&mut T> {
+        match self.gate.is_complete() {
+            // SAFETY: complete means written; the borrow is unique.
+            true => Some(unsafe { self.value.get_mut().assume_init_mut() }),
+            false => None,
+        }
+    }
+
+    /// The value, consuming the cell.
+    pub fn into_inner(self) -> Option<T> {
+        match self.gate.is_complete() {
+            true => {
+                // Mark it empty first so that `drop` does not drop it again.
+                self.gate.state.store(INCOMPLETE, Ordering::Relaxed);
+                // SAFETY: we own the cell, nobody else reads it.
+                let value = unsafe { &*self.value.get() };
+                // SAFETY: complete means written; marked empty above, so it
+                // is read out once.
+                Some(unsafe { value.assume_init_read() })
+            }
+            false => None,
+        }
+    }
+}
+
+impl<T> Drop for OnceCell<T> {
+    fn drop(&mut self) {
+        if self.gate.is_complete() {
+            // SAFETY: complete means written; we own the cell.
+            unsafe { self.value.get_mut().assume_init_drop() };
+        }
+    }
+}
+
+impl<T> Default for OnceCell<T> {
+    fn default() -> OnceCell<T> {
+        OnceCell::new()
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for OnceCell<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("OnceCell").field(&self.get()).finish()
+    }
+}

@@ -1,0 +1,241 @@
+//! `Semaphore`: weighted and FIFO, as Go's `x/sync/semaphore`.
+
+use std::error::Error;
+use std::fmt;
+
+use goro_sched::spin::SpinLock;
+
+use crate::waiter::{Chain, List, Waiter};
+
+/// The grant: the waiter's permits are counted as taken.
+const ACQUIRED: usize = 1;
+
+/// A weighted semaphore of a fixed size, with Go's `x/sync/semaphore` order:
+/// waiters are served first come, first served, and a waiter that asks for
+/// more permits than are free holds back the ones behind it, so that a large
+/// [`acquire_many`](Semaphore::acquire_many) is not starved by a stream of
+/// small ones. Permits are RAII: dropping a [`SemaphorePermit`] releases
+/// them.
+///
+/// ```
+/// use goro_sync::{Semaphore, WaitGroup};
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+///
+/// // At most 3 of 20 goroutines in the section at once.
+/// let sem = Arc::new(Semaphore::new(3));
+/// let (inside, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+/// let wg = WaitGroup::new();
+/// for _ in 0..20 {
+///     let (sem, inside, most) = (sem.clone(), inside.clone(), most.clone());
+///     wg.go(move || {
+///         let _permit = sem.acquire();
+///         let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
+///         most.fetch_max(now, Ordering::SeqCst);
+///         goro_sched::yield_now();
+///         inside.fetch_sub(1, Ordering::SeqCst);
+///     });
+/// }
+/// wg.wait();
+/// assert!(most.load(Ordering::SeqCst) <= 3);
+/// assert_eq!(sem.available_permits(), 3);
+/// ```
+pub struct Semaphore {
+    size: usize,
+    state: SpinLock<State>,
+}
+
+struct State {
+    /// Permits taken.
+    taken: usize,
+    /// Waiters, each with its count in `data`.
+    list: List,
+}
+
+impl State {
+    /// Lets in the waiters at the front whose permits are free, in order,
+    /// counting them as taken; the caller grants them.
+    fn admit(&mut self, size: usize) -> Chain {
+        let mut free = size - self.taken;
+        let mut blocked = false;
+        let admitted = self.list.drain_where(|n| {
+            if blocked || n > free {
+                blocked = true;
+                return false;
+            }
+            free -= n;
+            true
+        });
+        self.taken = size - free;
+        admitted
+    }
+}
+
+/// Permits taken from a [`Semaphore`]; released on drop.
+#[must_use = "if unused the permits are released at once"]
+pub struct SemaphorePermit<'a> {
+    sem: &'a Semaphore,
+    permits: usize,
+}
+
+/// [`Semaphore::acquire_many`] asked for more permits than the semaphore has:
+/// waiting could never succeed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AcquireError {
+    requested: usize,
+    size: usize,
+}
+
+impl AcquireError {
+    /// The permits asked for.
+    pub fn requested(&self) -> usize {
+        self.requested
+    }
+
+    /// The semaphore's size.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+}
+
+impl fmt::Display for AcquireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "cannot acquire {} permits from a semaphore of size {}",
+            self.requested, self.size
+        )
+    }
+}
+
+impl Error for AcquireError {}
+
+impl Semaphore {
+    /// A semaphore with `size` permits, all free.
+    pub const fn new(size: usize) -> Semaphore {
+        Semaphore {
+            size,
+            state: SpinLock::new(State {
+                taken: 0,
+                list: List::new(),
+            }),
+        }
+    }
+
+    /// Takes one permit, waiting for it.
+    ///
+    /// # Panics
+    /// If the semaphore's size is 0 (it could never succeed).
+    pub fn acquire(&self) -> SemaphorePermit<'_> {
+        match self.acquire_many(1) {
+            Ok(permit) => permit,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Takes `n` permits at once, waiting (first come, first served) until
+    /// they are free. `Err` at once if `n` exceeds the size.
+    pub fn acquire_many(&self, n: usize) -> Result<SemaphorePermit<'_>, AcquireError> {
+        if n > self.size {
+            return Err(AcquireError {
+                requested: n,
+                size: self.size,
+            });
+        }
+        let mut state = self.state.lock();
+        if self.size - state.taken >= n && state.list.is_empty() {
+            state.taken += n;
+            return Ok(self.permit(n));
+        }
+        let waiter = Waiter::new(n);
+        // SAFETY: it waits below, after the lock is released.
+        unsafe { state.list.push_back(&waiter) };
+        drop(state);
+        waiter.wait(
+            &self.state,
+            |s| &mut s.list,
+            None,
+            // Unwound while waiting: if it held back the waiters behind it,
+            // let them in (granted with the lock held: a rare path).
+            |s| s.admit(self.size).grant_all(ACQUIRED),
+            // Unwound once its permits were counted: give them back.
+            |_| self.release(n),
+        );
+        Ok(self.permit(n))
+    }
+
+    /// Takes one permit if one is free and nobody waits.
+    pub fn try_acquire(&self) -> Option<SemaphorePermit<'_>> {
+        self.try_acquire_many(1)
+    }
+
+    /// Takes `n` permits if they are free and nobody waits (a waiter ahead
+    /// keeps its place, as in Go).
+    pub fn try_acquire_many(&self, n: usize) -> Option<SemaphorePermit<'_>> {
+        let mut state = self.state.lock();
+        if self.size - state.taken >= n && state.list.is_empty() {
+            state.taken += n;
+            return Some(self.permit(n));
+        }
+        None
+    }
+
+    /// Permits free now (for diagnostics: it may change at once).
+    pub fn available_permits(&self) -> usize {
+        self.size - self.state.lock().taken
+    }
+
+    /// The number of permits the semaphore was made with.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    fn permit(&self, permits: usize) -> SemaphorePermit<'_> {
+        SemaphorePermit { sem: self, permits }
+    }
+
+    fn release(&self, n: usize) {
+        let mut state = self.state.lock();
+        state.taken -= n;
+        let admitted = state.admit(self.size);
+        drop(state);
+        admitted.grant_all(ACQUIRED);
+    }
+}
+
+impl SemaphorePermit<'_> {
+    /// How many permits this holds.
+    pub fn num_permits(&self) -> usize {
+        self.permits
+    }
+
+    /// Keeps the permits taken for good (the semaphore shrinks by them).
+    pub fn forget(mut self) {
+        self.permits = 0;
+    }
+}
+
+impl Drop for SemaphorePermit<'_> {
+    fn drop(&mut self) {
+        if self.permits != 0 {
+            self.sem.release(self.permits);
+        }
+    }
+}
+
+impl fmt::Debug for Semaphore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Semaphore")
+            .field("size", &self.size)
+            .field("available", &self.available_permits())
+            .finish()
+    }
+}
+
+impl fmt::Debug for SemaphorePermit<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SemaphorePermit")
+            .field("permits", &self.permits)
+            .finish()
+    }
+}
