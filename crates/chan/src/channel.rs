@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use crate::err::{
     RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
 };
-use crate::waiter::{Context, Entry, Peer};
+use crate::waiter::{Context, Entry, Peer, Withdraw};
 use goro_sched::spin::{SpinGuard, SpinLock};
 
 pub(crate) struct Channel<T> {
@@ -222,7 +222,10 @@ impl<T> Channel<T> {
             packet: (&raw mut packet).cast(),
         });
         drop(inner);
-        match ctx.wait(deadline) {
+        let withdraw = Withdraw::new(&ctx, || self.unregister(&ctx));
+        let outcome = ctx.wait(deadline);
+        withdraw.disarm();
+        match outcome {
             Some(_) if ctx.is_closed() => Err(SendTimeoutError::Closed(
                 packet.take().expect("a closed send keeps its value"),
             )),
@@ -297,7 +300,10 @@ impl<T> Channel<T> {
             packet: (&raw mut packet).cast(),
         });
         drop(inner);
-        match ctx.wait(deadline) {
+        let withdraw = Withdraw::new(&ctx, || self.unregister(&ctx));
+        let outcome = ctx.wait(deadline);
+        withdraw.disarm();
+        match outcome {
             Some(_) => packet.ok_or(RecvTimeoutError::Closed),
             None => {
                 self.unregister(&ctx);

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use crate::channel::{Channel, Token};
 use crate::err::{RecvError, SelectTimeoutError, SendError, TrySelectError};
-use crate::waiter::Context;
+use crate::waiter::{Context, Withdraw};
 use crate::{Receiver, Sender};
 
 /// One side of one channel, as a select sees it.
@@ -300,12 +300,19 @@ impl<'a> Select<'a> {
                 }
             }
             let packets = &slots[..registered];
+            let withdraw = Withdraw::new(&ctx, || {
+                for op in &ops[..registered] {
+                    op.handle.unregister(&ctx);
+                }
+                self.free(packets, None);
+            });
             let chosen = if ready_early && ctx.try_abort() {
                 None
             } else {
                 // Registered everywhere (or claimed while registering).
                 ctx.wait(if ready_early { None } else { deadline })
             };
+            withdraw.disarm();
             for op in &ops[..registered] {
                 op.handle.unregister(&ctx);
             }

@@ -149,6 +149,51 @@ impl Context {
     }
 }
 
+/// Withdraws a waiting operation whose goroutine unwinds out of
+/// [`Context::wait`] (a dropped runtime unwinds its parked goroutines):
+/// without it the channels' queues would keep entries pointing into the
+/// unwound stack. It aborts the context, or if an operation claimed it first
+/// waits for the claimer to finish (claimers never wait for the owner, so
+/// this is short), then runs `unregister` (waiter rule 1).
+///
+/// Known gap: a select whose send a receiver claimed hands that receiver a
+/// `Peer` to fill; if the select unwinds instead, the receiver waits for a
+/// value that never comes.
+pub(crate) struct Withdraw<'a, F: FnMut()> {
+    ctx: &'a Context,
+    unregister: F,
+    armed: bool,
+}
+
+impl<'a, F: FnMut()> Withdraw<'a, F> {
+    pub(crate) fn new(ctx: &'a Context, unregister: F) -> Withdraw<'a, F> {
+        Withdraw {
+            ctx,
+            unregister,
+            armed: true,
+        }
+    }
+
+    /// The wait returned normally: the caller cleans up itself.
+    pub(crate) fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl<F: FnMut()> Drop for Withdraw<'_, F> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if !self.ctx.try_abort() {
+            while !self.ctx.ready.load(Ordering::Acquire) {
+                std::thread::yield_now();
+            }
+        }
+        (self.unregister)();
+    }
+}
+
 impl fmt::Debug for Context {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Context")

@@ -271,3 +271,54 @@ fn ends_are_send_and_sync() {
     check::<goro_chan::Sender<String>>();
     check::<goro_chan::Receiver<String>>();
 }
+
+#[test]
+fn dropping_a_runtime_withdraws_goroutines_blocked_on_channels() {
+    // Goroutines blocked in send, recv and select on channels that outlive
+    // their runtime are unwound; their waiting entries must leave the
+    // channels, which then work from here (a stale entry would point into
+    // an unwound stack).
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let (tx0, rx0) = bounded::<Vec<u8>>(0);
+    let (tx1, rx1) = bounded::<Vec<u8>>(1);
+    tx1.send(vec![1]).unwrap(); // full: senders block
+    let (tx2, rx2) = bounded::<Vec<u8>>(0);
+    let parked = std::sync::Arc::new(AtomicUsize::new(0));
+    {
+        let rt = goro_sched::Runtime::builder().workers(2).build().unwrap();
+        for i in 0..60 {
+            let (rx0, tx1, rx2, tx2) = (rx0.clone(), tx1.clone(), rx2.clone(), tx2.clone());
+            let parked = parked.clone();
+            rt.go(move || {
+                parked.fetch_add(1, Ordering::SeqCst);
+                match i % 4 {
+                    0 => drop(rx0.recv()),
+                    1 => drop(tx1.send(vec![2; 100])),
+                    2 => drop(tx2.send(vec![3; 100])),
+                    _ => goro_chan::select! {
+                        recv(rx0) -> _ => {},
+                        recv(rx2) -> _ => {},
+                    },
+                }
+            });
+        }
+        let start = std::time::Instant::now();
+        while parked.load(Ordering::SeqCst) < 60 {
+            assert!(start.elapsed() < Duration::from_secs(60));
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::thread::sleep(Duration::from_millis(20)); // let them block
+    } // the runtime drops: its goroutines unwind
+    assert_eq!(rx0.__waiting(), (0, 0), "stale receivers on rx0");
+    assert_eq!(rx1.__waiting(), (0, 0), "stale senders on rx1");
+    assert_eq!(rx2.__waiting(), (0, 0), "stale waiters on rx2");
+    // Nobody waits any more: a send on an unbuffered channel finds no
+    // receiver, a receive no sender.
+    assert!(matches!(tx0.try_send(vec![9]), Err(TrySendError::Full(_))));
+    assert_eq!(rx1.try_recv(), Ok(vec![1]));
+    assert!(matches!(rx1.try_recv(), Err(TryRecvError::Empty)));
+    assert!(matches!(rx2.try_recv(), Err(TryRecvError::Empty)));
+    drop((tx0, tx1, tx2)); // closing wakes nobody stale
+    assert!(rx0.recv().is_err());
+    assert!(rx2.recv().is_err());
+}

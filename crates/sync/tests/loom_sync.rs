@@ -1,0 +1,312 @@
+//! loom models of goro-sync's state machines: the `Mutex` (its lock-free
+//! `LOCKED`/`PARKED` word, the wait list under the spin lock, barging,
+//! re-queueing at the front, the starvation handoff) and the `Semaphore`
+//! (FIFO admission of weighted waiters), over the wait list's grant
+//! protocol (`waiter.rs`: unlink under the lock, store the token, wake).
+//!
+//! Like `goro-sched`'s `loom_park.rs`, these mirror the real transitions
+//! one for one, with loom's types in place of the runtime's: the spin lock
+//! is a loom `Mutex`, a waiter's park is loom's thread park. loom explores
+//! every interleaving (and every memory-order outcome C11 allows); it fails
+//! on a data race on the protected value (mutual exclusion) and on a
+//! deadlock (a lost wake-up).
+//!
+//! Run with `RUSTFLAGS="--cfg goro_loom" cargo test --release -p goro-sync
+//! --test loom_sync` (`ci/loom.sh`).
+
+#![cfg(goro_loom)]
+
+use std::collections::VecDeque;
+
+use loom::cell::UnsafeCell;
+use loom::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use loom::sync::{Arc, Mutex as SpinLock};
+use loom::thread::{self, Thread};
+
+/// A waiter of the wait list: its token, and whom to wake.
+struct Waiter {
+    token: AtomicUsize,
+    thread: Thread,
+    data: usize,
+}
+
+const WAITING: usize = 0;
+
+impl Waiter {
+    fn new(data: usize) -> Arc<Waiter> {
+        Arc::new(Waiter {
+            token: AtomicUsize::new(WAITING),
+            thread: thread::current(),
+            data,
+        })
+    }
+
+    /// `Waiter::wait` without a deadline.
+    fn wait(&self) -> usize {
+        loop {
+            let token = self.token.load(Ordering::Acquire);
+            if token != WAITING {
+                return token;
+            }
+            thread::park();
+        }
+    }
+
+    /// `Granted::grant`: called after the waiter was unlinked.
+    fn grant(&self, token: usize) {
+        let thread = self.thread.clone();
+        self.token.store(token, Ordering::Release);
+        thread.unpark();
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Mutex (mutex.rs)
+
+const LOCKED: u8 = 1;
+const PARKED: u8 = 2;
+const WOKEN: usize = 1;
+const HANDOFF: usize = 2;
+
+struct Mutex {
+    state: AtomicU8,
+    queue: SpinLock<VecDeque<Arc<Waiter>>>,
+    data: UnsafeCell<u32>,
+    /// The model's stand-in for "the waiter waited over 1 ms".
+    starved: bool,
+}
+
+impl Mutex {
+    fn new(starved: bool) -> Mutex {
+        Mutex {
+            state: AtomicU8::new(0),
+            queue: SpinLock::new(VecDeque::new()),
+            data: UnsafeCell::new(0),
+            starved,
+        }
+    }
+
+    fn try_acquire(&self) -> bool {
+        let mut state = self.state.load(Ordering::Relaxed);
+        while state & LOCKED == 0 {
+            match self.state.compare_exchange(
+                state,
+                state | LOCKED,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(s) => state = s,
+            }
+        }
+        false
+    }
+
+    fn lock(&self) {
+        if self
+            .state
+            .compare_exchange(0, LOCKED, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+        {
+            return;
+        }
+        // `lock_slow` (spinning is more tries of the same CAS: left out).
+        let mut woken = false;
+        loop {
+            if self.try_acquire() {
+                return;
+            }
+            let mut queue = self.queue.lock().unwrap();
+            let mut state = self.state.load(Ordering::Relaxed);
+            loop {
+                if state & LOCKED == 0 || state & PARKED != 0 {
+                    break;
+                }
+                match self.state.compare_exchange(
+                    state,
+                    state | PARKED,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => {
+                        state |= PARKED;
+                        break;
+                    }
+                    Err(s) => state = s,
+                }
+            }
+            if state & LOCKED == 0 {
+                drop(queue);
+                continue;
+            }
+            let waiter = Waiter::new(0);
+            match woken {
+                true => queue.push_front(waiter.clone()),
+                false => queue.push_back(waiter.clone()),
+            }
+            drop(queue);
+            if waiter.wait() == HANDOFF {
+                return;
+            }
+            woken = true;
+        }
+    }
+
+    fn unlock(&self) {
+        if self
+            .state
+            .compare_exchange(LOCKED, 0, Ordering::Release, Ordering::Relaxed)
+            .is_ok()
+        {
+            return;
+        }
+        let mut queue = self.queue.lock().unwrap();
+        let Some(next) = queue.pop_front() else {
+            self.state.store(0, Ordering::Release);
+            return;
+        };
+        let more = if queue.is_empty() { 0 } else { PARKED };
+        let token = if self.starved {
+            self.state.store(LOCKED | more, Ordering::Release);
+            HANDOFF
+        } else {
+            self.state.store(more, Ordering::Release);
+            WOKEN
+        };
+        drop(queue);
+        next.grant(token);
+    }
+
+    fn increment(&self) {
+        self.lock();
+        // loom reports a race if two holders overlap.
+        self.data.with_mut(|v| unsafe { *v += 1 });
+        self.unlock();
+    }
+}
+
+fn mutex_model(starved: bool, threads: usize, rounds: usize) {
+    loom::model(move || {
+        let m = Arc::new(Mutex::new(starved));
+        let handles: Vec<_> = (0..threads - 1)
+            .map(|_| {
+                let m = m.clone();
+                thread::spawn(move || {
+                    for _ in 0..rounds {
+                        m.increment();
+                    }
+                })
+            })
+            .collect();
+        for _ in 0..rounds {
+            m.increment();
+        }
+        for h in handles {
+            h.join().unwrap();
+        }
+        let total = m.data.with(|v| unsafe { *v });
+        assert_eq!(total as usize, threads * rounds);
+        assert_eq!(m.state.load(Ordering::Relaxed), 0, "left locked or parked");
+    });
+}
+
+#[test]
+fn mutex_three_lockers_normal_mode() {
+    mutex_model(false, 3, 1);
+}
+
+#[test]
+fn mutex_three_lockers_handoff_mode() {
+    mutex_model(true, 3, 1);
+}
+
+#[test]
+fn mutex_two_lockers_twice_each() {
+    // A woken waiter that loses the race goes back to the front.
+    mutex_model(false, 2, 2);
+}
+
+// ---------------------------------------------------------------------------
+// Semaphore (semaphore.rs)
+
+const ACQUIRED: usize = 1;
+
+struct SemState {
+    taken: usize,
+    list: VecDeque<Arc<Waiter>>,
+}
+
+struct Semaphore {
+    size: usize,
+    state: SpinLock<SemState>,
+    /// Permits in use, as the holders count them.
+    inside: AtomicUsize,
+}
+
+impl Semaphore {
+    fn acquire_many(&self, n: usize) {
+        let mut state = self.state.lock().unwrap();
+        if self.size - state.taken >= n && state.list.is_empty() {
+            state.taken += n;
+            return;
+        }
+        let waiter = Waiter::new(n);
+        state.list.push_back(waiter.clone());
+        drop(state);
+        assert_eq!(waiter.wait(), ACQUIRED);
+    }
+
+    fn release(&self, n: usize) {
+        let mut state = self.state.lock().unwrap();
+        state.taken -= n;
+        // `State::admit`: the front waiters whose permits are free, in order.
+        let mut admitted = Vec::new();
+        while let Some(front) = state.list.front() {
+            if front.data > self.size - state.taken {
+                break;
+            }
+            state.taken += front.data;
+            admitted.push(state.list.pop_front().unwrap());
+        }
+        drop(state);
+        for w in admitted {
+            w.grant(ACQUIRED);
+        }
+    }
+
+    fn section(&self, n: usize) {
+        self.acquire_many(n);
+        let now = self.inside.fetch_add(n, Ordering::SeqCst) + n;
+        assert!(now <= self.size, "{now} permits in use of {}", self.size);
+        self.inside.fetch_sub(n, Ordering::SeqCst);
+        self.release(n);
+    }
+}
+
+#[test]
+fn semaphore_weighted_waiters_all_get_in() {
+    loom::model(|| {
+        let sem = Arc::new(Semaphore {
+            size: 2,
+            state: SpinLock::new(SemState {
+                taken: 0,
+                list: VecDeque::new(),
+            }),
+            inside: AtomicUsize::new(0),
+        });
+        let handles: Vec<_> = [2, 1]
+            .into_iter()
+            .map(|n| {
+                let sem = sem.clone();
+                thread::spawn(move || sem.section(n))
+            })
+            .collect();
+        sem.section(1);
+        for h in handles {
+            h.join().unwrap();
+        }
+        let state = sem.state.lock().unwrap();
+        assert_eq!(state.taken, 0);
+        assert!(state.list.is_empty());
+    });
+}
