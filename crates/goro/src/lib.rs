@@ -16,9 +16,10 @@
 //!
 //! This facade re-exports the layers below: goroutines on an M:N
 //! work-stealing scheduler (the crate root, from `goro-sched`), channels and
-//! `select!` ([`chan`], [`select!`]), time channels ([`time`]), and the
-//! stackful coroutines under it all ([`fiber`]). Sync, context and the
-//! patterns come next.
+//! `select!` ([`chan`], [`select!`]), time channels ([`time`]), locks and
+//! wait groups that park goroutines ([`sync`]), cancellation ([`context`]),
+//! and the stackful coroutines under it all ([`fiber`]). The patterns come
+//! next.
 //!
 //! | Go                         | goro                                   |
 //! |----------------------------|----------------------------------------|
@@ -36,6 +37,16 @@
 //! | `time.Sleep(d)`            | `goro::sleep(d)`                       |
 //! | `runtime.NumGoroutine()`   | `goro::num_goroutines()`               |
 //! | `GOMAXPROCS`               | `GORO_MAXPROCS`, `Runtime::builder().workers(n)` |
+//! | `var mu sync.Mutex`        | `sync::Mutex::new(value)`: the lock owns its data |
+//! | `mu.Lock(); defer mu.Unlock()` | `let guard = mu.lock();` (unlocks on drop) |
+//! | `sync.RWMutex`             | `sync::RwLock`                         |
+//! | `var wg sync.WaitGroup`    | `sync::WaitGroup::new()` (`Clone` shares it) |
+//! | `wg.Add(1); go f()`, `wg.Go(f)` | `wg.add(1)`, `wg.go(f)`          |
+//! | `sync.Once`, `sync.Cond`   | `sync::Once`, `sync::Condvar`          |
+//! | `semaphore.NewWeighted(n)` | `sync::Semaphore::new(n)`              |
+//! | `ctx, cancel := context.WithCancel(parent)` | `let (ctx, cancel) = Context::with_cancel(&parent);` |
+//! | `defer cancel()`           | keep the handle: dropping it cancels   |
+//! | `<-ctx.Done()`, `ctx.Err()` | `ctx.done()` (a `Receiver<()>`), `ctx.err()` |
 
 #![warn(missing_docs)]
 #![deny(missing_debug_implementations)]
@@ -59,6 +70,19 @@ pub mod chan {
         TrySelectError, TrySendError, bounded, never, unbounded,
     };
 }
+
+/// Locks and coordination that park goroutines: Go's `sync`.
+pub mod sync {
+    #[doc(inline)]
+    pub use goro_sync::{
+        AcquireError, Barrier, BarrierWaitResult, Condvar, Mutex, MutexGuard, Once, OnceCell,
+        RwLock, RwLockReadGuard, RwLockWriteGuard, Semaphore, SemaphorePermit, WaitGroup,
+        WaitTimeoutResult,
+    };
+}
+
+#[doc(inline)]
+pub use goro_sync::context;
 
 #[doc(inline)]
 pub use goro_chan::select;
