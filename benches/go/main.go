@@ -14,7 +14,7 @@ import (
 
 func main() {
 	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: bench-go <workload> <n>\nworkloads: spawn, skynet, pingpong, ring, mpmc, select")
+		fmt.Fprintln(os.Stderr, "usage: bench-go <workload> <n>\nworkloads: spawn, skynet, pingpong, ring, mpmc, select, mutex")
 		os.Exit(2)
 	}
 	n, err := strconv.ParseUint(strings.ReplaceAll(os.Args[2], "_", ""), 10, 64)
@@ -40,6 +40,8 @@ func main() {
 		run = func() uint64 { return mpmc(n) }
 	case "select":
 		run = func() uint64 { return select4(n) }
+	case "mutex":
+		run = func() uint64 { return mutex(n) }
 	default:
 		fmt.Fprintln(os.Stderr, "unknown workload", os.Args[1])
 		os.Exit(2)
@@ -184,4 +186,35 @@ func select4(n uint64) uint64 {
 		}
 	}
 	return sum
+}
+
+// Increments per goroutine in the mutex workload (as MUTEX_INCREMENTS in
+// benches/src/lib.rs).
+const mutexIncrements = 1000
+
+// n goroutines each lock one shared sync.Mutex mutexIncrements times to bump
+// a counter; the spawner waits for all on a sync.WaitGroup.
+func mutex(n uint64) uint64 {
+	var mu sync.Mutex
+	var counter uint64
+	var wg sync.WaitGroup
+	wg.Add(int(n))
+	for i := uint64(0); i < n; i++ {
+		go func() {
+			for j := 0; j < mutexIncrements; j++ {
+				mu.Lock()
+				counter++
+				mu.Unlock()
+			}
+			wg.Done()
+		}()
+	}
+	wg.Wait()
+	mu.Lock()
+	total := counter
+	mu.Unlock()
+	if total != n*mutexIncrements {
+		panic(fmt.Sprintf("mutex: counter %d, want %d", total, n*mutexIncrements))
+	}
+	return total
 }

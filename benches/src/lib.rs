@@ -40,6 +40,11 @@ pub fn report(f: impl FnOnce() -> u64) {
     println!("checksum={checksum} elapsed_ns={}", elapsed.as_nanos());
 }
 
+/// Increments per goroutine (task, thread share) in the `mutex` workload:
+/// `<binary> mutex <n>` runs `n` goroutines of `MUTEX_INCREMENTS` each, and
+/// its checksum is the counter at the end, `n * MUTEX_INCREMENTS`.
+pub const MUTEX_INCREMENTS: u64 = 1000;
+
 /// The expected checksum of `switch` with `n` round trips: the sum of the
 /// values yielded, `0 + 1 + ... + (n - 1)`, wrapping.
 pub fn switch_checksum(n: u64) -> u64 {

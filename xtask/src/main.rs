@@ -51,13 +51,19 @@ struct Workload {
     name: &'static str,
     /// What one operation is, for `--help`.
     about: &'static str,
-    /// Number of operations normally, and with `--quick`.
+    /// The size passed to the binaries normally, and with `--quick`.
     n: u64,
     quick_n: u64,
-    /// Unit of the figures, which are `elapsed_ns / n`.
+    /// Operations per unit of `n`: 1, unless each of the `n` (goroutines, say)
+    /// does a fixed batch of them.
+    ops_per_n: u64,
+    /// Unit of the figures, which are `elapsed_ns / (n * ops_per_n)`.
     unit: &'static str,
     /// Names of the systems (from [`SYSTEMS`]) that implement this workload.
     systems: &'static [&'static str],
+    /// `(system, note)`: how a system runs this workload differently from
+    /// the others, printed under the table.
+    notes: &'static [(&'static str, &'static str)],
 }
 
 /// All workloads, in table row order.
@@ -67,64 +73,96 @@ const WORKLOADS: &[Workload] = &[
         about: "fiber resume + suspend round trip",
         n: 20_000_000,
         quick_n: 1_000_000,
+        ops_per_n: 1,
         unit: "ns per round trip",
         systems: &["goro", "corosensei"],
+        notes: &[],
     },
     Workload {
         name: "spawn",
         about: "n goroutines each bump a counter; wait for all",
         n: 1_000_000,
         quick_n: 100_000,
+        ops_per_n: 1,
         unit: "ns per goroutine",
         systems: &["goro", "go", "tokio"],
+        notes: &[],
     },
     Workload {
         name: "skynet",
         about: "tree of goroutines, 10 children a node, n leaves, sums over channels",
         n: 1_000_000,
         quick_n: 100_000,
+        ops_per_n: 1,
         unit: "ns per leaf",
         systems: &["goro", "go", "tokio"],
+        notes: &[],
     },
     Workload {
         name: "skynet-join",
         about: "skynet with sums over join handles (Go has no such thing)",
         n: 1_000_000,
         quick_n: 100_000,
+        ops_per_n: 1,
         unit: "ns per leaf",
         systems: &["goro", "tokio"],
+        notes: &[],
     },
     Workload {
         name: "pingpong",
         about: "round trips over two unbuffered channels (tokio: capacity 1)",
         n: 1_000_000,
         quick_n: 100_000,
+        ops_per_n: 1,
         unit: "ns per round trip",
         systems: &["goro", "go", "tokio", "crossbeam"],
+        notes: &[],
     },
     Workload {
         name: "ring",
         about: "503 goroutines pass a token around a ring of unbuffered channels",
         n: 10_000_000,
         quick_n: 1_000_000,
+        ops_per_n: 1,
         unit: "ns per hop",
         systems: &["goro", "go", "tokio"],
+        notes: &[],
     },
     Workload {
         name: "mpmc",
         about: "4 producers, 4 consumers, one channel of 1024",
         n: 10_000_000,
         quick_n: 1_000_000,
+        ops_per_n: 1,
         unit: "ns per message",
         systems: &["goro", "go", "crossbeam"],
+        notes: &[],
     },
     Workload {
         name: "select",
         about: "one consumer selects over 4 unbuffered channels, 4 producers",
         n: 4_000_000,
         quick_n: 400_000,
+        ops_per_n: 1,
         unit: "ns per message",
         systems: &["goro", "go", "tokio", "crossbeam"],
+        notes: &[],
+    },
+    Workload {
+        name: "mutex",
+        about: "n goroutines × 1000 increments of a counter under one shared mutex",
+        n: 1_000,
+        quick_n: 100,
+        ops_per_n: 1_000,
+        unit: "ns per increment",
+        systems: &["goro", "go", "tokio", "crossbeam"],
+        notes: &[
+            ("tokio", "tokio::sync::Mutex, n tasks"),
+            (
+                "crossbeam",
+                "std::sync::Mutex on 8 OS threads sharing the same n × 1000 increments",
+            ),
+        ],
     },
 ];
 
@@ -210,7 +248,7 @@ fn usage() -> String {
 #[derive(Debug)]
 struct Row {
     workload: &'static Workload,
-    /// Number of operations per run.
+    /// The size passed to the binaries.
     n: u64,
     cells: Vec<Cell>,
 }
@@ -220,7 +258,8 @@ struct Row {
 struct Cell {
     system: &'static System,
     binary: PathBuf,
-    /// Per-operation figure (`elapsed_ns / n`) of each run, in run order.
+    /// Per-operation figure (`elapsed_ns / (n * ops_per_n)`) of each run, in
+    /// run order.
     figures: Vec<f64>,
 }
 
@@ -342,6 +381,7 @@ fn bench(args: &[String]) -> Result<(), Failure> {
     let start = Instant::now();
     for row in &mut rows {
         let (name, n) = (row.workload.name, row.n);
+        let ops = n * row.workload.ops_per_n;
         let mut checksums: Vec<(&str, u64)> = Vec::new();
         for run in 1..=runs {
             for cell in &mut row.cells {
@@ -351,7 +391,7 @@ fn bench(args: &[String]) -> Result<(), Failure> {
                     cell.system.name
                 );
                 let (checksum, ns) = run_once(&cell.binary, name, n)?;
-                cell.figures.push(ns as f64 / n as f64);
+                cell.figures.push(ns as f64 / ops as f64);
                 if !checksums.contains(&(cell.system.name, checksum)) {
                     checksums.push((cell.system.name, checksum));
                 }
@@ -432,7 +472,11 @@ fn print_table(rows: &[Row], runs: usize) {
     table[0].extend(peers.iter().map(|p| format!("goro vs {p}")));
     for row in rows {
         let w = row.workload;
-        let mut line = vec![w.name.to_string(), grouped(row.n), w.unit.to_string()];
+        let n = match w.ops_per_n {
+            1 => grouped(row.n),
+            ops => format!("{} × {}", grouped(row.n), grouped(ops)),
+        };
+        let mut line = vec![w.name.to_string(), n, w.unit.to_string()];
         line.extend(
             systems
                 .iter()
@@ -463,5 +507,21 @@ fn print_table(rows: &[Row], runs: usize) {
         };
         let cells: Vec<String> = line.iter().zip(&widths).map(pad).collect();
         println!("| {} |", cells.join(" | "));
+    }
+    let notes: Vec<String> = rows
+        .iter()
+        .flat_map(|row| {
+            let w = row.workload;
+            w.notes
+                .iter()
+                .filter(|(s, _)| row.cell(s).is_some())
+                .map(move |(s, note)| format!("{}/{s}: {note}", w.name))
+        })
+        .collect();
+    if !notes.is_empty() {
+        println!();
+        for note in notes {
+            println!("note: {note}");
+        }
     }
 }

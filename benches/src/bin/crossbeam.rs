@@ -1,16 +1,25 @@
 //! crossbeam-channel with std threads: the channel workloads where a thread
-//! per party is sensible (no ring of 503 threads, no million threads).
+//! per party is sensible (no ring of 503 threads, no million threads), and
+//! `mutex` with `std::sync::Mutex` on a fixed pool of threads.
 
+use std::sync::Mutex;
 use std::thread;
 
 use crossbeam_channel::{Receiver, Sender, bounded, select};
+use goro_benches::MUTEX_INCREMENTS;
+
+/// Threads of the `mutex` workload: a thread per goroutine would measure
+/// thread creation, so these share the same total of increments.
+const MUTEX_THREADS: u64 = 8;
 
 fn main() {
-    let (workload, n) = goro_benches::args("bench-crossbeam", &["pingpong", "mpmc", "select"]);
+    let (workload, n) =
+        goro_benches::args("bench-crossbeam", &["pingpong", "mpmc", "select", "mutex"]);
     match workload.as_str() {
         "pingpong" => goro_benches::report(|| pingpong(n)),
         "mpmc" => goro_benches::report(|| mpmc(n)),
         "select" => goro_benches::report(|| select4(n)),
+        "mutex" => goro_benches::report(|| mutex(n)),
         _ => unreachable!(),
     }
 }
@@ -89,5 +98,29 @@ fn select4(n: u64) -> u64 {
         }
     }
     drop(keep);
+    sum
+}
+
+/// `MUTEX_THREADS` threads share `n * MUTEX_INCREMENTS` increments of one
+/// counter under a `std::sync::Mutex` (the same total, so the same checksum,
+/// as `n` goroutines of `MUTEX_INCREMENTS` each).
+fn mutex(n: u64) -> u64 {
+    let counter: &'static Mutex<u64> = Box::leak(Box::new(Mutex::new(0)));
+    let total = n * MUTEX_INCREMENTS;
+    let threads: Vec<_> = (0..MUTEX_THREADS)
+        .map(|t| {
+            let share = total / MUTEX_THREADS + u64::from(t < total % MUTEX_THREADS);
+            thread::spawn(move || {
+                for _ in 0..share {
+                    *counter.lock().unwrap() += 1;
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let sum = *counter.lock().unwrap();
+    assert_eq!(sum, total);
     sum
 }

@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use goro::chan::{Receiver, Sender, bounded};
 use goro::fiber::{Coroutine, CoroutineResult};
 use goro::select;
-use goro_benches::Latch;
+use goro::sync::{Mutex, WaitGroup};
+use goro_benches::{Latch, MUTEX_INCREMENTS};
 
 fn main() {
     let (workload, n) = goro_benches::args(
@@ -20,6 +21,7 @@ fn main() {
             "ring",
             "mpmc",
             "select",
+            "mutex",
         ],
     );
     match workload.as_str() {
@@ -37,6 +39,7 @@ fn main() {
         "ring" => goro_benches::report(|| goro::run(move || ring(n))),
         "mpmc" => goro_benches::report(|| goro::run(move || mpmc(n))),
         "select" => goro_benches::report(|| goro::run(move || select4(n))),
+        "mutex" => goro_benches::report(|| goro::run(move || mutex(n))),
         _ => unreachable!(),
     }
 }
@@ -212,4 +215,26 @@ fn select4(n: u64) -> u64 {
     }
     drop(keep);
     sum
+}
+
+/// `n` goroutines each lock one shared mutex `MUTEX_INCREMENTS` times to bump
+/// a counter; the spawner waits for all on a wait group. The mutex and the
+/// group are shared by reference (leaked for the process), as Go's closures
+/// capture them.
+fn mutex(n: u64) -> u64 {
+    let counter: &'static Mutex<u64> = Box::leak(Box::new(Mutex::new(0)));
+    let wg: &'static WaitGroup = Box::leak(Box::new(WaitGroup::new()));
+    wg.add(n.try_into().expect("n fits an isize"));
+    for _ in 0..n {
+        goro::go(move || {
+            for _ in 0..MUTEX_INCREMENTS {
+                *counter.lock() += 1;
+            }
+            wg.done();
+        });
+    }
+    wg.wait();
+    let total = *counter.lock();
+    assert_eq!(total, n * MUTEX_INCREMENTS);
+    total
 }

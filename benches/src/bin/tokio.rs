@@ -5,7 +5,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use tokio::sync::{Notify, mpsc};
+use goro_benches::MUTEX_INCREMENTS;
+use tokio::sync::{Mutex, Notify, mpsc};
 
 fn main() {
     let (workload, n) = goro_benches::args(
@@ -17,6 +18,7 @@ fn main() {
             "pingpong",
             "ring",
             "select",
+            "mutex",
         ],
     );
     let rt = tokio::runtime::Builder::new_multi_thread().build().unwrap();
@@ -37,6 +39,7 @@ fn main() {
         "pingpong" => goro_benches::report(|| rt.block_on(rt.spawn(pingpong(n))).unwrap()),
         "ring" => goro_benches::report(|| rt.block_on(rt.spawn(ring(n))).unwrap()),
         "select" => goro_benches::report(|| rt.block_on(rt.spawn(select4(n))).unwrap()),
+        "mutex" => goro_benches::report(|| rt.block_on(rt.spawn(mutex(n))).unwrap()),
         _ => unreachable!(),
     }
 }
@@ -183,4 +186,29 @@ async fn select4(n: u64) -> u64 {
     }
     drop(keep);
     sum
+}
+
+/// `n` tasks each lock one shared `tokio::sync::Mutex` `MUTEX_INCREMENTS`
+/// times to bump a counter; the spawner waits for all (a countdown and a
+/// `Notify`, as in `spawn`).
+async fn mutex(n: u64) -> u64 {
+    let counter: &'static Mutex<u64> = Box::leak(Box::new(Mutex::new(0)));
+    let remaining: &'static AtomicU64 = Box::leak(Box::new(AtomicU64::new(n)));
+    let done: &'static Notify = Box::leak(Box::new(Notify::new()));
+    for _ in 0..n {
+        tokio::spawn(async move {
+            for _ in 0..MUTEX_INCREMENTS {
+                *counter.lock().await += 1;
+            }
+            if remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+                done.notify_one();
+            }
+        });
+    }
+    if n > 0 {
+        done.notified().await;
+    }
+    let total = *counter.lock().await;
+    assert_eq!(total, n * MUTEX_INCREMENTS);
+    total
 }
