@@ -57,6 +57,7 @@ pub mod park;
 mod runtime;
 mod scope;
 pub mod spin;
+mod sysmon;
 mod task;
 pub mod timer;
 mod worker;
@@ -169,14 +170,27 @@ pub fn num_goroutines() -> usize {
 }
 
 /// Runs a blocking call (file I/O, a C library, a long computation) from a
-/// goroutine.
+/// goroutine, without stalling the others.
 ///
-/// Today this simply calls `f`; with sysmon (DESIGN.md §3) the worker's other
-/// goroutines will move to another thread at once while `f` blocks.
+/// Goroutines are never preempted: one that blocks keeps its worker thread.
+/// `blocking` tells the scheduler first, so that the worker's queue (and
+/// its `next` goroutine) move on at once, to a spare thread if need be,
+/// while `f` runs on this thread. (Sysmon does the same, later, for a
+/// goroutine that blocks or loops without saying so.) Outside a goroutine
+/// it just calls `f`.
+///
+/// ```
+/// let h = goro_sched::go(|| {
+///     goro_sched::blocking(|| std::thread::sleep(std::time::Duration::from_millis(5)));
+///     "done"
+/// });
+/// assert_eq!(h.join().unwrap(), "done");
+/// ```
 pub fn blocking<F, T>(f: F) -> T
 where
     F: FnOnce() -> T,
 {
+    let _guard = sysmon::enter_blocking();
     f()
 }
 
@@ -254,8 +268,12 @@ pub struct Stats {
     pub steals: u64,
     /// Times a goroutine parked.
     pub parks: u64,
-    /// Worker threads.
+    /// Workers (`GORO_MAXPROCS`, `RuntimeBuilder::workers`).
     pub workers: usize,
+    /// Times sysmon (or `blocking`) handed a stuck worker's work to others.
+    pub handoffs: u64,
+    /// Spare threads standing in for stuck workers right now.
+    pub spares: usize,
 }
 
 impl Stats {
@@ -266,7 +284,9 @@ impl Stats {
             switches: shared.total(|c| &c.switches),
             steals: shared.total(|c| &c.steals),
             parks: shared.total(|c| &c.parks),
-            workers: shared.workers.len(),
+            workers: shared.procs,
+            handoffs: shared.handoffs(),
+            spares: shared.spares_running(),
         }
     }
 }

@@ -26,12 +26,14 @@
 //! 4. A worker still running a goroutine after the timeout is left to it:
 //!    that goroutine (and its thread) is leaked, not unwound under its feet.
 
+use std::cell::UnsafeCell;
 use std::fmt;
 use std::io;
 use std::panic::Location;
 use std::ptr::NonNull;
 use std::sync::atomic::{
-    AtomicBool, AtomicIsize, AtomicPtr, AtomicU64, AtomicUsize, Ordering, fence,
+    AtomicBool, AtomicIsize, AtomicPtr, AtomicU8, AtomicU64, AtomicUsize, Ordering, compiler_fence,
+    fence,
 };
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::{self, Thread};
@@ -55,30 +57,243 @@ pub(crate) struct Shared {
     /// counting never shares a cache line between workers.
     pub(crate) stats: Box<[CachePadded<Counters>]>,
     pub(crate) stack_size: usize,
+    /// Go's `GOMAXPROCS`: workers that run goroutines at once, not counting
+    /// stuck ones. Slots `0..procs` are the workers; the rest are spares'.
+    pub(crate) procs: usize,
+    /// Worker threads (workers and spares) that count towards `procs`.
+    live: AtomicUsize,
+    /// Workers that sysmon found stuck in one goroutine.
+    stuck: AtomicUsize,
+    /// Hand-offs so far.
+    handoffs: AtomicU64,
+    spares: Mutex<Spares>,
+    /// The name prefix of worker threads.
+    name: Box<str>,
     shutdown: AtomicBool,
-    exited: Mutex<usize>,
-    exited_cv: Condvar,
+    /// Worker and spare threads not yet exited.
+    threads: Mutex<usize>,
+    threads_cv: Condvar,
 }
+
+/// The spare slots, under `Shared::spares`.
+struct Spares {
+    /// Unused slots, each with its queue (whose stealer the slot holds).
+    free: Vec<(usize, Deque<TaskRef>)>,
+    /// Retired spares waiting to be reused, by slot.
+    idle: Vec<usize>,
+    /// Whether the "no more spares" message was printed.
+    warned: bool,
+}
+
+/// `WorkerShared::stuck`: running normally.
+const NOT_STUCK: u8 = 0;
+/// Sysmon is taking the worker's `next` (see `WorkerShared::steal_next`).
+const STEALING: u8 = 1;
+/// Handed off: others may run its work; its own `next` stays empty.
+const STUCK: u8 = 2;
 
 /// What other threads may see of one worker.
 pub(crate) struct WorkerShared {
     pub(crate) stealer: Stealer<TaskRef>,
-    thread: OnceLock<Thread>,
+    /// The goroutine this worker readied last (Go's `runnext`). Only the
+    /// worker's thread touches it, but for sysmon's `steal_next`.
+    next: UnsafeCell<Option<TaskRef>>,
+    /// Whether `next` is occupied, for other threads to read.
+    next_full: AtomicBool,
+    /// The owner is inside `put_next` (see `steal_next`).
+    next_busy: AtomicBool,
+    thread: Mutex<Option<Thread>>,
     /// The address of the goroutine it runs right now, or null.
     running: AtomicPtr<()>,
     /// Set by a waker that took this worker off the sleepers list.
     woken: AtomicBool,
+    /// `NOT_STUCK`, `STEALING` or `STUCK`.
+    stuck: AtomicU8,
+    /// Its goroutine is inside `goro::blocking`.
+    blocking: AtomicBool,
 }
 
+// SAFETY: `next` is touched by the worker's own thread, and by sysmon only
+// under the protocol of `steal_next`; everything else is atomic or locked.
+unsafe impl Sync for WorkerShared {}
+
 impl WorkerShared {
+    fn new(stealer: Stealer<TaskRef>) -> WorkerShared {
+        WorkerShared {
+            stealer,
+            next: UnsafeCell::new(None),
+            next_full: AtomicBool::new(false),
+            next_busy: AtomicBool::new(false),
+            thread: Mutex::new(None),
+            running: AtomicPtr::new(std::ptr::null_mut()),
+            woken: AtomicBool::new(false),
+            stuck: AtomicU8::new(NOT_STUCK),
+            blocking: AtomicBool::new(false),
+        }
+    }
+
+    /// Puts `task` in `next`; returns what must go to the queue instead: the
+    /// previous occupant, or `task` itself while the worker is stuck.
+    ///
+    /// # Safety
+    /// Only on the worker's own thread.
+    pub(crate) unsafe fn put_next(&self, task: TaskRef) -> Option<TaskRef> {
+        // The light side of an asymmetric fence (see `steal_next`): plain
+        // stores and a compiler fence, no locked instruction.
+        self.next_busy.store(true, Ordering::Relaxed);
+        compiler_fence(Ordering::SeqCst);
+        if self.stuck.load(Ordering::Relaxed) != NOT_STUCK {
+            self.next_busy.store(false, Ordering::Release);
+            return Some(task);
+        }
+        // SAFETY: our thread, and sysmon waits while `next_busy` is set.
+        let previous = unsafe { (*self.next.get()).replace(task) };
+        self.next_full.store(true, Ordering::Relaxed);
+        compiler_fence(Ordering::SeqCst);
+        self.next_busy.store(false, Ordering::Release);
+        previous
+    }
+
+    /// Takes the goroutine in `next`, if any.
+    ///
+    /// # Safety
+    /// Only on the worker's own thread, outside the runs of goroutines
+    /// (sysmon takes `next` only during one), or during a `STUCK` run.
+    pub(crate) unsafe fn take_next(&self) -> Option<TaskRef> {
+        if !self.next_full.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.next_full.store(false, Ordering::Relaxed);
+        // SAFETY: per the contract, nobody else touches it now.
+        unsafe { (*self.next.get()).take() }
+    }
+
+    /// Whether `next` is occupied (a hint for other threads).
+    pub(crate) fn has_next(&self) -> bool {
+        self.next_full.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn is_stuck(&self) -> bool {
+        self.stuck.load(Ordering::Acquire) != NOT_STUCK
+    }
+
+    pub(crate) fn is_blocking(&self) -> bool {
+        self.blocking.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_blocking(&self, on: bool) {
+        self.blocking.store(on, Ordering::Release);
+    }
+
+    pub(crate) fn is_running(&self) -> bool {
+        !self.running.load(Ordering::Acquire).is_null()
+    }
+
+    fn set_thread(&self, thread: Option<Thread>) {
+        *self.thread.lock().unwrap_or_else(|e| e.into_inner()) = thread;
+    }
+
+    fn unpark(&self) {
+        if let Some(thread) = &*self.thread.lock().unwrap_or_else(|e| e.into_inner()) {
+            thread.unpark();
+        }
+    }
+
     pub(crate) fn set_running(&self, task: &TaskRef) {
         self.running
             .store(task.addr().cast_mut(), Ordering::Release);
     }
 
-    pub(crate) fn set_running_none(&self) {
+    /// The run ended. Returns whether the worker had been handed off (it
+    /// counts again now); waits out a `steal_next` in progress.
+    pub(crate) fn end_run(&self) -> bool {
         self.running.store(std::ptr::null_mut(), Ordering::Release);
+        compiler_fence(Ordering::SeqCst);
+        if self.stuck.load(Ordering::Relaxed) == NOT_STUCK {
+            return false;
+        }
+        while self.stuck.load(Ordering::Acquire) == STEALING {
+            std::hint::spin_loop();
+        }
+        self.stuck.swap(NOT_STUCK, Ordering::AcqRel) == STUCK
     }
+
+    /// Marks the worker stuck from its own thread (`goro::blocking`), which
+    /// is not inside `put_next`; its `next` goes to the queue.
+    ///
+    /// # Safety
+    /// Only on the worker's own thread.
+    unsafe fn mark_stuck_here(&self) -> (bool, Option<TaskRef>) {
+        if self.stuck.load(Ordering::Relaxed) != NOT_STUCK {
+            return (false, None);
+        }
+        self.stuck.store(STUCK, Ordering::Release);
+        // SAFETY: our own thread; sysmon steals only from `NOT_STUCK`.
+        (true, unsafe { self.take_next() })
+    }
+
+    /// Sysmon takes the `next` of a worker that runs one goroutine for long,
+    /// and marks it `STUCK`. `Err` if the worker turned out to be between
+    /// runs (it will run `next` itself); `Ok(None)` when `next` was empty,
+    /// or without the fence below (the hand-off then covers its queue only).
+    ///
+    /// An asymmetric fence (as liburcu's and folly's): the worker's side is
+    /// plain loads and stores (`put_next`, `end_run`); sysmon announces
+    /// `STEALING`, then `membarrier` makes every thread of the process pass
+    /// a full fence. After it, the worker either sees `STEALING` (and keeps
+    /// off `next`), or was done with `next` (its stores are visible now), or
+    /// is inside `put_next` (`next_busy`: sysmon waits). A run that ends
+    /// meanwhile waits in `end_run` for `STEALING` to clear.
+    fn steal_next(&self) -> Result<Option<TaskRef>, ()> {
+        self.stuck.store(STEALING, Ordering::SeqCst);
+        if !membarrier() {
+            self.stuck.store(STUCK, Ordering::Release);
+            return Ok(None);
+        }
+        if !self.is_running() {
+            // Between runs: `next` is the worker's. Undo, unless its
+            // `end_run` consumed the mark already.
+            let _ = self.stuck.compare_exchange(
+                STEALING,
+                NOT_STUCK,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            );
+            return Err(());
+        }
+        while self.next_busy.load(Ordering::Acquire) {
+            std::hint::spin_loop();
+        }
+        let task = if self.next_full.load(Ordering::Acquire) {
+            self.next_full.store(false, Ordering::Relaxed);
+            // SAFETY: the worker keeps off `next` while we are `STEALING`.
+            unsafe { (*self.next.get()).take() }
+        } else {
+            None
+        };
+        self.stuck.store(STUCK, Ordering::Release);
+        Ok(task)
+    }
+}
+
+/// A full memory fence on every thread of the process
+/// (`membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)`); false where the kernel
+/// (or an emulator) lacks it.
+fn membarrier() -> bool {
+    const QUERY: libc::c_long = 0;
+    const PRIVATE_EXPEDITED: libc::c_long = 1 << 3;
+    const REGISTER_PRIVATE_EXPEDITED: libc::c_long = 1 << 4;
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    let ok = *REGISTERED.get_or_init(|| {
+        // SAFETY: the membarrier system call reads no memory of ours.
+        let supported = unsafe { libc::syscall(libc::SYS_membarrier, QUERY, 0, 0) };
+        // SAFETY: as above.
+        supported >= 0
+            && supported & PRIVATE_EXPEDITED != 0
+            && unsafe { libc::syscall(libc::SYS_membarrier, REGISTER_PRIVATE_EXPEDITED, 0, 0) } == 0
+    });
+    // SAFETY: as above.
+    ok && unsafe { libc::syscall(libc::SYS_membarrier, PRIVATE_EXPEDITED, 0, 0) } == 0
 }
 
 /// Event counters, for `stats()` and tests.
@@ -270,9 +485,7 @@ impl Shared {
 
     fn wake_worker(&self, i: usize) {
         self.workers[i].woken.store(true, Ordering::Release);
-        if let Some(thread) = self.workers[i].thread.get() {
-            thread.unpark();
-        }
+        self.workers[i].unpark();
     }
 
     /// Puts worker `index` to sleep, unless `has_work` finds something once it
@@ -422,16 +635,201 @@ impl Shared {
         self.schedule(task);
     }
 
-    pub(crate) fn worker_exited(&self) {
-        *self.exited.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-        self.exited_cv.notify_all();
+    fn thread_exited(&self) {
+        *self.threads.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+        self.threads_cv.notify_all();
+    }
+
+    /// Slots that have ever had a worker (their queues and timer heaps may
+    /// hold work): the workers', then the spares' used so far.
+    pub(crate) fn slots_in_use(&self) -> usize {
+        self.timers.in_use()
+    }
+
+    /// Whether another worker could steal something.
+    pub(crate) fn has_stealable_work(&self) -> bool {
+        self.workers[..self.slots_in_use()]
+            .iter()
+            .any(|w| !w.stealer.is_empty())
+    }
+
+    /// Whether goroutines wait, or may soon (a timer), for a worker other
+    /// than `stuck`, which has run one goroutine for long.
+    pub(crate) fn work_waiting(&self, stuck: usize) -> bool {
+        !self.injector.is_empty()
+            || self.workers[stuck].has_next()
+            || self.has_stealable_work()
+            || self.timers.earliest() != NEVER
+    }
+
+    /// Sysmon found worker `index` stuck in one goroutine: let the others
+    /// have its `next`, and make sure `procs` others run.
+    pub(crate) fn hand_off(self: &Arc<Shared>, index: usize) {
+        let slot = &self.workers[index];
+        if slot.is_stuck() {
+            return;
+        }
+        match slot.steal_next() {
+            Err(()) => return, // it moved on by itself
+            Ok(Some(task)) => self.injector.push(task),
+            Ok(None) => {}
+        }
+        self.stuck.fetch_add(1, Ordering::SeqCst);
+        self.replace_stuck();
+    }
+
+    /// As `hand_off`, from the stuck worker's own thread (`goro::blocking`).
+    pub(crate) fn hand_off_here(self: &Arc<Shared>, worker: &WorkerCtx) {
+        // SAFETY: `worker` is this thread's.
+        let (marked, next) = unsafe { self.workers[worker.index].mark_stuck_here() };
+        if !marked {
+            return;
+        }
+        if let Some(task) = next {
+            self.injector.push(task);
+        }
+        self.stuck.fetch_add(1, Ordering::SeqCst);
+        self.replace_stuck();
+    }
+
+    pub(crate) fn handoffs(&self) -> u64 {
+        self.handoffs.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn spares_running(&self) -> usize {
+        self.live.load(Ordering::Relaxed).saturating_sub(self.procs)
+    }
+
+    /// Starts a spare if fewer than `procs` workers run unstuck; else has an
+    /// idle one look for the stuck one's work.
+    fn replace_stuck(self: &Arc<Shared>) {
+        self.handoffs.fetch_add(1, Ordering::Relaxed);
+        let stuck = self.stuck.load(Ordering::SeqCst);
+        if self.live.load(Ordering::SeqCst).saturating_sub(stuck) < self.procs {
+            self.start_spare();
+        } else {
+            self.notify_sleeper();
+        }
+    }
+
+    /// Worker `index` is back from its long run: it counts again.
+    pub(crate) fn unstuck(&self) {
+        self.stuck.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// A spare with nothing to do retires if `procs` others run without it.
+    pub(crate) fn try_retire(&self) -> bool {
+        let mut live = self.live.load(Ordering::SeqCst);
+        loop {
+            if live.saturating_sub(self.stuck.load(Ordering::SeqCst)) <= self.procs {
+                return false;
+            }
+            match self.live.compare_exchange_weak(
+                live,
+                live - 1,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                Ok(_) => return true,
+                Err(now) => live = now,
+            }
+        }
+    }
+
+    /// Starts a spare worker: a retired one waiting for reuse, else a new
+    /// thread in a free slot.
+    fn start_spare(self: &Arc<Shared>) {
+        let mut spares = self.spares.lock().unwrap_or_else(|e| e.into_inner());
+        if self.is_shutdown() {
+            return;
+        }
+        if let Some(index) = spares.idle.pop() {
+            self.live.fetch_add(1, Ordering::SeqCst);
+            drop(spares);
+            self.workers[index].unpark();
+            return;
+        }
+        let Some((index, deque)) = spares.free.pop() else {
+            if !std::mem::replace(&mut spares.warned, true) {
+                eprintln!(
+                    "goro: {} goroutines are stuck in CPU loops or blocking calls and every \
+                     spare thread is in use (RuntimeBuilder::max_blocking_threads): the other \
+                     goroutines may stall until one returns",
+                    self.stuck.load(Ordering::SeqCst)
+                );
+            }
+            return;
+        };
+        self.live.fetch_add(1, Ordering::SeqCst);
+        *self.threads.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        self.timers.use_heaps(index + 1);
+        let shared = self.clone();
+        let spawned = thread::Builder::new()
+            .name(format!("{}-spare-{index}", self.name))
+            .spawn(move || shared.spare_main(index, deque));
+        match spawned {
+            Ok(handle) => self.workers[index].set_thread(Some(handle.thread().clone())),
+            Err(e) => {
+                self.live.fetch_sub(1, Ordering::SeqCst);
+                drop(spares);
+                self.thread_exited();
+                eprintln!("goro: cannot start a spare worker thread: {e}");
+            }
+        }
+    }
+
+    /// A spare thread: works until it retires, then waits for reuse a while.
+    fn spare_main(self: Arc<Shared>, index: usize, deque: Deque<TaskRef>) {
+        let mut deque = deque;
+        loop {
+            deque = WorkerCtx::new(index, self.clone(), deque, true).main();
+            if self.is_shutdown() || !self.park_spare(index) {
+                break;
+            }
+        }
+        self.workers[index].set_thread(None);
+        let mut spares = self.spares.lock().unwrap_or_else(|e| e.into_inner());
+        spares.free.push((index, deque));
+        // The lowest free slot next, so that the slots in use stay few.
+        spares
+            .free
+            .sort_unstable_by_key(|&(i, _)| std::cmp::Reverse(i));
+        drop(spares);
+        self.thread_exited();
+    }
+
+    /// A retired spare waits to be reused (true) or gives up after a while.
+    fn park_spare(&self, index: usize) -> bool {
+        const KEEP_ALIVE: Duration = Duration::from_secs(5);
+        self.spares
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .idle
+            .push(index);
+        let deadline = Instant::now() + KEEP_ALIVE;
+        loop {
+            let now = Instant::now();
+            if now < deadline && !self.is_shutdown() {
+                thread::park_timeout(deadline - now);
+            }
+            let mut spares = self.spares.lock().unwrap_or_else(|e| e.into_inner());
+            match spares.idle.iter().position(|&i| i == index) {
+                // Popped by `start_spare`, which counted us live again.
+                None => return true,
+                Some(pos) if Instant::now() >= deadline || self.is_shutdown() => {
+                    spares.idle.swap_remove(pos);
+                    return false;
+                }
+                Some(_) => {}
+            }
+        }
     }
 }
 
 impl fmt::Debug for Shared {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Shared")
-            .field("workers", &self.workers.len())
+            .field("workers", &self.procs)
             .field("alive", &self.alive())
             .finish_non_exhaustive()
     }
@@ -543,6 +941,7 @@ impl WorkerCtx {
 pub struct Runtime {
     shared: Arc<Shared>,
     threads: Vec<thread::JoinHandle<()>>,
+    sysmon: Option<thread::JoinHandle<()>>,
 }
 
 /// Configures a [`Runtime`].
@@ -551,6 +950,7 @@ pub struct RuntimeBuilder {
     workers: Option<usize>,
     stack_size: Option<usize>,
     name: Option<String>,
+    max_blocking_threads: Option<usize>,
 }
 
 impl RuntimeBuilder {
@@ -571,6 +971,14 @@ impl RuntimeBuilder {
     /// A prefix for its worker threads' names (default `goro-worker`).
     pub fn name(mut self, name: impl Into<String>) -> RuntimeBuilder {
         self.name = Some(name.into());
+        self
+    }
+
+    /// How many spare threads may stand in at once for workers stuck in a
+    /// CPU loop or a blocking call (default 64). Past that, sysmon prints a
+    /// warning and the other goroutines wait for a stuck one to return.
+    pub fn max_blocking_threads(mut self, n: usize) -> RuntimeBuilder {
+        self.max_blocking_threads = Some(n);
         self
     }
 
@@ -601,11 +1009,15 @@ impl RuntimeBuilder {
         };
         Runtime::start(
             workers,
+            self.max_blocking_threads.unwrap_or(DEFAULT_MAX_SPARES),
             stack_size,
             self.name.as_deref().unwrap_or("goro-worker"),
         )
     }
 }
+
+/// Spare threads a runtime may start by default.
+const DEFAULT_MAX_SPARES: usize = 64;
 
 /// Reads `GORO_MAXPROCS`; the number of CPUs when unset.
 pub(crate) fn maxprocs_from_env() -> io::Result<usize> {
@@ -631,20 +1043,16 @@ impl Runtime {
         RuntimeBuilder::default()
     }
 
-    fn start(workers: usize, stack_size: usize, name: &str) -> io::Result<Runtime> {
-        let deques: Vec<Deque<TaskRef>> = (0..workers).map(|_| Deque::new_fifo()).collect();
+    fn start(workers: usize, spares: usize, stack_size: usize, name: &str) -> io::Result<Runtime> {
+        let slots = workers + spares;
+        let mut deques: Vec<Deque<TaskRef>> = (0..slots).map(|_| Deque::new_fifo()).collect();
+        let spare_deques = deques.split_off(workers);
         let shared = Arc::new(Shared {
             injector: Injector::new(),
             workers: deques
                 .iter()
-                .map(|d| {
-                    CachePadded::new(WorkerShared {
-                        stealer: d.stealer(),
-                        thread: OnceLock::new(),
-                        running: AtomicPtr::new(std::ptr::null_mut()),
-                        woken: AtomicBool::new(false),
-                    })
-                })
+                .chain(&spare_deques)
+                .map(|d| CachePadded::new(WorkerShared::new(d.stealer())))
                 .collect(),
             idle: Idle {
                 sleepers: Mutex::new(Vec::with_capacity(workers)),
@@ -652,33 +1060,68 @@ impl Runtime {
                 num_spinning: AtomicUsize::new(0),
                 max_spinning: (workers / 2).max(1),
             },
-            timers: Timers::new(workers),
-            registry: Registry::new(workers),
-            stats: (0..=workers).map(|_| CachePadded::default()).collect(),
+            timers: Timers::new(slots, workers),
+            registry: Registry::new(slots),
+            stats: (0..=slots).map(|_| CachePadded::default()).collect(),
             stack_size,
+            procs: workers,
+            live: AtomicUsize::new(workers),
+            stuck: AtomicUsize::new(0),
+            handoffs: AtomicU64::new(0),
+            spares: Mutex::new(Spares {
+                free: spare_deques
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, d)| (workers + i, d))
+                    .rev()
+                    .collect(),
+                idle: Vec::new(),
+                warned: false,
+            }),
+            name: name.into(),
             shutdown: AtomicBool::new(false),
-            exited: Mutex::new(0),
-            exited_cv: Condvar::new(),
+            threads: Mutex::new(workers),
+            threads_cv: Condvar::new(),
         });
-        let mut threads = Vec::with_capacity(workers);
+        let mut rt = Runtime {
+            shared: shared.clone(),
+            threads: Vec::with_capacity(workers),
+            sysmon: None,
+        };
         for (index, deque) in deques.into_iter().enumerate() {
-            let ctx = WorkerCtx::new(index, shared.clone(), deque);
+            let ctx = WorkerCtx::new(index, shared.clone(), deque, false);
+            let s = shared.clone();
             let spawned = thread::Builder::new()
                 .name(format!("{name}-{index}"))
-                .spawn(move || ctx.main());
+                .spawn(move || {
+                    ctx.main();
+                    s.thread_exited();
+                });
             match spawned {
                 Ok(handle) => {
-                    let _ = shared.workers[index].thread.set(handle.thread().clone());
-                    threads.push(handle);
+                    shared.workers[index].set_thread(Some(handle.thread().clone()));
+                    rt.threads.push(handle);
                 }
                 Err(e) => {
-                    let rt = Runtime { shared, threads };
+                    // The workers not started count as exited.
+                    *shared.threads.lock().unwrap_or_else(|e| e.into_inner()) -= workers - index;
                     drop(rt);
                     return Err(e);
                 }
             }
         }
-        Ok(Runtime { shared, threads })
+        let s = shared.clone();
+        match thread::Builder::new()
+            .name(format!("{name}-sysmon"))
+            .spawn(move || crate::sysmon::run(&s))
+        {
+            Ok(handle) => rt.sysmon = Some(handle),
+            Err(e) => {
+                drop(rt);
+                return Err(e);
+            }
+        }
+        Ok(rt)
     }
 
     /// Spawns a goroutine on this runtime.
@@ -728,13 +1171,21 @@ impl Runtime {
         if shared.shutdown.swap(true, Ordering::AcqRel) {
             return;
         }
-        for i in 0..shared.workers.len() {
-            shared.wake_worker(i);
+        if let Some(sysmon) = self.sysmon.take() {
+            sysmon.thread().unpark();
+            let _ = sysmon.join();
+        }
+        {
+            // Under the lock, so that no spare starts after this.
+            let _spares = shared.spares.lock().unwrap_or_else(|e| e.into_inner());
+            for i in 0..shared.workers.len() {
+                shared.wake_worker(i);
+            }
         }
         let deadline = Instant::now().checked_add(timeout);
         {
-            let mut exited = shared.exited.lock().unwrap_or_else(|e| e.into_inner());
-            while *exited < self.threads.len() {
+            let mut threads = shared.threads.lock().unwrap_or_else(|e| e.into_inner());
+            while *threads > 0 {
                 let wait = match deadline {
                     Some(d) => d.saturating_duration_since(Instant::now()),
                     None => Duration::from_secs(3600),
@@ -742,15 +1193,14 @@ impl Runtime {
                 if wait.is_zero() {
                     break;
                 }
-                exited = shared
-                    .exited_cv
-                    .wait_timeout(exited, wait)
+                threads = shared
+                    .threads_cv
+                    .wait_timeout(threads, wait)
                     .unwrap_or_else(|e| e.into_inner())
                     .0;
             }
         }
-        let all_exited =
-            *shared.exited.lock().unwrap_or_else(|e| e.into_inner()) == self.threads.len();
+        let all_exited = *shared.threads.lock().unwrap_or_else(|e| e.into_inner()) == 0;
         if all_exited {
             for t in self.threads.drain(..) {
                 let _ = t.join();
@@ -808,7 +1258,7 @@ impl Drop for Runtime {
 impl fmt::Debug for Runtime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Runtime")
-            .field("workers", &self.shared.workers.len())
+            .field("workers", &self.shared.procs)
             .field("goroutines", &self.shared.alive())
             .finish()
     }

@@ -17,7 +17,7 @@
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::BinaryHeap;
 use std::fmt;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -115,11 +115,14 @@ pub(crate) struct Timers {
     /// Each heap's earliest deadline (`NEVER` if empty), in nanoseconds since
     /// `epoch`.
     earliest: Box<[CachePadded<AtomicU64>]>,
+    /// Heaps `0..in_use` may hold timers (a spare's heap joins when the
+    /// spare first starts, and stays: it may still hold timers).
+    in_use: AtomicUsize,
     epoch: Instant,
 }
 
 impl Timers {
-    pub(crate) fn new(heaps: usize) -> Timers {
+    pub(crate) fn new(heaps: usize, in_use: usize) -> Timers {
         Timers {
             heaps: (0..heaps)
                 .map(|_| CachePadded::new(Mutex::default()))
@@ -127,6 +130,7 @@ impl Timers {
             earliest: (0..heaps)
                 .map(|_| CachePadded::new(AtomicU64::new(NEVER)))
                 .collect(),
+            in_use: AtomicUsize::new(in_use),
             epoch: Instant::now(),
         }
     }
@@ -204,9 +208,19 @@ impl Timers {
         self.earliest[heap].store(earliest, Ordering::SeqCst);
     }
 
+    /// How many heaps may hold timers.
+    pub(crate) fn in_use(&self) -> usize {
+        self.in_use.load(Ordering::Acquire)
+    }
+
+    /// Heaps `0..n` may hold timers from now on.
+    pub(crate) fn use_heaps(&self, n: usize) {
+        self.in_use.fetch_max(n, Ordering::AcqRel);
+    }
+
     /// The earliest deadline of all heaps, in ticks (`NEVER` if none).
     pub(crate) fn earliest(&self) -> u64 {
-        self.earliest
+        self.earliest[..self.in_use()]
             .iter()
             .map(|e| e.load(Ordering::SeqCst))
             .min()
@@ -248,7 +262,7 @@ impl Timers {
 
     /// Fires the due timers of every heap, starting with `first`.
     pub(crate) fn fire_all(&self, first: usize, now: u64) -> usize {
-        let n = self.heaps.len();
+        let n = self.in_use();
         (0..n).map(|i| self.fire((first + i) % n, now, false)).sum()
     }
 

@@ -16,6 +16,16 @@
 //! most half of the workers spin at once; then it sleeps (`idle.rs` in Go
 //! terms: see `Shared::sleep`) until woken or until the earliest timer.
 //!
+//! # Spares
+//!
+//! A worker stuck in one goroutine (a CPU loop, a blocking call) keeps its
+//! thread; sysmon (`sysmon.rs`) then marks it *stuck*, moves its `next` to
+//! the injector, and starts a *spare* worker in a slot of its own, so that
+//! `procs` workers keep running the other goroutines (stealing the stuck
+//! worker's queue as any other's). A spare
+//! retires when the stuck worker is back and it finds no work, and waits a
+//! while for reuse before its thread exits.
+//!
 //! # Thread-locals
 //!
 //! A goroutine may resume on another worker, and LLVM may keep a
@@ -23,14 +33,14 @@
 //! worker and the current task only through `current_task` and
 //! `with_worker`, which are never inlined, and never across a switch.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::ptr::{self, NonNull};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_deque::{Steal, Worker as Deque};
 
-use crate::runtime::{Counters, Shared};
+use crate::runtime::{Counters, Shared, WorkerShared};
 use crate::task::{Switch, Task, TaskRef};
 
 /// Picks between injector checks (Go's `schedtick % 61`).
@@ -45,7 +55,8 @@ pub(crate) struct WorkerCtx {
     pub(crate) index: usize,
     pub(crate) shared: Arc<Shared>,
     local: Deque<TaskRef>,
-    next: RefCell<Option<TaskRef>>,
+    /// A spare (started by sysmon to stand in for a stuck worker).
+    spare: bool,
     tick: Cell<u32>,
     next_streak: Cell<u32>,
     rng: Cell<u64>,
@@ -127,12 +138,17 @@ impl Drop for CurrentGuard {
 }
 
 impl WorkerCtx {
-    pub(crate) fn new(index: usize, shared: Arc<Shared>, local: Deque<TaskRef>) -> WorkerCtx {
+    pub(crate) fn new(
+        index: usize,
+        shared: Arc<Shared>,
+        local: Deque<TaskRef>,
+        spare: bool,
+    ) -> WorkerCtx {
         WorkerCtx {
             index,
             shared,
             local,
-            next: RefCell::new(None),
+            spare,
             tick: Cell::new(0),
             next_streak: Cell::new(0),
             rng: Cell::new(
@@ -142,8 +158,9 @@ impl WorkerCtx {
         }
     }
 
-    /// The worker thread's whole life.
-    pub(crate) fn main(self) {
+    /// The worker thread's whole life; a spare's returns when it retires
+    /// (its queue emptied into the injector), giving back its queue.
+    pub(crate) fn main(self) -> Deque<TaskRef> {
         WORKER.with(|w| w.set(&self));
         goro_fiber::prepare_thread();
         while !self.shared.is_shutdown() {
@@ -151,22 +168,35 @@ impl WorkerCtx {
                 self.run_task(task);
                 continue;
             }
+            if self.spare && self.shared.try_retire() {
+                break;
+            }
             self.shared.sleep(self.index, &|| self.has_work_anywhere());
         }
-        // Whatever is still queued here goes to the injector for the drain.
+        // Whatever is still queued here goes to the injector (for the drain,
+        // or for the others when a spare retires).
+        let mut moved = false;
         while let Some(task) = self.pop_local() {
             self.shared.injector.push(task);
+            moved = true;
+        }
+        if moved {
+            self.shared.notify_work();
         }
         WORKER.with(|w| w.set(ptr::null()));
         self.return_rt_refs();
-        self.shared.worker_exited();
+        self.local
+    }
+
+    fn slot(&self) -> &WorkerShared {
+        &self.shared.workers[self.index]
     }
 
     /// Makes `task` runnable from this worker: into `next`, pushing the
     /// previous occupant to the local queue, where others may steal it.
     pub(crate) fn push_next(&self, task: TaskRef) {
-        let previous = self.next.borrow_mut().replace(task);
-        if let Some(previous) = previous {
+        // SAFETY: our own slot, on our thread.
+        if let Some(previous) = unsafe { self.slot().put_next(task) } {
             self.push_back(previous);
         }
     }
@@ -190,11 +220,12 @@ impl WorkerCtx {
 
     /// Whether this worker has goroutines waiting to run.
     pub(crate) fn has_local_work(&self) -> bool {
-        !self.local.is_empty() || self.next.borrow().is_some()
+        !self.local.is_empty() || self.slot().has_next()
     }
 
     fn pop_local(&self) -> Option<TaskRef> {
-        self.next.borrow_mut().take().or_else(|| self.local.pop())
+        // SAFETY: our own slot, between runs.
+        unsafe { self.slot().take_next() }.or_else(|| self.local.pop())
     }
 
     /// Steps 1–3 of the module docs.
@@ -209,7 +240,8 @@ impl WorkerCtx {
             self.shared.timers.fire(self.index, now, false);
         }
         if (self.next_streak.get() < NEXT_STREAK || self.local.is_empty())
-            && let Some(task) = self.next.borrow_mut().take()
+            // SAFETY: our own slot, between runs.
+            && let Some(task) = unsafe { self.slot().take_next() }
         {
             self.next_streak.set(self.next_streak.get() + 1);
             return Some(task);
@@ -218,7 +250,8 @@ impl WorkerCtx {
         if let Some(task) = self.local.pop() {
             return Some(task);
         }
-        if let Some(task) = self.next.borrow_mut().take() {
+        // SAFETY: our own slot, between runs.
+        if let Some(task) = unsafe { self.slot().take_next() } {
             return Some(task);
         }
         self.steal_injector()
@@ -249,18 +282,16 @@ impl WorkerCtx {
         {
             return Some(task);
         }
-        let n = self.shared.workers.len();
+        let n = self.shared.slots_in_use();
         let start = self.random(n);
         for i in 0..n {
             let victim = (start + i) % n;
             if victim == self.index {
                 continue;
             }
+            let victim = &self.shared.workers[victim];
             loop {
-                match self.shared.workers[victim]
-                    .stealer
-                    .steal_batch_and_pop(&self.local)
-                {
+                match victim.stealer.steal_batch_and_pop(&self.local) {
                     Steal::Success(task) => {
                         Counters::bump(&self.shared.stats[self.index].steals);
                         return Some(task);
@@ -301,9 +332,8 @@ impl WorkerCtx {
     /// Whether any queue or due timer has work (the last look before sleep).
     fn has_work_anywhere(&self) -> bool {
         !self.shared.injector.is_empty()
-            || !self.local.is_empty()
-            || self.next.borrow().is_some()
-            || self.shared.workers.iter().any(|w| !w.stealer.is_empty())
+            || self.has_local_work()
+            || self.shared.has_stealable_work()
             || self.timer_due()
     }
 
@@ -329,11 +359,14 @@ impl WorkerCtx {
         loop {
             let switch = {
                 let _current = CurrentGuard::enter(&task);
-                self.shared.workers[self.index].set_running(&task);
+                self.slot().set_running(&task);
                 // SAFETY: we took `task` from a queue (or it just parked back
                 // to us), so this thread owns its run.
                 let switch = unsafe { task.resume() };
-                self.shared.workers[self.index].set_running_none();
+                if self.slot().end_run() {
+                    // Back from a run that sysmon handed off: count again.
+                    self.shared.unstuck();
+                }
                 switch
             };
             Counters::bump(&self.shared.stats[self.index].switches);

@@ -128,6 +128,12 @@ impl<T: ?Sized> Mutex<T> {
         self.data.get_mut()
     }
 
+    /// Whether some waiter is parked (a test hook, not an API).
+    #[doc(hidden)]
+    pub fn __has_parked_waiters(&self) -> bool {
+        self.state.load(Ordering::Acquire) & PARKED != 0
+    }
+
     fn guard(&self) -> MutexGuard<'_, T> {
         MutexGuard {
             mutex: self,

@@ -88,30 +88,39 @@ fn a_waiter_that_waited_over_a_millisecond_is_handed_the_lock() {
     // unlock) cannot barge in ahead of it.
     for kind in ["goroutine", "thread"] {
         let lock = Arc::new(Mutex::new(Vec::new()));
+        let release = Arc::new(AtomicBool::new(false));
         let guard = lock.lock();
-        let l2 = lock.clone();
-        let waiter = move || l2.lock().push(1);
+        let (l2, r2) = (lock.clone(), release.clone());
+        let waiter = move || {
+            let mut g = l2.lock();
+            g.push(1);
+            // Hold it until the test has tried to barge.
+            while !r2.load(Ordering::Acquire) {
+                std::thread::yield_now();
+            }
+        };
         let (g, t) = match kind {
             "goroutine" => (Some(go(waiter)), None),
             _ => (None, Some(std::thread::spawn(waiter))),
         };
-        // Until it has queued, `try_lock` after an unlock would succeed.
-        std::thread::sleep(Duration::from_millis(20));
-        drop(guard);
-        if let Some(mut barger) = lock.try_lock() {
-            barger.push(2);
+        // Wait until it has queued, then over 1 ms more.
+        let start = Instant::now();
+        while !lock.__has_parked_waiters() {
+            assert!(start.elapsed() < HANG, "the waiter never queued");
+            std::thread::sleep(Duration::from_millis(1));
         }
+        std::thread::sleep(Duration::from_millis(2));
+        drop(guard);
+        let barged = lock.try_lock().is_some();
+        release.store(true, Ordering::Release);
         if let Some(g) = g {
             g.join().unwrap();
         }
         if let Some(t) = t {
             t.join().unwrap();
         }
-        assert_eq!(
-            *lock.lock(),
-            vec![1],
-            "{kind}: the starved waiter was overtaken"
-        );
+        assert!(!barged, "{kind}: the starved waiter was overtaken");
+        assert_eq!(*lock.lock(), vec![1]);
     }
 }
 

@@ -1,0 +1,132 @@
+//! Sysmon: a goroutine in a CPU loop or a blocking call does not stall the
+//! others. Each test runs on one worker, where without a hand-off the
+//! others could never run; the hog gives up after a generous bound, and the
+//! test fails if it had to.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use goro_sched::{Runtime, park};
+
+/// Generous bound against hangs (never a timing claim).
+const HANG: Duration = Duration::from_secs(30);
+
+/// Spins on the CPU until `flag` is set; false if it never was.
+fn hog_until(flag: &AtomicBool) -> bool {
+    let start = Instant::now();
+    while !flag.load(Ordering::Acquire) {
+        if start.elapsed() > HANG {
+            return false;
+        }
+        std::hint::spin_loop();
+    }
+    true
+}
+
+#[test]
+fn a_cpu_hog_does_not_stall_a_goroutine_spawned_after_it() {
+    let rt = Runtime::builder().workers(1).build().unwrap();
+    let flag = Arc::new(AtomicBool::new(false));
+    let ok = rt.run({
+        let flag = flag.clone();
+        move || {
+            let f = flag.clone();
+            let _setter = goro_sched::go(move || f.store(true, Ordering::Release));
+            hog_until(&flag) // the setter is queued behind us on our worker
+        }
+    });
+    assert!(ok, "the hog stalled the other goroutine");
+}
+
+#[test]
+fn a_goroutine_woken_just_before_a_hog_still_runs() {
+    // The hog wakes a parked goroutine (which goes to its worker's `next`
+    // slot, to run as soon as the hog parks), then spins: sysmon must move
+    // it out of `next`.
+    let rt = Runtime::builder().workers(1).build().unwrap();
+    let ok = rt.run(|| {
+        let flag = Arc::new(AtomicBool::new(false));
+        let go_on = Arc::new(AtomicBool::new(false));
+        let slot = Arc::new(std::sync::Mutex::new(None::<park::Unparker>));
+        let (f, g, s) = (flag.clone(), go_on.clone(), slot.clone());
+        let _parked = goro_sched::go(move || {
+            *s.lock().unwrap() = Some(park::current_unparker());
+            while !g.load(Ordering::Acquire) {
+                park::park();
+            }
+            f.store(true, Ordering::Release);
+        });
+        let unparker = loop {
+            if let Some(u) = slot.lock().unwrap().take() {
+                break u;
+            }
+            goro_sched::yield_now();
+        };
+        for _ in 0..10 {
+            goro_sched::yield_now(); // let it park
+        }
+        go_on.store(true, Ordering::Release);
+        unparker.unpark(); // into our worker's `next`
+        hog_until(&flag)
+    });
+    assert!(ok, "the woken goroutine stalled behind the hog");
+}
+
+#[test]
+fn timers_fire_while_every_worker_hogs() {
+    let rt = Runtime::builder().workers(1).build().unwrap();
+    let ok = rt.run(|| {
+        let flag = Arc::new(AtomicBool::new(false));
+        let f = flag.clone();
+        let _sleeper = goro_sched::go(move || {
+            goro_sched::sleep(Duration::from_millis(5));
+            f.store(true, Ordering::Release);
+        });
+        goro_sched::yield_now(); // the sleeper starts and parks on its timer
+        hog_until(&flag)
+    });
+    assert!(ok, "a timer never fired while the only worker hogged");
+}
+
+#[test]
+fn blocking_hands_off_at_once() {
+    // The goroutine blocks its thread on a std channel inside `blocking`;
+    // the goroutine that will unblock it is queued behind it.
+    let rt = Runtime::builder().workers(1).build().unwrap();
+    let got = rt.run(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<u32>();
+        let _sender = goro_sched::go(move || tx.send(7).unwrap());
+        goro_sched::blocking(|| rx.recv_timeout(HANG))
+    });
+    assert_eq!(got, Ok(7), "blocking did not hand the worker's queue off");
+}
+
+#[test]
+fn many_hogs_and_a_ticker_on_two_workers() {
+    // As many hogs as workers; a goroutine that sleeps 1 ms a hundred times
+    // must finish while they spin, and the hogs must all finish too.
+    let rt = Runtime::builder().workers(2).build().unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    let ticks = Arc::new(AtomicUsize::new(0));
+    let hogs: Vec<_> = (0..2)
+        .map(|_| {
+            let done = done.clone();
+            rt.go(move || hog_until(&done))
+        })
+        .collect();
+    let (d, t) = (done.clone(), ticks.clone());
+    let ticker = rt.go(move || {
+        for _ in 0..100 {
+            goro_sched::sleep(Duration::from_millis(1));
+            t.fetch_add(1, Ordering::SeqCst);
+        }
+        d.store(true, Ordering::Release);
+    });
+    ticker.join().unwrap();
+    for h in hogs {
+        assert!(h.join().unwrap(), "the ticker stalled behind the hogs");
+    }
+    assert_eq!(ticks.load(Ordering::SeqCst), 100);
+    assert!(rt.stats().handoffs >= 1);
+}
