@@ -20,6 +20,7 @@ use crate::err::{
     RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
 };
 use crate::waiter::{Context, Entry, Peer, Withdraw};
+use goro_sched::park::Wait;
 use goro_sched::spin::{SpinGuard, SpinLock};
 
 pub(crate) struct Channel<T> {
@@ -223,7 +224,7 @@ impl<T> Channel<T> {
         });
         drop(inner);
         let withdraw = Withdraw::new(&ctx, || self.unregister(&ctx));
-        let outcome = ctx.wait(deadline);
+        let outcome = ctx.wait(deadline, Wait::ChanSend);
         withdraw.disarm();
         match outcome {
             Some(_) if ctx.is_closed() => Err(SendTimeoutError::Closed(
@@ -301,7 +302,7 @@ impl<T> Channel<T> {
         });
         drop(inner);
         let withdraw = Withdraw::new(&ctx, || self.unregister(&ctx));
-        let outcome = ctx.wait(deadline);
+        let outcome = ctx.wait(deadline, Wait::ChanReceive);
         withdraw.disarm();
         match outcome {
             Some(_) => packet.ok_or(RecvTimeoutError::Closed),
@@ -343,7 +344,7 @@ fn take_from_sender<T>(entry: Entry) -> T {
     };
     // SAFETY: we claimed it and have not completed it (waiter rule 2).
     unsafe { Context::complete(entry.ctx, false, (&raw mut peer).cast()) };
-    peer.ctx.wait(None);
+    peer.ctx.wait(None, Wait::ChanReceive);
     peer.slot.expect("a select's send delivers its value")
 }
 

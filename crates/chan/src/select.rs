@@ -23,6 +23,8 @@ use std::time::{Duration, Instant};
 
 use crate::channel::{Channel, Token};
 use crate::err::{RecvError, SelectTimeoutError, SendError, TrySelectError};
+use goro_sched::park::{self, Wait};
+
 use crate::waiter::{Context, Withdraw};
 use crate::{Receiver, Sender};
 
@@ -266,11 +268,11 @@ impl<'a> Select<'a> {
             if self.len == 0 {
                 match deadline {
                     Some(d) => {
-                        goro_sched::park::park_deadline(d);
+                        park::park_deadline_on(d, Wait::SelectNoCases);
                         continue;
                     }
                     None => loop {
-                        goro_sched::park::park();
+                        park::park_on(Wait::SelectNoCases);
                     },
                 }
             }
@@ -310,7 +312,7 @@ impl<'a> Select<'a> {
                 None
             } else {
                 // Registered everywhere (or claimed while registering).
-                ctx.wait(if ready_early { None } else { deadline })
+                ctx.wait(if ready_early { None } else { deadline }, Wait::Select)
             };
             withdraw.disarm();
             for op in &ops[..registered] {

@@ -29,7 +29,7 @@ use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 use std::time::Instant;
 
-use goro_sched::park::{self, Waiting};
+use goro_sched::park::{self, Wait, Waiting};
 
 /// Not selected yet.
 pub(crate) const WAITING: usize = 0;
@@ -125,14 +125,14 @@ impl Context {
 
     /// Waits until a claimer is done, or until `deadline`. `Some(oper)` once
     /// done; `None` if it gave up at the deadline (then nobody will claim it).
-    pub(crate) fn wait(&self, deadline: Option<Instant>) -> Option<usize> {
+    pub(crate) fn wait(&self, deadline: Option<Instant>, why: Wait) -> Option<usize> {
         let mut deadline = deadline;
         loop {
             if self.ready.load(Ordering::Acquire) {
                 return self.selected();
             }
             match deadline {
-                None => park::park(),
+                None => park::park_on(why),
                 Some(d) => {
                     if Instant::now() >= d {
                         if self.try_abort() {
@@ -142,7 +142,7 @@ impl Context {
                         deadline = None;
                         continue;
                     }
-                    park::park_deadline(d);
+                    park::park_deadline_on(d, why);
                 }
             }
         }

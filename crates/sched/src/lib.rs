@@ -52,6 +52,7 @@
 #![doc(test(attr(deny(warnings), allow(dead_code, unused_variables))))]
 
 mod alloc;
+mod dump;
 mod local;
 pub mod park;
 mod runtime;
@@ -94,7 +95,8 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    match runtime::with_current(|rt| rt.spawn(None, None, f)) {
+    let location = std::panic::Location::caller();
+    match runtime::with_current(|rt| rt.spawn(None, None, location, f)) {
         Ok(handle) => handle,
         Err(e) => panic!("cannot spawn a goroutine: {e}"),
     }
@@ -144,12 +146,38 @@ pub fn sleep(duration: Duration) {
     }
     let Some(deadline) = Instant::now().checked_add(duration) else {
         loop {
-            park::park();
+            park::park_on(park::Wait::Sleep);
         }
     };
     while Instant::now() < deadline {
-        park::park_deadline(deadline);
+        park::park_deadline_on(deadline, park::Wait::Sleep);
     }
+}
+
+/// Every goroutine of the current runtime (the calling goroutine's, else
+/// the global one), as Go prints them on a deadlock or a SIGQUIT: id, name,
+/// state (running, runnable, or what it waits for and for how long, to
+/// within sysmon's tick) and where it was spawned.
+///
+/// Goroutines that have never waited yet are counted, not listed.
+///
+/// ```
+/// let (tx, rx) = std::sync::mpsc::channel::<()>();
+/// let h = goro_sched::Builder::new()
+///     .name("sleeper")
+///     .go(move || {
+///         tx.send(()).unwrap();
+///         goro_sched::sleep(std::time::Duration::from_millis(50))
+///     })
+///     .unwrap();
+/// rx.recv().unwrap();
+/// std::thread::sleep(std::time::Duration::from_millis(10));
+/// let dump = goro_sched::dump();
+/// assert!(dump.contains("\"sleeper\" [sleep"), "{dump}");
+/// h.join().unwrap();
+/// ```
+pub fn dump() -> String {
+    runtime::with_current(dump::render)
 }
 
 /// The calling goroutine's id; `None` on a plain thread.
@@ -243,14 +271,16 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        runtime::with_current(|rt| rt.spawn(self.name.map(Into::into), self.stack_size, f)).map_err(
-            |e| match self.stack_size {
-                Some(_) if e.kind() == io::ErrorKind::InvalidInput => {
-                    io::Error::new(e.kind(), format!("Builder::stack_size: {e}"))
-                }
-                _ => e,
-            },
-        )
+        let location = std::panic::Location::caller();
+        runtime::with_current(|rt| {
+            rt.spawn(self.name.map(Into::into), self.stack_size, location, f)
+        })
+        .map_err(|e| match self.stack_size {
+            Some(_) if e.kind() == io::ErrorKind::InvalidInput => {
+                io::Error::new(e.kind(), format!("Builder::stack_size: {e}"))
+            }
+            _ => e,
+        })
     }
 }
 

@@ -64,6 +64,15 @@ impl Unparker {
         }
     }
 
+    /// Whether both wake the same goroutine or thread.
+    pub(crate) fn same_as(&self, other: &Unparker) -> bool {
+        match (&self.inner, &other.inner) {
+            (Inner::Goroutine(a), Inner::Goroutine(b)) => a.addr() == b.addr(),
+            (Inner::Thread(a), Inner::Thread(b)) => a.id() == b.id(),
+            _ => false,
+        }
+    }
+
     /// As [`unpark`](Unparker::unpark), consuming the handle (one reference
     /// count fewer on a goroutine's wake-up path).
     pub fn wake(self) {
@@ -141,21 +150,131 @@ impl Waiting {
     }
 }
 
+/// What a parked goroutine waits for, as `goro::dump` shows it (Go's
+/// `waitReason`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Wait {
+    /// A plain [`park`].
+    Park,
+    /// `goro::sleep` and timers.
+    Sleep,
+    /// `JoinHandle::join`, `scope`.
+    Join,
+    /// A channel receive.
+    ChanReceive,
+    /// A channel send.
+    ChanSend,
+    /// A select on channels.
+    Select,
+    /// A select with no operations: forever.
+    SelectNoCases,
+    /// `Mutex::lock`.
+    Mutex,
+    /// `RwLock::read`.
+    RwLockRead,
+    /// `RwLock::write`.
+    RwLockWrite,
+    /// `Condvar::wait`.
+    Condvar,
+    /// `WaitGroup::wait`.
+    WaitGroup,
+    /// `Once::call_once`, `OnceCell::get_or_init`, while another runs it.
+    Once,
+    /// `Semaphore::acquire`.
+    Semaphore,
+    /// `Barrier::wait`.
+    Barrier,
+}
+
+impl Wait {
+    const ALL: [Wait; 15] = [
+        Wait::Park,
+        Wait::Sleep,
+        Wait::Join,
+        Wait::ChanReceive,
+        Wait::ChanSend,
+        Wait::Select,
+        Wait::SelectNoCases,
+        Wait::Mutex,
+        Wait::RwLockRead,
+        Wait::RwLockWrite,
+        Wait::Condvar,
+        Wait::WaitGroup,
+        Wait::Once,
+        Wait::Semaphore,
+        Wait::Barrier,
+    ];
+
+    pub(crate) fn code(self) -> u8 {
+        Wait::ALL.iter().position(|&w| w == self).unwrap_or(0) as u8
+    }
+
+    pub(crate) fn from_code(code: u8) -> Wait {
+        Wait::ALL
+            .get(usize::from(code))
+            .copied()
+            .unwrap_or(Wait::Park)
+    }
+
+    /// Go's words for it, as in a goroutine dump.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Wait::Park => "park",
+            Wait::Sleep => "sleep",
+            Wait::Join => "join",
+            Wait::ChanReceive => "chan receive",
+            Wait::ChanSend => "chan send",
+            Wait::Select => "select",
+            Wait::SelectNoCases => "select (no cases)",
+            Wait::Mutex => "sync.Mutex.Lock",
+            Wait::RwLockRead => "sync.RWMutex.RLock",
+            Wait::RwLockWrite => "sync.RWMutex.Lock",
+            Wait::Condvar => "sync.Cond.Wait",
+            Wait::WaitGroup => "sync.WaitGroup.Wait",
+            Wait::Once => "sync.Once.Do",
+            Wait::Semaphore => "semaphore.Acquire",
+            Wait::Barrier => "barrier",
+        }
+    }
+}
+
+impl fmt::Display for Wait {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Parks the calling goroutine (its worker runs others meanwhile), or blocks
 /// the calling thread, until its token is available; consumes the token. May
 /// return spuriously.
 pub fn park() {
+    park_on(Wait::Park);
+}
+
+/// As [`park`], saying what the caller waits for (shown by `goro::dump`).
+pub fn park_on(wait: Wait) {
     match worker::current_task_ptr() {
         // SAFETY: the current goroutine is alive while it runs (its worker
         // holds it), and we read the thread-local only before the switch.
-        Some(task) => unsafe { task.as_ref() }.park(),
-        None => std::thread::park(),
+        Some(task) => unsafe { task.as_ref() }.park(wait.code()),
+        None => {
+            // Counted for deadlock detection: this thread can only be woken
+            // by an `Unparker`.
+            let _blocked = crate::runtime::BlockedThread::enter();
+            std::thread::park();
+        }
     }
 }
 
 /// As [`park`], but returns by `deadline` at the latest. A goroutine's
 /// deadline is a timer in the scheduler, not a thread.
 pub fn park_deadline(deadline: Instant) {
+    park_deadline_on(deadline, Wait::Park);
+}
+
+/// As [`park_deadline`], saying what the caller waits for.
+pub fn park_deadline_on(deadline: Instant, wait: Wait) {
     match worker::current_task() {
         Some(task) => {
             let timer = task.rt.add_timer(
@@ -164,7 +283,7 @@ pub fn park_deadline(deadline: Instant) {
                     inner: Inner::Goroutine(task.clone()),
                 }),
             );
-            task.park();
+            task.park(wait.code());
             task.rt.timers.cancel(&timer);
         }
         None => {

@@ -32,8 +32,8 @@ use std::io;
 use std::panic::Location;
 use std::ptr::NonNull;
 use std::sync::atomic::{
-    AtomicBool, AtomicIsize, AtomicPtr, AtomicU8, AtomicU64, AtomicUsize, Ordering, compiler_fence,
-    fence,
+    AtomicBool, AtomicIsize, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+    compiler_fence, fence,
 };
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::{self, Thread};
@@ -42,7 +42,8 @@ use std::time::{Duration, Instant};
 use crossbeam_deque::{Injector, Stealer, Worker as Deque};
 use crossbeam_utils::CachePadded;
 
-use crate::task::{Fiber, JoinHandle, Task, TaskRef};
+use crate::park::Unparker;
+use crate::task::{Fiber, JoinError, JoinHandle, Task, TaskRef};
 use crate::timer::{Action, NEVER, TimerRef, Timers};
 use crate::worker::{self, CurrentGuard, WorkerCtx};
 
@@ -69,6 +70,14 @@ pub(crate) struct Shared {
     spares: Mutex<Spares>,
     /// The name prefix of worker threads.
     name: Box<str>,
+    /// Milliseconds since the timers' epoch, as of sysmon's last look: a
+    /// clock that costs a parking goroutine one load (for `dump`).
+    coarse_ms: AtomicU32,
+    /// Threads and goroutines waiting in `Runtime::run`, and the deadlock
+    /// report that sysmon hands them (see `sysmon.rs`).
+    run_waiters: Mutex<Vec<Unparker>>,
+    deadlock: OnceLock<String>,
+    pub(crate) detect_deadlocks: bool,
     shutdown: AtomicBool,
     /// Worker and spare threads not yet exited.
     threads: Mutex<usize>,
@@ -186,7 +195,12 @@ impl WorkerShared {
     }
 
     pub(crate) fn is_running(&self) -> bool {
-        !self.running.load(Ordering::Acquire).is_null()
+        !self.running_addr().is_null()
+    }
+
+    /// The address of the goroutine it runs, or null (identity only).
+    pub(crate) fn running_addr(&self) -> *mut () {
+        self.running.load(Ordering::Acquire)
     }
 
     fn set_thread(&self, thread: Option<Thread>) {
@@ -588,12 +602,12 @@ impl Shared {
             .sum()
     }
 
-    /// Spawns a goroutine running `f`.
-    #[track_caller]
+    /// Spawns a goroutine running `f`, spawned at `location`.
     pub(crate) fn spawn<F, T>(
         self: &Arc<Shared>,
         name: Option<Box<str>>,
         stack_size: Option<usize>,
+        location: &'static Location<'static>,
         f: F,
     ) -> io::Result<JoinHandle<T>>
     where
@@ -614,7 +628,7 @@ impl Shared {
             Some(size) => Fiber::ready(size)?,
         };
         // SAFETY: `F` and `T` are `'static`.
-        let (task, handle) = unsafe { Task::spawn(self, name, Location::caller(), fiber, f) };
+        let (task, handle) = unsafe { Task::spawn(self, name, location, fiber, f) };
         self.start(task);
         Ok(handle)
     }
@@ -633,6 +647,66 @@ impl Shared {
             }
         }
         self.schedule(task);
+    }
+
+    /// The coarse clock (see `coarse_ms`).
+    pub(crate) fn coarse_ms(&self) -> u32 {
+        self.coarse_ms.load(Ordering::Relaxed)
+    }
+
+    /// Sysmon advances the coarse clock.
+    pub(crate) fn tick_coarse_clock(&self, now: Instant) {
+        let ms = now
+            .saturating_duration_since(self.timers.instant(0))
+            .as_millis();
+        self.coarse_ms
+            .store(u32::try_from(ms).unwrap_or(u32::MAX), Ordering::Relaxed);
+    }
+
+    /// Whether nothing of this runtime runs or can run by itself: no worker
+    /// in a goroutine, nothing queued, no timer pending.
+    pub(crate) fn is_quiescent(&self) -> bool {
+        self.injector.is_empty()
+            && self.timers.earliest() == NEVER
+            && self.workers[..self.slots_in_use()]
+                .iter()
+                .all(|w| !w.is_running() && !w.has_next() && w.stealer.is_empty())
+    }
+
+    /// A number that changes whenever any goroutine of this runtime runs,
+    /// parks or is spawned.
+    pub(crate) fn activity(&self) -> u64 {
+        self.total(|c| &c.switches)
+            .wrapping_add(self.total(|c| &c.spawned))
+            .wrapping_add(self.total(|c| &c.parks))
+    }
+
+    /// Every goroutine that has parked and not finished.
+    pub(crate) fn registry_snapshot(&self) -> Vec<TaskRef> {
+        self.registry.all()
+    }
+
+    /// Whether a thread or goroutine waits in `run`.
+    pub(crate) fn has_run_waiters(&self) -> bool {
+        !self
+            .run_waiters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
+    }
+
+    /// Sysmon found a deadlock: every `run` fails with `report`.
+    pub(crate) fn report_deadlock(&self, report: String) {
+        if self.deadlock.set(report).is_ok() {
+            for w in self
+                .run_waiters
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+            {
+                w.unpark();
+            }
+        }
     }
 
     fn thread_exited(&self) {
@@ -780,6 +854,7 @@ impl Shared {
 
     /// A spare thread: works until it retires, then waits for reuse a while.
     fn spare_main(self: Arc<Shared>, index: usize, deque: Deque<TaskRef>) {
+        let goro_thread = GoroThread::enter();
         let mut deque = deque;
         loop {
             deque = WorkerCtx::new(index, self.clone(), deque, true).main();
@@ -795,6 +870,7 @@ impl Shared {
             .free
             .sort_unstable_by_key(|&(i, _)| std::cmp::Reverse(i));
         drop(spares);
+        drop(goro_thread);
         self.thread_exited();
     }
 
@@ -951,6 +1027,7 @@ pub struct RuntimeBuilder {
     stack_size: Option<usize>,
     name: Option<String>,
     max_blocking_threads: Option<usize>,
+    detect_deadlocks: Option<bool>,
 }
 
 impl RuntimeBuilder {
@@ -979,6 +1056,14 @@ impl RuntimeBuilder {
     /// warning and the other goroutines wait for a stuck one to return.
     pub fn max_blocking_threads(mut self, n: usize) -> RuntimeBuilder {
         self.max_blocking_threads = Some(n);
+        self
+    }
+
+    /// Whether [`Runtime::run`] fails, as Go does, when every goroutine
+    /// waits and nothing can wake any ("all goroutines are asleep -
+    /// deadlock!"), instead of hanging (default: on).
+    pub fn detect_deadlocks(mut self, on: bool) -> RuntimeBuilder {
+        self.detect_deadlocks = Some(on);
         self
     }
 
@@ -1012,8 +1097,79 @@ impl RuntimeBuilder {
             self.max_blocking_threads.unwrap_or(DEFAULT_MAX_SPARES),
             stack_size,
             self.name.as_deref().unwrap_or("goro-worker"),
+            self.detect_deadlocks.unwrap_or(true),
         )
     }
+}
+
+/// Threads of every runtime (workers, spares, sysmons), and plain threads
+/// blocked in `park::park` with no deadline: with `/proc/self/task`, what
+/// deadlock detection needs to know that no other thread can wake anyone.
+static GORO_THREADS: AtomicUsize = AtomicUsize::new(0);
+/// Every runtime not yet dropped.
+static RUNTIMES: Mutex<Vec<std::sync::Weak<Shared>>> = Mutex::new(Vec::new());
+
+/// Every runtime not yet dropped.
+pub(crate) fn all_runtimes() -> Vec<Arc<Shared>> {
+    RUNTIMES
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .filter_map(std::sync::Weak::upgrade)
+        .collect()
+}
+
+/// Whether no runtime of the process runs or can run anything by itself;
+/// with the sum of their activity counters.
+pub(crate) fn all_quiescent() -> Option<u64> {
+    let mut runtimes = RUNTIMES.lock().unwrap_or_else(|e| e.into_inner());
+    runtimes.retain(|w| w.strong_count() > 0);
+    let mut activity = 0u64;
+    for rt in runtimes.iter().filter_map(std::sync::Weak::upgrade) {
+        if !rt.is_quiescent() {
+            return None;
+        }
+        activity = activity.wrapping_add(rt.activity());
+    }
+    Some(activity)
+}
+static BLOCKED_THREADS: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts the calling thread as one of goro's for its lifetime.
+pub(crate) struct GoroThread(());
+
+impl GoroThread {
+    pub(crate) fn enter() -> GoroThread {
+        GORO_THREADS.fetch_add(1, Ordering::SeqCst);
+        GoroThread(())
+    }
+}
+
+impl Drop for GoroThread {
+    fn drop(&mut self) {
+        GORO_THREADS.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Counts the calling thread as blocked in a goro primitive meanwhile.
+pub(crate) struct BlockedThread(());
+
+impl BlockedThread {
+    pub(crate) fn enter() -> BlockedThread {
+        BLOCKED_THREADS.fetch_add(1, Ordering::SeqCst);
+        BlockedThread(())
+    }
+}
+
+impl Drop for BlockedThread {
+    fn drop(&mut self) {
+        BLOCKED_THREADS.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Threads that goro knows cannot wake a goroutine by themselves.
+pub(crate) fn known_idle_threads() -> usize {
+    GORO_THREADS.load(Ordering::SeqCst) + BLOCKED_THREADS.load(Ordering::SeqCst)
 }
 
 /// Spare threads a runtime may start by default.
@@ -1043,7 +1199,13 @@ impl Runtime {
         RuntimeBuilder::default()
     }
 
-    fn start(workers: usize, spares: usize, stack_size: usize, name: &str) -> io::Result<Runtime> {
+    fn start(
+        workers: usize,
+        spares: usize,
+        stack_size: usize,
+        name: &str,
+        detect_deadlocks: bool,
+    ) -> io::Result<Runtime> {
         let slots = workers + spares;
         let mut deques: Vec<Deque<TaskRef>> = (0..slots).map(|_| Deque::new_fifo()).collect();
         let spare_deques = deques.split_off(workers);
@@ -1079,10 +1241,19 @@ impl Runtime {
                 warned: false,
             }),
             name: name.into(),
+            coarse_ms: AtomicU32::new(0),
+            run_waiters: Mutex::new(Vec::new()),
+            deadlock: OnceLock::new(),
+            detect_deadlocks,
             shutdown: AtomicBool::new(false),
             threads: Mutex::new(workers),
             threads_cv: Condvar::new(),
         });
+        RUNTIMES
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Arc::downgrade(&shared));
+        crate::sysmon::install_sigquit_handler();
         let mut rt = Runtime {
             shared: shared.clone(),
             threads: Vec::with_capacity(workers),
@@ -1094,7 +1265,9 @@ impl Runtime {
             let spawned = thread::Builder::new()
                 .name(format!("{name}-{index}"))
                 .spawn(move || {
+                    let goro_thread = GoroThread::enter();
                     ctx.main();
+                    drop(goro_thread);
                     s.thread_exited();
                 });
             match spawned {
@@ -1135,7 +1308,7 @@ impl Runtime {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        match self.shared.spawn(None, None, f) {
+        match self.shared.spawn(None, None, Location::caller(), f) {
             Ok(handle) => handle,
             Err(e) => panic!("cannot spawn a goroutine: {e}"),
         }
@@ -1143,13 +1316,33 @@ impl Runtime {
 
     /// Runs `f` as a goroutine on this runtime and waits for it; a panic in
     /// `f` is re-raised here.
+    ///
+    /// # Panics
+    /// Also if the runtime finds every goroutine waiting with nothing left
+    /// to wake any, as Go does: "all goroutines are asleep - deadlock!",
+    /// then a dump of the goroutines (see
+    /// [`RuntimeBuilder::detect_deadlocks`]).
     #[track_caller]
     pub fn run<F, T>(&self, f: F) -> T
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        join_or_resume(self.go(f))
+        let handle = self.go(f);
+        let shared = &self.shared;
+        shared
+            .run_waiters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(crate::park::current_unparker());
+        let _deregister = RunWaiter(shared);
+        match handle.join_unless(|| shared.deadlock.get().is_some()) {
+            Some(result) => resolve(result),
+            None => panic!(
+                "{}",
+                shared.deadlock.get().expect("join_unless stops only on it")
+            ),
+        }
     }
 
     /// Shuts the runtime down: waits up to `timeout` for running goroutines to
@@ -1243,6 +1436,11 @@ impl Runtime {
         }
     }
 
+    /// Every goroutine of this runtime: see [`goro_sched::dump`](crate::dump).
+    pub fn dump(&self) -> String {
+        crate::dump::render(&self.shared)
+    }
+
     /// A snapshot of this runtime's counters.
     pub fn stats(&self) -> crate::Stats {
         crate::Stats::of(&self.shared)
@@ -1264,9 +1462,27 @@ impl fmt::Debug for Runtime {
     }
 }
 
+/// Takes a waiter of `run` out of the list.
+struct RunWaiter<'a>(&'a Shared);
+
+impl Drop for RunWaiter<'_> {
+    fn drop(&mut self) {
+        let me = crate::park::current_unparker();
+        let mut waiters = self.0.run_waiters.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(pos) = waiters.iter().position(|w| w.same_as(&me)) {
+            waiters.swap_remove(pos);
+        }
+    }
+}
+
 /// Joins `handle`, re-raising a panic of the goroutine.
 pub(crate) fn join_or_resume<T>(handle: JoinHandle<T>) -> T {
-    match handle.join() {
+    resolve(handle.join())
+}
+
+/// A join's result, with a panic of the goroutine re-raised.
+fn resolve<T>(result: Result<T, JoinError>) -> T {
+    match result {
         Ok(value) => value,
         Err(e) => match e.try_into_panic() {
             Ok(payload) => std::panic::resume_unwind(payload),

@@ -105,7 +105,7 @@ impl ScopeData {
             if self.running.load(Ordering::Acquire) == 0 {
                 break;
             }
-            park::park();
+            park::park_on(park::Wait::Join);
         }
     }
 

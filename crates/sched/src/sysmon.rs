@@ -13,11 +13,30 @@
 //!
 //! Sysmon reads only atomics the workers publish anyway (their switch
 //! counters and running goroutine): it costs the workers nothing.
+//!
+//! # Deadlock
+//!
+//! While someone waits in `Runtime::run`, sysmon also watches for Go's
+//! "all goroutines are asleep": no runtime of the process runs, has queued
+//! work or a pending timer, and every thread of the process (counted in
+//! `/proc/self/task`) is a goro thread or a plain thread blocked in
+//! `park::park` without a deadline, so that nothing is left to wake anyone.
+//! Any other thread (one computing, sleeping, or blocked elsewhere) might
+//! still send, so it suppresses the report. The state must hold, with no
+//! goroutine activity at all, for `DEADLOCK_AFTER` before `run` fails with
+//! the report and a dump.
+//!
+//! # SIGQUIT
+//!
+//! With `GORO_TRACEBACK=1` in the environment when a runtime starts, a
+//! SIGQUIT prints every runtime's goroutines to stderr and exits with
+//! status 2, as Go does. The handler only sets a flag; sysmon prints.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::runtime::Shared;
+use crate::runtime::{self, GoroThread, Shared};
 use crate::worker;
 
 /// How long one goroutine may keep a worker while others wait.
@@ -26,15 +45,27 @@ const HOG: Duration = Duration::from_millis(10);
 const BUSY_INTERVAL: Duration = Duration::from_millis(2);
 /// How often it looks while every worker is idle.
 const IDLE_INTERVAL: Duration = Duration::from_millis(20);
+/// How long a deadlock must hold still before `run` reports it.
+const DEADLOCK_AFTER: Duration = Duration::from_millis(300);
+
+/// Set by the SIGQUIT handler.
+static SIGQUIT: AtomicBool = AtomicBool::new(false);
 
 /// Sysmon's loop, until the runtime shuts down.
 pub(crate) fn run(shared: &std::sync::Arc<Shared>) {
+    let _goro_thread = GoroThread::enter();
     // Per slot: the switch count last seen, and since when it has not moved.
     let mut seen: Vec<(u64, Instant)> = Vec::new();
     let mut interval = BUSY_INTERVAL;
+    // Since when, and at which activity count, a deadlock has looked likely.
+    let mut asleep: Option<(Instant, u64)> = None;
     while !shared.is_shutdown() {
         thread::park_timeout(interval);
         let now = Instant::now();
+        shared.tick_coarse_clock(now);
+        if SIGQUIT.load(Ordering::Relaxed) {
+            dump_all_and_exit();
+        }
         let n = shared.slots_in_use();
         seen.resize(n, (u64::MAX, now));
         let mut busy = false;
@@ -57,7 +88,65 @@ pub(crate) fn run(shared: &std::sync::Arc<Shared>) {
             }
         }
         interval = if busy { BUSY_INTERVAL } else { IDLE_INTERVAL };
+        if shared.detect_deadlocks && !busy && shared.has_run_waiters() {
+            match (all_asleep(), asleep) {
+                (Some(activity), Some((since, seen))) if activity == seen => {
+                    if now.duration_since(since) >= DEADLOCK_AFTER {
+                        let report = format!(
+                            "all goroutines are asleep - deadlock!\n\n{}",
+                            crate::dump::render(shared)
+                        );
+                        shared.report_deadlock(report);
+                    }
+                }
+                (Some(activity), _) => asleep = Some((now, activity)),
+                (None, _) => asleep = None,
+            }
+        } else {
+            asleep = None;
+        }
     }
+}
+
+/// The activity count of all runtimes if nothing can wake any goroutine
+/// (see the module docs), else `None`.
+fn all_asleep() -> Option<u64> {
+    let before = runtime::known_idle_threads();
+    let activity = runtime::all_quiescent()?;
+    let threads = std::fs::read_dir("/proc/self/task").ok()?.count();
+    let after = runtime::known_idle_threads();
+    (before == threads && after == threads).then_some(activity)
+}
+
+/// Installs the SIGQUIT handler if `GORO_TRACEBACK=1` (once per process).
+pub(crate) fn install_sigquit_handler() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    if std::env::var_os("GORO_TRACEBACK").is_none_or(|v| v != "1") {
+        return;
+    }
+    INSTALLED.call_once(|| {
+        extern "C" fn on_sigquit(_: libc::c_int) {
+            SIGQUIT.store(true, Ordering::Relaxed);
+        }
+        // SAFETY: a zeroed `sigaction` is a valid "no flags, empty mask"
+        // value.
+        let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+        action.sa_sigaction = on_sigquit as extern "C" fn(libc::c_int) as usize;
+        // SAFETY: a valid action whose handler only stores to an atomic
+        // (async-signal-safe).
+        unsafe { libc::sigaction(libc::SIGQUIT, &action, std::ptr::null_mut()) };
+    });
+}
+
+/// Prints every runtime's goroutines to stderr and exits with status 2.
+fn dump_all_and_exit() -> ! {
+    let mut out = String::from("SIGQUIT: quit\n");
+    for rt in runtime::all_runtimes() {
+        out.push('\n');
+        out.push_str(&crate::dump::render(&rt));
+    }
+    eprint!("{out}");
+    std::process::exit(2);
 }
 
 /// Marks the calling goroutine's worker as blocked until the guard drops,

@@ -27,7 +27,7 @@ use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe, Location};
 use std::ptr;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use goro_fiber::{Coroutine, ForcedUnwind, Yielder};
@@ -87,6 +87,10 @@ pub(crate) struct Task<B: ?Sized = dyn TaskBody> {
     pub(crate) location: &'static Location<'static>,
     pub(crate) rt: RtRef,
     state: AtomicU8,
+    /// What it waits for when parked (`park::Wait` as a number), and since
+    /// when (the runtime's coarse clock), for `dump`.
+    pub(crate) wait: AtomicU8,
+    pub(crate) waiting_since: AtomicU32,
     /// Its slot in the runtime's registry (`usize::MAX`: not registered). A
     /// goroutine registers when it first parks: until then it is always in a
     /// queue or on a worker, where shutdown finds it anyway.
@@ -249,6 +253,8 @@ impl Task {
             location,
             rt: RtRef::new(rt),
             state: AtomicU8::new(RUNNING),
+            wait: AtomicU8::new(0),
+            waiting_since: AtomicU32::new(0),
             registry_key: AtomicUsize::new(usize::MAX),
             alive: AtomicBool::new(true),
             fiber: UnsafeCell::new(fiber),
@@ -388,7 +394,7 @@ impl Task {
     #[doc(hidden)]
     /// Called by the goroutine itself: returns at once if notified since it
     /// last parked, else suspends until woken.
-    pub(crate) fn park(&self) {
+    pub(crate) fn park(&self, wait: u8) {
         // Only a wake-up moves a running goroutine out of RUNNING, so a plain
         // load tells whether the CAS is worth trying.
         if self.state.load(Ordering::Acquire) == NOTIFIED
@@ -399,7 +405,16 @@ impl Task {
         {
             return;
         }
+        // For `dump` only: plain stores, and a clock that sysmon keeps.
+        self.wait.store(wait, Ordering::Relaxed);
+        self.waiting_since
+            .store(self.rt.coarse_ms(), Ordering::Relaxed);
         self.switch(Switch::Park);
+    }
+
+    /// Whether it is parked (for `dump`; it may change at once).
+    pub(crate) fn is_parked(&self) -> bool {
+        self.state.load(Ordering::Relaxed) == PARKED
     }
 
     /// Called by the goroutine itself: suspends to its worker.
@@ -778,7 +793,28 @@ impl<T> JoinHandle<T> {
             } {
                 return out.expect("a result is taken once");
             }
-            park::park();
+            park::park_on(park::Wait::Join);
+        }
+    }
+
+    /// As `join`, but gives up (`None`) once `stop` says so; `stop` is asked
+    /// before each wait, and the caller wakes the waiter to make it ask.
+    pub(crate) fn join_unless(&self, stop: impl Fn() -> bool) -> Option<Result<T, JoinError>> {
+        let mut out: Option<Result<T, JoinError>> = None;
+        let out_ptr = ptr::from_mut(&mut out).cast::<()>();
+        loop {
+            // SAFETY: as in `join`.
+            if unsafe {
+                self.task
+                    .body
+                    .poll_join(out_ptr, Some(park::current_unparker()))
+            } {
+                return Some(out.expect("a result is taken once"));
+            }
+            if stop() {
+                return None;
+            }
+            park::park_on(park::Wait::Join);
         }
     }
 

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use goro_sched::park::Wait;
 use goro_sched::spin::SpinLock;
 
 use crate::waiter::{List, Waiter};
@@ -79,6 +80,7 @@ impl Barrier {
         drop(state);
         // Unwound before the round completed: no longer counted.
         waiter.wait(
+            Wait::Barrier,
             &self.state,
             |s| &mut s.list,
             None,

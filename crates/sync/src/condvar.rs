@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use goro_sched::park::Wait;
 use goro_sched::spin::SpinLock;
 
 use crate::mutex::MutexGuard;
@@ -117,6 +118,7 @@ impl Condvar {
         unsafe { self.queue.lock().push_back(&waiter) };
         drop(guard);
         let token = waiter.wait(
+            Wait::Condvar,
             &self.queue,
             |list| list,
             deadline,

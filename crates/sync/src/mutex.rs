@@ -7,6 +7,7 @@ use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
+use goro_sched::park::Wait;
 use goro_sched::spin::SpinLock;
 
 use crate::waiter::{List, Waiter};
@@ -215,6 +216,7 @@ impl<T: ?Sized> Mutex<T> {
             }
             drop(queue);
             let token = waiter.wait(
+                Wait::Mutex,
                 &self.queue,
                 |list| list,
                 None,

@@ -6,6 +6,7 @@ use std::fmt;
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicU8, Ordering};
 
+use goro_sched::park::Wait;
 use goro_sched::spin::SpinLock;
 
 use crate::waiter::{List, Waiter};
@@ -78,7 +79,7 @@ impl Gate {
             // SAFETY: it waits below, after the lock is released.
             unsafe { list.push_back(&waiter) };
         }
-        waiter.wait(&self.waiters, |list| list, None, |_| {}, |_| {});
+        waiter.wait(Wait::Once, &self.waiters, |list| list, None, |_| {}, |_| {});
     }
 }
 

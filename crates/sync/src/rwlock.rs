@@ -5,6 +5,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 
+use goro_sched::park::Wait;
 use goro_sched::spin::SpinLock;
 
 use crate::waiter::{Chain, List, Waiter};
@@ -113,6 +114,7 @@ impl<T: ?Sized> RwLock<T> {
             drop(state);
             // The granter counted us as a reader.
             waiter.wait(
+                Wait::RwLockRead,
                 &self.state,
                 |s| &mut s.list,
                 None,
@@ -139,6 +141,7 @@ impl<T: ?Sized> RwLock<T> {
             drop(state);
             // The granter made us the writer.
             waiter.wait(
+                Wait::RwLockWrite,
                 &self.state,
                 |s| &mut s.list,
                 None,

@@ -3,6 +3,7 @@
 use std::error::Error;
 use std::fmt;
 
+use goro_sched::park::Wait;
 use goro_sched::spin::SpinLock;
 
 use crate::waiter::{Chain, List, Waiter};
@@ -152,6 +153,7 @@ impl Semaphore {
         unsafe { state.list.push_back(&waiter) };
         drop(state);
         waiter.wait(
+            Wait::Semaphore,
             &self.state,
             |s| &mut s.list,
             None,

@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicIsize, Ordering};
 
+use goro_sched::park::Wait;
 use goro_sched::spin::SpinLock;
 
 use crate::waiter::{List, Waiter};
@@ -93,7 +94,14 @@ impl WaitGroup {
             // SAFETY: it waits below, after the lock is released.
             unsafe { list.push_back(&waiter) };
         }
-        waiter.wait(&self.inner.waiters, |list| list, None, |_| {}, |_| {});
+        waiter.wait(
+            Wait::WaitGroup,
+            &self.inner.waiters,
+            |list| list,
+            None,
+            |_| {},
+            |_| {},
+        );
     }
 
     /// Runs `f` in a new goroutine counted by this group: `add(1)`, then

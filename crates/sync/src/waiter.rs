@@ -29,7 +29,7 @@ use std::ptr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use goro_sched::park::{self, Waiting};
+use goro_sched::park::{self, Wait, Waiting};
 use goro_sched::spin::SpinLock;
 
 /// Not granted yet. Tokens are any other value, chosen by each primitive.
@@ -85,8 +85,10 @@ impl Waiter {
     ///
     /// The caller must have linked the waiter into the list that
     /// `list(&mut *lock.lock())` names, and released the lock.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn wait<S>(
         &self,
+        why: Wait,
         lock: &SpinLock<S>,
         list: fn(&mut S) -> &mut List,
         deadline: Option<Instant>,
@@ -108,7 +110,7 @@ impl Waiter {
                 return Some(token);
             }
             match deadline {
-                None => park::park(),
+                None => park::park_on(why),
                 Some(d) if Instant::now() >= d => {
                     let mut state = lock.lock();
                     if self.linked.get() {
@@ -123,7 +125,7 @@ impl Waiter {
                     // A granter unlinked it: the grant is coming.
                     deadline = None;
                 }
-                Some(d) => park::park_deadline(d),
+                Some(d) => park::park_deadline_on(d, why),
             }
         }
     }

@@ -1,0 +1,76 @@
+//! `goro::dump`: every goroutine, what it waits for and where it was
+//! spawned, as Go prints on a deadlock or a SIGQUIT.
+
+use std::fmt::Write;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use crate::park::Wait;
+use crate::runtime::Shared;
+
+/// Renders the goroutines of `shared`.
+///
+/// Goroutines that have parked at least once are in the registry and are
+/// listed one by one; the others have never waited (queued, or running for
+/// the first time) and are counted.
+pub(crate) fn render(shared: &Arc<Shared>) -> String {
+    let mut out = String::new();
+    let now = shared.coarse_ms();
+    let running: Vec<(usize, *mut ())> = (0..shared.slots_in_use())
+        .filter_map(|i| {
+            let addr = shared.workers[i].running_addr();
+            (!addr.is_null()).then_some((i, addr))
+        })
+        .collect();
+    let mut tasks = shared.registry_snapshot();
+    tasks.sort_by_key(|t| t.id);
+    let alive = shared.alive();
+    let _ = writeln!(
+        out,
+        "goro: {alive} goroutines, {} workers, {} spare threads",
+        shared.procs,
+        shared.spares_running()
+    );
+    let mut listed_running = 0;
+    for task in &tasks {
+        let on = running
+            .iter()
+            .find(|(_, addr)| *addr == task.addr().cast_mut());
+        let state = match on {
+            Some((worker, _)) => {
+                listed_running += 1;
+                format!("running on worker {worker}")
+            }
+            None if task.is_parked() => {
+                let wait = Wait::from_code(task.wait.load(Ordering::Relaxed));
+                let since = task.waiting_since.load(Ordering::Relaxed);
+                format!("{wait}, {} ms", now.saturating_sub(since))
+            }
+            None => "runnable".to_string(),
+        };
+        let _ = write!(out, "\ngoroutine {}", task.id);
+        if let Some(name) = &task.name {
+            let _ = write!(out, " \"{name}\"");
+        }
+        let _ = writeln!(out, " [{state}]:\n\tspawned at {}", task.location);
+    }
+    // A goroutine that has never parked is not in the registry, and one we
+    // hold no reference to may end at any moment: shown by worker only.
+    let unlisted_running = running.len() - listed_running;
+    for (worker, addr) in &running {
+        if !tasks.iter().any(|t| t.addr().cast_mut() == *addr) {
+            let _ = writeln!(
+                out,
+                "\ngoroutine ? [running on worker {worker}, not yet parked]"
+            );
+        }
+    }
+    let others = alive.saturating_sub(tasks.len() + unlisted_running);
+    if others > 0 {
+        let _ = writeln!(
+            out,
+            "\n... and {others} goroutines that have not waited yet (queued or starting)"
+        );
+    }
+    out
+}
