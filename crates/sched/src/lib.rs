@@ -304,6 +304,11 @@ pub struct Stats {
     pub handoffs: u64,
     /// Spare threads standing in for stuck workers right now.
     pub spares: usize,
+    /// Goroutines queued on each worker (then each spare slot used so far),
+    /// not counting the one in its `next` slot.
+    pub queue_lengths: Vec<usize>,
+    /// Goroutines queued on the global injector.
+    pub injected: usize,
 }
 
 impl Stats {
@@ -317,8 +322,22 @@ impl Stats {
             workers: shared.procs,
             handoffs: shared.handoffs(),
             spares: shared.spares_running(),
+            queue_lengths: shared.queue_lengths(),
+            injected: shared.injector.len(),
         }
     }
+}
+
+/// A snapshot of the current runtime's counters (the calling goroutine's,
+/// else the global one).
+///
+/// ```
+/// let before = goro_sched::stats().spawned;
+/// goro_sched::go(|| ()).join().unwrap();
+/// assert!(goro_sched::stats().spawned > before);
+/// ```
+pub fn stats() -> Stats {
+    runtime::with_current(|rt| Stats::of(rt))
 }
 
 /// Spawns a goroutine, as Go's `go` statement.

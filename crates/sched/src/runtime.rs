@@ -681,6 +681,14 @@ impl Shared {
             .wrapping_add(self.total(|c| &c.parks))
     }
 
+    /// Each slot's queue length.
+    pub(crate) fn queue_lengths(&self) -> Vec<usize> {
+        self.workers[..self.slots_in_use()]
+            .iter()
+            .map(|w| w.stealer.len())
+            .collect()
+    }
+
     /// Every goroutine that has parked and not finished.
     pub(crate) fn registry_snapshot(&self) -> Vec<TaskRef> {
         self.registry.all()

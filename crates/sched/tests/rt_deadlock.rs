@@ -58,7 +58,10 @@ enum Expect {
 fn parent(case: &str, expect: Expect) -> Result<(), String> {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .env(CASE, case)
-        .env("GORO_TRACEBACK", if expect == Expect::Dump { "1" } else { "0" })
+        .env(
+            "GORO_TRACEBACK",
+            if expect == Expect::Dump { "1" } else { "0" },
+        )
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
