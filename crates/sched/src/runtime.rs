@@ -757,7 +757,7 @@ impl Shared {
             Ok(None) => {}
         }
         self.stuck.fetch_add(1, Ordering::SeqCst);
-        self.replace_stuck();
+        self.replace_stuck(slot.is_blocking());
     }
 
     /// As `hand_off`, from the stuck worker's own thread (`goro::blocking`).
@@ -771,7 +771,7 @@ impl Shared {
             self.injector.push(task);
         }
         self.stuck.fetch_add(1, Ordering::SeqCst);
-        self.replace_stuck();
+        self.replace_stuck(true);
     }
 
     pub(crate) fn handoffs(&self) -> u64 {
@@ -782,15 +782,20 @@ impl Shared {
         self.live.load(Ordering::Relaxed).saturating_sub(self.procs)
     }
 
-    /// Starts a spare if fewer than `procs` workers run unstuck; else has an
-    /// idle one look for the stuck one's work.
-    fn replace_stuck(self: &Arc<Shared>) {
+    /// Makes sure the stuck worker's work runs elsewhere. One stuck in
+    /// `blocking` uses no CPU: a spare takes its place, so that `procs`
+    /// workers run unstuck, as Go hands off a P in a system call. One in a
+    /// CPU loop does use a CPU: a spare (one thread more than CPUs) starts
+    /// only when no worker at all runs unstuck; else the others steal its
+    /// queue (and its `next`, moved to the injector) as usual.
+    fn replace_stuck(self: &Arc<Shared>, blocking: bool) {
         self.handoffs.fetch_add(1, Ordering::Relaxed);
         let stuck = self.stuck.load(Ordering::SeqCst);
-        if self.live.load(Ordering::SeqCst).saturating_sub(stuck) < self.procs {
+        let unstuck = self.live.load(Ordering::SeqCst).saturating_sub(stuck);
+        if unstuck < self.procs && (blocking || unstuck == 0) {
             self.start_spare();
         } else {
-            self.notify_sleeper();
+            self.notify_work();
         }
     }
 

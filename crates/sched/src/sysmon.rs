@@ -7,9 +7,10 @@
 //! `HOG` (its switch count has not moved and it is still running), or that
 //! sits in `goro::blocking`, while goroutines wait (queued, in its `next`,
 //! or behind a pending timer), is *handed off*: marked stuck, its `next`
-//! moved to the injector, and replaced by a spare worker thread so that
-//! `procs` workers keep running (`Shared::hand_off`). The hog keeps its
-//! thread; when it parks, its worker counts again and a spare retires.
+//! moved to the injector for the others to take, and, if it blocks or if
+//! no other worker runs unstuck, replaced by a spare worker thread
+//! (`Shared::hand_off`, `replace_stuck`). The hog keeps its thread; when it
+//! parks, its worker counts again and a spare retires.
 //!
 //! Sysmon reads only atomics the workers publish anyway (their switch
 //! counters and running goroutine): it costs the workers nothing.
