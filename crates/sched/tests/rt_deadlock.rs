@@ -1,6 +1,8 @@
-//! Deadlock detection, as Go's "all goroutines are asleep - deadlock!".
+//! Cases that need a process of their own: deadlock detection (Go's "all
+//! goroutines are asleep - deadlock!"), the SIGQUIT dump, and the warning
+//! when no spare thread is left.
 //!
-//! A report needs every thread of the process to be goro's or blocked in
+//! A deadlock report needs every thread of the process to be goro's or blocked in
 //! goro, so each case runs in a child process of its own (this file is a
 //! test without libtest's harness, whose threads would suppress it): the
 //! parent re-runs this binary with `GORO_DEADLOCK_CASE` set, and checks the
@@ -31,6 +33,7 @@ fn main() {
         ("plain_thread_will_wake", Expect::Finish),
         ("detection_off", Expect::Hang),
         ("sigquit", Expect::Dump),
+        ("spare_limit", Expect::Warn),
     ] {
         match parent(case, expect) {
             Ok(()) => println!("test {case} ... ok"),
@@ -53,6 +56,8 @@ enum Expect {
     Hang,
     /// With `GORO_TRACEBACK=1`, a SIGQUIT prints the goroutines and exits 2.
     Dump,
+    /// Finishes, having warned that no spare thread was left.
+    Warn,
 }
 
 fn parent(case: &str, expect: Expect) -> Result<(), String> {
@@ -112,6 +117,12 @@ fn parent(case: &str, expect: Expect) -> Result<(), String> {
             !reported && status.is_some_and(|s| s.success()) && stdout.contains("finished")
         }
         Expect::Hang => !reported && status.is_none(),
+        Expect::Warn => {
+            status.is_some_and(|s| s.success())
+                && stdout.contains("finished")
+                && stderr.contains("every spare thread is in use")
+                && stderr.contains("max_blocking_threads")
+        }
         Expect::Dump => {
             status.is_some_and(|s| s.code() == Some(2))
                 && stderr.contains("SIGQUIT: quit")
@@ -137,6 +148,7 @@ fn child(case: &str) {
     let builder = Runtime::builder().workers(2);
     let rt = match case {
         "detection_off" => builder.detect_deadlocks(false),
+        "spare_limit" => builder.workers(1).max_blocking_threads(0),
         _ => builder,
     }
     .build()
@@ -193,6 +205,13 @@ fn child(case: &str) {
             println!("ready");
             std::thread::sleep(HANG);
         }
+        "spare_limit" => rt.run(|| {
+            // No spare may start: the queued goroutine waits for the
+            // blocking call (and the runtime says why).
+            let h = goro_sched::go(|| 7);
+            goro_sched::blocking(|| std::thread::sleep(Duration::from_millis(200)));
+            assert_eq!(h.join().unwrap(), 7);
+        }),
         _ => unreachable!("unknown case {case}"),
     }
     println!("finished");
