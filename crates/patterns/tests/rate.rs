@@ -40,7 +40,10 @@ fn the_bucket_refills_at_the_rate() {
     // One more only if these ten calls took over 200 ms (a stalled machine);
     // without the cap, three.
     let got = (0..10).filter(|_| limiter.allow()).count();
-    assert!((1..=2).contains(&got), "{got} tokens after the bucket filled");
+    assert!(
+        (1..=2).contains(&got),
+        "{got} tokens after the bucket filled"
+    );
 }
 
 #[test]
