@@ -751,12 +751,18 @@ impl Shared {
         if slot.is_stuck() {
             return;
         }
+        // Counted before the mark is set: once it is, the worker's `end_run`
+        // may count it out.
+        self.stuck.fetch_add(1, Ordering::SeqCst);
         match slot.steal_next() {
-            Err(()) => return, // it moved on by itself
+            Err(()) => {
+                // It moved on by itself.
+                self.stuck.fetch_sub(1, Ordering::SeqCst);
+                return;
+            }
             Ok(Some(task)) => self.injector.push(task),
             Ok(None) => {}
         }
-        self.stuck.fetch_add(1, Ordering::SeqCst);
         self.replace_stuck(slot.is_blocking());
     }
 
