@@ -574,12 +574,33 @@ impl<T> Channel<T> {
 
 /// The sending end of a channel. Clone it for more senders; dropping the
 /// last one closes the channel.
+///
+/// ```
+/// let (tx, rx) = goro_chan::unbounded();
+/// for id in 0..3 {
+///     let tx = tx.clone(); // many senders
+///     goro_sched::go(move || tx.send(id).unwrap());
+/// }
+/// drop(tx); // the channel closes when the goroutines drop theirs
+/// let mut got: Vec<i32> = rx.iter().collect();
+/// got.sort_unstable();
+/// assert_eq!(got, [0, 1, 2]);
+/// ```
 pub struct Sender<T> {
     pub(crate) chan: Arc<Channel<T>>,
 }
 
 /// The receiving end of a channel. Clone it for more receivers; once every
 /// receiver is dropped, sends fail.
+///
+/// ```
+/// let (tx, rx) = goro_chan::bounded(1);
+/// let rx2 = rx.clone(); // many receivers: each value goes to one of them
+/// tx.send(1).unwrap();
+/// assert_eq!(rx2.recv(), Ok(1));
+/// drop((rx, rx2));
+/// assert!(tx.send(2).is_err()); // nobody left to receive
+/// ```
 pub struct Receiver<T> {
     pub(crate) chan: Arc<Channel<T>>,
 }
@@ -639,6 +660,16 @@ impl<T> Sender<T> {
     /// Sends `value`, waiting while the buffer is full (unbuffered: until a
     /// receiver takes it). Parks a goroutine, blocks a thread.
     ///
+    /// ```
+    /// use goro_chan::SendError;
+    ///
+    /// let (tx, rx) = goro_chan::bounded(0); // unbuffered: `send` waits for a receiver
+    /// let h = goro_sched::go(move || rx.recv().unwrap());
+    /// tx.send(5).unwrap();
+    /// assert_eq!(h.join().unwrap(), 5);
+    /// assert_eq!(tx.send(6), Err(SendError(6))); // every receiver is gone
+    /// ```
+    ///
     /// # Errors
     /// The value comes back if the channel is closed.
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
@@ -649,6 +680,16 @@ impl<T> Sender<T> {
 
     /// Sends `value` if that needs no waiting.
     ///
+    /// ```
+    /// use goro_chan::TrySendError;
+    ///
+    /// let (tx, rx) = goro_chan::bounded(1);
+    /// assert_eq!(tx.try_send(1), Ok(()));
+    /// assert_eq!(tx.try_send(2), Err(TrySendError::Full(2)));
+    /// drop(rx);
+    /// assert_eq!(tx.try_send(3), Err(TrySendError::Closed(3)));
+    /// ```
+    ///
     /// # Errors
     /// `Full(value)` if it would wait, `Closed(value)` if the channel is closed.
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
@@ -656,6 +697,15 @@ impl<T> Sender<T> {
     }
 
     /// Sends `value`, waiting at most `timeout`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use goro_chan::SendTimeoutError;
+    ///
+    /// let (tx, _rx) = goro_chan::bounded(0); // nobody receives
+    /// let res = tx.send_timeout(1, Duration::from_millis(5));
+    /// assert_eq!(res, Err(SendTimeoutError::Timeout(1)));
+    /// ```
     ///
     /// # Errors
     /// `Timeout(value)` or `Closed(value)`.
@@ -666,31 +716,76 @@ impl<T> Sender<T> {
     /// Closes the channel (Go's `close`): receivers drain what is buffered,
     /// then get `Err`; waiting and later sends fail. Returns false if it was
     /// already closed.
+    ///
+    /// ```
+    /// use goro_chan::RecvError;
+    ///
+    /// let (tx, rx) = goro_chan::bounded(2);
+    /// tx.send(1).unwrap();
+    /// assert!(tx.close());
+    /// assert!(!tx.close()); // already closed
+    /// assert_eq!(rx.recv(), Ok(1)); // drains first
+    /// assert_eq!(rx.recv(), Err(RecvError));
+    /// assert!(tx.send(2).is_err());
+    /// ```
     pub fn close(&self) -> bool {
         self.chan.close()
     }
 
     /// Whether the channel is closed, or has no receivers left.
+    ///
+    /// ```
+    /// let (tx, rx) = goro_chan::unbounded::<i32>();
+    /// assert!(!tx.is_closed());
+    /// drop(rx);
+    /// assert!(tx.is_closed());
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.chan.is_closed()
     }
 
     /// Values in the buffer.
+    ///
+    /// ```
+    /// let (tx, _rx) = goro_chan::bounded(4);
+    /// tx.send(1).unwrap();
+    /// assert_eq!(tx.len(), 1);
+    /// ```
     pub fn len(&self) -> usize {
         self.chan.len()
     }
 
     /// Whether the buffer is empty.
+    ///
+    /// ```
+    /// let (tx, rx) = goro_chan::bounded(4);
+    /// tx.send(1).unwrap();
+    /// assert!(!tx.is_empty());
+    /// rx.recv().unwrap();
+    /// assert!(tx.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// The buffer's size; `None` if unbounded.
+    ///
+    /// ```
+    /// assert_eq!(goro_chan::bounded::<i32>(8).0.capacity(), Some(8));
+    /// assert_eq!(goro_chan::unbounded::<i32>().0.capacity(), None);
+    /// ```
     pub fn capacity(&self) -> Option<usize> {
         self.chan.cap
     }
 
     /// Whether both ends belong to the same channel.
+    ///
+    /// ```
+    /// let (tx, _rx) = goro_chan::unbounded::<i32>();
+    /// let (other, _rx2) = goro_chan::unbounded::<i32>();
+    /// assert!(tx.same_channel(&tx.clone()));
+    /// assert!(!tx.same_channel(&other));
+    /// ```
     pub fn same_channel(&self, other: &Sender<T>) -> bool {
         Arc::ptr_eq(&self.chan, &other.chan)
     }
@@ -700,6 +795,15 @@ impl<T> Receiver<T> {
     /// Receives a value, waiting until one comes. Parks a goroutine, blocks a
     /// thread.
     ///
+    /// ```
+    /// use goro_chan::RecvError;
+    ///
+    /// let (tx, rx) = goro_chan::bounded(0);
+    /// goro_sched::go(move || tx.send("hello").unwrap()); // then drops `tx`
+    /// assert_eq!(rx.recv(), Ok("hello"));
+    /// assert_eq!(rx.recv(), Err(RecvError)); // closed and drained
+    /// ```
+    ///
     /// # Errors
     /// `RecvError` once the channel is closed and drained.
     pub fn recv(&self) -> Result<T, RecvError> {
@@ -707,6 +811,17 @@ impl<T> Receiver<T> {
     }
 
     /// Receives a value if one is there.
+    ///
+    /// ```
+    /// use goro_chan::TryRecvError;
+    ///
+    /// let (tx, rx) = goro_chan::bounded(1);
+    /// assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    /// tx.send(1).unwrap();
+    /// assert_eq!(rx.try_recv(), Ok(1));
+    /// drop(tx);
+    /// assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
+    /// ```
     ///
     /// # Errors
     /// `Empty`, or `Closed` once closed and drained.
@@ -716,6 +831,16 @@ impl<T> Receiver<T> {
 
     /// Receives a value, waiting at most `timeout`.
     ///
+    /// ```
+    /// use std::time::Duration;
+    /// use goro_chan::RecvTimeoutError;
+    ///
+    /// let (tx, rx) = goro_chan::bounded(0);
+    /// assert_eq!(rx.recv_timeout(Duration::from_millis(5)), Err(RecvTimeoutError::Timeout));
+    /// goro_sched::go(move || tx.send(7).unwrap());
+    /// assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(7));
+    /// ```
+    ///
     /// # Errors
     /// `Timeout`, or `Closed` once closed and drained.
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
@@ -724,36 +849,89 @@ impl<T> Receiver<T> {
 
     /// A blocking iterator that ends when the channel is closed and drained
     /// (Go's `for v := range ch`).
+    ///
+    /// ```
+    /// let (tx, rx) = goro_chan::bounded(0);
+    /// goro_sched::go(move || {
+    ///     for i in 1..=3 {
+    ///         tx.send(i).unwrap();
+    ///     }
+    /// });
+    /// assert_eq!(rx.iter().sum::<i32>(), 6); // ends when the goroutine drops `tx`
+    /// ```
     pub fn iter(&self) -> Iter<'_, T> {
         Iter { rx: self }
     }
 
     /// An iterator over what can be received without waiting.
+    ///
+    /// ```
+    /// let (tx, rx) = goro_chan::unbounded();
+    /// tx.send(1).unwrap();
+    /// tx.send(2).unwrap();
+    /// // Stops when nothing is there, though `tx` still lives.
+    /// assert_eq!(rx.try_iter().collect::<Vec<_>>(), [1, 2]);
+    /// ```
     pub fn try_iter(&self) -> TryIter<'_, T> {
         TryIter { rx: self }
     }
 
     /// Values in the buffer.
+    ///
+    /// ```
+    /// let (tx, rx) = goro_chan::bounded(4);
+    /// tx.send(1).unwrap();
+    /// tx.send(2).unwrap();
+    /// assert_eq!(rx.len(), 2);
+    /// ```
     pub fn len(&self) -> usize {
         self.chan.len()
     }
 
     /// Whether the buffer is empty.
+    ///
+    /// ```
+    /// let (tx, rx) = goro_chan::bounded(4);
+    /// assert!(rx.is_empty());
+    /// tx.send(1).unwrap();
+    /// assert!(!rx.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// The buffer's size; `None` if unbounded.
+    ///
+    /// ```
+    /// assert_eq!(goro_chan::bounded::<i32>(4).1.capacity(), Some(4));
+    /// assert_eq!(goro_chan::bounded::<i32>(0).1.capacity(), Some(0)); // unbuffered
+    /// assert_eq!(goro_chan::unbounded::<i32>().1.capacity(), None);
+    /// ```
     pub fn capacity(&self) -> Option<usize> {
         self.chan.cap
     }
 
     /// Whether the channel is closed (it may still hold values).
+    ///
+    /// ```
+    /// let (tx, rx) = goro_chan::bounded(1);
+    /// tx.send(1).unwrap();
+    /// tx.close();
+    /// assert!(rx.is_closed());
+    /// assert_eq!(rx.recv(), Ok(1)); // a closed channel still drains
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.chan.is_closed()
     }
 
     /// Whether both ends belong to the same channel.
+    ///
+    /// ```
+    /// let (_tx, rx) = goro_chan::unbounded::<i32>();
+    /// let (_tx2, other) = goro_chan::unbounded::<i32>();
+    /// assert!(rx.same_channel(&rx.clone()));
+    /// assert!(!rx.same_channel(&other));
+    /// ```
     pub fn same_channel(&self, other: &Receiver<T>) -> bool {
         Arc::ptr_eq(&self.chan, &other.chan)
     }
@@ -814,18 +992,43 @@ impl<T> fmt::Debug for Receiver<T> {
 }
 
 /// A blocking iterator over a [`Receiver`]: see [`Receiver::iter`].
+///
+/// ```
+/// let (tx, rx) = goro_chan::bounded(3);
+/// tx.send(1).unwrap();
+/// tx.send(2).unwrap();
+/// drop(tx);
+/// let values: goro_chan::Iter<'_, i32> = rx.iter(); // also `for v in &rx`
+/// assert_eq!(values.collect::<Vec<_>>(), [1, 2]);
+/// ```
 #[derive(Debug)]
 pub struct Iter<'a, T> {
     rx: &'a Receiver<T>,
 }
 
 /// A non-blocking iterator over a [`Receiver`]: see [`Receiver::try_iter`].
+///
+/// ```
+/// let (tx, rx) = goro_chan::unbounded();
+/// tx.send('a').unwrap();
+/// let pending: goro_chan::TryIter<'_, char> = rx.try_iter();
+/// assert_eq!(pending.collect::<String>(), "a");
+/// ```
 #[derive(Debug)]
 pub struct TryIter<'a, T> {
     rx: &'a Receiver<T>,
 }
 
 /// An owning blocking iterator over a [`Receiver`].
+///
+/// ```
+/// let (tx, rx) = goro_chan::unbounded();
+/// tx.send("a").unwrap();
+/// drop(tx);
+/// let mut values: goro_chan::IntoIter<&str> = rx.into_iter(); // also `for v in rx`
+/// assert_eq!(values.next(), Some("a"));
+/// assert_eq!(values.next(), None);
+/// ```
 #[derive(Debug)]
 pub struct IntoIter<T> {
     rx: Receiver<T>,

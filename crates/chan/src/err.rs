@@ -5,14 +5,45 @@ use std::error;
 use std::fmt;
 
 /// A send on a closed channel: the value comes back (Go panics instead).
+///
+/// ```
+/// use goro_chan::SendError;
+///
+/// let (tx, rx) = goro_chan::bounded(1);
+/// drop(rx);
+/// let SendError(value) = tx.send("lost").unwrap_err(); // the value comes back
+/// assert_eq!(value, "lost");
+/// ```
 #[derive(PartialEq, Eq, Clone, Copy)]
 pub struct SendError<T>(pub T);
 
 /// A receive on a closed, drained channel.
+///
+/// ```
+/// use goro_chan::RecvError;
+///
+/// let (tx, rx) = goro_chan::unbounded::<i32>();
+/// drop(tx);
+/// assert_eq!(rx.recv(), Err(RecvError));
+/// assert_eq!(RecvError.to_string(), "receiving on a closed channel");
+/// ```
 #[derive(PartialEq, Eq, Clone, Copy, Debug)]
 pub struct RecvError;
 
 /// Why [`try_send`](crate::Sender::try_send) failed; the value comes back.
+///
+/// ```
+/// use goro_chan::TrySendError;
+///
+/// let (tx, rx) = goro_chan::bounded(1);
+/// tx.send(1).unwrap();
+/// match tx.try_send(2) {
+///     Err(TrySendError::Full(v)) => assert_eq!(v, 2), // the value comes back
+///     other => unreachable!("{other:?}"),
+/// }
+/// drop(rx);
+/// assert_eq!(tx.try_send(3), Err(TrySendError::Closed(3)));
+/// ```
 #[derive(PartialEq, Eq, Clone, Copy)]
 pub enum TrySendError<T> {
     /// The buffer is full (or, unbuffered, no receiver waits).
@@ -23,6 +54,16 @@ pub enum TrySendError<T> {
 
 /// Why [`send_timeout`](crate::Sender::send_timeout) failed; the value comes
 /// back.
+///
+/// ```
+/// use std::time::Duration;
+/// use goro_chan::SendTimeoutError;
+///
+/// let (tx, rx) = goro_chan::bounded(0);
+/// assert_eq!(tx.send_timeout(1, Duration::from_millis(1)), Err(SendTimeoutError::Timeout(1)));
+/// drop(rx);
+/// assert_eq!(tx.send_timeout(2, Duration::from_secs(1)), Err(SendTimeoutError::Closed(2)));
+/// ```
 #[derive(PartialEq, Eq, Clone, Copy)]
 pub enum SendTimeoutError<T> {
     /// No room (or receiver) came in time.
@@ -32,6 +73,19 @@ pub enum SendTimeoutError<T> {
 }
 
 /// Why [`try_recv`](crate::Receiver::try_recv) failed.
+///
+/// ```
+/// use goro_chan::TryRecvError;
+///
+/// let (tx, rx) = goro_chan::bounded::<i32>(1);
+/// match rx.try_recv() {
+///     Ok(_) => unreachable!(),
+///     Err(TryRecvError::Empty) => {} // nothing there yet
+///     Err(TryRecvError::Closed) => unreachable!(),
+/// }
+/// drop(tx);
+/// assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
+/// ```
 #[derive(PartialEq, Eq, Clone, Copy, Debug)]
 pub enum TryRecvError {
     /// Nothing to receive now.
@@ -41,6 +95,20 @@ pub enum TryRecvError {
 }
 
 /// Why [`recv_timeout`](crate::Receiver::recv_timeout) failed.
+///
+/// ```
+/// use std::time::Duration;
+/// use goro_chan::RecvTimeoutError;
+///
+/// let (tx, rx) = goro_chan::bounded::<i32>(0);
+/// match rx.recv_timeout(Duration::from_millis(1)) {
+///     Ok(_) => unreachable!(),
+///     Err(RecvTimeoutError::Timeout) => {} // nothing came in time
+///     Err(RecvTimeoutError::Closed) => unreachable!(),
+/// }
+/// drop(tx);
+/// assert_eq!(rx.recv_timeout(Duration::from_secs(1)), Err(RecvTimeoutError::Closed));
+/// ```
 #[derive(PartialEq, Eq, Clone, Copy, Debug)]
 pub enum RecvTimeoutError {
     /// Nothing came in time.
@@ -51,16 +119,43 @@ pub enum RecvTimeoutError {
 
 /// [`Select::try_select`](crate::Select::try_select) found no ready
 /// operation.
+///
+/// ```
+/// use goro_chan::{Select, TrySelectError};
+///
+/// let (_tx, rx) = goro_chan::bounded::<i32>(0);
+/// let mut sel = Select::new();
+/// sel.recv(&rx);
+/// let err: TrySelectError = sel.try_select().map(|_| ()).unwrap_err();
+/// assert_eq!(err.to_string(), "all operations in select would block");
+/// ```
 #[derive(PartialEq, Eq, Clone, Copy, Debug)]
 pub struct TrySelectError;
 
 /// [`Select::select_timeout`](crate::Select::select_timeout) found no ready
 /// operation in time.
+///
+/// ```
+/// use std::time::Duration;
+/// use goro_chan::{Select, SelectTimeoutError};
+///
+/// let (_tx, rx) = goro_chan::bounded::<i32>(0);
+/// let mut sel = Select::new();
+/// sel.recv(&rx);
+/// let err: SelectTimeoutError = sel.select_timeout(Duration::from_millis(1)).map(|_| ()).unwrap_err();
+/// assert_eq!(err.to_string(), "timed out waiting on select");
+/// ```
 #[derive(PartialEq, Eq, Clone, Copy, Debug)]
 pub struct SelectTimeoutError;
 
 impl<T> SendError<T> {
     /// The value that was not sent.
+    ///
+    /// ```
+    /// let (tx, rx) = goro_chan::bounded(1);
+    /// drop(rx);
+    /// assert_eq!(tx.send(String::from("mine")).unwrap_err().into_inner(), "mine");
+    /// ```
     pub fn into_inner(self) -> T {
         self.0
     }
@@ -68,6 +163,11 @@ impl<T> SendError<T> {
 
 impl<T> TrySendError<T> {
     /// The value that was not sent.
+    ///
+    /// ```
+    /// let (tx, _rx) = goro_chan::bounded(0);
+    /// assert_eq!(tx.try_send("kept").unwrap_err().into_inner(), "kept");
+    /// ```
     pub fn into_inner(self) -> T {
         match self {
             TrySendError::Full(v) | TrySendError::Closed(v) => v,
@@ -75,11 +175,23 @@ impl<T> TrySendError<T> {
     }
 
     /// Whether the send failed because the buffer was full.
+    ///
+    /// ```
+    /// let (tx, _rx) = goro_chan::bounded(1);
+    /// tx.send(1).unwrap();
+    /// assert!(tx.try_send(2).unwrap_err().is_full());
+    /// ```
     pub fn is_full(&self) -> bool {
         matches!(self, TrySendError::Full(_))
     }
 
     /// Whether the send failed because the channel is closed.
+    ///
+    /// ```
+    /// let (tx, rx) = goro_chan::bounded(1);
+    /// drop(rx);
+    /// assert!(tx.try_send(1).unwrap_err().is_closed());
+    /// ```
     pub fn is_closed(&self) -> bool {
         matches!(self, TrySendError::Closed(_))
     }
@@ -87,6 +199,14 @@ impl<T> TrySendError<T> {
 
 impl<T> SendTimeoutError<T> {
     /// The value that was not sent.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let (tx, _rx) = goro_chan::bounded(0);
+    /// let err = tx.send_timeout("late", Duration::from_millis(1)).unwrap_err();
+    /// assert_eq!(err.into_inner(), "late");
+    /// ```
     pub fn into_inner(self) -> T {
         match self {
             SendTimeoutError::Timeout(v) | SendTimeoutError::Closed(v) => v,
@@ -94,11 +214,26 @@ impl<T> SendTimeoutError<T> {
     }
 
     /// Whether the send timed out.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let (tx, _rx) = goro_chan::bounded(0);
+    /// assert!(tx.send_timeout(1, Duration::from_millis(1)).unwrap_err().is_timeout());
+    /// ```
     pub fn is_timeout(&self) -> bool {
         matches!(self, SendTimeoutError::Timeout(_))
     }
 
     /// Whether the send failed because the channel is closed.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let (tx, rx) = goro_chan::bounded(0);
+    /// drop(rx);
+    /// assert!(tx.send_timeout(1, Duration::from_secs(1)).unwrap_err().is_closed());
+    /// ```
     pub fn is_closed(&self) -> bool {
         matches!(self, SendTimeoutError::Closed(_))
     }
@@ -106,11 +241,22 @@ impl<T> SendTimeoutError<T> {
 
 impl TryRecvError {
     /// Whether nothing was there to receive.
+    ///
+    /// ```
+    /// let (_tx, rx) = goro_chan::bounded::<i32>(1);
+    /// assert!(rx.try_recv().unwrap_err().is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         matches!(self, TryRecvError::Empty)
     }
 
     /// Whether the channel is closed and drained.
+    ///
+    /// ```
+    /// let (tx, rx) = goro_chan::bounded::<i32>(1);
+    /// drop(tx);
+    /// assert!(rx.try_recv().unwrap_err().is_closed());
+    /// ```
     pub fn is_closed(&self) -> bool {
         matches!(self, TryRecvError::Closed)
     }
@@ -118,11 +264,26 @@ impl TryRecvError {
 
 impl RecvTimeoutError {
     /// Whether the receive timed out.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let (_tx, rx) = goro_chan::bounded::<i32>(0);
+    /// assert!(rx.recv_timeout(Duration::from_millis(1)).unwrap_err().is_timeout());
+    /// ```
     pub fn is_timeout(&self) -> bool {
         matches!(self, RecvTimeoutError::Timeout)
     }
 
     /// Whether the channel is closed and drained.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let (tx, rx) = goro_chan::bounded::<i32>(0);
+    /// drop(tx);
+    /// assert!(rx.recv_timeout(Duration::from_secs(1)).unwrap_err().is_closed());
+    /// ```
     pub fn is_closed(&self) -> bool {
         matches!(self, RecvTimeoutError::Closed)
     }

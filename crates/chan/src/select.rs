@@ -136,6 +136,20 @@ pub struct Select<'a> {
 
 impl<'a> Select<'a> {
     /// An empty select.
+    ///
+    /// ```
+    /// use goro_chan::{Select, bounded};
+    ///
+    /// let (tx1, rx1) = bounded::<i32>(1);
+    /// let (_tx2, rx2) = bounded::<i32>(1);
+    /// tx1.send(10).unwrap();
+    /// let mut sel = Select::new();
+    /// let first = sel.recv(&rx1);
+    /// let _second = sel.recv(&rx2);
+    /// let op = sel.select();
+    /// assert_eq!(op.index(), first); // the only ready one
+    /// assert_eq!(op.recv(&rx1), Ok(10));
+    /// ```
     pub fn new() -> Select<'a> {
         Select {
             inline: [Op {
@@ -169,6 +183,21 @@ impl<'a> Select<'a> {
     }
 
     /// Adds a receive on `rx`; returns its index.
+    ///
+    /// ```
+    /// use goro_chan::{Select, bounded};
+    ///
+    /// // As many receives as there are channels: known only at run time.
+    /// let chans: Vec<_> = (0..4).map(|_| bounded::<usize>(1)).collect();
+    /// chans[2].0.send(2).unwrap();
+    /// let mut sel = Select::new();
+    /// for (_, rx) in &chans {
+    ///     sel.recv(rx);
+    /// }
+    /// let op = sel.select();
+    /// let i = op.index();
+    /// assert_eq!(op.recv(&chans[i].1), Ok(2));
+    /// ```
     pub fn recv<T>(&mut self, rx: &'a Receiver<T>) -> usize {
         self.push(Op {
             handle: &*rx.chan,
@@ -178,6 +207,18 @@ impl<'a> Select<'a> {
 
     /// Adds a send on `tx`; returns its index. The value is given only to
     /// the chosen operation, in [`SelectedOperation::send`].
+    ///
+    /// ```
+    /// use goro_chan::{Select, bounded};
+    ///
+    /// let (tx, rx) = bounded::<&str>(1);
+    /// let mut sel = Select::new();
+    /// let i = sel.send(&tx);
+    /// let op = sel.select(); // room in the buffer: ready
+    /// assert_eq!(op.index(), i);
+    /// op.send(&tx, "hi").unwrap();
+    /// assert_eq!(rx.recv(), Ok("hi"));
+    /// ```
     pub fn send<T>(&mut self, tx: &'a Sender<T>) -> usize {
         self.push(Op {
             handle: &*tx.chan,
@@ -187,6 +228,18 @@ impl<'a> Select<'a> {
 
     /// Chooses an operation that is ready now, if any.
     ///
+    /// ```
+    /// use goro_chan::{Select, bounded};
+    ///
+    /// let (tx, rx) = bounded::<i32>(1);
+    /// let mut sel = Select::new();
+    /// sel.recv(&rx);
+    /// assert!(sel.try_select().is_err()); // nothing ready
+    /// tx.send(1).unwrap();
+    /// let op = sel.try_select().unwrap();
+    /// assert_eq!(op.recv(&rx), Ok(1));
+    /// ```
+    ///
     /// # Errors
     /// `TrySelectError` when none is.
     pub fn try_select(&mut self) -> Result<SelectedOperation<'a>, TrySelectError> {
@@ -195,11 +248,32 @@ impl<'a> Select<'a> {
 
     /// Waits until an operation is ready and chooses it (with no operations,
     /// waits for ever, as Go's `select {}`).
+    ///
+    /// ```
+    /// use goro_chan::{Select, bounded};
+    ///
+    /// let (tx, rx) = bounded::<&str>(0);
+    /// goro_sched::go(move || tx.send("ready").unwrap());
+    /// let mut sel = Select::new();
+    /// sel.recv(&rx);
+    /// let op = sel.select(); // waits for the goroutine
+    /// assert_eq!(op.recv(&rx), Ok("ready"));
+    /// ```
     pub fn select(&mut self) -> SelectedOperation<'a> {
         self.wait(None).expect("no deadline")
     }
 
     /// Waits at most `timeout` for an operation to be ready.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use goro_chan::{Select, bounded};
+    ///
+    /// let (_tx, rx) = bounded::<i32>(0);
+    /// let mut sel = Select::new();
+    /// sel.recv(&rx);
+    /// assert!(sel.select_timeout(Duration::from_millis(5)).is_err()); // nothing came
+    /// ```
     ///
     /// # Errors
     /// `SelectTimeoutError` when none is in time.
@@ -211,6 +285,18 @@ impl<'a> Select<'a> {
     }
 
     /// Waits until `deadline` at most for an operation to be ready.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use goro_chan::{Select, bounded};
+    ///
+    /// let (_tx, rx) = bounded::<i32>(0);
+    /// let mut sel = Select::new();
+    /// sel.recv(&rx);
+    /// let deadline = Instant::now() + Duration::from_millis(5);
+    /// assert!(sel.select_deadline(deadline).is_err());
+    /// assert!(Instant::now() >= deadline);
+    /// ```
     ///
     /// # Errors
     /// `SelectTimeoutError` when none is in time.
@@ -371,6 +457,26 @@ impl fmt::Debug for Select<'_> {
 /// [`recv`](SelectedOperation::recv) or [`send`](SelectedOperation::send) on
 /// the same channel end that was registered.
 ///
+/// ```
+/// use goro_chan::{Select, bounded};
+///
+/// let (tx, rx) = bounded::<i32>(1);
+/// let (out_tx, out_rx) = bounded::<i32>(1);
+/// tx.send(1).unwrap();
+/// let mut sel = Select::new();
+/// let get = sel.recv(&rx);
+/// let put = sel.send(&out_tx);
+/// let op = sel.select(); // both are ready: one is picked at random
+/// match op.index() {
+///     i if i == get => assert_eq!(op.recv(&rx), Ok(1)),
+///     i if i == put => {
+///         op.send(&out_tx, 2).unwrap();
+///         assert_eq!(out_rx.recv(), Ok(2));
+///     }
+///     _ => unreachable!(),
+/// }
+/// ```
+///
 /// # Panics
 /// Dropping it without completing it panics: the channel holds a value, a
 /// slot or a waiting partner for it.
@@ -383,11 +489,33 @@ pub struct SelectedOperation<'a> {
 
 impl SelectedOperation<'_> {
     /// The index of the chosen operation, as `Select::recv`/`send` returned.
+    ///
+    /// ```
+    /// use goro_chan::{Select, bounded};
+    ///
+    /// let (tx, rx) = bounded::<u8>(1);
+    /// tx.send(9).unwrap();
+    /// let mut sel = Select::new();
+    /// let i = sel.recv(&rx);
+    /// let op = sel.select();
+    /// assert_eq!(op.index(), i);
+    /// op.recv(&rx).unwrap(); // complete it
+    /// ```
     pub fn index(&self) -> usize {
         self.index
     }
 
     /// Completes a chosen receive.
+    ///
+    /// ```
+    /// use goro_chan::{RecvError, Select, bounded};
+    ///
+    /// let (tx, rx) = bounded::<u8>(1);
+    /// drop(tx); // a closed channel is always ready
+    /// let mut sel = Select::new();
+    /// sel.recv(&rx);
+    /// assert_eq!(sel.select().recv(&rx), Err(RecvError));
+    /// ```
     ///
     /// # Errors
     /// `RecvError` if the channel is closed and drained.
@@ -405,6 +533,16 @@ impl SelectedOperation<'_> {
     }
 
     /// Completes a chosen send with `value`.
+    ///
+    /// ```
+    /// use goro_chan::{Select, bounded};
+    ///
+    /// let (tx, rx) = bounded::<u8>(1);
+    /// let mut sel = Select::new();
+    /// sel.send(&tx);
+    /// sel.select().send(&tx, 3).unwrap();
+    /// assert_eq!(rx.recv(), Ok(3));
+    /// ```
     ///
     /// # Errors
     /// The value comes back if the channel is closed.

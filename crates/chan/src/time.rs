@@ -28,6 +28,14 @@ pub use goro_sched::sleep;
 
 /// A channel that receives the time once, after `d`; it never closes (Go's
 /// `time.After`).
+///
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// let start = Instant::now();
+/// let fired = goro_chan::time::after(Duration::from_millis(5)).recv().unwrap();
+/// assert!(fired >= start + Duration::from_millis(5));
+/// ```
 pub fn after(d: Duration) -> Receiver<Instant> {
     let (tx, rx) = never_closing(1);
     call_at(deadline(d), move || {
@@ -39,6 +47,16 @@ pub fn after(d: Duration) -> Receiver<Instant> {
 /// A channel that receives the time every `d` (Go's `time.Tick`). A slow
 /// receiver misses ticks rather than getting a burst. The ticks stop once
 /// the receiver is dropped.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let ticks = goro_chan::time::tick(Duration::from_millis(1));
+/// for _ in 0..3 {
+///     ticks.recv().unwrap();
+/// }
+/// drop(ticks); // the ticks stop
+/// ```
 ///
 /// # Panics
 /// If `d` is zero.
@@ -87,6 +105,15 @@ struct TimerInner {
 
 impl Timer {
     /// A timer that fires after `d`.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let start = Instant::now();
+    /// let timer = goro_chan::time::Timer::new(Duration::from_millis(2));
+    /// let fired = timer.chan().recv().unwrap();
+    /// assert!(fired >= start + Duration::from_millis(2));
+    /// ```
     pub fn new(d: Duration) -> Timer {
         Timer::with_func(d, None)
     }
@@ -121,12 +148,34 @@ impl Timer {
 
     /// The channel the time is sent on when the timer fires (for a timer of
     /// [`after_func`], a channel that never receives).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use goro_chan::{bounded, select, time::Timer};
+    ///
+    /// let timer = Timer::new(Duration::from_millis(5));
+    /// let (_tx, quiet) = bounded::<()>(0);
+    /// let timed_out = select! {
+    ///     recv(quiet) -> _ => false,
+    ///     recv(timer.chan()) -> _ => true,
+    /// };
+    /// assert!(timed_out);
+    /// ```
     pub fn chan(&self) -> &Receiver<Instant> {
         &self.rx
     }
 
     /// Stops the timer; returns whether it was still pending (false if it
     /// had fired or was stopped already).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let timer = goro_chan::time::Timer::new(Duration::from_secs(60));
+    /// assert!(timer.stop()); // it was pending
+    /// assert!(!timer.stop());
+    /// assert!(timer.chan().try_recv().is_err()); // and never fires
+    /// ```
     pub fn stop(&self) -> bool {
         lock(&self.inner.handle)
             .as_ref()
@@ -135,6 +184,16 @@ impl Timer {
 
     /// Makes the timer fire after `d` (again); returns whether it was still
     /// pending.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let timer = goro_chan::time::Timer::new(Duration::from_secs(60));
+    /// assert!(timer.reset(Duration::from_millis(1))); // it was pending: now sooner
+    /// timer.chan().recv().unwrap();
+    /// assert!(!timer.reset(Duration::from_millis(1))); // it had fired: armed again
+    /// timer.chan().recv().unwrap();
+    /// ```
     pub fn reset(&self, d: Duration) -> bool {
         let was_pending = self.stop();
         self.arm(d);
@@ -215,6 +274,16 @@ struct TickerState {
 impl Ticker {
     /// A ticker with period `d`.
     ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let ticker = goro_chan::time::Ticker::new(Duration::from_millis(1));
+    /// for _ in 0..3 {
+    ///     ticker.chan().recv().unwrap();
+    /// }
+    /// ticker.stop();
+    /// ```
+    ///
     /// # Panics
     /// If `d` is zero (as Go's `NewTicker`).
     pub fn new(d: Duration) -> Ticker {
@@ -242,11 +311,29 @@ impl Ticker {
     }
 
     /// The channel the ticks are sent on.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let ticker = goro_chan::time::Ticker::new(Duration::from_millis(1));
+    /// assert_eq!(ticker.chan().iter().take(3).count(), 3);
+    /// ```
     pub fn chan(&self) -> &Receiver<Instant> {
         &self.rx
     }
 
     /// Stops the ticks (the channel stays open, as in Go).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use goro_chan::RecvTimeoutError;
+    ///
+    /// let ticker = goro_chan::time::Ticker::new(Duration::from_millis(10));
+    /// ticker.stop();
+    /// let _ = ticker.chan().try_recv(); // a tick that came before `stop`, if any
+    /// let next = ticker.chan().recv_timeout(Duration::from_millis(30));
+    /// assert_eq!(next, Err(RecvTimeoutError::Timeout)); // no more ticks, still open
+    /// ```
     pub fn stop(&self) {
         let mut state = lock(&self.inner.state);
         state.stopped = true;
@@ -257,6 +344,14 @@ impl Ticker {
     }
 
     /// Restarts the ticks with period `d`, the first one `d` from now.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let ticker = goro_chan::time::Ticker::new(Duration::from_secs(3600));
+    /// ticker.reset(Duration::from_millis(1));
+    /// ticker.chan().recv().unwrap(); // in a millisecond, not an hour
+    /// ```
     ///
     /// # Panics
     /// If `d` is zero.

@@ -149,3 +149,53 @@ fn sends_receives_selects_and_closes_at_once() {
         assert!(sent.get().0 > 0);
     }
 }
+
+#[test]
+fn hand_offs_during_ping_pong_lose_nothing() {
+    // The pinger sends (its partner goes to the worker's `next` slot) and
+    // now and then spins for longer than sysmon's 10 ms: sysmon then takes
+    // `next` from under the running worker (`steal_next`) while the worker
+    // keeps readying goroutines. Every value must arrive exactly once.
+    const PAIRS: u64 = 4;
+    const ROUNDS: u64 = 400;
+    let rt = Runtime::builder().workers(2).build().unwrap();
+    let handles: Vec<_> = (0..PAIRS)
+        .map(|p| {
+            let (ping_tx, ping_rx) = bounded::<u64>(0);
+            let (pong_tx, pong_rx) = bounded::<u64>(0);
+            let ponger = rt.go(move || {
+                let mut sum = 0;
+                for v in &ping_rx {
+                    sum += v;
+                    pong_tx.send(v + 1).unwrap();
+                }
+                sum
+            });
+            rt.go(move || {
+                let mut sum = 0;
+                for i in 0..ROUNDS {
+                    ping_tx.send(p * 1_000_000 + i).unwrap();
+                    if i % 50 == 7 {
+                        let until =
+                            std::time::Instant::now() + std::time::Duration::from_millis(12);
+                        while std::time::Instant::now() < until {
+                            std::hint::spin_loop();
+                        }
+                    }
+                    sum += pong_rx.recv().unwrap();
+                }
+                drop(ping_tx);
+                (sum, ponger.join().unwrap())
+            })
+        })
+        .collect();
+    for (p, h) in handles.into_iter().enumerate() {
+        let p = p as u64;
+        let sent: u64 = (0..ROUNDS).map(|i| p * 1_000_000 + i).sum();
+        assert_eq!(h.join().unwrap(), (sent + ROUNDS, sent));
+    }
+    assert!(
+        rt.stats().handoffs > 0,
+        "no hand-off happened: the test tested nothing"
+    );
+}
