@@ -21,6 +21,20 @@ use crate::stack::{DEFAULT_STACK_SIZE, Stack};
 
 /// What a [`Coroutine::resume`] produced: a value passed to
 /// [`Yielder::suspend`], or the coroutine's return value.
+///
+/// ```
+/// use goro_fiber::{Coroutine, CoroutineResult};
+///
+/// let mut co = Coroutine::new(|yielder, ()| {
+///     yielder.suspend("one");
+///     2
+/// });
+/// match co.resume(()) {
+///     CoroutineResult::Yield(v) => assert_eq!(v, "one"),
+///     CoroutineResult::Return(_) => unreachable!(),
+/// }
+/// assert_eq!(co.resume(()), CoroutineResult::Return(2));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CoroutineResult<Y, R> {
     /// The coroutine suspended itself with this value.
@@ -31,6 +45,14 @@ pub enum CoroutineResult<Y, R> {
 
 impl<Y, R> CoroutineResult<Y, R> {
     /// The yielded value, if this is a `Yield`.
+    ///
+    /// ```
+    /// use goro_fiber::CoroutineResult;
+    ///
+    /// let r: CoroutineResult<&str, i32> = CoroutineResult::Yield("one");
+    /// assert_eq!(r.as_yield(), Some(&"one"));
+    /// assert_eq!(r.as_return(), None);
+    /// ```
     pub fn as_yield(&self) -> Option<&Y> {
         match self {
             CoroutineResult::Yield(y) => Some(y),
@@ -39,6 +61,14 @@ impl<Y, R> CoroutineResult<Y, R> {
     }
 
     /// The return value, if this is a `Return`.
+    ///
+    /// ```
+    /// use goro_fiber::CoroutineResult;
+    ///
+    /// let r: CoroutineResult<&str, i32> = CoroutineResult::Return(2);
+    /// assert_eq!(r.as_return(), Some(&2));
+    /// assert_eq!(r.as_yield(), None);
+    /// ```
     pub fn as_return(&self) -> Option<&R> {
         match self {
             CoroutineResult::Yield(_) => None,
@@ -109,6 +139,25 @@ unsafe impl<I: Send, Y: Send, R: Send> Send for Coroutine<I, Y, R> {}
 ///
 /// It lives on the coroutine's own stack and is passed by reference, so it can
 /// be used only from inside that coroutine.
+///
+/// ```
+/// use goro_fiber::{Coroutine, CoroutineResult, Yielder};
+///
+/// // Pass the yielder down: a coroutine suspends from any depth of calls.
+/// fn count_down(yielder: &Yielder<(), u32>, n: u32) {
+///     if n > 0 {
+///         yielder.suspend(n);
+///         count_down(yielder, n - 1);
+///     }
+/// }
+///
+/// let mut co = Coroutine::new(|yielder, ()| count_down(yielder, 3));
+/// let mut seen = Vec::new();
+/// while let CoroutineResult::Yield(n) = co.resume(()) {
+///     seen.push(n);
+/// }
+/// assert_eq!(seen, [3, 2, 1]);
+/// ```
 pub struct Yielder<I, Y> {
     base: *mut u8,
     _marker: PhantomData<fn(Y) -> I>,
@@ -143,6 +192,17 @@ impl<I, Y, R> Coroutine<I, Y, R> {
     /// Creates a coroutine on a stack of the default size (256 KiB of address
     /// space, committed as it is used). It does not start until the first
     /// [`resume`](Coroutine::resume), whose input becomes `f`'s second argument.
+    ///
+    /// ```
+    /// use goro_fiber::{Coroutine, CoroutineResult};
+    ///
+    /// let mut co = Coroutine::new(|yielder, first: i32| {
+    ///     let second = yielder.suspend(first * 10);
+    ///     first + second
+    /// });
+    /// assert_eq!(co.resume(1), CoroutineResult::Yield(10)); // starts it: `first` is 1
+    /// assert_eq!(co.resume(2), CoroutineResult::Return(3)); // `suspend` returns 2
+    /// ```
     ///
     /// # Panics
     /// If no stack can be had (the address space or the `vm.max_map_count`
@@ -217,6 +277,26 @@ impl<I, Y, R> Coroutine<I, Y, R> {
     /// `input` becomes the function's second argument; afterwards it is what
     /// the pending [`Yielder::suspend`] returns.
     ///
+    /// ```
+    /// use goro_fiber::{Coroutine, CoroutineResult};
+    ///
+    /// let mut lengths = Coroutine::new(|yielder, mut input: String| {
+    ///     while input != "stop" {
+    ///         input = yielder.suspend(input.len());
+    ///     }
+    ///     "stopped"
+    /// });
+    /// assert_eq!(lengths.resume("go".into()), CoroutineResult::Yield(2));
+    /// assert_eq!(lengths.resume("gopher".into()), CoroutineResult::Yield(6));
+    /// assert_eq!(lengths.resume("stop".into()), CoroutineResult::Return("stopped"));
+    ///
+    /// // A panic inside comes out of `resume`.
+    /// let mut bad = Coroutine::<(), (), ()>::new(|_, ()| panic!("inside"));
+    /// let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| bad.resume(())));
+    /// assert!(caught.is_err());
+    /// assert!(bad.is_finished());
+    /// ```
+    ///
     /// # Panics
     /// If the coroutine has already finished. A panic inside the coroutine
     /// resurfaces here, after which the coroutine counts as finished.
@@ -239,11 +319,28 @@ impl<I, Y, R> Coroutine<I, Y, R> {
     }
 
     /// Whether the coroutine has returned (or panicked). Resuming it then panics.
+    ///
+    /// ```
+    /// use goro_fiber::{Coroutine, CoroutineResult};
+    ///
+    /// let mut co = Coroutine::<(), (), ()>::new(|yielder, ()| yielder.suspend(()));
+    /// assert!(!co.is_finished());
+    /// assert_eq!(co.resume(()), CoroutineResult::Yield(()));
+    /// assert!(!co.is_finished());
+    /// assert_eq!(co.resume(()), CoroutineResult::Return(()));
+    /// assert!(co.is_finished());
+    /// ```
     pub fn is_finished(&self) -> bool {
         self.sp.is_null()
     }
 
     /// The stack the coroutine runs on.
+    ///
+    /// ```
+    /// let co = goro_fiber::Coroutine::<(), (), ()>::with_stack_size(64 * 1024, |_, ()| ())?;
+    /// assert_eq!(co.stack().size(), 64 * 1024);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn stack(&self) -> &Stack {
         &self.stack
     }
@@ -325,6 +422,24 @@ impl<I, Y> Yielder<I, Y> {
     ///
     /// If the coroutine is dropped while suspended here, this call does not
     /// return: it unwinds the coroutine's stack instead.
+    ///
+    /// ```
+    /// use goro_fiber::{Coroutine, CoroutineResult};
+    ///
+    /// // A running total: each `resume` hands in a number, each `suspend` hands
+    /// // out the total so far and returns the next number.
+    /// let mut sum = Coroutine::new(|yielder, mut x: u64| {
+    ///     let mut total = 0;
+    ///     while x != 0 {
+    ///         total += x;
+    ///         x = yielder.suspend(total);
+    ///     }
+    ///     total
+    /// });
+    /// assert_eq!(sum.resume(5), CoroutineResult::Yield(5));
+    /// assert_eq!(sum.resume(7), CoroutineResult::Yield(12));
+    /// assert_eq!(sum.resume(0), CoroutineResult::Return(12));
+    /// ```
     pub fn suspend(&self, value: Y) -> I {
         let value = ManuallyDrop::new(value);
         // SAFETY: a `Yielder` exists only on its coroutine's stack, handed by

@@ -31,6 +31,19 @@ thread_local! {
 
 /// Makes sure the handler is installed and that this thread has an alternate
 /// signal stack to run it on. Cheap after the first call on a thread.
+///
+/// ```
+/// use goro_fiber::{Coroutine, CoroutineResult};
+///
+/// // A thread that will run coroutines; allocating a stack does this too.
+/// std::thread::spawn(|| {
+///     goro_fiber::prepare_thread();
+///     let mut co = Coroutine::<(), (), u8>::new(|_, ()| 7);
+///     assert_eq!(co.resume(()), CoroutineResult::Return(7));
+/// })
+/// .join()
+/// .unwrap();
+/// ```
 pub fn prepare_thread() {
     if PREPARED.with(Cell::get) {
         return;

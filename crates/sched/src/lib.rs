@@ -123,6 +123,23 @@ where
 
 /// Lets other goroutines run: the calling goroutine goes to the back of its
 /// worker's queue. On a plain thread, yields the thread.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicBool, Ordering};
+///
+/// let rt = goro_sched::Runtime::builder().workers(1).build()?;
+/// let flag = Arc::new(AtomicBool::new(false));
+/// let set = flag.clone();
+/// rt.run(move || {
+///     goro_sched::go(move || set.store(true, Ordering::SeqCst));
+///     // One worker: the new goroutine runs only when this one lets it.
+///     while !flag.load(Ordering::SeqCst) {
+///         goro_sched::yield_now();
+///     }
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn yield_now() {
     match worker::current_task() {
         Some(task) => task.switch(task::Switch::Yield),
@@ -192,6 +209,17 @@ pub fn id() -> Option<GoroutineId> {
 
 /// The number of live goroutines of the current runtime (the calling
 /// goroutine's, else the global one; 0 if that has not started).
+///
+/// ```
+/// let rt = goro_sched::Runtime::builder().workers(1).build()?;
+/// rt.run(|| {
+///     assert_eq!(goro_sched::num_goroutines(), 1); // the one running this
+///     let h = goro_sched::go(|| ());
+///     assert_eq!(goro_sched::num_goroutines(), 2);
+///     h.join().unwrap();
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn num_goroutines() -> usize {
     worker::with_any_worker(|w| w.shared.alive())
         .unwrap_or_else(|| runtime::global_if_started().map_or(0, |rt| rt.stats().goroutines))
@@ -243,23 +271,57 @@ pub struct Builder {
 
 impl Builder {
     /// A builder with the defaults: no name, the runtime's stack size.
+    ///
+    /// ```
+    /// let h = goro_sched::Builder::new().go(|| 1)?;
+    /// assert_eq!(h.join().unwrap(), 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn new() -> Builder {
         Builder::default()
     }
 
     /// Names the goroutine (shown in dumps and overflow reports).
+    ///
+    /// ```
+    /// let h = goro_sched::Builder::new().name("resizer").go(|| {
+    ///     goro_sched::sleep(std::time::Duration::from_millis(1)); // parked once: listed
+    ///     goro_sched::dump()
+    /// })?;
+    /// assert!(h.join().unwrap().contains("\"resizer\" [running"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn name(mut self, name: impl Into<String>) -> Builder {
         self.name = Some(name.into());
         self
     }
 
     /// Its stack size in bytes: 16 KiB to 1 GiB, rounded up to whole pages.
+    ///
+    /// ```
+    /// let h = goro_sched::Builder::new().stack_size(1 << 20).go(|| {
+    ///     let big = [1u8; 512 * 1024]; // fits in 1 MiB, not in the default 256 KiB
+    ///     big.iter().map(|&b| usize::from(b)).sum::<usize>()
+    /// })?;
+    /// assert_eq!(h.join().unwrap(), 512 * 1024);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn stack_size(mut self, bytes: usize) -> Builder {
         self.stack_size = Some(bytes);
         self
     }
 
     /// Spawns the goroutine, as [`go()`].
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    ///
+    /// let h = goro_sched::Builder::new().go(|| "spawned")?;
+    /// assert_eq!(h.join().unwrap(), "spawned");
+    /// let err = goro_sched::Builder::new().stack_size(1).go(|| ()).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     ///
     /// # Errors
     /// `InvalidInput` for a stack size out of range; `OutOfMemory` when the
@@ -285,6 +347,19 @@ impl Builder {
 }
 
 /// A snapshot of a runtime's counters.
+///
+/// ```
+/// let rt = goro_sched::Runtime::builder().workers(2).build()?;
+/// rt.run(|| {
+///     for _ in 0..10 {
+///         goro_sched::go(|| ());
+///     }
+/// });
+/// let stats = rt.stats();
+/// assert_eq!(stats.workers, 2);
+/// assert!(stats.spawned >= 11); // `run`'s goroutine and its ten
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {

@@ -15,6 +15,21 @@ use crate::worker;
 /// Each goroutine sees its own value, created by the initialiser on its first
 /// access and dropped when the goroutine ends. Outside goroutines, each thread
 /// has its own, like a `thread_local!`.
+///
+/// ```
+/// use std::cell::RefCell;
+///
+/// goro_sched::local! {
+///     static LOG: RefCell<Vec<&'static str>> = RefCell::new(Vec::new());
+/// }
+///
+/// let h = goro_sched::go(|| {
+///     LOG.with(|log| log.borrow_mut().push("mine"));
+///     LOG.with(|log| log.borrow().len())
+/// });
+/// assert_eq!(h.join().unwrap(), 1);
+/// LOG.with(|log| assert!(log.borrow().is_empty())); // this thread's own value
+/// ```
 pub struct LocalKey<T: 'static> {
     init: fn() -> T,
     index: OnceLock<usize>,
@@ -42,6 +57,19 @@ impl<T: 'static> LocalKey<T> {
 
     /// Runs `f` with a reference to this goroutine's value (this thread's,
     /// outside goroutines).
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    ///
+    /// goro_sched::local! {
+    ///     static DEPTH: Cell<u32> = Cell::new(0);
+    /// }
+    ///
+    /// DEPTH.with(|d| d.set(d.get() + 1));
+    /// assert_eq!(DEPTH.with(Cell::get), 1);
+    /// // A new goroutine starts from the initialiser.
+    /// assert_eq!(goro_sched::go(|| DEPTH.with(Cell::get)).join().unwrap(), 0);
+    /// ```
     pub fn with<R>(&'static self, f: impl FnOnce(&T) -> R) -> R {
         let index = self.index();
         match worker::current_task() {

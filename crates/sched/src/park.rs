@@ -43,6 +43,24 @@ use crate::timer::Action;
 use crate::worker;
 
 /// Wakes one goroutine or thread that parks (or will park) with [`park`].
+///
+/// ```
+/// use goro_sched::park;
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicBool, Ordering};
+///
+/// let ready = Arc::new(AtomicBool::new(false));
+/// let me = park::current_unparker(); // this thread (in a goroutine: that goroutine)
+/// let flag = ready.clone();
+/// goro_sched::go(move || {
+///     flag.store(true, Ordering::Release);
+///     me.unpark();
+/// });
+/// // `park` may return spuriously: wait for a condition in a loop.
+/// while !ready.load(Ordering::Acquire) {
+///     park::park();
+/// }
+/// ```
 #[derive(Clone)]
 pub struct Unparker {
     inner: Inner,
@@ -57,6 +75,14 @@ enum Inner {
 impl Unparker {
     /// Makes the token available: the parked goroutine or thread wakes, or its
     /// next `park` returns at once.
+    ///
+    /// ```
+    /// use goro_sched::park;
+    ///
+    /// let me = park::current_unparker();
+    /// me.unpark(); // the token is stored...
+    /// park::park(); // ...so this returns at once
+    /// ```
     pub fn unpark(&self) {
         match &self.inner {
             Inner::Goroutine(task) => Task::wake(task),
@@ -75,6 +101,24 @@ impl Unparker {
 
     /// As [`unpark`](Unparker::unpark), consuming the handle (one reference
     /// count fewer on a goroutine's wake-up path).
+    ///
+    /// ```
+    /// use goro_sched::park;
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    ///
+    /// let ready = Arc::new(AtomicBool::new(false));
+    /// let me = park::current_unparker(); // this thread (in a goroutine: that goroutine)
+    /// let flag = ready.clone();
+    /// goro_sched::go(move || {
+    ///     flag.store(true, Ordering::Release);
+    ///     me.wake();
+    /// });
+    /// // `park` may return spuriously: wait for a condition in a loop.
+    /// while !ready.load(Ordering::Acquire) {
+    ///     park::park();
+    /// }
+    /// ```
     pub fn wake(self) {
         match self.inner {
             Inner::Goroutine(task) => Task::wake_owned(task),
@@ -93,6 +137,24 @@ impl fmt::Debug for Unparker {
 }
 
 /// The `Unparker` of the calling goroutine, or of the calling thread.
+///
+/// ```
+/// use goro_sched::park;
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicBool, Ordering};
+///
+/// let ready = Arc::new(AtomicBool::new(false));
+/// let me = park::current_unparker(); // this thread (in a goroutine: that goroutine)
+/// let flag = ready.clone();
+/// goro_sched::go(move || {
+///     flag.store(true, Ordering::Release);
+///     me.unpark();
+/// });
+/// // `park` may return spuriously: wait for a condition in a loop.
+/// while !ready.load(Ordering::Acquire) {
+///     park::park();
+/// }
+/// ```
 pub fn current_unparker() -> Unparker {
     let inner = match worker::current_task() {
         Some(task) => Inner::Goroutine(task),
@@ -105,6 +167,33 @@ pub fn current_unparker() -> Unparker {
 /// waits and wants to be woken from there: cheaper than an [`Unparker`]
 /// (a goroutine is not counted), but only usable through
 /// [`Waiting::unparker`] while the goroutine is still waiting.
+///
+/// ```
+/// use goro_sched::park::{self, Waiting};
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::sync::{Arc, Mutex};
+///
+/// let slot = Arc::new(Mutex::new(None::<Waiting>));
+/// let ready = Arc::new(AtomicBool::new(false));
+/// let (s, r) = (slot.clone(), ready.clone());
+/// let waiter = goro_sched::go(move || {
+///     *s.lock().unwrap() = Some(Waiting::current()); // where to wake me
+///     while !r.load(Ordering::Acquire) {
+///         park::park();
+///     }
+/// });
+/// let waiting = loop {
+///     if let Some(w) = slot.lock().unwrap().take() {
+///         break w;
+///     }
+///     std::thread::yield_now();
+/// };
+/// // SAFETY: `ready` is not set yet, so the goroutine is still in its loop.
+/// let unparker = unsafe { waiting.unparker() };
+/// ready.store(true, Ordering::Release);
+/// unparker.unpark();
+/// waiter.join().unwrap();
+/// ```
 #[derive(Debug)]
 pub struct Waiting {
     inner: WaitingInner,
@@ -124,6 +213,16 @@ unsafe impl Sync for Waiting {}
 
 impl Waiting {
     /// The calling goroutine, or thread.
+    ///
+    /// ```
+    /// use goro_sched::park::{self, Waiting};
+    ///
+    /// let me = Waiting::current(); // a plain thread here
+    /// // SAFETY: a thread outlives this call; for a goroutine, see `Waiting`.
+    /// let unparker = unsafe { me.unparker() };
+    /// unparker.unpark();
+    /// park::park(); // returns at once: the token was stored
+    /// ```
     pub fn current() -> Waiting {
         let inner = match worker::current_task_ptr() {
             Some(task) => WaitingInner::Goroutine(task),
@@ -133,6 +232,16 @@ impl Waiting {
     }
 
     /// A counted handle to wake it.
+    ///
+    /// ```
+    /// use goro_sched::park::{self, Waiting};
+    ///
+    /// let me = Waiting::current(); // a plain thread here
+    /// // SAFETY: a thread outlives this call; for a goroutine, see `Waiting`.
+    /// let unparker = unsafe { me.unparker() };
+    /// unparker.unpark();
+    /// park::park(); // returns at once: the token was stored
+    /// ```
     ///
     /// # Safety
     /// The goroutine must not have finished: call this only while it still
@@ -152,6 +261,13 @@ impl Waiting {
 
 /// What a parked goroutine waits for, as `goro::dump` shows it (Go's
 /// `waitReason`).
+///
+/// ```
+/// use goro_sched::park::Wait;
+///
+/// assert_eq!(Wait::ChanReceive.to_string(), "chan receive");
+/// assert_eq!(format!("[{}]", Wait::WaitGroup), "[sync.WaitGroup.Wait]");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Wait {
@@ -218,6 +334,13 @@ impl Wait {
     }
 
     /// Go's words for it, as in a goroutine dump.
+    ///
+    /// ```
+    /// use goro_sched::park::Wait;
+    ///
+    /// assert_eq!(Wait::Mutex.as_str(), "sync.Mutex.Lock");
+    /// assert_eq!(Wait::Sleep.as_str(), "sleep");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Wait::Park => "park",
@@ -248,11 +371,55 @@ impl fmt::Display for Wait {
 /// Parks the calling goroutine (its worker runs others meanwhile), or blocks
 /// the calling thread, until its token is available; consumes the token. May
 /// return spuriously.
+///
+/// ```
+/// use goro_sched::park;
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicBool, Ordering};
+///
+/// let ready = Arc::new(AtomicBool::new(false));
+/// let me = park::current_unparker(); // this thread (in a goroutine: that goroutine)
+/// let flag = ready.clone();
+/// goro_sched::go(move || {
+///     flag.store(true, Ordering::Release);
+///     me.unpark();
+/// });
+/// // `park` may return spuriously: wait for a condition in a loop.
+/// while !ready.load(Ordering::Acquire) {
+///     park::park();
+/// }
+/// ```
 pub fn park() {
     park_on(Wait::Park);
 }
 
 /// As [`park`], saying what the caller waits for (shown by `goro::dump`).
+///
+/// ```
+/// use goro_sched::park::{self, Wait};
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::sync::{Arc, mpsc};
+///
+/// let (tx, rx) = mpsc::channel();
+/// let ready = Arc::new(AtomicBool::new(false));
+/// let r = ready.clone();
+/// let h = goro_sched::Builder::new()
+///     .name("parker")
+///     .go(move || {
+///         tx.send(park::current_unparker()).unwrap();
+///         while !r.load(Ordering::Acquire) {
+///             park::park_on(Wait::Semaphore); // what `goro::dump` will say
+///         }
+///     })
+///     .unwrap();
+/// let unparker = rx.recv().unwrap();
+/// while !goro_sched::dump().contains("\"parker\" [semaphore.Acquire") {
+///     std::thread::yield_now();
+/// }
+/// ready.store(true, Ordering::Release);
+/// unparker.unpark();
+/// h.join().unwrap();
+/// ```
 pub fn park_on(wait: Wait) {
     match worker::current_task_ptr() {
         // SAFETY: the current goroutine is alive while it runs (its worker
@@ -269,11 +436,39 @@ pub fn park_on(wait: Wait) {
 
 /// As [`park`], but returns by `deadline` at the latest. A goroutine's
 /// deadline is a timer in the scheduler, not a thread.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// let start = Instant::now();
+/// let deadline = start + Duration::from_millis(5);
+/// goro_sched::run(move || {
+///     // Nobody unparks this goroutine: a scheduler timer does, at the deadline.
+///     while Instant::now() < deadline {
+///         goro_sched::park::park_deadline(deadline);
+///     }
+/// });
+/// assert!(start.elapsed() >= Duration::from_millis(5));
+/// ```
 pub fn park_deadline(deadline: Instant) {
     park_deadline_on(deadline, Wait::Park);
 }
 
 /// As [`park_deadline`], saying what the caller waits for.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// let start = Instant::now();
+/// let deadline = start + Duration::from_millis(5);
+/// goro_sched::run(move || {
+///     // Nobody unparks this goroutine: a scheduler timer does, at the deadline.
+///     while Instant::now() < deadline {
+///         goro_sched::park::park_deadline_on(deadline, goro_sched::park::Wait::Sleep);
+///     }
+/// });
+/// assert!(start.elapsed() >= Duration::from_millis(5));
+/// ```
 pub fn park_deadline_on(deadline: Instant, wait: Wait) {
     match worker::current_task() {
         Some(task) => {

@@ -1040,6 +1040,16 @@ pub struct Runtime {
 }
 
 /// Configures a [`Runtime`].
+///
+/// ```
+/// let rt = goro_sched::Runtime::builder()
+///     .workers(2)
+///     .stack_size(64 * 1024)
+///     .name("my-pool")
+///     .build()?;
+/// assert_eq!(rt.run(|| "configured"), "configured");
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct RuntimeBuilder {
     workers: Option<usize>,
@@ -1052,6 +1062,15 @@ pub struct RuntimeBuilder {
 impl RuntimeBuilder {
     /// The number of worker threads (Go's `GOMAXPROCS`). Default: the
     /// `GORO_MAXPROCS` environment variable, else the number of CPUs.
+    ///
+    /// ```
+    /// use goro_sched::Runtime;
+    ///
+    /// let rt = Runtime::builder().workers(3).build()?;
+    /// assert_eq!(rt.stats().workers, 3);
+    /// assert!(Runtime::builder().workers(0).build().is_err());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn workers(mut self, n: usize) -> RuntimeBuilder {
         self.workers = Some(n);
         self
@@ -1059,12 +1078,32 @@ impl RuntimeBuilder {
 
     /// The default stack size of its goroutines, in bytes (16 KiB to 1 GiB;
     /// default 256 KiB, committed as used).
+    ///
+    /// ```
+    /// use goro_sched::Runtime;
+    ///
+    /// let rt = Runtime::builder().workers(1).stack_size(1 << 20).build()?;
+    /// let sum = rt.run(|| {
+    ///     let big = [1u8; 512 * 1024]; // fits in 1 MiB, not in the default 256 KiB
+    ///     big.iter().map(|&b| usize::from(b)).sum::<usize>()
+    /// });
+    /// assert_eq!(sum, 512 * 1024);
+    /// assert!(Runtime::builder().stack_size(1024).build().is_err());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn stack_size(mut self, bytes: usize) -> RuntimeBuilder {
         self.stack_size = Some(bytes);
         self
     }
 
     /// A prefix for its worker threads' names (default `goro-worker`).
+    ///
+    /// ```
+    /// let rt = goro_sched::Runtime::builder().workers(1).name("crawler").build()?;
+    /// let thread = rt.run(|| std::thread::current().name().map(String::from));
+    /// assert!(thread.unwrap().starts_with("crawler-"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn name(mut self, name: impl Into<String>) -> RuntimeBuilder {
         self.name = Some(name.into());
         self
@@ -1073,6 +1112,17 @@ impl RuntimeBuilder {
     /// How many spare threads may stand in at once for workers stuck in a
     /// CPU loop or a blocking call (default 64). Past that, sysmon prints a
     /// warning and the other goroutines wait for a stuck one to return.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let rt = goro_sched::Runtime::builder()
+    ///     .workers(1)
+    ///     .max_blocking_threads(4)
+    ///     .build()?;
+    /// rt.run(|| goro_sched::blocking(|| std::thread::sleep(Duration::from_millis(1))));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn max_blocking_threads(mut self, n: usize) -> RuntimeBuilder {
         self.max_blocking_threads = Some(n);
         self
@@ -1081,12 +1131,29 @@ impl RuntimeBuilder {
     /// Whether [`Runtime::run`] fails, as Go does, when every goroutine
     /// waits and nothing can wake any ("all goroutines are asleep -
     /// deadlock!"), instead of hanging (default: on).
+    ///
+    /// ```
+    /// // A runtime that hangs, as a plain program would, rather than fail `run`.
+    /// let rt = goro_sched::Runtime::builder().detect_deadlocks(false).build()?;
+    /// assert_eq!(rt.run(|| 7), 7);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn detect_deadlocks(mut self, on: bool) -> RuntimeBuilder {
         self.detect_deadlocks = Some(on);
         self
     }
 
     /// Starts the runtime's workers.
+    ///
+    /// ```
+    /// use goro_sched::Runtime;
+    ///
+    /// let rt = Runtime::builder().build()?; // GORO_MAXPROCS workers, else one per CPU
+    /// assert_eq!(rt.run(|| "up"), "up");
+    /// let err = Runtime::builder().stack_size(10).build().unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     ///
     /// # Errors
     /// `InvalidInput` for zero workers, a bad `GORO_MAXPROCS` or a stack size
@@ -1214,6 +1281,12 @@ pub(crate) fn maxprocs_from_env() -> io::Result<usize> {
 
 impl Runtime {
     /// A builder for a runtime of your own.
+    ///
+    /// ```
+    /// let rt = goro_sched::Runtime::builder().workers(2).build()?;
+    /// assert_eq!(rt.run(|| 1 + 1), 2);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn builder() -> RuntimeBuilder {
         RuntimeBuilder::default()
     }
@@ -1318,6 +1391,13 @@ impl Runtime {
 
     /// Spawns a goroutine on this runtime.
     ///
+    /// ```
+    /// let rt = goro_sched::Runtime::builder().workers(1).build()?;
+    /// let h = rt.go(|| goro_sched::id().is_some()); // a goroutine of `rt`
+    /// assert!(h.join().unwrap());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
     /// # Panics
     /// If the runtime has shut down, or no stack can be had (see
     /// [`Builder::go`](crate::Builder::go) for the non-panicking form).
@@ -1335,6 +1415,16 @@ impl Runtime {
 
     /// Runs `f` as a goroutine on this runtime and waits for it; a panic in
     /// `f` is re-raised here.
+    ///
+    /// ```
+    /// let rt = goro_sched::Runtime::builder().workers(2).build()?;
+    /// let answer = rt.run(|| {
+    ///     let h = goro_sched::go(|| 21); // spawned on `rt` too
+    ///     h.join().unwrap() * 2
+    /// });
+    /// assert_eq!(answer, 42);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     ///
     /// # Panics
     /// Also if the runtime finds every goroutine waiting with nothing left
@@ -1368,6 +1458,21 @@ impl Runtime {
     /// reach a park point, then unwinds every parked or queued goroutine (their
     /// destructors run; their `JoinHandle`s report cancellation). A goroutine
     /// still running after `timeout` is left running on its thread.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let rt = goro_sched::Runtime::builder().workers(1).build()?;
+    /// let (tx, rx) = std::sync::mpsc::channel::<()>();
+    /// let sleeper = rt.go(move || {
+    ///     let _tx = tx; // dropped when the goroutine is unwound
+    ///     goro_sched::sleep(Duration::from_secs(3600));
+    /// });
+    /// rt.shutdown_timeout(Duration::from_secs(1));
+    /// assert!(sleeper.join().unwrap_err().is_cancelled());
+    /// assert!(rx.recv().is_err()); // its destructors ran
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn shutdown_timeout(mut self, timeout: Duration) {
         self.shutdown(timeout);
     }
@@ -1455,12 +1560,47 @@ impl Runtime {
         }
     }
 
-    /// Every goroutine of this runtime: see [`goro_sched::dump`](crate::dump).
+    /// Every goroutine of this runtime: see [`goro_sched::dump`](crate::dump()).
+    ///
+    /// ```
+    /// use goro_sched::park;
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::{Arc, mpsc};
+    ///
+    /// let rt = goro_sched::Runtime::builder().workers(1).build()?;
+    /// let (tx, rx) = mpsc::channel();
+    /// let done = Arc::new(AtomicBool::new(false));
+    /// let d = done.clone();
+    /// let h = rt.go(move || {
+    ///     tx.send(park::current_unparker()).unwrap();
+    ///     while !d.load(Ordering::Acquire) {
+    ///         park::park();
+    ///     }
+    /// });
+    /// let unparker = rx.recv().unwrap();
+    /// while !rt.dump().contains("[park, ") {
+    ///     std::thread::yield_now(); // until it has parked
+    /// }
+    /// assert!(rt.dump().starts_with("goro: 1 goroutines, 1 workers"));
+    /// done.store(true, Ordering::Release);
+    /// unparker.unpark();
+    /// h.join().unwrap();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn dump(&self) -> String {
         crate::dump::render(&self.shared)
     }
 
     /// A snapshot of this runtime's counters.
+    ///
+    /// ```
+    /// let rt = goro_sched::Runtime::builder().workers(1).build()?;
+    /// rt.run(|| goro_sched::go(|| ()).join().unwrap());
+    /// let stats = rt.stats();
+    /// assert_eq!(stats.workers, 1);
+    /// assert!(stats.spawned >= 2);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn stats(&self) -> crate::Stats {
         crate::Stats::of(&self.shared)
     }

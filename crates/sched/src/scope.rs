@@ -67,6 +67,16 @@ where
 }
 
 /// Spawns goroutines that may borrow from outside the [`scope`] call.
+///
+/// ```
+/// let mut counts = [0; 4];
+/// goro_sched::scope(|s| {
+///     for (i, c) in counts.iter_mut().enumerate() {
+///         s.go(move || *c = i * 10); // each goroutine borrows one element
+///     }
+/// });
+/// assert_eq!(counts, [0, 10, 20, 30]);
+/// ```
 pub struct Scope<'scope, 'env: 'scope> {
     data: Arc<ScopeData>,
     _scope: PhantomData<&'scope mut &'scope ()>,
@@ -132,6 +142,15 @@ impl Drop for CountOut {
 impl<'scope> Scope<'scope, '_> {
     /// Spawns a goroutine that may borrow anything that outlives the scope.
     ///
+    /// ```
+    /// let words = vec!["go", "goro"];
+    /// let total = goro_sched::scope(|s| {
+    ///     let h = s.go(|| words.iter().map(|w| w.len()).sum::<usize>()); // borrows `words`
+    ///     h.join().unwrap()
+    /// });
+    /// assert_eq!(total, 6);
+    /// ```
+    ///
     /// # Panics
     /// If the runtime has shut down.
     #[track_caller]
@@ -183,6 +202,14 @@ impl fmt::Debug for Scope<'_, '_> {
 }
 
 /// Waits for a goroutine spawned with [`Scope::go`].
+///
+/// ```
+/// let data = [1, 2, 3];
+/// goro_sched::scope(|s| {
+///     let h = s.go(|| data.iter().sum::<i32>());
+///     assert_eq!(h.join().unwrap(), 6);
+/// });
+/// ```
 pub struct ScopedJoinHandle<'scope, T> {
     handle: JoinHandle<Outcome<T>>,
     _scope: PhantomData<&'scope ()>,
@@ -191,6 +218,13 @@ pub struct ScopedJoinHandle<'scope, T> {
 impl<T> ScopedJoinHandle<'_, T> {
     /// Waits for the goroutine and returns its result, as
     /// [`JoinHandle::join`].
+    ///
+    /// ```
+    /// goro_sched::scope(|s| {
+    ///     let h = s.go(|| -> u32 { panic!("scoped") });
+    ///     assert!(h.join().unwrap_err().is_panic()); // joined: `scope` does not re-raise it
+    /// });
+    /// ```
     ///
     /// # Errors
     /// A [`JoinError`] if it panicked; the scope then does not re-raise that
@@ -208,11 +242,29 @@ impl<T> ScopedJoinHandle<'_, T> {
     }
 
     /// The goroutine's id.
+    ///
+    /// ```
+    /// goro_sched::scope(|s| {
+    ///     let h = s.go(goro_sched::id);
+    ///     let id = h.id();
+    ///     assert_eq!(h.join().unwrap(), Some(id));
+    /// });
+    /// ```
     pub fn id(&self) -> crate::GoroutineId {
         self.handle.id()
     }
 
     /// Whether the goroutine has finished.
+    ///
+    /// ```
+    /// goro_sched::scope(|s| {
+    ///     let h = s.go(|| 1);
+    ///     while !h.is_finished() {
+    ///         goro_sched::yield_now();
+    ///     }
+    ///     assert_eq!(h.join().unwrap(), 1);
+    /// });
+    /// ```
     pub fn is_finished(&self) -> bool {
         self.handle.is_finished()
     }

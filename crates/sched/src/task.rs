@@ -66,6 +66,12 @@ impl GoroutineId {
     }
 
     /// The id as a number; ids start at 1 and are never reused.
+    ///
+    /// ```
+    /// let id = goro_sched::go(|| goro_sched::id().unwrap()).join().unwrap();
+    /// assert!(id.as_u64() >= 1);
+    /// assert_eq!(id.to_string(), id.as_u64().to_string());
+    /// ```
     pub fn as_u64(self) -> u64 {
         self.0
     }
@@ -452,6 +458,12 @@ impl<B: ?Sized> fmt::Debug for Task<B> {
 
 /// An error from [`JoinHandle::join`]: the goroutine panicked, or its runtime
 /// shut down and unwound it before it finished.
+///
+/// ```
+/// let err = goro_sched::go(|| panic!("boom")).join().unwrap_err();
+/// assert!(err.is_panic());
+/// assert_eq!(err.to_string(), "goroutine panicked: boom");
+/// ```
 pub struct JoinError {
     repr: JoinErrorRepr,
 }
@@ -476,17 +488,39 @@ impl JoinError {
     }
 
     /// Whether the goroutine panicked.
+    ///
+    /// ```
+    /// let err = goro_sched::go(|| panic!("boom")).join().unwrap_err();
+    /// assert!(err.is_panic() && !err.is_cancelled());
+    /// ```
     pub fn is_panic(&self) -> bool {
         matches!(self.repr, JoinErrorRepr::Panic(_))
     }
 
     /// Whether the goroutine was unwound (or dropped unstarted) by its
     /// runtime's shutdown.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let rt = goro_sched::Runtime::builder().workers(1).build()?;
+    /// let h = rt.go(|| goro_sched::sleep(Duration::from_secs(3600)));
+    /// rt.shutdown_timeout(Duration::from_millis(100));
+    /// let err = h.join().unwrap_err();
+    /// assert!(err.is_cancelled() && !err.is_panic());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         matches!(self.repr, JoinErrorRepr::Cancelled)
     }
 
     /// The panic's payload, to re-raise with `std::panic::resume_unwind`.
+    ///
+    /// ```
+    /// let err = goro_sched::go(|| std::panic::panic_any(42u32)).join().unwrap_err();
+    /// let payload = err.into_panic(); // or re-raise: std::panic::resume_unwind(payload)
+    /// assert_eq!(payload.downcast_ref::<u32>(), Some(&42));
+    /// ```
     ///
     /// # Panics
     /// If the goroutine did not panic (see [`is_panic`](JoinError::is_panic)).
@@ -498,6 +532,14 @@ impl JoinError {
     }
 
     /// The panic's payload, or `Err(self)` if it is not a panic.
+    ///
+    /// ```
+    /// let err = goro_sched::go(|| panic!("boom")).join().unwrap_err();
+    /// match err.try_into_panic() {
+    ///     Ok(payload) => assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom")),
+    ///     Err(err) => unreachable!("not a panic: {err}"),
+    /// }
+    /// ```
     ///
     /// # Errors
     /// `self` when the goroutine did not panic.
@@ -773,6 +815,17 @@ impl<T> JoinHandle<T> {
     /// Waits for the goroutine to finish and returns its result: parks the
     /// calling goroutine, or blocks the calling thread.
     ///
+    /// ```
+    /// let h = goro_sched::go(|| 6 * 7);
+    /// assert_eq!(h.join().unwrap(), 42); // blocks this thread
+    ///
+    /// let nested = goro_sched::run(|| {
+    ///     let inner = goro_sched::go(|| "inner");
+    ///     inner.join().unwrap() // parks this goroutine
+    /// });
+    /// assert_eq!(nested, "inner");
+    /// ```
+    ///
     /// # Errors
     /// A [`JoinError`] if the goroutine panicked (the panic hook has already
     /// printed it) or was unwound by its runtime's shutdown.
@@ -819,11 +872,25 @@ impl<T> JoinHandle<T> {
     }
 
     /// The goroutine's id.
+    ///
+    /// ```
+    /// let h = goro_sched::go(goro_sched::id);
+    /// let id = h.id();
+    /// assert_eq!(h.join().unwrap(), Some(id));
+    /// ```
     pub fn id(&self) -> GoroutineId {
         self.task.id
     }
 
     /// Whether the goroutine has finished (returned, panicked or been unwound).
+    ///
+    /// ```
+    /// let h = goro_sched::go(|| 1);
+    /// while !h.is_finished() {
+    ///     std::thread::yield_now();
+    /// }
+    /// assert_eq!(h.join().unwrap(), 1); // at once
+    /// ```
     pub fn is_finished(&self) -> bool {
         self.task.body.is_done()
     }

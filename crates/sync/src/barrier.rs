@@ -40,11 +40,32 @@ struct State {
 }
 
 /// What [`Barrier::wait`] returns: whether this caller led the round.
+///
+/// ```
+/// use goro_sync::Barrier;
+/// use goro_sync::chan::sched::go;
+/// use std::sync::Arc;
+///
+/// let barrier = Arc::new(Barrier::new(3));
+/// let handles: Vec<_> = (0..3)
+///     .map(|_| {
+///         let barrier = barrier.clone();
+///         go(move || barrier.wait().is_leader()) // all three wait for each other
+///     })
+///     .collect();
+/// let leaders = handles.into_iter().map(|h| h.join().unwrap()).filter(|&l| l).count();
+/// assert_eq!(leaders, 1); // one per round: the last to arrive
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BarrierWaitResult(bool);
 
 impl BarrierWaitResult {
     /// Whether this caller was the round's leader (the last to arrive).
+    ///
+    /// ```
+    /// let barrier = goro_sync::Barrier::new(1); // never waits
+    /// assert!(barrier.wait().is_leader()); // the last (and only) to arrive
+    /// ```
     pub fn is_leader(&self) -> bool {
         self.0
     }
@@ -53,6 +74,22 @@ impl BarrierWaitResult {
 impl Barrier {
     /// A barrier for `n` parties (0 and 1 both mean that `wait` never
     /// waits, as std's).
+    ///
+    /// ```
+    /// use goro_sync::Barrier;
+    /// use goro_sync::chan::sched::go;
+    /// use std::sync::Arc;
+    ///
+    /// let barrier = Arc::new(Barrier::new(3));
+    /// let handles: Vec<_> = (0..3)
+    ///     .map(|_| {
+    ///         let barrier = barrier.clone();
+    ///         go(move || barrier.wait().is_leader()) // all three wait for each other
+    ///     })
+    ///     .collect();
+    /// let leaders = handles.into_iter().map(|h| h.join().unwrap()).filter(|&l| l).count();
+    /// assert_eq!(leaders, 1); // one per round: the last to arrive
+    /// ```
     pub const fn new(n: usize) -> Barrier {
         Barrier {
             n,
@@ -64,6 +101,22 @@ impl Barrier {
     }
 
     /// Waits until `n` callers have arrived this round.
+    ///
+    /// ```
+    /// use goro_sync::Barrier;
+    /// use goro_sync::chan::sched::go;
+    /// use std::sync::Arc;
+    ///
+    /// let barrier = Arc::new(Barrier::new(3));
+    /// let handles: Vec<_> = (0..3)
+    ///     .map(|_| {
+    ///         let barrier = barrier.clone();
+    ///         go(move || barrier.wait().is_leader()) // all three wait for each other
+    ///     })
+    ///     .collect();
+    /// let leaders = handles.into_iter().map(|h| h.join().unwrap()).filter(|&l| l).count();
+    /// assert_eq!(leaders, 1); // one per round: the last to arrive
+    /// ```
     pub fn wait(&self) -> BarrierWaitResult {
         let mut state = self.state.lock();
         if state.arrived + 1 >= self.n {

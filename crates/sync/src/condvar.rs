@@ -37,11 +37,29 @@ pub struct Condvar {
 }
 
 /// Whether a timed wait on a [`Condvar`] returned because the time ran out.
+///
+/// ```
+/// use goro_sync::{Condvar, Mutex, WaitTimeoutResult};
+/// use std::time::Duration;
+///
+/// let (lock, cvar) = (Mutex::new(()), Condvar::new());
+/// let (_guard, result): (_, WaitTimeoutResult) = cvar.wait_timeout(lock.lock(), Duration::from_millis(1));
+/// assert!(result.timed_out());
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WaitTimeoutResult(bool);
 
 impl WaitTimeoutResult {
     /// Whether the wait timed out.
+    ///
+    /// ```
+    /// use goro_sync::{Condvar, Mutex, WaitTimeoutResult};
+    /// use std::time::Duration;
+    ///
+    /// let (lock, cvar) = (Mutex::new(()), Condvar::new());
+    /// let (_guard, result): (_, WaitTimeoutResult) = cvar.wait_timeout(lock.lock(), Duration::from_millis(1));
+    /// assert!(result.timed_out());
+    /// ```
     pub fn timed_out(&self) -> bool {
         self.0
     }
@@ -49,6 +67,24 @@ impl WaitTimeoutResult {
 
 impl Condvar {
     /// A condition variable nobody waits on.
+    ///
+    /// ```
+    /// use goro_sync::chan::sched::go;
+    /// use goro_sync::{Condvar, Mutex};
+    /// use std::sync::Arc;
+    ///
+    /// let pair = Arc::new((Mutex::new(false), Condvar::new()));
+    /// let p = pair.clone();
+    /// go(move || {
+    ///     *p.0.lock() = true;
+    ///     p.1.notify_one();
+    /// });
+    /// let (lock, cvar) = &*pair;
+    /// let mut ready = lock.lock();
+    /// while !*ready {
+    ///     ready = cvar.wait(ready); // unlocks while it waits
+    /// }
+    /// ```
     pub const fn new() -> Condvar {
         Condvar {
             queue: SpinLock::new(List::new()),
@@ -57,12 +93,48 @@ impl Condvar {
 
     /// Unlocks the guard's mutex, waits for a notification, and locks the
     /// mutex again. May wake spuriously.
+    ///
+    /// ```
+    /// use goro_sync::chan::sched::go;
+    /// use goro_sync::{Condvar, Mutex};
+    /// use std::sync::Arc;
+    ///
+    /// let pair = Arc::new((Mutex::new(false), Condvar::new()));
+    /// let p = pair.clone();
+    /// go(move || {
+    ///     *p.0.lock() = true;
+    ///     p.1.notify_one();
+    /// });
+    /// let (lock, cvar) = &*pair;
+    /// let mut ready = lock.lock();
+    /// while !*ready {
+    ///     ready = cvar.wait(ready); // unlocks while it waits
+    /// }
+    /// ```
     pub fn wait<'a, T: ?Sized>(&self, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
         self.wait_deadline(guard, None).0
     }
 
     /// Waits while `condition` holds for the value (checked first, and after
     /// each wake-up, with the mutex locked).
+    ///
+    /// ```
+    /// use goro_sync::chan::sched::go;
+    /// use goro_sync::{Condvar, Mutex};
+    /// use std::sync::Arc;
+    ///
+    /// let pair = Arc::new((Mutex::new(0), Condvar::new()));
+    /// let p = pair.clone();
+    /// go(move || {
+    ///     for _ in 0..3 {
+    ///         *p.0.lock() += 1;
+    ///         p.1.notify_one();
+    ///     }
+    /// });
+    /// let (lock, cvar) = &*pair;
+    /// let count = cvar.wait_while(lock.lock(), |count| *count < 3);
+    /// assert_eq!(*count, 3);
+    /// ```
     pub fn wait_while<'a, T: ?Sized>(
         &self,
         mut guard: MutexGuard<'a, T>,
@@ -76,6 +148,15 @@ impl Condvar {
 
     /// As [`wait`](Condvar::wait), for at most `timeout`. A goroutine's
     /// timeout is a scheduler timer, not a thread.
+    ///
+    /// ```
+    /// use goro_sync::{Condvar, Mutex};
+    /// use std::time::Duration;
+    ///
+    /// let (lock, cvar) = (Mutex::new(()), Condvar::new());
+    /// let (_guard, result) = cvar.wait_timeout(lock.lock(), Duration::from_millis(5));
+    /// assert!(result.timed_out()); // nobody notified
+    /// ```
     pub fn wait_timeout<'a, T: ?Sized>(
         &self,
         guard: MutexGuard<'a, T>,
@@ -87,6 +168,16 @@ impl Condvar {
 
     /// As [`wait_while`](Condvar::wait_while), for at most `timeout` in all;
     /// times out only if the condition still holds.
+    ///
+    /// ```
+    /// use goro_sync::{Condvar, Mutex};
+    /// use std::time::Duration;
+    ///
+    /// let (lock, cvar) = (Mutex::new(0), Condvar::new());
+    /// let (value, result) = cvar.wait_timeout_while(lock.lock(), Duration::from_millis(5), |v| *v == 0);
+    /// assert!(result.timed_out());
+    /// assert_eq!(*value, 0); // still what we waited to change
+    /// ```
     pub fn wait_timeout_while<'a, T: ?Sized>(
         &self,
         mut guard: MutexGuard<'a, T>,
@@ -130,6 +221,24 @@ impl Condvar {
     }
 
     /// Wakes one waiter, the longest waiting, if any.
+    ///
+    /// ```
+    /// use goro_sync::chan::sched::go;
+    /// use goro_sync::{Condvar, Mutex};
+    /// use std::sync::Arc;
+    ///
+    /// let pair = Arc::new((Mutex::new(false), Condvar::new()));
+    /// let p = pair.clone();
+    /// go(move || {
+    ///     *p.0.lock() = true;
+    ///     p.1.notify_one();
+    /// });
+    /// let (lock, cvar) = &*pair;
+    /// let mut ready = lock.lock();
+    /// while !*ready {
+    ///     ready = cvar.wait(ready); // unlocks while it waits
+    /// }
+    /// ```
     pub fn notify_one(&self) {
         let next = self.queue.lock().pop_front();
         if let Some(next) = next {
@@ -138,6 +247,28 @@ impl Condvar {
     }
 
     /// Wakes every waiter.
+    ///
+    /// ```
+    /// use goro_sync::chan::sched::go;
+    /// use goro_sync::{Condvar, Mutex};
+    /// use std::sync::Arc;
+    ///
+    /// let state = Arc::new((Mutex::new(false), Condvar::new()));
+    /// let waiters: Vec<_> = (0..3)
+    ///     .map(|_| {
+    ///         let state = state.clone();
+    ///         go(move || {
+    ///             let (lock, cvar) = &*state;
+    ///             drop(cvar.wait_while(lock.lock(), |open| !*open));
+    ///         })
+    ///     })
+    ///     .collect();
+    /// *state.0.lock() = true;
+    /// state.1.notify_all(); // every waiter wakes, sees the gate open, and returns
+    /// for w in waiters {
+    ///     w.join().unwrap();
+    /// }
+    /// ```
     pub fn notify_all(&self) {
         let all = self.queue.lock().drain();
         all.grant_all(NOTIFIED);

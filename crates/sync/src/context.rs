@@ -218,6 +218,23 @@ impl ContextError {
 /// Clones share one context: cancelling it is seen through every clone.
 /// `Context` is `Send + Sync`; pass `&Context` down a call chain, or move a
 /// clone into each goroutine.
+///
+/// ```
+/// use goro_sync::chan::sched::go;
+/// use goro_sync::context::{Context, ContextError};
+/// use std::time::Duration;
+///
+/// let (ctx, cancel) = Context::with_timeout(&Context::background(), Duration::from_secs(60));
+/// let worker = go({
+///     let ctx = ctx.clone(); // clones share one context
+///     move || {
+///         ctx.done().recv().ok(); // closed on cancel
+///         ctx.err()
+///     }
+/// });
+/// cancel.cancel();
+/// assert_eq!(worker.join().unwrap(), Some(ContextError::Canceled));
+/// ```
 #[derive(Clone)]
 pub struct Context {
     /// `None` for the background context (no allocation).

@@ -74,6 +74,17 @@ unsafe impl<T: ?Sized + Send> Send for Mutex<T> {}
 unsafe impl<T: ?Sized + Send> Sync for Mutex<T> {}
 
 /// Holds a [`Mutex`] locked; unlocks it on drop.
+///
+/// ```
+/// use goro_sync::{Mutex, MutexGuard};
+///
+/// let m = Mutex::new(String::from("go"));
+/// {
+///     let mut guard: MutexGuard<'_, String> = m.lock();
+///     guard.push_str("ro"); // derefs to the value
+/// } // unlocked here
+/// assert_eq!(*m.lock(), "goro");
+/// ```
 #[must_use = "if unused the Mutex will immediately unlock"]
 pub struct MutexGuard<'a, T: ?Sized> {
     mutex: &'a Mutex<T>,
@@ -89,6 +100,14 @@ unsafe impl<T: ?Sized + Sync> Sync for MutexGuard<'_, T> {}
 
 impl<T> Mutex<T> {
     /// An unlocked mutex holding `value`.
+    ///
+    /// ```
+    /// use goro_sync::Mutex;
+    ///
+    /// static HITS: Mutex<u32> = Mutex::new(0); // `const`: fits a static
+    /// *HITS.lock() += 1;
+    /// assert_eq!(*HITS.lock(), 1);
+    /// ```
     pub const fn new(value: T) -> Mutex<T> {
         Mutex {
             state: AtomicU8::new(0),
@@ -98,6 +117,12 @@ impl<T> Mutex<T> {
     }
 
     /// The value, consuming the mutex.
+    ///
+    /// ```
+    /// let m = goro_sync::Mutex::new(vec![1, 2]);
+    /// m.lock().push(3);
+    /// assert_eq!(m.into_inner(), [1, 2, 3]);
+    /// ```
     pub fn into_inner(self) -> T {
         self.data.into_inner()
     }
@@ -108,6 +133,24 @@ impl<T: ?Sized> Mutex<T> {
     /// it is free.
     ///
     /// Locking a mutex that the caller already holds deadlocks, as in Go.
+    ///
+    /// ```
+    /// use goro_sync::chan::sched::go;
+    /// use goro_sync::Mutex;
+    /// use std::sync::Arc;
+    ///
+    /// let total = Arc::new(Mutex::new(0));
+    /// let handles: Vec<_> = (0..10)
+    ///     .map(|_| {
+    ///         let total = total.clone();
+    ///         go(move || *total.lock() += 1) // unlocked when the guard drops
+    ///     })
+    ///     .collect();
+    /// for h in handles {
+    ///     h.join().unwrap();
+    /// }
+    /// assert_eq!(*total.lock(), 10);
+    /// ```
     pub fn lock(&self) -> MutexGuard<'_, T> {
         if self
             .state
@@ -120,11 +163,25 @@ impl<T: ?Sized> Mutex<T> {
     }
 
     /// Locks the mutex if it is free at once.
+    ///
+    /// ```
+    /// let m = goro_sync::Mutex::new(1);
+    /// let guard = m.lock();
+    /// assert!(m.try_lock().is_none()); // held
+    /// drop(guard);
+    /// assert_eq!(*m.try_lock().unwrap(), 1);
+    /// ```
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
         self.try_acquire().then(|| self.guard())
     }
 
     /// The value, through a unique borrow (no locking needed).
+    ///
+    /// ```
+    /// let mut m = goro_sync::Mutex::new(1);
+    /// *m.get_mut() += 1; // `&mut` proves nobody else holds it
+    /// assert_eq!(*m.lock(), 2);
+    /// ```
     pub fn get_mut(&mut self) -> &mut T {
         self.data.get_mut()
     }

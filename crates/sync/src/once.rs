@@ -123,11 +123,39 @@ pub struct Once {
 
 impl Once {
     /// A `Once` that has not run.
+    ///
+    /// ```
+    /// use goro_sync::Once;
+    ///
+    /// static INIT: Once = Once::new();
+    /// INIT.call_once(|| println!("once"));
+    /// assert!(INIT.is_completed());
+    /// ```
     pub const fn new() -> Once {
         Once { gate: Gate::new() }
     }
 
     /// Runs `f` if no call has yet; if one is running, waits for it.
+    ///
+    /// ```
+    /// use goro_sync::chan::sched::go;
+    /// use goro_sync::Once;
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    ///
+    /// static ONCE: Once = Once::new();
+    /// let runs = Arc::new(AtomicUsize::new(0));
+    /// let handles: Vec<_> = (0..4)
+    ///     .map(|_| {
+    ///         let runs = runs.clone();
+    ///         go(move || ONCE.call_once(|| { runs.fetch_add(1, Ordering::SeqCst); }))
+    ///     })
+    ///     .collect();
+    /// for h in handles {
+    ///     h.join().unwrap();
+    /// }
+    /// assert_eq!(runs.load(Ordering::SeqCst), 1);
+    /// ```
     pub fn call_once(&self, f: impl FnOnce()) {
         if !self.gate.is_complete() {
             self.gate.run(f, true);
@@ -135,6 +163,13 @@ impl Once {
     }
 
     /// Whether a call has completed.
+    ///
+    /// ```
+    /// let once = goro_sync::Once::new();
+    /// assert!(!once.is_completed());
+    /// once.call_once(|| {});
+    /// assert!(once.is_completed());
+    /// ```
     pub fn is_completed(&self) -> bool {
         self.gate.is_complete()
     }
@@ -182,6 +217,13 @@ unsafe impl<T: Send> Send for OnceCell<T> {}
 
 impl<T> OnceCell<T> {
     /// An empty cell.
+    ///
+    /// ```
+    /// use goro_sync::OnceCell;
+    ///
+    /// static CONFIG: OnceCell<String> = OnceCell::new();
+    /// assert_eq!(CONFIG.get_or_init(|| "loaded".to_string()), "loaded");
+    /// ```
     pub const fn new() -> OnceCell<T> {
         OnceCell {
             gate: Gate::new(),
@@ -190,6 +232,13 @@ impl<T> OnceCell<T> {
     }
 
     /// The value, if set.
+    ///
+    /// ```
+    /// let cell = goro_sync::OnceCell::new();
+    /// assert_eq!(cell.get(), None);
+    /// cell.set(5).unwrap();
+    /// assert_eq!(cell.get(), Some(&5));
+    /// ```
     pub fn get(&self) -> Option<&T> {
         match self.gate.is_complete() {
             true => {
@@ -204,6 +253,12 @@ impl<T> OnceCell<T> {
 
     /// The value, initialised with `f` first if the cell is empty. Callers
     /// that arrive while another runs `f` wait for it.
+    ///
+    /// ```
+    /// let cell = goro_sync::OnceCell::new();
+    /// assert_eq!(*cell.get_or_init(|| 1), 1);
+    /// assert_eq!(*cell.get_or_init(|| 2), 1); // already set: `f` does not run
+    /// ```
     pub fn get_or_init(&self, f: impl FnOnce() -> T) -> &T {
         if let Some(value) = self.get() {
             return value;
@@ -220,6 +275,12 @@ impl<T> OnceCell<T> {
     }
 
     /// Sets the value if the cell is empty; else gives `value` back.
+    ///
+    /// ```
+    /// let cell = goro_sync::OnceCell::new();
+    /// assert_eq!(cell.set("first"), Ok(()));
+    /// assert_eq!(cell.set("second"), Err("second"));
+    /// ```
     pub fn set(&self, value: T) -> Result<(), T> {
         let mut value = Some(value);
         self.get_or_init(|| value.take().expect("runs once"));
@@ -230,6 +291,14 @@ impl<T> OnceCell<T> {
     }
 
     /// The value, through a unique borrow.
+    ///
+    /// ```
+    /// let mut cell = goro_sync::OnceCell::new();
+    /// assert_eq!(cell.get_mut(), None);
+    /// cell.set(1).unwrap();
+    /// *cell.get_mut().unwrap() += 1;
+    /// assert_eq!(cell.get(), Some(&2));
+    /// ```
     pub fn get_mut(&mut self) -> Option<&mut T> {
         match self.gate.is_complete() {
             // SAFETY: complete means written; the borrow is unique.
@@ -239,6 +308,12 @@ impl<T> OnceCell<T> {
     }
 
     /// The value, consuming the cell.
+    ///
+    /// ```
+    /// let cell = goro_sync::OnceCell::new();
+    /// cell.set(String::from("value")).unwrap();
+    /// assert_eq!(cell.into_inner().as_deref(), Some("value"));
+    /// ```
     pub fn into_inner(self) -> Option<T> {
         match self.gate.is_complete() {
             true => {

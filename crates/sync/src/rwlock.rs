@@ -57,6 +57,16 @@ unsafe impl<T: ?Sized + Send> Send for RwLock<T> {}
 unsafe impl<T: ?Sized + Send + Sync> Sync for RwLock<T> {}
 
 /// Shared access to an [`RwLock`]'s value; releases it on drop.
+///
+/// ```
+/// use goro_sync::{RwLock, RwLockReadGuard};
+///
+/// let lock = RwLock::new(String::from("shared"));
+/// let guard: RwLockReadGuard<'_, String> = lock.read();
+/// assert_eq!(guard.len(), 6); // derefs to the value
+/// drop(guard); // released
+/// assert!(lock.try_write().is_some());
+/// ```
 #[must_use = "if unused the RwLock will immediately unlock"]
 pub struct RwLockReadGuard<'a, T: ?Sized> {
     lock: &'a RwLock<T>,
@@ -64,6 +74,16 @@ pub struct RwLockReadGuard<'a, T: ?Sized> {
 }
 
 /// Exclusive access to an [`RwLock`]'s value; releases it on drop.
+///
+/// ```
+/// use goro_sync::{RwLock, RwLockWriteGuard};
+///
+/// let lock = RwLock::new(0);
+/// let mut guard: RwLockWriteGuard<'_, i32> = lock.write();
+/// *guard += 1;
+/// drop(guard); // released
+/// assert_eq!(*lock.read(), 1);
+/// ```
 #[must_use = "if unused the RwLock will immediately unlock"]
 pub struct RwLockWriteGuard<'a, T: ?Sized> {
     lock: &'a RwLock<T>,
@@ -82,6 +102,14 @@ unsafe impl<T: ?Sized + Sync> Sync for RwLockWriteGuard<'_, T> {}
 
 impl<T> RwLock<T> {
     /// An unlocked lock holding `value`.
+    ///
+    /// ```
+    /// use goro_sync::RwLock;
+    ///
+    /// static TABLE: RwLock<Vec<u32>> = RwLock::new(Vec::new()); // `const`: fits a static
+    /// TABLE.write().push(1);
+    /// assert_eq!(TABLE.read().len(), 1);
+    /// ```
     pub const fn new(value: T) -> RwLock<T> {
         RwLock {
             state: SpinLock::new(State {
@@ -95,6 +123,12 @@ impl<T> RwLock<T> {
     }
 
     /// The value, consuming the lock.
+    ///
+    /// ```
+    /// let lock = goro_sync::RwLock::new(1);
+    /// *lock.write() += 1;
+    /// assert_eq!(lock.into_inner(), 2);
+    /// ```
     pub fn into_inner(self) -> T {
         self.data.into_inner()
     }
@@ -103,6 +137,13 @@ impl<T> RwLock<T> {
 impl<T: ?Sized> RwLock<T> {
     /// Locks for reading, waiting while a writer holds the lock or waits for
     /// it.
+    ///
+    /// ```
+    /// let lock = goro_sync::RwLock::new(5);
+    /// let r1 = lock.read();
+    /// let r2 = lock.read(); // readers share the lock
+    /// assert_eq!(*r1 + *r2, 10);
+    /// ```
     pub fn read(&self) -> RwLockReadGuard<'_, T> {
         let mut state = self.state.lock();
         if !state.writer && state.writers_waiting == 0 {
@@ -129,6 +170,12 @@ impl<T: ?Sized> RwLock<T> {
     }
 
     /// Locks for writing, waiting while readers or another writer hold it.
+    ///
+    /// ```
+    /// let lock = goro_sync::RwLock::new(vec![1]);
+    /// lock.write().push(2); // alone: no reader or writer meanwhile
+    /// assert_eq!(*lock.read(), [1, 2]);
+    /// ```
     pub fn write(&self) -> RwLockWriteGuard<'_, T> {
         let mut state = self.state.lock();
         if !state.writer && state.readers == 0 {
@@ -162,6 +209,14 @@ impl<T: ?Sized> RwLock<T> {
 
     /// Locks for reading if that needs no wait: fails while a writer holds
     /// the lock or waits for it.
+    ///
+    /// ```
+    /// let lock = goro_sync::RwLock::new(1);
+    /// let w = lock.write();
+    /// assert!(lock.try_read().is_none()); // a writer holds it
+    /// drop(w);
+    /// assert_eq!(*lock.try_read().unwrap(), 1);
+    /// ```
     pub fn try_read(&self) -> Option<RwLockReadGuard<'_, T>> {
         let mut state = self.state.lock();
         if state.writer || state.writers_waiting != 0 {
@@ -175,6 +230,15 @@ impl<T: ?Sized> RwLock<T> {
     }
 
     /// Locks for writing if nobody holds the lock.
+    ///
+    /// ```
+    /// let lock = goro_sync::RwLock::new(1);
+    /// let r = lock.read();
+    /// assert!(lock.try_write().is_none()); // a reader holds it
+    /// drop(r);
+    /// *lock.try_write().unwrap() = 2;
+    /// assert_eq!(*lock.read(), 2);
+    /// ```
     pub fn try_write(&self) -> Option<RwLockWriteGuard<'_, T>> {
         let mut state = self.state.lock();
         if state.writer || state.readers != 0 {
@@ -188,6 +252,12 @@ impl<T: ?Sized> RwLock<T> {
     }
 
     /// The value, through a unique borrow (no locking needed).
+    ///
+    /// ```
+    /// let mut lock = goro_sync::RwLock::new(1);
+    /// *lock.get_mut() = 3; // `&mut` proves nobody else holds it
+    /// assert_eq!(*lock.read(), 3);
+    /// ```
     pub fn get_mut(&mut self) -> &mut T {
         self.data.get_mut()
     }

@@ -73,6 +73,17 @@ impl State {
 }
 
 /// Permits taken from a [`Semaphore`]; released on drop.
+///
+/// ```
+/// use goro_sync::{Semaphore, SemaphorePermit};
+///
+/// let sem = Semaphore::new(2);
+/// {
+///     let _permit: SemaphorePermit<'_> = sem.acquire();
+///     assert_eq!(sem.available_permits(), 1);
+/// } // released on drop
+/// assert_eq!(sem.available_permits(), 2);
+/// ```
 #[must_use = "if unused the permits are released at once"]
 pub struct SemaphorePermit<'a> {
     sem: &'a Semaphore,
@@ -81,6 +92,14 @@ pub struct SemaphorePermit<'a> {
 
 /// [`Semaphore::acquire_many`] asked for more permits than the semaphore has:
 /// waiting could never succeed.
+///
+/// ```
+/// use goro_sync::Semaphore;
+///
+/// let sem = Semaphore::new(2);
+/// let err = sem.acquire_many(3).unwrap_err(); // could never succeed
+/// assert_eq!((err.requested(), err.size()), (3, 2));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AcquireError {
     requested: usize,
@@ -89,11 +108,27 @@ pub struct AcquireError {
 
 impl AcquireError {
     /// The permits asked for.
+    ///
+    /// ```
+    /// use goro_sync::Semaphore;
+    ///
+    /// let sem = Semaphore::new(2);
+    /// let err = sem.acquire_many(3).unwrap_err(); // could never succeed
+    /// assert_eq!((err.requested(), err.size()), (3, 2));
+    /// ```
     pub fn requested(&self) -> usize {
         self.requested
     }
 
     /// The semaphore's size.
+    ///
+    /// ```
+    /// use goro_sync::Semaphore;
+    ///
+    /// let sem = Semaphore::new(2);
+    /// let err = sem.acquire_many(3).unwrap_err(); // could never succeed
+    /// assert_eq!((err.requested(), err.size()), (3, 2));
+    /// ```
     pub fn size(&self) -> usize {
         self.size
     }
@@ -113,6 +148,32 @@ impl Error for AcquireError {}
 
 impl Semaphore {
     /// A semaphore with `size` permits, all free.
+    ///
+    /// ```
+    /// use goro_sync::Semaphore;
+    /// use goro_sync::chan::sched::go;
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    ///
+    /// // At most 2 of the 10 goroutines in the critical section at once.
+    /// let sem = Arc::new(Semaphore::new(2));
+    /// let inside = Arc::new(AtomicUsize::new(0));
+    /// let handles: Vec<_> = (0..10)
+    ///     .map(|_| {
+    ///         let (sem, inside) = (sem.clone(), inside.clone());
+    ///         go(move || {
+    ///             let _permit = sem.acquire();
+    ///             let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
+    ///             assert!(now <= 2);
+    ///             goro_sync::chan::sched::yield_now();
+    ///             inside.fetch_sub(1, Ordering::SeqCst);
+    ///         })
+    ///     })
+    ///     .collect();
+    /// for h in handles {
+    ///     h.join().unwrap();
+    /// }
+    /// ```
     pub const fn new(size: usize) -> Semaphore {
         Semaphore {
             size,
@@ -125,6 +186,14 @@ impl Semaphore {
 
     /// Takes one permit, waiting for it.
     ///
+    /// ```
+    /// let sem = goro_sync::Semaphore::new(1);
+    /// let permit = sem.acquire();
+    /// assert_eq!(sem.available_permits(), 0);
+    /// drop(permit); // released
+    /// assert_eq!(sem.available_permits(), 1);
+    /// ```
+    ///
     /// # Panics
     /// If the semaphore's size is 0 (it could never succeed).
     pub fn acquire(&self) -> SemaphorePermit<'_> {
@@ -136,6 +205,14 @@ impl Semaphore {
 
     /// Takes `n` permits at once, waiting (first come, first served) until
     /// they are free. `Err` at once if `n` exceeds the size.
+    ///
+    /// ```
+    /// let sem = goro_sync::Semaphore::new(10);
+    /// let permit = sem.acquire_many(4).unwrap(); // a weight of 4
+    /// assert_eq!(permit.num_permits(), 4);
+    /// assert_eq!(sem.available_permits(), 6);
+    /// assert!(sem.acquire_many(11).is_err()); // more than it has: Err at once
+    /// ```
     pub fn acquire_many(&self, n: usize) -> Result<SemaphorePermit<'_>, AcquireError> {
         if n > self.size {
             return Err(AcquireError {
@@ -167,12 +244,28 @@ impl Semaphore {
     }
 
     /// Takes one permit if one is free and nobody waits.
+    ///
+    /// ```
+    /// let sem = goro_sync::Semaphore::new(1);
+    /// let held = sem.try_acquire().unwrap();
+    /// assert!(sem.try_acquire().is_none());
+    /// drop(held);
+    /// assert!(sem.try_acquire().is_some());
+    /// ```
     pub fn try_acquire(&self) -> Option<SemaphorePermit<'_>> {
         self.try_acquire_many(1)
     }
 
     /// Takes `n` permits if they are free and nobody waits (a waiter ahead
     /// keeps its place, as in Go).
+    ///
+    /// ```
+    /// let sem = goro_sync::Semaphore::new(3);
+    /// let two = sem.try_acquire_many(2).unwrap();
+    /// assert!(sem.try_acquire_many(2).is_none()); // only 1 left
+    /// drop(two);
+    /// assert!(sem.try_acquire_many(3).is_some());
+    /// ```
     pub fn try_acquire_many(&self, n: usize) -> Option<SemaphorePermit<'_>> {
         let mut state = self.state.lock();
         if self.size - state.taken >= n && state.list.is_empty() {
@@ -183,11 +276,23 @@ impl Semaphore {
     }
 
     /// Permits free now (for diagnostics: it may change at once).
+    ///
+    /// ```
+    /// let sem = goro_sync::Semaphore::new(3);
+    /// let _p = sem.acquire();
+    /// assert_eq!(sem.available_permits(), 2);
+    /// ```
     pub fn available_permits(&self) -> usize {
         self.size - self.state.lock().taken
     }
 
     /// The number of permits the semaphore was made with.
+    ///
+    /// ```
+    /// let sem = goro_sync::Semaphore::new(3);
+    /// let _p = sem.acquire();
+    /// assert_eq!(sem.size(), 3); // unlike `available_permits`, fixed
+    /// ```
     pub fn size(&self) -> usize {
         self.size
     }
@@ -207,11 +312,22 @@ impl Semaphore {
 
 impl SemaphorePermit<'_> {
     /// How many permits this holds.
+    ///
+    /// ```
+    /// let sem = goro_sync::Semaphore::new(5);
+    /// assert_eq!(sem.acquire_many(3).unwrap().num_permits(), 3);
+    /// ```
     pub fn num_permits(&self) -> usize {
         self.permits
     }
 
     /// Keeps the permits taken for good (the semaphore shrinks by them).
+    ///
+    /// ```
+    /// let sem = goro_sync::Semaphore::new(2);
+    /// sem.acquire().forget(); // never given back
+    /// assert_eq!(sem.available_permits(), 1);
+    /// ```
     pub fn forget(mut self) {
         self.permits = 0;
     }

@@ -44,6 +44,20 @@ struct Inner {
 
 impl WaitGroup {
     /// A wait group at zero.
+    ///
+    /// ```
+    /// use goro_sync::WaitGroup;
+    /// use goro_sync::chan::sched::go;
+    ///
+    /// let wg = WaitGroup::new();
+    /// for _ in 0..3 {
+    ///     wg.add(1);
+    ///     let wg = wg.clone(); // shares the counter
+    ///     go(move || wg.done());
+    /// }
+    /// wg.wait();
+    /// assert_eq!(wg.count(), 0);
+    /// ```
     pub fn new() -> WaitGroup {
         WaitGroup {
             inner: Arc::new(Inner {
@@ -55,6 +69,14 @@ impl WaitGroup {
 
     /// Adds `delta` (which may be negative) to the counter; at zero, every
     /// waiter wakes.
+    ///
+    /// ```
+    /// let wg = goro_sync::WaitGroup::new();
+    /// wg.add(2);
+    /// assert_eq!(wg.count(), 2);
+    /// wg.add(-2); // Go's Add(-2): back to zero, waiters wake
+    /// wg.wait();
+    /// ```
     ///
     /// # Panics
     /// With "sync: negative WaitGroup counter" if the counter goes below
@@ -72,6 +94,14 @@ impl WaitGroup {
 
     /// Takes one off the counter: `add(-1)`.
     ///
+    /// ```
+    /// let wg = goro_sync::WaitGroup::new();
+    /// wg.add(1);
+    /// let w = wg.clone();
+    /// goro_sync::chan::sched::go(move || w.done());
+    /// wg.wait();
+    /// ```
+    ///
     /// # Panics
     /// With "sync: negative WaitGroup counter" below zero.
     pub fn done(&self) {
@@ -79,6 +109,23 @@ impl WaitGroup {
     }
 
     /// Waits until the counter is zero.
+    ///
+    /// ```
+    /// use goro_sync::WaitGroup;
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    ///
+    /// let wg = WaitGroup::new();
+    /// let finished = Arc::new(AtomicUsize::new(0));
+    /// for _ in 0..5 {
+    ///     let finished = finished.clone();
+    ///     wg.go(move || {
+    ///         finished.fetch_add(1, Ordering::SeqCst);
+    ///     });
+    /// }
+    /// wg.wait(); // parks a goroutine, blocks a thread
+    /// assert_eq!(finished.load(Ordering::SeqCst), 5);
+    /// ```
     pub fn wait(&self) {
         if self.inner.count.load(Ordering::Acquire) == 0 {
             return;
@@ -106,6 +153,22 @@ impl WaitGroup {
 
     /// Runs `f` in a new goroutine counted by this group: `add(1)`, then
     /// `done()` when `f` returns or panics (Go 1.25's `wg.Go`).
+    ///
+    /// ```
+    /// use goro_sync::{Mutex, WaitGroup};
+    /// use std::sync::Arc;
+    ///
+    /// let wg = WaitGroup::new();
+    /// let results = Arc::new(Mutex::new(Vec::new()));
+    /// for i in 0..3 {
+    ///     let results = results.clone();
+    ///     wg.go(move || results.lock().push(i * i)); // Go 1.25's wg.Go
+    /// }
+    /// wg.wait();
+    /// let mut got = results.lock().clone();
+    /// got.sort_unstable();
+    /// assert_eq!(got, [0, 1, 4]);
+    /// ```
     #[track_caller]
     pub fn go<F>(&self, f: F)
     where
@@ -120,6 +183,14 @@ impl WaitGroup {
     }
 
     /// The counter now (for diagnostics: it may change at once).
+    ///
+    /// ```
+    /// let wg = goro_sync::WaitGroup::new();
+    /// wg.add(3);
+    /// wg.done();
+    /// assert_eq!(wg.count(), 2);
+    /// wg.add(-2);
+    /// ```
     pub fn count(&self) -> usize {
         self.inner.count.load(Ordering::Relaxed).max(0) as usize
     }

@@ -25,6 +25,17 @@
 //! * **Overflow.** Every chunk is recorded in a list that the SIGSEGV handler
 //!   (`crate::overflow`) can walk without locks, to tell a guard-page hit from
 //!   any other fault.
+//!
+//! ```
+//! use goro_fiber::stack::{MIN_STACK_SIZE, Stack};
+//!
+//! let stack = Stack::new(MIN_STACK_SIZE)?; // carved from an arena, guard below it
+//! assert_eq!(stack.size(), MIN_STACK_SIZE);
+//! drop(stack); // back to this thread's cache, guard and all
+//! let again = Stack::new(MIN_STACK_SIZE)?; // reused: no system call
+//! assert_eq!(again.size(), MIN_STACK_SIZE);
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 mod valgrind;
 
@@ -36,11 +47,34 @@ use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 /// The smallest stack a coroutine can have: 16 KiB.
+///
+/// ```
+/// use goro_fiber::{Coroutine, MIN_STACK_SIZE};
+///
+/// let co = Coroutine::<(), (), ()>::with_stack_size(MIN_STACK_SIZE, |_, ()| ())?;
+/// assert_eq!(co.stack().size(), 16 * 1024);
+/// assert!(Coroutine::<(), (), ()>::with_stack_size(4096, |_, ()| ()).is_err());
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub const MIN_STACK_SIZE: usize = 16 * 1024;
 /// The largest stack a coroutine can have: 1 GiB.
+///
+/// ```
+/// use goro_fiber::{Coroutine, MAX_STACK_SIZE};
+///
+/// let err = Coroutine::<(), (), ()>::with_stack_size(MAX_STACK_SIZE + 1, |_, ()| ()).unwrap_err();
+/// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+/// ```
 pub const MAX_STACK_SIZE: usize = 1024 * 1024 * 1024;
 /// The stack a coroutine gets unless told otherwise: 256 KiB of address space,
 /// committed page by page as it is used.
+///
+/// ```
+/// use goro_fiber::{Coroutine, DEFAULT_STACK_SIZE};
+///
+/// let co = Coroutine::<(), (), ()>::new(|_, ()| ());
+/// assert_eq!(co.stack().size(), DEFAULT_STACK_SIZE);
+/// ```
 pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
 
 /// Freed stacks a thread keeps per size before it hands half of them back.
@@ -55,6 +89,16 @@ const CHUNK_BYTES: usize = 1 << 30;
 const MADV_GUARD_INSTALL: libc::c_int = 102;
 
 /// How the guard page under each stack is made.
+///
+/// ```
+/// use goro_fiber::stack::{GuardKind, guard_kind};
+///
+/// match guard_kind()? {
+///     GuardKind::Madvise => println!("guard pages cost no memory mapping"),
+///     GuardKind::Mprotect => println!("each stack costs two memory mappings"),
+/// }
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GuardKind {
     /// `madvise(MADV_GUARD_INSTALL)`: no memory mapping per stack (Linux 6.13+).
@@ -88,6 +132,15 @@ unsafe impl Send for Stack {}
 impl Stack {
     /// Allocates a stack of at least `size` bytes, rounded up to whole pages.
     ///
+    /// ```
+    /// use goro_fiber::stack::{MIN_STACK_SIZE, Stack};
+    ///
+    /// let stack = Stack::new(MIN_STACK_SIZE + 1)?; // rounded up to whole pages
+    /// assert!(stack.size() > MIN_STACK_SIZE);
+    /// assert_eq!(Stack::new(1).unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// `InvalidInput` when `size` is outside `MIN_STACK_SIZE..=MAX_STACK_SIZE`;
     /// `OutOfMemory` when the address space or the `vm.max_map_count` budget is
@@ -112,16 +165,34 @@ impl Stack {
     }
 
     /// The stack's highest address (exclusive); 16-byte aligned.
+    ///
+    /// ```
+    /// let stack = goro_fiber::stack::Stack::new(64 * 1024)?;
+    /// assert_eq!(stack.top() as usize % 16, 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn top(&self) -> *mut u8 {
         self.top.as_ptr()
     }
 
     /// The stack's lowest usable address; the guard page lies right below it.
+    ///
+    /// ```
+    /// let stack = goro_fiber::stack::Stack::new(64 * 1024)?;
+    /// assert_eq!(stack.top() as usize - stack.bottom() as usize, stack.size());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn bottom(&self) -> *mut u8 {
         self.top.as_ptr().wrapping_sub(self.size)
     }
 
     /// Usable bytes (a whole number of pages).
+    ///
+    /// ```
+    /// let stack = goro_fiber::stack::Stack::new(64 * 1024)?;
+    /// assert_eq!(stack.size(), 64 * 1024);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn size(&self) -> usize {
         self.size
     }
@@ -152,6 +223,12 @@ impl fmt::Debug for Stack {
 /// The guard kind that stacks carved from now on get: decided on first use
 /// from `GORO_STACK_GUARD` (`auto`, the default, or `mprotect`) and from what
 /// the kernel supports.
+///
+/// ```
+/// let kind = goro_fiber::stack::guard_kind()?;
+/// println!("stack guards: {kind:?}");
+/// # Ok::<(), std::io::Error>(())
+/// ```
 ///
 /// # Errors
 /// `InvalidInput` when `GORO_STACK_GUARD` holds anything else.
