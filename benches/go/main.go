@@ -3,18 +3,23 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
+	"net"
 	"os"
+	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
 func main() {
 	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: bench-go <workload> <n>\nworkloads: spawn, skynet, pingpong, ring, mpmc, select, mutex")
+		fmt.Fprintln(os.Stderr, "usage: bench-go <workload> <n>\nworkloads: spawn, skynet, pingpong, ring, mpmc, select, mutex, memory, hogs, hogs-sleep, hogs-read")
 		os.Exit(2)
 	}
 	n, err := strconv.ParseUint(strings.ReplaceAll(os.Args[2], "_", ""), 10, 64)
@@ -23,6 +28,8 @@ func main() {
 		os.Exit(2)
 	}
 	var run func() uint64
+	// Extra `key=value` fields after checksum and elapsed_ns.
+	extra := ""
 	switch os.Args[1] {
 	case "spawn":
 		run = func() uint64 { return spawn(n) }
@@ -42,13 +49,26 @@ func main() {
 		run = func() uint64 { return select4(n) }
 	case "mutex":
 		run = func() uint64 { return mutex(n) }
+	case "memory":
+		run = func() uint64 {
+			released, fields := memory(n)
+			extra = fields
+			return released
+		}
+	case "hogs", "hogs-sleep", "hogs-read":
+		kind := os.Args[1]
+		run = func() uint64 {
+			finished, fields := hogs(kind, n)
+			extra = fields
+			return finished
+		}
 	default:
 		fmt.Fprintln(os.Stderr, "unknown workload", os.Args[1])
 		os.Exit(2)
 	}
 	start := time.Now()
 	checksum := run()
-	fmt.Printf("checksum=%d elapsed_ns=%d\n", checksum, time.Since(start).Nanoseconds())
+	fmt.Printf("checksum=%d elapsed_ns=%d%s\n", checksum, time.Since(start).Nanoseconds(), extra)
 }
 
 // n goroutines each bump a counter; the spawner waits for all.
@@ -218,3 +238,175 @@ func mutex(n uint64) uint64 {
 	}
 	return total
 }
+
+// A Vm* line of /proc/self/status, in KiB (0 where there is none).
+func statusKiB(field string) uint64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, field+":") {
+			rest := strings.TrimPrefix(line, field+":")
+			v, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return v
+		}
+	}
+	return 0
+}
+
+// n goroutines park receiving from one shared unbuffered channel; once all
+// have parked, the peak resident set is taken (VmHWM, against VmRSS before
+// the first spawn, as the Rust binaries do), and closing the channel
+// releases them all. Returns how many were released.
+func memory(n uint64) (uint64, string) {
+	var released uint64
+	var parked, gone sync.WaitGroup
+	baseline := statusKiB("VmRSS")
+	ch := make(chan struct{})
+	parked.Add(int(n))
+	gone.Add(int(n))
+	for i := uint64(0); i < n; i++ {
+		go func() {
+			parked.Done()
+			if _, ok := <-ch; !ok {
+				atomic.AddUint64(&released, 1)
+			}
+			gone.Done()
+		}()
+	}
+	parked.Wait()
+	// The last Done comes just before its goroutine parks: let it park.
+	time.Sleep(10 * time.Millisecond)
+	peak := statusKiB("VmHWM")
+	close(ch)
+	gone.Wait()
+	return atomic.LoadUint64(&released), fmt.Sprintf(" baseline_kib=%d peak_kib=%d", baseline, peak)
+}
+
+// As many hogs as Ps (GOMAXPROCS = NumCPU) run until the deadline n ms away,
+// while one goroutine sleeps 1 ms at a time, recording its lag (actual wake
+// minus the time before the sleep plus 1 ms). The hogs: a CPU loop (hogs),
+// a blocking nanosleep system call in 50 ms chunks (hogs-sleep; time.Sleep
+// would park the goroutine instead), or a blocking read(2) on a loopback
+// socket of its own (hogs-read; a net.Conn would park on the netpoller).
+// Returns the number of hogs that finished.
+func hogs(kind string, n uint64) (uint64, string) {
+	count := runtime.GOMAXPROCS(0)
+	deadline := time.Now().Add(time.Duration(n) * time.Millisecond)
+	port := 0
+	if kind == "hogs-read" {
+		port = serveAt(count, deadline)
+	}
+	lagsCh := make(chan []time.Duration)
+	go func() {
+		lags := make([]time.Duration, 0, 4096)
+		for {
+			before := time.Now()
+			if !before.Before(deadline) {
+				break
+			}
+			time.Sleep(time.Millisecond)
+			lag := time.Since(before.Add(time.Millisecond))
+			if lag < 0 {
+				lag = 0
+			}
+			lags = append(lags, lag)
+		}
+		lagsCh <- lags
+	}()
+	done := make(chan uint64)
+	for i := 0; i < count; i++ {
+		go func() { done <- hog(kind, deadline, port) }()
+	}
+	var finished uint64
+	for i := 0; i < count; i++ {
+		finished += <-done
+	}
+	lags := <-lagsCh
+	sort.Slice(lags, func(i, j int) bool { return lags[i] < lags[j] })
+	var worst, p99 time.Duration
+	if len(lags) > 0 {
+		worst = lags[len(lags)-1]
+		k := (len(lags)*99+99)/100 - 1
+		p99 = lags[k]
+	}
+	return finished, fmt.Sprintf(" worst_lag_us=%d p99_lag_us=%d ticks=%d", worst.Microseconds(), p99.Microseconds(), len(lags))
+}
+
+// A loopback listener that accepts count connections and writes one byte to
+// each at the deadline; returns its port.
+func serveAt(count int, deadline time.Time) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	go func() {
+		conns := make([]net.Conn, 0, count)
+		for i := 0; i < count; i++ {
+			c, err := l.Accept()
+			if err != nil {
+				panic(err)
+			}
+			conns = append(conns, c)
+		}
+		time.Sleep(time.Until(deadline))
+		for _, c := range conns {
+			c.Write([]byte("x"))
+		}
+	}()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// One hog's work; returns 1 when it finished.
+func hog(kind string, deadline time.Time, port int) uint64 {
+	switch kind {
+	case "hogs":
+		var x uint64
+		for time.Now().Before(deadline) {
+			for i := uint64(0); i < 1000; i++ {
+				x = x*31 + i
+			}
+		}
+		sink = x
+	case "hogs-sleep":
+		for {
+			left := time.Until(deadline)
+			if left <= 0 {
+				break
+			}
+			if left > 50*time.Millisecond {
+				left = 50 * time.Millisecond
+			}
+			ts := syscall.NsecToTimespec(left.Nanoseconds())
+			syscall.Nanosleep(&ts, nil)
+		}
+	case "hogs-read":
+		fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+		if err != nil {
+			panic(err)
+		}
+		defer syscall.Close(fd)
+		if err := syscall.Connect(fd, &syscall.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+			panic(err)
+		}
+		buf := make([]byte, 1)
+		for {
+			m, err := syscall.Read(fd, buf)
+			if err == syscall.EINTR {
+				continue
+			}
+			if err != nil || m != 1 {
+				panic(fmt.Sprintf("read: %d %v", m, err))
+			}
+			break
+		}
+	}
+	return 1
+}
+
+// Keeps the hogs' CPU loop from being optimised away.
+var sink uint64

@@ -89,3 +89,187 @@ impl Latch {
         }
     }
 }
+
+/// Times `f` and prints the line the harness reads, with `f`'s extra
+/// `key=value` fields after `checksum` and `elapsed_ns`.
+pub fn report_with(f: impl FnOnce() -> (u64, Vec<(&'static str, u64)>)) {
+    let start = Instant::now();
+    let (checksum, extra) = f();
+    let elapsed: Duration = start.elapsed();
+    let mut line = format!("checksum={checksum} elapsed_ns={}", elapsed.as_nanos());
+    for (key, value) in extra {
+        line += &format!(" {key}={value}");
+    }
+    println!("{line}");
+}
+
+/// A `Vm*` line of `/proc/self/status`, in KiB (0 where there is none).
+pub fn status_kib(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| {
+            let rest = line.strip_prefix(field)?.strip_prefix(':')?;
+            rest.trim().trim_end_matches("kB").trim().parse().ok()
+        })
+        .unwrap_or(0)
+}
+
+/// The `memory` workload's measurements, taken the same way on every system:
+/// `baseline_kib` is `VmRSS` once the runtime has started and before the
+/// first of the `n` is spawned; `peak_kib` is `VmHWM` (the peak resident set
+/// so far) once all `n` are parked. The harness reports
+/// `(peak_kib - baseline_kib) / n`.
+#[derive(Debug)]
+pub struct Memory {
+    baseline_kib: u64,
+}
+
+impl Memory {
+    /// Takes the baseline now.
+    pub fn baseline() -> Memory {
+        Memory {
+            baseline_kib: status_kib("VmRSS"),
+        }
+    }
+
+    /// Takes the peak now, and returns the fields for [`report_with`].
+    pub fn peak(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            ("baseline_kib", self.baseline_kib),
+            ("peak_kib", status_kib("VmHWM")),
+        ]
+    }
+}
+
+/// The hogs of the `hogs` workloads: as many as there are CPUs (which is
+/// also every system's number of workers).
+pub fn hog_count() -> u64 {
+    std::thread::available_parallelism().map_or(1, |n| n.get() as u64)
+}
+
+/// What a hog does until its deadline, without ever yielding to its runtime.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hog {
+    /// `hogs`: a CPU loop.
+    Spin,
+    /// `hogs-sleep`: `std::thread::sleep` in 50 ms chunks.
+    Sleep,
+    /// `hogs-read`: one blocking `std::net::TcpStream::read` on loopback,
+    /// from a listener that writes only at the deadline.
+    Read,
+}
+
+impl Hog {
+    /// The hog of workload `name` (`hogs`, `hogs-sleep`, `hogs-read`).
+    pub fn of(name: &str) -> Option<Hog> {
+        match name {
+            "hogs" => Some(Hog::Spin),
+            "hogs-sleep" => Some(Hog::Sleep),
+            "hogs-read" => Some(Hog::Read),
+            _ => None,
+        }
+    }
+}
+
+/// Where the hogs of `hogs-read` connect: a listener on loopback whose own
+/// thread accepts `hogs` connections and writes one byte to each at the
+/// deadline.
+pub fn serve_at(hogs: u64, deadline: Instant) -> std::net::SocketAddr {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let addr = listener.local_addr().expect("listener address");
+    std::thread::spawn(move || {
+        let conns: Vec<_> = (0..hogs)
+            .map(|_| listener.accept().expect("accept").0)
+            .collect();
+        std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
+        for mut conn in conns {
+            let _ = conn.write_all(b"x");
+        }
+    });
+    addr
+}
+
+/// One hog's work, on whatever thread runs it; returns 1 when it finished
+/// (the `hogs` checksum counts them).
+pub fn hog(kind: Hog, deadline: Instant, addr: Option<std::net::SocketAddr>) -> u64 {
+    match kind {
+        Hog::Spin => {
+            let mut x = 0u64;
+            while Instant::now() < deadline {
+                for i in 0..1000u64 {
+                    x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+                }
+            }
+            std::hint::black_box(x);
+        }
+        Hog::Sleep => loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            std::thread::sleep(left.min(Duration::from_millis(50)));
+        },
+        Hog::Read => {
+            use std::io::Read;
+            let addr = addr.expect("hogs-read needs the listener's address");
+            let mut conn = std::net::TcpStream::connect(addr).expect("connect to loopback");
+            let mut byte = [0u8; 1];
+            conn.read_exact(&mut byte).expect("read from loopback");
+        }
+    }
+    1
+}
+
+/// The ticker's record: the lag of each 1 ms tick, `actual wake - expected
+/// wake`, where the expected wake is the time before the sleep plus 1 ms.
+#[derive(Debug)]
+pub struct Lags {
+    start: Instant,
+    /// Per tick: its lag, and when (since `start`) it was due.
+    ticks: Vec<(Duration, Duration)>,
+}
+
+/// The tick of the `hogs` workloads' ticker.
+pub const TICK: Duration = Duration::from_millis(1);
+
+impl Default for Lags {
+    fn default() -> Lags {
+        Lags::new()
+    }
+}
+
+impl Lags {
+    /// An empty record, starting now.
+    pub fn new() -> Lags {
+        Lags {
+            start: Instant::now(),
+            ticks: Vec::with_capacity(4096),
+        }
+    }
+
+    /// Records the tick that was due at `before + TICK`.
+    pub fn tick(&mut self, before: Instant) {
+        let due = before + TICK;
+        let lag = Instant::now().saturating_duration_since(due);
+        self.ticks
+            .push((lag, due.saturating_duration_since(self.start)));
+    }
+
+    /// The worst and the 99th-percentile lag in microseconds, the number of
+    /// ticks, and when the worst tick was due (ms since the ticker started),
+    /// for [`report_with`].
+    pub fn fields(mut self) -> Vec<(&'static str, u64)> {
+        self.ticks.sort();
+        let us = |t: Option<&(Duration, Duration)>| t.map_or(0, |t| t.0.as_micros() as u64);
+        let p99 = (self.ticks.len() * 99).div_ceil(100).saturating_sub(1);
+        let worst = self.ticks.last();
+        vec![
+            ("worst_lag_us", us(worst)),
+            ("p99_lag_us", us(self.ticks.get(p99))),
+            ("ticks", self.ticks.len() as u64),
+            ("worst_at_ms", worst.map_or(0, |t| t.1.as_millis() as u64)),
+        ]
+    }
+}

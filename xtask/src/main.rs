@@ -3,168 +3,24 @@
 //! `cargo xtask bench` builds the side-by-side binaries of `goro-benches`,
 //! runs every workload on every system several times, alternating systems so
 //! machine drift hits all alike, checks that all systems agree on the
-//! checksum, and prints one table of medians, spreads and goro's ratios.
+//! checksum, compares goro with the last recorded run, and prints one table
+//! of medians, spreads, goro's ratios and DESIGN.md's goals. `--record`
+//! appends the run to `benches/history.jsonl` and redraws
+//! `benches/history.svg`; `--micro` runs the criterion benchmarks instead.
+
+mod chart;
+mod history;
+mod json;
+mod table;
+mod workloads;
 
 use std::env;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
-/// One system under test: a binary that runs `<binary> <workload> <n>` and
-/// prints `checksum=<u64> elapsed_ns=<u64>`.
-#[derive(Debug)]
-struct System {
-    /// Name in flags and table columns.
-    name: &'static str,
-    /// File name of the binary under `target/release`.
-    binary: &'static str,
-}
-
-/// All systems, in table column order. goro comes first: ratios are goro's.
-const SYSTEMS: &[System] = &[
-    System {
-        name: "goro",
-        binary: "bench-goro",
-    },
-    System {
-        name: "go",
-        binary: "bench-go",
-    },
-    System {
-        name: "tokio",
-        binary: "bench-tokio",
-    },
-    System {
-        name: "crossbeam",
-        binary: "bench-crossbeam",
-    },
-    System {
-        name: "corosensei",
-        binary: "bench-corosensei",
-    },
-];
-
-/// One workload, run by each of its systems' binaries as `<binary> <name> <n>`.
-#[derive(Debug)]
-struct Workload {
-    /// Name in flags, in the binaries' arguments and in the table.
-    name: &'static str,
-    /// What one operation is, for `--help`.
-    about: &'static str,
-    /// The size passed to the binaries normally, and with `--quick`.
-    n: u64,
-    quick_n: u64,
-    /// Operations per unit of `n`: 1, unless each of the `n` (goroutines, say)
-    /// does a fixed batch of them.
-    ops_per_n: u64,
-    /// Unit of the figures, which are `elapsed_ns / (n * ops_per_n)`.
-    unit: &'static str,
-    /// Names of the systems (from [`SYSTEMS`]) that implement this workload.
-    systems: &'static [&'static str],
-    /// `(system, note)`: how a system runs this workload differently from
-    /// the others, printed under the table.
-    notes: &'static [(&'static str, &'static str)],
-}
-
-/// All workloads, in table row order.
-const WORKLOADS: &[Workload] = &[
-    Workload {
-        name: "switch",
-        about: "fiber resume + suspend round trip",
-        n: 20_000_000,
-        quick_n: 1_000_000,
-        ops_per_n: 1,
-        unit: "ns per round trip",
-        systems: &["goro", "corosensei"],
-        notes: &[],
-    },
-    Workload {
-        name: "spawn",
-        about: "n goroutines each bump a counter; wait for all",
-        n: 1_000_000,
-        quick_n: 100_000,
-        ops_per_n: 1,
-        unit: "ns per goroutine",
-        systems: &["goro", "go", "tokio"],
-        notes: &[],
-    },
-    Workload {
-        name: "skynet",
-        about: "tree of goroutines, 10 children a node, n leaves, sums over channels",
-        n: 1_000_000,
-        quick_n: 100_000,
-        ops_per_n: 1,
-        unit: "ns per leaf",
-        systems: &["goro", "go", "tokio"],
-        notes: &[],
-    },
-    Workload {
-        name: "skynet-join",
-        about: "skynet with sums over join handles (Go has no such thing)",
-        n: 1_000_000,
-        quick_n: 100_000,
-        ops_per_n: 1,
-        unit: "ns per leaf",
-        systems: &["goro", "tokio"],
-        notes: &[],
-    },
-    Workload {
-        name: "pingpong",
-        about: "round trips over two unbuffered channels (tokio: capacity 1)",
-        n: 1_000_000,
-        quick_n: 100_000,
-        ops_per_n: 1,
-        unit: "ns per round trip",
-        systems: &["goro", "go", "tokio", "crossbeam"],
-        notes: &[],
-    },
-    Workload {
-        name: "ring",
-        about: "503 goroutines pass a token around a ring of unbuffered channels",
-        n: 10_000_000,
-        quick_n: 1_000_000,
-        ops_per_n: 1,
-        unit: "ns per hop",
-        systems: &["goro", "go", "tokio"],
-        notes: &[],
-    },
-    Workload {
-        name: "mpmc",
-        about: "4 producers, 4 consumers, one channel of 1024",
-        n: 10_000_000,
-        quick_n: 1_000_000,
-        ops_per_n: 1,
-        unit: "ns per message",
-        systems: &["goro", "go", "crossbeam"],
-        notes: &[],
-    },
-    Workload {
-        name: "select",
-        about: "one consumer selects over 4 unbuffered channels, 4 producers",
-        n: 4_000_000,
-        quick_n: 400_000,
-        ops_per_n: 1,
-        unit: "ns per message",
-        systems: &["goro", "go", "tokio", "crossbeam"],
-        notes: &[],
-    },
-    Workload {
-        name: "mutex",
-        about: "n goroutines × 1000 increments of a counter under one shared mutex",
-        n: 1_000,
-        quick_n: 100,
-        ops_per_n: 1_000,
-        unit: "ns per increment",
-        systems: &["goro", "go", "tokio", "crossbeam"],
-        notes: &[
-            ("tokio", "tokio::sync::Mutex, n tasks"),
-            (
-                "crossbeam",
-                "std::sync::Mutex on 8 OS threads sharing the same n × 1000 increments",
-            ),
-        ],
-    },
-];
+use history::{Entry, Record};
+use workloads::{Measure, SYSTEMS, System, WORKLOADS, Workload};
 
 /// Why a task failed: bad usage (exit 2) or a failed step (exit 1).
 #[derive(Debug)]
@@ -173,10 +29,20 @@ enum Failure {
     Error(String),
 }
 
+/// The history file and its chart, relative to the workspace root.
+const HISTORY: &str = "benches/history.jsonl";
+const CHART: &str = "benches/history.svg";
+
+/// A regression is a figure (or ratio) more than this much above the last
+/// recorded one.
+const REGRESSION: f64 = 0.10;
+
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("bench") => bench(&args[1..]),
+        Some("chart") if args.len() == 1 => chart(),
+        Some("chart") => Err(Failure::Usage("chart takes no flags".into())),
         Some("help" | "--help" | "-h") => {
             print!("{}", usage());
             return ExitCode::SUCCESS;
@@ -197,26 +63,11 @@ fn main() -> ExitCode {
     }
 }
 
-/// Builds Go's side (`benches/go`) into `bin_dir/bench-go` when `go` is on
-/// the PATH; otherwise says so, and the `go` column is skipped.
-fn build_go(root: &Path, bin_dir: &Path) {
-    let out = bin_dir.join("bench-go");
-    let built = Command::new("go")
-        .args(["build", "-o"])
-        .arg(&out)
-        .arg(".")
-        .current_dir(root.join("benches/go"))
-        .status();
-    match built {
-        Ok(status) if status.success() => {}
-        Ok(status) => eprintln!("note: go build failed ({status}): the go column is skipped"),
-        Err(_) => eprintln!(
-            "note: `go` is not on the PATH (apt-get install golang-go): the go column is skipped"
-        ),
-    }
-    if !matches!(built, Ok(s) if s.success()) {
-        let _ = std::fs::remove_file(&out);
-    }
+/// The workspace root.
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask/ sits in the workspace root")
 }
 
 /// The `--help` text, listing the tasks, flags, workloads and systems.
@@ -225,12 +76,20 @@ fn usage() -> String {
         "usage: cargo xtask <task> [flags]\n\n\
          tasks:\n  \
            bench            build goro-benches, run goro and its peers side by side\n  \
+           chart            redraw benches/history.svg from benches/history.jsonl\n  \
            help             print this message\n\n\
          bench flags:\n  \
            --quick          small n and 1 run (a smoke test)\n  \
            --runs N         runs per (workload, system) pair (default 7; --quick: 1)\n  \
            --workload NAME  only this workload (repeatable)\n  \
-           --system NAME    only this system (repeatable)\n\nworkloads:\n",
+           --system NAME    only this system (repeatable)\n  \
+           --record         append the run to benches/history.jsonl, redraw the chart\n  \
+           --check          exit 1 if goro regressed over 10% against the last\n                   \
+                            recorded run of the same mode (quick or full)\n  \
+           --micro          run the criterion micro-benchmarks instead\n                   \
+                            (cargo bench -p goro-benches --benches; with --quick,\n                   \
+                            criterion's --quick; arguments after -- go to criterion)\n\n\
+         workloads:\n",
     );
     for w in WORKLOADS {
         s += &format!(
@@ -244,13 +103,25 @@ fn usage() -> String {
     s + &format!("systems: {}\n", names.join(", "))
 }
 
-/// One workload as run: its size and what each of its systems measured.
+/// One workload as run: what each of its systems measured.
 #[derive(Debug)]
 struct Row {
     workload: &'static Workload,
-    /// The size passed to the binaries.
+    /// The size passed to most systems (the workload's own).
     n: u64,
     cells: Vec<Cell>,
+    /// goro's figure, and its ratio to Go, in the last recorded run of the
+    /// same mode that had this workload at the same size.
+    last: Option<Last>,
+}
+
+/// What the last recorded run said of a workload.
+#[derive(Debug)]
+struct Last {
+    /// `date commit` of that run.
+    label: String,
+    goro: f64,
+    ratio_to_go: Option<f64>,
 }
 
 /// One (workload, system) pair as run.
@@ -258,9 +129,15 @@ struct Row {
 struct Cell {
     system: &'static System,
     binary: PathBuf,
-    /// Per-operation figure (`elapsed_ns / (n * ops_per_n)`) of each run, in
-    /// run order.
+    /// The size passed to the binary.
+    n: u64,
+    /// The figure of each run, in run order.
     figures: Vec<f64>,
+    /// The second figure of each run (the p99 tick lag), where there is one.
+    seconds: Vec<f64>,
+    /// Nanoseconds of each run's timed part.
+    elapsed: Vec<f64>,
+    checksum: Option<u64>,
 }
 
 impl Row {
@@ -268,32 +145,69 @@ impl Row {
     fn cell(&self, name: &str) -> Option<&Cell> {
         self.cells.iter().find(|c| c.system.name == name)
     }
+
+    /// goro's median figure over `peer`'s, if both ran.
+    fn ratio(&self, peer: &str) -> Option<f64> {
+        let goro = self.cell("goro")?.median();
+        let peer = self.cell(peer)?.median();
+        (peer > 0.0).then(|| goro / peer)
+    }
+
+    /// goro's figure against the last recorded one, as a fraction of it
+    /// (`0.12`: 12% higher).
+    fn change(&self) -> Option<f64> {
+        let last = self.last.as_ref()?;
+        let now = self.cell("goro")?.median();
+        (last.goro > 0.0).then(|| now / last.goro - 1.0)
+    }
+
+    /// goro's ratio to Go against the last recorded one, as a fraction.
+    fn ratio_change(&self) -> Option<f64> {
+        let last = self.last.as_ref()?.ratio_to_go?;
+        Some(self.ratio("go")? / last - 1.0)
+    }
+}
+
+/// The median of non-empty `xs`.
+fn median(xs: &[f64]) -> f64 {
+    let mut xs = xs.to_vec();
+    xs.sort_by(f64::total_cmp);
+    let mid = xs.len() / 2;
+    if xs.len() % 2 == 1 {
+        xs[mid]
+    } else {
+        (xs[mid - 1] + xs[mid]) / 2.0
+    }
 }
 
 impl Cell {
     /// The median figure; `figures` is non-empty.
     fn median(&self) -> f64 {
-        let mut xs = self.figures.clone();
-        xs.sort_by(f64::total_cmp);
-        let mid = xs.len() / 2;
-        if xs.len() % 2 == 1 {
-            xs[mid]
-        } else {
-            (xs[mid - 1] + xs[mid]) / 2.0
-        }
+        median(&self.figures)
     }
 
-    /// `median (min–max)`.
-    fn summary(&self) -> String {
-        let min = self.figures.iter().copied().fold(f64::INFINITY, f64::min);
-        let max = self.figures.iter().copied().fold(0.0, f64::max);
-        format!("{} ({}–{})", num(self.median()), num(min), num(max))
+    /// The median second figure, if the workload has one.
+    fn second(&self) -> Option<f64> {
+        (!self.seconds.is_empty()).then(|| median(&self.seconds))
     }
 }
 
-/// `cargo xtask bench`: see the module docs.
-fn bench(args: &[String]) -> Result<(), Failure> {
-    let (mut quick, mut runs, mut only_w, mut only_s) = (false, None, Vec::new(), Vec::new());
+/// Parsed `cargo xtask bench` flags.
+#[derive(Debug, Default)]
+struct Flags {
+    quick: bool,
+    runs: Option<usize>,
+    workloads: Vec<String>,
+    systems: Vec<String>,
+    record: bool,
+    check: bool,
+    micro: bool,
+    /// Arguments after `--`, for criterion.
+    rest: Vec<String>,
+}
+
+fn parse_flags(args: &[String]) -> Result<Option<Flags>, Failure> {
+    let mut f = Flags::default();
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         let mut value = || {
@@ -301,39 +215,70 @@ fn bench(args: &[String]) -> Result<(), Failure> {
                 .ok_or_else(|| Failure::Usage(format!("{arg} needs a value")))
         };
         match arg.as_str() {
-            "--quick" => quick = true,
+            "--quick" => f.quick = true,
             "--runs" => match value()?.parse::<usize>() {
-                Ok(r) if r > 0 => runs = Some(r),
+                Ok(r) if r > 0 => f.runs = Some(r),
                 _ => return Err(Failure::Usage("--runs needs a positive integer".into())),
             },
-            "--workload" => only_w.push(value()?.clone()),
-            "--system" => only_s.push(value()?.clone()),
+            "--workload" => f.workloads.push(value()?.clone()),
+            "--system" => f.systems.push(value()?.clone()),
+            "--record" => f.record = true,
+            "--check" => f.check = true,
+            "--micro" => f.micro = true,
+            "--" => {
+                f.rest = args.cloned().collect();
+                break;
+            }
             "-h" | "--help" => {
                 print!("{}", usage());
-                return Ok(());
+                return Ok(None);
             }
             other => return Err(Failure::Usage(format!("unknown flag `{other}`"))),
         }
     }
-    let runs = runs.unwrap_or(if quick { 1 } else { 7 });
-    if let Some(w) = only_w
+    if let Some(w) = f
+        .workloads
         .iter()
         .find(|w| !WORKLOADS.iter().any(|x| x.name == *w))
     {
         return Err(Failure::Usage(format!("unknown workload `{w}`")));
     }
-    if let Some(s) = only_s
+    if let Some(s) = f
+        .systems
         .iter()
         .find(|s| !SYSTEMS.iter().any(|x| x.name == *s))
     {
         return Err(Failure::Usage(format!("unknown system `{s}`")));
     }
+    let side_by_side =
+        f.runs.is_some() || f.record || f.check || !f.workloads.is_empty() || !f.systems.is_empty();
+    if f.micro && side_by_side {
+        return Err(Failure::Usage(
+            "--micro takes only --quick and criterion's arguments after --".into(),
+        ));
+    }
+    if !f.micro && !f.rest.is_empty() {
+        return Err(Failure::Usage(
+            "arguments after -- are for criterion (--micro)".into(),
+        ));
+    }
+    Ok(Some(f))
+}
+
+/// `cargo xtask bench`: see the module docs.
+fn bench(args: &[String]) -> Result<(), Failure> {
+    let Some(flags) = parse_flags(args)? else {
+        return Ok(());
+    };
+    let root = root();
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    if flags.micro {
+        return micro(root, &cargo, &flags);
+    }
+    let quick = flags.quick;
+    let runs = flags.runs.unwrap_or(if quick { 1 } else { 7 });
     let picked = |only: &[String], name: &str| only.is_empty() || only.iter().any(|o| o == name);
 
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask/ sits in the workspace root");
-    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     eprintln!("building: {cargo} build --release -p goro-benches --bins");
     let status = Command::new(&cargo)
         .args(["build", "--release", "-p", "goro-benches", "--bins"])
@@ -348,29 +293,58 @@ fn bench(args: &[String]) -> Result<(), Failure> {
     let bin_dir = env::var_os("CARGO_TARGET_DIR")
         .map_or_else(|| root.join("target"), PathBuf::from)
         .join("release");
-    build_go(root, &bin_dir);
+    let go_missing = build_go(root, &bin_dir);
+
+    // The last recorded run of this mode with each workload, for comparison.
+    let records = history::load(&root.join(HISTORY));
 
     // Plan the pairs; skip (with a note) systems whose binary is missing.
     let mut rows = Vec::new();
-    for workload in WORKLOADS.iter().filter(|w| picked(&only_w, w.name)) {
+    let mut skipped: Vec<String> = Vec::new();
+    for workload in WORKLOADS
+        .iter()
+        .filter(|w| picked(&flags.workloads, w.name))
+    {
         let mut cells = Vec::new();
-        let wanted = |s: &&System| workload.systems.contains(&s.name) && picked(&only_s, s.name);
+        let wanted =
+            |s: &&System| workload.systems.contains(&s.name) && picked(&flags.systems, s.name);
         for system in SYSTEMS.iter().filter(wanted) {
             let binary = bin_dir.join(system.binary);
             if binary.is_file() {
                 cells.push(Cell {
                     system,
                     binary,
+                    n: workload.n_for(system.name, quick),
                     figures: Vec::new(),
+                    seconds: Vec::new(),
+                    elapsed: Vec::new(),
+                    checksum: None,
                 });
+            } else if system.name == "go" {
+                if let Some(why) = &go_missing
+                    && !skipped.iter().any(|s| s.starts_with("go column"))
+                {
+                    skipped.push(format!("go column skipped: {why}"));
+                }
             } else {
                 let (w, s, b) = (workload.name, system.name, binary.display());
-                eprintln!("note: skipping {w}/{s}: {b} is missing");
+                skipped.push(format!("{s} in {w} skipped: {b} is missing"));
+            }
+        }
+        for (system, why) in workload.skips {
+            if picked(&flags.systems, system) {
+                skipped.push(format!("{system} in {} skipped: {why}", workload.name));
             }
         }
         if !cells.is_empty() {
             let n = if quick { workload.quick_n } else { workload.n };
-            rows.push(Row { workload, n, cells });
+            let last = last_recorded(&records, quick, workload.name, n);
+            rows.push(Row {
+                workload,
+                n,
+                cells,
+                last,
+            });
         }
     }
     if rows.is_empty() {
@@ -379,37 +353,226 @@ fn bench(args: &[String]) -> Result<(), Failure> {
 
     // Run the systems of each workload alternately: A B A B ...
     let start = Instant::now();
+    let pairs: usize = rows.iter().map(|r| r.cells.len()).sum::<usize>() * runs;
+    let mut done = 0;
     for row in &mut rows {
-        let (name, n) = (row.workload.name, row.n);
-        let ops = n * row.workload.ops_per_n;
-        let mut checksums: Vec<(&str, u64)> = Vec::new();
+        let w = row.workload;
         for run in 1..=runs {
             for cell in &mut row.cells {
+                done += 1;
                 let secs = start.elapsed().as_secs_f64();
-                eprintln!(
-                    "[{secs:>7.1}s] {name}/{} run {run}/{runs}",
-                    cell.system.name
+                eprint!(
+                    "[{secs:>7.1}s {done:>3}/{pairs}] {}/{} run {run}/{runs} ... ",
+                    w.name, cell.system.name
                 );
-                let (checksum, ns) = run_once(&cell.binary, name, n)?;
-                cell.figures.push(ns as f64 / ops as f64);
-                if !checksums.contains(&(cell.system.name, checksum)) {
-                    checksums.push((cell.system.name, checksum));
+                let out = run_once(&cell.binary, w.name, cell.n)?;
+                let (figure, second) = figures(w, cell.n, &out).ok_or_else(|| {
+                    Failure::Error(format!(
+                        "{}/{}: missing fields in {out:?}",
+                        w.name, cell.system.name
+                    ))
+                })?;
+                match second {
+                    Some(p99) => eprintln!(
+                        "worst {} ms, p99 {} ms",
+                        table::num(figure),
+                        table::num(p99)
+                    ),
+                    None => eprintln!("{} {}", table::num(figure), w.unit),
+                }
+                cell.figures.push(figure);
+                cell.seconds.extend(second);
+                cell.elapsed.push(out.elapsed_ns as f64);
+                match cell.checksum {
+                    Some(c) if c != out.checksum => {
+                        return Err(Failure::Error(format!(
+                            "{}/{}: checksum {} in run {run}, {c} before",
+                            w.name, cell.system.name, out.checksum
+                        )));
+                    }
+                    _ => cell.checksum = Some(out.checksum),
                 }
             }
         }
-        if checksums.iter().any(|&(_, c)| c != checksums[0].1) {
-            let list: Vec<_> = checksums.iter().map(|(s, c)| format!("{s}={c}")).collect();
-            let msg = format!("{name}: checksums differ: {}", list.join(", "));
-            return Err(Failure::Error(msg));
+        // Systems that ran the same size must agree.
+        for cell in &row.cells {
+            let same: Vec<_> = row.cells.iter().filter(|c| c.n == cell.n).collect();
+            if same.iter().any(|c| c.checksum != cell.checksum) {
+                let list: Vec<_> = same
+                    .iter()
+                    .map(|c| format!("{}={}", c.system.name, c.checksum.unwrap_or(0)))
+                    .collect();
+                let msg = format!("{}: checksums differ: {}", w.name, list.join(", "));
+                return Err(Failure::Error(msg));
+            }
         }
     }
     eprintln!("[{:>7.1}s] done", start.elapsed().as_secs_f64());
-    print_table(&rows, runs);
+
+    let mode = if quick { "quick" } else { "full" };
+    table::print(&rows, runs, mode, &skipped);
+    let regressions = table::regressions(&rows);
+
+    if flags.record {
+        let record = new_record(root, quick, runs, &rows);
+        let path = root.join(HISTORY);
+        history::append(&path, &record).map_err(Failure::Error)?;
+        let mut all = records;
+        all.push(record);
+        std::fs::write(root.join(CHART), chart::svg(&all))
+            .map_err(|e| Failure::Error(format!("cannot write {CHART}: {e}")))?;
+        println!(
+            "\nrecorded: {HISTORY} (run {} of the history); chart: {CHART}",
+            all.len()
+        );
+    }
+    if flags.check && regressions > 0 {
+        return Err(Failure::Error(format!(
+            "{regressions} regression(s) over {:.0}% against the last recorded {mode} run",
+            REGRESSION * 100.0
+        )));
+    }
     Ok(())
 }
 
-/// Runs `<binary> <workload> <n>` once and parses its `checksum` and `elapsed_ns`.
-fn run_once(binary: &Path, workload: &str, n: u64) -> Result<(u64, u64), Failure> {
+/// goro's figures of `workload` at size `n` in the last record of this mode
+/// that has them.
+fn last_recorded(records: &[Record], quick: bool, workload: &str, n: u64) -> Option<Last> {
+    records
+        .iter()
+        .rev()
+        .filter(|r| r.quick == quick)
+        .find_map(|r| {
+            let goro = r.entry(workload, "goro").filter(|e| e.n == n)?;
+            Some(Last {
+                label: r.label(),
+                goro: goro.figure,
+                ratio_to_go: r.ratio_to_go(workload),
+            })
+        })
+}
+
+/// This run, as a record of the history.
+fn new_record(root: &Path, quick: bool, runs: usize, rows: &[Row]) -> Record {
+    let (commit, dirty) = history::git_commit(root);
+    let (cpu, cores, kernel) = history::machine();
+    let results = rows
+        .iter()
+        .flat_map(|row| {
+            row.cells.iter().map(|cell| Entry {
+                workload: row.workload.name.to_string(),
+                system: cell.system.name.to_string(),
+                n: cell.n,
+                unit: row.workload.unit.to_string(),
+                median_ns: median(&cell.elapsed).round() as u64,
+                figure: cell.median(),
+                p99: cell.second(),
+            })
+        })
+        .collect();
+    Record {
+        date: history::utc_now(),
+        commit,
+        dirty,
+        quick,
+        runs,
+        cpu,
+        cores,
+        kernel,
+        go: history::go_version(root),
+        rustc: history::rustc_version(root),
+        results,
+    }
+}
+
+/// `cargo xtask chart`: redraws the chart from the history.
+fn chart() -> Result<(), Failure> {
+    let root = root();
+    let records = history::load(&root.join(HISTORY));
+    std::fs::write(root.join(CHART), chart::svg(&records))
+        .map_err(|e| Failure::Error(format!("cannot write {CHART}: {e}")))?;
+    println!("{CHART}: {} recorded run(s)", records.len());
+    Ok(())
+}
+
+/// `cargo xtask bench --micro`: the criterion benchmarks of goro-benches.
+fn micro(root: &Path, cargo: &str, flags: &Flags) -> Result<(), Failure> {
+    let mut cmd = Command::new(cargo);
+    cmd.args(["bench", "-p", "goro-benches", "--benches"]);
+    if flags.quick || !flags.rest.is_empty() {
+        cmd.arg("--");
+        if flags.quick {
+            cmd.arg("--quick");
+        }
+        cmd.args(&flags.rest);
+    }
+    eprintln!("running: {cmd:?}");
+    let status = cmd
+        .current_dir(root)
+        .status()
+        .map_err(|e| Failure::Error(format!("cannot run {cargo}: {e}")))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(Failure::Error(format!("cargo bench failed ({status})")))
+    }
+}
+
+/// Builds Go's side (`benches/go`) into `bin_dir/bench-go` when `go` is on
+/// the PATH; otherwise says so (and returns why), and the `go` column is
+/// skipped.
+fn build_go(root: &Path, bin_dir: &Path) -> Option<String> {
+    let out = bin_dir.join("bench-go");
+    let built = Command::new("go")
+        .args(["build", "-o"])
+        .arg(&out)
+        .arg(".")
+        .current_dir(root.join("benches/go"))
+        .status();
+    let why = match built {
+        Ok(status) if status.success() => return None,
+        Ok(status) => format!("go build failed ({status})"),
+        Err(_) => "`go` is not on the PATH (apt-get install golang-go)".to_string(),
+    };
+    eprintln!("note: {why}: the go column is skipped");
+    let _ = std::fs::remove_file(&out);
+    Some(why)
+}
+
+/// What one run of a binary printed.
+#[derive(Debug)]
+struct Output {
+    checksum: u64,
+    elapsed_ns: u64,
+    /// Every `key=value` field, these two included.
+    fields: Vec<(String, u64)>,
+}
+
+impl Output {
+    fn field(&self, key: &str) -> Option<u64> {
+        self.fields.iter().find(|(k, _)| k == key).map(|&(_, v)| v)
+    }
+}
+
+/// A run's figure, and its second figure if the workload has one.
+fn figures(w: &Workload, n: u64, out: &Output) -> Option<(f64, Option<f64>)> {
+    match w.measure {
+        Measure::PerOp => Some((out.elapsed_ns as f64 / (n * w.ops_per_n) as f64, None)),
+        Measure::KibEach => {
+            let peak = out.field("peak_kib")?;
+            let base = out.field("baseline_kib")?;
+            Some((peak.saturating_sub(base) as f64 / n as f64, None))
+        }
+        Measure::Lag => {
+            let worst = out.field("worst_lag_us")? as f64 / 1000.0;
+            let p99 = out.field("p99_lag_us")? as f64 / 1000.0;
+            Some((worst, Some(p99)))
+        }
+    }
+}
+
+/// Runs `<binary> <workload> <n>` once and parses its `key=value` fields.
+fn run_once(binary: &Path, workload: &str, n: u64) -> Result<Output, Failure> {
     let shown = format!("{} {workload} {n}", binary.display());
     let out = Command::new(binary)
         .args([workload, &n.to_string()])
@@ -421,107 +584,22 @@ fn run_once(binary: &Path, workload: &str, n: u64) -> Result<(u64, u64), Failure
         return Err(Failure::Error(msg));
     }
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let field = |key: &str| {
-        stdout
-            .split_whitespace()
-            .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('=')?.parse().ok())
-    };
-    match (field("checksum"), field("elapsed_ns")) {
-        (Some(checksum), Some(ns)) => Ok((checksum, ns)),
+    let fields: Vec<(String, u64)> = stdout
+        .split_whitespace()
+        .filter_map(|kv| {
+            let (k, v) = kv.split_once('=')?;
+            Some((k.to_string(), v.parse().ok()?))
+        })
+        .collect();
+    let get = |key: &str| fields.iter().find(|(k, _)| k == key).map(|&(_, v)| v);
+    match (get("checksum"), get("elapsed_ns")) {
+        (Some(checksum), Some(elapsed_ns)) => Ok(Output {
+            checksum,
+            elapsed_ns,
+            fields,
+        }),
         _ => Err(Failure::Error(format!(
             "`{shown}` printed no result line: {stdout:?}"
         ))),
-    }
-}
-
-/// Formats a figure with about three significant digits.
-fn num(x: f64) -> String {
-    match x.abs() {
-        a if a < 10.0 => format!("{x:.2}"),
-        a if a < 100.0 => format!("{x:.1}"),
-        _ => format!("{x:.0}"),
-    }
-}
-
-/// Formats `n` with `_` between digit groups: `20_000_000`.
-fn grouped(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, d) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push('_');
-        }
-        out.push(d);
-    }
-    out
-}
-
-/// Prints one aligned markdown table: a row per workload, a column per system
-/// (median with min–max spread), then goro's ratio to each peer.
-fn print_table(rows: &[Row], runs: usize) {
-    let ran = |name: &str| rows.iter().any(|r| r.cell(name).is_some());
-    let systems: Vec<&str> = SYSTEMS.iter().map(|s| s.name).filter(|s| ran(s)).collect();
-    let peers: Vec<&str> = systems
-        .iter()
-        .copied()
-        .filter(|&s| s != "goro" && ran("goro"))
-        .collect();
-
-    let mut table = vec![vec!["workload".to_string(), "n".into(), "unit".into()]];
-    table[0].extend(systems.iter().map(|s| s.to_string()));
-    table[0].extend(peers.iter().map(|p| format!("goro vs {p}")));
-    for row in rows {
-        let w = row.workload;
-        let n = match w.ops_per_n {
-            1 => grouped(row.n),
-            ops => format!("{} × {}", grouped(row.n), grouped(ops)),
-        };
-        let mut line = vec![w.name.to_string(), n, w.unit.to_string()];
-        line.extend(
-            systems
-                .iter()
-                .map(|s| row.cell(s).map_or("-".into(), Cell::summary)),
-        );
-        line.extend(peers.iter().map(|p| match (row.cell("goro"), row.cell(p)) {
-            (Some(g), Some(q)) => format!("{:.2}x {p}", g.median() / q.median()),
-            _ => "-".into(),
-        }));
-        table.push(line);
-    }
-    let rule = table[0].iter().map(|_| String::new()).collect();
-    table.insert(1, rule);
-
-    let width = |i: usize| {
-        table
-            .iter()
-            .map(|r| r[i].chars().count())
-            .max()
-            .unwrap_or(0)
-    };
-    let widths: Vec<usize> = (0..table[0].len()).map(width).collect();
-    println!("runs: {runs} per (workload, system), systems alternating; cells: median (min–max)\n");
-    for (k, line) in table.iter().enumerate() {
-        let pad = |(c, &w): (&String, &usize)| match k {
-            1 => format!("{c:-<w$}"),
-            _ => format!("{c:<w$}"),
-        };
-        let cells: Vec<String> = line.iter().zip(&widths).map(pad).collect();
-        println!("| {} |", cells.join(" | "));
-    }
-    let notes: Vec<String> = rows
-        .iter()
-        .flat_map(|row| {
-            let w = row.workload;
-            w.notes
-                .iter()
-                .filter(|(s, _)| row.cell(s).is_some())
-                .map(move |(s, note)| format!("{}/{s}: {note}", w.name))
-        })
-        .collect();
-    if !notes.is_empty() {
-        println!();
-        for note in notes {
-            println!("note: {note}");
-        }
     }
 }

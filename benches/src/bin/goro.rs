@@ -2,12 +2,13 @@
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use goro::chan::{Receiver, Sender, bounded};
 use goro::fiber::{Coroutine, CoroutineResult};
 use goro::select;
 use goro::sync::{Mutex, WaitGroup};
-use goro_benches::{Latch, MUTEX_INCREMENTS};
+use goro_benches::{Hog, Lags, Latch, MUTEX_INCREMENTS, Memory, TICK};
 
 fn main() {
     let (workload, n) = goro_benches::args(
@@ -22,6 +23,10 @@ fn main() {
             "mpmc",
             "select",
             "mutex",
+            "memory",
+            "hogs",
+            "hogs-sleep",
+            "hogs-read",
         ],
     );
     match workload.as_str() {
@@ -40,7 +45,11 @@ fn main() {
         "mpmc" => goro_benches::report(|| goro::run(move || mpmc(n))),
         "select" => goro_benches::report(|| goro::run(move || select4(n))),
         "mutex" => goro_benches::report(|| goro::run(move || mutex(n))),
-        _ => unreachable!(),
+        "memory" => goro_benches::report_with(|| goro::run(move || memory(n))),
+        hogs => {
+            let kind = Hog::of(hogs).unwrap();
+            goro_benches::report_with(|| goro::run(move || hog_run(kind, n)));
+        }
     }
 }
 
@@ -237,4 +246,61 @@ fn mutex(n: u64) -> u64 {
     let total = *counter.lock();
     assert_eq!(total, n * MUTEX_INCREMENTS);
     total
+}
+
+/// `n` goroutines park receiving from one shared unbuffered channel; once
+/// all have parked, the peak resident set is taken, and closing the channel
+/// releases them all. Returns how many were released.
+fn memory(n: u64) -> (u64, Vec<(&'static str, u64)>) {
+    let released: &'static AtomicU64 = Box::leak(Box::new(AtomicU64::new(0)));
+    let parked: &'static WaitGroup = Box::leak(Box::new(WaitGroup::new()));
+    let gone: &'static WaitGroup = Box::leak(Box::new(WaitGroup::new()));
+    let memory = Memory::baseline();
+    let (tx, rx) = bounded::<()>(0);
+    parked.add(n.try_into().expect("n fits an isize"));
+    gone.add(n.try_into().expect("n fits an isize"));
+    for _ in 0..n {
+        let rx = rx.clone();
+        goro::go(move || {
+            parked.done();
+            if rx.recv().is_err() {
+                released.fetch_add(1, Ordering::Relaxed);
+            }
+            gone.done();
+        });
+    }
+    drop(rx);
+    parked.wait();
+    // The last `done` comes just before its goroutine parks: let it park.
+    goro::sleep(Duration::from_millis(10));
+    let fields = memory.peak();
+    drop(tx);
+    gone.wait();
+    (released.load(Ordering::Relaxed), fields)
+}
+
+/// As many hogs as workers, none yielding to the scheduler until the
+/// deadline `n` ms away (no `goro::blocking`: sysmon must notice them), and
+/// one goroutine that sleeps 1 ms at a time meanwhile, recording its lag.
+/// Returns the number of hogs that finished, and the ticker's lags.
+fn hog_run(kind: Hog, n: u64) -> (u64, Vec<(&'static str, u64)>) {
+    let hogs = goro_benches::hog_count();
+    let deadline = Instant::now() + Duration::from_millis(n);
+    let addr = (kind == Hog::Read).then(|| goro_benches::serve_at(hogs, deadline));
+    let ticker = goro::go(move || {
+        let mut lags = Lags::new();
+        loop {
+            let before = Instant::now();
+            if before >= deadline {
+                break lags;
+            }
+            goro::sleep(TICK);
+            lags.tick(before);
+        }
+    });
+    let hogs: Vec<_> = (0..hogs)
+        .map(|_| goro::go(move || goro_benches::hog(kind, deadline, addr)))
+        .collect();
+    let finished = hogs.into_iter().map(|h| h.join().unwrap()).sum();
+    (finished, ticker.join().unwrap().fields())
 }

@@ -4,9 +4,10 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
-use goro_benches::MUTEX_INCREMENTS;
-use tokio::sync::{Mutex, Notify, mpsc};
+use goro_benches::{Hog, Lags, MUTEX_INCREMENTS, Memory, TICK};
+use tokio::sync::{Mutex, Notify, mpsc, watch};
 
 fn main() {
     let (workload, n) = goro_benches::args(
@@ -19,9 +20,17 @@ fn main() {
             "ring",
             "select",
             "mutex",
+            "memory",
+            "hogs",
+            "hogs-sleep",
+            "hogs-read",
         ],
     );
-    let rt = tokio::runtime::Builder::new_multi_thread().build().unwrap();
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if workload == "memory" || workload.starts_with("hogs") {
+        builder.enable_time();
+    }
+    let rt = builder.build().unwrap();
     match workload.as_str() {
         // The spawner is itself a task, as goro's is a goroutine and Go's a
         // goroutine: spawns go to a worker's local queue.
@@ -40,7 +49,11 @@ fn main() {
         "ring" => goro_benches::report(|| rt.block_on(rt.spawn(ring(n))).unwrap()),
         "select" => goro_benches::report(|| rt.block_on(rt.spawn(select4(n))).unwrap()),
         "mutex" => goro_benches::report(|| rt.block_on(rt.spawn(mutex(n))).unwrap()),
-        _ => unreachable!(),
+        "memory" => goro_benches::report_with(|| rt.block_on(rt.spawn(memory(n))).unwrap()),
+        hogs => {
+            let kind = Hog::of(hogs).unwrap();
+            goro_benches::report_with(|| rt.block_on(rt.spawn(hog_run(kind, n))).unwrap());
+        }
     }
 }
 
@@ -211,4 +224,71 @@ async fn mutex(n: u64) -> u64 {
     let total = *counter.lock().await;
     assert_eq!(total, n * MUTEX_INCREMENTS);
     total
+}
+
+/// `n` tasks wait on one shared `watch` channel (tokio's mpsc has a single
+/// receiver); once all wait, the peak resident set is taken, and dropping
+/// the sender releases them all. Returns how many were released.
+async fn memory(n: u64) -> (u64, Vec<(&'static str, u64)>) {
+    let released: &'static AtomicU64 = Box::leak(Box::new(AtomicU64::new(0)));
+    let parked: &'static AtomicU64 = Box::leak(Box::new(AtomicU64::new(0)));
+    let gone: &'static AtomicU64 = Box::leak(Box::new(AtomicU64::new(n)));
+    let all_parked: &'static Notify = Box::leak(Box::new(Notify::new()));
+    let all_gone: &'static Notify = Box::leak(Box::new(Notify::new()));
+    let memory = Memory::baseline();
+    let (tx, rx) = watch::channel(());
+    for _ in 0..n {
+        let mut rx = rx.clone();
+        tokio::spawn(async move {
+            if parked.fetch_add(1, Ordering::AcqRel) + 1 == n {
+                all_parked.notify_one();
+            }
+            if rx.changed().await.is_err() {
+                released.fetch_add(1, Ordering::Relaxed);
+            }
+            if gone.fetch_sub(1, Ordering::AcqRel) == 1 {
+                all_gone.notify_one();
+            }
+        });
+    }
+    drop(rx);
+    if n > 0 {
+        all_parked.notified().await;
+    }
+    // The last count comes just before its task waits: let it wait.
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let fields = memory.peak();
+    drop(tx);
+    if n > 0 {
+        all_gone.notified().await;
+    }
+    (released.load(Ordering::Relaxed), fields)
+}
+
+/// The hogs as plain `tokio::spawn` tasks that block their workers (as a
+/// naive port would; `spawn_blocking` would spare the workers), and a task
+/// that sleeps 1 ms at a time meanwhile, recording its lag.
+async fn hog_run(kind: Hog, n: u64) -> (u64, Vec<(&'static str, u64)>) {
+    let hogs = goro_benches::hog_count();
+    let deadline = Instant::now() + Duration::from_millis(n);
+    let addr = (kind == Hog::Read).then(|| goro_benches::serve_at(hogs, deadline));
+    let ticker = tokio::spawn(async move {
+        let mut lags = Lags::new();
+        loop {
+            let before = Instant::now();
+            if before >= deadline {
+                break lags;
+            }
+            tokio::time::sleep(TICK).await;
+            lags.tick(before);
+        }
+    });
+    let hogs: Vec<_> = (0..hogs)
+        .map(|_| tokio::spawn(async move { goro_benches::hog(kind, deadline, addr) }))
+        .collect();
+    let mut finished = 0;
+    for h in hogs {
+        finished += h.await.unwrap();
+    }
+    (finished, ticker.await.unwrap().fields())
 }

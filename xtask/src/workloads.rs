@@ -1,0 +1,421 @@
+//! What `cargo xtask bench` runs: the systems and the workloads, with their
+//! sizes, units, notes and the goals of DESIGN.md §4.
+
+/// One system under test: a binary that runs `<binary> <workload> <n>` and
+/// prints `checksum=<u64> elapsed_ns=<u64>` (and, for some workloads, more
+/// `key=value` fields).
+#[derive(Debug)]
+pub(crate) struct System {
+    /// Name in flags and table columns.
+    pub(crate) name: &'static str,
+    /// File name of the binary under `target/release`.
+    pub(crate) binary: &'static str,
+}
+
+/// All systems, in table column order. goro comes first: ratios are goro's.
+pub(crate) const SYSTEMS: &[System] = &[
+    System {
+        name: "goro",
+        binary: "bench-goro",
+    },
+    System {
+        name: "go",
+        binary: "bench-go",
+    },
+    System {
+        name: "tokio",
+        binary: "bench-tokio",
+    },
+    System {
+        name: "may",
+        binary: "bench-may",
+    },
+    System {
+        name: "crossbeam",
+        binary: "bench-crossbeam",
+    },
+    System {
+        name: "corosensei",
+        binary: "bench-corosensei",
+    },
+];
+
+/// How a run's printed fields become its figure (lower is better for all).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Measure {
+    /// `elapsed_ns / (n * ops_per_n)`.
+    PerOp,
+    /// `(peak_kib - baseline_kib) / n`: resident KiB per parked goroutine.
+    KibEach,
+    /// `worst_lag_us` in ms, with `p99_lag_us` in ms as a second figure.
+    Lag,
+}
+
+/// A goal of DESIGN.md §4: goro's figure at most `max` times the peer's
+/// figure, or at most `max` itself (in the workload's unit) with no peer.
+#[derive(Debug)]
+pub(crate) struct Goal {
+    pub(crate) peer: Option<&'static str>,
+    pub(crate) max: f64,
+}
+
+/// One workload, run by each of its systems' binaries as `<binary> <name> <n>`.
+#[derive(Debug)]
+pub(crate) struct Workload {
+    /// Name in flags, in the binaries' arguments and in the table.
+    pub(crate) name: &'static str,
+    /// What one operation is, for `--help`.
+    pub(crate) about: &'static str,
+    /// The size passed to the binaries normally, and with `--quick`.
+    pub(crate) n: u64,
+    pub(crate) quick_n: u64,
+    /// Operations per unit of `n`: 1, unless each of the `n` (goroutines, say)
+    /// does a fixed batch of them.
+    pub(crate) ops_per_n: u64,
+    /// Unit of the figures.
+    pub(crate) unit: &'static str,
+    /// Unit of `n` in the table, if it is not a count.
+    pub(crate) n_unit: &'static str,
+    pub(crate) measure: Measure,
+    /// Names of the systems (from [`SYSTEMS`]) that implement this workload.
+    pub(crate) systems: &'static [&'static str],
+    /// `(system, n, quick_n)`: a system that runs this workload at another
+    /// size (its note says why).
+    pub(crate) sizes: &'static [(&'static str, u64, u64)],
+    /// `(system, note)`: how a system runs this workload differently from
+    /// the others, printed under the table.
+    pub(crate) notes: &'static [(&'static str, &'static str)],
+    /// `(system, reason)`: a system that cannot run this workload, and why.
+    pub(crate) skips: &'static [(&'static str, &'static str)],
+    /// DESIGN.md §4's goals for goro.
+    pub(crate) goals: &'static [Goal],
+}
+
+impl Workload {
+    /// The size `system` runs this workload at.
+    pub(crate) fn n_for(&self, system: &str, quick: bool) -> u64 {
+        let own = self.sizes.iter().find(|(s, _, _)| *s == system);
+        match (own, quick) {
+            (Some(&(_, n, _)), false) => n,
+            (Some(&(_, _, q)), true) => q,
+            (None, false) => self.n,
+            (None, true) => self.quick_n,
+        }
+    }
+}
+
+/// Goals of a workload that goro should run at most `max` times as long as
+/// Go.
+const fn vs_go(max: f64) -> Goal {
+    Goal {
+        peer: Some("go"),
+        max,
+    }
+}
+
+/// may's stacks are one `mmap` each with an `mprotect`ed guard page: two
+/// memory maps per coroutine, so `vm.max_map_count` (65530 by default) holds
+/// about 32K live coroutines, and a million fail with ENOMEM.
+const MAY_MAPS: &str = "n = 20_000 (quick: 10_000): each may stack is an mmap of its own with an \
+    mprotect guard (2 memory maps), and vm.max_map_count (65530 by default) allows about 32K \
+    live coroutines; a million fail with ENOMEM";
+
+/// How the `hogs` workloads treat each peer.
+const HOG_NOTES: &[(&str, &str)] = &[
+    (
+        "goro",
+        "the hogs are plain goroutines (no goro::blocking): sysmon must notice them on its own",
+    ),
+    (
+        "go",
+        "CPU loop: preempted asynchronously (Go ≥ 1.14); sleep: syscall.Nanosleep (time.Sleep would \
+         park the goroutine); read: a raw blocking socket and syscall.Read (a net.Conn would park \
+         on the netpoller)",
+    ),
+    (
+        "tokio",
+        "the hogs are plain tokio::spawn tasks that block their workers, as a naive port would \
+         (spawn_blocking would spare them); tokio's timer wheel ticks in whole ms",
+    ),
+    (
+        "may",
+        "the hogs are plain coroutines that block their workers; a coroutine woken by its timer \
+         runs on may's timer thread, so the sleeping ticker needs no worker at all",
+    ),
+];
+
+/// The `hogs` goal: worst tick lag at most 20 ms.
+const HOG_GOAL: &[Goal] = &[Goal {
+    peer: None,
+    max: 20.0,
+}];
+
+/// All workloads, in table row order.
+pub(crate) const WORKLOADS: &[Workload] = &[
+    Workload {
+        name: "switch",
+        about: "fiber resume + suspend round trip",
+        n: 20_000_000,
+        quick_n: 1_000_000,
+        ops_per_n: 1,
+        unit: "ns per round trip",
+        n_unit: "",
+        measure: Measure::PerOp,
+        systems: &["goro", "corosensei"],
+        sizes: &[],
+        notes: &[],
+        skips: &[],
+        goals: &[Goal {
+            peer: Some("corosensei"),
+            max: 1.0,
+        }],
+    },
+    Workload {
+        name: "spawn",
+        about: "n goroutines each bump a counter; wait for all",
+        n: 1_000_000,
+        quick_n: 100_000,
+        ops_per_n: 1,
+        unit: "ns per goroutine",
+        n_unit: "",
+        measure: Measure::PerOp,
+        systems: &["goro", "go", "tokio", "may"],
+        sizes: &[("may", 20_000, 10_000)],
+        notes: &[("may", MAY_MAPS)],
+        skips: &[],
+        goals: &[
+            vs_go(0.5),
+            Goal {
+                peer: Some("tokio"),
+                max: 1.0,
+            },
+        ],
+    },
+    Workload {
+        name: "skynet",
+        about: "tree of goroutines, 10 children a node, n leaves, sums over channels",
+        n: 1_000_000,
+        quick_n: 100_000,
+        ops_per_n: 1,
+        unit: "ns per leaf",
+        n_unit: "",
+        measure: Measure::PerOp,
+        systems: &["goro", "go", "tokio", "may"],
+        sizes: &[("may", 10_000, 10_000)],
+        notes: &[
+            (
+                "tokio",
+                "mpsc channels of capacity 1 (tokio has no unbuffered channel)",
+            ),
+            (
+                "may",
+                "unbounded mpsc channels (may has no other kind); n = 10_000: as for spawn, \
+                 its stacks take 2 memory maps each",
+            ),
+        ],
+        skips: &[],
+        goals: &[vs_go(0.5)],
+    },
+    Workload {
+        name: "skynet-join",
+        about: "skynet with sums over join handles (Go has no such thing)",
+        n: 1_000_000,
+        quick_n: 100_000,
+        ops_per_n: 1,
+        unit: "ns per leaf",
+        n_unit: "",
+        measure: Measure::PerOp,
+        systems: &["goro", "tokio"],
+        sizes: &[],
+        notes: &[],
+        skips: &[],
+        goals: &[],
+    },
+    Workload {
+        name: "pingpong",
+        about: "round trips over two unbuffered channels (tokio: capacity 1)",
+        n: 1_000_000,
+        quick_n: 100_000,
+        ops_per_n: 1,
+        unit: "ns per round trip",
+        n_unit: "",
+        measure: Measure::PerOp,
+        systems: &["goro", "go", "tokio", "may", "crossbeam"],
+        sizes: &[],
+        notes: &[
+            ("tokio", "mpsc channels of capacity 1"),
+            (
+                "may",
+                "unbounded mpsc channels (one value in flight at a time here)",
+            ),
+            ("crossbeam", "two OS threads"),
+        ],
+        skips: &[],
+        goals: &[vs_go(0.5)],
+    },
+    Workload {
+        name: "ring",
+        about: "503 goroutines pass a token around a ring of unbuffered channels",
+        n: 10_000_000,
+        quick_n: 1_000_000,
+        ops_per_n: 1,
+        unit: "ns per hop",
+        n_unit: "",
+        measure: Measure::PerOp,
+        systems: &["goro", "go", "tokio", "may"],
+        sizes: &[],
+        notes: &[
+            ("tokio", "mpsc channels of capacity 1"),
+            ("may", "unbounded mpsc channels (one token in flight)"),
+        ],
+        skips: &[],
+        goals: &[vs_go(0.5)],
+    },
+    Workload {
+        name: "mpmc",
+        about: "4 producers, 4 consumers, one channel of 1024",
+        n: 10_000_000,
+        quick_n: 1_000_000,
+        ops_per_n: 1,
+        unit: "ns per message",
+        n_unit: "",
+        measure: Measure::PerOp,
+        systems: &["goro", "go", "may", "crossbeam"],
+        sizes: &[],
+        notes: &[
+            (
+                "may",
+                "may::sync::mpmc is unbounded (may has no bounded channel): producers never wait",
+            ),
+            ("crossbeam", "8 OS threads"),
+        ],
+        skips: &[],
+        goals: &[
+            vs_go(0.7),
+            Goal {
+                peer: Some("crossbeam"),
+                max: 1.0,
+            },
+        ],
+    },
+    Workload {
+        name: "select",
+        about: "one consumer selects over 4 unbuffered channels, 4 producers",
+        n: 4_000_000,
+        quick_n: 400_000,
+        ops_per_n: 1,
+        unit: "ns per message",
+        n_unit: "",
+        measure: Measure::PerOp,
+        systems: &["goro", "go", "tokio", "crossbeam"],
+        sizes: &[],
+        notes: &[
+            ("tokio", "tokio::select! over mpsc channels of capacity 1"),
+            ("crossbeam", "5 OS threads"),
+        ],
+        skips: &[(
+            "may",
+            "may::select! runs each arm in a coroutine of its own and cancels the losers with \
+             the value they may have received: with several channels ready it loses messages \
+             (8 messages on 4 channels: 2 selected, then the consumer waits forever)",
+        )],
+        goals: &[vs_go(0.6)],
+    },
+    Workload {
+        name: "mutex",
+        about: "n goroutines × 1000 increments of a counter under one shared mutex",
+        n: 1_000,
+        quick_n: 100,
+        ops_per_n: 1_000,
+        unit: "ns per increment",
+        n_unit: "",
+        measure: Measure::PerOp,
+        systems: &["goro", "go", "tokio", "may", "crossbeam"],
+        sizes: &[],
+        notes: &[
+            ("tokio", "tokio::sync::Mutex, n tasks"),
+            ("may", "may::sync::Mutex, n coroutines"),
+            (
+                "crossbeam",
+                "std::sync::Mutex on 8 OS threads sharing the same n × 1000 increments",
+            ),
+        ],
+        skips: &[],
+        goals: &[vs_go(1.0)],
+    },
+    Workload {
+        name: "memory",
+        about: "n goroutines parked receiving on one channel; peak resident KiB each",
+        n: 1_000_000,
+        quick_n: 100_000,
+        ops_per_n: 1,
+        unit: "KiB per parked goroutine",
+        n_unit: "",
+        measure: Measure::KibEach,
+        systems: &["goro", "go", "tokio", "may"],
+        sizes: &[("may", 20_000, 10_000)],
+        notes: &[
+            (
+                "all",
+                "(VmHWM once all n are parked - VmRSS once the runtime has started, before the \
+                 first spawn) / n, both read from /proc/self/status in the benchmark process; \
+                 closing the channel then releases them all (checksum: how many were released)",
+            ),
+            (
+                "tokio",
+                "the tasks wait on one tokio::sync::watch channel (tokio's mpsc has one receiver)",
+            ),
+            ("may", MAY_MAPS),
+        ],
+        skips: &[],
+        goals: &[Goal {
+            peer: None,
+            max: 5.0,
+        }],
+    },
+    Workload {
+        name: "hogs",
+        about: "a hog per worker spins n ms; a goroutine sleeps 1 ms at a time: worst lag",
+        n: 2_000,
+        quick_n: 300,
+        ops_per_n: 1,
+        unit: "tick lag ms: worst, p99",
+        n_unit: " ms",
+        measure: Measure::Lag,
+        systems: &["goro", "go", "tokio", "may"],
+        sizes: &[],
+        notes: HOG_NOTES,
+        skips: &[],
+        goals: HOG_GOAL,
+    },
+    Workload {
+        name: "hogs-sleep",
+        about: "hogs in std::thread::sleep (50 ms chunks) instead of a CPU loop",
+        n: 2_000,
+        quick_n: 300,
+        ops_per_n: 1,
+        unit: "tick lag ms: worst, p99",
+        n_unit: " ms",
+        measure: Measure::Lag,
+        systems: &["goro", "go", "tokio", "may"],
+        sizes: &[],
+        notes: HOG_NOTES,
+        skips: &[],
+        goals: HOG_GOAL,
+    },
+    Workload {
+        name: "hogs-read",
+        about: "hogs in a blocking TcpStream::read on loopback, written to after n ms",
+        n: 2_000,
+        quick_n: 300,
+        ops_per_n: 1,
+        unit: "tick lag ms: worst, p99",
+        n_unit: " ms",
+        measure: Measure::Lag,
+        systems: &["goro", "go", "tokio", "may"],
+        sizes: &[],
+        notes: HOG_NOTES,
+        skips: &[],
+        goals: HOG_GOAL,
+    },
+];
