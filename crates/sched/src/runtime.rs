@@ -78,6 +78,11 @@ pub(crate) struct Shared {
     run_waiters: Mutex<Vec<Unparker>>,
     deadlock: OnceLock<String>,
     pub(crate) detect_deadlocks: bool,
+    /// Sysmon's thread, and whether it sleeps its long idle interval: a
+    /// worker that wakes up from sleep wakes it too, so that a goroutine
+    /// that starts hogging is seen within the short interval.
+    pub(crate) sysmon: OnceLock<Thread>,
+    pub(crate) sysmon_idle: AtomicBool,
     shutdown: AtomicBool,
     /// Worker and spare threads not yet exited.
     threads: Mutex<usize>,
@@ -294,20 +299,28 @@ impl WorkerShared {
 /// (`membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)`); false where the kernel
 /// (or an emulator) lacks it.
 fn membarrier() -> bool {
+    const PRIVATE_EXPEDITED: libc::c_long = 1 << 3;
+    // SAFETY: the membarrier system call reads no memory of ours.
+    membarrier_registered()
+        && unsafe { libc::syscall(libc::SYS_membarrier, PRIVATE_EXPEDITED, 0, 0) } == 0
+}
+
+/// Registers the process for `membarrier` (once; sysmon does it when it
+/// starts: the first registration can take milliseconds on a busy machine,
+/// which a hand-off should not wait for). Whether the kernel supports it.
+pub(crate) fn membarrier_registered() -> bool {
     const QUERY: libc::c_long = 0;
     const PRIVATE_EXPEDITED: libc::c_long = 1 << 3;
     const REGISTER_PRIVATE_EXPEDITED: libc::c_long = 1 << 4;
     static REGISTERED: OnceLock<bool> = OnceLock::new();
-    let ok = *REGISTERED.get_or_init(|| {
+    *REGISTERED.get_or_init(|| {
         // SAFETY: the membarrier system call reads no memory of ours.
         let supported = unsafe { libc::syscall(libc::SYS_membarrier, QUERY, 0, 0) };
         // SAFETY: as above.
         supported >= 0
             && supported & PRIVATE_EXPEDITED != 0
             && unsafe { libc::syscall(libc::SYS_membarrier, REGISTER_PRIVATE_EXPEDITED, 0, 0) } == 0
-    });
-    // SAFETY: as above.
-    ok && unsafe { libc::syscall(libc::SYS_membarrier, PRIVATE_EXPEDITED, 0, 0) } == 0
+    })
 }
 
 /// Event counters, for `stats()` and tests.
@@ -647,6 +660,18 @@ impl Shared {
             }
         }
         self.schedule(task);
+    }
+
+    /// A goroutine starts to run: if sysmon sleeps its long interval, wake
+    /// it (one load of a line that sysmon rarely writes, otherwise).
+    #[inline]
+    pub(crate) fn wake_idle_sysmon(&self) {
+        if self.sysmon_idle.load(Ordering::Relaxed)
+            && self.sysmon_idle.swap(false, Ordering::Relaxed)
+            && let Some(sysmon) = self.sysmon.get()
+        {
+            sysmon.unpark();
+        }
     }
 
     /// The coarse clock (see `coarse_ms`).
@@ -1337,6 +1362,8 @@ impl Runtime {
             run_waiters: Mutex::new(Vec::new()),
             deadlock: OnceLock::new(),
             detect_deadlocks,
+            sysmon: OnceLock::new(),
+            sysmon_idle: AtomicBool::new(false),
             shutdown: AtomicBool::new(false),
             threads: Mutex::new(workers),
             threads_cv: Condvar::new(),
@@ -1351,6 +1378,28 @@ impl Runtime {
             threads: Vec::with_capacity(workers),
             sysmon: None,
         };
+        // Sysmon first, and running before any goroutine can: a thread that
+        // starts while the CPUs are busy may wait a scheduling period or two
+        // (16 ms measured with two goroutines spinning) for its first turn,
+        // and sysmon's first look is what a hog's hand-off waits for.
+        let s = shared.clone();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        match thread::Builder::new()
+            .name(format!("{name}-sysmon"))
+            .spawn(move || crate::sysmon::run(&s, ready_tx))
+        {
+            Ok(handle) => {
+                let _ = shared.sysmon.set(handle.thread().clone());
+                rt.sysmon = Some(handle);
+                let _ = ready_rx.recv();
+            }
+            Err(e) => {
+                // No worker started: none to wait for.
+                *shared.threads.lock().unwrap_or_else(|e| e.into_inner()) = 0;
+                drop(rt);
+                return Err(e);
+            }
+        }
         for (index, deque) in deques.into_iter().enumerate() {
             let ctx = WorkerCtx::new(index, shared.clone(), deque, false);
             let s = shared.clone();
@@ -1373,17 +1422,6 @@ impl Runtime {
                     drop(rt);
                     return Err(e);
                 }
-            }
-        }
-        let s = shared.clone();
-        match thread::Builder::new()
-            .name(format!("{name}-sysmon"))
-            .spawn(move || crate::sysmon::run(&s))
-        {
-            Ok(handle) => rt.sysmon = Some(handle),
-            Err(e) => {
-                drop(rt);
-                return Err(e);
             }
         }
         Ok(rt)

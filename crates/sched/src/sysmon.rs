@@ -44,8 +44,9 @@ use crate::worker;
 const HOG: Duration = Duration::from_millis(10);
 /// How often sysmon looks while some worker runs a goroutine.
 const BUSY_INTERVAL: Duration = Duration::from_millis(2);
-/// How often it looks while every worker is idle.
-const IDLE_INTERVAL: Duration = Duration::from_millis(20);
+/// How often it looks while every worker is idle (Go's sysmon sleeps up to
+/// 10 ms too); a worker that starts a goroutine meanwhile wakes it.
+const IDLE_INTERVAL: Duration = Duration::from_millis(10);
 /// How long a deadlock must hold still before `run` reports it.
 const DEADLOCK_AFTER: Duration = Duration::from_millis(300);
 
@@ -53,8 +54,11 @@ const DEADLOCK_AFTER: Duration = Duration::from_millis(300);
 static SIGQUIT: AtomicBool = AtomicBool::new(false);
 
 /// Sysmon's loop, until the runtime shuts down.
-pub(crate) fn run(shared: &std::sync::Arc<Shared>) {
+pub(crate) fn run(shared: &std::sync::Arc<Shared>, ready: std::sync::mpsc::Sender<()>) {
     let _goro_thread = GoroThread::enter();
+    // Now rather than at the first hand-off, which should not wait for it.
+    runtime::membarrier_registered();
+    let _ = ready.send(());
     // Per slot: the switch count last seen, and since when it has not moved.
     let mut seen: Vec<(u64, Instant)> = Vec::new();
     let mut interval = BUSY_INTERVAL;
@@ -89,6 +93,7 @@ pub(crate) fn run(shared: &std::sync::Arc<Shared>) {
             }
         }
         interval = if busy { BUSY_INTERVAL } else { IDLE_INTERVAL };
+        shared.sysmon_idle.store(!busy, Ordering::Relaxed);
         if shared.detect_deadlocks && !busy && shared.has_run_waiters() {
             match (all_asleep(), asleep) {
                 (Some(activity), Some((since, seen))) if activity == seen => {

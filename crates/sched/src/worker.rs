@@ -360,6 +360,7 @@ impl WorkerCtx {
             let switch = {
                 let _current = CurrentGuard::enter(&task);
                 self.slot().set_running(&task);
+                self.shared.wake_idle_sysmon();
                 // SAFETY: we took `task` from a queue (or it just parked back
                 // to us), so this thread owns its run.
                 let switch = unsafe { task.resume() };
