@@ -71,8 +71,11 @@ pub(crate) struct Shared {
     /// The name prefix of worker threads.
     name: Box<str>,
     /// Milliseconds since the timers' epoch, as of sysmon's last look: a
-    /// clock that costs a parking goroutine one load (for `dump`).
-    coarse_ms: AtomicU32,
+    /// clock that costs a parking goroutine one load (for `dump`). On a
+    /// line of its own, as `sysmon_idle`: workers read them on every park
+    /// and every run, and only sysmon writes them, so no worker's write
+    /// (the idle counters, say) may bounce their line.
+    coarse_ms: CachePadded<AtomicU32>,
     /// Threads and goroutines waiting in `Runtime::run`, and the deadlock
     /// report that sysmon hands them (see `sysmon.rs`).
     run_waiters: Mutex<Vec<Unparker>>,
@@ -82,7 +85,7 @@ pub(crate) struct Shared {
     /// worker that wakes up from sleep wakes it too, so that a goroutine
     /// that starts hogging is seen within the short interval.
     pub(crate) sysmon: OnceLock<Thread>,
-    pub(crate) sysmon_idle: AtomicBool,
+    pub(crate) sysmon_idle: CachePadded<AtomicBool>,
     shutdown: AtomicBool,
     /// Worker and spare threads not yet exited.
     threads: Mutex<usize>,
@@ -1358,12 +1361,12 @@ impl Runtime {
                 warned: false,
             }),
             name: name.into(),
-            coarse_ms: AtomicU32::new(0),
+            coarse_ms: CachePadded::new(AtomicU32::new(0)),
             run_waiters: Mutex::new(Vec::new()),
             deadlock: OnceLock::new(),
             detect_deadlocks,
             sysmon: OnceLock::new(),
-            sysmon_idle: AtomicBool::new(false),
+            sysmon_idle: CachePadded::new(AtomicBool::new(false)),
             shutdown: AtomicBool::new(false),
             threads: Mutex::new(workers),
             threads_cv: Condvar::new(),
