@@ -520,7 +520,7 @@ impl Shared {
 
     /// Puts worker `index` to sleep, unless `has_work` finds something once it
     /// is registered as a sleeper; wakes at the earliest timer at the latest.
-    pub(crate) fn sleep(&self, index: usize, has_work: &dyn Fn() -> bool) {
+    pub(crate) fn sleep(&self, index: usize, has_work: &dyn Fn() -> bool, limit: Option<Duration>) {
         self.workers[index].woken.store(false, Ordering::Release);
         {
             let mut sleepers = self.idle.lock();
@@ -529,15 +529,16 @@ impl Shared {
         }
         fence(Ordering::SeqCst);
         if !has_work() && !self.is_shutdown() {
-            match self.timers.earliest() {
-                NEVER => thread::park(),
-                deadline => {
-                    let deadline = self.timers.instant(deadline);
-                    let now = Instant::now();
-                    if deadline > now {
-                        thread::park_timeout(deadline - now);
-                    }
-                }
+            let now = Instant::now();
+            let timer = match self.timers.earliest() {
+                NEVER => None,
+                deadline => Some(self.timers.instant(deadline)),
+            };
+            let limit = limit.and_then(|l| now.checked_add(l));
+            match timer.into_iter().chain(limit).min() {
+                None => thread::park(),
+                Some(deadline) if deadline > now => thread::park_timeout(deadline - now),
+                Some(_) => {}
             }
         }
         if !self.workers[index].woken.load(Ordering::Acquire) {

@@ -47,6 +47,8 @@ use crate::task::{Switch, Task, TaskRef};
 const INJECTOR_INTERVAL: u32 = 61;
 /// How often in a row `next` may win while the local queue waits.
 const NEXT_STREAK: u32 = 16;
+/// How often a sleeping spare wakes to see whether it may retire.
+const SPARE_RECHECK: Duration = Duration::from_millis(20);
 /// How long an idle worker searches before it sleeps.
 const SPIN: Duration = Duration::from_micros(20);
 
@@ -171,7 +173,10 @@ impl WorkerCtx {
             if self.spare && self.shared.try_retire() {
                 break;
             }
-            self.shared.sleep(self.index, &|| self.has_work_anywhere());
+            // A spare wakes now and then to see whether it may retire.
+            let limit = self.spare.then_some(SPARE_RECHECK);
+            self.shared
+                .sleep(self.index, &|| self.has_work_anywhere(), limit);
         }
         // Whatever is still queued here goes to the injector (for the drain,
         // or for the others when a spare retires).

@@ -129,4 +129,14 @@ fn many_hogs_and_a_ticker_on_two_workers() {
     }
     assert_eq!(ticks.load(Ordering::SeqCst), 100);
     assert!(rt.stats().handoffs >= 1);
+    // With the hogs gone, the spares retire.
+    let start = Instant::now();
+    while rt.stats().spares > 0 {
+        assert!(
+            start.elapsed() < HANG,
+            "spares never retired: {:?}",
+            rt.stats()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
