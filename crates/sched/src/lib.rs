@@ -105,6 +105,10 @@ where
 /// Runs `f` as a goroutine on the global runtime and waits for it; a panic
 /// in `f` is re-raised in the caller.
 ///
+/// If every goroutine ends up waiting with nothing left to wake any, `run`
+/// panics as Go does, "all goroutines are asleep - deadlock!", followed by
+/// [`dump`] (see [`Runtime::run`]).
+///
 /// ```
 /// let answer = goro_sched::run(|| {
 ///     let h = goro_sched::go(|| 21);
@@ -118,7 +122,7 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    runtime::join_or_resume(runtime::global().go(f))
+    runtime::global().run(f)
 }
 
 /// Lets other goroutines run: the calling goroutine goes to the back of its

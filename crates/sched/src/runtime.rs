@@ -1676,11 +1676,6 @@ impl Drop for RunWaiter<'_> {
     }
 }
 
-/// Joins `handle`, re-raising a panic of the goroutine.
-pub(crate) fn join_or_resume<T>(handle: JoinHandle<T>) -> T {
-    resolve(handle.join())
-}
-
 /// A join's result, with a panic of the goroutine re-raised.
 fn resolve<T>(result: Result<T, JoinError>) -> T {
     match result {
