@@ -107,7 +107,7 @@ where
 ///
 /// If every goroutine ends up waiting with nothing left to wake any, `run`
 /// panics as Go does, "all goroutines are asleep - deadlock!", followed by
-/// [`dump`] (see [`Runtime::run`]).
+/// [`dump()`] (see [`Runtime::run`]).
 ///
 /// ```
 /// let answer = goro_sched::run(|| {
