@@ -246,18 +246,23 @@ impl WorkerShared {
     /// # Safety
     /// Only on the worker's own thread.
     unsafe fn mark_stuck_here(&self) -> (bool, Option<TaskRef>) {
-        if self.stuck.load(Ordering::Relaxed) != NOT_STUCK {
+        // A CAS: sysmon may be marking it at the same time.
+        if self
+            .stuck
+            .compare_exchange(NOT_STUCK, STUCK, Ordering::AcqRel, Ordering::Relaxed)
+            .is_err()
+        {
             return (false, None);
         }
-        self.stuck.store(STUCK, Ordering::Release);
         // SAFETY: our own thread; sysmon steals only from `NOT_STUCK`.
         (true, unsafe { self.take_next() })
     }
 
     /// Sysmon takes the `next` of a worker that runs one goroutine for long,
     /// and marks it `STUCK`. `Err` if the worker turned out to be between
-    /// runs (it will run `next` itself); `Ok(None)` when `next` was empty,
-    /// or without the fence below (the hand-off then covers its queue only).
+    /// runs (it will run `next` itself) or marked already; `Ok(None)` when
+    /// `next` was empty, or without the fence below (the hand-off then
+    /// covers its queue only).
     ///
     /// An asymmetric fence (as liburcu's and folly's): the worker's side is
     /// plain loads and stores (`put_next`, `end_run`); sysmon announces
@@ -267,7 +272,14 @@ impl WorkerShared {
     /// is inside `put_next` (`next_busy`: sysmon waits). A run that ends
     /// meanwhile waits in `end_run` for `STEALING` to clear.
     fn steal_next(&self) -> Result<Option<TaskRef>, ()> {
-        self.stuck.store(STEALING, Ordering::SeqCst);
+        // A CAS: the worker may be marking itself (`blocking`) meanwhile.
+        if self
+            .stuck
+            .compare_exchange(NOT_STUCK, STEALING, Ordering::SeqCst, Ordering::Relaxed)
+            .is_err()
+        {
+            return Err(());
+        }
         if !membarrier() {
             self.stuck.store(STUCK, Ordering::Release);
             return Ok(None);
