@@ -31,16 +31,12 @@ pub(crate) fn render(shared: &Arc<Shared>) -> String {
         shared.procs,
         shared.spares_running()
     );
-    let mut listed_running = 0;
     for task in &tasks {
         let on = running
             .iter()
             .find(|(_, addr)| *addr == task.addr().cast_mut());
         let state = match on {
-            Some((worker, _)) => {
-                listed_running += 1;
-                format!("running on worker {worker}")
-            }
+            Some((worker, _)) => format!("running on worker {worker}"),
             None if task.is_parked() => {
                 let wait = Wait::from_code(task.wait.load(Ordering::Relaxed));
                 let since = task.waiting_since.load(Ordering::Relaxed);
@@ -56,16 +52,18 @@ pub(crate) fn render(shared: &Arc<Shared>) -> String {
     }
     // A goroutine that has never parked is not in the registry, and one we
     // hold no reference to may end at any moment: shown by worker only.
-    let unlisted_running = running.len() - listed_running;
-    for (worker, addr) in &running {
-        if !tasks.iter().any(|t| t.addr().cast_mut() == *addr) {
-            let _ = writeln!(
-                out,
-                "\ngoroutine ? [running on worker {worker}, not yet parked]"
-            );
-        }
+    let unlisted: Vec<usize> = running
+        .iter()
+        .filter(|(_, addr)| !tasks.iter().any(|t| t.addr().cast_mut() == *addr))
+        .map(|&(worker, _)| worker)
+        .collect();
+    for worker in &unlisted {
+        let _ = writeln!(
+            out,
+            "\ngoroutine ? [running on worker {worker}, not yet parked]"
+        );
     }
-    let others = alive.saturating_sub(tasks.len() + unlisted_running);
+    let others = alive.saturating_sub(tasks.len() + unlisted.len());
     if others > 0 {
         let _ = writeln!(
             out,

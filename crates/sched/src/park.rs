@@ -270,6 +270,7 @@ impl Waiting {
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
+#[repr(u8)]
 pub enum Wait {
     /// A plain [`park`].
     Park,
@@ -322,8 +323,10 @@ impl Wait {
         Wait::Barrier,
     ];
 
+    /// Its number: the discriminant, in `ALL`'s order (every park stores
+    /// it, so no search).
     pub(crate) fn code(self) -> u8 {
-        Wait::ALL.iter().position(|&w| w == self).unwrap_or(0) as u8
+        self as u8
     }
 
     pub(crate) fn from_code(code: u8) -> Wait {
@@ -486,6 +489,19 @@ pub fn park_deadline_on(deadline: Instant, wait: Wait) {
             if deadline > now {
                 std::thread::park_timeout(deadline - now);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Wait;
+
+    #[test]
+    fn a_wait_reason_survives_its_number() {
+        for (i, &w) in Wait::ALL.iter().enumerate() {
+            assert_eq!(usize::from(w.code()), i);
+            assert_eq!(Wait::from_code(w.code()), w);
         }
     }
 }

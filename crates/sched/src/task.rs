@@ -830,24 +830,7 @@ impl<T> JoinHandle<T> {
     /// A [`JoinError`] if the goroutine panicked (the panic hook has already
     /// printed it) or was unwound by its runtime's shutdown.
     pub fn join(self) -> Result<T, JoinError> {
-        let mut out: Option<Result<T, JoinError>> = None;
-        let out_ptr = ptr::from_mut(&mut out).cast::<()>();
-        // SAFETY: a `JoinHandle<T>` is made only with the task whose body's
-        // output is `T` (`Task::spawn`).
-        if unsafe { self.task.body.poll_join(out_ptr, None) } {
-            return out.expect("a result is taken once");
-        }
-        loop {
-            // SAFETY: as above.
-            if unsafe {
-                self.task
-                    .body
-                    .poll_join(out_ptr, Some(park::current_unparker()))
-            } {
-                return out.expect("a result is taken once");
-            }
-            park::park_on(park::Wait::Join);
-        }
+        self.join_unless(|| false).expect("never stopped")
     }
 
     /// As `join`, but gives up (`None`) once `stop` says so; `stop` is asked
@@ -855,8 +838,14 @@ impl<T> JoinHandle<T> {
     pub(crate) fn join_unless(&self, stop: impl Fn() -> bool) -> Option<Result<T, JoinError>> {
         let mut out: Option<Result<T, JoinError>> = None;
         let out_ptr = ptr::from_mut(&mut out).cast::<()>();
+        // Done already: no waker to register.
+        // SAFETY: a `JoinHandle<T>` is made only with the task whose body's
+        // output is `T` (`Task::spawn`).
+        if unsafe { self.task.body.poll_join(out_ptr, None) } {
+            return Some(out.expect("a result is taken once"));
+        }
         loop {
-            // SAFETY: as in `join`.
+            // SAFETY: as above.
             if unsafe {
                 self.task
                     .body

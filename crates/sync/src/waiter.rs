@@ -85,7 +85,6 @@ impl Waiter {
     ///
     /// The caller must have linked the waiter into the list that
     /// `list(&mut *lock.lock())` names, and released the lock.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn wait<S>(
         &self,
         why: Wait,
