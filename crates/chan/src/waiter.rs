@@ -17,9 +17,9 @@
 //!    entry, and a waiter returns only after it has taken every channel lock
 //!    it registered under once more (to remove its entries). So nobody
 //!    touches a context after its owner has returned.
-//! 2. After a successful claim, the waiter does not return before `ready`;
-//!    the claimer touches the context for the last time when it sets it (it
-//!    clones the unparker first).
+//! 2. After a successful claim, the waiter does not return (nor park) before
+//!    `ready`; the claimer touches the context for the last time when it
+//!    sets it (it has marked the owner woken first, and queues it after).
 //! 3. A packet is touched only by its owner and by the claimer, in that order
 //!    across `ready`.
 
@@ -109,10 +109,12 @@ impl Context {
         if !peer.is_null() {
             ctx.peer.store(peer, Ordering::Relaxed);
         }
-        // SAFETY: as above, the owner is still waiting.
-        let unparker = unsafe { ctx.waiting.unparker() };
+        // SAFETY: as above, the owner is still waiting; and `wait` never
+        // parks once it sees the claim, which came before this.
+        let woken = unsafe { ctx.waiting.wake() };
         ctx.ready.store(true, Ordering::Release);
-        unparker.wake();
+        // Queues the owner, touching nothing of the context.
+        drop(woken);
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -125,11 +127,27 @@ impl Context {
 
     /// Waits until a claimer is done, or until `deadline`. `Some(oper)` once
     /// done; `None` if it gave up at the deadline (then nobody will claim it).
+    // Inlined into every blocking operation: see `goro_sched::park::park_on`.
+    #[inline(always)]
     pub(crate) fn wait(&self, deadline: Option<Instant>, why: Wait) -> Option<usize> {
         let mut deadline = deadline;
+        let mut spins = 0u32;
         loop {
             if self.ready.load(Ordering::Acquire) {
                 return self.selected();
+            }
+            if self.selected.load(Ordering::Relaxed) > ABORTED {
+                // Claimed: the claimer is finishing (it never waits for us),
+                // and its wake-up may already have been consumed by a park:
+                // parking again now could sleep for good (see
+                // `park::Waiting::wake`). Rare, and short.
+                spins += 1;
+                if spins < 64 {
+                    std::hint::spin_loop();
+                } else {
+                    std::thread::yield_now();
+                }
+                continue;
             }
             match deadline {
                 None => park::park_on(why),

@@ -300,6 +300,7 @@ impl<I, Y, R> Coroutine<I, Y, R> {
     /// # Panics
     /// If the coroutine has already finished. A panic inside the coroutine
     /// resurfaces here, after which the coroutine counts as finished.
+    #[inline]
     pub fn resume(&mut self, input: I) -> CoroutineResult<Y, R> {
         assert!(
             !self.is_finished(),
@@ -347,6 +348,7 @@ impl<I, Y, R> Coroutine<I, Y, R> {
 
     /// Switches in with `arg`; `Some(pointer to Y)` for a yield, `None` when
     /// the coroutine has finished (its result is then behind `self.data`).
+    #[inline(always)]
     fn switch_in(&mut self, arg: usize) -> Option<usize> {
         self.started = true;
         // SAFETY: `sp` is the saved stack pointer of this suspended (or not yet
@@ -440,6 +442,7 @@ impl<I, Y> Yielder<I, Y> {
     /// assert_eq!(sum.resume(7), CoroutineResult::Yield(12));
     /// assert_eq!(sum.resume(0), CoroutineResult::Return(12));
     /// ```
+    #[inline]
     pub fn suspend(&self, value: Y) -> I {
         let value = ManuallyDrop::new(value);
         // SAFETY: a `Yielder` exists only on its coroutine's stack, handed by

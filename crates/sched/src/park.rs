@@ -85,7 +85,7 @@ impl Unparker {
     /// ```
     pub fn unpark(&self) {
         match &self.inner {
-            Inner::Goroutine(task) => Task::wake(task),
+            Inner::Goroutine(task) => task.wake(),
             Inner::Thread(thread) => thread.unpark(),
         }
     }
@@ -99,8 +99,7 @@ impl Unparker {
         }
     }
 
-    /// As [`unpark`](Unparker::unpark), consuming the handle (one reference
-    /// count fewer on a goroutine's wake-up path).
+    /// As [`unpark`](Unparker::unpark), consuming the handle.
     ///
     /// ```
     /// use goro_sched::park;
@@ -121,7 +120,7 @@ impl Unparker {
     /// ```
     pub fn wake(self) {
         match self.inner {
-            Inner::Goroutine(task) => Task::wake_owned(task),
+            Inner::Goroutine(task) => task.wake(),
             Inner::Thread(thread) => thread.unpark(),
         }
     }
@@ -256,6 +255,96 @@ impl Waiting {
             WaitingInner::Thread(thread) => Inner::Thread(thread.clone()),
         };
         Unparker { inner }
+    }
+}
+
+impl Waiting {
+    /// Wakes it without taking a counted handle: the first half of a
+    /// wake-up, for a waiter that returns once the caller *publishes* (sets
+    /// its flag). Call this, then publish, then drop the [`Woken`]: that
+    /// queues the goroutine (or unparks the thread) without touching the
+    /// waiter, which may be gone by then.
+    ///
+    /// ```
+    /// use goro_sched::park::{self, Waiting};
+    /// use std::sync::atomic::{AtomicU8, Ordering};
+    /// use std::sync::{Arc, Mutex};
+    ///
+    /// // The waiter's side: 0 waiting, 1 claimed by a waker, 2 published.
+    /// let slot = Arc::new(Mutex::new(None::<Waiting>));
+    /// let state = Arc::new(AtomicU8::new(0));
+    /// let (s, st) = (slot.clone(), state.clone());
+    /// let waiter = goro_sched::go(move || {
+    ///     *s.lock().unwrap() = Some(Waiting::current());
+    ///     loop {
+    ///         match st.load(Ordering::Acquire) {
+    ///             2 => break,
+    ///             1 => std::hint::spin_loop(), // never park once claimed
+    ///             _ => park::park(),
+    ///         }
+    ///     }
+    /// });
+    /// let waiting = loop {
+    ///     if let Some(w) = slot.lock().unwrap().take() {
+    ///         break w;
+    ///     }
+    ///     std::thread::yield_now();
+    /// };
+    /// state.store(1, Ordering::Release); // claim
+    /// // SAFETY: claimed and not published: the goroutine is still waiting,
+    /// // and it does not park again until we publish.
+    /// let woken = unsafe { waiting.wake() };
+    /// state.store(2, Ordering::Release); // publish
+    /// drop(woken); // queue it
+    /// waiter.join().unwrap();
+    /// ```
+    ///
+    /// # Safety
+    /// As for [`unparker`](Waiting::unparker): the waiter waits for this
+    /// caller's wake-up and cannot return before the caller publishes. And
+    /// the waiter must not park again once it can see that a waker has
+    /// started (say, its claim), until it sees the publication; it may spin
+    /// meanwhile. (This call may find it running and leave it a
+    /// notification; a waiter that consumed that notification in a `park`
+    /// and parked again before the publication would never wake.)
+    pub unsafe fn wake(&self) -> Woken {
+        let inner = match &self.inner {
+            WaitingInner::Goroutine(task) => {
+                // SAFETY: per the contract, the task is alive.
+                let task = unsafe { task.as_ref() };
+                match task.notify() {
+                    Some(run) => WokenInner::Goroutine(run),
+                    None => WokenInner::Nothing,
+                }
+            }
+            WaitingInner::Thread(thread) => WokenInner::Thread(thread.clone()),
+        };
+        Woken { inner }
+    }
+}
+
+/// The second half of [`Waiting::wake`]: dropping it queues the goroutine
+/// if it had parked, or unparks the thread.
+#[must_use = "dropping it at once wakes the waiter before it can see why"]
+#[derive(Debug)]
+pub struct Woken {
+    inner: WokenInner,
+}
+
+#[derive(Debug)]
+enum WokenInner {
+    Nothing,
+    Goroutine(TaskRef),
+    Thread(Thread),
+}
+
+impl Drop for Woken {
+    fn drop(&mut self) {
+        match std::mem::replace(&mut self.inner, WokenInner::Nothing) {
+            WokenInner::Nothing => {}
+            WokenInner::Goroutine(run) => Task::schedule(run),
+            WokenInner::Thread(thread) => thread.unpark(),
+        }
     }
 }
 
@@ -423,18 +512,26 @@ pub fn park() {
 /// unparker.unpark();
 /// h.join().unwrap();
 /// ```
+// Inlined into the channels' and locks' wait loops, so that a goroutine
+// resumes in its caller's frame: every return from a frame entered before
+// the switch is a return the CPU cannot predict (its return-stack buffer
+// holds the worker's calls), and they cost more than the switch.
+#[inline]
 pub fn park_on(wait: Wait) {
     match worker::current_task_ptr() {
         // SAFETY: the current goroutine is alive while it runs (its worker
         // holds it), and we read the thread-local only before the switch.
         Some(task) => unsafe { task.as_ref() }.park(wait.code()),
-        None => {
-            // Counted for deadlock detection: this thread can only be woken
-            // by an `Unparker`.
-            let _blocked = crate::runtime::BlockedThread::enter();
-            std::thread::park();
-        }
+        None => park_thread(),
     }
+}
+
+#[cold]
+fn park_thread() {
+    // Counted for deadlock detection: this thread can only be woken by an
+    // `Unparker`.
+    let _blocked = crate::runtime::BlockedThread::enter();
+    std::thread::park();
 }
 
 /// As [`park`], but returns by `deadline` at the latest. A goroutine's

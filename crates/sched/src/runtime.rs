@@ -499,16 +499,7 @@ impl Shared {
     /// that a batch runs in the order it was readied; readied from anywhere
     /// else, to the injector.
     pub(crate) fn schedule(&self, task: TaskRef) {
-        let mut task = Some(task);
-        worker::with_worker(self, |w| {
-            let task = task.take().expect("once");
-            if worker::in_goroutine() {
-                w.push_next(task);
-            } else {
-                w.push_back(task);
-            }
-        });
-        if let Some(task) = task {
+        if let Err(task) = worker::push_ready(self, task) {
             self.injector.push(task);
             self.notify_work();
         }
@@ -1602,6 +1593,9 @@ impl Runtime {
                 break;
             }
             for task in tasks {
+                // A parked goroutine's run reference is its park's (see
+                // `task.rs`): take it, to drop it with the rest.
+                let run = task.take_parked();
                 {
                     let _current = CurrentGuard::enter(&task);
                     // SAFETY: no worker runs it (workers have exited, or were
@@ -1610,6 +1604,7 @@ impl Runtime {
                     unsafe { task.unwind() };
                 }
                 shared.registry.remove(&task);
+                drop(run);
             }
         }
     }

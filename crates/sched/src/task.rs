@@ -17,6 +17,17 @@
 //! PARKED`. If that fails, a wake-up came in between (`NOTIFIED`), and the
 //! worker runs the goroutine again. So a wake-up is never lost, and a
 //! goroutine is never resumed while still on its stack.
+//!
+//! # The run reference
+//!
+//! Of a goroutine's references, one is its *run reference*: held by the
+//! queue it waits in, or by the worker that runs it. When the worker parks
+//! it, the worker forgets that reference rather than dropping it, and the
+//! wake-up that moves the goroutine out of `PARKED` takes it over (`notify`)
+//! to queue it. So a wake-up costs no count, not even through a borrowed
+//! pointer (`park::Waiting::wake`): a channel's hand-off is a CAS, not a
+//! CAS and two counts. A drain at shutdown takes the references of the
+//! goroutines still parked (`take_parked`).
 
 use std::alloc::Layout;
 use std::any::Any;
@@ -288,6 +299,7 @@ impl Task {
     /// Only the thread that owns the run of this goroutine (it took it from a
     /// queue, or unwinds it at shutdown) may call this, with `CURRENT` set to
     /// it.
+    #[inline(always)]
     pub(crate) unsafe fn resume(&self) -> Option<Switch> {
         // SAFETY: per the contract, nobody else touches `fiber` now.
         let fiber = unsafe { &mut *self.fiber.get() };
@@ -357,14 +369,20 @@ impl Task {
     }
 
     /// Wakes the goroutine: schedules it if parked, else leaves a
-    /// notification for its next park.
-    pub(crate) fn wake(this: &TaskRef) {
-        Task::wake_owned(this.clone());
+    /// notification for its next park. The caller must keep the task alive
+    /// for the call (a `TaskRef`, or a waiter's promise).
+    pub(crate) fn wake(&self) {
+        if let Some(run) = self.notify() {
+            Task::schedule(run);
+        }
     }
 
-    /// As `wake`, handing over a reference that becomes the queue's.
-    pub(crate) fn wake_owned(this: TaskRef) {
-        let mut state = this.state.load(Ordering::Acquire);
+    /// The state half of a wake-up. `RUNNING -> NOTIFIED`, or `PARKED ->
+    /// RUNNING`, and then the wake-up owns the run reference that the park
+    /// left behind (see the module docs) and returns it: the caller must
+    /// schedule it. No count changes hands either way.
+    pub(crate) fn notify(&self) -> Option<TaskRef> {
+        let mut state = self.state.load(Ordering::Acquire);
         loop {
             // NOTIFIED still takes a CAS (NOTIFIED -> NOTIFIED): a plain load
             // could see a notification that the goroutine is consuming at
@@ -374,32 +392,46 @@ impl Task {
             // orders us with its consuming CAS: either it comes first and
             // ours fails (we retry with RUNNING), or ours comes first and it
             // sees everything we stored before.
-            let (to, schedule) = match state {
-                RUNNING => (NOTIFIED, false),
-                NOTIFIED => (NOTIFIED, false),
-                _ => (RUNNING, true),
+            let to = match state {
+                RUNNING | NOTIFIED => NOTIFIED,
+                _ => RUNNING,
             };
-            match this
+            match self
                 .state
                 .compare_exchange_weak(state, to, Ordering::AcqRel, Ordering::Acquire)
             {
-                Ok(_) => {
-                    if schedule {
-                        let rt: *const Shared = &*this.rt;
-                        // SAFETY: `this` keeps the task, and so its runtime,
-                        // alive until `schedule` has queued it.
-                        unsafe { (*rt).schedule(this) };
-                    }
-                    return;
+                Ok(_) if state == PARKED => {
+                    // The park's reference, now ours (the worker forgot it
+                    // when it parked the goroutine).
+                    return Some(TaskRef(NonNull::from(self)));
                 }
+                Ok(_) => return None,
                 Err(now) => state = now,
             }
         }
     }
 
+    /// Takes a parked goroutine out of `PARKED` for its runtime's drain, with
+    /// its run reference; `None` if it is not parked (a queue holds it).
+    pub(crate) fn take_parked(&self) -> Option<TaskRef> {
+        self.state
+            .compare_exchange(PARKED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
+            .ok()
+            .map(|_| TaskRef(NonNull::from(self)))
+    }
+
+    /// Queues a goroutine whose run reference we hold (from `notify`).
+    pub(crate) fn schedule(run: TaskRef) {
+        let rt: *const Shared = &*run.rt;
+        // SAFETY: `run` keeps the task, and so its runtime, alive until
+        // `schedule` has queued it.
+        unsafe { (*rt).schedule(run) };
+    }
+
     #[doc(hidden)]
     /// Called by the goroutine itself: returns at once if notified since it
     /// last parked, else suspends until woken.
+    #[inline]
     pub(crate) fn park(&self, wait: u8) {
         // Only a wake-up moves a running goroutine out of RUNNING, so a plain
         // load tells whether the CAS is worth trying.
@@ -424,6 +456,7 @@ impl Task {
     }
 
     /// Called by the goroutine itself: suspends to its worker.
+    #[inline(always)]
     pub(crate) fn switch(&self, why: Switch) {
         let yielder = self.yielder.get();
         debug_assert!(!yielder.is_null());

@@ -110,6 +110,28 @@ pub(crate) fn with_worker<R>(shared: &Shared, f: impl FnOnce(&WorkerCtx) -> R) -
     Some(f(worker))
 }
 
+/// Queues a readied goroutine on this thread's worker, if it is one of
+/// `shared`'s: into `next` from a goroutine (it runs next, Go's `runnext`),
+/// else behind the others; gives it back otherwise. One call for both
+/// thread-locals, on every wake-up.
+#[inline(never)]
+pub(crate) fn push_ready(shared: &Shared, task: TaskRef) -> Result<(), TaskRef> {
+    let worker = WORKER.with(Cell::get);
+    // SAFETY: as in `with_worker`.
+    let Some(worker) = (unsafe { worker.as_ref() }) else {
+        return Err(task);
+    };
+    if !ptr::eq(Arc::as_ptr(&worker.shared), shared) {
+        return Err(task);
+    }
+    if CURRENT.with(Cell::get).is_some() {
+        worker.push_next(task);
+    } else {
+        worker.push_back(task);
+    }
+    Ok(())
+}
+
 /// Runs `f` with the worker of this thread, of whatever runtime, if any.
 #[inline(never)]
 pub(crate) fn with_any_worker<R>(f: impl FnOnce(&WorkerCtx) -> R) -> Option<R> {
@@ -360,6 +382,7 @@ impl WorkerCtx {
     }
 
     /// Runs `task` until it yields, parks or finishes, and acts on which.
+    #[inline(always)]
     fn run_task(&self, task: TaskRef) {
         loop {
             let switch = {
@@ -393,6 +416,10 @@ impl WorkerCtx {
                             continue;
                         }
                         self.push_back(task);
+                    } else {
+                        // Parked: its run reference is the park's now, for
+                        // the wake-up to take over (see `task.rs`).
+                        std::mem::forget(task);
                     }
                     return;
                 }

@@ -5,8 +5,14 @@
 //!
 //! The model mirrors the real transitions one for one: `park` (the
 //! goroutine's fast path), `finish_park` (its worker, once it is off its
-//! stack) and `wake`. A worker's run queue is modelled by a `scheduled`
-//! flag under a mutex and a condition variable.
+//! stack) and `wake` (`notify`, then `schedule`). A worker's run queue is
+//! modelled by a `scheduled` flag under a mutex and a condition variable,
+//! which also checks that a goroutine has one run reference: it is never
+//! queued twice.
+//!
+//! The second half models the channels' two-step wake-up
+//! (`park::Waiting::wake`): the claimer notifies the goroutine *before* it
+//! publishes, so the waiter must never park once it sees the claim.
 //!
 //! Run with `RUSTFLAGS="--cfg goro_loom" cargo test --release -p goro-sched
 //! --test loom_park` (`ci/loom.sh`).
@@ -63,29 +69,48 @@ impl Task {
         }
     }
 
-    /// `Task::wake_owned`.
+    /// `Task::wake`: `notify`, then `schedule` if it took the run
+    /// reference.
     fn wake(&self) {
+        if self.notify() {
+            self.schedule();
+        }
+    }
+
+    /// `Task::notify`: true if it moved the task out of PARKED, taking the
+    /// run reference.
+    fn notify(&self) -> bool {
         let mut state = self.state.load(Ordering::Acquire);
         loop {
-            let (to, schedule) = match state {
-                RUNNING => (NOTIFIED, false),
-                NOTIFIED => (NOTIFIED, false),
-                _ => (RUNNING, true),
+            let to = match state {
+                RUNNING | NOTIFIED => NOTIFIED,
+                _ => RUNNING,
             };
             match self
                 .state
                 .compare_exchange_weak(state, to, Ordering::AcqRel, Ordering::Acquire)
             {
-                Ok(_) => {
-                    if schedule {
-                        *self.scheduled.lock().unwrap() = true;
-                        self.worker.notify_one();
-                    }
-                    return;
-                }
+                Ok(_) => return state == PARKED,
                 Err(now) => state = now,
             }
         }
+    }
+
+    /// `Task::schedule`: queues the run reference, of which there is one.
+    fn schedule(&self) {
+        let mut scheduled = self.scheduled.lock().unwrap();
+        assert!(!*scheduled, "two run references: queued twice");
+        *scheduled = true;
+        self.worker.notify_one();
+    }
+
+    /// A parked task waits for a worker to take it from a queue.
+    fn wait_scheduled(&self) {
+        let mut scheduled = self.scheduled.lock().unwrap();
+        while !*scheduled {
+            scheduled = self.worker.wait(scheduled).unwrap();
+        }
+        *scheduled = false;
     }
 }
 
@@ -103,12 +128,49 @@ fn wait(task: &Task, ready: &AtomicBool) {
             continue;
         }
         // Parked: a worker runs it again once a wake queues it.
-        let mut scheduled = task.scheduled.lock().unwrap();
-        while !*scheduled {
-            scheduled = task.worker.wait(scheduled).unwrap();
-        }
-        *scheduled = false;
+        task.wait_scheduled();
     }
+}
+
+const WAITING: u8 = 0;
+const CLAIMED: u8 = 1;
+const READY: u8 = 2;
+
+/// A channel waiter's `Context::wait` (goro-chan's `waiter.rs`): returns at
+/// `READY`, and never parks once it sees `CLAIMED`.
+fn wait_claimed(task: &Task, slot: &AtomicU8) {
+    loop {
+        match slot.load(Ordering::Acquire) {
+            READY => return,
+            CLAIMED => {
+                thread::yield_now();
+                continue;
+            }
+            _ => {}
+        }
+        if task.park_fast() || task.finish_park() {
+            continue;
+        }
+        task.wait_scheduled();
+    }
+}
+
+/// A claimer's `Context::complete` through `Waiting::wake`: claim, notify
+/// (borrowing the task), publish, then queue the run reference if the
+/// notification took it.
+fn claim_and_wake(task: &Task, slot: &AtomicU8) -> bool {
+    if slot
+        .compare_exchange(WAITING, CLAIMED, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        return false;
+    }
+    let run = task.notify();
+    slot.store(READY, Ordering::Release);
+    if run {
+        task.schedule();
+    }
+    true
 }
 
 #[test]
@@ -144,6 +206,35 @@ fn two_wakers_and_a_stale_notification() {
         ready[0].store(true, Ordering::Release);
         task.wake();
         second.join().unwrap();
+        goroutine.join().unwrap();
+    });
+}
+
+#[test]
+fn a_claim_notified_before_it_is_published_is_never_lost() {
+    loom::model(|| {
+        // A stale notification too: the waiter's first park returns at once.
+        let task = Arc::new(Task::new(NOTIFIED));
+        let slot = Arc::new(AtomicU8::new(WAITING));
+        let (t, s) = (task.clone(), slot.clone());
+        let goroutine = thread::spawn(move || wait_claimed(&t, &s));
+        assert!(claim_and_wake(&task, &slot));
+        goroutine.join().unwrap();
+    });
+}
+
+#[test]
+fn two_claimers_one_wins_and_one_run_reference() {
+    loom::model(|| {
+        let task = Arc::new(Task::new(RUNNING));
+        let slot = Arc::new(AtomicU8::new(WAITING));
+        let (t, s) = (task.clone(), slot.clone());
+        let goroutine = thread::spawn(move || wait_claimed(&t, &s));
+        let (t2, s2) = (task.clone(), slot.clone());
+        let rival = thread::spawn(move || claim_and_wake(&t2, &s2));
+        let won = claim_and_wake(&task, &slot);
+        let rival_won = rival.join().unwrap();
+        assert!(won != rival_won, "exactly one claim succeeds");
         goroutine.join().unwrap();
     });
 }

@@ -8,11 +8,18 @@
 //! Rust code does not change them, and a coroutine that does must restore them
 //! before it switches.
 //!
-//! Calls and returns stay paired, so the CPU's return-stack predictor stays
-//! right: `resume` *calls* the coroutine's saved resume address, and the
-//! coroutine's `suspend` (or `finish`) *returns* to that call. The coroutine's
-//! side lands in its own code through the call's target, predicted per call
-//! site like any indirect call.
+//! Switches are jumps, not calls and returns: `resume` pushes its return
+//! address by hand and *jumps* to the coroutine's saved resume address, and
+//! `suspend` pops that address and jumps back. Each indirect jump is
+//! predicted by its target history (a worker's loop resumes from one place;
+//! a goroutine suspends from a few), and the CPU's return-stack buffer is
+//! left alone. That matters more than it seems: a call here would push the
+//! resumer's address, which the coroutine's next `ret` (out of the function
+//! it suspended in) would then mispredict; and a `ret` here would pop the
+//! coroutine's own entry. With jumps, the entry a coroutine leaves when it
+//! suspends (the return out of, say, a channel's `recv`) is still on top
+//! when the next coroutine resumes, and in a ring of goroutines running the
+//! same code that is exactly its return: predicted.
 //!
 //! A suspended coroutine is its stack pointer, which points at this frame:
 //!
@@ -23,7 +30,7 @@
 //! ```
 //!
 //! A resumer waiting for the coroutine leaves the same shape on its own stack,
-//! with the return address of its `call`, and the coroutine stores that frame's
+//! with the address it returns to, pushed by hand, and the coroutine stores that frame's
 //! address in the link slot at `base - 8` when it lands.
 //!
 //! Registers on a switch: rdi carries the value, rsi the coroutine's stack
@@ -104,7 +111,10 @@ pub(crate) unsafe fn resume(arg: usize, sp: *mut u8, base: *mut u8) -> (usize, *
         asm!(
             "push rbp",
             "push rbx",
-            "call [rsi]",
+            "lea rax, [rip + 2f]",
+            "push rax",
+            "jmp [rsi]",
+            "2:",
             "pop rbx",
             "pop rbp",
             inlateout("rdi") arg => value,
@@ -135,8 +145,9 @@ pub(crate) unsafe fn suspend(arg: usize, base: *mut u8) -> usize {
             "push rcx",
             "mov rsi, rsp",
             "mov rsp, [rdx - 8]",
-            "ret",
-            // Landing, called by the next resume: link, then our own frame.
+            "pop rcx",
+            "jmp rcx",
+            // Landing, jumped to by the next resume: link, then our own frame.
             "2:",
             "mov [rdx - 8], rsp",
             "lea rsp, [rsi + 8]",
@@ -165,7 +176,8 @@ pub(crate) unsafe fn finish(arg: usize, base: *mut u8) -> ! {
         asm!(
             "mov rsp, [rdx - 8]",
             "xor esi, esi",
-            "ret",
+            "pop rcx",
+            "jmp rcx",
             in("rdi") arg,
             in("rdx") base,
             options(noreturn),
