@@ -15,6 +15,10 @@
 //! Sysmon reads only atomics the workers publish anyway (their switch
 //! counters and running goroutine): it costs the workers nothing.
 //!
+//! About once a second it also gives back the pages of freed goroutine
+//! stacks that went unused since the last time (`goro_fiber::stack::trim`,
+//! the part of Go's scavenger that concerns stacks).
+//!
 //! # Deadlock
 //!
 //! While someone waits in `Runtime::run`, sysmon also watches for Go's
@@ -49,6 +53,9 @@ const BUSY_INTERVAL: Duration = Duration::from_millis(2);
 const IDLE_INTERVAL: Duration = Duration::from_millis(10);
 /// How long a deadlock must hold still before `run` reports it.
 const DEADLOCK_AFTER: Duration = Duration::from_millis(300);
+/// How often freed stacks that went unused give their pages back
+/// (`goro_fiber::stack::trim`, Go's scavenger).
+const TRIM_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Set by the SIGQUIT handler.
 static SIGQUIT: AtomicBool = AtomicBool::new(false);
@@ -64,10 +71,15 @@ pub(crate) fn run(shared: &std::sync::Arc<Shared>, ready: std::sync::mpsc::Sende
     let mut interval = BUSY_INTERVAL;
     // Since when, and at which activity count, a deadlock has looked likely.
     let mut asleep: Option<(Instant, u64)> = None;
+    let mut next_trim = Instant::now() + TRIM_INTERVAL;
     while !shared.is_shutdown() {
         thread::park_timeout(interval);
         let now = Instant::now();
         shared.tick_coarse_clock(now);
+        if now >= next_trim {
+            goro_fiber::stack::trim();
+            next_trim = now + TRIM_INTERVAL;
+        }
         if SIGQUIT.load(Ordering::Relaxed) {
             dump_all_and_exit();
         }

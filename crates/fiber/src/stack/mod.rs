@@ -15,13 +15,19 @@
 //! * **Pool.** A freed stack goes to its thread's cache (at most `CACHE_MAX` per
 //!   size), then, `CACHE_MAX / 2` at a time, to its class's shared list of
 //!   *dirty* stacks, whose pages are still resident, ready for reuse without
-//!   a page fault. Past `DIRTY_MAX` dirty stacks a class returns the pages of
-//!   the coldest to the kernel (`MADV_DONTNEED`, merged over neighbouring
-//!   slots into few calls, since each call costs every thread of the process
-//!   a TLB flush) and keeps those stacks as *clean* ones. A thread whose cache
-//!   is empty takes a batch from the shared lists. Address space is never
-//!   unmapped, as in Go's heap: a freed stack's guard stays installed for its
-//!   next user.
+//!   a page fault. Pages go back to the kernel (`MADV_DONTNEED`, merged over
+//!   neighbouring slots into few calls, since each call costs every thread of
+//!   the process a TLB flush) only for stacks that went unused for a while,
+//!   as Go's scavenger does: [`trim`], which the scheduler's monitor calls
+//!   about once a second, returns the pages of the dirty stacks beyond
+//!   `DIRTY_MAX` that no thread took since the last trim, coldest first, and
+//!   keeps them as *clean* ones. Without trims (no scheduler), a class
+//!   returns pages at once past `DIRTY_HARD` dirty stacks. (Returning them at
+//!   once past a low mark made a burst of goroutines, say `skynet`'s waves,
+//!   pay a TLB flush on free and a page fault on reuse for every stack.) A
+//!   thread whose cache is empty takes a batch from the shared lists. Address
+//!   space is never unmapped, as in Go's heap: a freed stack's guard stays
+//!   installed for its next user.
 //! * **Overflow.** Every chunk is recorded in a list that the SIGSEGV handler
 //!   (`crate::overflow`) can walk without locks, to tell a guard-page hit from
 //!   any other fault.
@@ -81,8 +87,12 @@ pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
 const CACHE_MAX: usize = 128;
 /// Stacks a thread takes from the shared lists at a time.
 const REFILL: usize = 32;
-/// Freed stacks per size class whose pages stay resident.
+/// Freed stacks per size class whose pages stay resident however long
+/// they go unused.
 const DIRTY_MAX: usize = 4096;
+/// Freed stacks per size class whose pages stay resident between trims; past
+/// it a class returns the coldest pages at once.
+const DIRTY_HARD: usize = 1 << 18;
 /// Address space a size class maps at a time.
 const CHUNK_BYTES: usize = 1 << 30;
 /// `MADV_GUARD_INSTALL`, defined here because older `libc` releases lack it.
@@ -369,6 +379,9 @@ struct Class {
     end: usize,
     /// Freed stacks with resident pages, coldest first.
     dirty: Vec<usize>,
+    /// The fewest `dirty` held since the last trim: the coldest that many
+    /// went unused all along.
+    low_water: usize,
     /// Freed stacks whose pages went back to the kernel.
     clean: Vec<usize>,
 }
@@ -400,6 +413,7 @@ fn refill(size: usize) -> Option<usize> {
         let class = arena.classes.iter_mut().find(|c| c.size == size)?;
         let from_dirty = class.dirty.len().min(REFILL);
         let mut batch = class.dirty.split_off(class.dirty.len() - from_dirty);
+        class.low_water = class.low_water.min(class.dirty.len());
         let from_clean = class.clean.len().min(REFILL - from_dirty);
         batch.extend(class.clean.drain(class.clean.len() - from_clean..));
         batch
@@ -426,6 +440,7 @@ fn class_index(arena: &mut Arena, size: usize) -> usize {
                 next: 0,
                 end: 0,
                 dirty: Vec::new(),
+                low_water: 0,
                 clean: Vec::new(),
             });
             arena.classes.len() - 1
@@ -564,7 +579,7 @@ fn map_count_error(cause: Option<io::Error>) -> io::Error {
     )
 }
 
-/// Gives stacks back to their class's dirty list; past `DIRTY_MAX`, returns
+/// Gives stacks back to their class's dirty list; past `DIRTY_HARD`, returns
 /// the pages of the coldest to the kernel and keeps them as clean.
 fn release_to_arena(size: usize, tops: Vec<usize>) {
     let cold = {
@@ -572,13 +587,57 @@ fn release_to_arena(size: usize, tops: Vec<usize>) {
         let i = class_index(&mut arena, size);
         let class = &mut arena.classes[i];
         class.dirty.extend(tops);
-        if class.dirty.len() <= DIRTY_MAX {
+        if class.dirty.len() <= DIRTY_HARD {
             return;
         }
-        let excess = class.dirty.len() - DIRTY_MAX / 2;
+        let excess = class.dirty.len() - DIRTY_HARD / 2;
+        class.low_water = class.low_water.saturating_sub(excess);
         class.dirty.drain(..excess).collect::<Vec<_>>()
     };
-    let mut cold = cold;
+    return_pages(size, cold);
+}
+
+/// Returns to the kernel the pages of freed stacks that went unused since
+/// the previous call, beyond the `DIRTY_MAX` hottest of each size; their
+/// address space and guards stay ours, and their next users fault pages in
+/// anew. The scheduler's monitor calls it about once a second (as Go's
+/// scavenger returns idle heap); call it yourself when you run coroutines
+/// without one and want memory back sooner.
+///
+/// ```
+/// use goro_fiber::stack::{self, MIN_STACK_SIZE, Stack};
+///
+/// drop(Stack::new(MIN_STACK_SIZE)?);
+/// stack::trim(); // little to do: a few freed stacks stay resident anyway
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn trim() {
+    let cold: Vec<(usize, Vec<usize>)> = {
+        let mut arena = arena();
+        arena
+            .classes
+            .iter_mut()
+            .map(|class| {
+                let idle = class.low_water.min(class.dirty.len());
+                let cold = match idle.checked_sub(DIRTY_MAX) {
+                    Some(n) if n > 0 => class.dirty.drain(..n).collect(),
+                    _ => Vec::new(),
+                };
+                class.low_water = class.dirty.len();
+                (class.size, cold)
+            })
+            .collect()
+    };
+    for (size, cold) in cold {
+        if !cold.is_empty() {
+            return_pages(size, cold);
+        }
+    }
+}
+
+/// `MADV_DONTNEED` over freed stacks of `size` (merged where they neighbour),
+/// then files them as clean.
+fn return_pages(size: usize, mut cold: Vec<usize>) {
     cold.sort_unstable();
     let page = page_size();
     // Merge neighbouring slots: one stack's top is the next one's guard page,
@@ -619,4 +678,45 @@ pub(crate) fn guard_hit(addr: usize) -> Option<usize> {
         chunk = c.next.cast_mut();
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The class of `size`: (dirty, clean) counts.
+    fn counts(size: usize) -> (usize, usize) {
+        let mut arena = arena();
+        let i = class_index(&mut arena, size);
+        let class = &arena.classes[i];
+        (class.dirty.len(), class.clean.len())
+    }
+
+    #[test]
+    fn trim_returns_only_stacks_unused_since_the_last_trim() {
+        // A size of its own, so that no other test shares the class (tests
+        // run in parallel in this process); one below the largest page
+        // size keeps it a multiple of any page.
+        let size = 21 * 64 * 1024;
+        let n = DIRTY_MAX + 1000;
+        let stacks: Vec<Stack> = (0..n).map(|_| Stack::new(size).unwrap()).collect();
+        drop(stacks);
+        // This thread's cache keeps some; the rest are dirty in the class.
+        let (dirty, clean) = counts(size);
+        assert!(dirty > DIRTY_MAX && dirty <= n, "{dirty}");
+        assert_eq!(clean, 0, "nothing returned on free below DIRTY_HARD");
+        // Other tests may trim meanwhile too: each trim only ever returns
+        // stacks idle since the one before, and keeps DIRTY_MAX.
+        trim();
+        trim();
+        let (after, clean) = counts(size);
+        assert_eq!(after, DIRTY_MAX, "the coldest beyond DIRTY_MAX went back");
+        assert_eq!(clean, dirty - DIRTY_MAX);
+        // Taken since the last trim: not returned by the next one.
+        let taken: Vec<Stack> = (0..500).map(|_| Stack::new(size).unwrap()).collect();
+        let (dirty, _) = counts(size);
+        trim();
+        assert_eq!(counts(size).0, dirty, "all of them are within DIRTY_MAX");
+        drop(taken);
+    }
 }
