@@ -13,7 +13,9 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::err::{
@@ -25,9 +27,20 @@ use goro_sched::spin::{SpinGuard, SpinLock};
 
 pub(crate) struct Channel<T> {
     inner: SpinLock<Inner<T>>,
+    /// What a select may find ready without the lock (`RECV_READY`,
+    /// `SEND_READY`), as of the last unlock: a hint, which a select checks
+    /// under the lock before it acts on it, and which its registration
+    /// checks again when it says "not ready".
+    hint: AtomicU8,
     /// `None`: unbounded.
     cap: Option<usize>,
 }
+
+/// A receive may be ready: a value, a waiting sender (perhaps a stale
+/// entry), or closed.
+const RECV_READY: u8 = 1;
+/// A send may be ready: room, a waiting receiver (perhaps stale), or closed.
+const SEND_READY: u8 = 2;
 
 struct Inner<T> {
     buf: VecDeque<T>,
@@ -45,6 +58,37 @@ struct Inner<T> {
     sendq: VecDeque<Entry>,
 }
 
+/// Room for a select's receive to be handed an `Option<T>` without an
+/// allocation, when it fits (as `Option<u64>` or a pointer pair does).
+#[derive(Clone, Copy)]
+#[repr(C, align(8))]
+pub(crate) struct Scratch([std::mem::MaybeUninit<u64>; 4]);
+
+impl Scratch {
+    pub(crate) const fn new() -> Scratch {
+        Scratch([std::mem::MaybeUninit::uninit(); 4])
+    }
+
+    /// Whether a `P` fits.
+    pub(crate) const fn fits<P>() -> bool {
+        size_of::<P>() <= size_of::<Scratch>() && align_of::<P>() <= align_of::<Scratch>()
+    }
+
+    fn as_ptr(&self) -> *const u8 {
+        self.0.as_ptr().cast()
+    }
+
+    fn as_mut_ptr(&mut self) -> *mut u8 {
+        self.0.as_mut_ptr().cast()
+    }
+}
+
+impl fmt::Debug for Scratch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Scratch")
+    }
+}
+
 /// What a select's operation found ready, for its completion.
 #[derive(Debug)]
 pub(crate) enum Token {
@@ -60,6 +104,9 @@ pub(crate) enum Token {
     Packet(*mut ()),
     /// A receiver waits for the value at this `Peer<T>`.
     Peer(*mut ()),
+    /// A value received on the select's behalf into its scratch space,
+    /// moved here: an `Option<T>`.
+    Inline(Scratch),
     /// The channel is closed.
     Closed,
 }
@@ -78,16 +125,62 @@ impl<T> Channel<T> {
                 recvq: VecDeque::new(),
                 sendq: VecDeque::new(),
             }),
+            hint: AtomicU8::new(if cap == Some(0) { 0 } else { SEND_READY }),
             cap,
         }
     }
 
-    fn lock(&self) -> SpinGuard<'_, Inner<T>> {
-        self.inner.lock()
+    fn lock(&self) -> Guard<'_, T> {
+        Guard {
+            inner: self.inner.lock(),
+            chan: self,
+        }
+    }
+
+    /// Whether a select's operation may be ready, by the hint (no lock).
+    pub(crate) fn may_be_ready(&self, send: bool) -> bool {
+        let bit = if send { SEND_READY } else { RECV_READY };
+        self.hint.load(Ordering::Relaxed) & bit != 0
     }
 
     pub(crate) fn addr(&self) -> usize {
         self as *const Self as usize
+    }
+}
+
+/// The channel's lock, held: refreshes the readiness hint when released
+/// (before the unlock, whose release publishes it with everything else).
+struct Guard<'a, T> {
+    inner: SpinGuard<'a, Inner<T>>,
+    chan: &'a Channel<T>,
+}
+
+impl<T> Drop for Guard<'_, T> {
+    fn drop(&mut self) {
+        let inner = &*self.inner;
+        let closed = inner.disconnected();
+        let mut hint = 0;
+        if closed || inner.has_value() || !inner.sendq.is_empty() {
+            hint |= RECV_READY;
+        }
+        if closed || inner.has_room(self.chan.cap) || !inner.recvq.is_empty() {
+            hint |= SEND_READY;
+        }
+        self.chan.hint.store(hint, Ordering::Relaxed);
+    }
+}
+
+impl<T> Deref for Guard<'_, T> {
+    type Target = Inner<T>;
+
+    fn deref(&self) -> &Inner<T> {
+        &self.inner
+    }
+}
+
+impl<T> DerefMut for Guard<'_, T> {
+    fn deref_mut(&mut self) -> &mut Inner<T> {
+        &mut self.inner
     }
 }
 
@@ -174,7 +267,7 @@ fn complete(entry: Option<Entry>, closed: bool) {
 impl<T> Channel<T> {
     /// Sends without waiting if it can: to a waiting receiver, or into the
     /// buffer. Gives the value and the lock back when it would have to wait.
-    fn send_now<'a>(&'a self, mut inner: SpinGuard<'a, Inner<T>>, value: T) -> SendNow<'a, T> {
+    fn send_now<'a>(&'a self, mut inner: Guard<'a, T>, value: T) -> SendNow<'a, T> {
         if inner.disconnected() {
             return SendNow::Closed(value);
         }
@@ -247,6 +340,18 @@ impl<T> Channel<T> {
         inner.recvq.retain(|e| e.ctx != ptr);
         inner.sendq.retain(|e| e.ctx != ptr);
     }
+
+    /// Removes every entry of `ctx` from the queue of sends or of receives.
+    pub(crate) fn unregister_from(&self, ctx: &Context, send: bool) {
+        let mut inner = self.lock();
+        let ptr: *const Context = ctx;
+        let queue = if send {
+            &mut inner.sendq
+        } else {
+            &mut inner.recvq
+        };
+        queue.retain(|e| e.ctx != ptr);
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -255,10 +360,7 @@ impl<T> Channel<T> {
 impl<T> Channel<T> {
     /// Takes a value if one can be had at once. Gives the lock back only
     /// when there was none (so the caller can register).
-    fn take_ready<'a>(
-        &'a self,
-        mut inner: SpinGuard<'a, Inner<T>>,
-    ) -> (Ready<T>, Option<SpinGuard<'a, Inner<T>>>) {
+    fn take_ready<'a>(&'a self, mut inner: Guard<'a, T>) -> (Ready<T>, Option<Guard<'a, T>>) {
         if inner.has_value() {
             let value = inner.buf.pop_front().expect("has_value");
             let admitted = inner.admit_sender(self.cap);
@@ -319,7 +421,7 @@ enum SendNow<'a, T> {
     Sent,
     Closed(T),
     /// It would have to wait: the value and the lock, to register.
-    Full(T, SpinGuard<'a, Inner<T>>),
+    Full(T, Guard<'a, T>),
 }
 
 enum Ready<T> {
@@ -461,9 +563,16 @@ impl<T> Channel<T> {
         None
     }
 
-    /// Registers a select's receive; returns its heap packet, or `None` if
-    /// the receive is ready after all (then nothing is registered).
-    pub(crate) fn select_register_recv(&self, ctx: &Context, oper: usize) -> Option<*mut ()> {
+    /// Registers a select's receive; returns its packet, or `None` if the
+    /// receive is ready after all (then nothing is registered). The packet
+    /// is `scratch`, the select's own space, when an `Option<T>` fits there,
+    /// else a new box.
+    pub(crate) fn select_register_recv(
+        &self,
+        ctx: &Context,
+        oper: usize,
+        scratch: *mut Scratch,
+    ) -> Option<*mut ()> {
         let mut inner = self.lock();
         if inner.has_value()
             || inner.disconnected()
@@ -471,7 +580,15 @@ impl<T> Channel<T> {
         {
             return None;
         }
-        let packet: *mut () = Box::into_raw(Box::new(None::<T>)).cast();
+        let packet: *mut () = if Scratch::fits::<Option<T>>() {
+            let packet = scratch.cast::<Option<T>>();
+            // SAFETY: the select's scratch slot for this operation, unused,
+            // large and aligned enough (`fits`).
+            unsafe { packet.write(None) };
+            packet.cast()
+        } else {
+            Box::into_raw(Box::new(None::<T>)).cast()
+        };
         inner.recvq.push_back(Entry { ctx, oper, packet });
         Some(packet)
     }
@@ -510,6 +627,12 @@ impl<T> Channel<T> {
                 // SAFETY: a `Packet` token owns a boxed `Option<T>` made by
                 // `select_try_recv` or `select_register_recv` for this channel.
                 let packet = unsafe { Box::from_raw(packet.cast::<Option<T>>()) };
+                packet.ok_or(RecvError)
+            }
+            Token::Inline(scratch) => {
+                // SAFETY: an `Inline` token holds the `Option<T>` moved out of
+                // this channel's registered packet (`take_packet`).
+                let packet = unsafe { scratch.as_ptr().cast::<Option<T>>().read() };
                 packet.ok_or(RecvError)
             }
             Token::Closed => Err(RecvError),
@@ -557,15 +680,41 @@ impl<T> Channel<T> {
                 Ok(())
             }
             Token::Closed => Err(SendError(value)),
-            Token::Packet(_) => unreachable!("a send never gets a packet"),
+            Token::Packet(_) | Token::Inline(_) => unreachable!("a send never gets a packet"),
         }
     }
 
-    /// Frees a registered receive's packet that was not chosen.
+    /// Drops a registered receive's packet that was not chosen.
     pub(crate) fn drop_packet(packet: *mut ()) {
-        // SAFETY: the packet was boxed by `select_register_recv` for this `T`,
-        // and its entry is gone from every queue.
-        drop(unsafe { Box::from_raw(packet.cast::<Option<T>>()) });
+        if Scratch::fits::<Option<T>>() {
+            // SAFETY: the packet is the select's scratch, where
+            // `select_register_recv` wrote an `Option<T>`; its entry is gone
+            // from every queue.
+            unsafe { packet.cast::<Option<T>>().drop_in_place() };
+        } else {
+            // SAFETY: the packet was boxed by `select_register_recv` for this
+            // `T`, and its entry is gone from every queue.
+            drop(unsafe { Box::from_raw(packet.cast::<Option<T>>()) });
+        }
+    }
+
+    /// The token of a registered receive that was chosen: its value moves
+    /// out of the select's scratch (which the select is about to leave), or
+    /// the box goes with the token.
+    pub(crate) fn take_packet(packet: *mut ()) -> Token {
+        if !Scratch::fits::<Option<T>>() {
+            return Token::Packet(packet);
+        }
+        let mut scratch = Scratch::new();
+        // SAFETY: the packet holds an `Option<T>`, moved (not copied) into
+        // the token: the select never touches the packet again.
+        unsafe {
+            scratch
+                .as_mut_ptr()
+                .cast::<Option<T>>()
+                .write(packet.cast::<Option<T>>().read())
+        };
+        Token::Inline(scratch)
     }
 }
 

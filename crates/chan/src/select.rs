@@ -21,7 +21,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::time::{Duration, Instant};
 
-use crate::channel::{Channel, Token};
+use crate::channel::{Channel, Scratch, Token};
 use crate::err::{RecvError, SelectTimeoutError, SendError, TrySelectError};
 use goro_sched::park::{self, Wait};
 
@@ -30,16 +30,29 @@ use crate::{Receiver, Sender};
 
 /// One side of one channel, as a select sees it.
 trait Handle {
+    fn may_be_ready(&self, send: bool) -> bool;
     fn try_op(&self, send: bool) -> Option<Token>;
     /// Registers; `Err(())` if the operation turned out ready. A receive
-    /// gives back its packet.
-    fn register(&self, send: bool, ctx: &Context, oper: usize) -> Result<Option<*mut ()>, ()>;
+    /// gives back its packet (in `scratch` if it fits).
+    fn register(
+        &self,
+        send: bool,
+        ctx: &Context,
+        oper: usize,
+        scratch: *mut Scratch,
+    ) -> Result<Option<*mut ()>, ()>;
     fn unregister(&self, ctx: &Context);
+    fn unregister_from(&self, ctx: &Context, send: bool);
     fn drop_packet(&self, packet: *mut ());
+    fn take_packet(&self, packet: *mut ()) -> Token;
     fn addr(&self) -> usize;
 }
 
 impl<T> Handle for Channel<T> {
+    fn may_be_ready(&self, send: bool) -> bool {
+        Channel::may_be_ready(self, send)
+    }
+
     fn try_op(&self, send: bool) -> Option<Token> {
         if send {
             self.select_try_send()
@@ -48,7 +61,13 @@ impl<T> Handle for Channel<T> {
         }
     }
 
-    fn register(&self, send: bool, ctx: &Context, oper: usize) -> Result<Option<*mut ()>, ()> {
+    fn register(
+        &self,
+        send: bool,
+        ctx: &Context,
+        oper: usize,
+        scratch: *mut Scratch,
+    ) -> Result<Option<*mut ()>, ()> {
         if send {
             if self.select_register_send(ctx, oper) {
                 Ok(None)
@@ -56,7 +75,9 @@ impl<T> Handle for Channel<T> {
                 Err(())
             }
         } else {
-            self.select_register_recv(ctx, oper).map(Some).ok_or(())
+            self.select_register_recv(ctx, oper, scratch)
+                .map(Some)
+                .ok_or(())
         }
     }
 
@@ -64,8 +85,16 @@ impl<T> Handle for Channel<T> {
         Channel::unregister(self, ctx);
     }
 
+    fn unregister_from(&self, ctx: &Context, send: bool) {
+        Channel::unregister_from(self, ctx, send);
+    }
+
     fn drop_packet(&self, packet: *mut ()) {
         Channel::<T>::drop_packet(packet);
+    }
+
+    fn take_packet(&self, packet: *mut ()) -> Token {
+        Channel::<T>::take_packet(packet)
     }
 
     fn addr(&self) -> usize {
@@ -83,17 +112,33 @@ struct Op<'a> {
 struct NoHandle;
 
 impl Handle for NoHandle {
+    fn may_be_ready(&self, _: bool) -> bool {
+        false
+    }
+
     fn try_op(&self, _: bool) -> Option<Token> {
         unreachable!("an unused slot is never tried")
     }
 
-    fn register(&self, _: bool, _: &Context, _: usize) -> Result<Option<*mut ()>, ()> {
+    fn register(
+        &self,
+        _: bool,
+        _: &Context,
+        _: usize,
+        _: *mut Scratch,
+    ) -> Result<Option<*mut ()>, ()> {
         unreachable!("an unused slot is never registered")
     }
 
     fn unregister(&self, _: &Context) {}
 
+    fn unregister_from(&self, _: &Context, _: bool) {}
+
     fn drop_packet(&self, _: *mut ()) {}
+
+    fn take_packet(&self, _: *mut ()) -> Token {
+        unreachable!("an unused slot is never chosen")
+    }
 
     fn addr(&self) -> usize {
         0
@@ -106,7 +151,7 @@ static NO_HANDLE: NoHandle = NoHandle;
 /// arms allocates nothing for them), on the heap beyond `INLINE`.
 const INLINE: usize = 8;
 
-/// Per-operation scratch space of a select's wait, on the stack up to 32.
+/// Per-operation scratch space of a select's tries, on the stack up to 32.
 const SCRATCH: usize = 32;
 
 /// Waits on several channel operations and performs exactly one: the
@@ -150,6 +195,7 @@ impl<'a> Select<'a> {
     /// assert_eq!(op.index(), first); // the only ready one
     /// assert_eq!(op.recv(&rx1), Ok(10));
     /// ```
+    #[inline]
     pub fn new() -> Select<'a> {
         Select {
             inline: [Op {
@@ -161,6 +207,7 @@ impl<'a> Select<'a> {
         }
     }
 
+    #[inline]
     fn push(&mut self, op: Op<'a>) -> usize {
         if self.len < INLINE {
             self.inline[self.len] = op;
@@ -174,6 +221,7 @@ impl<'a> Select<'a> {
         self.len - 1
     }
 
+    #[inline]
     fn ops(&self) -> &[Op<'a>] {
         if self.len <= INLINE {
             &self.inline[..self.len]
@@ -198,6 +246,7 @@ impl<'a> Select<'a> {
     /// let i = op.index();
     /// assert_eq!(op.recv(&chans[i].1), Ok(2));
     /// ```
+    #[inline]
     pub fn recv<T>(&mut self, rx: &'a Receiver<T>) -> usize {
         self.push(Op {
             handle: &*rx.chan,
@@ -219,6 +268,7 @@ impl<'a> Select<'a> {
     /// op.send(&tx, "hi").unwrap();
     /// assert_eq!(rx.recv(), Ok("hi"));
     /// ```
+    #[inline]
     pub fn send<T>(&mut self, tx: &'a Sender<T>) -> usize {
         self.push(Op {
             handle: &*tx.chan,
@@ -316,26 +366,38 @@ impl<'a> Select<'a> {
         }
     }
 
-    /// Tries every operation once, in a random order.
+    /// Tries the operations that may be ready (by their channels' hints,
+    /// without locks), picking uniformly at random among them, until one
+    /// succeeds or none is left.
     fn try_all(&self) -> Option<SelectedOperation<'a>> {
         let ops = self.ops();
         let mut inline = [0usize; SCRATCH];
         let mut heap = Vec::new();
-        let order: &mut [usize] = if ops.len() <= SCRATCH {
+        let candidates: &mut [usize] = if ops.len() <= SCRATCH {
             &mut inline[..ops.len()]
         } else {
             heap.resize(ops.len(), 0);
             &mut heap
         };
-        for (i, slot) in order.iter_mut().enumerate() {
-            *slot = i;
+        // What became ready just after its hint was read is left out here;
+        // the registration that follows (under the lock) sees it.
+        let mut n = 0;
+        for (i, op) in ops.iter().enumerate() {
+            if op.handle.may_be_ready(op.send) {
+                candidates[n] = i;
+                n += 1;
+            }
         }
-        shuffle(order);
-        for &i in order.iter() {
+        while n > 0 {
+            let k = random_below(n);
+            let i = candidates[k];
             let op = &ops[i];
             if let Some(token) = op.handle.try_op(op.send) {
                 return Some(self.selected(i, token));
             }
+            // Not ready after all: out of the draw.
+            n -= 1;
+            candidates[k] = candidates[n];
         }
         None
     }
@@ -365,18 +427,33 @@ impl<'a> Select<'a> {
             let ctx = Context::new();
             ctx.id.set(&raw const ctx as usize);
             let ops = self.ops();
-            let mut inline = [None; SCRATCH];
+            let mut inline = [None; INLINE];
             let mut heap = Vec::new();
-            let slots: &mut [Option<*mut ()>] = if ops.len() <= SCRATCH {
+            let slots: &mut [Option<*mut ()>] = if ops.len() <= INLINE {
                 &mut inline[..ops.len()]
             } else {
                 heap.resize(ops.len(), None);
                 &mut heap
             };
+            // Where registered receives are handed their values (when they
+            // fit): never moved while registered.
+            let mut inline_scratch = [Scratch::new(); INLINE];
+            let mut heap_scratch = Vec::new();
+            let scratch: &mut [Scratch] = if ops.len() <= INLINE {
+                &mut inline_scratch[..ops.len()]
+            } else {
+                heap_scratch.resize(ops.len(), Scratch::new());
+                &mut heap_scratch
+            };
+            let scratch = scratch.as_mut_ptr();
             let mut registered = 0;
             let mut ready_early = false;
             for (i, op) in ops.iter().enumerate() {
-                match op.handle.register(op.send, &ctx, i) {
+                // SAFETY: `scratch` has a slot per operation.
+                match op
+                    .handle
+                    .register(op.send, &ctx, i, unsafe { scratch.add(i) })
+                {
                     Ok(packet) => {
                         slots[i] = packet;
                         registered += 1;
@@ -401,8 +478,20 @@ impl<'a> Select<'a> {
                 ctx.wait(if ready_early { None } else { deadline }, Wait::Select)
             };
             withdraw.disarm();
-            for op in &ops[..registered] {
-                op.handle.unregister(&ctx);
+            for (i, op) in ops[..registered].iter().enumerate() {
+                // The chosen operation's entry left its queue when it was
+                // claimed: its channel needs no visit, unless another of our
+                // operations is on it too.
+                if Some(i) == chosen
+                    && ops[..registered]
+                        .iter()
+                        .filter(|o| std::ptr::addr_eq(o.handle, op.handle))
+                        .count()
+                        == 1
+                {
+                    continue;
+                }
+                op.handle.unregister_from(&ctx, op.send);
             }
             let Some(index) = chosen else {
                 self.free(packets, None);
@@ -420,7 +509,9 @@ impl<'a> Select<'a> {
                     Token::Reserved
                 }
             } else {
-                Token::Packet(packets[index].expect("a registered receive has a packet"))
+                ops[index]
+                    .handle
+                    .take_packet(packets[index].expect("a registered receive has a packet"))
             };
             self.free(packets, Some(index));
             return Ok(self.selected(index, token));
@@ -587,20 +678,19 @@ thread_local! {
     });
 }
 
-/// A uniform random permutation (Fisher–Yates), from a per-thread xorshift.
-fn shuffle(order: &mut [usize]) {
-    if order.len() < 2 {
-        return;
+/// A uniform random number in `0..n` (`n > 0`), from a per-thread
+/// xorshift (a goroutine reads and advances it without switching).
+fn random_below(n: usize) -> usize {
+    if n == 1 {
+        return 0;
     }
     RNG.with(|rng| {
         let mut x = rng.get();
-        for i in (1..order.len()).rev() {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let j = ((x >> 32) * (i as u64 + 1)) >> 32;
-            order.swap(i, j as usize);
-        }
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
         rng.set(x);
-    });
+        // Lemire's multiply-shift: unbiased enough for 32-bit `n`.
+        (((x >> 32) * n as u64) >> 32) as usize
+    })
 }

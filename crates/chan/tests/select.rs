@@ -318,3 +318,54 @@ fn one_consumer_selects_over_four_busy_producers() {
         .expect("the select hung: a lost wake-up?");
     assert_eq!(sum, (0..400_000u64).sum::<u64>());
 }
+
+/// Counts its drops.
+struct Counted(Arc<AtomicUsize>, u64);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn values_handed_to_a_blocked_select_arrive_once_small_or_large() {
+    // A select's receive is handed its value in the select's own frame when
+    // it fits, else in a box: both kinds, on one select, many times over,
+    // from goroutines and threads. Every value arrives exactly once and is
+    // dropped exactly once.
+    const ROUNDS: u64 = 2_000;
+    let drops = Arc::new(AtomicUsize::new(0));
+    let (small_tx, small_rx) = bounded::<Counted>(0);
+    let (large_tx, large_rx) = bounded::<[u64; 16]>(0);
+    let d = drops.clone();
+    let goroutine = go(move || {
+        for i in 0..ROUNDS {
+            small_tx.send(Counted(d.clone(), i)).unwrap();
+        }
+    });
+    let thread = thread::spawn(move || {
+        for i in 0..ROUNDS {
+            large_tx.send([i; 16]).unwrap();
+        }
+    });
+    let (mut small_sum, mut large_sum, mut got) = (0u64, 0u64, 0u64);
+    while got < 2 * ROUNDS {
+        select! {
+            recv(small_rx) -> v => if let Ok(c) = v {
+                small_sum += c.1;
+                got += 1;
+            },
+            recv(large_rx) -> v => if let Ok(a) = v {
+                assert!(a.iter().all(|&x| x == a[0]), "a torn value");
+                large_sum += a[0];
+                got += 1;
+            },
+        }
+    }
+    goroutine.join().unwrap();
+    thread.join().unwrap();
+    let expected = ROUNDS * (ROUNDS - 1) / 2;
+    assert_eq!((small_sum, large_sum), (expected, expected));
+    assert_eq!(drops.load(Ordering::SeqCst), ROUNDS as usize);
+}
