@@ -705,15 +705,12 @@ impl<T> Channel<T> {
         if !Scratch::fits::<Option<T>>() {
             return Token::Packet(packet);
         }
-        let mut scratch = Scratch::new();
         // SAFETY: the packet holds an `Option<T>`, moved (not copied) into
         // the token: the select never touches the packet again.
-        unsafe {
-            scratch
-                .as_mut_ptr()
-                .cast::<Option<T>>()
-                .write(packet.cast::<Option<T>>().read())
-        };
+        let value = unsafe { packet.cast::<Option<T>>().read() };
+        let mut scratch = Scratch::new();
+        // SAFETY: `Option<T>` fits a `Scratch` (checked above).
+        unsafe { scratch.as_mut_ptr().cast::<Option<T>>().write(value) };
         Token::Inline(scratch)
     }
 }

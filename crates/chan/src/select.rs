@@ -450,10 +450,8 @@ impl<'a> Select<'a> {
             let mut ready_early = false;
             for (i, op) in ops.iter().enumerate() {
                 // SAFETY: `scratch` has a slot per operation.
-                match op
-                    .handle
-                    .register(op.send, &ctx, i, unsafe { scratch.add(i) })
-                {
+                let slot = unsafe { scratch.add(i) };
+                match op.handle.register(op.send, &ctx, i, slot) {
                     Ok(packet) => {
                         slots[i] = packet;
                         registered += 1;
