@@ -51,6 +51,11 @@ fn main() {
             goro_benches::report_with(|| goro::run(move || hog_run(kind, n)));
         }
     }
+    // For profiling by hand: the scheduler's counters, on stderr (the
+    // harness reads only stdout).
+    if std::env::var_os("GORO_BENCH_STATS").is_some() {
+        eprintln!("{:?}", goro::stats());
+    }
 }
 
 /// `n` resume + suspend round trips; the coroutine yields its counter.
