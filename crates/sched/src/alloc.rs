@@ -10,9 +10,15 @@
 //! `MAGAZINE` blocks with a shared depot, taking its lock once per magazine.
 //!
 //! Blocks are cache-line aligned. Requests too large (or too aligned) for
-//! any class go straight to the global allocator. The depot keeps at most
-//! `DEPOT_MAX` magazines per class; beyond that, blocks go back to the global
-//! allocator, so a burst of goroutines does not pin its memory for ever.
+//! any class go straight to the global allocator. New blocks are carved from
+//! `SLAB`-byte slabs (one allocation, which glibc maps directly, per
+//! thousand or so tasks), and stay in the pool once freed, as Go keeps its
+//! goroutine structures for reuse: a burst of a million goroutines leaves
+//! its task blocks (about 256 bytes each) pooled, while their stacks, the
+//! bulk of the memory, go back to the kernel (`goro_fiber::stack::trim`).
+//! Taking blocks one by one from malloc made spawn-heavy programs grow
+//! malloc's heaps in small steps, each an `mprotect` that holds the
+//! process's memory-map lock against every page fault of the other workers.
 
 use std::alloc::{self, Layout};
 use std::cell::RefCell;
@@ -25,8 +31,9 @@ const CLASSES: [usize; 8] = [128, 192, 256, 384, 512, 768, 1024, 2048];
 const ALIGN: usize = 64;
 /// Blocks traded with the depot at a time.
 const MAGAZINE: usize = 64;
-/// Full magazines the depot keeps per class.
-const DEPOT_MAX: usize = 256;
+/// Bytes carved into blocks at a time: above glibc's threshold for a
+/// mapping of its own.
+const SLAB: usize = 256 * 1024;
 
 type Magazine = Vec<NonNull<u8>>;
 
@@ -82,16 +89,37 @@ pub(crate) fn allocate(layout: Layout) -> NonNull<u8> {
         .try_with(|local| {
             let mut local = local.borrow_mut();
             let free = &mut local.classes[class];
-            if free.is_empty()
-                && let Some(magazine) = depot().classes[class].pop()
-            {
-                *free = magazine;
+            if free.is_empty() {
+                // The depot's lock is released before `carve` takes it.
+                let magazine = depot().classes[class].pop();
+                *free = magazine.unwrap_or_else(|| carve(class));
             }
             free.pop()
         })
         .ok()
         .flatten();
+    // Without the thread's pool (the thread is exiting): a block on its own.
     block.unwrap_or_else(|| system(block_layout(class)))
+}
+
+/// A new slab's blocks of `class`: one magazine for the caller, the rest to
+/// the depot. Slabs are never freed (their blocks stay pooled).
+fn carve(class: usize) -> Magazine {
+    let size = CLASSES[class];
+    let slab = system(Layout::from_size_align(SLAB, 4096).expect("valid slab layout"));
+    let mut blocks: Magazine = (0..SLAB / size)
+        // SAFETY: every block lies inside the slab (`i * size + size <=
+        // SLAB`), and is 64-byte aligned since the slab is page aligned and
+        // every class size is a multiple of 64.
+        .map(|i| unsafe { slab.add(i * size) })
+        .collect();
+    let mine = blocks.split_off(blocks.len() - MAGAZINE.min(blocks.len()));
+    let mut depot = depot();
+    while !blocks.is_empty() {
+        let rest = blocks.split_off(blocks.len().saturating_sub(MAGAZINE));
+        depot.classes[class].push(rest);
+    }
+    mine
 }
 
 /// Frees memory that `allocate(layout)` returned.
@@ -119,24 +147,10 @@ pub(crate) unsafe fn deallocate(ptr: NonNull<u8>, layout: Layout) {
     }
 }
 
-/// Hands free blocks to the depot, or to the global allocator when it holds
-/// enough.
+/// Hands free blocks to the depot (for good: see the module docs).
 fn give_back(class: usize, blocks: Magazine) {
-    if blocks.is_empty() {
-        return;
-    }
-    let rest = {
-        let mut depot = depot();
-        if depot.classes[class].len() < DEPOT_MAX {
-            depot.classes[class].push(blocks);
-            return;
-        }
-        blocks
-    };
-    for block in rest {
-        // SAFETY: every pooled block of `class` was allocated by `system`
-        // with `block_layout(class)`, and is free.
-        unsafe { alloc::dealloc(block.as_ptr(), block_layout(class)) };
+    if !blocks.is_empty() {
+        depot().classes[class].push(blocks);
     }
 }
 
@@ -188,6 +202,24 @@ mod tests {
         for b in again {
             // SAFETY: as above.
             unsafe { deallocate(b, layout) };
+        }
+    }
+
+    #[test]
+    fn slabs_carve_distinct_aligned_blocks() {
+        // More than a slab's worth of the largest class, live at once.
+        let layout = Layout::from_size_align(2000, 8).unwrap();
+        let n = 3 * SLAB / 2048;
+        let mut blocks: Vec<usize> = (0..n).map(|_| allocate(layout).as_ptr() as usize).collect();
+        assert!(blocks.iter().all(|b| b % ALIGN == 0));
+        blocks.sort_unstable();
+        assert!(
+            blocks.windows(2).all(|w| w[1] - w[0] >= 2048),
+            "blocks overlap"
+        );
+        for b in blocks {
+            // SAFETY: each came from `allocate(layout)`, freed once.
+            unsafe { deallocate(NonNull::new(b as *mut u8).unwrap(), layout) };
         }
     }
 
