@@ -51,6 +51,13 @@ const NEXT_STREAK: u32 = 16;
 const SPARE_RECHECK: Duration = Duration::from_millis(20);
 /// How long an idle worker searches before it sleeps.
 const SPIN: Duration = Duration::from_micros(20);
+/// For how long of its spin a worker leaves alone the short queue
+/// (`PATIENT_LEN`) of a worker that is running a goroutine: that worker
+/// will likely run them itself within microseconds, while a goroutine
+/// moved to another core makes every exchange with those it left behind a
+/// cache miss (Go's thieves wait, too, before they take a `runnext`).
+const PATIENCE: Duration = Duration::from_micros(10);
+const PATIENT_LEN: usize = 4;
 
 /// The worker running on this thread.
 pub(crate) struct WorkerCtx {
@@ -295,7 +302,9 @@ impl WorkerCtx {
     }
 
     /// One round of looking everywhere: injector, timers, other workers.
-    fn search(&self) -> Option<TaskRef> {
+    /// A `patient` round leaves alone a short queue of a worker that is
+    /// running: see `PATIENCE`.
+    fn search(&self, patient: bool) -> Option<TaskRef> {
         if let Some(task) = self.steal_injector() {
             return Some(task);
         }
@@ -317,6 +326,9 @@ impl WorkerCtx {
                 continue;
             }
             let victim = &self.shared.workers[victim];
+            if patient && victim.stealer.len() < PATIENT_LEN {
+                continue;
+            }
             loop {
                 match victim.stealer.steal_batch_and_pop(&self.local) {
                     Steal::Success(task) => {
@@ -334,15 +346,19 @@ impl WorkerCtx {
     /// Searches for a while before sleeping, if not too many others already do.
     fn spin(&self) -> Option<TaskRef> {
         if !self.shared.idle.try_start_spinning() {
-            return self.search();
+            return self.search(false);
         }
         let start = Instant::now();
         let mut rounds = 0u32;
+        let mut patient = true;
         let found = loop {
-            if let Some(task) = self.search() {
+            if let Some(task) = self.search(patient) {
                 break Some(task);
             }
             rounds += 1;
+            if patient && rounds.is_multiple_of(8) && start.elapsed() > PATIENCE {
+                patient = false;
+            }
             if self.shared.is_shutdown() || (rounds.is_multiple_of(8) && start.elapsed() > SPIN) {
                 break None;
             }
