@@ -218,6 +218,11 @@ impl<T> Inner<T> {
             } else {
                 queue.remove(i);
             }
+            if ctx.is_lone() {
+                // Popped under the lock: ours (see `Context::is_lone`).
+                ctx.mark_claimed(entry.oper);
+                return Some(entry);
+            }
             if ctx.try_claim(entry.oper) {
                 return Some(entry);
             }
@@ -316,20 +321,19 @@ impl<T> Channel<T> {
             packet: (&raw mut packet).cast(),
         });
         drop(inner);
-        let withdraw = Withdraw::new(&ctx, || self.unregister(&ctx));
-        let outcome = ctx.wait(deadline, Wait::ChanSend);
+        let abort = || self.withdraw_lone(&ctx, true);
+        let withdraw = Withdraw::new(&ctx, abort, || {});
+        let outcome = ctx.wait(deadline, Wait::ChanSend, abort);
         withdraw.disarm();
         match outcome {
             Some(_) if ctx.is_closed() => Err(SendTimeoutError::Closed(
                 packet.take().expect("a closed send keeps its value"),
             )),
             Some(_) => Ok(()),
-            None => {
-                self.unregister(&ctx);
-                Err(SendTimeoutError::Timeout(
-                    packet.take().expect("an aborted send keeps its value"),
-                ))
-            }
+            // Withdrawn: our entry is gone, the value is still ours.
+            None => Err(SendTimeoutError::Timeout(
+                packet.take().expect("an aborted send keeps its value"),
+            )),
         }
     }
 
@@ -339,6 +343,26 @@ impl<T> Channel<T> {
         let ptr: *const Context = ctx;
         inner.recvq.retain(|e| e.ctx != ptr);
         inner.sendq.retain(|e| e.ctx != ptr);
+    }
+
+    /// A lone waiter gives up: removes its entry from the queue of sends or
+    /// of receives if it is still there (true); false if a claimer popped
+    /// it first, and will complete it.
+    pub(crate) fn withdraw_lone(&self, ctx: &Context, send: bool) -> bool {
+        let mut inner = self.lock();
+        let ptr: *const Context = ctx;
+        let queue = if send {
+            &mut inner.sendq
+        } else {
+            &mut inner.recvq
+        };
+        match queue.iter().position(|e| e.ctx == ptr) {
+            Some(i) => {
+                queue.remove(i);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Removes every entry of `ctx` from the queue of sends or of receives.
@@ -403,15 +427,14 @@ impl<T> Channel<T> {
             packet: (&raw mut packet).cast(),
         });
         drop(inner);
-        let withdraw = Withdraw::new(&ctx, || self.unregister(&ctx));
-        let outcome = ctx.wait(deadline, Wait::ChanReceive);
+        let abort = || self.withdraw_lone(&ctx, false);
+        let withdraw = Withdraw::new(&ctx, abort, || {});
+        let outcome = ctx.wait(deadline, Wait::ChanReceive, abort);
         withdraw.disarm();
         match outcome {
             Some(_) => packet.ok_or(RecvTimeoutError::Closed),
-            None => {
-                self.unregister(&ctx);
-                Err(RecvTimeoutError::Timeout)
-            }
+            // Withdrawn: our entry is gone.
+            None => Err(RecvTimeoutError::Timeout),
         }
     }
 }
@@ -446,7 +469,7 @@ fn take_from_sender<T>(entry: Entry) -> T {
     };
     // SAFETY: we claimed it and have not completed it (waiter rule 2).
     unsafe { Context::complete(entry.ctx, false, (&raw mut peer).cast()) };
-    peer.ctx.wait(None, Wait::ChanReceive);
+    peer.ctx.wait(None, Wait::ChanReceive, || false);
     peer.slot.expect("a select's send delivers its value")
 }
 

@@ -463,17 +463,25 @@ impl<'a> Select<'a> {
                 }
             }
             let packets = &slots[..registered];
-            let withdraw = Withdraw::new(&ctx, || {
-                for op in &ops[..registered] {
-                    op.handle.unregister(&ctx);
-                }
-                self.free(packets, None);
-            });
+            let withdraw = Withdraw::new(
+                &ctx,
+                || ctx.try_abort(),
+                || {
+                    for op in &ops[..registered] {
+                        op.handle.unregister(&ctx);
+                    }
+                    self.free(packets, None);
+                },
+            );
             let chosen = if ready_early && ctx.try_abort() {
                 None
             } else {
                 // Registered everywhere (or claimed while registering).
-                ctx.wait(if ready_early { None } else { deadline }, Wait::Select)
+                ctx.wait(
+                    if ready_early { None } else { deadline },
+                    Wait::Select,
+                    || ctx.try_abort(),
+                )
             };
             withdraw.disarm();
             for (i, op) in ops[..registered].iter().enumerate() {

@@ -69,6 +69,20 @@ impl Context {
         }
     }
 
+    /// Whether it waits alone (a plain send or receive, in one queue), not
+    /// as a select. A lone waiter is claimed by whoever pops its entry under
+    /// the channel's lock (no CAS: `mark_claimed`), and withdraws by removing
+    /// its entry under that lock.
+    pub(crate) fn is_lone(&self) -> bool {
+        self.id.get() == 0
+    }
+
+    /// Records the claim of a lone waiter's operation `oper`, by the thread
+    /// that popped its entry under the channel's lock.
+    pub(crate) fn mark_claimed(&self, oper: usize) {
+        self.selected.store(oper + 2, Ordering::Relaxed);
+    }
+
     /// Tries to choose operation `oper` of this waiter.
     pub(crate) fn try_claim(&self, oper: usize) -> bool {
         self.selected
@@ -103,6 +117,12 @@ impl Context {
         // SAFETY: per the contract the owner waits for `ready`, which only we
         // can set: it is alive until the store below, this borrow's last use.
         let ctx = unsafe { &*this };
+        // The owner must see a claim before it can see our wake-up (see
+        // `wait`); a peer's context (`take_from_sender`) comes here without
+        // one.
+        if ctx.selected.load(Ordering::Relaxed) <= ABORTED {
+            ctx.selected.store(2, Ordering::Relaxed);
+        }
         if closed {
             ctx.closed.store(true, Ordering::Relaxed);
         }
@@ -126,10 +146,17 @@ impl Context {
     }
 
     /// Waits until a claimer is done, or until `deadline`. `Some(oper)` once
-    /// done; `None` if it gave up at the deadline (then nobody will claim it).
+    /// done; `None` if it gave up at the deadline: `abort` withdrew it (and
+    /// returned true), so nobody will claim it. `abort` returns false when a
+    /// claimer got there first.
     // Inlined into every blocking operation: see `goro_sched::park::park_on`.
     #[inline(always)]
-    pub(crate) fn wait(&self, deadline: Option<Instant>, why: Wait) -> Option<usize> {
+    pub(crate) fn wait(
+        &self,
+        deadline: Option<Instant>,
+        why: Wait,
+        mut abort: impl FnMut() -> bool,
+    ) -> Option<usize> {
         let mut deadline = deadline;
         let mut spins = 0u32;
         loop {
@@ -150,10 +177,12 @@ impl Context {
                 continue;
             }
             match deadline {
-                None => park::park_on(why),
+                // SAFETY: the context is ours: made by this goroutine or
+                // thread, which is the one waiting.
+                None => unsafe { self.waiting.park(why) },
                 Some(d) => {
                     if Instant::now() >= d {
-                        if self.try_abort() {
+                        if abort() {
                             return None;
                         }
                         // Claimed meanwhile: the claimer is about to finish.
@@ -170,23 +199,26 @@ impl Context {
 /// Withdraws a waiting operation whose goroutine unwinds out of
 /// [`Context::wait`] (a dropped runtime unwinds its parked goroutines):
 /// without it the channels' queues would keep entries pointing into the
-/// unwound stack. It aborts the context, or if an operation claimed it first
-/// waits for the claimer to finish (claimers never wait for the owner, so
-/// this is short), then runs `unregister` (waiter rule 1).
+/// unwound stack. It aborts the wait (`abort`, as in [`Context::wait`]), or
+/// if an operation claimed it first waits for the claimer to finish
+/// (claimers never wait for the owner, so this is short), then runs
+/// `unregister` (waiter rule 1).
 ///
 /// Known gap: a select whose send a receiver claimed hands that receiver a
 /// `Peer` to fill; if the select unwinds instead, the receiver waits for a
 /// value that never comes.
-pub(crate) struct Withdraw<'a, F: FnMut()> {
+pub(crate) struct Withdraw<'a, A: FnMut() -> bool, F: FnMut()> {
     ctx: &'a Context,
+    abort: A,
     unregister: F,
     armed: bool,
 }
 
-impl<'a, F: FnMut()> Withdraw<'a, F> {
-    pub(crate) fn new(ctx: &'a Context, unregister: F) -> Withdraw<'a, F> {
+impl<'a, A: FnMut() -> bool, F: FnMut()> Withdraw<'a, A, F> {
+    pub(crate) fn new(ctx: &'a Context, abort: A, unregister: F) -> Withdraw<'a, A, F> {
         Withdraw {
             ctx,
+            abort,
             unregister,
             armed: true,
         }
@@ -198,12 +230,12 @@ impl<'a, F: FnMut()> Withdraw<'a, F> {
     }
 }
 
-impl<F: FnMut()> Drop for Withdraw<'_, F> {
+impl<A: FnMut() -> bool, F: FnMut()> Drop for Withdraw<'_, A, F> {
     fn drop(&mut self) {
         if !self.armed {
             return;
         }
-        if !self.ctx.try_abort() {
+        if !(self.abort)() {
             while !self.ctx.ready.load(Ordering::Acquire) {
                 std::thread::yield_now();
             }

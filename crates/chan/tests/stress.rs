@@ -199,3 +199,55 @@ fn hand_offs_during_ping_pong_lose_nothing() {
         "no hand-off happened: the test tested nothing"
     );
 }
+
+#[test]
+fn timeouts_racing_hand_offs_lose_and_duplicate_nothing() {
+    // Unbuffered sends and receives with timeouts of a few microseconds, so
+    // that many give up at the very moment a partner takes them: a send
+    // that timed out keeps its value (it must not also be received), and a
+    // receive that timed out took nothing. Goroutines and threads on both
+    // sides.
+    use std::time::Duration;
+    let rt = Runtime::builder().workers(2).build().unwrap();
+    let (tx, rx) = bounded::<u64>(0);
+    let sent = Arc::new(Tally::default());
+    let got = Arc::new(Tally::default());
+    const PER: u64 = 3_000;
+    let (mut goroutines, mut threads) = (Vec::new(), Vec::new());
+    for p in 0..4u64 {
+        let (tx, sent) = (tx.clone(), sent.clone());
+        let send = move || {
+            for i in 0..PER {
+                let v = p * PER + i + 1;
+                let wait = Duration::from_micros(i % 7);
+                if tx.send_timeout(v, wait).is_ok() {
+                    sent.add(v);
+                }
+            }
+        };
+        let (rx, got) = (rx.clone(), got.clone());
+        let recv = move || {
+            for i in 0..PER {
+                if let Ok(v) = rx.recv_timeout(Duration::from_micros(i % 5)) {
+                    got.add(v);
+                }
+            }
+        };
+        if p % 2 == 0 {
+            goroutines.push(rt.go(send));
+            goroutines.push(rt.go(recv));
+        } else {
+            threads.push(thread::spawn(send));
+            threads.push(thread::spawn(recv));
+        }
+    }
+    for h in goroutines {
+        h.join().unwrap();
+    }
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(rx.try_recv().ok(), None, "nothing left behind");
+    assert_eq!(got.get(), sent.get(), "received exactly what was sent");
+    assert!(sent.get().0 > 0, "some hand-offs happened");
+}

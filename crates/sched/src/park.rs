@@ -307,6 +307,7 @@ impl Waiting {
     /// meanwhile. (This call may find it running and leave it a
     /// notification; a waiter that consumed that notification in a `park`
     /// and parked again before the publication would never wake.)
+    #[inline]
     pub unsafe fn wake(&self) -> Woken {
         let inner = match &self.inner {
             WaitingInner::Goroutine(task) => {
@@ -320,6 +321,35 @@ impl Waiting {
             WaitingInner::Thread(thread) => WokenInner::Thread(thread.clone()),
         };
         Woken { inner }
+    }
+}
+
+impl Waiting {
+    /// As [`park_on`], for the goroutine or thread it names, which must be
+    /// the caller: saves looking up the current goroutine again.
+    ///
+    /// ```
+    /// use goro_sched::park::{Wait, Waiting};
+    ///
+    /// let me = Waiting::current();
+    /// // SAFETY: a thread outlives this call.
+    /// unsafe { me.unparker() }.unpark();
+    /// // SAFETY: `me` is this thread's.
+    /// unsafe { me.park(Wait::Park) }; // returns at once: the token was stored
+    /// ```
+    ///
+    /// # Safety
+    /// Only the goroutine (or thread) that made it with
+    /// [`Waiting::current`] may call this: it suspends the goroutine it
+    /// names.
+    #[inline]
+    pub unsafe fn park(&self, wait: Wait) {
+        match &self.inner {
+            // SAFETY: per the contract, this is the calling goroutine, alive
+            // while it runs.
+            WaitingInner::Goroutine(task) => unsafe { task.as_ref() }.park(wait.code()),
+            WaitingInner::Thread(_) => park_thread(),
+        }
     }
 }
 
@@ -339,6 +369,7 @@ enum WokenInner {
 }
 
 impl Drop for Woken {
+    #[inline]
     fn drop(&mut self) {
         match std::mem::replace(&mut self.inner, WokenInner::Nothing) {
             WokenInner::Nothing => {}

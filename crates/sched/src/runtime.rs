@@ -436,10 +436,16 @@ impl Registry {
 
     /// Registers `task`, from worker `shard`, unless it is already. Only the
     /// thread that owns the goroutine's run registers or removes it.
+    #[inline]
     pub(crate) fn register(&self, shard: usize, task: &TaskRef) {
         if task.registry_key.load(Ordering::Relaxed) != usize::MAX {
             return;
         }
+        self.insert(shard, task);
+    }
+
+    #[cold]
+    fn insert(&self, shard: usize, task: &TaskRef) {
         let mut slab = self.lock(shard);
         let slot = match slab.free.pop() {
             Some(slot) => {
@@ -498,6 +504,7 @@ impl Shared {
     /// readied by a worker's own loop (timers), to the back of its queue, so
     /// that a batch runs in the order it was readied; readied from anywhere
     /// else, to the injector.
+    #[inline]
     pub(crate) fn schedule(&self, task: TaskRef) {
         if let Err(task) = worker::push_ready(self, task) {
             self.injector.push(task);

@@ -381,6 +381,7 @@ impl Task {
     /// RUNNING`, and then the wake-up owns the run reference that the park
     /// left behind (see the module docs) and returns it: the caller must
     /// schedule it. No count changes hands either way.
+    #[inline]
     pub(crate) fn notify(&self) -> Option<TaskRef> {
         let mut state = self.state.load(Ordering::Acquire);
         loop {
@@ -421,6 +422,7 @@ impl Task {
     }
 
     /// Queues a goroutine whose run reference we hold (from `notify`).
+    #[inline]
     pub(crate) fn schedule(run: TaskRef) {
         let rt: *const Shared = &*run.rt;
         // SAFETY: `run` keeps the task, and so its runtime, alive until
