@@ -38,8 +38,8 @@ use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe, Location};
 use std::ptr;
 use std::ptr::NonNull;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 
 use goro_fiber::{Coroutine, ForcedUnwind, Yielder};
 
@@ -663,25 +663,31 @@ pub(crate) struct Body<F, T> {
     /// Written once by the completer before `JOIN_DONE` is published; then
     /// taken by the handle (or dropped by whoever sees the handle gone).
     result: UnsafeCell<Option<Result<T, JoinError>>>,
-    /// A `join` waiting for `JOIN_DONE`.
-    waiter: Mutex<Option<Unparker>>,
+    /// A `join` waiting for `JOIN_DONE`: written by the handle while the
+    /// state is `JOIN_PENDING`, published by its CAS to `JOIN_WAITING`, and
+    /// taken by the completer whose swap to `JOIN_DONE` found that.
+    waiter: UnsafeCell<Option<Unparker>>,
 }
 
 /// Running; the handle may still want the result.
 const JOIN_PENDING: u8 = 0;
+/// Running, and the handle waits: `waiter` is the completer's to wake.
+const JOIN_WAITING: u8 = 1;
 /// Running; the handle is gone, nobody wants the result.
-const JOIN_DETACHED: u8 = 1;
+const JOIN_DETACHED: u8 = 2;
 /// Finished, the result waits for the handle.
-const JOIN_DONE: u8 = 2;
+const JOIN_DONE: u8 = 3;
 /// Finished, and the result taken or dropped.
-const JOIN_TAKEN: u8 = 3;
+const JOIN_TAKEN: u8 = 4;
 
 // SAFETY: `f` is taken exactly once, by `run` (the goroutine itself) or by
 // `cancel` (the thread that owns the goroutine's fiber, after the fiber is
 // gone). `result` is written only by the completer before it publishes
 // `JOIN_DONE` (release), and read only by whoever then moves `join` on by a
 // CAS (acquire): the handle, or the completer itself after seeing the handle
-// gone. `F` and `T` cross threads, so they must be `Send`.
+// gone. `waiter` is the handle's in `JOIN_PENDING` and the completer's once
+// it swapped `JOIN_WAITING` out, each side moving the state on by an RMW
+// (see the field). `F` and `T` cross threads, so they must be `Send`.
 unsafe impl<F: Send, T: Send> Sync for Body<F, T> {}
 
 impl<F, T> Body<F, T> {
@@ -690,7 +696,7 @@ impl<F, T> Body<F, T> {
             f: UnsafeCell::new(Some(f)),
             join: AtomicU8::new(JOIN_PENDING),
             result: UnsafeCell::new(None),
-            waiter: Mutex::new(None),
+            waiter: UnsafeCell::new(None),
         }
     }
 
@@ -702,24 +708,22 @@ impl<F, T> Body<F, T> {
         // SAFETY: only the fiber's owner completes, and not twice (checked
         // above); nobody reads `result` before `JOIN_DONE`.
         unsafe { *self.result.get() = Some(result) };
-        match self.join.compare_exchange(
-            JOIN_PENDING,
-            JOIN_DONE,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        ) {
-            Ok(_) => {
-                let waiter = self.waiter.lock().unwrap_or_else(|e| e.into_inner()).take();
+        match self.join.swap(JOIN_DONE, Ordering::AcqRel) {
+            JOIN_WAITING => {
+                // SAFETY: the handle published the waiter with its CAS to
+                // `JOIN_WAITING`, which our swap read: it is ours now.
+                let waiter = unsafe { (*self.waiter.get()).take() };
                 if let Some(waiter) = waiter {
-                    waiter.unpark();
+                    waiter.wake();
                 }
             }
-            Err(_) => {
-                // Detached: nobody will take it.
+            JOIN_DETACHED => {
+                // Nobody will take it.
                 self.join.store(JOIN_TAKEN, Ordering::Release);
                 // SAFETY: we wrote it, and the handle is gone.
                 drop(unsafe { (*self.result.get()).take() });
             }
+            _ => {}
         }
     }
 
@@ -784,22 +788,52 @@ where
     unsafe fn poll_join(&self, out: *mut (), waiter: Option<Unparker>) -> bool {
         // SAFETY: the caller guarantees `out`'s type.
         let out = unsafe { &mut *out.cast::<Option<Result<T, JoinError>>>() };
-        if self.join.load(Ordering::Acquire) == JOIN_DONE {
+        let state = self.join.load(Ordering::Acquire);
+        if state == JOIN_DONE {
             // SAFETY: we are the handle and saw `JOIN_DONE`.
             *out = unsafe { self.take_result() };
             return true;
         }
-        if waiter.is_some() {
-            *self.waiter.lock().unwrap_or_else(|e| e.into_inner()) = waiter;
-            // `complete` publishes `JOIN_DONE` before it looks for a waiter:
-            // look again, or its wake-up could be missed.
-            if self.join.load(Ordering::Acquire) == JOIN_DONE {
-                // SAFETY: as above.
+        let Some(waiter) = waiter else {
+            return false;
+        };
+        // Registered before (a spurious wake-up, or a `join_unless` that
+        // gave up and asks again, perhaps from another thread): take the
+        // slot back to renew it.
+        if state == JOIN_WAITING
+            && self
+                .join
+                .compare_exchange(
+                    JOIN_WAITING,
+                    JOIN_PENDING,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                )
+                .is_err()
+        {
+            // Done meanwhile; the completer took the old waiter.
+            // SAFETY: we are the handle and saw `JOIN_DONE`.
+            *out = unsafe { self.take_result() };
+            return true;
+        }
+        // SAFETY: in `JOIN_PENDING` the slot is the handle's alone.
+        unsafe { *self.waiter.get() = Some(waiter) };
+        match self.join.compare_exchange(
+            JOIN_PENDING,
+            JOIN_WAITING,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => false,
+            Err(_) => {
+                // Done first: the completer never saw our waiter.
+                // SAFETY: not published, so still ours.
+                drop(unsafe { (*self.waiter.get()).take() });
+                // SAFETY: we are the handle and saw `JOIN_DONE`.
                 *out = unsafe { self.take_result() };
-                return true;
+                true
             }
         }
-        false
     }
 
     fn is_done(&self) -> bool {
@@ -807,22 +841,32 @@ where
     }
 
     fn detach(&self) {
-        match self.join.compare_exchange(
-            JOIN_PENDING,
-            JOIN_DETACHED,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        ) {
-            // Never joined: no waiter was left.
-            Ok(_) => {}
-            Err(state) => {
-                if state == JOIN_DONE {
+        let mut state = self.join.load(Ordering::Acquire);
+        loop {
+            let next = match state {
+                JOIN_PENDING => JOIN_DETACHED,
+                // A join that gave up left its waiter: take the slot back
+                // to let that goroutine go, then detach.
+                JOIN_WAITING => JOIN_PENDING,
+                JOIN_DONE => {
                     // Finished first: the result is ours to drop.
                     // SAFETY: we are the handle and saw `JOIN_DONE`.
                     drop(unsafe { self.take_result() });
+                    return;
                 }
-                // A join's waiter may linger: let its goroutine go.
-                self.waiter.lock().unwrap_or_else(|e| e.into_inner()).take();
+                _ => return,
+            };
+            match self
+                .join
+                .compare_exchange(state, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) if next == JOIN_PENDING => {
+                    // SAFETY: back in `JOIN_PENDING`, the slot is ours.
+                    drop(unsafe { (*self.waiter.get()).take() });
+                    state = JOIN_PENDING;
+                }
+                Ok(_) => return,
+                Err(now) => state = now,
             }
         }
     }

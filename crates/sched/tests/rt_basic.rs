@@ -346,3 +346,52 @@ fn work_spreads_to_sleeping_workers() {
     assert_eq!(threads.len(), 2, "all goroutines ran on one worker");
     assert!(rt.stats().steals > 0);
 }
+
+#[test]
+fn joins_racing_completions_get_every_result_once() {
+    // Goroutines and threads join goroutines that finish at about the same
+    // moment (after a few yields), so that registering the waiter races the
+    // completion; results whose handles are dropped unjoined, before or
+    // after they finish, are dropped once too.
+    struct Counted(Arc<AtomicUsize>, u64);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let rt = goro_sched::Runtime::builder().workers(2).build().unwrap();
+    let drops = Arc::new(AtomicUsize::new(0));
+    const N: u64 = 2_000;
+    let spawn = |i: u64| {
+        let d = drops.clone();
+        rt.go(move || {
+            for _ in 0..i % 4 {
+                goro_sched::yield_now();
+            }
+            Counted(d, i)
+        })
+    };
+    let joiners: Vec<_> = (0..N)
+        .map(|i| {
+            let child = spawn(i);
+            if i % 3 == 0 {
+                drop(child); // detached: its result is dropped unseen
+                return None;
+            }
+            Some(rt.go(move || child.join().unwrap().1))
+        })
+        .collect();
+    let from_thread: Vec<_> = (0..N / 10).map(spawn).collect();
+    let mut sum = 0;
+    for j in joiners.into_iter().flatten() {
+        sum += j.join().unwrap();
+    }
+    for h in from_thread {
+        sum += h.join().unwrap().1;
+    }
+    let expected: u64 = (0..N).filter(|i| i % 3 != 0).sum::<u64>() + (0..N / 10).sum::<u64>();
+    assert_eq!(sum, expected);
+    // Every result was dropped once: taken and dropped here, or detached.
+    rt.shutdown_timeout(std::time::Duration::from_secs(10));
+    assert_eq!(drops.load(Ordering::SeqCst), (N + N / 10) as usize);
+}
