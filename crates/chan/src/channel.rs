@@ -15,7 +15,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::err::{
@@ -32,6 +32,13 @@ pub(crate) struct Channel<T> {
     /// under the lock before it acts on it, and which its registration
     /// checks again when it says "not ready".
     hint: AtomicU8,
+    /// The ends, counted outside the lock (a clone or a drop that is not
+    /// the last takes no lock: `skynet` clones a sender per goroutine); the
+    /// last one's drop takes the lock to close.
+    senders: AtomicUsize,
+    receivers: AtomicUsize,
+    /// Time channels and `never()` stay open without senders.
+    never_closes: bool,
     /// `None`: unbounded.
     cap: Option<usize>,
 }
@@ -50,10 +57,8 @@ struct Inner<T> {
     send_reserved: usize,
     /// Closed by `close()` or by the last sender's drop.
     closed: bool,
-    /// Time channels and `never()` stay open without senders.
-    never_closes: bool,
-    senders: usize,
-    receivers: usize,
+    /// Every receiver is gone.
+    no_receivers: bool,
     recvq: VecDeque<Entry>,
     sendq: VecDeque<Entry>,
 }
@@ -119,13 +124,14 @@ impl<T> Channel<T> {
                 recv_reserved: 0,
                 send_reserved: 0,
                 closed: false,
-                never_closes,
-                senders: 1,
-                receivers: 1,
+                no_receivers: false,
                 recvq: VecDeque::new(),
                 sendq: VecDeque::new(),
             }),
             hint: AtomicU8::new(if cap == Some(0) { 0 } else { SEND_READY }),
+            senders: AtomicUsize::new(1),
+            receivers: AtomicUsize::new(1),
+            never_closes,
             cap,
         }
     }
@@ -186,7 +192,7 @@ impl<T> DerefMut for Guard<'_, T> {
 
 impl<T> Inner<T> {
     fn disconnected(&self) -> bool {
-        self.closed || self.receivers == 0
+        self.closed || self.no_receivers
     }
 
     fn has_room(&self, cap: Option<usize>) -> bool {
@@ -504,28 +510,30 @@ impl<T> Channel<T> {
     }
 
     pub(crate) fn add_sender(&self) {
-        self.lock().senders += 1;
+        // As `Arc::clone`: the caller's own sender keeps the count above 0.
+        self.senders.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn drop_sender(&self) {
-        let mut inner = self.lock();
-        inner.senders -= 1;
-        if inner.senders == 0 && !inner.never_closes && !inner.closed {
-            drop(inner);
+        // As `Arc`'s drop: the last one sees every other's drop.
+        if self.senders.fetch_sub(1, Ordering::AcqRel) != 1 {
+            return;
+        }
+        if !self.never_closes {
             self.close();
         }
     }
 
     pub(crate) fn add_receiver(&self) {
-        self.lock().receivers += 1;
+        self.receivers.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn drop_receiver(&self) {
-        let mut inner = self.lock();
-        inner.receivers -= 1;
-        if inner.receivers > 0 {
+        if self.receivers.fetch_sub(1, Ordering::AcqRel) != 1 {
             return;
         }
+        let mut inner = self.lock();
+        inner.no_receivers = true;
         // Nobody can receive any more: drop what is buffered, and let the
         // waiting senders go with their values.
         let buffered = std::mem::take(&mut inner.buf);
