@@ -191,6 +191,15 @@ impl<T> DerefMut for Guard<'_, T> {
 }
 
 impl<T> Inner<T> {
+    /// The queue of waiting sends, or of waiting receives.
+    fn queue(&mut self, send: bool) -> &mut VecDeque<Entry> {
+        if send {
+            &mut self.sendq
+        } else {
+            &mut self.recvq
+        }
+    }
+
     fn disconnected(&self) -> bool {
         self.closed || self.no_receivers
     }
@@ -357,11 +366,7 @@ impl<T> Channel<T> {
     pub(crate) fn withdraw_lone(&self, ctx: &Context, send: bool) -> bool {
         let mut inner = self.lock();
         let ptr: *const Context = ctx;
-        let queue = if send {
-            &mut inner.sendq
-        } else {
-            &mut inner.recvq
-        };
+        let queue = inner.queue(send);
         match queue.iter().position(|e| e.ctx == ptr) {
             Some(i) => {
                 queue.remove(i);
@@ -375,12 +380,7 @@ impl<T> Channel<T> {
     pub(crate) fn unregister_from(&self, ctx: &Context, send: bool) {
         let mut inner = self.lock();
         let ptr: *const Context = ctx;
-        let queue = if send {
-            &mut inner.sendq
-        } else {
-            &mut inner.recvq
-        };
-        queue.retain(|e| e.ctx != ptr);
+        inner.queue(send).retain(|e| e.ctx != ptr);
     }
 }
 
