@@ -96,7 +96,7 @@ where
     T: Send + 'static,
 {
     let location = std::panic::Location::caller();
-    match runtime::with_current(|rt| rt.spawn(None, None, location, f)) {
+    match runtime::with_current_here(|rt, here| rt.spawn(here, None, None, location, f)) {
         Ok(handle) => handle,
         Err(e) => panic!("cannot spawn a goroutine: {e}"),
     }
@@ -338,8 +338,14 @@ impl Builder {
         T: Send + 'static,
     {
         let location = std::panic::Location::caller();
-        runtime::with_current(|rt| {
-            rt.spawn(self.name.map(Into::into), self.stack_size, location, f)
+        runtime::with_current_here(|rt, here| {
+            rt.spawn(
+                here,
+                self.name.map(Into::into),
+                self.stack_size,
+                location,
+                f,
+            )
         })
         .map_err(|e| match self.stack_size {
             Some(_) if e.kind() == io::ErrorKind::InvalidInput => {

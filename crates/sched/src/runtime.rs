@@ -629,9 +629,11 @@ impl Shared {
             .sum()
     }
 
-    /// Spawns a goroutine running `f`, spawned at `location`.
+    /// Spawns a goroutine running `f`, spawned at `location`, from `here`:
+    /// this thread's worker of this runtime, if it is one.
     pub(crate) fn spawn<F, T>(
         self: &Arc<Shared>,
+        here: Option<&WorkerCtx>,
         name: Option<Box<str>>,
         stack_size: Option<usize>,
         location: &'static Location<'static>,
@@ -655,25 +657,44 @@ impl Shared {
             Some(size) => Fiber::ready(size)?,
         };
         // SAFETY: `F` and `T` are `'static`.
-        let (task, handle) = unsafe { Task::spawn(self, name, location, fiber, f) };
-        self.start(task);
+        let (task, handle) = unsafe { Task::spawn(self, here, name, location, fiber, f) };
+        self.start_on(task, here);
         Ok(handle)
     }
 
     /// Counts a new goroutine in and makes it runnable.
     pub(crate) fn start(&self, task: TaskRef) {
-        match worker::with_worker(self, |w| w.index) {
-            Some(index) => {
-                self.stats[index].add_alive(1, true);
-                Counters::bump(&self.stats[index].spawned);
+        let mut task = Some(task);
+        let started = worker::with_worker(self, |w| {
+            self.start_on(task.take().expect("once"), Some(w));
+        });
+        if started.is_none() {
+            self.start_on(task.take().expect("not started"), None);
+        }
+    }
+
+    /// As `start`, from `here`, this thread's worker of this runtime if it
+    /// is one (looked up once by the caller: a spawn reads no other
+    /// thread-local but `CURRENT`).
+    pub(crate) fn start_on(&self, task: TaskRef, here: Option<&WorkerCtx>) {
+        match here {
+            Some(w) => {
+                self.stats[w.index].add_alive(1, true);
+                Counters::bump(&self.stats[w.index].spawned);
+                if worker::in_goroutine() {
+                    w.push_next(task);
+                } else {
+                    w.push_back(task);
+                }
             }
             None => {
                 let counters = self.outside_counters();
                 counters.add_alive(1, false);
                 counters.spawned.fetch_add(1, Ordering::Relaxed);
+                self.injector.push(task);
+                self.notify_work();
             }
         }
-        self.schedule(task);
     }
 
     /// A goroutine starts to run: if sysmon sleeps its long interval, wake
@@ -992,9 +1013,12 @@ unsafe impl Send for RtRef {}
 unsafe impl Sync for RtRef {}
 
 impl RtRef {
-    pub(crate) fn new(shared: &Arc<Shared>) -> RtRef {
+    /// A counted reference to `shared`, from `here`, this thread's worker
+    /// of `shared` if it is one (looked up once by the caller): a worker
+    /// counts in batches, anyone else one by one.
+    pub(crate) fn new_on(shared: &Arc<Shared>, here: Option<&WorkerCtx>) -> RtRef {
         let ptr = Arc::as_ptr(shared);
-        let batched = worker::with_worker(shared, |w| {
+        let batched = here.map(|w| {
             if w.rt_refs.0.get() == 0 {
                 for _ in 0..REF_BATCH {
                     // SAFETY: `shared` is a live `Arc`.
@@ -1459,7 +1483,14 @@ impl Runtime {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        match self.shared.spawn(None, None, Location::caller(), f) {
+        let shared = &self.shared;
+        let location = Location::caller();
+        let mut f = Some(f);
+        let spawned = worker::with_worker(shared, |w| {
+            shared.spawn(Some(w), None, None, location, f.take().expect("once"))
+        })
+        .unwrap_or_else(|| shared.spawn(None, None, None, location, f.take().expect("not yet")));
+        match spawned {
             Ok(handle) => handle,
             Err(e) => panic!("cannot spawn a goroutine: {e}"),
         }
@@ -1719,9 +1750,15 @@ pub(crate) fn global() -> &'static Runtime {
 /// Runs `f` with the runtime to spawn on from here: this worker's (so the
 /// current goroutine's), else the global one.
 pub(crate) fn with_current<R>(f: impl FnOnce(&Arc<Shared>) -> R) -> R {
+    with_current_here(|rt, _| f(rt))
+}
+
+/// As `with_current`, with this thread's worker too if it is one (of the
+/// runtime it names): one thread-local read for both.
+pub(crate) fn with_current_here<R>(f: impl FnOnce(&Arc<Shared>, Option<&WorkerCtx>) -> R) -> R {
     let mut f = Some(f);
-    if let Some(r) = worker::with_any_worker(|w| (f.take().expect("once"))(&w.shared)) {
+    if let Some(r) = worker::with_any_worker(|w| (f.take().expect("once"))(&w.shared, Some(w))) {
         return r;
     }
-    (f.take().expect("not called"))(&global().shared)
+    (f.take().expect("not called"))(&global().shared, None)
 }

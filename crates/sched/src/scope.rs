@@ -184,7 +184,9 @@ impl<'scope> Scope<'scope, '_> {
         // else with its `Outcome`, which is joined, or dropped when the
         // `ScopedJoinHandle<'scope, T>` is (a detached result is dropped at
         // once). After that the task holds nothing that borrows.
-        let (task, handle) = unsafe { Task::spawn(&shared, None, Location::caller(), fiber, body) };
+        // (No worker at hand: the runtime reference is counted on its own.)
+        let (task, handle) =
+            unsafe { Task::spawn(&shared, None, None, Location::caller(), fiber, body) };
         shared.start(task);
         ScopedJoinHandle {
             handle,

@@ -46,6 +46,7 @@ use goro_fiber::{Coroutine, ForcedUnwind, Yielder};
 use crate::alloc;
 use crate::park::{self, Unparker};
 use crate::runtime::{RtRef, Shared};
+use crate::worker::WorkerCtx;
 
 /// Why a goroutine switched back to its worker.
 #[derive(Debug)]
@@ -242,7 +243,9 @@ impl fmt::Debug for TaskRef {
 
 /// Spawns are built in one allocation: the header and `Body<F, T>`.
 impl Task {
-    /// Creates a goroutine running `f` from `fiber`, and its join handle.
+    /// Creates a goroutine running `f` from `fiber`, and its join handle;
+    /// `here` is this thread's worker of `rt`, if the caller knows it (its
+    /// reference to the runtime is then counted in the worker's batch).
     ///
     /// # Safety
     /// `F` and `T` may borrow: the caller must make sure the goroutine
@@ -250,6 +253,7 @@ impl Task {
     /// `scope` does. With `'static` types it is always safe.
     pub(crate) unsafe fn spawn<'a, F, T>(
         rt: &Arc<Shared>,
+        here: Option<&WorkerCtx>,
         name: Option<Box<str>>,
         location: &'static Location<'static>,
         fiber: Fiber,
@@ -268,7 +272,7 @@ impl Task {
             id: GoroutineId::next(),
             name,
             location,
-            rt: RtRef::new(rt),
+            rt: RtRef::new_on(rt, here),
             state: AtomicU8::new(RUNNING),
             wait: AtomicU8::new(0),
             waiting_since: AtomicU32::new(0),
