@@ -68,6 +68,8 @@ pub(crate) struct WorkerCtx {
     spare: bool,
     tick: Cell<u32>,
     next_streak: Cell<u32>,
+    /// Goroutine ids taken from the shared counter, not used yet: next, end.
+    pub(crate) ids: Cell<(u64, u64)>,
     rng: Cell<u64>,
     /// References to the runtime taken for goroutines not yet created, and
     /// owed back for goroutines dropped (see `RtRef`).
@@ -182,6 +184,7 @@ impl WorkerCtx {
             spare,
             tick: Cell::new(0),
             next_streak: Cell::new(0),
+            ids: Cell::new((0, 0)),
             rng: Cell::new(
                 0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9),
             ),

@@ -208,6 +208,29 @@ fn ids_are_unique_and_none_on_threads() {
         .collect();
     let unique: HashSet<_> = ids.iter().collect();
     assert_eq!(unique.len(), 500);
+    // Spawned from goroutines on two workers (each takes ids in batches)
+    // and from this thread (one by one) at once: still all distinct.
+    let rt = Runtime::builder().workers(2).build().unwrap();
+    let spawners: Vec<_> = (0..4)
+        .map(|_| {
+            rt.go(|| {
+                (0..300)
+                    .map(|_| go(|| goro_sched::id().unwrap()))
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .map(|h| h.join().unwrap())
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut all: Vec<GoroutineId> = (0..300)
+        .map(|_| rt.go(|| goro_sched::id().unwrap()).join().unwrap())
+        .collect();
+    for s in spawners {
+        all.extend(s.join().unwrap());
+    }
+    let unique: HashSet<_> = all.iter().chain(&ids).collect();
+    assert_eq!(unique.len(), 500 + 300 + 4 * 300);
     let h = go(|| goro_sched::id().unwrap());
     let id = h.id();
     assert_eq!(h.join().unwrap(), id);
