@@ -322,9 +322,7 @@ impl Waiting {
         };
         Woken { inner }
     }
-}
 
-impl Waiting {
     /// As [`park_on`], for the goroutine or thread it names, which must be
     /// the caller: saves looking up the current goroutine again.
     ///
