@@ -14,9 +14,12 @@
 //! Memory safety rests on three rules:
 //!
 //! 1. Claims are made under the lock of the channel whose queue holds the
-//!    entry, and a waiter returns only after it has taken every channel lock
-//!    it registered under once more (to remove its entries). So nobody
-//!    touches a context after its owner has returned.
+//!    entry, and a waiter returns only once every entry of its is out of
+//!    every queue: popped by a claimer under that queue's lock, or removed
+//!    by the waiter itself under it (a select takes the lock of every
+//!    channel it registered on once more, but the one whose claimer popped
+//!    its only entry there). So nobody reaches a context through a queue
+//!    after its owner has returned.
 //! 2. After a successful claim, the waiter does not return (nor park) before
 //!    `ready`; the claimer touches the context for the last time when it
 //!    sets it (it has marked the owner woken first, and queues it after).
