@@ -336,7 +336,7 @@ impl<T> Channel<T> {
             packet: (&raw mut packet).cast(),
         });
         drop(inner);
-        let abort = || self.withdraw_lone(&ctx, true);
+        let abort = || self.unregister(&ctx, true);
         let withdraw = Withdraw::new(&ctx, abort, || {});
         let outcome = ctx.wait(deadline, Wait::ChanSend, abort);
         withdraw.disarm();
@@ -352,35 +352,17 @@ impl<T> Channel<T> {
         }
     }
 
-    /// Removes every entry of `ctx` from both queues (waiter rule 1).
-    pub(crate) fn unregister(&self, ctx: &Context) {
-        let mut inner = self.lock();
-        let ptr: *const Context = ctx;
-        inner.recvq.retain(|e| e.ctx != ptr);
-        inner.sendq.retain(|e| e.ctx != ptr);
-    }
-
-    /// A lone waiter gives up: removes its entry from the queue of sends or
-    /// of receives if it is still there (true); false if a claimer popped
-    /// it first, and will complete it.
-    pub(crate) fn withdraw_lone(&self, ctx: &Context, send: bool) -> bool {
+    /// Removes every entry of `ctx` from the queue of sends or of receives
+    /// (waiter rule 1). Whether there was one: a lone waiter that gives up
+    /// learns so whether a claimer popped its entry first (and will
+    /// complete it).
+    pub(crate) fn unregister(&self, ctx: &Context, send: bool) -> bool {
         let mut inner = self.lock();
         let ptr: *const Context = ctx;
         let queue = inner.queue(send);
-        match queue.iter().position(|e| e.ctx == ptr) {
-            Some(i) => {
-                queue.remove(i);
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// Removes every entry of `ctx` from the queue of sends or of receives.
-    pub(crate) fn unregister_from(&self, ctx: &Context, send: bool) {
-        let mut inner = self.lock();
-        let ptr: *const Context = ctx;
-        inner.queue(send).retain(|e| e.ctx != ptr);
+        let before = queue.len();
+        queue.retain(|e| e.ctx != ptr);
+        queue.len() != before
     }
 }
 
@@ -433,7 +415,7 @@ impl<T> Channel<T> {
             packet: (&raw mut packet).cast(),
         });
         drop(inner);
-        let abort = || self.withdraw_lone(&ctx, false);
+        let abort = || self.unregister(&ctx, false);
         let withdraw = Withdraw::new(&ctx, abort, || {});
         let outcome = ctx.wait(deadline, Wait::ChanReceive, abort);
         withdraw.disarm();
@@ -705,8 +687,11 @@ impl<T> Channel<T> {
                 unsafe { (*peer).slot = Some(value) };
                 // SAFETY: as above: the peer is alive until we complete it.
                 let ctx = unsafe { &raw const (*peer).ctx };
-                // SAFETY: the receiver's own context, claimed by nobody else;
-                // we complete it once.
+                // The peer's context is in no queue: ours alone to claim, and
+                // claimed before it is completed, as every context is.
+                // SAFETY: as above.
+                unsafe { (*ctx).mark_claimed(0) };
+                // SAFETY: claimed just now, by us; we complete it once.
                 unsafe { Context::complete(ctx, false, std::ptr::null_mut()) };
                 Ok(())
             }

@@ -28,21 +28,19 @@ use goro_sched::park::{self, Wait};
 use crate::waiter::{Context, Withdraw};
 use crate::{Receiver, Sender};
 
+/// What a registration gives: `Err(())` if the operation turned out ready,
+/// else a receive's packet (`None` for a send).
+type Registered = Result<Option<*mut ()>, ()>;
+
 /// One side of one channel, as a select sees it.
 trait Handle {
     fn may_be_ready(&self, send: bool) -> bool;
     fn try_op(&self, send: bool) -> Option<Token>;
     /// Registers; `Err(())` if the operation turned out ready. A receive
-    /// gives back its packet (in `scratch` if it fits).
-    fn register(
-        &self,
-        send: bool,
-        ctx: &Context,
-        oper: usize,
-        scratch: *mut Scratch,
-    ) -> Result<Option<*mut ()>, ()>;
-    fn unregister(&self, ctx: &Context);
-    fn unregister_from(&self, ctx: &Context, send: bool);
+    /// gives back its packet (in `slot` if it fits).
+    fn register(&self, send: bool, ctx: &Context, oper: usize, slot: *mut Scratch) -> Registered;
+    /// Removes the select's entries from the queue of sends or receives.
+    fn unregister(&self, ctx: &Context, send: bool) -> bool;
     fn drop_packet(&self, packet: *mut ());
     fn take_packet(&self, packet: *mut ()) -> Token;
     fn addr(&self) -> usize;
@@ -61,13 +59,7 @@ impl<T> Handle for Channel<T> {
         }
     }
 
-    fn register(
-        &self,
-        send: bool,
-        ctx: &Context,
-        oper: usize,
-        scratch: *mut Scratch,
-    ) -> Result<Option<*mut ()>, ()> {
+    fn register(&self, send: bool, ctx: &Context, oper: usize, slot: *mut Scratch) -> Registered {
         if send {
             if self.select_register_send(ctx, oper) {
                 Ok(None)
@@ -75,18 +67,14 @@ impl<T> Handle for Channel<T> {
                 Err(())
             }
         } else {
-            self.select_register_recv(ctx, oper, scratch)
+            self.select_register_recv(ctx, oper, slot)
                 .map(Some)
                 .ok_or(())
         }
     }
 
-    fn unregister(&self, ctx: &Context) {
-        Channel::unregister(self, ctx);
-    }
-
-    fn unregister_from(&self, ctx: &Context, send: bool) {
-        Channel::unregister_from(self, ctx, send);
+    fn unregister(&self, ctx: &Context, send: bool) -> bool {
+        Channel::unregister(self, ctx, send)
     }
 
     fn drop_packet(&self, packet: *mut ()) {
@@ -120,19 +108,13 @@ impl Handle for NoHandle {
         unreachable!("an unused slot is never tried")
     }
 
-    fn register(
-        &self,
-        _: bool,
-        _: &Context,
-        _: usize,
-        _: *mut Scratch,
-    ) -> Result<Option<*mut ()>, ()> {
+    fn register(&self, _: bool, _: &Context, _: usize, _: *mut Scratch) -> Registered {
         unreachable!("an unused slot is never registered")
     }
 
-    fn unregister(&self, _: &Context) {}
-
-    fn unregister_from(&self, _: &Context, _: bool) {}
+    fn unregister(&self, _: &Context, _: bool) -> bool {
+        false
+    }
 
     fn drop_packet(&self, _: *mut ()) {}
 
@@ -371,14 +353,8 @@ impl<'a> Select<'a> {
     /// succeeds or none is left.
     fn try_all(&self) -> Option<SelectedOperation<'a>> {
         let ops = self.ops();
-        let mut inline = [0usize; SCRATCH];
-        let mut heap = Vec::new();
-        let candidates: &mut [usize] = if ops.len() <= SCRATCH {
-            &mut inline[..ops.len()]
-        } else {
-            heap.resize(ops.len(), 0);
-            &mut heap
-        };
+        let (mut inline, mut heap) = ([0usize; SCRATCH], Vec::new());
+        let candidates = small(&mut inline, &mut heap, ops.len(), 0);
         // What became ready just after its hint was read is left out here;
         // the registration that follows (under the lock) sees it.
         let mut n = 0;
@@ -427,25 +403,18 @@ impl<'a> Select<'a> {
             let ctx = Context::new();
             ctx.id.set(&raw const ctx as usize);
             let ops = self.ops();
-            let mut inline = [None; INLINE];
-            let mut heap = Vec::new();
-            let slots: &mut [Option<*mut ()>] = if ops.len() <= INLINE {
-                &mut inline[..ops.len()]
-            } else {
-                heap.resize(ops.len(), None);
-                &mut heap
-            };
+            let (mut inline, mut heap) = ([None; INLINE], Vec::new());
+            let slots = small(&mut inline, &mut heap, ops.len(), None);
             // Where registered receives are handed their values (when they
             // fit): never moved while registered.
-            let mut inline_scratch = [Scratch::new(); INLINE];
-            let mut heap_scratch = Vec::new();
-            let scratch: &mut [Scratch] = if ops.len() <= INLINE {
-                &mut inline_scratch[..ops.len()]
-            } else {
-                heap_scratch.resize(ops.len(), Scratch::new());
-                &mut heap_scratch
-            };
-            let scratch = scratch.as_mut_ptr();
+            let (mut scratch_inline, mut scratch_heap) = ([Scratch::new(); INLINE], Vec::new());
+            let scratch = small(
+                &mut scratch_inline,
+                &mut scratch_heap,
+                ops.len(),
+                Scratch::new(),
+            )
+            .as_mut_ptr();
             let mut registered = 0;
             let mut ready_early = false;
             for (i, op) in ops.iter().enumerate() {
@@ -467,9 +436,7 @@ impl<'a> Select<'a> {
                 &ctx,
                 || ctx.try_abort(),
                 || {
-                    for op in &ops[..registered] {
-                        op.handle.unregister(&ctx);
-                    }
+                    unregister(&ops[..registered], &ctx, None);
                     self.free(packets, None);
                 },
             );
@@ -484,21 +451,7 @@ impl<'a> Select<'a> {
                 )
             };
             withdraw.disarm();
-            for (i, op) in ops[..registered].iter().enumerate() {
-                // The chosen operation's entry left its queue when it was
-                // claimed: its channel needs no visit, unless another of our
-                // operations is on it too.
-                if Some(i) == chosen
-                    && ops[..registered]
-                        .iter()
-                        .filter(|o| std::ptr::addr_eq(o.handle, op.handle))
-                        .count()
-                        == 1
-                {
-                    continue;
-                }
-                op.handle.unregister_from(&ctx, op.send);
-            }
+            unregister(&ops[..registered], &ctx, chosen);
             let Some(index) = chosen else {
                 self.free(packets, None);
                 if ready_early {
@@ -682,6 +635,32 @@ thread_local! {
         let local = 0u8;
         (t ^ (&raw const local as u64).rotate_left(32)) | 1
     });
+}
+
+/// `n` copies of `fill`: in `inline` if they fit, else in `heap`.
+fn small<'s, T: Copy, const N: usize>(
+    inline: &'s mut [T; N],
+    heap: &'s mut Vec<T>,
+    n: usize,
+    fill: T,
+) -> &'s mut [T] {
+    if n <= N {
+        &mut inline[..n]
+    } else {
+        heap.resize(n, fill);
+        heap
+    }
+}
+
+/// Takes a select's entries out of the queues of its registered `ops`, but
+/// `chosen`'s: its claimer popped that entry (waiter rule 1), and any other
+/// of our entries in the same queue goes with its own operation's sweep.
+fn unregister(ops: &[Op<'_>], ctx: &Context, chosen: Option<usize>) {
+    for (i, op) in ops.iter().enumerate() {
+        if Some(i) != chosen {
+            op.handle.unregister(ctx, op.send);
+        }
+    }
 }
 
 /// A uniform random number in `0..n` (`n > 0`), from a per-thread

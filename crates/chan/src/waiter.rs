@@ -80,8 +80,9 @@ impl Context {
         self.id.get() == 0
     }
 
-    /// Records the claim of a lone waiter's operation `oper`, by the thread
-    /// that popped its entry under the channel's lock.
+    /// Records the claim of operation `oper` by the one thread that can make
+    /// it: the one that popped a lone waiter's entry under the channel's
+    /// lock, or a select's send filling a receiver's `Peer`.
     pub(crate) fn mark_claimed(&self, oper: usize) {
         self.selected.store(oper + 2, Ordering::Relaxed);
     }
@@ -120,12 +121,7 @@ impl Context {
         // SAFETY: per the contract the owner waits for `ready`, which only we
         // can set: it is alive until the store below, this borrow's last use.
         let ctx = unsafe { &*this };
-        // The owner must see a claim before it can see our wake-up (see
-        // `wait`); a peer's context (`take_from_sender`) comes here without
-        // one.
-        if ctx.selected.load(Ordering::Relaxed) <= ABORTED {
-            ctx.selected.store(2, Ordering::Relaxed);
-        }
+        debug_assert!(ctx.selected().is_some(), "completed without a claim");
         if closed {
             ctx.closed.store(true, Ordering::Relaxed);
         }
@@ -138,6 +134,20 @@ impl Context {
         ctx.ready.store(true, Ordering::Release);
         // Queues the owner, touching nothing of the context.
         drop(woken);
+    }
+
+    /// Waits without parking for the claimer to set `ready`: it is
+    /// finishing and never waits for us, so this is short (and rare).
+    fn await_claimer(&self) {
+        let mut spins = 0u32;
+        while !self.ready.load(Ordering::Acquire) {
+            spins += 1;
+            if spins < 64 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -161,23 +171,16 @@ impl Context {
         mut abort: impl FnMut() -> bool,
     ) -> Option<usize> {
         let mut deadline = deadline;
-        let mut spins = 0u32;
         loop {
             if self.ready.load(Ordering::Acquire) {
                 return self.selected();
             }
             if self.selected.load(Ordering::Relaxed) > ABORTED {
-                // Claimed: the claimer is finishing (it never waits for us),
-                // and its wake-up may already have been consumed by a park:
-                // parking again now could sleep for good (see
-                // `park::Waiting::wake`). Rare, and short.
-                spins += 1;
-                if spins < 64 {
-                    std::hint::spin_loop();
-                } else {
-                    std::thread::yield_now();
-                }
-                continue;
+                // Claimed: its wake-up may already have been consumed by a
+                // park, and parking again now could sleep for good (see
+                // `park::Waiting::wake`).
+                self.await_claimer();
+                return self.selected();
             }
             match deadline {
                 // SAFETY: the context is ours: made by this goroutine or
@@ -239,9 +242,7 @@ impl<A: FnMut() -> bool, F: FnMut()> Drop for Withdraw<'_, A, F> {
             return;
         }
         if !(self.abort)() {
-            while !self.ctx.ready.load(Ordering::Acquire) {
-                std::thread::yield_now();
-            }
+            self.ctx.await_claimer();
         }
         (self.unregister)();
     }

@@ -507,9 +507,14 @@ impl Shared {
     #[inline]
     pub(crate) fn schedule(&self, task: TaskRef) {
         if let Err(task) = worker::push_ready(self, task) {
-            self.injector.push(task);
-            self.notify_work();
+            self.inject(task);
         }
+    }
+
+    /// Queues `task` on the global injector and makes sure a worker looks.
+    fn inject(&self, task: TaskRef) {
+        self.injector.push(task);
+        self.notify_work();
     }
 
     /// Work became visible to other workers: make sure one is looking.
@@ -664,13 +669,7 @@ impl Shared {
 
     /// Counts a new goroutine in and makes it runnable.
     pub(crate) fn start(&self, task: TaskRef) {
-        let mut task = Some(task);
-        let started = worker::with_worker(self, |w| {
-            self.start_on(task.take().expect("once"), Some(w));
-        });
-        if started.is_none() {
-            self.start_on(task.take().expect("not started"), None);
-        }
+        worker::with_here(self, |here| self.start_on(task, here));
     }
 
     /// As `start`, from `here`, this thread's worker of this runtime if it
@@ -681,18 +680,13 @@ impl Shared {
             Some(w) => {
                 self.stats[w.index].add_alive(1, true);
                 Counters::bump(&self.stats[w.index].spawned);
-                if worker::in_goroutine() {
-                    w.push_next(task);
-                } else {
-                    w.push_back(task);
-                }
+                w.push_ready(task, worker::in_goroutine());
             }
             None => {
                 let counters = self.outside_counters();
                 counters.add_alive(1, false);
                 counters.spawned.fetch_add(1, Ordering::Relaxed);
-                self.injector.push(task);
-                self.notify_work();
+                self.inject(task);
             }
         }
     }
@@ -1485,12 +1479,7 @@ impl Runtime {
     {
         let shared = &self.shared;
         let location = Location::caller();
-        let mut f = Some(f);
-        let spawned = worker::with_worker(shared, |w| {
-            shared.spawn(Some(w), None, None, location, f.take().expect("once"))
-        })
-        .unwrap_or_else(|| shared.spawn(None, None, None, location, f.take().expect("not yet")));
-        match spawned {
+        match worker::with_here(shared, |here| shared.spawn(here, None, None, location, f)) {
             Ok(handle) => handle,
             Err(e) => panic!("cannot spawn a goroutine: {e}"),
         }

@@ -206,6 +206,17 @@ impl TaskRef {
         TaskRef(task)
     }
 
+    /// Takes over the run reference that a park left behind (see the
+    /// module docs), without counting.
+    ///
+    /// # Safety
+    /// The caller moved `task` out of `PARKED` (only one CAS can): the
+    /// worker forgot that reference when it parked the goroutine, and
+    /// nobody else takes it over.
+    unsafe fn adopt_run(task: &Task) -> TaskRef {
+        TaskRef(NonNull::from(task))
+    }
+
     pub(crate) fn as_non_null(&self) -> NonNull<Task> {
         self.0
     }
@@ -418,11 +429,8 @@ impl Task {
                 .state
                 .compare_exchange_weak(state, to, Ordering::AcqRel, Ordering::Acquire)
             {
-                Ok(_) if state == PARKED => {
-                    // The park's reference, now ours (the worker forgot it
-                    // when it parked the goroutine).
-                    return Some(TaskRef(NonNull::from(self)));
-                }
+                // SAFETY: our CAS moved it out of `PARKED`.
+                Ok(_) if state == PARKED => return Some(unsafe { TaskRef::adopt_run(self) }),
                 Ok(_) => return None,
                 Err(now) => state = now,
             }
@@ -435,7 +443,8 @@ impl Task {
         self.state
             .compare_exchange(PARKED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
             .ok()
-            .map(|_| TaskRef(NonNull::from(self)))
+            // SAFETY: our CAS moved it out of `PARKED`.
+            .map(|_| unsafe { TaskRef::adopt_run(self) })
     }
 
     /// Queues a goroutine whose run reference we hold (from `notify`).

@@ -51,9 +51,9 @@ const NEXT_STREAK: u32 = 16;
 const SPARE_RECHECK: Duration = Duration::from_millis(20);
 /// How long an idle worker searches before it sleeps.
 const SPIN: Duration = Duration::from_micros(20);
-/// For how long of its spin a worker leaves alone the short queue
-/// (`PATIENT_LEN`) of a worker that is running a goroutine: that worker
-/// will likely run them itself within microseconds, while a goroutine
+/// For how long of its spin a worker leaves alone another's short queue
+/// (`PATIENT_LEN`): its owner will likely run them itself within
+/// microseconds, while a goroutine
 /// moved to another core makes every exchange with those it left behind a
 /// cache miss (Go's thieves wait, too, before they take a `runnext`).
 const PATIENCE: Duration = Duration::from_micros(10);
@@ -106,46 +106,43 @@ pub(crate) fn in_goroutine() -> bool {
 }
 
 /// Runs `f` with the worker of this thread, if it is a worker of `shared`'s
-/// runtime. Never inlined: see the module docs on thread-locals.
-#[inline(never)]
+/// runtime.
 pub(crate) fn with_worker<R>(shared: &Shared, f: impl FnOnce(&WorkerCtx) -> R) -> Option<R> {
+    with_here(shared, |here| here.map(f))
+}
+
+/// Runs `f` with this thread's worker if it is one of `shared`'s, else with
+/// `None`. Never inlined: see the module docs on thread-locals.
+#[inline(never)]
+pub(crate) fn with_here<R>(shared: &Shared, f: impl FnOnce(Option<&WorkerCtx>) -> R) -> R {
     let worker = WORKER.with(Cell::get);
     // SAFETY: `WORKER` points at the `WorkerCtx` on this thread's stack for as
     // long as `WorkerCtx::main` runs, and is null otherwise.
-    let worker = unsafe { worker.as_ref() }?;
-    if !ptr::eq(Arc::as_ptr(&worker.shared), shared) {
-        return None;
-    }
-    Some(f(worker))
+    let worker = unsafe { worker.as_ref() };
+    f(worker.filter(|w| ptr::eq(Arc::as_ptr(&w.shared), shared)))
 }
 
 /// Queues a readied goroutine on this thread's worker, if it is one of
-/// `shared`'s: into `next` from a goroutine (it runs next, Go's `runnext`),
-/// else behind the others; gives it back otherwise. One call for both
-/// thread-locals, on every wake-up.
+/// `shared`'s (see `WorkerCtx::push_ready`); gives it back otherwise. One
+/// call for both thread-locals, on every wake-up.
 #[inline(never)]
 pub(crate) fn push_ready(shared: &Shared, task: TaskRef) -> Result<(), TaskRef> {
     let worker = WORKER.with(Cell::get);
-    // SAFETY: as in `with_worker`.
-    let Some(worker) = (unsafe { worker.as_ref() }) else {
-        return Err(task);
-    };
-    if !ptr::eq(Arc::as_ptr(&worker.shared), shared) {
-        return Err(task);
+    // SAFETY: as in `with_here`.
+    match unsafe { worker.as_ref() } {
+        Some(w) if ptr::eq(Arc::as_ptr(&w.shared), shared) => {
+            w.push_ready(task, CURRENT.with(Cell::get).is_some());
+            Ok(())
+        }
+        _ => Err(task),
     }
-    if CURRENT.with(Cell::get).is_some() {
-        worker.push_next(task);
-    } else {
-        worker.push_back(task);
-    }
-    Ok(())
 }
 
 /// Runs `f` with the worker of this thread, of whatever runtime, if any.
 #[inline(never)]
 pub(crate) fn with_any_worker<R>(f: impl FnOnce(&WorkerCtx) -> R) -> Option<R> {
     let worker = WORKER.with(Cell::get);
-    // SAFETY: as in `with_worker`.
+    // SAFETY: as in `with_here`.
     let worker = unsafe { worker.as_ref() }?;
     Some(f(worker))
 }
@@ -229,6 +226,18 @@ impl WorkerCtx {
         &self.shared.workers[self.index]
     }
 
+    /// Queues a goroutine readied (or spawned) on this worker: into `next`
+    /// when `from_goroutine` (it runs next, Go's `runnext`), else (the
+    /// worker's own loop: timers) behind the others, so that a batch runs in
+    /// the order it was readied.
+    pub(crate) fn push_ready(&self, task: TaskRef, from_goroutine: bool) {
+        if from_goroutine {
+            self.push_next(task);
+        } else {
+            self.push_back(task);
+        }
+    }
+
     /// Makes `task` runnable from this worker: into `next`, pushing the
     /// previous occupant to the local queue, where others may steal it.
     pub(crate) fn push_next(&self, task: TaskRef) {
@@ -305,8 +314,8 @@ impl WorkerCtx {
     }
 
     /// One round of looking everywhere: injector, timers, other workers.
-    /// A `patient` round leaves alone a short queue of a worker that is
-    /// running: see `PATIENCE`.
+    /// A `patient` round leaves alone other workers' short queues: see
+    /// `PATIENCE`.
     fn search(&self, patient: bool) -> Option<TaskRef> {
         if let Some(task) = self.steal_injector() {
             return Some(task);
@@ -359,11 +368,15 @@ impl WorkerCtx {
                 break Some(task);
             }
             rounds += 1;
-            if patient && rounds.is_multiple_of(8) && start.elapsed() > PATIENCE {
-                patient = false;
-            }
-            if self.shared.is_shutdown() || (rounds.is_multiple_of(8) && start.elapsed() > SPIN) {
+            if self.shared.is_shutdown() {
                 break None;
+            }
+            if rounds.is_multiple_of(8) {
+                let spun = start.elapsed();
+                if spun > SPIN {
+                    break None;
+                }
+                patient = spun <= PATIENCE;
             }
             std::hint::spin_loop();
         };

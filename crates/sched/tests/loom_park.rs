@@ -104,6 +104,16 @@ impl Task {
         self.worker.notify_one();
     }
 
+    /// One `park` of the goroutine, as far as it goes: at once if notified;
+    /// else switched out, and its worker marks it parked or runs it again;
+    /// parked, a worker runs it again once a wake queues it.
+    fn park(&self) {
+        if self.park_fast() || self.finish_park() {
+            return;
+        }
+        self.wait_scheduled();
+    }
+
     /// A parked task waits for a worker to take it from a queue.
     fn wait_scheduled(&self) {
         let mut scheduled = self.scheduled.lock().unwrap();
@@ -120,15 +130,7 @@ fn wait(task: &Task, ready: &AtomicBool) {
         if ready.load(Ordering::Acquire) {
             return;
         }
-        if task.park_fast() {
-            continue;
-        }
-        // Switched out: its worker marks it parked, or runs it again.
-        if task.finish_park() {
-            continue;
-        }
-        // Parked: a worker runs it again once a wake queues it.
-        task.wait_scheduled();
+        task.park();
     }
 }
 
@@ -148,10 +150,7 @@ fn wait_claimed(task: &Task, slot: &AtomicU8) {
             }
             _ => {}
         }
-        if task.park_fast() || task.finish_park() {
-            continue;
-        }
-        task.wait_scheduled();
+        task.park();
     }
 }
 
