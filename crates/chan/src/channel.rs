@@ -1,36 +1,48 @@
-//! The channel: a buffer and two queues of waiters behind one lock (`spin.rs`), as Go's
-//! `hchan`; and its two ends.
+//! The channel: two queues of waiters behind one lock (`spin.rs`), as Go's
+//! `hchan`, and a buffer; and its two ends.
 //!
-//! Every flavor is this one type: `cap == Some(0)` is Go's unbuffered
-//! channel (a send completes only when a receiver takes the value, written
-//! straight into the waiting receiver's slot), `Some(n)` a ring buffer of `n`,
-//! `None` unbounded. The lock is held for a few dozen instructions and never
-//! across a park or a wake-up.
+//! Every flavor is this one type. `cap == Some(0)` is Go's unbuffered
+//! channel: a send completes only when a receiver takes the value, written
+//! straight into the waiting receiver's slot. `None` is unbounded, its
+//! buffer a `VecDeque` under the lock. The lock is held for a few dozen
+//! instructions and never across a park or a wake-up. Selects on these
+//! reserve before they commit: a ready receive reserves a buffered value
+//! (`recv_reserved`), a ready send a free slot (`send_reserved`), so that
+//! the chosen operation still succeeds when it completes a moment later.
 //!
-//! Selects reserve before they commit: a ready receive reserves a buffered
-//! value (`recv_reserved`), a ready send a free slot (`send_reserved`), so
-//! that the chosen operation still succeeds when it completes a moment later.
+//! `Some(n)`, `n > 0`, buffers in a lock-free ring (`ring.rs`) outside the
+//! lock: senders and receivers on two cores work at once, where with a lock
+//! they took turns, each turn moving the lock's line between the cores.
+//! Its waiters are woken, not handed a value: a full ring's sender waits for
+//! room and then tries again, an empty ring's receiver for a value. How no
+//! wake-up is lost is told at `Channel::notify`.
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{self, AtomicU8, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::err::{
     RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
 };
+use crate::ring::{Refused, Reserved, Ring};
 use crate::waiter::{Context, Entry, Peer, Withdraw};
 use goro_sched::park::Wait;
 use goro_sched::spin::{SpinGuard, SpinLock};
 
 pub(crate) struct Channel<T> {
     inner: SpinLock<Inner<T>>,
-    /// What a select may find ready without the lock (`RECV_READY`,
-    /// `SEND_READY`), as of the last unlock: a hint, which a select checks
-    /// under the lock before it acts on it, and which its registration
-    /// checks again when it says "not ready".
+    /// The buffer of `bounded(n)`, `n > 0`. Boxed: its cache-padded ends
+    /// would make every channel four lines larger.
+    ring: Option<Box<Ring<T>>>,
+    /// Without a ring: what a select may find ready without the lock
+    /// (`RECV_READY`, `SEND_READY`), as of the last unlock; a hint, which a
+    /// select checks under the lock before it acts on it, and which its
+    /// registration checks again when it says "not ready". With a ring:
+    /// which queues have waiters (`RECV_READY` for receivers, `SEND_READY`
+    /// for senders), as of the last unlock.
     hint: AtomicU8,
     /// The ends, counted outside the lock (a clone or a drop that is not
     /// the last takes no lock: `skynet` clones a sender per goroutine); the
@@ -103,24 +115,26 @@ pub(crate) enum Token {
     /// `packet`, or a receiver whose slot is at `packet`. Completing it
     /// completes `ctx`.
     Claimed(Entry),
-    /// A value received on the select's behalf, in a heap `Option<T>` (from
-    /// a select's send that had to be waited for, or into the select's own
-    /// registered packet).
+    /// A value received on the select's behalf, in a heap `Option<T>` (an
+    /// `Option<T>` too large for `Inline`).
     Packet(*mut ()),
     /// A receiver waits for the value at this `Peer<T>`.
     Peer(*mut ()),
     /// A value received on the select's behalf into its scratch space,
     /// moved here: an `Option<T>`.
     Inline(Scratch),
+    /// A position in the ring, taken for a select's send to write.
+    Slot(Reserved),
     /// The channel is closed.
     Closed,
 }
 
 impl<T> Channel<T> {
     fn new(cap: Option<usize>, never_closes: bool) -> Channel<T> {
+        let ring = cap.filter(|&n| n > 0).map(|n| Box::new(Ring::new(n)));
         Channel {
             inner: SpinLock::new(Inner {
-                buf: VecDeque::with_capacity(cap.unwrap_or(0).min(1024)),
+                buf: VecDeque::new(),
                 recv_reserved: 0,
                 send_reserved: 0,
                 closed: false,
@@ -128,7 +142,8 @@ impl<T> Channel<T> {
                 recvq: VecDeque::new(),
                 sendq: VecDeque::new(),
             }),
-            hint: AtomicU8::new(if cap == Some(0) { 0 } else { SEND_READY }),
+            hint: AtomicU8::new(if cap.is_none() { SEND_READY } else { 0 }),
+            ring,
             senders: AtomicUsize::new(1),
             receivers: AtomicUsize::new(1),
             never_closes,
@@ -143,10 +158,19 @@ impl<T> Channel<T> {
         }
     }
 
-    /// Whether a select's operation may be ready, by the hint (no lock).
+    /// Whether a select's operation may be ready, by the hint or the ring
+    /// (no lock).
     pub(crate) fn may_be_ready(&self, send: bool) -> bool {
+        if let Some(ring) = &self.ring {
+            return ring.may_be_ready(send);
+        }
         let bit = if send { SEND_READY } else { RECV_READY };
         self.hint.load(Ordering::Relaxed) & bit != 0
+    }
+
+    /// Whether its buffer is a ring, whose waiters are woken to try again.
+    pub(crate) fn is_ring(&self) -> bool {
+        self.ring.is_some()
     }
 
     pub(crate) fn addr(&self) -> usize {
@@ -164,6 +188,17 @@ struct Guard<'a, T> {
 impl<T> Drop for Guard<'_, T> {
     fn drop(&mut self) {
         let inner = &*self.inner;
+        if self.chan.ring.is_some() {
+            let mut waiting = 0;
+            if !inner.recvq.is_empty() {
+                waiting |= RECV_READY;
+            }
+            if !inner.sendq.is_empty() {
+                waiting |= SEND_READY;
+            }
+            self.chan.hint.store(waiting, Ordering::Relaxed);
+            return;
+        }
         let closed = inner.disconnected();
         let mut hint = 0;
         if closed || inner.has_value() || !inner.sendq.is_empty() {
@@ -307,6 +342,16 @@ impl<T> Channel<T> {
     }
 
     pub(crate) fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
+        if let Some(ring) = &self.ring {
+            return match ring.reserve() {
+                Ok(reserved) => {
+                    self.write(ring, reserved, value);
+                    Ok(())
+                }
+                Err(Refused::NotNow) => Err(TrySendError::Full(value)),
+                Err(Refused::Closed) => Err(TrySendError::Closed(value)),
+            };
+        }
         match self.send_now(self.lock(), value) {
             SendNow::Sent => Ok(()),
             SendNow::Closed(value) => Err(TrySendError::Closed(value)),
@@ -319,6 +364,9 @@ impl<T> Channel<T> {
         value: T,
         deadline: Option<Instant>,
     ) -> Result<(), SendTimeoutError<T>> {
+        if let Some(ring) = &self.ring {
+            return self.send_ring(ring, value, deadline);
+        }
         let (value, mut inner) = match self.send_now(self.lock(), value) {
             SendNow::Sent => return Ok(()),
             SendNow::Closed(value) => return Err(SendTimeoutError::Closed(value)),
@@ -391,6 +439,12 @@ impl<T> Channel<T> {
     }
 
     pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
+        if let Some(ring) = &self.ring {
+            return self.pop(ring).map_err(|refused| match refused {
+                Refused::NotNow => TryRecvError::Empty,
+                Refused::Closed => TryRecvError::Closed,
+            });
+        }
         match self.take_ready(self.lock()).0 {
             Ready::Value(value) => Ok(value),
             Ready::Closed => Err(TryRecvError::Closed),
@@ -399,6 +453,9 @@ impl<T> Channel<T> {
     }
 
     pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+        if let Some(ring) = &self.ring {
+            return self.recv_ring(ring, deadline);
+        }
         let mut inner = match self.take_ready(self.lock()) {
             (Ready::Value(value), _) => return Ok(value),
             (Ready::Closed, _) => return Err(RecvTimeoutError::Closed),
@@ -462,6 +519,128 @@ fn take_from_sender<T>(entry: Entry) -> T {
 }
 
 // ---------------------------------------------------------------------------
+// The ring's operations
+
+impl<T> Channel<T> {
+    fn send_ring(
+        &self,
+        ring: &Ring<T>,
+        value: T,
+        deadline: Option<Instant>,
+    ) -> Result<(), SendTimeoutError<T>> {
+        loop {
+            match ring.reserve() {
+                Ok(reserved) => {
+                    self.write(ring, reserved, value);
+                    return Ok(());
+                }
+                Err(Refused::Closed) => return Err(SendTimeoutError::Closed(value)),
+                Err(Refused::NotNow) => {}
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d)
+                || !self.wait_ring(ring, true, deadline)
+            {
+                return Err(SendTimeoutError::Timeout(value));
+            }
+        }
+    }
+
+    fn recv_ring(&self, ring: &Ring<T>, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+        loop {
+            match self.pop(ring) {
+                Ok(value) => return Ok(value),
+                Err(Refused::Closed) => return Err(RecvTimeoutError::Closed),
+                Err(Refused::NotNow) => {}
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d)
+                || !self.wait_ring(ring, false, deadline)
+            {
+                return Err(RecvTimeoutError::Timeout);
+            }
+        }
+    }
+
+    /// Writes a reserved position and wakes a waiting receiver, if any.
+    fn write(&self, ring: &Ring<T>, reserved: Reserved, value: T) {
+        ring.write(reserved, value);
+        self.notify(false);
+    }
+
+    /// The next value, skipping holes; each position taken wakes a waiting
+    /// sender, if any.
+    fn pop(&self, ring: &Ring<T>) -> Result<T, Refused> {
+        loop {
+            let popped = ring.pop()?;
+            self.notify(true);
+            if let Some(value) = popped {
+                return Ok(value);
+            }
+        }
+    }
+
+    /// Wakes one waiting send (`send`) or receive, if its queue has one, to
+    /// try again. Called after a position was taken (`tail` or `head`
+    /// moved).
+    ///
+    /// No wake-up is lost. A waiter registers (its queue's bit is set in
+    /// `hint` before the unlock), fences (SeqCst), then looks at the ring
+    /// once more before it parks (`wait_ring`). A send or receive takes its
+    /// position by a SeqCst CAS, then reads the bit here (SeqCst). So either
+    /// the waiter sees the position taken and does not park, or the
+    /// operation sees the bit and wakes someone. A position taken but not
+    /// yet written counts as taken: the waiter's next try waits for it.
+    #[inline]
+    fn notify(&self, send: bool) {
+        let bit = if send { SEND_READY } else { RECV_READY };
+        if self.hint.load(Ordering::SeqCst) & bit != 0 {
+            self.wake_one(send);
+        }
+    }
+
+    #[cold]
+    fn wake_one(&self, send: bool) {
+        let mut inner = self.lock();
+        let entry = Inner::<T>::claim(inner.queue(send), 0);
+        drop(inner);
+        complete(entry, false);
+    }
+
+    /// Registers `ctx`'s operation `oper` in the queue of sends or of
+    /// receives, then takes the last look at the ring (see `notify`).
+    /// False if the operation may go ahead after all and was withdrawn;
+    /// true if it is registered (or was claimed meanwhile).
+    fn register_ring(&self, ring: &Ring<T>, ctx: &Context, oper: usize, send: bool) -> bool {
+        self.lock().queue(send).push_back(Entry {
+            ctx,
+            oper,
+            packet: std::ptr::null_mut(),
+        });
+        atomic::fence(Ordering::SeqCst);
+        !(ring.may_be_ready(send) && self.unregister(ctx, send))
+    }
+
+    /// Waits in the queue of sends or of receives: true once woken to try
+    /// again (or if the ring changed meanwhile), false at `deadline`
+    /// (withdrawn).
+    fn wait_ring(&self, ring: &Ring<T>, send: bool, deadline: Option<Instant>) -> bool {
+        let ctx = Context::new();
+        if !self.register_ring(ring, &ctx, 0, send) {
+            return true;
+        }
+        let abort = || self.unregister(&ctx, send);
+        let withdraw = Withdraw::new(&ctx, abort, || {});
+        let why = if send {
+            Wait::ChanSend
+        } else {
+            Wait::ChanReceive
+        };
+        let woken = ctx.wait(deadline, why, abort).is_some();
+        withdraw.disarm();
+        woken
+    }
+}
+
+// ---------------------------------------------------------------------------
 // Closing and the ends' counts
 
 impl<T> Channel<T> {
@@ -472,6 +651,9 @@ impl<T> Channel<T> {
             return false;
         }
         inner.closed = true;
+        if let Some(ring) = &self.ring {
+            ring.close();
+        }
         let woken = Self::claim_all(&mut inner);
         drop(inner);
         for entry in woken {
@@ -516,6 +698,9 @@ impl<T> Channel<T> {
         }
         let mut inner = self.lock();
         inner.no_receivers = true;
+        if let Some(ring) = &self.ring {
+            ring.close();
+        }
         // Nobody can receive any more: drop what is buffered, and let the
         // waiting senders go with their values.
         let buffered = std::mem::take(&mut inner.buf);
@@ -526,6 +711,11 @@ impl<T> Channel<T> {
         for entry in woken {
             complete(Some(entry), true);
         }
+        if let Some(ring) = &self.ring {
+            // Closed: what is still being written goes with the channel
+            // (waiting for it could wait for this very goroutine's select).
+            while ring.pop_now().is_ok() {}
+        }
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -533,6 +723,9 @@ impl<T> Channel<T> {
     }
 
     pub(crate) fn len(&self) -> usize {
+        if let Some(ring) = &self.ring {
+            return ring.len();
+        }
         let inner = self.lock();
         inner.buf.len() - inner.recv_reserved
     }
@@ -544,6 +737,13 @@ impl<T> Channel<T> {
 impl<T> Channel<T> {
     /// A select's receive, if it can proceed now.
     pub(crate) fn select_try_recv(&self) -> Option<Token> {
+        if let Some(ring) = &self.ring {
+            return match self.pop(ring) {
+                Ok(value) => Some(Self::token_of(Some(value))),
+                Err(Refused::Closed) => Some(Token::Closed),
+                Err(Refused::NotNow) => None,
+            };
+        }
         let mut inner = self.lock();
         if inner.has_value() {
             inner.recv_reserved += 1;
@@ -555,13 +755,20 @@ impl<T> Channel<T> {
             }
             drop(inner);
             let value = take_from_sender::<T>(entry);
-            return Some(Token::Packet(Box::into_raw(Box::new(Some(value))).cast()));
+            return Some(Self::token_of(Some(value)));
         }
         inner.disconnected().then_some(Token::Closed)
     }
 
     /// A select's send, if it can proceed now.
     pub(crate) fn select_try_send(&self) -> Option<Token> {
+        if let Some(ring) = &self.ring {
+            return match ring.reserve() {
+                Ok(reserved) => Some(Token::Slot(reserved)),
+                Err(Refused::Closed) => Some(Token::Closed),
+                Err(Refused::NotNow) => None,
+            };
+        }
         let mut inner = self.lock();
         if inner.disconnected() {
             return Some(Token::Closed);
@@ -579,13 +786,19 @@ impl<T> Channel<T> {
     /// Registers a select's receive; returns its packet, or `None` if the
     /// receive is ready after all (then nothing is registered). The packet
     /// is `scratch`, the select's own space, when an `Option<T>` fits there,
-    /// else a new box.
+    /// else a new box; with a ring, a null packet (its receive is woken to
+    /// try again, not handed a value).
     pub(crate) fn select_register_recv(
         &self,
         ctx: &Context,
         oper: usize,
         scratch: *mut Scratch,
     ) -> Option<*mut ()> {
+        if let Some(ring) = &self.ring {
+            return self
+                .register_ring(ring, ctx, oper, false)
+                .then_some(std::ptr::null_mut());
+        }
         let mut inner = self.lock();
         if inner.has_value()
             || inner.disconnected()
@@ -608,6 +821,9 @@ impl<T> Channel<T> {
 
     /// Registers a select's send; false if it is ready after all.
     pub(crate) fn select_register_send(&self, ctx: &Context, oper: usize) -> bool {
+        if let Some(ring) = &self.ring {
+            return self.register_ring(ring, ctx, oper, true);
+        }
         let mut inner = self.lock();
         if inner.disconnected()
             || inner.has_room(self.cap)
@@ -649,7 +865,7 @@ impl<T> Channel<T> {
                 packet.ok_or(RecvError)
             }
             Token::Closed => Err(RecvError),
-            Token::Peer(_) => unreachable!("a receive is never a peer"),
+            Token::Peer(_) | Token::Slot(_) => unreachable!("a receive's token is a send's"),
         }
     }
 
@@ -695,6 +911,13 @@ impl<T> Channel<T> {
                 unsafe { Context::complete(ctx, false, std::ptr::null_mut()) };
                 Ok(())
             }
+            Token::Slot(reserved) => {
+                // Written even if the channel closed since: the position was
+                // taken before.
+                let ring = self.ring.as_ref().expect("a slot is a ring's");
+                self.write(ring, reserved, value);
+                Ok(())
+            }
             Token::Closed => Err(SendError(value)),
             Token::Packet(_) | Token::Inline(_) => unreachable!("a send never gets a packet"),
         }
@@ -702,7 +925,9 @@ impl<T> Channel<T> {
 
     /// Drops a registered receive's packet that was not chosen.
     pub(crate) fn drop_packet(packet: *mut ()) {
-        if Scratch::fits::<Option<T>>() {
+        if packet.is_null() {
+            // A ring's receive has none.
+        } else if Scratch::fits::<Option<T>>() {
             // SAFETY: the packet is the select's scratch, where
             // `select_register_recv` wrote an `Option<T>`; its entry is gone
             // from every queue.
@@ -723,11 +948,32 @@ impl<T> Channel<T> {
         }
         // SAFETY: the packet holds an `Option<T>`, moved (not copied) into
         // the token: the select never touches the packet again.
-        let value = unsafe { packet.cast::<Option<T>>().read() };
+        Self::token_of(unsafe { packet.cast::<Option<T>>().read() })
+    }
+
+    /// A token holding a received value (or the end), inline if it fits.
+    fn token_of(value: Option<T>) -> Token {
+        if !Scratch::fits::<Option<T>>() {
+            return Token::Packet(Box::into_raw(Box::new(value)).cast());
+        }
         let mut scratch = Scratch::new();
         // SAFETY: `Option<T>` fits a `Scratch` (checked above).
         unsafe { scratch.as_mut_ptr().cast::<Option<T>>().write(value) };
         Token::Inline(scratch)
+    }
+
+    /// Undoes what it can of a chosen operation that was never completed
+    /// (its `SelectedOperation` dropped): a taken position becomes a hole,
+    /// a received value is dropped. A claimed waiter stays claimed.
+    pub(crate) fn abandon(&self, token: Token) {
+        match token {
+            Token::Slot(reserved) => {
+                let ring = self.ring.as_ref().expect("a slot is a ring's");
+                ring.abandon(reserved);
+            }
+            token @ (Token::Packet(_) | Token::Inline(_)) => drop(self.complete_recv(token)),
+            _ => {}
+        }
     }
 }
 

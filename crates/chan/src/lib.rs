@@ -22,6 +22,7 @@ mod select_macro;
 
 mod channel;
 mod err;
+mod ring;
 mod select;
 pub mod time;
 mod waiter;

@@ -18,7 +18,6 @@
 
 use std::cell::Cell;
 use std::fmt;
-use std::marker::PhantomData;
 use std::time::{Duration, Instant};
 
 use crate::channel::{Channel, Scratch, Token};
@@ -43,6 +42,11 @@ trait Handle {
     fn unregister(&self, ctx: &Context, send: bool) -> bool;
     fn drop_packet(&self, packet: *mut ());
     fn take_packet(&self, packet: *mut ()) -> Token;
+    /// Whether a wake-up asks the operation to try again (a ring's) rather
+    /// than handing it a value or a partner.
+    fn is_ring(&self) -> bool;
+    /// Undoes a chosen operation that was never completed, as far as it can.
+    fn abandon(&self, token: Token);
     fn addr(&self) -> usize;
 }
 
@@ -85,6 +89,14 @@ impl<T> Handle for Channel<T> {
         Channel::<T>::take_packet(packet)
     }
 
+    fn is_ring(&self) -> bool {
+        Channel::is_ring(self)
+    }
+
+    fn abandon(&self, token: Token) {
+        Channel::abandon(self, token);
+    }
+
     fn addr(&self) -> usize {
         Channel::addr(self)
     }
@@ -121,6 +133,12 @@ impl Handle for NoHandle {
     fn take_packet(&self, _: *mut ()) -> Token {
         unreachable!("an unused slot is never chosen")
     }
+
+    fn is_ring(&self) -> bool {
+        false
+    }
+
+    fn abandon(&self, _: Token) {}
 
     fn addr(&self) -> usize {
         0
@@ -343,8 +361,7 @@ impl<'a> Select<'a> {
         SelectedOperation {
             index,
             token: Some(token),
-            addr: self.ops()[index].handle.addr(),
-            _marker: PhantomData,
+            handle: self.ops()[index].handle,
         }
     }
 
@@ -459,6 +476,17 @@ impl<'a> Select<'a> {
                 }
                 return Err(SelectTimeoutError);
             };
+            let op = &ops[index];
+            if op.handle.is_ring() {
+                // Woken to try again: this operation first (the wake-up was
+                // meant for it, and another waiter may go without one if
+                // the select picks elsewhere), then all of them.
+                self.free(packets, None);
+                if let Some(token) = op.handle.try_op(op.send) {
+                    return Ok(self.selected(index, token));
+                }
+                continue;
+            }
             let token = if ops[index].send {
                 if ctx.is_closed() {
                     Token::Closed
@@ -527,14 +555,18 @@ impl fmt::Debug for Select<'_> {
 /// }
 /// ```
 ///
+/// Until it completes, a buffered channel's receives wait at the slot a
+/// chosen send took (as at any send being written): do not block between
+/// the choice and the completion.
+///
 /// # Panics
 /// Dropping it without completing it panics: the channel holds a value, a
-/// slot or a waiting partner for it.
+/// slot or a waiting partner for it. (A slot is given up, so that the
+/// channel stays usable; a waiting partner stays waiting.)
 pub struct SelectedOperation<'a> {
     index: usize,
     token: Option<Token>,
-    addr: usize,
-    _marker: PhantomData<&'a ()>,
+    handle: &'a dyn Handle,
 }
 
 impl SelectedOperation<'_> {
@@ -575,7 +607,7 @@ impl SelectedOperation<'_> {
     pub fn recv<T>(mut self, rx: &Receiver<T>) -> Result<T, RecvError> {
         assert_eq!(
             rx.chan.addr(),
-            self.addr,
+            self.handle.addr(),
             "SelectedOperation::recv called with a receiver it was not selected on"
         );
         let token = self.token.take().expect("completed once");
@@ -602,7 +634,7 @@ impl SelectedOperation<'_> {
     pub fn send<T>(mut self, tx: &Sender<T>, value: T) -> Result<(), SendError<T>> {
         assert_eq!(
             tx.chan.addr(),
-            self.addr,
+            self.handle.addr(),
             "SelectedOperation::send called with a sender it was not selected on"
         );
         let token = self.token.take().expect("completed once");
@@ -612,8 +644,13 @@ impl SelectedOperation<'_> {
 
 impl Drop for SelectedOperation<'_> {
     fn drop(&mut self) {
-        if self.token.is_some() && !std::thread::panicking() {
-            panic!("dropped a SelectedOperation without completing it with recv or send");
+        if let Some(token) = self.token.take() {
+            // Leave the channel usable: a taken position in a ring, left
+            // unwritten, would hold every receive behind it.
+            self.handle.abandon(token);
+            if !std::thread::panicking() {
+                panic!("dropped a SelectedOperation without completing it with recv or send");
+            }
         }
     }
 }

@@ -251,3 +251,170 @@ fn timeouts_racing_hand_offs_lose_and_duplicate_nothing() {
     assert_eq!(got.get(), sent.get(), "received exactly what was sent");
     assert!(sent.get().0 > 0, "some hand-offs happened");
 }
+
+#[test]
+fn small_rings_with_timeouts_lose_and_duplicate_nothing() {
+    // Buffered channels of one and two slots, where nearly every send and
+    // receive waits: senders and receivers (goroutines and threads) give up
+    // after a few microseconds, often at the moment a wake-up comes for
+    // them. A send that timed out keeps its value; what was sent is
+    // received once, or is still buffered at the end.
+    use std::time::Duration;
+    for cap in [1, 2] {
+        let rt = Runtime::builder().workers(2).build().unwrap();
+        let (tx, rx) = bounded::<u64>(cap);
+        let sent = Arc::new(Tally::default());
+        let got = Arc::new(Tally::default());
+        const PER: u64 = 3_000;
+        let (mut goroutines, mut threads) = (Vec::new(), Vec::new());
+        for p in 0..4u64 {
+            let (tx, sent) = (tx.clone(), sent.clone());
+            let send = move || {
+                for i in 0..PER {
+                    let v = p * PER + i + 1;
+                    if tx.send_timeout(v, Duration::from_micros(i % 7)).is_ok() {
+                        sent.add(v);
+                    }
+                }
+            };
+            let (rx, got) = (rx.clone(), got.clone());
+            let recv = move || {
+                for i in 0..PER {
+                    if let Ok(v) = rx.recv_timeout(Duration::from_micros(i % 5)) {
+                        got.add(v);
+                    }
+                }
+            };
+            if p % 2 == 0 {
+                goroutines.push(rt.go(send));
+                goroutines.push(rt.go(recv));
+            } else {
+                threads.push(thread::spawn(send));
+                threads.push(thread::spawn(recv));
+            }
+        }
+        for h in goroutines {
+            h.join().unwrap();
+        }
+        for t in threads {
+            t.join().unwrap();
+        }
+        while let Ok(v) = rx.try_recv() {
+            got.add(v);
+        }
+        assert_eq!(got.get(), sent.get(), "cap {cap}: received what was sent");
+        assert!(sent.get().0 > 0, "some values went through");
+    }
+}
+
+#[test]
+fn selects_woken_on_rings_lose_no_wake_up() {
+    // Movers pass values from ring `a` to ring `b` (one slot each), with a
+    // select over a receive from `a` and a send to `b` whenever they hold
+    // something, and a plain receive when they hold nothing. So selects
+    // and plain operations wait on both ends of both rings, and a wake-up
+    // is meant for one operation of a select: if the select let it go to
+    // waste while another waiter slept, the test would hang. Every value
+    // fed into `a` comes out of `b` exactly once.
+    const PER: u64 = 5_000;
+    let rt = Runtime::builder().workers(2).build().unwrap();
+    let (a_tx, a_rx) = bounded::<u64>(1);
+    let (b_tx, b_rx) = bounded::<u64>(1);
+    let movers: Vec<_> = (0..3)
+        .map(|_| {
+            let (a_rx, b_tx) = (a_rx.clone(), b_tx.clone());
+            rt.go(move || {
+                let mut held: Vec<u64> = Vec::new();
+                loop {
+                    let Some(&out) = held.last() else {
+                        match a_rx.recv() {
+                            Ok(v) => held.push(v),
+                            Err(_) => break,
+                        }
+                        continue;
+                    };
+                    select! {
+                        recv(a_rx) -> v => match v {
+                            Ok(v) => held.push(v),
+                            Err(_) => break,
+                        },
+                        send(b_tx, out) -> r => {
+                            r.unwrap();
+                            held.pop();
+                        },
+                    }
+                }
+                for v in held {
+                    b_tx.send(v).unwrap();
+                }
+            })
+        })
+        .collect();
+    drop((a_rx, b_tx));
+    let received = Arc::new(Tally::default());
+    let drains: Vec<_> = (0..2)
+        .map(|_| {
+            let (b_rx, received) = (b_rx.clone(), received.clone());
+            thread::spawn(move || {
+                for v in &b_rx {
+                    received.add(v);
+                }
+            })
+        })
+        .collect();
+    drop(b_rx);
+    let fed = Arc::new(Tally::default());
+    let feeders: Vec<_> = (0..2u64)
+        .map(|f| {
+            let (a_tx, fed) = (a_tx.clone(), fed.clone());
+            let feed = move || {
+                for i in 0..PER {
+                    let v = 1_000_000 * (f + 1) + i;
+                    a_tx.send(v).unwrap();
+                    fed.add(v);
+                }
+            };
+            if f == 0 {
+                let h = rt.go(feed);
+                Box::new(move || h.join().unwrap()) as Box<dyn FnOnce()>
+            } else {
+                let h = thread::spawn(feed);
+                Box::new(move || h.join().unwrap())
+            }
+        })
+        .collect();
+    drop(a_tx);
+    for f in feeders {
+        f();
+    }
+    for m in movers {
+        m.join().unwrap();
+    }
+    for d in drains {
+        d.join().unwrap();
+    }
+    assert_eq!(received.get(), fed.get(), "every value came out of b once");
+    assert_eq!(fed.get().0, 2 * PER);
+}
+
+#[test]
+fn an_abandoned_select_send_leaves_the_ring_usable() {
+    // A chosen send dropped without its value (here, by a panic between
+    // the choice and the send) leaves a hole that receivers skip. (Until
+    // one does, the hole takes its slot's room.)
+    let (tx, rx) = bounded::<u32>(2);
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut sel = goro_chan::Select::new();
+        sel.send(&tx);
+        let _op = sel.select();
+        panic!("between choice and send");
+    }));
+    assert!(caught.is_err());
+    tx.send(1).unwrap();
+    assert_eq!(rx.recv(), Ok(1));
+    assert!(rx.try_recv().is_err());
+    // The room is back, all of it.
+    tx.send(2).unwrap();
+    tx.send(3).unwrap();
+    assert_eq!(rx.iter().take(2).collect::<Vec<_>>(), [2, 3]);
+}

@@ -1,0 +1,466 @@
+//! The buffer of a bounded channel: a lock-free ring of slots, each with a
+//! stamp that says which position it is ready for (Dmitry Vyukov's bounded
+//! MPMC queue, as crossbeam-channel's `array` flavor has it).
+//!
+//! A sender and a receiver meet only in a slot: on two cores, one producing
+//! and one consuming, they work at once instead of taking turns at a lock.
+//! The channel's lock is left to the waiters (`channel.rs`).
+//!
+//! A position is `lap | index`: `index < cap`, and `lap` counts in steps of
+//! `one_lap`, a power of two above `mark`, which is above every index. A
+//! slot's stamp is the position it waits for: `pos` for the value a send
+//! at `pos` writes, `pos + 1` once written (for the receive at `pos`), then
+//! `pos + one_lap` for the next lap's send. `mark` set in `tail` closes the
+//! ring to sends; set in a written slot's stamp it makes the slot a *hole*,
+//! a reserved position given up without a value (a select's send that was
+//! never completed), which receives skip.
+//!
+//! Sends and receives never wait for a lock. Each may wait, briefly, for the
+//! other side's operation on the same slot to finish: between its position
+//! taken and its stamp stored, a slot is neither empty nor full. That window
+//! is a few instructions, but for a select's send, which is held from its
+//! choice until `SelectedOperation::send` (see `Ring::reserve`); so the
+//! wait spins a little, then yields (`Patience`).
+
+use std::cell::UnsafeCell;
+use std::mem::MaybeUninit;
+use std::sync::atomic::{self, AtomicUsize, Ordering};
+
+use crossbeam_utils::{Backoff, CachePadded};
+
+/// Waits for another operation on the same slot: spins a little, then
+/// yields, the goroutine if it is one (the other may be a goroutine of this
+/// very worker, a select's send held until it completes), else the thread.
+struct Patience(u32);
+
+impl Patience {
+    fn wait(&mut self) {
+        if self.0 < 4 {
+            for _ in 0..1u32 << self.0 {
+                std::hint::spin_loop();
+            }
+            self.0 += 1;
+        } else {
+            goro_sched::yield_now();
+        }
+    }
+}
+
+struct Slot<T> {
+    stamp: AtomicUsize,
+    value: UnsafeCell<MaybeUninit<T>>,
+}
+
+pub(crate) struct Ring<T> {
+    /// The next position to receive from.
+    head: CachePadded<AtomicUsize>,
+    /// The next position to send to, with `mark` once closed.
+    tail: CachePadded<AtomicUsize>,
+    slots: Box<[Slot<T>]>,
+    mark: usize,
+    one_lap: usize,
+}
+
+// SAFETY: values move between threads through the ring, each slot's value
+// accessed only by the one operation that holds its position (the stamps'
+// release and acquire order those accesses).
+unsafe impl<T: Send> Send for Ring<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Sync for Ring<T> {}
+
+/// Why the ring refused an operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// Full, to a send; empty, to a receive.
+    NotNow,
+    /// Closed: to a send at once, to a receive once drained.
+    Closed,
+}
+
+/// A position taken by a send, to be written (or given up) once.
+#[derive(Debug)]
+pub(crate) struct Reserved {
+    index: usize,
+    /// The stamp that publishes the value.
+    stamp: usize,
+}
+
+impl<T> Ring<T> {
+    /// A ring of `cap` slots, `cap > 0`.
+    ///
+    /// # Panics
+    /// If `cap` slots cannot be had (as Go's `make` panics on a size out of
+    /// range).
+    pub(crate) fn new(cap: usize) -> Ring<T> {
+        assert!(cap > 0, "a ring has room");
+        let mark = cap
+            .checked_add(1)
+            .and_then(usize::checked_next_power_of_two)
+            .filter(|&mark| mark <= usize::MAX / 4)
+            .filter(|_| cap.checked_mul(size_of::<Slot<T>>()) <= Some(isize::MAX as usize))
+            .unwrap_or_else(|| panic!("channel capacity {cap} is out of range"));
+        let slots = (0..cap)
+            .map(|i| Slot {
+                stamp: AtomicUsize::new(i),
+                value: UnsafeCell::new(MaybeUninit::uninit()),
+            })
+            .collect();
+        Ring {
+            head: CachePadded::new(AtomicUsize::new(0)),
+            tail: CachePadded::new(AtomicUsize::new(0)),
+            slots,
+            mark,
+            one_lap: mark * 2,
+        }
+    }
+
+    fn cap(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The position after `pos`.
+    fn next(&self, pos: usize) -> usize {
+        let index = pos & (self.mark - 1);
+        if index + 1 < self.cap() {
+            pos + 1
+        } else {
+            (pos & !(self.one_lap - 1)).wrapping_add(self.one_lap)
+        }
+    }
+
+    /// Takes the next position for a value; `NotNow` if full.
+    ///
+    /// The caller writes it with `write` or gives it up with `abandon`;
+    /// receives from this position on wait until it does (a receive that
+    /// comes meanwhile waits, spinning and then yielding its thread).
+    pub(crate) fn reserve(&self) -> Result<Reserved, Refused> {
+        let backoff = Backoff::new();
+        let mut patience = Patience(0);
+        let mut tail = self.tail.load(Ordering::Relaxed);
+        loop {
+            if tail & self.mark != 0 {
+                return Err(Refused::Closed);
+            }
+            let index = tail & (self.mark - 1);
+            let slot = &self.slots[index];
+            // A hole is as full as a written slot, to a send.
+            let stamp = slot.stamp.load(Ordering::Acquire) & !self.mark;
+            if stamp == tail {
+                // SeqCst: ordered before the caller's check for waiting
+                // receivers (see `Channel::notify`).
+                match self.tail.compare_exchange_weak(
+                    tail,
+                    self.next(tail),
+                    Ordering::SeqCst,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => {
+                        return Ok(Reserved {
+                            index,
+                            stamp: tail + 1,
+                        });
+                    }
+                    Err(now) => {
+                        tail = now;
+                        backoff.spin();
+                    }
+                }
+            } else if stamp.wrapping_add(self.one_lap) == tail + 1 {
+                // Last lap's value is still here: full, unless a receive has
+                // taken its position and is reading it.
+                atomic::fence(Ordering::SeqCst);
+                if self.head.load(Ordering::Relaxed).wrapping_add(self.one_lap) == tail {
+                    return Err(Refused::NotNow);
+                }
+                patience.wait();
+                tail = self.tail.load(Ordering::Relaxed);
+            } else {
+                // Another send took this position: look again.
+                backoff.spin();
+                tail = self.tail.load(Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Writes the reserved position's value: receives may take it now.
+    pub(crate) fn write(&self, reserved: Reserved, value: T) {
+        let slot = &self.slots[reserved.index];
+        // SAFETY: the reservation is this position's only holder (its
+        // stamp is not yet stored), and the slot holds no value: last
+        // lap's receive read it out before storing the stamp we saw.
+        unsafe { slot.value.get().write(MaybeUninit::new(value)) };
+        slot.stamp.store(reserved.stamp, Ordering::Release);
+    }
+
+    /// Gives a reserved position up: receives skip it.
+    pub(crate) fn abandon(&self, reserved: Reserved) {
+        self.slots[reserved.index]
+            .stamp
+            .store(reserved.stamp | self.mark, Ordering::Release);
+    }
+
+    /// Takes the next value: `Ok(None)` if that position was a hole (a slot
+    /// freed all the same), `NotNow` if empty, `Closed` if closed and empty.
+    /// Waits for a value being written.
+    pub(crate) fn pop(&self) -> Result<Option<T>, Refused> {
+        self.take(true)
+    }
+
+    /// As `pop`, but `NotNow` for a value being written (which may be the
+    /// caller's own select's send).
+    pub(crate) fn pop_now(&self) -> Result<Option<T>, Refused> {
+        self.take(false)
+    }
+
+    fn take(&self, patient: bool) -> Result<Option<T>, Refused> {
+        let backoff = Backoff::new();
+        let mut patience = Patience(0);
+        let mut head = self.head.load(Ordering::Relaxed);
+        loop {
+            let index = head & (self.mark - 1);
+            let slot = &self.slots[index];
+            let stamp = slot.stamp.load(Ordering::Acquire);
+            if stamp & !self.mark == head + 1 {
+                // SeqCst: ordered before the caller's check for waiting
+                // senders (see `Channel::notify`).
+                match self.head.compare_exchange_weak(
+                    head,
+                    self.next(head),
+                    Ordering::SeqCst,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => {
+                        let value = (stamp & self.mark == 0).then(|| {
+                            // SAFETY: the stamp (acquired) says the value for
+                            // this position is written, and our CAS made the
+                            // position ours alone: we move it out once.
+                            let value = unsafe { slot.value.get().read() };
+                            // SAFETY: written, as above.
+                            unsafe { value.assume_init() }
+                        });
+                        slot.stamp
+                            .store(head.wrapping_add(self.one_lap), Ordering::Release);
+                        return Ok(value);
+                    }
+                    Err(now) => {
+                        head = now;
+                        backoff.spin();
+                    }
+                }
+            } else if stamp == head {
+                // Nothing written here: empty, unless a send has taken the
+                // position and is writing it.
+                atomic::fence(Ordering::SeqCst);
+                let tail = self.tail.load(Ordering::Relaxed);
+                if tail & !self.mark == head {
+                    return Err(if tail & self.mark == 0 {
+                        Refused::NotNow
+                    } else {
+                        Refused::Closed
+                    });
+                }
+                if !patient {
+                    return Err(Refused::NotNow);
+                }
+                patience.wait();
+                head = self.head.load(Ordering::Relaxed);
+            } else {
+                // Another receive took this position: look again.
+                backoff.spin();
+                head = self.head.load(Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Closes the ring to sends; false if it was closed already.
+    pub(crate) fn close(&self) -> bool {
+        self.tail.fetch_or(self.mark, Ordering::SeqCst) & self.mark == 0
+    }
+
+    /// Whether a send could go ahead (`send`) or a receive (`!send`), or the
+    /// ring is closed. Reads only; for a waiter's last look before it parks,
+    /// after a SeqCst fence.
+    pub(crate) fn may_be_ready(&self, send: bool) -> bool {
+        let tail = self.tail.load(Ordering::Relaxed);
+        if tail & self.mark != 0 {
+            return true;
+        }
+        let head = self.head.load(Ordering::Relaxed);
+        if send {
+            head.wrapping_add(self.one_lap) != tail
+        } else {
+            head != tail
+        }
+    }
+
+    /// Positions taken by sends and not yet by receives (holes and values
+    /// being written included).
+    pub(crate) fn len(&self) -> usize {
+        loop {
+            let tail = self.tail.load(Ordering::SeqCst);
+            let head = self.head.load(Ordering::SeqCst);
+            // A consistent pair: the tail did not move meanwhile.
+            if self.tail.load(Ordering::SeqCst) != tail {
+                continue;
+            }
+            let hix = head & (self.mark - 1);
+            let tix = tail & (self.mark - 1);
+            return if hix < tix {
+                tix - hix
+            } else if hix > tix {
+                self.cap() - hix + tix
+            } else if tail & !self.mark == head {
+                0
+            } else {
+                self.cap()
+            };
+        }
+    }
+}
+
+impl<T> Drop for Ring<T> {
+    fn drop(&mut self) {
+        // Alone now: every value between head and tail is written (a
+        // reservation borrows a sender, so none is left open).
+        let mut pos = *self.head.get_mut();
+        let tail = *self.tail.get_mut() & !self.mark;
+        while pos != tail {
+            let slot = &mut self.slots[pos & (self.mark - 1)];
+            if *slot.stamp.get_mut() & self.mark == 0 {
+                // SAFETY: a written, unreceived value (not a hole): dropped
+                // once, as the ring goes.
+                unsafe { slot.value.get_mut().assume_init_drop() };
+            }
+            pos = self.next(pos);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fifo_through_many_laps_with_holes_skipped() {
+        let ring = Ring::new(3);
+        let mut expect = std::collections::VecDeque::new();
+        for i in 0..100u32 {
+            let r = ring.reserve().unwrap();
+            if i % 7 == 3 {
+                ring.abandon(r);
+            } else {
+                ring.write(r, i);
+                expect.push_back(i);
+            }
+            if i % 2 == 1 {
+                while let Ok(got) = ring.pop() {
+                    if let Some(v) = got {
+                        assert_eq!(Some(v), expect.pop_front());
+                    }
+                }
+                assert!(expect.is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn full_empty_len_and_close() {
+        let ring = Ring::new(2);
+        assert_eq!(ring.pop(), Err(Refused::NotNow));
+        assert!(ring.may_be_ready(true) && !ring.may_be_ready(false));
+        let r = ring.reserve().unwrap();
+        ring.write(r, 'a');
+        let r = ring.reserve().unwrap();
+        ring.write(r, 'b');
+        assert_eq!(ring.len(), 2);
+        assert!(matches!(ring.reserve(), Err(Refused::NotNow)));
+        assert!(!ring.may_be_ready(true) && ring.may_be_ready(false));
+        assert!(ring.close());
+        assert!(!ring.close());
+        assert!(matches!(ring.reserve(), Err(Refused::Closed)));
+        assert_eq!(ring.pop(), Ok(Some('a')));
+        assert_eq!(ring.len(), 1);
+        assert_eq!(ring.pop(), Ok(Some('b')));
+        assert_eq!(ring.pop(), Err(Refused::Closed));
+    }
+
+    #[test]
+    fn dropping_the_ring_drops_what_it_holds_once() {
+        let counter = std::sync::Arc::new(());
+        let ring = Ring::new(4);
+        for _ in 0..6 {
+            let r = ring.reserve().unwrap();
+            ring.write(r, counter.clone());
+            drop(ring.pop());
+            let r = ring.reserve().unwrap();
+            ring.write(r, counter.clone());
+            if let Ok(r) = ring.reserve() {
+                ring.abandon(r);
+            }
+            drop(ring.pop());
+        }
+        assert!(std::sync::Arc::strong_count(&counter) > 1);
+        drop(ring);
+        assert_eq!(std::sync::Arc::strong_count(&counter), 1);
+    }
+
+    #[test]
+    fn capacity_out_of_range_is_named() {
+        let Err(err) = std::panic::catch_unwind(|| Ring::<u8>::new(usize::MAX)) else {
+            panic!("a ring of usize::MAX slots");
+        };
+        let msg = err.downcast_ref::<String>().unwrap();
+        assert!(msg.contains("out of range"), "{msg}");
+    }
+
+    #[test]
+    fn threads_pass_every_value_once() {
+        let ring = std::sync::Arc::new(Ring::new(8));
+        let per = 20_000u64;
+        let producers: Vec<_> = (0..2)
+            .map(|p| {
+                let ring = ring.clone();
+                std::thread::spawn(move || {
+                    for i in 0..per {
+                        let r = loop {
+                            match ring.reserve() {
+                                Ok(r) => break r,
+                                Err(_) => std::thread::yield_now(),
+                            }
+                        };
+                        ring.write(r, p * per + i);
+                    }
+                })
+            })
+            .collect();
+        let consumers: Vec<_> = (0..2)
+            .map(|_| {
+                let ring = ring.clone();
+                std::thread::spawn(move || {
+                    let (mut sum, mut n) = (0u64, 0u64);
+                    loop {
+                        match ring.pop() {
+                            Ok(Some(v)) => {
+                                sum += v;
+                                n += 1;
+                            }
+                            Ok(None) => unreachable!("no holes here"),
+                            Err(Refused::Closed) => return (sum, n),
+                            Err(Refused::NotNow) => std::thread::yield_now(),
+                        }
+                    }
+                })
+            })
+            .collect();
+        for p in producers {
+            p.join().unwrap();
+        }
+        ring.close();
+        let (sum, n) = consumers
+            .into_iter()
+            .map(|c| c.join().unwrap())
+            .fold((0, 0), |(s, n), (s2, n2)| (s + s2, n + n2));
+        assert_eq!(n, 2 * per);
+        assert_eq!(sum, (0..2 * per).sum::<u64>());
+    }
+}
