@@ -33,9 +33,10 @@
 //! worker and the current task only through `current_task` and
 //! `with_worker`, which are never inlined, and never across a switch.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::ptr::{self, NonNull};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crossbeam_deque::{Steal, Worker as Deque};
@@ -51,13 +52,21 @@ const NEXT_STREAK: u32 = 16;
 const SPARE_RECHECK: Duration = Duration::from_millis(20);
 /// How long an idle worker searches before it sleeps.
 const SPIN: Duration = Duration::from_micros(20);
-/// For how long of its spin a worker leaves alone another's short queue
-/// (`PATIENT_LEN`): its owner will likely run them itself within
-/// microseconds, while a goroutine
-/// moved to another core makes every exchange with those it left behind a
-/// cache miss (Go's thieves wait, too, before they take a `runnext`).
+/// A spinning worker leaves alone another's short queue (`PATIENT_LEN`)
+/// while that worker switches goroutines fast (`BUSY_SWITCHES` or more in a
+/// `PATIENCE` window): its owner runs them itself within microseconds, and
+/// goroutines that switch that often are passing messages, where one moved
+/// to another core makes every exchange with those it left behind a cache
+/// miss (Go's thieves wait, too, before they take a `runnext`). From a
+/// worker that switches seldom, or is stuck in one goroutine, it steals
+/// after the first window.
 const PATIENCE: Duration = Duration::from_micros(10);
 const PATIENT_LEN: usize = 4;
+const BUSY_SWITCHES: u64 = 16;
+/// How long a worker that left busy workers' queues alone sleeps before it
+/// looks again (their goroutines may come to need it: sysmon steps in only
+/// after a goroutine runs for `HOG`).
+const PATIENT_SLEEP: Duration = Duration::from_micros(200);
 
 /// The worker running on this thread.
 pub(crate) struct WorkerCtx {
@@ -71,6 +80,11 @@ pub(crate) struct WorkerCtx {
     /// Goroutine ids taken from the shared counter, not used yet: next, end.
     pub(crate) ids: Cell<(u64, u64)>,
     rng: Cell<u64>,
+    /// While spinning: per worker, its switch count at the start of the
+    /// current `PATIENCE` window, and whether it counts as busy.
+    watch: RefCell<Vec<(u64, bool)>>,
+    /// The last spin left some busy worker's queue alone.
+    left_alone: Cell<bool>,
     /// References to the runtime taken for goroutines not yet created, and
     /// owed back for goroutines dropped (see `RtRef`).
     pub(crate) rt_refs: (Cell<usize>, Cell<usize>),
@@ -186,6 +200,8 @@ impl WorkerCtx {
                 0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9),
             ),
             rt_refs: (Cell::new(0), Cell::new(0)),
+            watch: RefCell::new(Vec::new()),
+            left_alone: Cell::new(false),
         }
     }
 
@@ -202,10 +218,16 @@ impl WorkerCtx {
             if self.spare && self.shared.try_retire() {
                 break;
             }
-            // A spare wakes now and then to see whether it may retire.
-            let limit = self.spare.then_some(SPARE_RECHECK);
+            // A spare wakes now and then to see whether it may retire; a
+            // worker that was patient, to see whether that still holds.
+            let patient = self.left_alone.get();
+            let limit = match (self.spare, patient) {
+                (true, _) => Some(SPARE_RECHECK),
+                (false, true) => Some(PATIENT_SLEEP),
+                (false, false) => None,
+            };
             self.shared
-                .sleep(self.index, &|| self.has_work_anywhere(), limit);
+                .sleep(self.index, &|| self.has_work_anywhere(patient), limit);
         }
         // Whatever is still queued here goes to the injector (for the drain,
         // or for the others when a spare retires).
@@ -314,7 +336,7 @@ impl WorkerCtx {
     }
 
     /// One round of looking everywhere: injector, timers, other workers.
-    /// A `patient` round leaves alone other workers' short queues: see
+    /// A `patient` round leaves alone busy workers' short queues: see
     /// `PATIENCE`.
     fn search(&self, patient: bool) -> Option<TaskRef> {
         if let Some(task) = self.steal_injector() {
@@ -332,13 +354,15 @@ impl WorkerCtx {
         }
         let n = self.shared.slots_in_use();
         let start = self.random(n);
+        let watch = self.watch.borrow();
         for i in 0..n {
-            let victim = (start + i) % n;
-            if victim == self.index {
+            let index = (start + i) % n;
+            if index == self.index {
                 continue;
             }
-            let victim = &self.shared.workers[victim];
-            if patient && victim.stealer.len() < PATIENT_LEN {
+            let victim = &self.shared.workers[index];
+            if patient && self.leave_alone(index, &watch) {
+                self.left_alone.set(true);
                 continue;
             }
             loop {
@@ -355,16 +379,24 @@ impl WorkerCtx {
         None
     }
 
+    /// Whether a patient search leaves worker `index`'s queue alone.
+    fn leave_alone(&self, index: usize, watch: &[(u64, bool)]) -> bool {
+        watch.get(index).is_none_or(|&(_, busy)| busy)
+            && self.shared.workers[index].stealer.len() < PATIENT_LEN
+    }
+
     /// Searches for a while before sleeping, if not too many others already do.
     fn spin(&self) -> Option<TaskRef> {
+        self.left_alone.set(false);
         if !self.shared.idle.try_start_spinning() {
             return self.search(false);
         }
         let start = Instant::now();
+        let mut window = start;
+        self.watch_others(true);
         let mut rounds = 0u32;
-        let mut patient = true;
         let found = loop {
-            if let Some(task) = self.search(patient) {
+            if let Some(task) = self.search(true) {
                 break Some(task);
             }
             rounds += 1;
@@ -372,11 +404,14 @@ impl WorkerCtx {
                 break None;
             }
             if rounds.is_multiple_of(8) {
-                let spun = start.elapsed();
-                if spun > SPIN {
+                let now = Instant::now();
+                if now - start > SPIN {
                     break None;
                 }
-                patient = spun <= PATIENCE;
+                if now - window >= PATIENCE {
+                    window = now;
+                    self.watch_others(false);
+                }
             }
             std::hint::spin_loop();
         };
@@ -388,12 +423,34 @@ impl WorkerCtx {
         found
     }
 
-    /// Whether any queue or due timer has work (the last look before sleep).
-    fn has_work_anywhere(&self) -> bool {
-        !self.shared.injector.is_empty()
-            || self.has_local_work()
-            || self.shared.has_stealable_work()
-            || self.timer_due()
+    /// Starts a `PATIENCE` window: notes every worker's switch count, and
+    /// (unless `first`: then all count as busy) whether it switched
+    /// `BUSY_SWITCHES` times since the last window began.
+    fn watch_others(&self, first: bool) {
+        let n = self.shared.slots_in_use();
+        let mut watch = self.watch.borrow_mut();
+        watch.resize(n, (0, true));
+        for (i, (seen, busy)) in watch.iter_mut().enumerate() {
+            let now = self.shared.stats[i].switches.load(Ordering::Relaxed);
+            *busy = first || now.wrapping_sub(*seen) >= BUSY_SWITCHES;
+            *seen = now;
+        }
+    }
+
+    /// Whether any queue or due timer has work (the last look before
+    /// sleep), but, if `patient`, the queues a patient search leaves alone.
+    fn has_work_anywhere(&self, patient: bool) -> bool {
+        let stealable = if patient {
+            let watch = self.watch.borrow();
+            (0..self.shared.slots_in_use()).any(|i| {
+                i != self.index
+                    && !self.shared.workers[i].stealer.is_empty()
+                    && !self.leave_alone(i, &watch)
+            })
+        } else {
+            self.shared.has_stealable_work()
+        };
+        !self.shared.injector.is_empty() || self.has_local_work() || stealable || self.timer_due()
     }
 
     /// Whether some timer is due; reads the clock only if any is pending

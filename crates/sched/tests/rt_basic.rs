@@ -418,3 +418,46 @@ fn joins_racing_completions_get_every_result_once() {
     rt.shutdown_timeout(std::time::Duration::from_secs(10));
     assert_eq!(drops.load(Ordering::SeqCst), (N + N / 10) as usize);
 }
+
+#[test]
+fn goroutines_queued_on_one_worker_that_switch_seldom_spread_to_another() {
+    // Two goroutines spawned on one worker, each computing for a while
+    // between yields: the idle worker must take one (it leaves alone only
+    // the short queues of workers that switch fast, as message passing
+    // does), so at some point both run at once.
+    let rt = Runtime::builder().workers(2).build().unwrap();
+    let active = Arc::new(AtomicUsize::new(0));
+    let together = Arc::new(AtomicBool::new(false));
+    let start = std::time::Instant::now();
+    let spawner = {
+        let (active, together) = (active.clone(), together.clone());
+        rt.go(move || {
+            let handles: Vec<_> = (0..2)
+                .map(|_| {
+                    let (active, together) = (active.clone(), together.clone());
+                    go(move || {
+                        while !together.load(Ordering::SeqCst) {
+                            active.fetch_add(1, Ordering::SeqCst);
+                            let slice = std::time::Instant::now();
+                            while slice.elapsed() < std::time::Duration::from_micros(300) {
+                                if active.load(Ordering::SeqCst) == 2 {
+                                    together.store(true, Ordering::SeqCst);
+                                }
+                            }
+                            active.fetch_sub(1, Ordering::SeqCst);
+                            // Catches a hang, generously: the flag comes in
+                            // microseconds.
+                            assert!(start.elapsed().as_secs() < 60, "never ran at once");
+                            goro_sched::yield_now();
+                        }
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.join().unwrap();
+            }
+        })
+    };
+    spawner.join().unwrap();
+    assert!(together.load(Ordering::SeqCst));
+}
