@@ -262,7 +262,7 @@ impl Chan {
             self.closed.store(true, Ordering::Relaxed);
             self.tail.fetch_or(MARK, Ordering::SeqCst);
             let mut woken: Vec<Arc<Ctx>> = queues.0.drain(..).collect();
-            woken.extend(queues.1.drain(..));
+            woken.append(&mut queues.1);
             self.store_hint(&queues);
             woken
         };
