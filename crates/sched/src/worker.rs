@@ -65,8 +65,11 @@ const PATIENT_LEN: usize = 4;
 const BUSY_SWITCHES: u64 = 16;
 /// How long a worker that left busy workers' queues alone sleeps before it
 /// looks again (their goroutines may come to need it: sysmon steps in only
-/// after a goroutine runs for `HOG`).
+/// after a goroutine runs for `HOG`), doubling up to `PATIENT_SLEEP_MAX`
+/// while it finds nothing: each look is a spin whose reads of the busy
+/// worker's queue and counters slow that worker down.
 const PATIENT_SLEEP: Duration = Duration::from_micros(200);
+const PATIENT_SLEEP_MAX: Duration = Duration::from_micros(6400);
 
 /// The worker running on this thread.
 pub(crate) struct WorkerCtx {
@@ -85,6 +88,8 @@ pub(crate) struct WorkerCtx {
     watch: RefCell<Vec<(u64, bool)>>,
     /// The last spin left some busy worker's queue alone.
     left_alone: Cell<bool>,
+    /// The next patient sleep's length.
+    patient_sleep: Cell<Duration>,
     /// References to the runtime taken for goroutines not yet created, and
     /// owed back for goroutines dropped (see `RtRef`).
     pub(crate) rt_refs: (Cell<usize>, Cell<usize>),
@@ -202,6 +207,7 @@ impl WorkerCtx {
             rt_refs: (Cell::new(0), Cell::new(0)),
             watch: RefCell::new(Vec::new()),
             left_alone: Cell::new(false),
+            patient_sleep: Cell::new(PATIENT_SLEEP),
         }
     }
 
@@ -212,6 +218,7 @@ impl WorkerCtx {
         goro_fiber::prepare_thread();
         while !self.shared.is_shutdown() {
             if let Some(task) = self.find_task().or_else(|| self.spin()) {
+                self.patient_sleep.set(PATIENT_SLEEP);
                 self.run_task(task);
                 continue;
             }
@@ -223,7 +230,11 @@ impl WorkerCtx {
             let patient = self.left_alone.get();
             let limit = match (self.spare, patient) {
                 (true, _) => Some(SPARE_RECHECK),
-                (false, true) => Some(PATIENT_SLEEP),
+                (false, true) => {
+                    let sleep = self.patient_sleep.get();
+                    self.patient_sleep.set((sleep * 2).min(PATIENT_SLEEP_MAX));
+                    Some(sleep)
+                }
                 (false, false) => None,
             };
             self.shared
