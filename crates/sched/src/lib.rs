@@ -96,10 +96,17 @@ where
     T: Send + 'static,
 {
     let location = std::panic::Location::caller();
-    match runtime::with_current_here(|rt, here| rt.spawn(here, None, None, location, f)) {
-        Ok(handle) => handle,
-        Err(e) => panic!("cannot spawn a goroutine: {e}"),
+    let (spawned, backlog) = runtime::with_current_here(|rt, here| {
+        let spawned = rt.spawn(here, None, None, location, f);
+        (spawned, here.is_some_and(worker::WorkerCtx::spawn_backlog))
+    });
+    let handle = spawned.unwrap_or_else(|e| panic!("cannot spawn a goroutine: {e}"));
+    if backlog {
+        // A goroutine spawning faster than its goroutines run yields to
+        // them now and then (see `WorkerCtx::spawn_backlog`).
+        yield_now();
     }
+    handle
 }
 
 /// Runs `f` as a goroutine on the global runtime and waits for it; a panic

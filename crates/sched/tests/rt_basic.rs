@@ -461,3 +461,32 @@ fn goroutines_queued_on_one_worker_that_switch_seldom_spread_to_another() {
     spawner.join().unwrap();
     assert!(together.load(Ordering::SeqCst));
 }
+
+#[test]
+fn a_spawn_loop_lets_its_goroutines_run_as_it_goes() {
+    // One worker: a goroutine that spawns 100k goroutines in a loop yields
+    // to them now and then, so they do not all pile up queued (each with
+    // its task) until the loop ends.
+    let rt = Runtime::builder().workers(1).build().unwrap();
+    let peak = rt
+        .go(|| {
+            let done = Arc::new(AtomicUsize::new(0));
+            let mut peak = 0;
+            for i in 0..100_000 {
+                let done = done.clone();
+                go(move || {
+                    done.fetch_add(1, Ordering::Relaxed);
+                });
+                if i % 1000 == 0 {
+                    peak = peak.max(goro_sched::num_goroutines());
+                }
+            }
+            while done.load(Ordering::Relaxed) < 100_000 {
+                goro_sched::yield_now();
+            }
+            peak
+        })
+        .join()
+        .unwrap();
+    assert!(peak < 5_000, "{peak} goroutines were alive at once");
+}
