@@ -95,7 +95,8 @@ pub(crate) struct WorkerCtx {
     left_alone: Cell<bool>,
     /// The next patient sleep's length.
     patient_sleep: Cell<Duration>,
-    /// Spawns from goroutines here since the last look at the queue.
+    /// Spawns by the running goroutine, in this run, since the last look at
+    /// the queue.
     spawns: Cell<u32>,
     /// References to the runtime taken for goroutines not yet created, and
     /// owed back for goroutines dropped (see `RtRef`).
@@ -305,15 +306,19 @@ impl WorkerCtx {
         }
     }
 
-    /// Whether the goroutine that just spawned here should yield: its
-    /// spawns have queued more than `BACKLOG` goroutines. Then the worker
+    /// Whether the goroutine that just spawned here should yield: it has
+    /// spawned `BACKLOG_CHECK` goroutines in this run, and more than
+    /// `BACKLOG` are queued here. Then the worker
     /// runs them too, instead of leaving them all to thieves while queued
     /// tasks pile up: a spawn loop that outran the other workers had
     /// hundreds of thousands queued, whose fresh memory cost it a page
     /// fault (and a page to clear) every sixteen spawns, and whose tasks
     /// and stacks went cold. Go's spawner is preempted instead, after 10 ms.
-    /// The queue is looked at every `BACKLOG_CHECK` spawns (its length
-    /// reads a line that thieves write).
+    /// Only a spawn loop yields: a goroutine that spawns a few (`skynet`'s
+    /// ten) and waits for them, sent to the back of the queue, would hold
+    /// its children's results (and stacks) longer: +25% and 20% more page
+    /// faults when any spawner could yield. And the queue is looked at only
+    /// then (its length reads a line that thieves write).
     pub(crate) fn spawn_backlog(&self) -> bool {
         let n = self.spawns.get() + 1;
         if n < BACKLOG_CHECK {
@@ -515,6 +520,8 @@ impl WorkerCtx {
             let switch = {
                 let _current = CurrentGuard::enter(&task);
                 self.slot().set_running(&task);
+                // `spawn_backlog` counts one run's spawns.
+                self.spawns.set(0);
                 self.shared.wake_idle_sysmon();
                 // SAFETY: we took `task` from a queue (or it just parked back
                 // to us), so this thread owns its run.
