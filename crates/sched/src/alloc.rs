@@ -14,10 +14,11 @@
 //! `SLAB`-byte slabs (one allocation, which glibc maps directly, per eight
 //! thousand or so tasks; aligned and advised as a transparent huge page, so
 //! that a burst of spawns takes one page fault per slab, not one per 4 KiB:
-//! `skynet` took 17k such faults a run), and stay in the pool once freed, as Go keeps its
-//! goroutine structures for reuse: a burst of a million goroutines leaves
-//! its task blocks (about 256 bytes each) pooled, while their stacks, the
-//! bulk of the memory, go back to the kernel (`goro_fiber::stack::trim`).
+//! `skynet` took 17k such faults a run), and stay in the pool once freed,
+//! as Go keeps its goroutine structures for reuse: a burst of a million
+//! goroutines leaves its task blocks (about 256 bytes each) pooled, while
+//! their stacks, the bulk of the memory, go back to the kernel
+//! (`goro_fiber::stack::trim`).
 //! Taking blocks one by one from malloc made spawn-heavy programs grow
 //! malloc's heaps in small steps, each an `mprotect` that holds the
 //! process's memory-map lock against every page fault of the other workers.

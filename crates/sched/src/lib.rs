@@ -100,7 +100,10 @@ where
         let spawned = rt.spawn(here, None, None, location, f);
         (spawned, here.is_some_and(worker::WorkerCtx::spawn_backlog))
     });
-    let handle = spawned.unwrap_or_else(|e| panic!("cannot spawn a goroutine: {e}"));
+    let handle = match spawned {
+        Ok(handle) => handle,
+        Err(e) => panic!("cannot spawn a goroutine: {e}"),
+    };
     if backlog {
         // A goroutine spawning faster than its goroutines run yields to
         // them now and then (see `WorkerCtx::spawn_backlog`).
