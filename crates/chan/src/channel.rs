@@ -440,7 +440,9 @@ impl<T> Channel<T> {
 
     pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
         if let Some(ring) = &self.ring {
-            return self.pop(ring).map_err(|refused| match refused {
+            // Empty while the next value is still being written (perhaps by
+            // this goroutine's own chosen select send): never waits.
+            return self.pop_now(ring).map_err(|refused| match refused {
                 Refused::NotNow => TryRecvError::Empty,
                 Refused::Closed => TryRecvError::Closed,
             });
@@ -567,10 +569,21 @@ impl<T> Channel<T> {
     }
 
     /// The next value, skipping holes; each position taken wakes a waiting
-    /// sender, if any.
+    /// sender, if any. Waits for a value being written.
     fn pop(&self, ring: &Ring<T>) -> Result<T, Refused> {
         loop {
             let popped = ring.pop()?;
+            self.notify(true);
+            if let Some(value) = popped {
+                return Ok(value);
+            }
+        }
+    }
+
+    /// As `pop`, but `NotNow` for a value being written.
+    fn pop_now(&self, ring: &Ring<T>) -> Result<T, Refused> {
+        loop {
+            let popped = ring.pop_now()?;
             self.notify(true);
             if let Some(value) = popped {
                 return Ok(value);
@@ -970,6 +983,9 @@ impl<T> Channel<T> {
             Token::Slot(reserved) => {
                 let ring = self.ring.as_ref().expect("a slot is a ring's");
                 ring.abandon(reserved);
+                // A receiver may have parked while the position was held:
+                // it must come and skip the hole, or the room stays taken.
+                self.notify(false);
             }
             token @ (Token::Packet(_) | Token::Inline(_)) => drop(self.complete_recv(token)),
             _ => {}

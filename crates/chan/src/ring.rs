@@ -97,7 +97,10 @@ impl<T> Ring<T> {
             .checked_add(1)
             .and_then(usize::checked_next_power_of_two)
             .filter(|&mark| mark <= usize::MAX / 4)
-            .filter(|_| cap.checked_mul(size_of::<Slot<T>>()) <= Some(isize::MAX as usize))
+            .filter(|_| {
+                cap.checked_mul(size_of::<Slot<T>>())
+                    .is_some_and(|bytes| bytes <= isize::MAX as usize)
+            })
             .unwrap_or_else(|| panic!("channel capacity {cap} is out of range"));
         let slots = (0..cap)
             .map(|i| Slot {
@@ -165,9 +168,12 @@ impl<T> Ring<T> {
                         backoff.spin();
                     }
                 }
-            } else if stamp.wrapping_add(self.one_lap) == tail + 1 {
-                // Last lap's value is still here: full, unless a receive has
-                // taken its position and is reading it.
+            } else if stamp.wrapping_add(self.one_lap) == tail + 1
+                || stamp.wrapping_add(self.one_lap) == tail
+            {
+                // Last lap's value is still here (or still being written: a
+                // select's send holds its position until it completes): full,
+                // unless a receive has taken its position and is reading it.
                 atomic::fence(Ordering::SeqCst);
                 if self.head.load(Ordering::Relaxed).wrapping_add(self.one_lap) == tail {
                     return Err(Refused::NotNow);
@@ -176,7 +182,7 @@ impl<T> Ring<T> {
                 tail = self.tail.load(Ordering::Relaxed);
             } else {
                 // Another send took this position: look again.
-                backoff.spin();
+                patience.wait();
                 tail = self.tail.load(Ordering::Relaxed);
             }
         }
@@ -265,8 +271,9 @@ impl<T> Ring<T> {
                 patience.wait();
                 head = self.head.load(Ordering::Relaxed);
             } else {
-                // Another receive took this position: look again.
-                backoff.spin();
+                // Another receive took this position (or, a lap on, is
+                // still reading it): look again.
+                patience.wait();
                 head = self.head.load(Ordering::Relaxed);
             }
         }
@@ -320,13 +327,14 @@ impl<T> Ring<T> {
 
 impl<T> Drop for Ring<T> {
     fn drop(&mut self) {
-        // Alone now: every value between head and tail is written (a
-        // reservation borrows a sender, so none is left open).
+        // Alone now. Between head and tail, a position holds a value, a
+        // hole, or nothing if its reservation was forgotten (`mem::forget`
+        // of a `SelectedOperation`): only the stamp `pos + 1` says written.
         let mut pos = *self.head.get_mut();
         let tail = *self.tail.get_mut() & !self.mark;
         while pos != tail {
             let slot = &mut self.slots[pos & (self.mark - 1)];
-            if *slot.stamp.get_mut() & self.mark == 0 {
+            if *slot.stamp.get_mut() == pos + 1 {
                 // SAFETY: a written, unreceived value (not a hole): dropped
                 // once, as the ring goes.
                 unsafe { slot.value.get_mut().assume_init_drop() };

@@ -555,9 +555,13 @@ impl fmt::Debug for Select<'_> {
 /// }
 /// ```
 ///
-/// Until it completes, a buffered channel's receives wait at the slot a
-/// chosen send took (as at any send being written): do not block between
-/// the choice and the completion.
+/// Until it completes, a buffered channel's receives wait (yielding) at the
+/// slot a chosen send took, as at any send being written, and other sends
+/// find that slot full; `try_recv` reports it empty. So do not block
+/// between the choice and the completion: with `select!`, whose send value
+/// is computed after the choice (as crossbeam's is, where Go computes it
+/// first), a value that waits for a goroutine receiving on the same
+/// channel waits for good.
 ///
 /// # Panics
 /// Dropping it without completing it panics: the channel holds a value, a
