@@ -1,8 +1,10 @@
 //! A loom model of a buffered channel's ring (`ring.rs`) with its waiters
 //! (`Channel::notify`, `register_ring`, `wait_ring`): every interleaving of
-//! a sender and a receiver on a one-slot ring, each waiting when it must, and
-//! of a close racing a waiting receiver. A lost wake-up leaves a thread
-//! parked for good, which loom reports as a deadlock.
+//! a sender and a receiver on a one-slot ring, each waiting when it must; of
+//! a close racing a waiting receiver; and of a position taken and given up
+//! (a select's send abandoned: a hole) while a receiver waits. A lost
+//! wake-up leaves a thread parked for good, which loom reports as a
+//! deadlock (it does, without the abandon's wake-up).
 //!
 //! The ring's steps mirror `Ring::reserve`, `Ring::write` and `Ring::pop`
 //! (the stamps, the laps, the mark), its waits for the other side of a slot
@@ -76,8 +78,18 @@ impl Chan {
         (pos & !(ONE_LAP - 1)).wrapping_add(ONE_LAP)
     }
 
-    /// `Ring::reserve` and `Ring::write`: the stamp to publish, or why not.
+    /// `Ring::reserve` and `Ring::write`.
     fn push(&self, v: u32) -> Result<(), Refused> {
+        let stamp = self.reserve()?;
+        // SAFETY: the reservation made the position ours; loom checks that
+        // no access races with this one.
+        self.value.with_mut(|p| unsafe { *p = v });
+        self.stamp.store(stamp, Ordering::Release);
+        Ok(())
+    }
+
+    /// `Ring::reserve`: the stamp that will publish the position.
+    fn reserve(&self) -> Result<usize, Refused> {
         let mut tail = self.tail.load(Ordering::Relaxed);
         loop {
             if tail & MARK != 0 {
@@ -91,16 +103,11 @@ impl Chan {
                     Ordering::SeqCst,
                     Ordering::Relaxed,
                 ) {
-                    Ok(_) => {
-                        // SAFETY: the CAS made the position ours; loom checks
-                        // that no access races with this one.
-                        self.value.with_mut(|p| unsafe { *p = v });
-                        self.stamp.store(tail + 1, Ordering::Release);
-                        return Ok(());
-                    }
+                    Ok(_) => return Ok(tail + 1),
                     Err(now) => tail = now,
                 }
-            } else if stamp.wrapping_add(ONE_LAP) == tail + 1 {
+            } else if stamp.wrapping_add(ONE_LAP) == tail + 1 || stamp.wrapping_add(ONE_LAP) == tail
+            {
                 fence(Ordering::SeqCst);
                 if self.head.load(Ordering::Relaxed).wrapping_add(ONE_LAP) == tail {
                     return Err(Refused::NotNow);
@@ -114,12 +121,19 @@ impl Chan {
         }
     }
 
-    /// `Ring::pop`.
-    fn pop(&self) -> Result<u32, Refused> {
+    /// `Ring::abandon` and `Channel::abandon`: a hole, and a receiver woken
+    /// to skip it.
+    fn abandon(&self, stamp: usize) {
+        self.stamp.store(stamp | MARK, Ordering::Release);
+        self.notify(false);
+    }
+
+    /// `Ring::pop`: `None` for a hole.
+    fn pop(&self) -> Result<Option<u32>, Refused> {
         let mut head = self.head.load(Ordering::Relaxed);
         loop {
             let stamp = self.stamp.load(Ordering::Acquire);
-            if stamp == head + 1 {
+            if stamp & !MARK == head + 1 {
                 match self.head.compare_exchange(
                     head,
                     Self::next(head),
@@ -128,7 +142,7 @@ impl Chan {
                 ) {
                     Ok(_) => {
                         // SAFETY: as in `push`, for the receive.
-                        let v = self.value.with(|p| unsafe { *p });
+                        let v = (stamp & MARK == 0).then(|| self.value.with(|p| unsafe { *p }));
                         self.stamp
                             .store(head.wrapping_add(ONE_LAP), Ordering::Release);
                         return Ok(v);
@@ -247,7 +261,9 @@ impl Chan {
             match self.pop() {
                 Ok(v) => {
                     self.notify(true);
-                    return Some(v);
+                    if v.is_some() {
+                        return v;
+                    }
                 }
                 Err(Refused::Closed) => return None,
                 Err(Refused::NotNow) => self.wait(false),
@@ -313,5 +329,25 @@ fn a_close_wakes_a_waiting_receiver_after_the_value() {
         assert_eq!(chan.recv(), None);
         closer.join().unwrap();
         assert!(chan.closed.load(Ordering::Relaxed));
+    });
+}
+
+#[test]
+fn an_abandoned_position_wakes_a_waiting_receiver_to_skip_it() {
+    loom::model(|| {
+        let chan = Arc::new(Chan::new());
+        let sender = {
+            let chan = chan.clone();
+            thread::spawn(move || {
+                // A select's send takes the slot and gives it up, then a
+                // plain send follows (it finds the hole full until the
+                // receiver skips it).
+                let stamp = chan.reserve().ok().expect("room");
+                chan.abandon(stamp);
+                chan.send(9).unwrap();
+            })
+        };
+        assert_eq!(chan.recv(), Some(9));
+        sender.join().unwrap();
     });
 }
