@@ -17,10 +17,11 @@
 //! room and then tries again, an empty ring's receiver for a value. How no
 //! wake-up is lost is told at `Channel::notify`.
 
+use std::alloc::Layout;
 use std::collections::VecDeque;
 use std::fmt;
 use std::ops::{Deref, DerefMut};
-use std::sync::Arc;
+use std::ptr::NonNull;
 use std::sync::atomic::{self, AtomicU8, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -1011,7 +1012,7 @@ impl<T> Channel<T> {
 /// assert_eq!(got, [0, 1, 2]);
 /// ```
 pub struct Sender<T> {
-    pub(crate) chan: Arc<Channel<T>>,
+    pub(crate) chan: Shared<T>,
 }
 
 /// The receiving end of a channel. Clone it for more receivers; once every
@@ -1026,7 +1027,7 @@ pub struct Sender<T> {
 /// assert!(tx.send(2).is_err()); // nobody left to receive
 /// ```
 pub struct Receiver<T> {
-    pub(crate) chan: Arc<Channel<T>>,
+    pub(crate) chan: Shared<T>,
 }
 
 /// A channel with a buffer of `cap` values; `bounded(0)` is Go's unbuffered
@@ -1076,8 +1077,87 @@ pub(crate) fn never_closing<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
 }
 
 fn ends<T>(chan: Channel<T>) -> (Sender<T>, Receiver<T>) {
-    let chan = Arc::new(chan);
+    let chan = Shared::new(chan);
     (Sender { chan: chan.clone() }, Receiver { chan })
+}
+
+/// A channel shared by its ends: an `Arc`, but in a block of the
+/// scheduler's pool (`goro_sched::pool`), not malloc's. A channel is made on
+/// one worker and freed wherever its last end goes; with malloc, `skynet`'s
+/// hundred thousand channels put workers to sleep on malloc's arena locks
+/// some ten thousand times a run.
+pub(crate) struct Shared<T> {
+    ptr: NonNull<Counted<T>>,
+}
+
+struct Counted<T> {
+    refs: AtomicUsize,
+    chan: Channel<T>,
+}
+
+// SAFETY: as `Arc<Channel<T>>`: the channel is shared, `Sync` and `Send`
+// when `T: Send` (its values move between threads through it).
+unsafe impl<T: Send> Send for Shared<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Sync for Shared<T> {}
+
+impl<T> Shared<T> {
+    fn new(chan: Channel<T>) -> Shared<T> {
+        let ptr = goro_sched::pool::allocate(Layout::new::<Counted<T>>()).cast::<Counted<T>>();
+        // SAFETY: a fresh block for a `Counted<T>`.
+        unsafe {
+            ptr.write(Counted {
+                refs: AtomicUsize::new(1),
+                chan,
+            });
+        }
+        Shared { ptr }
+    }
+
+    fn ptr_eq(a: &Shared<T>, b: &Shared<T>) -> bool {
+        a.ptr == b.ptr
+    }
+}
+
+impl<T> Clone for Shared<T> {
+    fn clone(&self) -> Shared<T> {
+        // As `Arc::clone`: the caller's reference keeps the count above 0,
+        // and a count that could overflow aborts.
+        // SAFETY: we hold a reference, so the block is alive.
+        let old = unsafe { self.ptr.as_ref() }
+            .refs
+            .fetch_add(1, Ordering::Relaxed);
+        if old > isize::MAX as usize {
+            std::process::abort();
+        }
+        Shared { ptr: self.ptr }
+    }
+}
+
+impl<T> Drop for Shared<T> {
+    fn drop(&mut self) {
+        // SAFETY: we hold a reference, so the block is alive.
+        let counted = unsafe { self.ptr.as_ref() };
+        // As `Arc`'s drop: the last one sees every other's drop.
+        if counted.refs.fetch_sub(1, Ordering::Release) != 1 {
+            return;
+        }
+        atomic::fence(Ordering::Acquire);
+        // SAFETY: the last reference: nobody else can reach the block, whose
+        // `Counted<T>` is dropped once, here.
+        unsafe { self.ptr.drop_in_place() };
+        // SAFETY: it came from the pool with this layout, and is freed once.
+        unsafe { goro_sched::pool::deallocate(self.ptr.cast(), Layout::new::<Counted<T>>()) };
+    }
+}
+
+impl<T> Deref for Shared<T> {
+    type Target = Channel<T>;
+
+    fn deref(&self) -> &Channel<T> {
+        // SAFETY: we hold a reference, so the block is alive.
+        &unsafe { self.ptr.as_ref() }.chan
+    }
 }
 
 impl<T> Sender<T> {
@@ -1211,7 +1291,7 @@ impl<T> Sender<T> {
     /// assert!(!tx.same_channel(&other));
     /// ```
     pub fn same_channel(&self, other: &Sender<T>) -> bool {
-        Arc::ptr_eq(&self.chan, &other.chan)
+        Shared::ptr_eq(&self.chan, &other.chan)
     }
 }
 
@@ -1357,7 +1437,7 @@ impl<T> Receiver<T> {
     /// assert!(!rx.same_channel(&other));
     /// ```
     pub fn same_channel(&self, other: &Receiver<T>) -> bool {
-        Arc::ptr_eq(&self.chan, &other.chan)
+        Shared::ptr_eq(&self.chan, &other.chan)
     }
 
     /// Waiting receivers and senders in the channel's queues (for tests:

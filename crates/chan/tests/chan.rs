@@ -322,3 +322,26 @@ fn dropping_a_runtime_withdraws_goroutines_blocked_on_channels() {
     assert!(rx0.recv().is_err());
     assert!(rx2.recv().is_err());
 }
+
+#[test]
+fn values_left_in_a_channel_are_dropped_with_its_last_end() {
+    // Every flavor: what is still buffered goes when the last end does
+    // (from whichever thread drops it), once.
+    let token = std::sync::Arc::new(());
+    for cap in [None, Some(1), Some(8)] {
+        let (tx, rx) = match cap {
+            None => goro_chan::unbounded(),
+            Some(n) => goro_chan::bounded(n),
+        };
+        tx.send(token.clone()).unwrap();
+        let tx2 = tx.clone();
+        drop(tx);
+        assert_eq!(std::sync::Arc::strong_count(&token), 2, "{cap:?}: still buffered");
+        let last = std::thread::spawn(move || drop(tx2));
+        last.join().unwrap();
+        // Closed, the value still waits for the receiver.
+        assert_eq!(std::sync::Arc::strong_count(&token), 2, "{cap:?}");
+        drop(rx);
+        assert_eq!(std::sync::Arc::strong_count(&token), 1, "{cap:?}: dropped once");
+    }
+}

@@ -55,6 +55,7 @@ mod alloc;
 mod dump;
 mod local;
 pub mod park;
+pub mod pool;
 mod runtime;
 mod scope;
 pub mod spin;
