@@ -336,12 +336,20 @@ fn values_left_in_a_channel_are_dropped_with_its_last_end() {
         tx.send(token.clone()).unwrap();
         let tx2 = tx.clone();
         drop(tx);
-        assert_eq!(std::sync::Arc::strong_count(&token), 2, "{cap:?}: still buffered");
+        assert_eq!(
+            std::sync::Arc::strong_count(&token),
+            2,
+            "{cap:?}: still buffered"
+        );
         let last = std::thread::spawn(move || drop(tx2));
         last.join().unwrap();
         // Closed, the value still waits for the receiver.
         assert_eq!(std::sync::Arc::strong_count(&token), 2, "{cap:?}");
         drop(rx);
-        assert_eq!(std::sync::Arc::strong_count(&token), 1, "{cap:?}: dropped once");
+        assert_eq!(
+            std::sync::Arc::strong_count(&token),
+            1,
+            "{cap:?}: dropped once"
+        );
     }
 }
