@@ -443,7 +443,7 @@ impl<T> Channel<T> {
         if let Some(ring) = &self.ring {
             // Empty while the next value is still being written (perhaps by
             // this goroutine's own chosen select send): never waits.
-            return self.pop_now(ring).map_err(|refused| match refused {
+            return self.pop(ring, false).map_err(|refused| match refused {
                 Refused::NotNow => TryRecvError::Empty,
                 Refused::Closed => TryRecvError::Closed,
             });
@@ -550,7 +550,7 @@ impl<T> Channel<T> {
 
     fn recv_ring(&self, ring: &Ring<T>, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
         loop {
-            match self.pop(ring) {
+            match self.pop(ring, true) {
                 Ok(value) => return Ok(value),
                 Err(Refused::Closed) => return Err(RecvTimeoutError::Closed),
                 Err(Refused::NotNow) => {}
@@ -570,21 +570,10 @@ impl<T> Channel<T> {
     }
 
     /// The next value, skipping holes; each position taken wakes a waiting
-    /// sender, if any. Waits for a value being written.
-    fn pop(&self, ring: &Ring<T>) -> Result<T, Refused> {
+    /// sender, if any. Waits for a value being written if `patient`.
+    fn pop(&self, ring: &Ring<T>, patient: bool) -> Result<T, Refused> {
         loop {
-            let popped = ring.pop()?;
-            self.notify(true);
-            if let Some(value) = popped {
-                return Ok(value);
-            }
-        }
-    }
-
-    /// As `pop`, but `NotNow` for a value being written.
-    fn pop_now(&self, ring: &Ring<T>) -> Result<T, Refused> {
-        loop {
-            let popped = ring.pop_now()?;
+            let popped = ring.pop(patient)?;
             self.notify(true);
             if let Some(value) = popped {
                 return Ok(value);
@@ -728,7 +717,7 @@ impl<T> Channel<T> {
         if let Some(ring) = &self.ring {
             // Closed: what is still being written goes with the channel
             // (waiting for it could wait for this very goroutine's select).
-            while ring.pop_now().is_ok() {}
+            while ring.pop(false).is_ok() {}
         }
     }
 
@@ -752,7 +741,7 @@ impl<T> Channel<T> {
     /// A select's receive, if it can proceed now.
     pub(crate) fn select_try_recv(&self) -> Option<Token> {
         if let Some(ring) = &self.ring {
-            return match self.pop(ring) {
+            return match self.pop(ring, true) {
                 Ok(value) => Some(Self::token_of(Some(value))),
                 Err(Refused::Closed) => Some(Token::Closed),
                 Err(Refused::NotNow) => None,

@@ -207,18 +207,9 @@ impl<T> Ring<T> {
 
     /// Takes the next value: `Ok(None)` if that position was a hole (a slot
     /// freed all the same), `NotNow` if empty, `Closed` if closed and empty.
-    /// Waits for a value being written.
-    pub(crate) fn pop(&self) -> Result<Option<T>, Refused> {
-        self.take(true)
-    }
-
-    /// As `pop`, but `NotNow` for a value being written (which may be the
-    /// caller's own select's send).
-    pub(crate) fn pop_now(&self) -> Result<Option<T>, Refused> {
-        self.take(false)
-    }
-
-    fn take(&self, patient: bool) -> Result<Option<T>, Refused> {
+    /// A value being written is waited for if `patient`, else `NotNow` (it
+    /// may be the caller's own select's send).
+    pub(crate) fn pop(&self, patient: bool) -> Result<Option<T>, Refused> {
         let backoff = Backoff::new();
         let mut patience = Patience(0);
         let mut head = self.head.load(Ordering::Relaxed);
@@ -361,7 +352,7 @@ mod tests {
                 expect.push_back(i);
             }
             if i % 2 == 1 {
-                while let Ok(got) = ring.pop() {
+                while let Ok(got) = ring.pop(true) {
                     if let Some(v) = got {
                         assert_eq!(Some(v), expect.pop_front());
                     }
@@ -374,7 +365,7 @@ mod tests {
     #[test]
     fn full_empty_len_and_close() {
         let ring = Ring::new(2);
-        assert_eq!(ring.pop(), Err(Refused::NotNow));
+        assert_eq!(ring.pop(true), Err(Refused::NotNow));
         assert!(ring.may_be_ready(true) && !ring.may_be_ready(false));
         let r = ring.reserve().unwrap();
         ring.write(r, 'a');
@@ -386,10 +377,10 @@ mod tests {
         assert!(ring.close());
         assert!(!ring.close());
         assert!(matches!(ring.reserve(), Err(Refused::Closed)));
-        assert_eq!(ring.pop(), Ok(Some('a')));
+        assert_eq!(ring.pop(true), Ok(Some('a')));
         assert_eq!(ring.len(), 1);
-        assert_eq!(ring.pop(), Ok(Some('b')));
-        assert_eq!(ring.pop(), Err(Refused::Closed));
+        assert_eq!(ring.pop(true), Ok(Some('b')));
+        assert_eq!(ring.pop(true), Err(Refused::Closed));
     }
 
     #[test]
@@ -399,13 +390,13 @@ mod tests {
         for _ in 0..6 {
             let r = ring.reserve().unwrap();
             ring.write(r, counter.clone());
-            drop(ring.pop());
+            drop(ring.pop(true));
             let r = ring.reserve().unwrap();
             ring.write(r, counter.clone());
             if let Ok(r) = ring.reserve() {
                 ring.abandon(r);
             }
-            drop(ring.pop());
+            drop(ring.pop(true));
         }
         assert!(std::sync::Arc::strong_count(&counter) > 1);
         drop(ring);
@@ -447,7 +438,7 @@ mod tests {
                 std::thread::spawn(move || {
                     let (mut sum, mut n) = (0u64, 0u64);
                     loop {
-                        match ring.pop() {
+                        match ring.pop(true) {
                             Ok(Some(v)) => {
                                 sum += v;
                                 n += 1;

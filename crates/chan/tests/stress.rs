@@ -200,16 +200,13 @@ fn hand_offs_during_ping_pong_lose_nothing() {
     );
 }
 
-#[test]
-fn timeouts_racing_hand_offs_lose_and_duplicate_nothing() {
-    // Unbuffered sends and receives with timeouts of a few microseconds, so
-    // that many give up at the very moment a partner takes them: a send
-    // that timed out keeps its value (it must not also be received), and a
-    // receive that timed out took nothing. Goroutines and threads on both
-    // sides.
+/// Four senders and four receivers (half goroutines, half threads) on one
+/// channel, each giving up after a few microseconds, so that many give up
+/// at the very moment a partner (or a wake-up) comes for them. Returns what
+/// the sends reported sent and what the receives got.
+fn race_with_timeouts(tx: Sender<u64>, rx: &Receiver<u64>) -> (Arc<Tally>, Arc<Tally>) {
     use std::time::Duration;
     let rt = Runtime::builder().workers(2).build().unwrap();
-    let (tx, rx) = bounded::<u64>(0);
     let sent = Arc::new(Tally::default());
     let got = Arc::new(Tally::default());
     const PER: u64 = 3_000;
@@ -219,8 +216,7 @@ fn timeouts_racing_hand_offs_lose_and_duplicate_nothing() {
         let send = move || {
             for i in 0..PER {
                 let v = p * PER + i + 1;
-                let wait = Duration::from_micros(i % 7);
-                if tx.send_timeout(v, wait).is_ok() {
+                if tx.send_timeout(v, Duration::from_micros(i % 7)).is_ok() {
                     sent.add(v);
                 }
             }
@@ -247,6 +243,15 @@ fn timeouts_racing_hand_offs_lose_and_duplicate_nothing() {
     for t in threads {
         t.join().unwrap();
     }
+    (sent, got)
+}
+
+#[test]
+fn timeouts_racing_hand_offs_lose_and_duplicate_nothing() {
+    // Unbuffered: a send that timed out keeps its value (it must not also
+    // be received), and a receive that timed out took nothing.
+    let (tx, rx) = bounded::<u64>(0);
+    let (sent, got) = race_with_timeouts(tx, &rx);
     assert_eq!(rx.try_recv().ok(), None, "nothing left behind");
     assert_eq!(got.get(), sent.get(), "received exactly what was sent");
     assert!(sent.get().0 > 0, "some hand-offs happened");
@@ -255,50 +260,11 @@ fn timeouts_racing_hand_offs_lose_and_duplicate_nothing() {
 #[test]
 fn small_rings_with_timeouts_lose_and_duplicate_nothing() {
     // Buffered channels of one and two slots, where nearly every send and
-    // receive waits: senders and receivers (goroutines and threads) give up
-    // after a few microseconds, often at the moment a wake-up comes for
-    // them. A send that timed out keeps its value; what was sent is
-    // received once, or is still buffered at the end.
-    use std::time::Duration;
+    // receive waits. A send that timed out keeps its value; what was sent
+    // is received once, or is still buffered at the end.
     for cap in [1, 2] {
-        let rt = Runtime::builder().workers(2).build().unwrap();
         let (tx, rx) = bounded::<u64>(cap);
-        let sent = Arc::new(Tally::default());
-        let got = Arc::new(Tally::default());
-        const PER: u64 = 3_000;
-        let (mut goroutines, mut threads) = (Vec::new(), Vec::new());
-        for p in 0..4u64 {
-            let (tx, sent) = (tx.clone(), sent.clone());
-            let send = move || {
-                for i in 0..PER {
-                    let v = p * PER + i + 1;
-                    if tx.send_timeout(v, Duration::from_micros(i % 7)).is_ok() {
-                        sent.add(v);
-                    }
-                }
-            };
-            let (rx, got) = (rx.clone(), got.clone());
-            let recv = move || {
-                for i in 0..PER {
-                    if let Ok(v) = rx.recv_timeout(Duration::from_micros(i % 5)) {
-                        got.add(v);
-                    }
-                }
-            };
-            if p % 2 == 0 {
-                goroutines.push(rt.go(send));
-                goroutines.push(rt.go(recv));
-            } else {
-                threads.push(thread::spawn(send));
-                threads.push(thread::spawn(recv));
-            }
-        }
-        for h in goroutines {
-            h.join().unwrap();
-        }
-        for t in threads {
-            t.join().unwrap();
-        }
+        let (sent, got) = race_with_timeouts(tx, &rx);
         while let Ok(v) = rx.try_recv() {
             got.add(v);
         }
