@@ -74,7 +74,7 @@ impl<T: 'static> LocalKey<T> {
         let index = self.index();
         match worker::current_task() {
             Some(task) => {
-                let value = self.get_or_init(&task.locals, index);
+                let value = self.get_or_init(task.locals.get(), index);
                 // SAFETY: the value is boxed, so it does not move when the
                 // vector grows, and it is dropped only when the goroutine ends
                 // (`ClearLocals`), which cannot happen while it runs `f`.

@@ -35,6 +35,7 @@ use std::cell::{Cell, RefCell, UnsafeCell};
 use std::fmt;
 use std::io;
 use std::marker::PhantomData;
+use std::mem;
 use std::panic::{self, AssertUnwindSafe, Location};
 use std::ptr;
 use std::ptr::NonNull;
@@ -114,7 +115,9 @@ pub(crate) struct Task<B: ?Sized = dyn TaskBody> {
     /// References (`TaskRef`s) to it.
     refs: AtomicUsize,
     pub(crate) id: GoroutineId,
-    pub(crate) name: Option<Box<str>>,
+    /// Boxed twice, for a thin pointer: most goroutines have no name, and
+    /// every byte of the header is paid by each of a million goroutines.
+    pub(crate) name: Option<Box<Box<str>>>,
     pub(crate) location: &'static Location<'static>,
     pub(crate) rt: RtRef,
     state: AtomicU8,
@@ -122,6 +125,9 @@ pub(crate) struct Task<B: ?Sized = dyn TaskBody> {
     /// when (the runtime's coarse clock), for `dump`.
     pub(crate) wait: AtomicU8,
     pub(crate) waiting_since: AtomicU32,
+    /// `JOIN_*`: who may touch the body's result (see `Body`). Here rather
+    /// than in the body, where it would cost a word of its own.
+    join: AtomicU8,
     /// Its slot in the runtime's registry (`usize::MAX`: not registered). A
     /// goroutine registers when it first parks: until then it is always in a
     /// queue or on a worker, where shutdown finds it anyway.
@@ -134,7 +140,7 @@ pub(crate) struct Task<B: ?Sized = dyn TaskBody> {
     /// The coroutine's yielder, set when it starts; used only by itself.
     yielder: Cell<*const Yielder<TaskPtr, Switch>>,
     /// Goroutine-local storage (`local!`); used only by the goroutine itself.
-    pub(crate) locals: RefCell<Vec<Option<Box<dyn Any>>>>,
+    pub(crate) locals: Locals,
     pub(crate) body: B,
 }
 
@@ -175,8 +181,6 @@ impl Fiber {
             // coroutine is dropped (unwound) or finishes before the task goes.
             let task: &Task = unsafe { first.0.as_ref() };
             task.yielder.set(y);
-            // Its locals die with it, on its own stack, even when unwound.
-            let _locals = ClearLocals(task);
             task.body.run(task, None);
         })?;
         Ok(Fiber::Ready(co))
@@ -294,17 +298,18 @@ impl Task {
             // while the memory is still ours alone, rather than by a clone.
             refs: AtomicUsize::new(2),
             id: GoroutineId::next(here),
-            name,
+            name: name.map(Box::new),
             location,
             rt: RtRef::new_on(rt, here),
             state: AtomicU8::new(RUNNING),
             wait: AtomicU8::new(0),
             waiting_since: AtomicU32::new(0),
+            join: AtomicU8::new(JOIN_PENDING),
             registry_key: AtomicUsize::new(usize::MAX),
             alive: AtomicBool::new(true),
             fiber: UnsafeCell::new(fiber),
             yielder: Cell::new(std::ptr::null()),
-            locals: RefCell::new(Vec::new()),
+            locals: Locals::new(),
             body: Body::new(f),
         };
         // SAFETY: `block` is fresh memory with the layout of this type.
@@ -312,7 +317,7 @@ impl Task {
         let task: NonNull<Task<dyn TaskBody + 'a>> = block;
         // SAFETY: only the lifetime bound of the trait object changes; the
         // caller guarantees the task does not outlive what `F` and `T` borrow.
-        let task: NonNull<Task> = unsafe { std::mem::transmute(task) };
+        let task: NonNull<Task> = unsafe { mem::transmute(task) };
         let handle = JoinHandle {
             task: TaskRef(task),
             _output: PhantomData,
@@ -363,7 +368,7 @@ impl Task {
     pub(crate) unsafe fn unwind(&self) {
         // SAFETY: per the contract, nobody else touches `fiber` now.
         let fiber = unsafe { &mut *self.fiber.get() };
-        drop(std::mem::replace(fiber, Fiber::Done));
+        drop(mem::replace(fiber, Fiber::Done));
         self.body.cancel(self);
     }
 
@@ -499,8 +504,54 @@ struct ClearLocals<'a>(&'a Task);
 
 impl Drop for ClearLocals<'_> {
     fn drop(&mut self) {
-        let locals = std::mem::take(&mut *self.0.locals.borrow_mut());
-        drop(locals);
+        self.0.locals.clear();
+    }
+}
+
+/// A goroutine's `local!` values, by index.
+pub(crate) type LocalSlots = RefCell<Vec<Option<Box<dyn Any>>>>;
+
+/// A goroutine's local storage, allocated on first use: most goroutines
+/// have none, and a thin pointer keeps the task header small.
+pub(crate) struct Locals(Cell<*mut LocalSlots>);
+
+impl Locals {
+    const fn new() -> Locals {
+        Locals(Cell::new(ptr::null_mut()))
+    }
+
+    /// The slots, allocated on first use. Only the goroutine itself calls
+    /// this (its task's `Sync` rests on that).
+    pub(crate) fn get(&self) -> &LocalSlots {
+        let mut slots = self.0.get();
+        if slots.is_null() {
+            slots = Box::into_raw(Box::default());
+            self.0.set(slots);
+        }
+        // SAFETY: allocated above or before, and freed only by `clear`,
+        // which runs once the goroutine's body is over, when no borrow from
+        // `get` is left on its stack.
+        unsafe { &*slots }
+    }
+
+    /// Drops the values. The pointer is reset first, so that a destructor
+    /// that uses a local gets fresh slots, which are dropped in turn (as
+    /// `std` does for a thread's locals).
+    fn clear(&self) {
+        loop {
+            let slots = self.0.replace(ptr::null_mut());
+            if slots.is_null() {
+                return;
+            }
+            // SAFETY: allocated by `get` with `Box`, and no longer reachable.
+            drop(unsafe { Box::from_raw(slots) });
+        }
+    }
+}
+
+impl Drop for Locals {
+    fn drop(&mut self) {
+        self.clear();
     }
 }
 
@@ -526,7 +577,9 @@ impl<B: ?Sized> fmt::Debug for Task<B> {
 /// assert_eq!(err.to_string(), "goroutine panicked: boom");
 /// ```
 pub struct JoinError {
-    repr: JoinErrorRepr,
+    /// Boxed: a result slot in every goroutine holds a `Result<T, JoinError>`,
+    /// and errors are rare.
+    repr: Box<JoinErrorRepr>,
 }
 
 enum JoinErrorRepr {
@@ -538,13 +591,13 @@ enum JoinErrorRepr {
 impl JoinError {
     pub(crate) fn panic(payload: Box<dyn Any + Send>) -> JoinError {
         JoinError {
-            repr: JoinErrorRepr::Panic(payload),
+            repr: Box::new(JoinErrorRepr::Panic(payload)),
         }
     }
 
     pub(crate) fn cancelled() -> JoinError {
         JoinError {
-            repr: JoinErrorRepr::Cancelled,
+            repr: Box::new(JoinErrorRepr::Cancelled),
         }
     }
 
@@ -555,7 +608,7 @@ impl JoinError {
     /// assert!(err.is_panic() && !err.is_cancelled());
     /// ```
     pub fn is_panic(&self) -> bool {
-        matches!(self.repr, JoinErrorRepr::Panic(_))
+        matches!(*self.repr, JoinErrorRepr::Panic(_))
     }
 
     /// Whether the goroutine was unwound (or dropped unstarted) by its
@@ -572,7 +625,7 @@ impl JoinError {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn is_cancelled(&self) -> bool {
-        matches!(self.repr, JoinErrorRepr::Cancelled)
+        matches!(*self.repr, JoinErrorRepr::Cancelled)
     }
 
     /// The panic's payload, to re-raise with `std::panic::resume_unwind`.
@@ -586,7 +639,7 @@ impl JoinError {
     /// # Panics
     /// If the goroutine did not panic (see [`is_panic`](JoinError::is_panic)).
     pub fn into_panic(self) -> Box<dyn Any + Send> {
-        match self.repr {
+        match *self.repr {
             JoinErrorRepr::Panic(payload) => payload,
             _ => panic!("into_panic on a JoinError that is not a panic: {self}"),
         }
@@ -605,9 +658,11 @@ impl JoinError {
     /// # Errors
     /// `self` when the goroutine did not panic.
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send>, JoinError> {
-        match self.repr {
+        match *self.repr {
             JoinErrorRepr::Panic(payload) => Ok(payload),
-            _ => Err(self),
+            repr => Err(JoinError {
+                repr: Box::new(repr),
+            }),
         }
     }
 }
@@ -622,7 +677,7 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> Option<&str> {
 
 impl fmt::Display for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.repr {
+        match &*self.repr {
             JoinErrorRepr::Panic(payload) => match panic_message(payload.as_ref()) {
                 Some(msg) => write!(f, "goroutine panicked: {msg}"),
                 None => f.write_str("goroutine panicked"),
@@ -637,7 +692,7 @@ impl fmt::Display for JoinError {
 
 impl fmt::Debug for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.repr {
+        match &*self.repr {
             JoinErrorRepr::Panic(payload) => f
                 .debug_tuple("Panic")
                 .field(&panic_message(payload.as_ref()).unwrap_or("..."))
@@ -671,28 +726,31 @@ pub(crate) trait TaskBody: Send + Sync {
     /// # Safety
     /// `out` must point to an `Option<Result<T, JoinError>>` of this body's
     /// `T`.
-    unsafe fn poll_join(&self, out: *mut (), waiter: Option<Unparker>) -> bool;
-
-    /// Whether the join is complete.
-    fn is_done(&self) -> bool;
+    unsafe fn poll_join(&self, task: &Task, out: *mut (), waiter: Option<Unparker>) -> bool;
 
     /// The `JoinHandle` is gone: drop the result now (or as soon as there is
     /// one) rather than keep it for nobody.
-    fn detach(&self);
+    fn detach(&self, task: &Task);
 }
 
 pub(crate) struct Body<F, T> {
-    /// Taken once, by `run` on the goroutine's stack or by `cancel`.
-    f: UnsafeCell<Option<F>>,
-    /// `JOIN_*`: who may touch `result`.
-    join: AtomicU8,
-    /// Written once by the completer before `JOIN_DONE` is published; then
-    /// taken by the handle (or dropped by whoever sees the handle gone).
-    result: UnsafeCell<Option<Result<T, JoinError>>>,
+    /// The function until it runs, then its result until the handle takes
+    /// it (the two never live at once, so they share the space). Who may
+    /// touch it is told by the task's `join` state: see `Sync` below.
+    stage: UnsafeCell<Stage<F, T>>,
     /// A `join` waiting for `JOIN_DONE`: written by the handle while the
     /// state is `JOIN_PENDING`, published by its CAS to `JOIN_WAITING`, and
     /// taken by the completer whose swap to `JOIN_DONE` found that.
     waiter: UnsafeCell<Option<Unparker>>,
+}
+
+enum Stage<F, T> {
+    /// Not run yet.
+    Pending(F),
+    /// Run (or cancelled); the result waits for the handle.
+    Done(Result<T, JoinError>),
+    /// Running, or the result taken or dropped.
+    Taken,
 }
 
 /// Running; the handle may still want the result.
@@ -706,35 +764,38 @@ const JOIN_DONE: u8 = 3;
 /// Finished, and the result taken or dropped.
 const JOIN_TAKEN: u8 = 4;
 
-// SAFETY: `f` is taken exactly once, by `run` (the goroutine itself) or by
-// `cancel` (the thread that owns the goroutine's fiber, after the fiber is
-// gone). `result` is written only by the completer before it publishes
-// `JOIN_DONE` (release), and read only by whoever then moves `join` on by a
-// CAS (acquire): the handle, or the completer itself after seeing the handle
-// gone. `waiter` is the handle's in `JOIN_PENDING` and the completer's once
-// it swapped `JOIN_WAITING` out, each side moving the state on by an RMW
-// (see the field). `F` and `T` cross threads, so they must be `Send`.
+// SAFETY: until the task's `join` state reaches `JOIN_DONE`, `stage` is the
+// fiber owner's alone: `run` (the goroutine itself) or `cancel` (the thread
+// that owns the goroutine's fiber, after the fiber is gone) takes the
+// function and writes the result, and then publishes `JOIN_DONE` (release);
+// neither touches `stage` once `JOIN_DONE` is reached. From then on it is
+// read only by whoever moves `join` on by a CAS (acquire): the handle, or
+// the completer itself after seeing the handle gone. `waiter` is the
+// handle's in `JOIN_PENDING` and the completer's once it swapped
+// `JOIN_WAITING` out, each side moving the state on by an RMW (see the
+// field). `F` and `T` cross threads, so they must be `Send`.
 unsafe impl<F: Send, T: Send> Sync for Body<F, T> {}
 
 impl<F, T> Body<F, T> {
     pub(crate) fn new(f: F) -> Body<F, T> {
         Body {
-            f: UnsafeCell::new(Some(f)),
-            join: AtomicU8::new(JOIN_PENDING),
-            result: UnsafeCell::new(None),
+            stage: UnsafeCell::new(Stage::Pending(f)),
             waiter: UnsafeCell::new(None),
         }
     }
 
-    fn complete(&self, task: &Task, result: Result<T, JoinError>) {
+    /// Stores the result and publishes `JOIN_DONE`, waking a waiting handle
+    /// or dropping the result if the handle is gone.
+    ///
+    /// # Safety
+    /// Only the fiber's owner, before `JOIN_DONE` (it alone moves the state
+    /// there, so a check it made stays true).
+    unsafe fn complete(&self, task: &Task, result: Result<T, JoinError>) {
         task.mark_exited();
-        if self.join.load(Ordering::Acquire) >= JOIN_DONE {
-            return; // completed already (a forced unwind, then `cancel`)
-        }
-        // SAFETY: only the fiber's owner completes, and not twice (checked
-        // above); nobody reads `result` before `JOIN_DONE`.
-        unsafe { *self.result.get() = Some(result) };
-        match self.join.swap(JOIN_DONE, Ordering::AcqRel) {
+        // SAFETY: per the contract; nobody else reads `stage` before
+        // `JOIN_DONE`.
+        unsafe { *self.stage.get() = Stage::Done(result) };
+        match task.join.swap(JOIN_DONE, Ordering::AcqRel) {
             JOIN_WAITING => {
                 // SAFETY: the handle published the waiter with its CAS to
                 // `JOIN_WAITING`, which our swap read: it is ours now.
@@ -745,32 +806,47 @@ impl<F, T> Body<F, T> {
             }
             JOIN_DETACHED => {
                 // Nobody will take it.
-                self.join.store(JOIN_TAKEN, Ordering::Release);
+                task.join.store(JOIN_TAKEN, Ordering::Release);
                 // SAFETY: we wrote it, and the handle is gone.
-                drop(unsafe { (*self.result.get()).take() });
+                drop(unsafe { self.take_result() });
             }
             _ => {}
         }
     }
 
-    /// Moves the result out, once `JOIN_DONE` is seen.
+    /// Moves the result out (`None` if there is none).
     ///
     /// # Safety
-    /// Only the handle, after seeing `JOIN_DONE`.
+    /// Only whoever saw `JOIN_DONE` and owns the result: the handle, or the
+    /// completer that saw the handle gone.
     unsafe fn take_result(&self) -> Option<Result<T, JoinError>> {
-        self.join.store(JOIN_TAKEN, Ordering::Release);
-        // SAFETY: per the contract, the completer is done with it.
-        unsafe { (*self.result.get()).take() }
+        // SAFETY: per the contract, nobody else touches `stage` now.
+        match unsafe { mem::replace(&mut *self.stage.get(), Stage::Taken) } {
+            Stage::Done(result) => Some(result),
+            _ => None,
+        }
     }
 
-    /// Takes the function out.
+    /// Takes the function out, if it is still there.
     ///
     /// # Safety
-    /// Only by `run` or `cancel`, which the fiber's owner calls at most once
-    /// each, never at the same time.
+    /// Only the fiber's owner, before `JOIN_DONE`.
     unsafe fn take_f(&self) -> Option<F> {
-        // SAFETY: per the contract.
-        unsafe { (*self.f.get()).take() }
+        // SAFETY: per the contract. Before `JOIN_DONE` the stage is
+        // `Pending` or `Taken` (the result is written just before it), so
+        // nothing is lost.
+        match unsafe { mem::replace(&mut *self.stage.get(), Stage::Taken) } {
+            Stage::Pending(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// The handle saw `JOIN_DONE`: the result is its own.
+    fn take_done(&self, task: &Task) -> Option<Result<T, JoinError>> {
+        task.join.store(JOIN_TAKEN, Ordering::Release);
+        // SAFETY: we are the handle and saw `JOIN_DONE`: the completer is
+        // done with `stage`.
+        unsafe { self.take_result() }
     }
 }
 
@@ -781,7 +857,7 @@ where
 {
     fn run(&self, task: &Task, no_stack: Option<io::Error>) {
         // SAFETY: `run` is called once, by the goroutine (or by its worker
-        // when no stack could be had).
+        // when no stack could be had), before anything completes the join.
         let Some(f) = (unsafe { self.take_f() }) else {
             return;
         };
@@ -789,35 +865,48 @@ where
             Some(e) => {
                 drop(f);
                 Err(JoinError {
-                    repr: JoinErrorRepr::NoStack(e),
+                    repr: Box::new(JoinErrorRepr::NoStack(e)),
                 })
             }
-            None => match panic::catch_unwind(AssertUnwindSafe(f)) {
+            None => match panic::catch_unwind(AssertUnwindSafe(|| {
+                // Its locals die on its own stack, even when it unwinds, and
+                // before its join completes, as a thread's locals die before
+                // its `join` returns.
+                let _locals = ClearLocals(task);
+                f()
+            })) {
                 Ok(value) => Ok(value),
                 Err(payload) if payload.is::<ForcedUnwind>() => {
-                    self.complete(task, Err(JoinError::cancelled()));
+                    // SAFETY: the goroutine is the fiber's owner, and
+                    // nothing completed the join while it ran.
+                    unsafe { self.complete(task, Err(JoinError::cancelled())) };
                     panic::resume_unwind(payload);
                 }
                 Err(payload) => Err(JoinError::panic(payload)),
             },
         };
-        self.complete(task, result);
+        // SAFETY: as above.
+        unsafe { self.complete(task, result) };
     }
 
     fn cancel(&self, task: &Task) {
+        if task.join.load(Ordering::Acquire) >= JOIN_DONE {
+            return; // completed already (a forced unwind, then `cancel`)
+        }
         // SAFETY: called by the fiber's owner after the fiber is gone, so
-        // `run` cannot be running.
+        // `run` cannot be running, and the join is not done (checked above;
+        // only we could have moved it there).
         drop(unsafe { self.take_f() });
-        self.complete(task, Err(JoinError::cancelled()));
+        // SAFETY: as above.
+        unsafe { self.complete(task, Err(JoinError::cancelled())) };
     }
 
-    unsafe fn poll_join(&self, out: *mut (), waiter: Option<Unparker>) -> bool {
+    unsafe fn poll_join(&self, task: &Task, out: *mut (), waiter: Option<Unparker>) -> bool {
         // SAFETY: the caller guarantees `out`'s type.
         let out = unsafe { &mut *out.cast::<Option<Result<T, JoinError>>>() };
-        let state = self.join.load(Ordering::Acquire);
+        let state = task.join.load(Ordering::Acquire);
         if state == JOIN_DONE {
-            // SAFETY: we are the handle and saw `JOIN_DONE`.
-            *out = unsafe { self.take_result() };
+            *out = self.take_done(task);
             return true;
         }
         let Some(waiter) = waiter else {
@@ -827,7 +916,7 @@ where
         // gave up and asks again, perhaps from another thread): take the
         // slot back to renew it.
         if state == JOIN_WAITING
-            && self
+            && task
                 .join
                 .compare_exchange(
                     JOIN_WAITING,
@@ -838,13 +927,12 @@ where
                 .is_err()
         {
             // Done meanwhile; the completer took the old waiter.
-            // SAFETY: we are the handle and saw `JOIN_DONE`.
-            *out = unsafe { self.take_result() };
+            *out = self.take_done(task);
             return true;
         }
         // SAFETY: in `JOIN_PENDING` the slot is the handle's alone.
         unsafe { *self.waiter.get() = Some(waiter) };
-        match self.join.compare_exchange(
+        match task.join.compare_exchange(
             JOIN_PENDING,
             JOIN_WAITING,
             Ordering::AcqRel,
@@ -855,19 +943,14 @@ where
                 // Done first: the completer never saw our waiter.
                 // SAFETY: not published, so still ours.
                 drop(unsafe { (*self.waiter.get()).take() });
-                // SAFETY: we are the handle and saw `JOIN_DONE`.
-                *out = unsafe { self.take_result() };
+                *out = self.take_done(task);
                 true
             }
         }
     }
 
-    fn is_done(&self) -> bool {
-        self.join.load(Ordering::Acquire) >= JOIN_DONE
-    }
-
-    fn detach(&self) {
-        let mut state = self.join.load(Ordering::Acquire);
+    fn detach(&self, task: &Task) {
+        let mut state = task.join.load(Ordering::Acquire);
         loop {
             let next = match state {
                 JOIN_PENDING => JOIN_DETACHED,
@@ -876,13 +959,12 @@ where
                 JOIN_WAITING => JOIN_PENDING,
                 JOIN_DONE => {
                     // Finished first: the result is ours to drop.
-                    // SAFETY: we are the handle and saw `JOIN_DONE`.
-                    drop(unsafe { self.take_result() });
+                    drop(self.take_done(task));
                     return;
                 }
                 _ => return,
             };
-            match self
+            match task
                 .join
                 .compare_exchange(state, next, Ordering::AcqRel, Ordering::Acquire)
             {
@@ -946,7 +1028,7 @@ impl<T> JoinHandle<T> {
         // Done already: no waker to register.
         // SAFETY: a `JoinHandle<T>` is made only with the task whose body's
         // output is `T` (`Task::spawn`).
-        if unsafe { self.task.body.poll_join(out_ptr, None) } {
+        if unsafe { self.task.body.poll_join(&self.task, out_ptr, None) } {
             return Some(out.expect("a result is taken once"));
         }
         loop {
@@ -954,7 +1036,7 @@ impl<T> JoinHandle<T> {
             if unsafe {
                 self.task
                     .body
-                    .poll_join(out_ptr, Some(park::current_unparker()))
+                    .poll_join(&self.task, out_ptr, Some(park::current_unparker()))
             } {
                 return Some(out.expect("a result is taken once"));
             }
@@ -986,13 +1068,13 @@ impl<T> JoinHandle<T> {
     /// assert_eq!(h.join().unwrap(), 1); // at once
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.task.body.is_done()
+        self.task.join.load(Ordering::Acquire) >= JOIN_DONE
     }
 }
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
-        self.task.body.detach();
+        self.task.body.detach(&self.task);
     }
 }
 
@@ -1008,16 +1090,17 @@ impl<T> fmt::Debug for JoinHandle<T> {
 mod tests {
     use super::*;
 
-    /// A task's block sits in the pool's 256-byte class when its function
+    /// A task's block sits in the pool's 192-byte class when its function
     /// captures three words and returns one: keep it there (a leaf of
-    /// `skynet` is such a task, and a million of them live at once).
+    /// `skynet` is such a task, and a million of them live at once; the
+    /// 256-byte class cost `spawn` and `skynet` 7-8%).
     #[test]
-    fn a_small_task_fits_a_256_byte_block() {
+    fn a_small_task_fits_a_192_byte_block() {
         fn size_of_task<F: FnOnce() -> T, T>(_: &F) -> usize {
-            std::mem::size_of::<Task<Body<F, T>>>()
+            mem::size_of::<Task<Body<F, T>>>()
         }
         let (a, b, c) = (1u64, 2u64, 3u64);
         let f = move || a + b + c;
-        assert!(size_of_task(&f) <= 256, "{}", size_of_task(&f));
+        assert!(size_of_task(&f) <= 192, "{}", size_of_task(&f));
     }
 }

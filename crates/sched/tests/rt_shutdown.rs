@@ -190,3 +190,70 @@ fn dropping_a_runtime_from_its_own_goroutine_is_a_clear_panic() {
         "{msg}"
     );
 }
+
+goro_sched::local! {
+    static HELD: std::cell::RefCell<Option<DropCounter>> = std::cell::RefCell::new(None);
+    static LAST_WORDS: std::cell::Cell<u32> = std::cell::Cell::new(0);
+}
+
+/// Uses a goroutine-local from its destructor, which runs while the
+/// goroutine's locals are being dropped.
+struct TouchesALocal(Arc<AtomicUsize>);
+
+impl Drop for TouchesALocal {
+    fn drop(&mut self) {
+        LAST_WORDS.with(|w| w.set(w.get() + 1));
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+goro_sched::local! {
+    static TOUCHER: std::cell::RefCell<Option<TouchesALocal>> = std::cell::RefCell::new(None);
+}
+
+#[test]
+fn goroutine_locals_are_dropped_once_however_the_goroutine_ends() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let touches = Arc::new(AtomicUsize::new(0));
+    let started = Arc::new(AtomicUsize::new(0));
+    let rt = Runtime::builder().workers(2).build().unwrap();
+    let handles: Vec<_> = (0..300)
+        .map(|i| {
+            let (d, t, s) = (drops.clone(), touches.clone(), started.clone());
+            rt.go(move || {
+                HELD.with(|h| *h.borrow_mut() = Some(DropCounter(d)));
+                TOUCHER.with(|h| *h.borrow_mut() = Some(TouchesALocal(t)));
+                s.fetch_add(1, Ordering::SeqCst);
+                match i % 3 {
+                    0 => {}
+                    1 => panic!("goroutine {i} panics with locals set"),
+                    _ => loop {
+                        park::park(); // unwound by the shutdown
+                    },
+                }
+            })
+        })
+        .collect();
+    settle(&rt, &started, 300);
+    let mut ended = 0;
+    let mut parked = Vec::new();
+    for (i, h) in handles.into_iter().enumerate() {
+        match i % 3 {
+            0 => h.join().unwrap(),
+            1 => assert!(h.join().unwrap_err().is_panic()),
+            _ => {
+                parked.push(h);
+                continue;
+            }
+        }
+        ended += 1;
+    }
+    assert_eq!(drops.load(Ordering::SeqCst), ended, "returned or panicked");
+    assert_eq!(touches.load(Ordering::SeqCst), ended);
+    drop(rt);
+    for h in parked {
+        assert!(h.join().unwrap_err().is_cancelled());
+    }
+    assert_eq!(drops.load(Ordering::SeqCst), 300, "each local dropped once");
+    assert_eq!(touches.load(Ordering::SeqCst), 300);
+}
