@@ -841,11 +841,13 @@ impl<F, T> Body<F, T> {
         }
     }
 
-    /// The handle saw `JOIN_DONE`: the result is its own.
-    fn take_done(&self, task: &Task) -> Option<Result<T, JoinError>> {
+    /// Marks the result taken and moves it out.
+    ///
+    /// # Safety
+    /// Only the handle, after seeing `JOIN_DONE` (acquire).
+    unsafe fn take_done(&self, task: &Task) -> Option<Result<T, JoinError>> {
         task.join.store(JOIN_TAKEN, Ordering::Release);
-        // SAFETY: we are the handle and saw `JOIN_DONE`: the completer is
-        // done with `stage`.
+        // SAFETY: per the contract, the completer is done with `stage`.
         unsafe { self.take_result() }
     }
 }
@@ -906,7 +908,8 @@ where
         let out = unsafe { &mut *out.cast::<Option<Result<T, JoinError>>>() };
         let state = task.join.load(Ordering::Acquire);
         if state == JOIN_DONE {
-            *out = self.take_done(task);
+            // SAFETY: we are the handle and saw `JOIN_DONE`.
+            *out = unsafe { self.take_done(task) };
             return true;
         }
         let Some(waiter) = waiter else {
@@ -927,7 +930,8 @@ where
                 .is_err()
         {
             // Done meanwhile; the completer took the old waiter.
-            *out = self.take_done(task);
+            // SAFETY: we are the handle and saw `JOIN_DONE`.
+            *out = unsafe { self.take_done(task) };
             return true;
         }
         // SAFETY: in `JOIN_PENDING` the slot is the handle's alone.
@@ -943,7 +947,8 @@ where
                 // Done first: the completer never saw our waiter.
                 // SAFETY: not published, so still ours.
                 drop(unsafe { (*self.waiter.get()).take() });
-                *out = self.take_done(task);
+                // SAFETY: we are the handle and saw `JOIN_DONE`.
+                *out = unsafe { self.take_done(task) };
                 true
             }
         }
@@ -959,7 +964,8 @@ where
                 JOIN_WAITING => JOIN_PENDING,
                 JOIN_DONE => {
                     // Finished first: the result is ours to drop.
-                    drop(self.take_done(task));
+                    // SAFETY: we are the handle and saw `JOIN_DONE`.
+                    drop(unsafe { self.take_done(task) });
                     return;
                 }
                 _ => return,
