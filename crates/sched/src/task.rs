@@ -528,9 +528,12 @@ impl Locals {
             slots = Box::into_raw(Box::default());
             self.0.set(slots);
         }
-        // SAFETY: allocated above or before, and freed only by `clear`,
-        // which runs once the goroutine's body is over, when no borrow from
-        // `get` is left on its stack.
+        // SAFETY: allocated above or before, and freed only by `clear`.
+        // That runs when the goroutine's function has returned or unwound
+        // (`ClearLocals`, the outermost frame inside its `catch_unwind`), so
+        // no frame holding a borrow from `get` is left; a destructor that
+        // `clear` runs and that asks again finds the pointer reset and gets
+        // fresh slots, never the ones being freed.
         unsafe { &*slots }
     }
 
@@ -658,11 +661,10 @@ impl JoinError {
     /// # Errors
     /// `self` when the goroutine did not panic.
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send>, JoinError> {
-        match *self.repr {
-            JoinErrorRepr::Panic(payload) => Ok(payload),
-            repr => Err(JoinError {
-                repr: Box::new(repr),
-            }),
+        if self.is_panic() {
+            Ok(self.into_panic())
+        } else {
+            Err(self)
         }
     }
 }
@@ -788,8 +790,8 @@ impl<F, T> Body<F, T> {
     /// or dropping the result if the handle is gone.
     ///
     /// # Safety
-    /// Only the fiber's owner, before `JOIN_DONE` (it alone moves the state
-    /// there, so a check it made stays true).
+    /// Only the fiber's owner, once, before `JOIN_DONE` (only it moves the
+    /// state there).
     unsafe fn complete(&self, task: &Task, result: Result<T, JoinError>) {
         task.mark_exited();
         // SAFETY: per the contract; nobody else reads `stage` before
@@ -805,25 +807,11 @@ impl<F, T> Body<F, T> {
                 }
             }
             JOIN_DETACHED => {
-                // Nobody will take it.
-                task.join.store(JOIN_TAKEN, Ordering::Release);
-                // SAFETY: we wrote it, and the handle is gone.
-                drop(unsafe { self.take_result() });
+                // SAFETY: the handle is gone (our swap read so), and we
+                // wrote the result: it is ours to drop.
+                drop(unsafe { self.take_done(task) });
             }
             _ => {}
-        }
-    }
-
-    /// Moves the result out (`None` if there is none).
-    ///
-    /// # Safety
-    /// Only whoever saw `JOIN_DONE` and owns the result: the handle, or the
-    /// completer that saw the handle gone.
-    unsafe fn take_result(&self) -> Option<Result<T, JoinError>> {
-        // SAFETY: per the contract, nobody else touches `stage` now.
-        match unsafe { mem::replace(&mut *self.stage.get(), Stage::Taken) } {
-            Stage::Done(result) => Some(result),
-            _ => None,
         }
     }
 
@@ -841,14 +829,19 @@ impl<F, T> Body<F, T> {
         }
     }
 
-    /// Marks the result taken and moves it out.
+    /// Marks the result taken and moves it out (`None` if there is none).
     ///
     /// # Safety
-    /// Only the handle, after seeing `JOIN_DONE` (acquire).
+    /// Only whoever owns the result once the state is `JOIN_DONE`: the
+    /// handle, after seeing `JOIN_DONE` (acquire), or the completer, after
+    /// its swap to `JOIN_DONE` found the handle gone.
     unsafe fn take_done(&self, task: &Task) -> Option<Result<T, JoinError>> {
         task.join.store(JOIN_TAKEN, Ordering::Release);
-        // SAFETY: per the contract, the completer is done with `stage`.
-        unsafe { self.take_result() }
+        // SAFETY: per the contract, nobody else touches `stage` now.
+        match unsafe { mem::replace(&mut *self.stage.get(), Stage::Taken) } {
+            Stage::Done(result) => Some(result),
+            _ => None,
+        }
     }
 }
 

@@ -193,6 +193,7 @@ fn dropping_a_runtime_from_its_own_goroutine_is_a_clear_panic() {
 
 goro_sched::local! {
     static HELD: std::cell::RefCell<Option<DropCounter>> = std::cell::RefCell::new(None);
+    static TOUCHER: std::cell::RefCell<Option<TouchesALocal>> = std::cell::RefCell::new(None);
     static LAST_WORDS: std::cell::Cell<u32> = std::cell::Cell::new(0);
 }
 
@@ -205,10 +206,6 @@ impl Drop for TouchesALocal {
         LAST_WORDS.with(|w| w.set(w.get() + 1));
         self.0.fetch_add(1, Ordering::SeqCst);
     }
-}
-
-goro_sched::local! {
-    static TOUCHER: std::cell::RefCell<Option<TouchesALocal>> = std::cell::RefCell::new(None);
 }
 
 #[test]
