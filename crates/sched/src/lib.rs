@@ -136,8 +136,9 @@ where
     runtime::global().run(f)
 }
 
-/// Lets other goroutines run: the calling goroutine goes to the back of its
-/// worker's queue. On a plain thread, yields the thread.
+/// Lets other goroutines run: the calling goroutine goes behind every
+/// goroutine queued now (on the runtime's global queue, as Go's `Gosched`).
+/// On a plain thread, yields the thread.
 ///
 /// ```
 /// use std::sync::Arc;

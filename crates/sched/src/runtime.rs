@@ -501,9 +501,9 @@ impl Shared {
 
     /// Makes a woken goroutine runnable. Readied by a goroutine of ours, it
     /// goes to that worker's `next` (it runs as soon as the waker parks);
-    /// readied by a worker's own loop (timers), to the back of its queue, so
-    /// that a batch runs in the order it was readied; readied from anywhere
-    /// else, to the injector.
+    /// readied by a worker's own loop (timers), or from anywhere else, to the
+    /// injector, behind every queued goroutine (a batch runs in the order it
+    /// was readied).
     #[inline]
     pub(crate) fn schedule(&self, task: TaskRef) {
         if let Err(task) = worker::push_ready(self, task) {
@@ -1356,7 +1356,7 @@ impl Runtime {
         detect_deadlocks: bool,
     ) -> io::Result<Runtime> {
         let slots = workers + spares;
-        let mut deques: Vec<Deque<TaskRef>> = (0..slots).map(|_| Deque::new_fifo()).collect();
+        let mut deques: Vec<Deque<TaskRef>> = (0..slots).map(|_| Deque::new_lifo()).collect();
         let spare_deques = deques.split_off(workers);
         let shared = Arc::new(Shared {
             injector: Injector::new(),

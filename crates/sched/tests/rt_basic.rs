@@ -318,6 +318,47 @@ fn a_pingpong_pair_does_not_starve_a_third_goroutine() {
     assert!(third_ran.load(Ordering::SeqCst));
 }
 
+/// One node of an ever-growing binary tree of goroutines, until `stop`:
+/// each spawns two and ends, so that every run leaves one more goroutine
+/// queued on top of the worker's queue.
+fn churn(stop: Arc<AtomicBool>, runs: Arc<AtomicUsize>, limit: usize) {
+    if stop.load(Ordering::SeqCst) || runs.fetch_add(1, Ordering::SeqCst) >= limit {
+        return;
+    }
+    for _ in 0..2 {
+        let (stop, runs) = (stop.clone(), runs.clone());
+        go(move || churn(stop, runs, limit));
+    }
+}
+
+#[test]
+fn the_oldest_queued_goroutine_runs_while_newer_ones_keep_coming() {
+    // One worker runs its own queue newest first (depth first, as a spawn
+    // tree wants); a goroutine queued below a tree that keeps growing on
+    // top must still run, long before the tree would run out (`LIMIT` runs,
+    // seconds of them; it took well under one of those milliseconds).
+    const LIMIT: usize = 2_000_000;
+    let rt = Runtime::builder().workers(1).build().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let (s, r) = (stop.clone(), Arc::new(AtomicUsize::new(0)));
+    let runs_before_oldest = rt.run(move || {
+        // `oldest` goes to `next`, then to the queue when the tree's root
+        // takes `next`: it is queued below everything the tree spawns.
+        let (s2, r2) = (s.clone(), r.clone());
+        let oldest = go(move || {
+            s2.store(true, Ordering::SeqCst);
+            r2.load(Ordering::SeqCst)
+        });
+        let (s3, r3) = (s.clone(), r.clone());
+        go(move || churn(s3, r3, LIMIT));
+        oldest.join().unwrap()
+    });
+    assert!(stop.load(Ordering::SeqCst));
+    assert!(
+        runs_before_oldest < LIMIT / 2,
+        "the oldest goroutine waited for {runs_before_oldest} runs of newer ones"
+    );
+}
 #[test]
 fn num_goroutines_counts_live_ones() {
     let rt = Runtime::builder().workers(2).build().unwrap();
