@@ -136,9 +136,10 @@ where
     runtime::global().run(f)
 }
 
-/// Lets other goroutines run: the calling goroutine goes behind every
-/// goroutine queued now (on the runtime's global queue, as Go's `Gosched`).
-/// On a plain thread, yields the thread.
+/// Lets other goroutines run: the calling goroutine goes to the runtime's
+/// global queue, as with Go's `runtime.Gosched`, and runs again when a
+/// worker next takes from it (when its own queue runs dry, and every 61st
+/// pick). On a plain thread, yields the thread.
 ///
 /// ```
 /// use std::sync::Arc;

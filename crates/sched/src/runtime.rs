@@ -502,8 +502,7 @@ impl Shared {
     /// Makes a woken goroutine runnable. Readied by a goroutine of ours, it
     /// goes to that worker's `next` (it runs as soon as the waker parks);
     /// readied by a worker's own loop (timers), or from anywhere else, to the
-    /// injector, behind every queued goroutine (a batch runs in the order it
-    /// was readied).
+    /// injector (a batch runs in the order it was readied).
     #[inline]
     pub(crate) fn schedule(&self, task: TaskRef) {
         if let Err(task) = worker::push_ready(self, task) {

@@ -52,7 +52,7 @@ use crate::worker::WorkerCtx;
 /// Why a goroutine switched back to its worker.
 #[derive(Debug)]
 pub(crate) enum Switch {
-    /// `yield_now`: queue it again, behind the others.
+    /// `yield_now`: queue it again, on the injector.
     Yield,
     /// `park`: leave it until a wake-up.
     Park,

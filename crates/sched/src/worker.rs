@@ -2,10 +2,10 @@
 //!
 //! Where a worker looks for its next goroutine, in order:
 //!
-//! 1. every 61st pick, the global injector first, so that goroutines readied
-//!    from outside are not starved by a busy local queue (Go's rule); and at
-//!    most once a millisecond, before it, the oldest goroutine of its own
-//!    queue (see 3);
+//! 1. every 61st pick, the global injector first (after firing due timers),
+//!    so that goroutines readied from outside are not starved by a busy
+//!    local queue (Go's rule); and at most once a millisecond, before it,
+//!    the oldest goroutine of its own queue (see 3);
 //! 2. `next`, the one-slot LIFO of the goroutine it readied last (what makes
 //!    ping-pong fast: the woken goroutine runs at once, on the same worker,
 //!    while its data is in cache), unless `next` has won 16 times in a row
@@ -22,12 +22,17 @@
 //! them alive per worker, and their stacks warm, instead of a level's worth:
 //! `skynet` (1M leaves) keeps ~25k stacks alive breadth first, and took 3.5x
 //! as long, most of it first touches of fresh stack pages. Thieves take the
-//! oldest, the largest subtrees. What FIFO gave for free is kept by hand:
-//! a yield goes behind everything queued (to the injector, as Go's
-//! `Gosched`), as do the goroutines a worker's own loop readies (timers,
-//! in the order they fire), and the oldest goroutine of the local queue
-//! runs within a millisecond (plus 61 picks) however many newer ones keep
-//! coming.
+//! oldest, the largest subtrees. What FIFO gave for free is kept by hand,
+//! if more loosely:
+//! - a yield goes to the injector (as Go's `Gosched`), not back on top, as
+//!   do the goroutines a worker's own loop readies (timers, in the order
+//!   they fire); a worker takes from it when its own queue runs dry and on
+//!   every 61st pick;
+//! - the oldest goroutine of the local queue runs within a millisecond (and
+//!   61 picks) however many newer ones keep coming. The next oldest waits
+//!   for the next such pick: under a pile that never stops growing, the
+//!   k-th oldest waits k milliseconds, where a FIFO would make it wait k
+//!   picks. A pile that stops growing drains, newest first.
 //!
 //! With nothing found it *spins* (searches again and again for ~20 µs:
 //! waking a parked thread costs 20–50 µs on this class of machine), and at
@@ -300,13 +305,13 @@ impl WorkerCtx {
 
     /// Queues a goroutine readied (or spawned) on this worker: into `next`
     /// when `from_goroutine` (it runs next, Go's `runnext`), else (the
-    /// worker's own loop: timers) behind the others, so that a batch runs in
+    /// worker's own loop: timers) on the injector, so that a batch runs in
     /// the order it was readied.
     pub(crate) fn push_ready(&self, task: TaskRef, from_goroutine: bool) {
         if from_goroutine {
             self.push_next(task);
         } else {
-            self.push_behind(task);
+            self.push_behind(task, true);
         }
     }
 
@@ -319,12 +324,17 @@ impl WorkerCtx {
         }
     }
 
-    /// Queues `task` behind every goroutine queued now: on the injector
-    /// (FIFO; Go's `Gosched` puts the yielder there too), which this worker
-    /// looks at every `INJECTOR_INTERVAL` picks and whenever its own queue is
-    /// empty. Notifies as `push_top` does.
-    fn push_behind(&self, task: TaskRef) {
-        let was_empty = self.local.is_empty();
+    /// Queues `task` on the injector (FIFO), which this worker looks at every
+    /// `INJECTOR_INTERVAL` picks and whenever its own queue is empty, rather
+    /// than on top of its own queue: a yielder (Go's `Gosched` does the
+    /// same), and what the worker's own loop readies (timers: a batch runs
+    /// in the order it fired).
+    ///
+    /// With `notify`, a push onto an empty injector notifies, as `push_top`
+    /// does onto an empty queue. A yield does not (nor does Go's): this
+    /// worker, awake, takes it back unless another does first.
+    fn push_behind(&self, task: TaskRef, notify: bool) {
+        let was_empty = notify && self.shared.injector.is_empty();
         self.shared.injector.push(task);
         if was_empty {
             self.shared.notify_work();
@@ -357,7 +367,7 @@ impl WorkerCtx {
     /// fault (and a page to clear) every sixteen spawns, and whose tasks
     /// and stacks went cold. Go's spawner is preempted instead, after 10 ms.
     /// Only a spawn loop yields: a goroutine that spawns a few (`skynet`'s
-    /// ten) and waits for them, sent to the back of the queue, would hold
+    /// ten) and waits for them, sent to the injector, would hold
     /// its children's results (and stacks) longer: +25% and 20% more page
     /// faults when any spawner could yield. And the queue is looked at only
     /// then (its length reads a line that thieves write).
@@ -405,11 +415,12 @@ impl WorkerCtx {
                     return Some(task);
                 }
             }
+            // Due timers first: what they ready goes to the injector.
+            let ticks = self.shared.timers.ticks(now);
+            self.shared.timers.fire(self.index, ticks, false);
             if let Some(task) = self.steal_injector() {
                 return Some(task);
             }
-            let now = self.shared.timers.ticks(now);
-            self.shared.timers.fire(self.index, now, false);
         }
         if (self.next_streak.get() < NEXT_STREAK || self.local.is_empty())
             // SAFETY: our own slot, between runs.
@@ -596,7 +607,7 @@ impl WorkerCtx {
             Counters::bump(&self.shared.stats[self.index].switches);
             match switch {
                 Some(Switch::Yield) => {
-                    self.push_behind(task);
+                    self.push_behind(task, false);
                     return;
                 }
                 Some(Switch::Park) => {

@@ -335,9 +335,10 @@ fn churn(stop: Arc<AtomicBool>, runs: Arc<AtomicUsize>, limit: usize) {
 fn the_oldest_queued_goroutine_runs_while_newer_ones_keep_coming() {
     // One worker runs its own queue newest first (depth first, as a spawn
     // tree wants); a goroutine queued below a tree that keeps growing on
-    // top must still run, long before the tree would run out (`LIMIT` runs,
-    // seconds of them; it took well under one of those milliseconds).
-    const LIMIT: usize = 2_000_000;
+    // top must still run, long before the tree would stop (`LIMIT` runs).
+    // The worker takes its oldest goroutine at most once a millisecond: a
+    // few thousand runs, well under `LIMIT / 2` even in a debug build.
+    const LIMIT: usize = 200_000;
     let rt = Runtime::builder().workers(1).build().unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let (s, r) = (stop.clone(), Arc::new(AtomicUsize::new(0)));
@@ -359,6 +360,7 @@ fn the_oldest_queued_goroutine_runs_while_newer_ones_keep_coming() {
         "the oldest goroutine waited for {runs_before_oldest} runs of newer ones"
     );
 }
+
 #[test]
 fn num_goroutines_counts_live_ones() {
     let rt = Runtime::builder().workers(2).build().unwrap();
