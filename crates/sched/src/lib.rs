@@ -56,6 +56,7 @@ mod dump;
 mod local;
 pub mod park;
 pub mod pool;
+mod queue;
 mod runtime;
 mod scope;
 pub mod spin;

@@ -39,10 +39,11 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
-use crossbeam_deque::{Injector, Stealer, Worker as Deque};
+use crossbeam_deque::Injector;
 use crossbeam_utils::CachePadded;
 
 use crate::park::Unparker;
+use crate::queue::{RunQueue, RunQueueStealer};
 use crate::task::{Fiber, JoinError, JoinHandle, Task, TaskRef};
 use crate::timer::{Action, NEVER, TimerRef, Timers};
 use crate::worker::{self, CurrentGuard, WorkerCtx};
@@ -95,7 +96,7 @@ pub(crate) struct Shared {
 /// The spare slots, under `Shared::spares`.
 struct Spares {
     /// Unused slots, each with its queue (whose stealer the slot holds).
-    free: Vec<(usize, Deque<TaskRef>)>,
+    free: Vec<(usize, RunQueue)>,
     /// Retired spares waiting to be reused, by slot.
     idle: Vec<usize>,
     /// Whether the "no more spares" message was printed.
@@ -111,7 +112,7 @@ const STUCK: u8 = 2;
 
 /// What other threads may see of one worker.
 pub(crate) struct WorkerShared {
-    pub(crate) stealer: Stealer<TaskRef>,
+    pub(crate) stealer: RunQueueStealer,
     /// The goroutine this worker readied last (Go's `runnext`). Only the
     /// worker's thread touches it, but for sysmon's `steal_next`.
     next: UnsafeCell<Option<TaskRef>>,
@@ -135,7 +136,7 @@ pub(crate) struct WorkerShared {
 unsafe impl Sync for WorkerShared {}
 
 impl WorkerShared {
-    fn new(stealer: Stealer<TaskRef>) -> WorkerShared {
+    fn new(stealer: RunQueueStealer) -> WorkerShared {
         WorkerShared {
             stealer,
             next: UnsafeCell::new(None),
@@ -501,8 +502,9 @@ impl Shared {
 
     /// Makes a woken goroutine runnable. Readied by a goroutine of ours, it
     /// goes to that worker's `next` (it runs as soon as the waker parks);
-    /// readied by a worker's own loop (timers), or from anywhere else, to the
-    /// injector (a batch runs in the order it was readied).
+    /// readied by a worker's own loop (timers), behind the goroutines queued
+    /// there, so that a batch runs in the order it was readied; readied from
+    /// anywhere else, to the injector.
     #[inline]
     pub(crate) fn schedule(&self, task: TaskRef) {
         if let Err(task) = worker::push_ready(self, task) {
@@ -925,7 +927,7 @@ impl Shared {
     }
 
     /// A spare thread: works until it retires, then waits for reuse a while.
-    fn spare_main(self: Arc<Shared>, index: usize, deque: Deque<TaskRef>) {
+    fn spare_main(self: Arc<Shared>, index: usize, deque: RunQueue) {
         let goro_thread = GoroThread::enter();
         let mut deque = deque;
         loop {
@@ -1355,7 +1357,7 @@ impl Runtime {
         detect_deadlocks: bool,
     ) -> io::Result<Runtime> {
         let slots = workers + spares;
-        let mut deques: Vec<Deque<TaskRef>> = (0..slots).map(|_| Deque::new_lifo()).collect();
+        let mut deques: Vec<RunQueue> = (0..slots).map(|_| RunQueue::new()).collect();
         let spare_deques = deques.split_off(workers);
         let shared = Arc::new(Shared {
             injector: Injector::new(),

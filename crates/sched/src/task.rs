@@ -360,6 +360,16 @@ impl Task {
         }
     }
 
+    /// Whether the goroutine has not run yet (it has no stack).
+    ///
+    /// # Safety
+    /// As for `resume`: the caller owns the run of this goroutine (it is
+    /// queueing it), so nobody writes `fiber` meanwhile.
+    pub(crate) unsafe fn is_fresh(&self) -> bool {
+        // SAFETY: per the contract, nobody writes `fiber` now.
+        matches!(unsafe { &*self.fiber.get() }, Fiber::Lazy { .. })
+    }
+
     /// Drops the fiber, unwinding its stack if it had started; a body that
     /// never ran completes its join as cancelled.
     ///

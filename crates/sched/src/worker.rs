@@ -5,34 +5,20 @@
 //! 1. every 61st pick, the global injector first (after firing due timers),
 //!    so that goroutines readied from outside are not starved by a busy
 //!    local queue (Go's rule); and at most once a millisecond, before it,
-//!    the oldest goroutine of its own queue (see 3);
+//!    the oldest fresh goroutine of its own queue (see 3);
 //! 2. `next`, the one-slot LIFO of the goroutine it readied last (what makes
 //!    ping-pong fast: the woken goroutine runs at once, on the same worker,
 //!    while its data is in cache), unless `next` has won 16 times in a row
 //!    while the local queue waited;
-//! 3. its local queue, newest first, then the injector, then due timers;
+//! 3. its local queue (`queue.rs`): goroutines that have run, oldest first
+//!    (Go's FIFO), and those that have not (*fresh*), newest first, so that
+//!    a tree of goroutines runs depth first; then the injector, then due
+//!    timers;
 //! 4. other workers' queues, stealing the older half of a random victim's.
 //!
-//! # Newest first
-//!
-//! The local queue is LIFO for its owner and FIFO for thieves (crossbeam's
-//! LIFO `Worker`, the work-first order of Cilk and Rayon; Go's local queue
-//! is FIFO). A goroutine that spawns children and waits for them has them
-//! run depth first, so a tree of goroutines keeps only a path's worth of
-//! them alive per worker, and their stacks warm, instead of a level's worth:
-//! `skynet` (1M leaves) keeps ~25k stacks alive breadth first, and took 3.5x
-//! as long, most of it first touches of fresh stack pages. Thieves take the
-//! oldest, the largest subtrees. What FIFO gave for free is kept by hand,
-//! if more loosely:
-//! - a yield goes to the injector (as Go's `Gosched`), not back on top, as
-//!   do the goroutines a worker's own loop readies (timers, in the order
-//!   they fire); a worker takes from it when its own queue runs dry and on
-//!   every 61st pick;
-//! - the oldest goroutine of the local queue runs within a millisecond (and
-//!   61 picks) however many newer ones keep coming. The next oldest waits
-//!   for the next such pick: under a pile that never stops growing, the
-//!   k-th oldest waits k milliseconds, where a FIFO would make it wait k
-//!   picks. A pile that stops growing drains, newest first.
+//! A goroutine that yields goes to the injector, as Go's `Gosched` puts it
+//! on its global queue: back in the local queue it would come before the
+//! fresh goroutines it yields to.
 //!
 //! With nothing found it *spins* (searches again and again for ~20 µs:
 //! waking a parked thread costs 20–50 µs on this class of machine), and at
@@ -62,16 +48,17 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crossbeam_deque::{Steal, Worker as Deque};
+use crossbeam_deque::Steal;
 
+use crate::queue::{RunQueue, RunQueueStealer};
 use crate::runtime::{Counters, Shared, WorkerShared};
 use crate::task::{Switch, Task, TaskRef};
 
 /// Picks between injector checks (Go's `schedtick % 61`).
 const INJECTOR_INTERVAL: u32 = 61;
 /// How often at most an injector check (every `INJECTOR_INTERVAL` picks)
-/// first takes the oldest goroutine of the local queue, which is LIFO for
-/// its owner.
+/// first takes the oldest fresh goroutine of the local queue (fresh ones run
+/// newest first: see `queue.rs`).
 const OLDEST_EVERY: Duration = Duration::from_millis(1);
 /// How often in a row `next` may win while the local queue waits.
 const NEXT_STREAK: u32 = 16;
@@ -110,7 +97,7 @@ const PATIENT_SLEEP_MAX: Duration = Duration::from_micros(6400);
 pub(crate) struct WorkerCtx {
     pub(crate) index: usize,
     pub(crate) shared: Arc<Shared>,
-    local: Deque<TaskRef>,
+    local: RunQueue,
     /// A spare (started by sysmon to stand in for a stuck worker).
     spare: bool,
     tick: Cell<u32>,
@@ -128,7 +115,7 @@ pub(crate) struct WorkerCtx {
     /// Spawns by the running goroutine, in this run, since the last look at
     /// the queue.
     spawns: Cell<u32>,
-    /// When the last pick of the local queue's oldest goroutine was.
+    /// When the last pick of the local queue's oldest fresh goroutine was.
     oldest_at: Cell<Instant>,
     /// References to the runtime taken for goroutines not yet created, and
     /// owed back for goroutines dropped (see `RtRef`).
@@ -230,7 +217,7 @@ impl WorkerCtx {
     pub(crate) fn new(
         index: usize,
         shared: Arc<Shared>,
-        local: Deque<TaskRef>,
+        local: RunQueue,
         spare: bool,
     ) -> WorkerCtx {
         WorkerCtx {
@@ -255,7 +242,7 @@ impl WorkerCtx {
 
     /// The worker thread's whole life; a spare's returns when it retires
     /// (its queue emptied into the injector), giving back its queue.
-    pub(crate) fn main(self) -> Deque<TaskRef> {
+    pub(crate) fn main(self) -> RunQueue {
         WORKER.with(|w| w.set(&self));
         goro_fiber::prepare_thread();
         while !self.shared.is_shutdown() {
@@ -287,7 +274,7 @@ impl WorkerCtx {
         // SAFETY: our own slot, between runs.
         let mut queued = unsafe { self.slot().take_next() };
         let mut moved = false;
-        while let Some(task) = queued.take().or_else(|| self.steal_own_oldest()) {
+        while let Some(task) = queued.take().or_else(|| self.steal_own(|s| s.steal())) {
             self.shared.injector.push(task);
             moved = true;
         }
@@ -305,13 +292,13 @@ impl WorkerCtx {
 
     /// Queues a goroutine readied (or spawned) on this worker: into `next`
     /// when `from_goroutine` (it runs next, Go's `runnext`), else (the
-    /// worker's own loop: timers) on the injector, so that a batch runs in
-    /// the order it was readied.
+    /// worker's own loop: timers) into the local queue, so that a batch runs
+    /// in the order it was readied.
     pub(crate) fn push_ready(&self, task: TaskRef, from_goroutine: bool) {
         if from_goroutine {
             self.push_next(task);
         } else {
-            self.push_behind(task, true);
+            self.push_local(task);
         }
     }
 
@@ -320,29 +307,23 @@ impl WorkerCtx {
     pub(crate) fn push_next(&self, task: TaskRef) {
         // SAFETY: our own slot, on our thread.
         if let Some(previous) = unsafe { self.slot().put_next(task) } {
-            self.push_top(previous);
+            self.push_local(previous);
         }
     }
 
-    /// Queues `task` on the injector (FIFO), which this worker looks at every
-    /// `INJECTOR_INTERVAL` picks and whenever its own queue is empty, rather
-    /// than on top of its own queue: a yielder (Go's `Gosched` does the
-    /// same), and what the worker's own loop readies (timers: a batch runs
-    /// in the order it fired).
-    ///
-    /// With `notify`, a push onto an empty injector notifies, as `push_top`
-    /// does onto an empty queue. A yield does not (nor does Go's): this
-    /// worker, awake, takes it back unless another does first.
-    fn push_behind(&self, task: TaskRef, notify: bool) {
-        let was_empty = notify && self.shared.injector.is_empty();
+    /// Queues a goroutine that yields on the injector, as Go's `Gosched`
+    /// does: this worker looks there every `INJECTOR_INTERVAL` picks and
+    /// whenever its own queue is empty. Not back into its own queue, where,
+    /// started, it would come before the fresh goroutines it yields to (a
+    /// spawn loop over its backlog), nor into `next`. No notify (nor in Go):
+    /// this worker, awake, takes it back unless another does first.
+    fn push_yielded(&self, task: TaskRef) {
         self.shared.injector.push(task);
-        if was_empty {
-            self.shared.notify_work();
-        }
     }
 
-    /// Queues `task` on top of this worker's queue (it runs before the
-    /// goroutines queued earlier), where others may steal it.
+    /// Queues `task` in this worker's queue (see `queue.rs`: a fresh one
+    /// runs before those queued earlier, a started one after them), where
+    /// others may steal it.
     ///
     /// Only a push onto an empty queue notifies (a `SeqCst` fence, which
     /// waits for every pending store: a sixth of a spawn). That is enough: a
@@ -350,7 +331,7 @@ impl WorkerCtx {
     /// first push after that finds this queue empty and wakes it; later pushes
     /// find work that a worker is already awake for, or will see when it
     /// next looks.
-    pub(crate) fn push_top(&self, task: TaskRef) {
+    pub(crate) fn push_local(&self, task: TaskRef) {
         let was_empty = self.local.is_empty();
         self.local.push(task);
         if was_empty {
@@ -391,11 +372,11 @@ impl WorkerCtx {
         unsafe { self.slot().take_next() }.or_else(|| self.local.pop())
     }
 
-    /// Takes the goroutine queued here longest ago (the end thieves take
-    /// from).
-    fn steal_own_oldest(&self) -> Option<TaskRef> {
+    /// Takes from this worker's own queue as a thief would (`steal`), from
+    /// the oldest end.
+    fn steal_own(&self, steal: impl Fn(&RunQueueStealer) -> Steal<TaskRef>) -> Option<TaskRef> {
         loop {
-            match self.slot().stealer.steal() {
+            match steal(&self.slot().stealer) {
                 Steal::Success(task) => return Some(task),
                 Steal::Empty => return None,
                 Steal::Retry => {}
@@ -411,7 +392,7 @@ impl WorkerCtx {
             let now = Instant::now();
             if now - self.oldest_at.get() >= OLDEST_EVERY {
                 self.oldest_at.set(now);
-                if let Some(task) = self.steal_own_oldest() {
+                if let Some(task) = self.steal_own(RunQueueStealer::steal_oldest_fresh) {
                     return Some(task);
                 }
             }
@@ -442,7 +423,11 @@ impl WorkerCtx {
 
     fn steal_injector(&self) -> Option<TaskRef> {
         loop {
-            match self.shared.injector.steal_batch_and_pop(&self.local) {
+            match self
+                .shared
+                .injector
+                .steal_batch_and_pop(self.local.injector_dest())
+            {
                 Steal::Success(task) => return Some(task),
                 Steal::Empty => return None,
                 Steal::Retry => {}
@@ -607,7 +592,7 @@ impl WorkerCtx {
             Counters::bump(&self.shared.stats[self.index].switches);
             match switch {
                 Some(Switch::Yield) => {
-                    self.push_behind(task, false);
+                    self.push_yielded(task);
                     return;
                 }
                 Some(Switch::Park) => {
@@ -617,12 +602,11 @@ impl WorkerCtx {
                     self.shared.registry.register(self.index, &task);
                     if task.finish_park() {
                         // Woken before it was off its stack: run it again,
-                        // at once if nothing is queued here, else after
-                        // `next`.
+                        // unless others have waited long enough.
                         if self.local.is_empty() {
                             continue;
                         }
-                        self.push_top(task);
+                        self.push_local(task);
                     } else {
                         // Parked: its run reference is the park's now, for
                         // the wake-up to take over (see `task.rs`).

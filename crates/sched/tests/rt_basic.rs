@@ -318,26 +318,35 @@ fn a_pingpong_pair_does_not_starve_a_third_goroutine() {
     assert!(third_ran.load(Ordering::SeqCst));
 }
 
-/// One node of an ever-growing binary tree of goroutines, until `stop`:
-/// each spawns two and ends, so that every run leaves one more goroutine
-/// queued on top of the worker's queue.
-fn churn(stop: Arc<AtomicBool>, runs: Arc<AtomicUsize>, limit: usize) {
-    if stop.load(Ordering::SeqCst) || runs.fetch_add(1, Ordering::SeqCst) >= limit {
+/// What `churn` calls on each run, with the run's number.
+type Hook = Arc<dyn Fn(usize) + Send + Sync>;
+
+/// One node of an ever-growing binary tree of goroutines, until `stop` or
+/// `limit` runs: each spawns two and ends, so that every run leaves one
+/// more fresh goroutine queued on the worker.
+fn churn(stop: Arc<AtomicBool>, runs: Arc<AtomicUsize>, limit: usize, hook: Hook) {
+    if stop.load(Ordering::SeqCst) {
         return;
     }
+    let run = runs.fetch_add(1, Ordering::SeqCst);
+    if run >= limit {
+        return;
+    }
+    hook(run);
     for _ in 0..2 {
-        let (stop, runs) = (stop.clone(), runs.clone());
-        go(move || churn(stop, runs, limit));
+        let (stop, runs, hook) = (stop.clone(), runs.clone(), hook.clone());
+        go(move || churn(stop, runs, limit, hook));
     }
 }
 
 #[test]
-fn the_oldest_queued_goroutine_runs_while_newer_ones_keep_coming() {
-    // One worker runs its own queue newest first (depth first, as a spawn
-    // tree wants); a goroutine queued below a tree that keeps growing on
-    // top must still run, long before the tree would stop (`LIMIT` runs).
-    // The worker takes its oldest goroutine at most once a millisecond: a
-    // few thousand runs, well under `LIMIT / 2` even in a debug build.
+fn the_oldest_fresh_goroutine_runs_while_newer_ones_keep_coming() {
+    // One worker runs goroutines that have not started newest first (depth
+    // first, as a spawn tree wants); one queued below a tree that keeps
+    // growing on top must still run, long before the tree would stop
+    // (`LIMIT` runs). The worker takes its oldest fresh goroutine at most
+    // once a millisecond: a few thousand runs, well under `LIMIT / 2` even
+    // in a debug build.
     const LIMIT: usize = 200_000;
     let rt = Runtime::builder().workers(1).build().unwrap();
     let stop = Arc::new(AtomicBool::new(false));
@@ -350,14 +359,67 @@ fn the_oldest_queued_goroutine_runs_while_newer_ones_keep_coming() {
             s2.store(true, Ordering::SeqCst);
             r2.load(Ordering::SeqCst)
         });
-        let (s3, r3) = (s.clone(), r.clone());
-        go(move || churn(s3, r3, LIMIT));
+        go(move || churn(s, r, LIMIT, Arc::new(|_| {})));
         oldest.join().unwrap()
     });
     assert!(stop.load(Ordering::SeqCst));
     assert!(
         runs_before_oldest < LIMIT / 2,
         "the oldest goroutine waited for {runs_before_oldest} runs of newer ones"
+    );
+}
+
+#[test]
+fn woken_goroutines_run_soon_while_fresh_ones_keep_coming() {
+    // Goroutines that have run, parked and are woken go behind the started
+    // goroutines queued before them, not below the fresh ones that a
+    // growing tree keeps queueing (which run newest first): each runs
+    // within a few dozen runs of the tree (at most 16 of those in a row
+    // while started ones wait, after `next`'s own 16), not when the tree
+    // stops.
+    use goro_sched::park::{self, Unparker};
+    const LIMIT: usize = 200_000;
+    const WAITERS: usize = 10;
+    const WAKE_AT: usize = 1000;
+    let rt = Runtime::builder().workers(1).build().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let (s, r) = (stop.clone(), Arc::new(AtomicUsize::new(0)));
+    let seen = rt.run(move || {
+        let parked: Arc<Mutex<Vec<Unparker>>> = Arc::default();
+        let woken = Arc::new(AtomicBool::new(false));
+        let waiters: Vec<_> = (0..WAITERS)
+            .map(|_| {
+                let (parked, woken, r) = (parked.clone(), woken.clone(), r.clone());
+                go(move || {
+                    while !woken.load(Ordering::SeqCst) {
+                        parked.lock().unwrap().push(park::current_unparker());
+                        park::park();
+                    }
+                    r.load(Ordering::SeqCst)
+                })
+            })
+            .collect();
+        while parked.lock().unwrap().len() < WAITERS {
+            goro_sched::yield_now();
+        }
+        // A goroutine of the tree wakes them all, on its worker.
+        let hook: Hook = Arc::new(move |run| {
+            if run == WAKE_AT {
+                woken.store(true, Ordering::SeqCst);
+                for u in parked.lock().unwrap().drain(..) {
+                    u.unpark();
+                }
+            }
+        });
+        go(move || churn(s.clone(), r, LIMIT, hook));
+        let seen: Vec<usize> = waiters.into_iter().map(|h| h.join().unwrap()).collect();
+        stop.store(true, Ordering::SeqCst);
+        seen
+    });
+    let latest = *seen.iter().max().unwrap();
+    assert!(
+        latest - WAKE_AT < 1000,
+        "woken at run {WAKE_AT}, the waiters ran after runs {seen:?} of the tree"
     );
 }
 
