@@ -1,19 +1,23 @@
 //! A worker's local run queue: two crossbeam deques, one per kind of
 //! goroutine.
 //!
-//! - *Fresh* goroutines, spawned and not run yet (no stack), newest first
-//!   (LIFO): a goroutine that spawns children and waits for them has them
+//! - *Fresh* goroutines, spawned by `go` and not run yet (no stack), newest
+//!   first (LIFO): a goroutine that spawns children and waits for them has them
 //!   run depth first, as in Cilk and Rayon, so a tree of goroutines keeps a
 //!   path of them alive per worker (and their stacks warm), not a level.
 //!   `skynet` (1M leaves) keeps ~25k stacks alive breadth first, each a
 //!   fresh page to fault in and clear, and took 3.5x as long.
 //! - *Started* goroutines (woken, run again), oldest first (FIFO), as Go's
 //!   local queue: a goroutine woken behind others runs after them, however
-//!   many newer ones come.
+//!   many newer ones come. So do those taken from the injector, and those
+//!   spawned by `Builder::go`, whose stack comes at spawn.
 //!
 //! The owner takes started ones first, but never more than `STARTED_STREAK`
-//! in a row while fresh ones wait; thieves take the oldest half of either,
-//! fresh first (whole subtrees, no cache state to lose). A fresh goroutine
+//! in a row while fresh ones wait. Thieves take the oldest half of either
+//! (at most crossbeam's batch): fresh first (whole subtrees, no cache state
+//! to lose), but started first from a worker stuck in one goroutine, whose
+//! woken goroutines would otherwise wait for its whole fresh pile to be
+//! stolen. A fresh goroutine
 //! below a pile of newer ones that keeps growing waits for the pile, or for
 //! a thief, or for the worker's pick of the oldest (`steal_oldest_fresh`).
 
@@ -57,9 +61,13 @@ impl RunQueue {
     }
 
     /// Queues `task`, a fresh one on top, a started one at the back.
-    pub(crate) fn push(&self, task: TaskRef) {
-        // SAFETY: `task` is a run reference in our hands (it is being
-        // queued), so its goroutine is not running.
+    ///
+    /// # Safety
+    /// `task` is the goroutine's run reference (see `task.rs`), in the
+    /// caller's hands: its goroutine is not running, and nobody else touches
+    /// its fiber meanwhile.
+    pub(crate) unsafe fn push(&self, task: TaskRef) {
+        // SAFETY: per the contract.
         if unsafe { task.is_fresh() } {
             self.fresh.push(task);
         } else {
@@ -96,10 +104,19 @@ impl RunQueue {
 
 impl RunQueueStealer {
     /// Takes the older half of the victim's fresh goroutines, else of its
-    /// started ones, into `dest`, and returns one of them to run now.
-    pub(crate) fn steal_batch_and_pop(&self, dest: &RunQueue) -> Steal<TaskRef> {
-        match self.fresh.steal_batch_and_pop(&dest.fresh) {
-            Steal::Empty => self.started.steal_batch_and_pop(&dest.started),
+    /// started ones (with `started_first`, the other way round), into
+    /// `dest`, and returns one of them to run now.
+    pub(crate) fn steal_batch_and_pop(
+        &self,
+        dest: &RunQueue,
+        started_first: bool,
+    ) -> Steal<TaskRef> {
+        let mut order = [(&self.fresh, &dest.fresh), (&self.started, &dest.started)];
+        if started_first {
+            order.swap(0, 1);
+        }
+        match order[0].0.steal_batch_and_pop(order[0].1) {
+            Steal::Empty => order[1].0.steal_batch_and_pop(order[1].1),
             found => found,
         }
     }

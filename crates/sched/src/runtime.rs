@@ -502,9 +502,9 @@ impl Shared {
 
     /// Makes a woken goroutine runnable. Readied by a goroutine of ours, it
     /// goes to that worker's `next` (it runs as soon as the waker parks);
-    /// readied by a worker's own loop (timers), behind the goroutines queued
-    /// there, so that a batch runs in the order it was readied; readied from
-    /// anywhere else, to the injector.
+    /// readied by a worker's own loop (timers), to its local queue, behind the
+    /// started goroutines queued there, so that a batch runs in the order it
+    /// was readied; readied from anywhere else, to the injector.
     #[inline]
     pub(crate) fn schedule(&self, task: TaskRef) {
         if let Err(task) = worker::push_ready(self, task) {

@@ -360,7 +360,8 @@ impl Task {
         }
     }
 
-    /// Whether the goroutine has not run yet (it has no stack).
+    /// Whether the goroutine has no stack yet (`go` gives it one when it first
+    /// runs; `Builder::go` at spawn).
     ///
     /// # Safety
     /// As for `resume`: the caller owns the run of this goroutine (it is

@@ -304,7 +304,7 @@ impl WorkerCtx {
 
     /// Makes `task` runnable from this worker: into `next`, pushing the
     /// previous occupant to the local queue, where others may steal it.
-    pub(crate) fn push_next(&self, task: TaskRef) {
+    fn push_next(&self, task: TaskRef) {
         // SAFETY: our own slot, on our thread.
         if let Some(previous) = unsafe { self.slot().put_next(task) } {
             self.push_local(previous);
@@ -331,9 +331,14 @@ impl WorkerCtx {
     /// first push after that finds this queue empty and wakes it; later pushes
     /// find work that a worker is already awake for, or will see when it
     /// next looks.
-    pub(crate) fn push_local(&self, task: TaskRef) {
+    fn push_local(&self, task: TaskRef) {
         let was_empty = self.local.is_empty();
-        self.local.push(task);
+        // SAFETY: the scheduler queues run references only (a second
+        // reference queued would let two workers resume one goroutine), and
+        // each caller passes one in its hands: a new goroutine's, a
+        // wake-up's (`notify`), the one displaced from `next`, or the one
+        // `run_task` holds.
+        unsafe { self.local.push(task) };
         if was_empty {
             self.shared.notify_work();
         }
@@ -396,7 +401,8 @@ impl WorkerCtx {
                     return Some(task);
                 }
             }
-            // Due timers first: what they ready goes to the injector.
+            // Due timers (what they ready joins the local queue), then the
+            // injector.
             let ticks = self.shared.timers.ticks(now);
             self.shared.timers.fire(self.index, ticks, false);
             if let Some(task) = self.steal_injector() {
@@ -466,7 +472,10 @@ impl WorkerCtx {
                 continue;
             }
             loop {
-                match victim.stealer.steal_batch_and_pop(&self.local) {
+                match victim
+                    .stealer
+                    .steal_batch_and_pop(&self.local, victim.is_stuck())
+                {
                     Steal::Success(task) => {
                         Counters::bump(&self.shared.stats[self.index].steals);
                         return Some(task);
@@ -601,8 +610,9 @@ impl WorkerCtx {
                     // shutdown can find it (once; before anyone can wake it).
                     self.shared.registry.register(self.index, &task);
                     if task.finish_park() {
-                        // Woken before it was off its stack: run it again,
-                        // unless others have waited long enough.
+                        // Woken before it was off its stack: run it again at
+                        // once if nothing else is queued here, else behind the
+                        // started goroutines queued here.
                         if self.local.is_empty() {
                             continue;
                         }
