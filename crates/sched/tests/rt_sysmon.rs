@@ -140,3 +140,57 @@ fn many_hogs_and_a_ticker_on_two_workers() {
         std::thread::sleep(Duration::from_millis(5));
     }
 }
+
+#[test]
+fn a_hogs_woken_goroutine_is_stolen_before_its_fresh_pile() {
+    // The hog's worker holds a pile of fresh goroutines (spawned, not run)
+    // and one started goroutine it woke; once sysmon hands the worker off,
+    // the spare takes the woken one first, not after the whole pile. (If a
+    // stall hands it off while it still spawns, the spare runs some of the
+    // pile before the wake-up: counted from the wake-up.)
+    const PILE: usize = 1000;
+    let rt = Runtime::builder().workers(1).build().unwrap();
+    let (ok, at_wake, pile_run_first) = rt.run(|| {
+        let woke = Arc::new(AtomicBool::new(false));
+        let pile_run = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::new(AtomicUsize::new(usize::MAX));
+        let slot = Arc::new(std::sync::Mutex::new(None::<park::Unparker>));
+        let (w, s, p, sl) = (woke.clone(), seen.clone(), pile_run.clone(), slot.clone());
+        let go_on = Arc::new(AtomicBool::new(false));
+        let g = go_on.clone();
+        let _woken = goro_sched::go(move || {
+            *sl.lock().unwrap() = Some(park::current_unparker());
+            while !g.load(Ordering::Acquire) {
+                park::park();
+            }
+            s.store(p.load(Ordering::SeqCst), Ordering::SeqCst);
+            w.store(true, Ordering::Release);
+        });
+        let unparker = loop {
+            if let Some(u) = slot.lock().unwrap().take() {
+                break u;
+            }
+            goro_sched::yield_now();
+        };
+        for _ in 0..10 {
+            goro_sched::yield_now(); // let it park
+        }
+        for _ in 0..PILE {
+            let p = pile_run.clone();
+            goro_sched::go(move || {
+                p.fetch_add(1, Ordering::SeqCst);
+            });
+        }
+        go_on.store(true, Ordering::Release);
+        let at_wake = pile_run.load(Ordering::SeqCst);
+        unparker.unpark(); // into `next`...
+        goro_sched::go(|| {}); // ... and out of it, into the queue
+        (hog_until(&woke), at_wake, seen.load(Ordering::SeqCst))
+    });
+    assert!(ok, "the woken goroutine stalled behind the hog");
+    assert!(
+        pile_run_first - at_wake < PILE / 2,
+        "{pile_run_first} of the {PILE} fresh goroutines ran before the woken one \
+         ({at_wake} before it was woken)"
+    );
+}
