@@ -6,7 +6,7 @@
 //!   run depth first, as in Cilk and Rayon, so a tree of goroutines keeps a
 //!   path of them alive per worker (and their stacks warm), not a level.
 //!   `skynet` (1M leaves) keeps ~25k stacks alive breadth first, each a
-//!   fresh page to fault in and clear, and took 3.5x as long.
+//!   fresh page to fault in and clear, and took 2.5–3.5x as long.
 //! - *Started* goroutines (woken, run again), oldest first (FIFO), as Go's
 //!   local queue: a goroutine woken behind others runs after them, however
 //!   many newer ones come. So do those taken from the injector, and those
@@ -17,9 +17,9 @@
 //! (at most crossbeam's batch): fresh first (whole subtrees, no cache state
 //! to lose), but started first from a worker stuck in one goroutine, whose
 //! woken goroutines would otherwise wait for its whole fresh pile to be
-//! stolen. A fresh goroutine
-//! below a pile of newer ones that keeps growing waits for the pile, or for
-//! a thief, or for the worker's pick of the oldest (`steal_oldest_fresh`).
+//! stolen. A fresh goroutine below a pile of newer ones that keeps growing
+//! waits for the pile, or for a thief, or for the worker's pick of the
+//! oldest (`steal_oldest_fresh`).
 
 use std::cell::Cell;
 

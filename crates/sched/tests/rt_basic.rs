@@ -412,7 +412,7 @@ fn woken_goroutines_run_soon_while_fresh_ones_keep_coming() {
                 }
             }
         });
-        go(move || churn(s.clone(), r, LIMIT, hook));
+        go(move || churn(s, r, LIMIT, hook));
         let seen: Vec<usize> = waiters.into_iter().map(|h| h.join().unwrap()).collect();
         stop.store(true, Ordering::SeqCst);
         seen
