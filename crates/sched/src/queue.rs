@@ -23,7 +23,7 @@
 
 use std::cell::Cell;
 
-use crossbeam_deque::{Steal, Stealer, Worker as Deque};
+use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
 
 use crate::task::TaskRef;
 
@@ -95,10 +95,10 @@ impl RunQueue {
         self.fresh.len() + self.started.len()
     }
 
-    /// The queue for goroutines taken from the injector: they run oldest
-    /// first, and behind the started ones queued here already.
-    pub(crate) fn injector_dest(&self) -> &Deque<TaskRef> {
-        &self.started
+    /// Takes a batch from the injector, returning one to run now; the rest
+    /// queue as started ones (oldest first, behind those queued already).
+    pub(crate) fn take_from(&self, injector: &Injector<TaskRef>) -> Steal<TaskRef> {
+        injector.steal_batch_and_pop(&self.started)
     }
 }
 
@@ -127,20 +127,23 @@ impl RunQueueStealer {
         self.fresh.steal()
     }
 
-    /// Takes the oldest goroutine, started ones first (to drain the queue
-    /// in order).
-    pub(crate) fn steal(&self) -> Steal<TaskRef> {
-        match self.started.steal() {
-            Steal::Empty => self.fresh.steal(),
-            found => found,
-        }
-    }
-
     pub(crate) fn is_empty(&self) -> bool {
         self.fresh.is_empty() && self.started.is_empty()
     }
 
     pub(crate) fn len(&self) -> usize {
         self.fresh.len() + self.started.len()
+    }
+}
+
+/// Retries `steal` while it says `Retry` (lost a race with another thief):
+/// the goroutine it took, if any.
+pub(crate) fn settle<T>(mut steal: impl FnMut() -> Steal<T>) -> Option<T> {
+    loop {
+        match steal() {
+            Steal::Success(task) => return Some(task),
+            Steal::Empty => return None,
+            Steal::Retry => {}
+        }
     }
 }

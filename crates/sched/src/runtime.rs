@@ -897,7 +897,7 @@ impl Shared {
             self.workers[index].unpark();
             return;
         }
-        let Some((index, deque)) = spares.free.pop() else {
+        let Some((index, queue)) = spares.free.pop() else {
             if !std::mem::replace(&mut spares.warned, true) {
                 eprintln!(
                     "goro: {} goroutines are stuck in CPU loops or blocking calls and every \
@@ -914,7 +914,7 @@ impl Shared {
         let shared = self.clone();
         let spawned = thread::Builder::new()
             .name(format!("{}-spare-{index}", self.name))
-            .spawn(move || shared.spare_main(index, deque));
+            .spawn(move || shared.spare_main(index, queue));
         match spawned {
             Ok(handle) => self.workers[index].set_thread(Some(handle.thread().clone())),
             Err(e) => {
@@ -927,18 +927,17 @@ impl Shared {
     }
 
     /// A spare thread: works until it retires, then waits for reuse a while.
-    fn spare_main(self: Arc<Shared>, index: usize, deque: RunQueue) {
+    fn spare_main(self: Arc<Shared>, index: usize, mut queue: RunQueue) {
         let goro_thread = GoroThread::enter();
-        let mut deque = deque;
         loop {
-            deque = WorkerCtx::new(index, self.clone(), deque, true).main();
+            queue = WorkerCtx::new(index, self.clone(), queue, true).main();
             if self.is_shutdown() || !self.park_spare(index) {
                 break;
             }
         }
         self.workers[index].set_thread(None);
         let mut spares = self.spares.lock().unwrap_or_else(|e| e.into_inner());
-        spares.free.push((index, deque));
+        spares.free.push((index, queue));
         // The lowest free slot next, so that the slots in use stay few.
         spares
             .free

@@ -48,9 +48,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crossbeam_deque::Steal;
-
-use crate::queue::{RunQueue, RunQueueStealer};
+use crate::queue::{RunQueue, settle};
 use crate::runtime::{Counters, Shared, WorkerShared};
 use crate::task::{Switch, Task, TaskRef};
 
@@ -271,10 +269,8 @@ impl WorkerCtx {
         }
         // Whatever is still queued here goes to the injector (for the drain,
         // or for the others when a spare retires).
-        // SAFETY: our own slot, between runs.
-        let mut queued = unsafe { self.slot().take_next() };
         let mut moved = false;
-        while let Some(task) = queued.take().or_else(|| self.steal_own(|s| s.steal())) {
+        while let Some(task) = self.pop_local() {
             self.shared.injector.push(task);
             moved = true;
         }
@@ -377,18 +373,6 @@ impl WorkerCtx {
         unsafe { self.slot().take_next() }.or_else(|| self.local.pop())
     }
 
-    /// Takes from this worker's own queue as a thief would (`steal`), from
-    /// the oldest end.
-    fn steal_own(&self, steal: impl Fn(&RunQueueStealer) -> Steal<TaskRef>) -> Option<TaskRef> {
-        loop {
-            match steal(&self.slot().stealer) {
-                Steal::Success(task) => return Some(task),
-                Steal::Empty => return None,
-                Steal::Retry => {}
-            }
-        }
-    }
-
     /// Steps 1–3 of the module docs.
     fn find_task(&self) -> Option<TaskRef> {
         let tick = self.tick.get().wrapping_add(1);
@@ -397,7 +381,7 @@ impl WorkerCtx {
             let now = Instant::now();
             if now - self.oldest_at.get() >= OLDEST_EVERY {
                 self.oldest_at.set(now);
-                if let Some(task) = self.steal_own(RunQueueStealer::steal_oldest_fresh) {
+                if let Some(task) = settle(|| self.slot().stealer.steal_oldest_fresh()) {
                     return Some(task);
                 }
             }
@@ -428,17 +412,7 @@ impl WorkerCtx {
     }
 
     fn steal_injector(&self) -> Option<TaskRef> {
-        loop {
-            match self
-                .shared
-                .injector
-                .steal_batch_and_pop(self.local.injector_dest())
-            {
-                Steal::Success(task) => return Some(task),
-                Steal::Empty => return None,
-                Steal::Retry => {}
-            }
-        }
+        settle(|| self.local.take_from(&self.shared.injector))
     }
 
     /// One round of looking everywhere: injector, timers, other workers.
@@ -471,18 +445,10 @@ impl WorkerCtx {
                 self.left_alone.set(true);
                 continue;
             }
-            loop {
-                match victim
-                    .stealer
-                    .steal_batch_and_pop(&self.local, victim.is_stuck())
-                {
-                    Steal::Success(task) => {
-                        Counters::bump(&self.shared.stats[self.index].steals);
-                        return Some(task);
-                    }
-                    Steal::Empty => break,
-                    Steal::Retry => {}
-                }
+            let stuck = victim.is_stuck();
+            if let Some(task) = settle(|| victim.stealer.steal_batch_and_pop(&self.local, stuck)) {
+                Counters::bump(&self.shared.stats[self.index].steals);
+                return Some(task);
             }
         }
         None

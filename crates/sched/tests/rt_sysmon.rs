@@ -24,6 +24,35 @@ fn hog_until(flag: &AtomicBool) -> bool {
     true
 }
 
+/// Spawns a goroutine that parks until the returned function wakes it (into
+/// the waker's worker's `next` slot), then runs `then`; returns once it has
+/// parked.
+fn parked_goroutine(then: impl FnOnce() + Send + 'static) -> impl FnOnce() {
+    let go_on = Arc::new(AtomicBool::new(false));
+    let slot = Arc::new(std::sync::Mutex::new(None::<park::Unparker>));
+    let (g, s) = (go_on.clone(), slot.clone());
+    goro_sched::go(move || {
+        *s.lock().unwrap() = Some(park::current_unparker());
+        while !g.load(Ordering::Acquire) {
+            park::park();
+        }
+        then();
+    });
+    let unparker = loop {
+        if let Some(u) = slot.lock().unwrap().take() {
+            break u;
+        }
+        goro_sched::yield_now();
+    };
+    for _ in 0..10 {
+        goro_sched::yield_now(); // let it park
+    }
+    move || {
+        go_on.store(true, Ordering::Release);
+        unparker.unpark();
+    }
+}
+
 #[test]
 fn a_cpu_hog_does_not_stall_a_goroutine_spawned_after_it() {
     let rt = Runtime::builder().workers(1).build().unwrap();
@@ -47,27 +76,9 @@ fn a_goroutine_woken_just_before_a_hog_still_runs() {
     let rt = Runtime::builder().workers(1).build().unwrap();
     let ok = rt.run(|| {
         let flag = Arc::new(AtomicBool::new(false));
-        let go_on = Arc::new(AtomicBool::new(false));
-        let slot = Arc::new(std::sync::Mutex::new(None::<park::Unparker>));
-        let (f, g, s) = (flag.clone(), go_on.clone(), slot.clone());
-        let _parked = goro_sched::go(move || {
-            *s.lock().unwrap() = Some(park::current_unparker());
-            while !g.load(Ordering::Acquire) {
-                park::park();
-            }
-            f.store(true, Ordering::Release);
-        });
-        let unparker = loop {
-            if let Some(u) = slot.lock().unwrap().take() {
-                break u;
-            }
-            goro_sched::yield_now();
-        };
-        for _ in 0..10 {
-            goro_sched::yield_now(); // let it park
-        }
-        go_on.store(true, Ordering::Release);
-        unparker.unpark(); // into our worker's `next`
+        let f = flag.clone();
+        let wake = parked_goroutine(move || f.store(true, Ordering::Release));
+        wake(); // into our worker's `next`
         hog_until(&flag)
     });
     assert!(ok, "the woken goroutine stalled behind the hog");
@@ -154,36 +165,19 @@ fn a_hogs_woken_goroutine_is_stolen_before_its_fresh_pile() {
         let woke = Arc::new(AtomicBool::new(false));
         let pile_run = Arc::new(AtomicUsize::new(0));
         let seen = Arc::new(AtomicUsize::new(usize::MAX));
-        let slot = Arc::new(std::sync::Mutex::new(None::<park::Unparker>));
-        let (w, s, p, sl) = (woke.clone(), seen.clone(), pile_run.clone(), slot.clone());
-        let go_on = Arc::new(AtomicBool::new(false));
-        let g = go_on.clone();
-        let _woken = goro_sched::go(move || {
-            *sl.lock().unwrap() = Some(park::current_unparker());
-            while !g.load(Ordering::Acquire) {
-                park::park();
-            }
+        let (w, s, p) = (woke.clone(), seen.clone(), pile_run.clone());
+        let wake = parked_goroutine(move || {
             s.store(p.load(Ordering::SeqCst), Ordering::SeqCst);
             w.store(true, Ordering::Release);
         });
-        let unparker = loop {
-            if let Some(u) = slot.lock().unwrap().take() {
-                break u;
-            }
-            goro_sched::yield_now();
-        };
-        for _ in 0..10 {
-            goro_sched::yield_now(); // let it park
-        }
         for _ in 0..PILE {
             let p = pile_run.clone();
             goro_sched::go(move || {
                 p.fetch_add(1, Ordering::SeqCst);
             });
         }
-        go_on.store(true, Ordering::Release);
         let at_wake = pile_run.load(Ordering::SeqCst);
-        unparker.unpark(); // into `next`...
+        wake(); // into `next`...
         goro_sched::go(|| {}); // ... and out of it, into the queue
         (hog_until(&woke), at_wake, seen.load(Ordering::SeqCst))
     });
