@@ -965,11 +965,56 @@ impl<T> Channel<T> {
         Token::Inline(scratch)
     }
 
-    /// Undoes what it can of a chosen operation that was never completed
-    /// (its `SelectedOperation` dropped): a taken position becomes a hole,
-    /// a received value is dropped. A claimed waiter stays claimed.
-    pub(crate) fn abandon(&self, token: Token) {
+    /// Undoes what it can of a chosen operation, a send if `send`, that was
+    /// never completed (its `SelectedOperation` dropped, or completed the
+    /// wrong way): a reserved value or free slot is given back, a claimed
+    /// lone waiter is put back first in its queue, a taken position becomes
+    /// a hole, a received value is dropped. A claimed select stays claimed,
+    /// and a receiver waiting on a `Peer` stays waiting.
+    pub(crate) fn abandon(&self, send: bool, token: Token) {
         match token {
+            Token::Reserved if send => {
+                // Only an unbounded channel reserves room (`has_room`), and
+                // no sender waits on one.
+                debug_assert!(self.cap.is_none());
+                self.lock().send_reserved -= 1;
+            }
+            Token::Reserved => {
+                let mut inner = self.lock();
+                inner.recv_reserved -= 1;
+                // A receiver that found nothing (the value was reserved)
+                // and waits: the value is its.
+                if let Some(entry) = Inner::<T>::claim(&mut inner.recvq, 0) {
+                    let value = inner.buf.pop_front().expect("the value given back");
+                    drop(inner);
+                    // SAFETY: as in `send_now`.
+                    unsafe { *entry.packet.cast::<Option<T>>() = Some(value) };
+                    complete(Some(entry), false);
+                }
+            }
+            Token::Claimed(entry) => {
+                let mut inner = self.lock();
+                // SAFETY: claimed and not completed (waiter rule 2).
+                let ctx = unsafe { entry.ctx() };
+                if !ctx.is_lone() {
+                    // A select, claimed by CAS, may have lost its other
+                    // entries to claimers that saw the claim: put back, it
+                    // could wait where nobody wakes it. It stays claimed
+                    // (and waiting).
+                } else if inner.disconnected() {
+                    // Closed since the claim, which `close` did not see:
+                    // told now, as `close` would have (a sender keeps its
+                    // value).
+                    drop(inner);
+                    complete(Some(entry), true);
+                } else {
+                    // Popped by our claim (`claim`), so it goes back in
+                    // front. A sender's entry, for a receive; a receiver's,
+                    // for a send.
+                    inner.queue(!send).push_front(entry);
+                    ctx.unclaim();
+                }
+            }
             Token::Slot(reserved) => {
                 let ring = self.ring.as_ref().expect("a slot is a ring's");
                 ring.abandon(reserved);
@@ -978,7 +1023,7 @@ impl<T> Channel<T> {
                 self.notify(false);
             }
             token @ (Token::Packet(_) | Token::Inline(_)) => drop(self.complete_recv(token)),
-            _ => {}
+            Token::Peer(_) | Token::Closed => {}
         }
     }
 }

@@ -45,8 +45,9 @@ trait Handle {
     /// Whether a wake-up asks the operation to try again (a ring's) rather
     /// than handing it a value or a partner.
     fn is_ring(&self) -> bool;
-    /// Undoes a chosen operation that was never completed, as far as it can.
-    fn abandon(&self, token: Token);
+    /// Undoes a chosen operation (a send if `send`) that was never
+    /// completed, as far as it can.
+    fn abandon(&self, send: bool, token: Token);
     fn addr(&self) -> usize;
 }
 
@@ -93,8 +94,8 @@ impl<T> Handle for Channel<T> {
         Channel::is_ring(self)
     }
 
-    fn abandon(&self, token: Token) {
-        Channel::abandon(self, token);
+    fn abandon(&self, send: bool, token: Token) {
+        Channel::abandon(self, send, token);
     }
 
     fn addr(&self) -> usize {
@@ -138,7 +139,7 @@ impl Handle for NoHandle {
         false
     }
 
-    fn abandon(&self, _: Token) {}
+    fn abandon(&self, _: bool, _: Token) {}
 
     fn addr(&self) -> usize {
         0
@@ -358,10 +359,12 @@ impl<'a> Select<'a> {
     }
 
     fn selected(&self, index: usize, token: Token) -> SelectedOperation<'a> {
+        let op = self.ops()[index];
         SelectedOperation {
             index,
+            send: op.send,
             token: Some(token),
-            handle: self.ops()[index].handle,
+            handle: op.handle,
         }
     }
 
@@ -565,10 +568,17 @@ impl fmt::Debug for Select<'_> {
 ///
 /// # Panics
 /// Dropping it without completing it panics: the channel holds a value, a
-/// slot or a waiting partner for it. (A slot is given up, so that the
-/// channel stays usable; a waiting partner stays waiting.)
+/// slot or a waiting partner for it. What can be given back is, so that the
+/// channel stays usable: a reserved value or slot, a waiting send or
+/// receive (back first in line). A value already taken for a receive is
+/// dropped, and a waiting select (or a receiver waiting on a select's
+/// send) stays waiting. So does completing it in the wrong direction (a
+/// chosen receive with `send`, or a send with `recv`), or on another
+/// channel.
 pub struct SelectedOperation<'a> {
     index: usize,
+    /// Whether it is a send (else a receive).
+    send: bool,
     token: Option<Token>,
     handle: &'a dyn Handle,
 }
@@ -607,8 +617,14 @@ impl SelectedOperation<'_> {
     /// `RecvError` if the channel is closed and drained.
     ///
     /// # Panics
-    /// If `rx` is not the receiver the operation was registered with.
+    /// If the operation is a send, or `rx` is not the receiver the operation
+    /// was registered with. The operation is then given up as if dropped.
     pub fn recv<T>(mut self, rx: &Receiver<T>) -> Result<T, RecvError> {
+        // Both checks panic with the token still held: the drop gives it up.
+        assert!(
+            !self.send,
+            "SelectedOperation::recv called for a send operation (complete it with send)"
+        );
         assert_eq!(
             rx.chan.addr(),
             self.handle.addr(),
@@ -634,8 +650,15 @@ impl SelectedOperation<'_> {
     /// The value comes back if the channel is closed.
     ///
     /// # Panics
-    /// If `tx` is not the sender the operation was registered with.
+    /// If the operation is a receive, or `tx` is not the sender the
+    /// operation was registered with. The operation is then given up as if
+    /// dropped, and `value` is dropped.
     pub fn send<T>(mut self, tx: &Sender<T>, value: T) -> Result<(), SendError<T>> {
+        // Both checks panic with the token still held: the drop gives it up.
+        assert!(
+            self.send,
+            "SelectedOperation::send called for a receive operation (complete it with recv)"
+        );
         assert_eq!(
             tx.chan.addr(),
             self.handle.addr(),
@@ -650,8 +673,10 @@ impl Drop for SelectedOperation<'_> {
     fn drop(&mut self) {
         if let Some(token) = self.token.take() {
             // Leave the channel usable: a taken position in a ring, left
-            // unwritten, would hold every receive behind it.
-            self.handle.abandon(token);
+            // unwritten, would hold every receive behind it. Also when
+            // unwinding (a `recv` or `send` that panicked on a wrong end),
+            // and then without a second panic, which would abort.
+            self.handle.abandon(self.send, token);
             if !std::thread::panicking() {
                 panic!("dropped a SelectedOperation without completing it with recv or send");
             }

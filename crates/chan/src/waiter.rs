@@ -25,6 +25,13 @@
 //!    sets it (it has marked the owner woken first, and queues it after).
 //! 3. A packet is touched only by its owner and by the claimer, in that order
 //!    across `ready`.
+//!
+//! A claimer may also give a lone waiter back instead of completing it (a
+//! chosen select operation that was dropped or completed the wrong way,
+//! `Channel::abandon`): under the lock it popped the entry under, it pushes
+//! the entry back and stores `WAITING` again ([`Context::unclaim`]), before
+//! any wake-up. The waiter, which saw the claim or not, waits on as before
+//! (its `abort` finds the entry again).
 
 use std::cell::Cell;
 use std::fmt;
@@ -87,6 +94,16 @@ impl Context {
         self.selected.store(oper + 2, Ordering::Relaxed);
     }
 
+    /// Gives back the claim of a lone waiter (see the module docs): its
+    /// claimer has not completed it, nor woken it, and has pushed its entry
+    /// back into the queue it popped it from, whose lock it holds. So no
+    /// wake-up is pending (`Waiting::wake`'s rule), and the waiter, alive
+    /// until it sees `ready` or withdraws under that lock, may park again.
+    pub(crate) fn unclaim(&self) {
+        debug_assert!(self.is_lone(), "only a lone waiter's claim is given back");
+        self.selected.store(WAITING, Ordering::Release);
+    }
+
     /// Tries to choose operation `oper` of this waiter.
     pub(crate) fn try_claim(&self, oper: usize) -> bool {
         self.selected
@@ -137,10 +154,17 @@ impl Context {
     }
 
     /// Waits without parking for the claimer to set `ready`: it is
-    /// finishing and never waits for us, so this is short (and rare).
-    fn await_claimer(&self) {
+    /// finishing and never waits for us, so this is short (and rare). False
+    /// if it gave the claim back instead (`unclaim`): waiting again.
+    fn await_claimer(&self) -> bool {
         let mut spins = 0u32;
-        while !self.ready.load(Ordering::Acquire) {
+        loop {
+            if self.ready.load(Ordering::Acquire) {
+                return true;
+            }
+            if self.selected.load(Ordering::Acquire) == WAITING {
+                return false;
+            }
             spins += 1;
             if spins < 64 {
                 std::hint::spin_loop();
@@ -170,7 +194,6 @@ impl Context {
         why: Wait,
         mut abort: impl FnMut() -> bool,
     ) -> Option<usize> {
-        let mut deadline = deadline;
         loop {
             if self.ready.load(Ordering::Acquire) {
                 return self.selected();
@@ -179,8 +202,11 @@ impl Context {
                 // Claimed: its wake-up may already have been consumed by a
                 // park, and parking again now could sleep for good (see
                 // `park::Waiting::wake`).
-                self.await_claimer();
-                return self.selected();
+                if self.await_claimer() {
+                    return self.selected();
+                }
+                // Given back (`unclaim`), with no wake-up sent: wait again.
+                continue;
             }
             match deadline {
                 // SAFETY: the context is ours: made by this goroutine or
@@ -191,8 +217,9 @@ impl Context {
                         if abort() {
                             return None;
                         }
-                        // Claimed meanwhile: the claimer is about to finish.
-                        deadline = None;
+                        // Claimed meanwhile: the claimer is about to finish
+                        // (or to give the claim back, and then `abort`
+                        // withdraws at the next turn).
                         continue;
                     }
                     park::park_deadline_on(d, why);
@@ -207,8 +234,9 @@ impl Context {
 /// without it the channels' queues would keep entries pointing into the
 /// unwound stack. It aborts the wait (`abort`, as in [`Context::wait`]), or
 /// if an operation claimed it first waits for the claimer to finish
-/// (claimers never wait for the owner, so this is short), then runs
-/// `unregister` (waiter rule 1).
+/// (claimers never wait for the owner, so this is short; one that gives the
+/// claim back lets it abort after all), then runs `unregister` (waiter
+/// rule 1).
 ///
 /// Known gap: a select whose send a receiver claimed hands that receiver a
 /// `Peer` to fill; if the select unwinds instead, the receiver waits for a
@@ -241,8 +269,11 @@ impl<A: FnMut() -> bool, F: FnMut()> Drop for Withdraw<'_, A, F> {
         if !self.armed {
             return;
         }
-        if !(self.abort)() {
-            self.ctx.await_claimer();
+        // A claim given back (`unclaim`) leaves the entry to withdraw.
+        while !(self.abort)() {
+            if self.ctx.await_claimer() {
+                break;
+            }
         }
         (self.unregister)();
     }

@@ -1,12 +1,17 @@
 //! `select!` and `Select`: readiness, fairness, defaults, timeouts, closed
 //! channels, exactly-one semantics, and withdrawn registrations.
 
-use std::sync::Arc;
+use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use goro_chan::{RecvError, Select, SendError, bounded, never, select, time, unbounded};
+use goro_chan::{
+    RecvError, RecvTimeoutError, Select, SendError, SendTimeoutError, TryRecvError, bounded, never,
+    select, time, unbounded,
+};
 use goro_sched::go;
 
 #[test]
@@ -368,4 +373,272 @@ fn values_handed_to_a_blocked_select_arrive_once_small_or_large() {
     let expected = ROUNDS * (ROUNDS - 1) / 2;
     assert_eq!((small_sum, large_sum), (expected, expected));
     assert_eq!(drops.load(Ordering::SeqCst), ROUNDS as usize);
+}
+
+// ---------------------------------------------------------------------------
+// A chosen operation completed in the wrong direction (issue 16): it panics
+// before the operation is used, and the operation's drop gives back what it
+// held where it can. Each test catches the panic, checks the channel, then
+// lets the panic go on for `should_panic` to check its message.
+
+/// Generous bound against hangs (never a timing claim).
+const HANG: Duration = Duration::from_secs(20);
+
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < HANG, "timed out waiting for {what}");
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Runs `f`, which must panic; returns the panic.
+fn wrong_direction(f: impl FnOnce()) -> Box<dyn Any + Send> {
+    catch_unwind(AssertUnwindSafe(f)).expect_err("completing the wrong direction must panic")
+}
+
+#[test]
+#[should_panic(expected = "SelectedOperation::send called for a receive operation")]
+fn send_on_a_chosen_receive_panics_and_puts_the_sender_back_unbuffered() {
+    let (tx, rx) = bounded::<i32>(0);
+    let sender = {
+        let tx = tx.clone();
+        thread::spawn(move || tx.send_timeout(7, HANG))
+    };
+    wait_until("the sender to wait", || rx.__waiting() == (0, 1));
+    let mut sel = Select::new();
+    sel.recv(&rx);
+    let op = sel.select(); // claims the waiting sender
+    let panic = wrong_direction(|| {
+        let _ = op.send(&tx, 8);
+    });
+    // The sender waits again, its value with it: neither lost nor replaced.
+    assert_eq!(rx.__waiting(), (0, 1));
+    assert_eq!(rx.recv_timeout(HANG), Ok(7));
+    assert_eq!(sender.join().unwrap(), Ok(()));
+    assert_eq!(rx.__waiting(), (0, 0));
+    resume_unwind(panic);
+}
+
+#[test]
+#[should_panic(expected = "SelectedOperation::send called for a receive operation")]
+fn a_sender_put_back_after_its_deadline_times_out() {
+    let (tx, rx) = bounded::<i32>(0);
+    let (done_tx, done_rx) = mpsc::channel();
+    {
+        let tx = tx.clone();
+        thread::spawn(move || done_tx.send(tx.send_timeout(7, Duration::from_millis(20))));
+    }
+    wait_until("the sender to wait", || rx.__waiting() == (0, 1));
+    let mut sel = Select::new();
+    sel.recv(&rx);
+    let op = sel.select(); // claims the waiting sender
+    // Its deadline passes while it is claimed: it waits for its claimer...
+    thread::sleep(Duration::from_millis(100));
+    let panic = wrong_direction(|| {
+        let _ = op.send(&tx, 8);
+    });
+    // ... which puts it back: it withdraws, timed out, with its value.
+    let outcome = done_rx
+        .recv_timeout(HANG)
+        .expect("the put-back sender hung");
+    assert_eq!(outcome, Err(SendTimeoutError::Timeout(7)));
+    assert_eq!(rx.__waiting(), (0, 0));
+    resume_unwind(panic);
+}
+
+#[test]
+#[should_panic(expected = "SelectedOperation::recv called for a send operation")]
+fn a_waiter_given_back_to_a_closed_channel_learns_it_is_closed() {
+    // Closing while the waiting sender and receiver are claimed does not
+    // see them (they are out of the queues): when given back, they are told.
+    let (tx, rx) = bounded::<i32>(0);
+    let sender = {
+        let tx = tx.clone();
+        thread::spawn(move || tx.send_timeout(7, HANG))
+    };
+    wait_until("the sender to wait", || rx.__waiting() == (0, 1));
+    let mut sel = Select::new();
+    sel.recv(&rx);
+    let op = sel.select(); // claims the waiting sender
+    tx.close();
+    let panic = wrong_direction(|| {
+        let _ = op.send(&tx, 8);
+    });
+    drop(panic);
+    assert_eq!(sender.join().unwrap(), Err(SendTimeoutError::Closed(7)));
+
+    let (tx, rx) = bounded::<i32>(0);
+    let receiver = {
+        let rx = rx.clone();
+        go(move || rx.recv_timeout(HANG))
+    };
+    wait_until("the receiver to wait", || rx.__waiting() == (1, 0));
+    let mut sel = Select::new();
+    sel.send(&tx);
+    let op = sel.select(); // claims the waiting receiver
+    tx.close();
+    let panic = wrong_direction(|| {
+        let _ = op.recv(&rx);
+    });
+    assert_eq!(receiver.join().unwrap(), Err(RecvTimeoutError::Closed));
+    assert_eq!(rx.__waiting(), (0, 0));
+    resume_unwind(panic);
+}
+
+#[test]
+#[should_panic(expected = "SelectedOperation::send called for a receive operation")]
+fn send_on_a_chosen_receive_panics_and_drops_the_value_taken_buffered() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let (tx, rx) = bounded::<Counted>(1);
+    tx.send(Counted(drops.clone(), 7)).unwrap();
+    let mut sel = Select::new();
+    sel.recv(&rx);
+    let op = sel.select(); // takes the 7 out of the ring
+    let panic = wrong_direction(|| {
+        let _ = op.send(&tx, Counted(drops.clone(), 8));
+    });
+    // The 7 goes with the operation (a ring cannot put it back first in
+    // line), the 8 was not sent; both are dropped, once.
+    assert_eq!(drops.load(Ordering::SeqCst), 2);
+    assert!(matches!(rx.try_recv(), Err(TryRecvError::Empty)));
+    tx.send(Counted(drops.clone(), 9)).unwrap();
+    assert_eq!(rx.try_recv().map(|c| c.1).ok(), Some(9));
+    resume_unwind(panic);
+}
+
+#[test]
+#[should_panic(expected = "SelectedOperation::send called for a receive operation")]
+fn send_on_a_chosen_receive_panics_and_gives_the_value_back_unbounded() {
+    let (tx, rx) = unbounded::<i32>();
+    tx.send(7).unwrap();
+    let mut sel = Select::new();
+    sel.recv(&rx);
+    let op = sel.select(); // reserves the 7
+    // A receiver that comes meanwhile finds nothing and waits.
+    let receiver = {
+        let rx = rx.clone();
+        thread::spawn(move || rx.recv_timeout(HANG))
+    };
+    wait_until("the receiver to wait", || rx.__waiting() == (1, 0));
+    let panic = wrong_direction(|| {
+        let _ = op.send(&tx, 8);
+    });
+    // The reserved 7 goes to the waiting receiver; the 8 was not sent.
+    assert_eq!(receiver.join().unwrap(), Ok(7));
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    assert_eq!(rx.len(), 0);
+    tx.send(9).unwrap();
+    assert_eq!(rx.len(), 1);
+    assert_eq!(rx.try_recv(), Ok(9));
+    resume_unwind(panic);
+}
+
+#[test]
+#[should_panic(expected = "SelectedOperation::send called for a receive operation")]
+fn send_on_a_chosen_receive_gives_the_reservation_back_unbounded() {
+    // No receiver waits: the reserved value is first in line again.
+    let (tx, rx) = unbounded::<i32>();
+    tx.send(7).unwrap();
+    tx.send(8).unwrap();
+    let mut sel = Select::new();
+    sel.recv(&rx);
+    let op = sel.select();
+    assert_eq!(rx.len(), 1);
+    let panic = wrong_direction(|| {
+        let _ = op.send(&tx, 9);
+    });
+    assert_eq!(rx.len(), 2);
+    assert_eq!(rx.try_recv(), Ok(7));
+    assert_eq!(rx.try_recv(), Ok(8));
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    resume_unwind(panic);
+}
+
+#[test]
+#[should_panic(expected = "SelectedOperation::recv called for a send operation")]
+fn recv_on_a_chosen_send_panics_and_puts_the_receiver_back_unbuffered() {
+    let (tx, rx) = bounded::<i32>(0);
+    let receiver = {
+        let rx = rx.clone();
+        go(move || rx.recv_timeout(HANG)) // a goroutine, parked
+    };
+    wait_until("the receiver to wait", || rx.__waiting() == (1, 0));
+    let mut sel = Select::new();
+    sel.send(&tx);
+    let op = sel.select(); // claims the waiting receiver
+    let panic = wrong_direction(|| {
+        let _ = op.recv(&rx);
+    });
+    // The receiver waits again (it was not told the channel closed) and
+    // takes the next send.
+    assert_eq!(rx.__waiting(), (1, 0));
+    assert_eq!(tx.send_timeout(5, HANG), Ok(()));
+    assert_eq!(receiver.join().unwrap(), Ok(5));
+    resume_unwind(panic);
+}
+
+#[test]
+#[should_panic(expected = "SelectedOperation::recv called for a send operation")]
+fn recv_on_a_chosen_send_panics_and_frees_the_slot_buffered() {
+    let (tx, rx) = bounded::<i32>(1);
+    let mut sel = Select::new();
+    sel.send(&tx);
+    let op = sel.select(); // takes the free slot
+    let receiver = {
+        let rx = rx.clone();
+        thread::spawn(move || rx.recv_timeout(HANG))
+    };
+    let panic = wrong_direction(|| {
+        let _ = op.recv(&rx);
+    });
+    // The slot is given up: the receiver skips it and takes the next send.
+    assert_eq!(tx.send_timeout(5, HANG), Ok(()));
+    assert_eq!(receiver.join().unwrap(), Ok(5));
+    assert_eq!(tx.send_timeout(6, HANG), Ok(()));
+    assert_eq!(rx.try_recv(), Ok(6));
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    resume_unwind(panic);
+}
+
+#[test]
+#[should_panic(expected = "SelectedOperation::recv called for a send operation")]
+fn recv_on_a_chosen_send_panics_without_underflow_unbounded() {
+    let (tx, rx) = unbounded::<i32>();
+    let mut sel = Select::new();
+    sel.send(&tx);
+    let op = sel.select(); // reserves room
+    let panic = wrong_direction(|| {
+        let _ = op.recv(&rx);
+    });
+    // Nothing was received, no count went below zero, the channel works on.
+    assert_eq!(rx.len(), 0);
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    tx.send(5).unwrap();
+    assert_eq!(rx.len(), 1);
+    assert_eq!(rx.recv_timeout(HANG), Ok(5));
+    resume_unwind(panic);
+}
+
+#[test]
+fn a_select_with_both_directions_on_one_channel_completes_the_chosen_one() {
+    // The direction check must let the right call through when a select
+    // has a send and a receive on the same channel.
+    let (tx, rx) = unbounded::<i32>();
+    let mut queued = std::collections::VecDeque::new();
+    for round in 0..100 {
+        let mut sel = Select::new();
+        let get = sel.recv(&rx);
+        let put = sel.send(&tx);
+        let op = sel.select();
+        match op.index() {
+            i if i == get => assert_eq!(op.recv(&rx).ok(), queued.pop_front()),
+            i if i == put => {
+                op.send(&tx, round).unwrap();
+                queued.push_back(round);
+            }
+            _ => unreachable!(),
+        }
+    }
+    assert_eq!(rx.try_iter().collect::<Vec<_>>(), Vec::from(queued));
 }

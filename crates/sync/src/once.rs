@@ -4,7 +4,7 @@
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::mem::MaybeUninit;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 use goro_sched::park::Wait;
 use goro_sched::spin::SpinLock;
@@ -18,10 +18,34 @@ const COMPLETE: u8 = 2;
 /// The grant: the runner finished (or gave up).
 const FINISHED: usize = 1;
 
+/// No caller runs the initialiser (in `Gate::runner`).
+const NOBODY: u64 = 0;
+/// Set in a plain thread's caller id: goroutine ids count up from 1 and
+/// never reach it.
+const THREAD_BIT: u64 = 1 << 63;
+
+/// Who calls: the goroutine (which may move between threads while it runs
+/// the initialiser), else the thread. Never `NOBODY`.
+fn caller() -> u64 {
+    static NEXT_THREAD: AtomicU64 = AtomicU64::new(1);
+    thread_local! {
+        static THREAD: u64 = NEXT_THREAD.fetch_add(1, Ordering::Relaxed) | THREAD_BIT;
+    }
+    match goro_sched::id() {
+        Some(id) => id.as_u64(),
+        None => THREAD.with(|id| *id),
+    }
+}
+
 /// The state machine both types share: one caller runs the initialiser, the
 /// others wait in a list until it finishes.
 struct Gate {
     state: AtomicU8,
+    /// While `RUNNING`, the `caller()` running the initialiser, once it has
+    /// stored itself (else `NOBODY`): a call from it again is re-entrant,
+    /// and would wait for itself for ever. Written only by the runner, so
+    /// the runner always sees its own id, and another caller never does.
+    runner: AtomicU64,
     waiters: SpinLock<List>,
 }
 
@@ -29,6 +53,7 @@ impl Gate {
     const fn new() -> Gate {
         Gate {
             state: AtomicU8::new(INCOMPLETE),
+            runner: AtomicU64::new(NOBODY),
             waiters: SpinLock::new(List::new()),
         }
     }
@@ -41,7 +66,13 @@ impl Gate {
     /// runs it. If `f` panics, the gate is complete anyway when
     /// `complete_on_panic` (Go's `Once`), else open again for the next
     /// caller (std's `OnceLock`).
-    fn run(&self, f: impl FnOnce(), complete_on_panic: bool) {
+    ///
+    /// # Panics
+    /// If called from `f` (the same goroutine or thread, while it runs `f`),
+    /// with a message naming `what` was called: std's `OnceCell` panics
+    /// too, where waiting would hang. The panic unwinds through `f`.
+    fn run(&self, f: impl FnOnce(), complete_on_panic: bool, what: &'static str) {
+        let mut me = NOBODY;
         loop {
             match self.state.compare_exchange(
                 INCOMPLETE,
@@ -50,6 +81,7 @@ impl Gate {
                 Ordering::Acquire,
             ) {
                 Ok(_) => {
+                    self.runner.store(caller(), Ordering::Relaxed);
                     let mut finish = Finish {
                         gate: self,
                         state: if complete_on_panic {
@@ -63,7 +95,15 @@ impl Gate {
                     return;
                 }
                 Err(COMPLETE) => return,
-                Err(_) => self.wait_running(),
+                Err(_) => {
+                    if me == NOBODY {
+                        me = caller();
+                    }
+                    if self.runner.load(Ordering::Relaxed) == me {
+                        panic!("goro::sync::{what} called re-entrantly from its own initialiser");
+                    }
+                    self.wait_running();
+                }
             }
         }
     }
@@ -91,6 +131,9 @@ struct Finish<'a> {
 
 impl Drop for Finish<'_> {
     fn drop(&mut self) {
+        // Before the state: the next runner (after a panic that left it
+        // open) stores itself only after this.
+        self.gate.runner.store(NOBODY, Ordering::Relaxed);
         self.gate.state.store(self.state, Ordering::Release);
         let all = self.gate.waiters.lock().drain();
         all.grant_all(FINISHED);
@@ -137,6 +180,12 @@ impl Once {
 
     /// Runs `f` if no call has yet; if one is running, waits for it.
     ///
+    /// # Panics
+    /// If `f` panics (the `Once` counts as run, as in Go), or if `f` calls
+    /// `call_once` on the same `Once`, from the same goroutine or thread:
+    /// waiting for itself, it would hang for ever (as Go's does). Calls from
+    /// other goroutines and threads wait.
+    ///
     /// ```
     /// use goro_sync::chan::sched::go;
     /// use goro_sync::Once;
@@ -158,7 +207,7 @@ impl Once {
     /// ```
     pub fn call_once(&self, f: impl FnOnce()) {
         if !self.gate.is_complete() {
-            self.gate.run(f, true);
+            self.gate.run(f, true, "Once::call_once");
         }
     }
 
@@ -259,7 +308,17 @@ impl<T> OnceCell<T> {
     /// assert_eq!(*cell.get_or_init(|| 1), 1);
     /// assert_eq!(*cell.get_or_init(|| 2), 1); // already set: `f` does not run
     /// ```
+    ///
+    /// # Panics
+    /// If `f` panics (the cell stays empty), or if `f` initialises the cell
+    /// itself (`get_or_init` or `set` from `f`, which would wait for itself
+    /// for ever), as std's `OnceCell`.
     pub fn get_or_init(&self, f: impl FnOnce() -> T) -> &T {
+        self.initialise(f, "OnceCell::get_or_init")
+    }
+
+    /// `get_or_init`, saying which method was called if it is re-entrant.
+    fn initialise(&self, f: impl FnOnce() -> T, what: &'static str) -> &T {
         if let Some(value) = self.get() {
             return value;
         }
@@ -270,6 +329,7 @@ impl<T> OnceCell<T> {
                 unsafe { (*self.value.get()).write(value) };
             },
             false,
+            what,
         );
         self.get().expect("the gate completed")
     }
@@ -281,9 +341,12 @@ impl<T> OnceCell<T> {
     /// assert_eq!(cell.set("first"), Ok(()));
     /// assert_eq!(cell.set("second"), Err("second"));
     /// ```
+    ///
+    /// # Panics
+    /// If called from the cell's own initialiser (see `get_or_init`).
     pub fn set(&self, value: T) -> Result<(), T> {
         let mut value = Some(value);
-        self.get_or_init(|| value.take().expect("runs once"));
+        self.initialise(|| value.take().expect("runs once"), "OnceCell::set");
         match value {
             None => Ok(()),
             Some(value) => Err(value),

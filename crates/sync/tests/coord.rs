@@ -208,6 +208,190 @@ fn once_cell_drops_its_value_once() {
     assert_eq!(drops.load(Ordering::SeqCst), 2);
 }
 
+/// The message of a panic.
+fn message(panic: Box<dyn std::any::Any + Send>) -> String {
+    match panic.downcast::<String>() {
+        Ok(s) => *s,
+        Err(panic) => panic
+            .downcast::<&str>()
+            .map_or_else(|_| "(not a string)".to_string(), |s| s.to_string()),
+    }
+}
+
+/// Runs `f` on a thread of its own and returns the message it panicked
+/// with; fails (rather than hangs) if `f` waits for ever, as a re-entrant
+/// call waiting for itself would.
+fn panic_message(f: impl FnOnce() + Send + 'static) -> String {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+        let _ = tx.send(outcome.err().map(message));
+    });
+    rx.recv_timeout(Duration::from_secs(20))
+        .expect("hung: the re-entrant call waited for itself")
+        .expect("the re-entrant call did not panic")
+}
+
+/// As `panic_message`, with `f` run in a goroutine of a two-worker runtime
+/// (the panic caught there).
+fn panic_message_in_a_goroutine(f: impl FnOnce() + Send + 'static) -> String {
+    panic_message(move || {
+        let rt = Runtime::builder().workers(2).build().unwrap();
+        let caught = rt.run(move || {
+            assert!(goro_sched::id().is_some());
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+                .err()
+                .map(message)
+        });
+        if let Some(caught) = caught {
+            panic!("{caught}");
+        }
+    })
+}
+
+const ONCE_REENTRANT: &str = "goro::sync::Once::call_once called re-entrantly";
+const CELL_REENTRANT: &str = "goro::sync::OnceCell::get_or_init called re-entrantly";
+
+#[test]
+fn once_called_re_entrantly_on_a_thread_panics_and_counts_as_run() {
+    let once = Arc::new(Once::new());
+    let o = once.clone();
+    let msg = panic_message(move || o.call_once(|| o.call_once(|| unreachable!())));
+    assert!(msg.contains(ONCE_REENTRANT), "{msg}");
+    // As any panicking function, it counts as run (Go's rule), and nobody
+    // is left waiting.
+    assert!(once.is_completed());
+    once.call_once(|| unreachable!("already run"));
+}
+
+#[test]
+fn once_called_re_entrantly_in_a_goroutine_panics() {
+    let once = Arc::new(Once::new());
+    let o = once.clone();
+    let msg = panic_message_in_a_goroutine(move || {
+        o.call_once(|| {
+            goro_sched::yield_now(); // perhaps onto the other worker's thread
+            o.call_once(|| unreachable!());
+        });
+    });
+    assert!(msg.contains(ONCE_REENTRANT), "{msg}");
+    assert!(once.is_completed());
+}
+
+#[test]
+fn once_cell_initialised_re_entrantly_on_a_thread_panics_and_stays_empty() {
+    let cell = Arc::new(OnceCell::<u32>::new());
+    let c = cell.clone();
+    let msg = panic_message(move || {
+        c.get_or_init(|| *c.get_or_init(|| 1) + 1);
+    });
+    assert!(msg.contains(CELL_REENTRANT), "{msg}");
+    // As any panicking initialiser, it leaves the cell empty (std's rule).
+    assert_eq!(cell.get(), None);
+    let c = cell.clone();
+    let msg = panic_message(move || {
+        c.get_or_init(|| {
+            let _ = c.set(1);
+            2
+        });
+    });
+    assert!(
+        msg.contains("goro::sync::OnceCell::set called re-entrantly"),
+        "{msg}"
+    );
+    assert_eq!(cell.get(), None);
+    assert_eq!(cell.get_or_init(|| 3), &3);
+}
+
+#[test]
+fn once_cell_initialised_re_entrantly_in_a_goroutine_panics() {
+    let cell = Arc::new(OnceCell::<u32>::new());
+    let c = cell.clone();
+    let msg = panic_message_in_a_goroutine(move || {
+        c.get_or_init(|| {
+            goro_sched::yield_now();
+            *c.get_or_init(|| 1) + 1
+        });
+    });
+    assert!(msg.contains(CELL_REENTRANT), "{msg}");
+    assert_eq!(cell.get(), None);
+    assert_eq!(cell.get_or_init(|| 3), &3);
+}
+
+#[test]
+fn callers_on_the_initialisers_thread_but_not_its_goroutine_wait() {
+    // One worker: the goroutine running `f` parks inside it, and others
+    // call on the same thread. They are not re-entrant calls: they wait.
+    // So does a plain thread, and so do goroutines for a thread's `f`.
+    let rt = Runtime::builder().workers(1).build().unwrap();
+    let once = Arc::new(Once::new());
+    let cell = Arc::new(OnceCell::<u32>::new());
+    let (release_tx, release_rx) = goro_sync::chan::bounded::<()>(0);
+    let started = Arc::new(AtomicBool::new(false));
+    let (o, c, s) = (once.clone(), cell.clone(), started.clone());
+    let runner = rt.go(move || {
+        o.call_once(|| {
+            c.get_or_init(|| {
+                s.store(true, Ordering::SeqCst);
+                release_rx.recv().unwrap(); // parks
+                7
+            });
+        });
+    });
+    wait_until("the initialiser to start", || {
+        started.load(Ordering::SeqCst)
+    });
+    let waiters: Vec<_> = (0..4)
+        .map(|_| {
+            let (o, c) = (once.clone(), cell.clone());
+            rt.go(move || {
+                o.call_once(|| unreachable!("runs once"));
+                *c.get_or_init(|| unreachable!("initialised once"))
+            })
+        })
+        .collect();
+    let (c, o) = (cell.clone(), once.clone());
+    let thread = std::thread::spawn(move || {
+        o.call_once(|| unreachable!("runs once"));
+        *c.get_or_init(|| unreachable!("initialised once"))
+    });
+    std::thread::sleep(Duration::from_millis(20));
+    assert!(!once.is_completed() && cell.get().is_none());
+    release_tx.send(()).unwrap();
+    runner.join().unwrap();
+    for w in waiters {
+        assert_eq!(w.join().unwrap(), 7);
+    }
+    assert_eq!(thread.join().unwrap(), 7);
+    // And goroutines wait for a plain thread's initialiser.
+    let cell = Arc::new(OnceCell::<u32>::new());
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let started = Arc::new(AtomicBool::new(false));
+    let (c, s) = (cell.clone(), started.clone());
+    let thread = std::thread::spawn(move || {
+        *c.get_or_init(|| {
+            s.store(true, Ordering::SeqCst);
+            release_rx.recv().unwrap();
+            9
+        })
+    });
+    wait_until("the initialiser to start", || {
+        started.load(Ordering::SeqCst)
+    });
+    let waiters: Vec<_> = (0..4)
+        .map(|_| {
+            let c = cell.clone();
+            rt.go(move || *c.get_or_init(|| unreachable!("initialised once")))
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(20));
+    release_tx.send(()).unwrap();
+    assert_eq!(thread.join().unwrap(), 9);
+    for w in waiters {
+        assert_eq!(w.join().unwrap(), 9);
+    }
+}
+
 #[test]
 fn semaphore_bounds_concurrency_with_weights() {
     let sem = Arc::new(Semaphore::new(10));
