@@ -365,7 +365,7 @@ fn bench(args: &[String]) -> Result<(), Failure> {
                     "[{secs:>7.1}s {done:>3}/{pairs}] {}/{} run {run}/{runs} ... ",
                     w.name, cell.system.name
                 );
-                let out = run_once(&cell.binary, w.name, cell.n)?;
+                let out = run_once(&cell.binary, cell.system.env, w.name, cell.n)?;
                 let (figure, second) = figures(w, cell.n, &out).ok_or_else(|| {
                     Failure::Error(format!(
                         "{}/{}: missing fields in {out:?}",
@@ -572,9 +572,16 @@ fn figures(w: &Workload, n: u64, out: &Output) -> Option<(f64, Option<f64>)> {
 }
 
 /// Runs `<binary> <workload> <n>` once and parses its `key=value` fields.
-fn run_once(binary: &Path, workload: &str, n: u64) -> Result<Output, Failure> {
-    let shown = format!("{} {workload} {n}", binary.display());
+fn run_once(
+    binary: &Path,
+    env: &[(&str, &str)],
+    workload: &str,
+    n: u64,
+) -> Result<Output, Failure> {
+    let vars: String = env.iter().map(|(k, v)| format!("{k}={v} ")).collect();
+    let shown = format!("{vars}{} {workload} {n}", binary.display());
     let out = Command::new(binary)
+        .envs(env.iter().copied())
         .args([workload, &n.to_string()])
         .output()
         .map_err(|e| Failure::Error(format!("cannot run `{shown}`: {e}")))?;

@@ -10,6 +10,8 @@ pub(crate) struct System {
     pub(crate) name: &'static str,
     /// File name of the binary under `target/release`.
     pub(crate) binary: &'static str,
+    /// Environment variables the binary runs with.
+    pub(crate) env: &'static [(&'static str, &'static str)],
 }
 
 /// All systems, in table column order. goro comes first: ratios are goro's.
@@ -17,26 +19,37 @@ pub(crate) const SYSTEMS: &[System] = &[
     System {
         name: "goro",
         binary: "bench-goro",
+        env: &[],
+    },
+    System {
+        name: "goro-migrate",
+        binary: "bench-goro",
+        env: &[("GORO_BENCH_MODE", "migrating")],
     },
     System {
         name: "go",
         binary: "bench-go",
+        env: &[],
     },
     System {
         name: "tokio",
         binary: "bench-tokio",
+        env: &[],
     },
     System {
         name: "may",
         binary: "bench-may",
+        env: &[],
     },
     System {
         name: "crossbeam",
         binary: "bench-crossbeam",
+        env: &[],
     },
     System {
         name: "corosensei",
         binary: "bench-corosensei",
+        env: &[],
     },
 ];
 
@@ -179,7 +192,7 @@ pub(crate) const WORKLOADS: &[Workload] = &[
         unit: "ns per goroutine",
         n_unit: "",
         measure: Measure::PerOp,
-        systems: &["goro", "go", "tokio", "may"],
+        systems: &["goro", "goro-migrate", "go", "tokio", "may"],
         sizes: &[("may", 20_000, 10_000)],
         notes: &[("may", MAY_MAPS)],
         skips: &[],
@@ -200,7 +213,7 @@ pub(crate) const WORKLOADS: &[Workload] = &[
         unit: "ns per leaf",
         n_unit: "",
         measure: Measure::PerOp,
-        systems: &["goro", "go", "tokio", "may"],
+        systems: &["goro", "goro-migrate", "go", "tokio", "may"],
         sizes: &[("may", 10_000, 10_000)],
         notes: &[
             (
@@ -225,7 +238,7 @@ pub(crate) const WORKLOADS: &[Workload] = &[
         unit: "ns per leaf",
         n_unit: "",
         measure: Measure::PerOp,
-        systems: &["goro", "tokio"],
+        systems: &["goro", "goro-migrate", "tokio"],
         sizes: &[],
         notes: &[],
         skips: &[],
@@ -240,7 +253,7 @@ pub(crate) const WORKLOADS: &[Workload] = &[
         unit: "ns per round trip",
         n_unit: "",
         measure: Measure::PerOp,
-        systems: &["goro", "go", "tokio", "may", "crossbeam"],
+        systems: &["goro", "goro-migrate", "go", "tokio", "may", "crossbeam"],
         sizes: &[],
         notes: &[
             ("tokio", "mpsc channels of capacity 1"),
@@ -262,7 +275,7 @@ pub(crate) const WORKLOADS: &[Workload] = &[
         unit: "ns per hop",
         n_unit: "",
         measure: Measure::PerOp,
-        systems: &["goro", "go", "tokio", "may"],
+        systems: &["goro", "goro-migrate", "go", "tokio", "may"],
         sizes: &[],
         notes: &[
             ("tokio", "mpsc channels of capacity 1"),
@@ -280,7 +293,7 @@ pub(crate) const WORKLOADS: &[Workload] = &[
         unit: "ns per message",
         n_unit: "",
         measure: Measure::PerOp,
-        systems: &["goro", "go", "may", "crossbeam"],
+        systems: &["goro", "goro-migrate", "go", "may", "crossbeam"],
         sizes: &[],
         notes: &[
             (
@@ -307,7 +320,7 @@ pub(crate) const WORKLOADS: &[Workload] = &[
         unit: "ns per message",
         n_unit: "",
         measure: Measure::PerOp,
-        systems: &["goro", "go", "tokio", "crossbeam"],
+        systems: &["goro", "goro-migrate", "go", "tokio", "crossbeam"],
         sizes: &[],
         notes: &[
             ("tokio", "tokio::select! over mpsc channels of capacity 1"),
@@ -330,7 +343,7 @@ pub(crate) const WORKLOADS: &[Workload] = &[
         unit: "ns per increment",
         n_unit: "",
         measure: Measure::PerOp,
-        systems: &["goro", "go", "tokio", "may", "crossbeam"],
+        systems: &["goro", "goro-migrate", "go", "tokio", "may", "crossbeam"],
         sizes: &[],
         notes: &[
             ("tokio", "tokio::sync::Mutex, n tasks"),
@@ -352,7 +365,7 @@ pub(crate) const WORKLOADS: &[Workload] = &[
         unit: "KiB per parked goroutine",
         n_unit: "",
         measure: Measure::KibEach,
-        systems: &["goro", "go", "tokio", "may"],
+        systems: &["goro", "goro-migrate", "go", "tokio", "may"],
         sizes: &[("may", 20_000, 10_000)],
         notes: &[
             (
@@ -382,7 +395,7 @@ pub(crate) const WORKLOADS: &[Workload] = &[
         unit: "tick lag ms: worst, p99",
         n_unit: " ms",
         measure: Measure::Lag,
-        systems: &["goro", "go", "tokio", "may"],
+        systems: &["goro", "goro-migrate", "go", "tokio", "may"],
         sizes: &[],
         notes: HOG_NOTES,
         skips: &[],
@@ -397,7 +410,7 @@ pub(crate) const WORKLOADS: &[Workload] = &[
         unit: "tick lag ms: worst, p99",
         n_unit: " ms",
         measure: Measure::Lag,
-        systems: &["goro", "go", "tokio", "may"],
+        systems: &["goro", "goro-migrate", "go", "tokio", "may"],
         sizes: &[],
         notes: HOG_NOTES,
         skips: &[],
@@ -412,9 +425,28 @@ pub(crate) const WORKLOADS: &[Workload] = &[
         unit: "tick lag ms: worst, p99",
         n_unit: " ms",
         measure: Measure::Lag,
-        systems: &["goro", "go", "tokio", "may"],
+        systems: &["goro", "goro-migrate", "go", "tokio", "may"],
         sizes: &[],
         notes: HOG_NOTES,
+        skips: &[],
+        goals: HOG_GOAL,
+    },
+    Workload {
+        name: "hogs-blocking",
+        about: "the CPU-loop hogs, each wrapped in goro::blocking (goro only)",
+        n: 2_000,
+        quick_n: 300,
+        ops_per_n: 1,
+        unit: "tick lag ms: worst, p99",
+        n_unit: " ms",
+        measure: Measure::Lag,
+        systems: &["goro", "goro-migrate"],
+        sizes: &[],
+        notes: &[(
+            "goro",
+            "each hog runs inside goro::blocking: on the blocking pool in the default mode, in place \
+             with its worker handed off at once in the migrating mode",
+        )],
         skips: &[],
         goals: HOG_GOAL,
     },

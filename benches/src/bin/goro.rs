@@ -27,28 +27,32 @@ fn main() {
             "hogs",
             "hogs-sleep",
             "hogs-read",
+            "hogs-blocking",
         ],
     );
     match workload.as_str() {
         "switch" => goro_benches::report(|| switch(n)),
+        "hogs-blocking" => {
+            goro_benches::report_with(|| run(move || hog_run(Hog::Spin, n, true)));
+        }
         "spawn" => goro_benches::report(|| spawn(n)),
         "skynet" => goro_benches::report(|| {
-            goro::run(move || {
+            run(move || {
                 let (tx, rx) = bounded(0);
                 goro::go(move || skynet(tx, 0, n, 10));
                 rx.recv().unwrap()
             })
         }),
-        "skynet-join" => goro_benches::report(|| goro::run(move || skynet_join(0, n, 10))),
-        "pingpong" => goro_benches::report(|| goro::run(move || pingpong(n))),
-        "ring" => goro_benches::report(|| goro::run(move || ring(n))),
-        "mpmc" => goro_benches::report(|| goro::run(move || mpmc(n))),
-        "select" => goro_benches::report(|| goro::run(move || select4(n))),
-        "mutex" => goro_benches::report(|| goro::run(move || mutex(n))),
-        "memory" => goro_benches::report_with(|| goro::run(move || memory(n))),
+        "skynet-join" => goro_benches::report(|| run(move || skynet_join(0, n, 10))),
+        "pingpong" => goro_benches::report(|| run(move || pingpong(n))),
+        "ring" => goro_benches::report(|| run(move || ring(n))),
+        "mpmc" => goro_benches::report(|| run(move || mpmc(n))),
+        "select" => goro_benches::report(|| run(move || select4(n))),
+        "mutex" => goro_benches::report(|| run(move || mutex(n))),
+        "memory" => goro_benches::report_with(|| run(move || memory(n))),
         hogs => {
             let kind = Hog::of(hogs).unwrap();
-            goro_benches::report_with(|| goro::run(move || hog_run(kind, n)));
+            goro_benches::report_with(|| run(move || hog_run(kind, n, false)));
         }
     }
     // For profiling by hand: the scheduler's counters, on stderr (the
@@ -56,6 +60,28 @@ fn main() {
     if std::env::var_os("GORO_BENCH_STATS").is_some() {
         eprintln!("{:?}", goro::stats());
     }
+}
+
+/// Runs `f` as a goroutine and waits for it: on the global runtime (the
+/// default mode), or with `GORO_BENCH_MODE=migrating` on a runtime of the
+/// migrating mode (the `goro-migrate` column).
+fn run<F, T>(f: F) -> T
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    static MIGRATING: std::sync::OnceLock<goro::Runtime> = std::sync::OnceLock::new();
+    if std::env::var_os("GORO_BENCH_MODE").is_none_or(|m| m != "migrating") {
+        return goro::run(f);
+    }
+    let rt = MIGRATING.get_or_init(|| {
+        // SAFETY: the workloads' goroutines hold nothing tied to a thread
+        // (no thread-local borrow, `Rc` or reentrant lock guard) across a
+        // park point.
+        let builder = unsafe { goro::Runtime::builder().migrating() };
+        builder.build().expect("a migrating runtime")
+    });
+    rt.run(f)
 }
 
 /// `n` resume + suspend round trips; the coroutine yields its counter.
@@ -81,7 +107,7 @@ fn switch(n: u64) -> u64 {
 /// counter and the latch are shared by reference (leaked for the process),
 /// as Go's closures capture them.
 fn spawn(n: u64) -> u64 {
-    goro::run(move || {
+    run(move || {
         let counter: &'static AtomicU64 = Box::leak(Box::new(AtomicU64::new(0)));
         let latch: &'static Latch = Box::leak(Box::new(Latch::new(n)));
         for _ in 0..n {
@@ -288,7 +314,7 @@ fn memory(n: u64) -> (u64, Vec<(&'static str, u64)>) {
 /// deadline `n` ms away (no `goro::blocking`: sysmon must notice them), and
 /// one goroutine that sleeps 1 ms at a time meanwhile, recording its lag.
 /// Returns the number of hogs that finished, and the ticker's lags.
-fn hog_run(kind: Hog, n: u64) -> (u64, Vec<(&'static str, u64)>) {
+fn hog_run(kind: Hog, n: u64, blocking: bool) -> (u64, Vec<(&'static str, u64)>) {
     let hogs = goro_benches::hog_count();
     let deadline = Instant::now() + Duration::from_millis(n);
     let addr = (kind == Hog::Read).then(|| goro_benches::serve_at(hogs, deadline));
@@ -304,7 +330,15 @@ fn hog_run(kind: Hog, n: u64) -> (u64, Vec<(&'static str, u64)>) {
         }
     });
     let hogs: Vec<_> = (0..hogs)
-        .map(|_| goro::go(move || goro_benches::hog(kind, deadline, addr)))
+        .map(|_| {
+            goro::go(move || {
+                if blocking {
+                    goro::blocking(move || goro_benches::hog(kind, deadline, addr))
+                } else {
+                    goro_benches::hog(kind, deadline, addr)
+                }
+            })
+        })
         .collect();
     let finished = hogs.into_iter().map(|h| h.join().unwrap()).sum();
     (finished, ticker.join().unwrap().fields())

@@ -107,11 +107,18 @@ impl<Y, R> CoroutineResult<Y, R> {
 /// that has not finished unwinds its stack, so the destructors of everything
 /// alive on it run.
 ///
-/// A `Coroutine` is `Send` when `I`, `Y` and `R` are (its function must be
-/// `Send` to be created), so it may be resumed on another thread than the one
-/// that last resumed it. Code inside must then not keep a reference to a
-/// `thread_local!` across a `suspend`: after the switch it may be another
-/// thread's.
+/// A `Coroutine` is neither `Send` nor `Sync`, as corosensei's: code on its
+/// stack may hold a reference to a `thread_local!` (or an `Rc` cloned out of
+/// one, a reentrant lock's guard) across a `suspend`, which would be another
+/// thread's after a move. A scheduler that controls everything its
+/// coroutines run (as goro's does) moves them between threads under its own
+/// `unsafe` contract.
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>(_: &T) {}
+/// let co = goro_fiber::Coroutine::<(), (), ()>::new(|_, ()| ());
+/// assert_send(&co); // a coroutine stays on the thread that made it
+/// ```
 pub struct Coroutine<I, Y, R> {
     /// The saved stack pointer while suspended or not yet started; null once
     /// finished.
@@ -128,12 +135,6 @@ pub struct Coroutine<I, Y, R> {
     stack: Stack,
     _marker: PhantomData<fn(I) -> (Y, R)>,
 }
-
-// SAFETY: the coroutine's stack holds only its `Send` function and values of
-// types `I`, `Y` and `R` (all `Send` here) plus whatever that function creates,
-// which it owns; `new` requires the function to be `Send`. Moving the whole
-// stack to another thread is then like moving a `Send` value.
-unsafe impl<I: Send, Y: Send, R: Send> Send for Coroutine<I, Y, R> {}
 
 /// The handle a coroutine's function gets for suspending itself.
 ///
@@ -160,7 +161,16 @@ unsafe impl<I: Send, Y: Send, R: Send> Send for Coroutine<I, Y, R> {}
 /// ```
 pub struct Yielder<I, Y> {
     base: *mut u8,
+    /// The lowest usable address of the coroutine's stack.
+    bottom: *mut u8,
     _marker: PhantomData<fn(Y) -> I>,
+}
+
+/// What a coroutine starts from, at the top of its stack: its function,
+/// and where its stack ends (for `Yielder::is_current`).
+struct Start<F> {
+    bottom: *mut u8,
+    f: F,
 }
 
 /// The panic payload that unwinds a coroutine being dropped.
@@ -210,7 +220,7 @@ impl<I, Y, R> Coroutine<I, Y, R> {
     /// returns that as an `Err` instead.
     pub fn new<F>(f: F) -> Coroutine<I, Y, R>
     where
-        F: FnOnce(&Yielder<I, Y>, I) -> R + Send + 'static,
+        F: FnOnce(&Yielder<I, Y>, I) -> R + 'static,
     {
         match Coroutine::with_stack_size(DEFAULT_STACK_SIZE, f) {
             Ok(co) => co,
@@ -236,13 +246,13 @@ impl<I, Y, R> Coroutine<I, Y, R> {
     /// message that says what to change.
     pub fn with_stack_size<F>(bytes: usize, f: F) -> io::Result<Coroutine<I, Y, R>>
     where
-        F: FnOnce(&Yielder<I, Y>, I) -> R + Send + 'static,
+        F: FnOnce(&Yielder<I, Y>, I) -> R + 'static,
     {
         let stack = Stack::new(bytes)?;
         // The function waits at the top of the stack, aligned for its type;
         // the switch's header and the coroutine's frames go below it.
         let top = stack.top() as usize;
-        let data = (top - mem::size_of::<F>()) & !(mem::align_of::<F>() - 1);
+        let data = (top - mem::size_of::<Start<F>>()) & !(mem::align_of::<Start<F>>() - 1);
         let base = data & !15;
         if top - base + STACK_HEADER > stack.size() / 2 {
             return Err(io::Error::new(
@@ -256,9 +266,14 @@ impl<I, Y, R> Coroutine<I, Y, R> {
             ));
         }
         let (data, base) = (data as *mut u8, base as *mut u8);
-        // SAFETY: `data` is aligned for `F` and `[data, data + size_of::<F>())`
+        // SAFETY: `data` is aligned for `Start<F>` and the `Start<F>` there
         // lies at the top of our stack, which nothing runs on yet.
-        unsafe { data.cast::<F>().write(f) };
+        unsafe {
+            data.cast::<Start<F>>().write(Start {
+                bottom: stack.bottom(),
+                f,
+            })
+        };
         // SAFETY: `base` is 16-byte aligned, at or below `data`, with more than
         // `STACK_HEADER` bytes of our stack below it (checked above).
         let sp = unsafe { arch::init_stack(base, entry::<I, Y, R, F>, data) };
@@ -267,7 +282,7 @@ impl<I, Y, R> Coroutine<I, Y, R> {
             base,
             data,
             started: false,
-            drop_unstarted: drop_in_place::<F>,
+            drop_unstarted: drop_in_place::<Start<F>>,
             stack,
             _marker: PhantomData,
         })
@@ -457,6 +472,37 @@ impl<I, Y> Yielder<I, Y> {
     }
 }
 
+impl<I, Y> Yielder<I, Y> {
+    /// Whether the calling code runs on this yielder's coroutine's own
+    /// stack, rather than on the stack of another coroutine that it resumed
+    /// (or that was resumed elsewhere). A scheduler uses it to tell a
+    /// goroutine's own frames from those of a coroutine nested inside it.
+    ///
+    /// ```
+    /// use goro_fiber::{Coroutine, CoroutineResult};
+    ///
+    /// let mut outer = Coroutine::<(), bool, ()>::new(|outer_y, ()| {
+    ///     let outer_y: *const _ = outer_y;
+    ///     // SAFETY: the inner coroutine finishes while `outer_y` lives.
+    ///     let mut inner = Coroutine::<(), bool, ()>::new(move |y, ()| {
+    ///         y.suspend(unsafe { (*outer_y).is_current() });
+    ///     });
+    ///     let CoroutineResult::Yield(inner_sees_outer) = inner.resume(()) else { unreachable!() };
+    ///     // SAFETY: as above.
+    ///     unsafe { (*outer_y).suspend(inner_sees_outer) };
+    ///     unsafe { (*outer_y).suspend((*outer_y).is_current()) };
+    /// });
+    /// assert_eq!(outer.resume(()), CoroutineResult::Yield(false)); // called from `inner`
+    /// assert_eq!(outer.resume(()), CoroutineResult::Yield(true)); // from `outer` itself
+    /// ```
+    #[inline]
+    pub fn is_current(&self) -> bool {
+        let here = 0u8;
+        let here = ptr::from_ref(&here) as usize;
+        (self.bottom as usize..self.base as usize).contains(&here)
+    }
+}
+
 impl<I, Y> fmt::Debug for Yielder<I, Y> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Yielder").finish_non_exhaustive()
@@ -473,10 +519,11 @@ unsafe extern "C" fn entry<I, Y, R, F>(arg: usize, base: *mut u8, data: *mut u8)
 where
     F: FnOnce(&Yielder<I, Y>, I) -> R,
 {
-    // SAFETY: `new` wrote an `F` at `data`; this is its only move out.
-    let f = unsafe { ptr::read(data as *const F) };
+    // SAFETY: `new` wrote a `Start<F>` at `data`; this is its only move out.
+    let Start { bottom, f } = unsafe { ptr::read(data as *const Start<F>) };
     let yielder = Yielder {
         base,
+        bottom,
         _marker: PhantomData,
     };
     let result = panic::catch_unwind(AssertUnwindSafe(|| {

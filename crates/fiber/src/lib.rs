@@ -63,9 +63,11 @@
 //!
 //! # Thread-locals
 //!
-//! A `Send` coroutine may be resumed on another thread than the one that last
-//! ran it. A `thread_local!` read before a `suspend` and after it may then be two
-//! threads' values: never hold a reference to a thread-local across a `suspend`.
+//! A [`Coroutine`] is not `Send`: it is resumed on the thread that made it, so
+//! a `thread_local!` borrowed across a `suspend` is still that thread's when
+//! it resumes. (Moving one to another thread is for a scheduler that answers
+//! for everything on its stacks: `goro-sched` does, under an `unsafe`
+//! contract.)
 //!
 //! # Supported targets
 //!

@@ -183,28 +183,33 @@ fn coroutines_nest() {
 }
 
 #[test]
-fn a_suspended_coroutine_moves_between_threads() {
-    let mut co = Coroutine::<u64, u64, u64>::new(|y, mut x| {
-        let mut local = Vec::new();
-        for _ in 0..64 {
-            local.push(x);
-            x = y.suspend(local.iter().sum());
-        }
-        local.iter().sum()
+fn a_coroutine_keeps_thread_bound_state_across_suspends() {
+    // A coroutine is not `Send` (see the compile_fail doctest on
+    // `Coroutine`), so its function may hold an `Rc` and a thread-local
+    // borrow across a suspend: it always resumes on this thread.
+    thread_local! {
+        static TOTAL: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    }
+    let seen = std::rc::Rc::new(std::cell::Cell::new(0u64));
+    let s = seen.clone();
+    let mut co = Coroutine::<u64, u64, u64>::new(move |y, mut x| {
+        TOTAL.with(|total| {
+            for _ in 0..64 {
+                total.set(total.get() + x);
+                s.set(s.get() + 1);
+                x = y.suspend(total.get());
+            }
+            total.get()
+        })
     });
     let mut expected = 0;
     for i in 0..64u64 {
-        let (co2, got) = std::thread::spawn(move || {
-            let got = co.resume(i);
-            (co, got)
-        })
-        .join()
-        .unwrap();
-        co = co2;
         expected += i;
-        assert_eq!(got, CoroutineResult::Yield(expected));
+        assert_eq!(co.resume(i), CoroutineResult::Yield(expected));
     }
     assert_eq!(co.resume(0), CoroutineResult::Return(expected));
+    assert_eq!(seen.get(), 64);
+    assert_eq!(TOTAL.with(std::cell::Cell::get), expected);
 }
 
 #[test]

@@ -8,6 +8,20 @@ use std::sync::atomic::Ordering;
 use crate::park::Wait;
 use crate::runtime::Shared;
 
+/// "running on worker N", and, for a goroutine that sysmon found holding
+/// its worker while others wait for it, for how long and how many.
+fn running_state(shared: &Shared, worker: usize, now: u32) -> String {
+    let since = shared.workers[worker].held_since.load(Ordering::Relaxed);
+    if since == u32::MAX {
+        return format!("running on worker {worker}");
+    }
+    format!(
+        "running on worker {worker}, {} ms, {} goroutines wait for its thread",
+        now.saturating_sub(since),
+        shared.pinned_waiting(worker)
+    )
+}
+
 /// Renders the goroutines of `shared`.
 ///
 /// Goroutines that have parked at least once are in the registry and are
@@ -36,7 +50,7 @@ pub(crate) fn render(shared: &Arc<Shared>) -> String {
             .iter()
             .find(|(_, addr)| *addr == task.addr().cast_mut());
         let state = match on {
-            Some((worker, _)) => format!("running on worker {worker}"),
+            Some((worker, _)) => running_state(shared, *worker, now),
             None if task.is_parked() => {
                 let wait = Wait::from_code(task.wait.load(Ordering::Relaxed));
                 let since = task.waiting_since.load(Ordering::Relaxed);
@@ -57,11 +71,16 @@ pub(crate) fn render(shared: &Arc<Shared>) -> String {
         .filter(|(_, addr)| !tasks.iter().any(|t| t.addr().cast_mut() == *addr))
         .map(|&(worker, _)| worker)
         .collect();
-    for worker in &unlisted {
-        let _ = writeln!(
-            out,
-            "\ngoroutine ? [running on worker {worker}, not yet parked]"
-        );
+    for &worker in &unlisted {
+        let (id, from) = shared.workers[worker].running_goroutine();
+        let state = running_state(shared, worker, now);
+        let _ = write!(out, "\ngoroutine {id} [{state}, not yet parked]");
+        match from {
+            Some(at) => {
+                let _ = writeln!(out, ":\n\tspawned at {at}");
+            }
+            None => out.push('\n'),
+        }
     }
     let others = alive.saturating_sub(tasks.len() + unlisted.len());
     if others > 0 {

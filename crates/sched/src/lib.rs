@@ -52,6 +52,7 @@
 #![doc(test(attr(deny(warnings), allow(dead_code, unused_variables))))]
 
 mod alloc;
+mod blocking;
 mod dump;
 mod local;
 pub mod park;
@@ -99,7 +100,7 @@ where
 {
     let location = std::panic::Location::caller();
     let (spawned, backlog) = runtime::with_current_here(|rt, here| {
-        let spawned = rt.spawn(here, None, None, location, f);
+        let spawned = rt.spawn(here, None, None, location, true, f);
         (spawned, here.is_some_and(worker::WorkerCtx::spawn_backlog))
     });
     let handle = match spawned {
@@ -246,26 +247,44 @@ pub fn num_goroutines() -> usize {
 /// Runs a blocking call (file I/O, a C library, a long computation) from a
 /// goroutine, without stalling the others.
 ///
-/// Goroutines are never preempted: one that blocks keeps its worker thread.
-/// `blocking` tells the scheduler first, so that the worker's queue (and
-/// its `next` goroutine) move on at once, to a spare thread if need be,
-/// while `f` runs on this thread. (Sysmon does the same, later, for a
-/// goroutine that blocks or loops without saying so.) Outside a goroutine
-/// it just calls `f`.
+/// Goroutines are never preempted: one that blocks its thread keeps its
+/// worker. `blocking` runs `f` on a thread of a pool (up to 512 threads,
+/// shared by every runtime) while the goroutine parks, so its worker runs
+/// its other goroutines meanwhile; `f` may borrow from the caller, which
+/// waits for it (and is never unwound while it runs). In a runtime built
+/// with [`RuntimeBuilder::migrating`] it runs on the goroutine's own thread
+/// instead, and the worker's other goroutines move on at once, to a spare
+/// thread if need be, as Go hands off a system call's processor. Outside a
+/// goroutine it just calls `f`.
 ///
 /// ```
 /// let h = goro_sched::go(|| {
-///     goro_sched::blocking(|| std::thread::sleep(std::time::Duration::from_millis(5)));
-///     "done"
+///     let path = std::env::temp_dir();
+///     let is_dir = goro_sched::blocking(|| std::fs::metadata(&path).map(|m| m.is_dir()));
+///     is_dir.unwrap()
 /// });
-/// assert_eq!(h.join().unwrap(), "done");
+/// assert!(h.join().unwrap());
 /// ```
+///
+/// # Panics
+/// A panic in `f` is re-raised here.
 pub fn blocking<F, T>(f: F) -> T
 where
-    F: FnOnce() -> T,
+    F: FnOnce() -> T + Send,
+    T: Send,
 {
-    let _guard = sysmon::enter_blocking();
-    f()
+    // While unwinding nothing can park: run it here.
+    if std::thread::panicking() {
+        return f();
+    }
+    match worker::with_any_worker(|w| w.shared.migrate) {
+        Some(true) => {
+            let _guard = sysmon::enter_blocking();
+            f()
+        }
+        Some(false) if worker::in_goroutine() => blocking::run_on_pool(f),
+        _ => f(),
+    }
 }
 
 /// Configures a goroutine before spawning it: its name and stack size.
@@ -358,6 +377,7 @@ impl Builder {
                 self.name.map(Into::into),
                 self.stack_size,
                 location,
+                false,
                 f,
             )
         })

@@ -70,10 +70,24 @@ impl<T: 'static> LocalKey<T> {
     /// // A new goroutine starts from the initialiser.
     /// assert_eq!(goro_sched::go(|| DEPTH.with(Cell::get)).join().unwrap(), 0);
     /// ```
+    ///
+    /// # Panics
+    /// If called inside a goroutine from a `goro_fiber::Coroutine` that the
+    /// goroutine runs: the coroutine could outlive the goroutine, and a
+    /// borrow of the value held across its suspend with it.
     pub fn with<R>(&'static self, f: impl FnOnce(&T) -> R) -> R {
         let index = self.index();
         match worker::current_task() {
             Some(task) => {
+                // A coroutine that the goroutine resumed may outlive it (say,
+                // returned from it), and with it a borrow held across a
+                // suspend: only the goroutine's own frames may borrow.
+                assert!(
+                    task.on_own_stack(),
+                    "goro::local! value used from a goro_fiber::Coroutine running inside \
+                     a goroutine: a borrow held across its suspend could outlive the goroutine; \
+                     use it from the goroutine's own code and pass the value in"
+                );
                 let value = self.get_or_init(task.locals.get(), index);
                 // SAFETY: the value is boxed, so it does not move when the
                 // vector grows, and it is dropped only when the goroutine ends

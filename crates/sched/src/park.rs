@@ -420,10 +420,12 @@ pub enum Wait {
     Semaphore,
     /// `Barrier::wait`.
     Barrier,
+    /// `goro::blocking`, while its call runs on a thread of the pool.
+    Blocking,
 }
 
 impl Wait {
-    const ALL: [Wait; 15] = [
+    const ALL: [Wait; 16] = [
         Wait::Park,
         Wait::Sleep,
         Wait::Join,
@@ -439,6 +441,7 @@ impl Wait {
         Wait::Once,
         Wait::Semaphore,
         Wait::Barrier,
+        Wait::Blocking,
     ];
 
     /// Its number: the discriminant, in `ALL`'s order (every park stores
@@ -478,6 +481,7 @@ impl Wait {
             Wait::WaitGroup => "sync.WaitGroup.Wait",
             Wait::Once => "sync.Once.Do",
             Wait::Semaphore => "semaphore.Acquire",
+            Wait::Blocking => "blocking call",
             Wait::Barrier => "barrier",
         }
     }

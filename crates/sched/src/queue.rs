@@ -1,25 +1,25 @@
 //! A worker's local run queue: two crossbeam deques, one per kind of
 //! goroutine.
 //!
-//! - *Fresh* goroutines, spawned by `go` and not run yet (no stack), newest
-//!   first (LIFO): a goroutine that spawns children and waits for them has them
-//!   run depth first, as in Cilk and Rayon, so a tree of goroutines keeps a
-//!   path of them alive per worker (and their stacks warm), not a level.
-//!   `skynet` (1M leaves) keeps ~25k stacks alive breadth first, each a
-//!   fresh page to fault in and clear, and took 2.5–3.5x as long.
+//! - *Fresh* goroutines, spawned and not run yet, newest first (LIFO): a
+//!   goroutine that spawns children and waits for them has them run depth
+//!   first, as in Cilk and Rayon, so a tree of goroutines keeps a path of
+//!   them alive per worker (and their stacks warm), not a level. `skynet`
+//!   (1M leaves) keeps ~25k stacks alive breadth first, each a fresh page
+//!   to fault in and clear, and took 2.5–3.5x as long.
 //! - *Started* goroutines (woken, run again), oldest first (FIFO), as Go's
 //!   local queue: a goroutine woken behind others runs after them, however
-//!   many newer ones come. So do those taken from the injector, and those
-//!   spawned by `Builder::go`, whose stack comes at spawn.
+//!   many newer ones come.
 //!
 //! The owner takes started ones first, but never more than `STARTED_STREAK`
 //! in a row while fresh ones wait. Thieves take the oldest half of either
 //! (at most crossbeam's batch): fresh first (whole subtrees, no cache state
 //! to lose), but started first from a worker stuck in one goroutine, whose
 //! woken goroutines would otherwise wait for its whole fresh pile to be
-//! stolen. A fresh goroutine below a pile of newer ones that keeps growing
-//! waits for the pile, or for a thief, or for the worker's pick of the
-//! oldest (`steal_oldest_fresh`).
+//! stolen. In the default mode a started goroutine keeps its thread, so
+//! thieves take fresh ones only. A fresh goroutine below a pile of newer
+//! ones that keeps growing waits for the pile, or for a thief, or for the
+//! worker's pick of the oldest (`steal_oldest_fresh`).
 
 use std::cell::Cell;
 
@@ -64,11 +64,11 @@ impl RunQueue {
     ///
     /// # Safety
     /// `task` is the goroutine's run reference (see `task.rs`), in the
-    /// caller's hands: its goroutine is not running, and nobody else touches
-    /// its fiber meanwhile.
+    /// caller's hands: a second reference queued would let two workers
+    /// resume one goroutine. In the default mode a started one is queued
+    /// only on its home worker's queue.
     pub(crate) unsafe fn push(&self, task: TaskRef) {
-        // SAFETY: per the contract.
-        if unsafe { task.is_fresh() } {
+        if task.is_fresh() {
             self.fresh.push(task);
         } else {
             self.started.push(task);
@@ -95,22 +95,38 @@ impl RunQueue {
         self.fresh.len() + self.started.len()
     }
 
-    /// Takes a batch from the injector, returning one to run now; the rest
-    /// queue as started ones (oldest first, behind those queued already).
-    pub(crate) fn take_from(&self, injector: &Injector<TaskRef>) -> Steal<TaskRef> {
-        injector.steal_batch_and_pop(&self.started)
+    /// Whether a thief would find nothing (with `migrate`, whether empty).
+    pub(crate) fn nothing_to_steal(&self, migrate: bool) -> bool {
+        self.fresh.is_empty() && (!migrate || self.started.is_empty())
+    }
+
+    /// Takes a batch from an injector, returning one to run now; the rest
+    /// queue as started ones (oldest first, behind those queued already),
+    /// or with `as_fresh`, as fresh ones, for thieves to take (the default
+    /// mode's global injector holds fresh goroutines only).
+    pub(crate) fn take_from(&self, injector: &Injector<TaskRef>, as_fresh: bool) -> Steal<TaskRef> {
+        if as_fresh {
+            injector.steal_batch_and_pop(&self.fresh)
+        } else {
+            injector.steal_batch_and_pop(&self.started)
+        }
     }
 }
 
 impl RunQueueStealer {
     /// Takes the older half of the victim's fresh goroutines, else of its
-    /// started ones (with `started_first`, the other way round), into
-    /// `dest`, and returns one of them to run now.
+    /// started ones (with `started_first`, the other way round; without
+    /// `migrate`, fresh ones only), into `dest`, and returns one of them to
+    /// run now.
     pub(crate) fn steal_batch_and_pop(
         &self,
         dest: &RunQueue,
         started_first: bool,
+        migrate: bool,
     ) -> Steal<TaskRef> {
+        if !migrate {
+            return self.fresh.steal_batch_and_pop(&dest.fresh);
+        }
         let mut order = [(&self.fresh, &dest.fresh), (&self.started, &dest.started)];
         if started_first {
             order.swap(0, 1);
@@ -133,6 +149,20 @@ impl RunQueueStealer {
 
     pub(crate) fn len(&self) -> usize {
         self.fresh.len() + self.started.len()
+    }
+
+    /// How many goroutines a thief could take (with `migrate`, all).
+    pub(crate) fn stealable_len(&self, migrate: bool) -> usize {
+        if migrate {
+            self.len()
+        } else {
+            self.fresh.len()
+        }
+    }
+
+    /// Whether a thief would find nothing (with `migrate`, whether empty).
+    pub(crate) fn nothing_to_steal(&self, migrate: bool) -> bool {
+        self.fresh.is_empty() && (!migrate || self.started.is_empty())
     }
 }
 

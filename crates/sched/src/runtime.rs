@@ -30,7 +30,7 @@ use std::cell::UnsafeCell;
 use std::fmt;
 use std::io;
 use std::panic::Location;
-use std::ptr::NonNull;
+use std::ptr::{self, NonNull};
 use std::sync::atomic::{
     AtomicBool, AtomicIsize, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering,
     compiler_fence, fence,
@@ -59,6 +59,10 @@ pub(crate) struct Shared {
     /// counting never shares a cache line between workers.
     pub(crate) stats: Box<[CachePadded<Counters>]>,
     pub(crate) stack_size: usize,
+    /// The migrating mode (`RuntimeBuilder::migrating`): a started goroutine
+    /// may move to another thread. Without it (the default), it keeps the
+    /// thread of its first run.
+    pub(crate) migrate: bool,
     /// Go's `GOMAXPROCS`: workers that run goroutines at once, not counting
     /// stuck ones. Slots `0..procs` are the workers; the rest are spares'.
     pub(crate) procs: usize,
@@ -88,6 +92,9 @@ pub(crate) struct Shared {
     pub(crate) sysmon: OnceLock<Thread>,
     pub(crate) sysmon_idle: CachePadded<AtomicBool>,
     shutdown: AtomicBool,
+    /// Shutdown gave up waiting (its timeout passed): workers still
+    /// unwinding their goroutines leave the rest (see "Shutdown").
+    pub(crate) abandoned: AtomicBool,
     /// Worker and spare threads not yet exited.
     threads: Mutex<usize>,
     threads_cv: Condvar,
@@ -113,6 +120,17 @@ const STUCK: u8 = 2;
 /// What other threads may see of one worker.
 pub(crate) struct WorkerShared {
     pub(crate) stealer: RunQueueStealer,
+    /// Goroutines of this worker readied elsewhere (the default mode: a
+    /// started goroutine runs only here), and those that yield here (as
+    /// Go's `Gosched` puts them on its global queue). The worker looks at
+    /// it where it looks at the injector.
+    pub(crate) inbox: Injector<TaskRef>,
+    /// The worker is on the sleepers list (set and cleared under its lock):
+    /// whoever fills its inbox must wake it.
+    asleep: AtomicBool,
+    /// A spare that retired but still has goroutines of its own to run
+    /// (the default mode): it runs only those.
+    pub(crate) retired: AtomicBool,
     /// The goroutine this worker readied last (Go's `runnext`). Only the
     /// worker's thread touches it, but for sysmon's `steal_next`.
     next: UnsafeCell<Option<TaskRef>>,
@@ -123,6 +141,14 @@ pub(crate) struct WorkerShared {
     thread: Mutex<Option<Thread>>,
     /// The address of the goroutine it runs right now, or null.
     running: AtomicPtr<()>,
+    /// The id and spawn site of the goroutine it runs (valid while
+    /// `running` is set), for sysmon's report of a goroutine that holds
+    /// its worker: plain copies, which sysmon may read without the task.
+    running_id: AtomicU64,
+    running_from: AtomicPtr<Location<'static>>,
+    /// Since when (the coarse clock) sysmon has seen the current run go on
+    /// past `HOG`; `u32::MAX` if it has not. For `dump`.
+    pub(crate) held_since: AtomicU32,
     /// Set by a waker that took this worker off the sleepers list.
     woken: AtomicBool,
     /// `NOT_STUCK`, `STEALING` or `STUCK`.
@@ -139,11 +165,17 @@ impl WorkerShared {
     fn new(stealer: RunQueueStealer) -> WorkerShared {
         WorkerShared {
             stealer,
+            inbox: Injector::new(),
+            asleep: AtomicBool::new(false),
+            retired: AtomicBool::new(false),
             next: UnsafeCell::new(None),
             next_full: AtomicBool::new(false),
             next_busy: AtomicBool::new(false),
             thread: Mutex::new(None),
             running: AtomicPtr::new(std::ptr::null_mut()),
+            running_id: AtomicU64::new(0),
+            running_from: AtomicPtr::new(std::ptr::null_mut()),
+            held_since: AtomicU32::new(u32::MAX),
             woken: AtomicBool::new(false),
             stuck: AtomicU8::new(NOT_STUCK),
             blocking: AtomicBool::new(false),
@@ -223,8 +255,21 @@ impl WorkerShared {
     }
 
     pub(crate) fn set_running(&self, task: &TaskRef) {
+        self.running_id.store(task.id.as_u64(), Ordering::Relaxed);
+        self.running_from
+            .store(ptr::from_ref(task.location).cast_mut(), Ordering::Relaxed);
         self.running
             .store(task.addr().cast_mut(), Ordering::Release);
+    }
+
+    /// The id and spawn site of the goroutine it runs, as last published
+    /// (read `running` first, and after, to know they belong together).
+    pub(crate) fn running_goroutine(&self) -> (u64, Option<&'static Location<'static>>) {
+        let from = self.running_from.load(Ordering::Relaxed);
+        // SAFETY: only `set_running` stores it, from a `&'static Location`.
+        (self.running_id.load(Ordering::Relaxed), unsafe {
+            from.as_ref()
+        })
     }
 
     /// The run ended. Returns whether the worker had been handed off (it
@@ -481,6 +526,24 @@ impl Registry {
         drop(removed);
     }
 
+    /// The registered goroutine with this id, if any.
+    pub(crate) fn find(&self, id: u64) -> Option<TaskRef> {
+        (0..self.shards.len()).find_map(|shard| {
+            self.lock(shard)
+                .slots
+                .iter()
+                .flatten()
+                .find(|t| t.id.as_u64() == id)
+                .cloned()
+        })
+    }
+
+    /// The goroutines registered by worker `shard` (in the default mode,
+    /// those that started there).
+    pub(crate) fn shard(&self, shard: usize) -> Vec<TaskRef> {
+        self.lock(shard).slots.iter().flatten().cloned().collect()
+    }
+
     fn all(&self) -> Vec<TaskRef> {
         (0..self.shards.len())
             .flat_map(|shard| {
@@ -505,15 +568,71 @@ impl Shared {
     /// readied by a worker's own loop (timers), to its local queue, behind the
     /// started goroutines queued there, so that a batch runs in the order it
     /// was readied; readied from anywhere else, to the injector.
+    ///
+    /// In the default mode a goroutine that has run goes only to its home
+    /// worker: into `next` when the waker runs there, else into its inbox.
     #[inline]
     pub(crate) fn schedule(&self, task: TaskRef) {
         if let Err(task) = worker::push_ready(self, task) {
-            self.inject(task);
+            self.send_away(task);
+        }
+    }
+
+    /// Queues `task`, readied away from its worker: to its home's inbox in
+    /// the default mode (once it has run), else to the injector.
+    fn send_away(&self, task: TaskRef) {
+        match task.home() {
+            Some(home) if !self.migrate => self.send_home(home, task),
+            _ => self.inject(task),
+        }
+    }
+
+    /// Queues `task` on worker `home`'s inbox, waking that worker if it
+    /// sleeps. Its "push, fence, look for the sleeper" pairs with `sleep`'s
+    /// "register, fence, look at the inbox": one of the two sees the other.
+    pub(crate) fn send_home(&self, home: usize, task: TaskRef) {
+        let slot = &self.workers[home];
+        slot.inbox.push(task);
+        fence(Ordering::SeqCst);
+        if slot.asleep.load(Ordering::SeqCst) {
+            self.wake_sleeper(home);
+        } else if slot.retired.load(Ordering::SeqCst) {
+            // A retired spare sleeps alone (`sleep_alone`).
+            slot.unpark();
+        }
+    }
+
+    /// Puts a retired spare to sleep until its inbox (or its timers, fired
+    /// by the others) gives it work: off the sleepers list, whose wake-ups
+    /// are for workers that look everywhere.
+    pub(crate) fn sleep_alone(&self, has_work: &dyn Fn() -> bool) {
+        fence(Ordering::SeqCst);
+        if !has_work() && !self.is_shutdown() {
+            thread::park();
+        }
+    }
+
+    /// Wakes worker `i` if it is on the sleepers list.
+    fn wake_sleeper(&self, i: usize) {
+        let found = {
+            let mut sleepers = self.idle.lock();
+            match sleepers.iter().position(|&s| s == i) {
+                Some(pos) => {
+                    sleepers.swap_remove(pos);
+                    self.workers[i].asleep.store(false, Ordering::SeqCst);
+                    self.idle.num_sleeping.fetch_sub(1, Ordering::SeqCst);
+                    true
+                }
+                None => false,
+            }
+        };
+        if found {
+            self.wake_worker(i);
         }
     }
 
     /// Queues `task` on the global injector and makes sure a worker looks.
-    fn inject(&self, task: TaskRef) {
+    pub(crate) fn inject(&self, task: TaskRef) {
         self.injector.push(task);
         self.notify_work();
     }
@@ -541,6 +660,7 @@ impl Shared {
         {
             let mut sleepers = self.idle.lock();
             sleepers.push(index);
+            self.workers[index].asleep.store(true, Ordering::SeqCst);
             self.idle.num_sleeping.fetch_add(1, Ordering::SeqCst);
         }
         fence(Ordering::SeqCst);
@@ -562,6 +682,7 @@ impl Shared {
             let mut sleepers = self.idle.lock();
             if let Some(pos) = sleepers.iter().position(|&s| s == index) {
                 sleepers.swap_remove(pos);
+                self.workers[index].asleep.store(false, Ordering::SeqCst);
                 self.idle.num_sleeping.fetch_sub(1, Ordering::SeqCst);
             }
         }
@@ -589,7 +710,8 @@ impl Shared {
         let woken = {
             let mut sleepers = self.idle.lock();
             let woken = sleepers.pop();
-            if woken.is_some() {
+            if let Some(i) = woken {
+                self.workers[i].asleep.store(false, Ordering::SeqCst);
                 self.idle.num_sleeping.fetch_sub(1, Ordering::SeqCst);
             }
             woken
@@ -636,13 +758,17 @@ impl Shared {
     }
 
     /// Spawns a goroutine running `f`, spawned at `location`, from `here`:
-    /// this thread's worker of this runtime, if it is one.
+    /// this thread's worker of this runtime, if it is one. Once the runtime
+    /// has shut down (a destructor that runs while shutdown unwinds a
+    /// goroutine may spawn), `go` gets a goroutine cancelled before it ran
+    /// (`or_cancel`), `Builder::go` an error.
     pub(crate) fn spawn<F, T>(
         self: &Arc<Shared>,
         here: Option<&WorkerCtx>,
         name: Option<Box<str>>,
         stack_size: Option<usize>,
         location: &'static Location<'static>,
+        or_cancel: bool,
         f: F,
     ) -> io::Result<JoinHandle<T>>
     where
@@ -650,9 +776,21 @@ impl Shared {
         T: Send + 'static,
     {
         if self.is_shutdown() {
-            return Err(io::Error::other(
-                "cannot spawn a goroutine: its runtime has shut down",
-            ));
+            if !or_cancel {
+                return Err(io::Error::other(
+                    "cannot spawn a goroutine: its runtime has shut down",
+                ));
+            }
+            let fiber = Fiber::Lazy {
+                stack_size: self.stack_size,
+            };
+            // SAFETY: `F` and `T` are `'static`.
+            let (task, handle) = unsafe { Task::spawn(self, here, name, location, fiber, f) };
+            self.count_in(here);
+            // SAFETY: never queued, so ours alone: its function is dropped
+            // unrun and its join completes as cancelled.
+            unsafe { task.unwind() };
+            return Ok(handle);
         }
         // `go` allocates the stack when the goroutine first runs; a builder
         // with a stack size of its own allocates now, to report failure here.
@@ -677,17 +815,24 @@ impl Shared {
     /// is one (looked up once by the caller: a spawn reads no other
     /// thread-local but `CURRENT`).
     pub(crate) fn start_on(&self, task: TaskRef, here: Option<&WorkerCtx>) {
+        self.count_in(here);
+        match here {
+            Some(w) => w.push_ready(task, worker::in_goroutine()),
+            None => self.inject(task),
+        }
+    }
+
+    /// Counts a new goroutine in: alive and spawned.
+    fn count_in(&self, here: Option<&WorkerCtx>) {
         match here {
             Some(w) => {
                 self.stats[w.index].add_alive(1, true);
                 Counters::bump(&self.stats[w.index].spawned);
-                w.push_ready(task, worker::in_goroutine());
             }
             None => {
                 let counters = self.outside_counters();
                 counters.add_alive(1, false);
                 counters.spawned.fetch_add(1, Ordering::Relaxed);
-                self.inject(task);
             }
         }
     }
@@ -723,9 +868,9 @@ impl Shared {
     pub(crate) fn is_quiescent(&self) -> bool {
         self.injector.is_empty()
             && self.timers.earliest() == NEVER
-            && self.workers[..self.slots_in_use()]
-                .iter()
-                .all(|w| !w.is_running() && !w.has_next() && w.stealer.is_empty())
+            && self.workers[..self.slots_in_use()].iter().all(|w| {
+                !w.is_running() && !w.has_next() && w.stealer.is_empty() && w.inbox.is_empty()
+            })
     }
 
     /// A number that changes whenever any goroutine of this runtime runs,
@@ -740,7 +885,7 @@ impl Shared {
     pub(crate) fn queue_lengths(&self) -> Vec<usize> {
         self.workers[..self.slots_in_use()]
             .iter()
-            .map(|w| w.stealer.len())
+            .map(|w| w.stealer.len() + w.inbox.len())
             .collect()
     }
 
@@ -787,7 +932,7 @@ impl Shared {
     pub(crate) fn has_stealable_work(&self) -> bool {
         self.workers[..self.slots_in_use()]
             .iter()
-            .any(|w| !w.stealer.is_empty())
+            .any(|w| !w.stealer.nothing_to_steal(self.migrate))
     }
 
     /// Whether goroutines wait, or may soon (a timer), for a worker other
@@ -797,6 +942,16 @@ impl Shared {
             || self.workers[stuck].has_next()
             || self.has_stealable_work()
             || self.timers.earliest() != NEVER
+    }
+
+    /// How many goroutines wait for worker `index` alone (the default
+    /// mode: started ones queued on it, which no other worker may run).
+    pub(crate) fn pinned_waiting(&self, index: usize) -> usize {
+        if self.migrate {
+            return 0;
+        }
+        let w = &self.workers[index];
+        w.stealer.len() - w.stealer.stealable_len(false) + w.inbox.len() + usize::from(w.has_next())
     }
 
     /// Sysmon found worker `index` stuck in one goroutine: let the others
@@ -815,7 +970,7 @@ impl Shared {
                 self.stuck.fetch_sub(1, Ordering::SeqCst);
                 return;
             }
-            Ok(Some(task)) => self.injector.push(task),
+            Ok(Some(task)) => self.send_away(task),
             Ok(None) => {}
         }
         self.replace_stuck(slot.is_blocking());
@@ -1114,6 +1269,7 @@ pub struct RuntimeBuilder {
     name: Option<String>,
     max_blocking_threads: Option<usize>,
     detect_deadlocks: Option<bool>,
+    migrate: bool,
 }
 
 impl RuntimeBuilder {
@@ -1200,6 +1356,55 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Builds the runtime in the *migrating mode*, Go's own: a goroutine
+    /// woken by another runs next on the waker's worker (so partners that
+    /// exchange messages end up on one thread), and a worker stuck in a CPU
+    /// loop or a blocking call has its queued goroutines, started ones
+    /// included, run by other threads (a hog never stalls them). In the
+    /// default mode a goroutine that has started keeps its thread for good:
+    /// the goroutines queued behind a hog on its worker wait for it (sysmon
+    /// reports it), and `goro::blocking` runs its call on a thread of a pool
+    /// instead.
+    ///
+    /// ```
+    /// let builder = goro_sched::Runtime::builder().workers(2);
+    /// // SAFETY: the goroutines below hold nothing tied to a thread across
+    /// // a park point (no thread-local borrow, nothing derived from one).
+    /// let rt = unsafe { builder.migrating() }.build()?;
+    /// let h = rt.go(|| {
+    ///     let (tx, rx) = std::sync::mpsc::channel();
+    ///     goro_sched::go(move || tx.send(6 * 7).unwrap()).join().unwrap();
+    ///     rx.recv().unwrap()
+    /// });
+    /// assert_eq!(h.join().unwrap(), 42);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Safety
+    ///
+    /// A goroutine of this runtime may resume on another OS thread after
+    /// any park point (a channel operation, a lock, `sleep`, `join`,
+    /// `yield_now`, `select!`...). The caller promises that no goroutine of
+    /// the runtime holds, across a park point, anything tied to the thread
+    /// it runs on:
+    ///
+    /// - a reference into a `thread_local!` (including one held inside
+    ///   `LocalKey::with`), or a value derived from one: an `Rc` cloned out
+    ///   of a thread-local, `rand::thread_rng()`, an entered `tracing` span;
+    /// - a guard of a lock that checks its owner by thread, such as
+    ///   `std::io::stdout().lock()` or any reentrant mutex;
+    /// - any other `!Send` value that a library ties to its thread.
+    ///
+    /// Such state moved to another thread is used from two threads at once,
+    /// or after its thread has freed it: undefined behaviour. The libraries
+    /// a goroutine calls must keep the promise too. goro's own state is
+    /// safe in both modes, as is [`local!`](crate::local!) storage, which
+    /// belongs to the goroutine.
+    pub unsafe fn migrating(mut self) -> RuntimeBuilder {
+        self.migrate = true;
+        self
+    }
+
     /// Starts the runtime's workers.
     ///
     /// ```
@@ -1241,6 +1446,7 @@ impl RuntimeBuilder {
             stack_size,
             self.name.as_deref().unwrap_or("goro-worker"),
             self.detect_deadlocks.unwrap_or(true),
+            self.migrate,
         )
     }
 }
@@ -1354,6 +1560,7 @@ impl Runtime {
         stack_size: usize,
         name: &str,
         detect_deadlocks: bool,
+        migrate: bool,
     ) -> io::Result<Runtime> {
         let slots = workers + spares;
         let mut deques: Vec<RunQueue> = (0..slots).map(|_| RunQueue::new()).collect();
@@ -1375,6 +1582,7 @@ impl Runtime {
             registry: Registry::new(slots),
             stats: (0..=slots).map(|_| CachePadded::default()).collect(),
             stack_size,
+            migrate,
             procs: workers,
             live: AtomicUsize::new(workers),
             stuck: AtomicUsize::new(0),
@@ -1397,6 +1605,7 @@ impl Runtime {
             sysmon: OnceLock::new(),
             sysmon_idle: CachePadded::new(AtomicBool::new(false)),
             shutdown: AtomicBool::new(false),
+            abandoned: AtomicBool::new(false),
             threads: Mutex::new(workers),
             threads_cv: Condvar::new(),
         });
@@ -1479,7 +1688,9 @@ impl Runtime {
     {
         let shared = &self.shared;
         let location = Location::caller();
-        match worker::with_here(shared, |here| shared.spawn(here, None, None, location, f)) {
+        match worker::with_here(shared, |here| {
+            shared.spawn(here, None, None, location, true, f)
+        }) {
             Ok(handle) => handle,
             Err(e) => panic!("cannot spawn a goroutine: {e}"),
         }
@@ -1594,6 +1805,9 @@ impl Runtime {
             for t in self.threads.drain(..) {
                 let _ = t.join();
             }
+        } else {
+            // Workers still unwinding their goroutines leave the rest.
+            shared.abandoned.store(true, Ordering::Release);
         }
         self.drain();
         shared.timers.clear();
@@ -1601,39 +1815,72 @@ impl Runtime {
 
     /// Unwinds every goroutine that no worker runs (step 3 of the module
     /// docs): the parked ones (registered) and the queued ones (the workers
-    /// moved their queues to the injector), again until none is left, since
-    /// destructors may wake or spawn goroutines.
+    /// moved their queues to the injector), again while that unwinds any,
+    /// since destructors may wake goroutines. In the default mode the
+    /// workers unwound their own already: only fresh goroutines are left
+    /// for this thread, and the started ones of workers that shutdown gave
+    /// up on are leaked. A goroutine whose stack others borrow
+    /// (`Task::is_lent`) waits for them to be unwound first, and is leaked
+    /// if they never are.
     fn drain(&self) {
         let shared = &self.shared;
+        let mut lent: Vec<TaskRef> = Vec::new();
         loop {
             let running: Vec<*mut ()> = shared
                 .workers
                 .iter()
                 .map(|w| w.running.load(Ordering::Acquire))
                 .collect();
-            let mut tasks = shared.registry.all();
+            // Run references (queued), then references to parked ones.
+            let mut queued: Vec<TaskRef> = std::mem::take(&mut lent);
             while let Some(task) = shared.injector.steal().success() {
-                tasks.push(task);
+                queued.push(task);
             }
-            tasks.retain(|t| !running.contains(&t.addr().cast_mut()));
-            if tasks.is_empty() {
+            let parked = shared.registry.all();
+            let mut unwound = 0;
+            for task in queued {
+                if task.is_lent() || !(shared.migrate || task.is_fresh()) {
+                    lent.push(task);
+                } else {
+                    self.unwind_here(task);
+                    unwound += 1;
+                }
+            }
+            for task in parked {
+                if running.contains(&task.addr().cast_mut())
+                    || task.is_lent()
+                    || !(shared.migrate || task.is_fresh())
+                {
+                    continue;
+                }
+                // A parked goroutine's run reference is its park's (see
+                // `task.rs`): take it; one that is not parked is queued, or
+                // running.
+                if let Some(run) = task.take_parked() {
+                    self.unwind_here(run);
+                    unwound += 1;
+                }
+            }
+            if unwound == 0 {
                 break;
             }
-            for task in tasks {
-                // A parked goroutine's run reference is its park's (see
-                // `task.rs`): take it, to drop it with the rest.
-                let run = task.take_parked();
-                {
-                    let _current = CurrentGuard::enter(&task);
-                    // SAFETY: no worker runs it (workers have exited, or were
-                    // not running it and no longer take work), so this thread
-                    // owns it now.
-                    unsafe { task.unwind() };
-                }
-                shared.registry.remove(&task);
-                drop(run);
-            }
         }
+        // Goroutines still lent (what borrows from them never ended) are
+        // leaked with their run references: unwinding them would free what
+        // is borrowed, and dropping the reference could unwind them.
+        lent.into_iter().for_each(std::mem::forget);
+    }
+
+    /// Unwinds a goroutine whose run reference we hold, on this thread.
+    fn unwind_here(&self, task: TaskRef) {
+        {
+            let _current = CurrentGuard::enter(&task);
+            // SAFETY: no worker runs it (workers have exited, or were not
+            // running it and no longer take work), and we hold its run
+            // reference, so this thread owns it now.
+            unsafe { task.unwind() };
+        }
+        self.shared.registry.remove(&task);
     }
 
     /// Every goroutine of this runtime: see [`goro_sched::dump`](crate::dump()).

@@ -9,6 +9,13 @@
 //! `ScopedJoinHandle`, which cannot outlive the scope. `scope` waits for the
 //! count to reach zero even when its own closure panics. That is what lets
 //! the tasks' lifetimes be erased to `'static` for the scheduler.
+//!
+//! A runtime's shutdown unwinds goroutines, and a `scope` inside one that is
+//! unwound must still wait: so the goroutine that opened the scope is
+//! *lent* (`Task::lend`) while any of the scope's goroutines lives, and
+//! shutdown unwinds those first, the scope's owner only after them. Should
+//! the owner be unwound anyway while they run, it cannot wait (each park
+//! would unwind again) and must not return: it aborts the process.
 
 use std::any::Any;
 use std::fmt;
@@ -21,7 +28,8 @@ use goro_fiber::ForcedUnwind;
 
 use crate::park::{self, Unparker};
 use crate::runtime;
-use crate::task::{Fiber, JoinError, JoinHandle, Task};
+use crate::task::{Fiber, JoinError, JoinHandle, Task, TaskRef};
+use crate::worker;
 
 /// Runs `f` with a [`Scope`] on which it can spawn goroutines that borrow from
 /// the caller; returns once all of them have finished. If any of them
@@ -48,6 +56,7 @@ where
 {
     let scope = Scope {
         data: Arc::new(ScopeData {
+            owner: worker::current_task(),
             running: AtomicUsize::new(0),
             waiter: Mutex::new(None),
             panicked: Mutex::new(Vec::new()),
@@ -84,6 +93,9 @@ pub struct Scope<'scope, 'env: 'scope> {
 }
 
 struct ScopeData {
+    /// The goroutine that opened the scope (none on a plain thread): lent
+    /// while its goroutines run.
+    owner: Option<TaskRef>,
     running: AtomicUsize,
     waiter: Mutex<Option<Unparker>>,
     /// The panics of its goroutines, in order; a `join` takes its own out.
@@ -115,11 +127,33 @@ impl ScopeData {
             if self.running.load(Ordering::Acquire) == 0 {
                 break;
             }
-            park::park_on(park::Wait::Join);
+            if let Err(payload) =
+                panic::catch_unwind(AssertUnwindSafe(|| park::park_on(park::Wait::Join)))
+            {
+                let running = self.running.load(Ordering::Acquire);
+                if running != 0 {
+                    eprintln!(
+                        "goro: a scope was unwound while {running} of its goroutines still \
+                         run and may borrow from it; aborting"
+                    );
+                    std::process::abort();
+                }
+                panic::resume_unwind(payload);
+            }
+        }
+    }
+
+    fn start_one(&self) {
+        self.running.fetch_add(1, Ordering::AcqRel);
+        if let Some(owner) = &self.owner {
+            owner.lend();
         }
     }
 
     fn done_one(&self) {
+        if let Some(owner) = &self.owner {
+            owner.repay();
+        }
         if self.running.fetch_sub(1, Ordering::AcqRel) == 1 {
             let waiter = self.waiter.lock().unwrap_or_else(|e| e.into_inner()).take();
             if let Some(waiter) = waiter {
@@ -160,7 +194,7 @@ impl<'scope> Scope<'scope, '_> {
         T: Send + 'scope,
     {
         let data = self.data.clone();
-        data.running.fetch_add(1, Ordering::AcqRel);
+        data.start_one();
         let count_out = CountOut(data.clone());
         let body = move || match panic::catch_unwind(AssertUnwindSafe(f)) {
             Ok(value) => Outcome::Returned(value, count_out),

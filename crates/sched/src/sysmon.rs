@@ -88,8 +88,9 @@ pub(crate) fn run(shared: &std::sync::Arc<Shared>, ready: std::sync::mpsc::Sende
     // Now rather than at the first hand-off, which should not wait for it.
     runtime::membarrier_registered();
     let _ = ready.send(());
-    // Per slot: the switch count last seen, and since when it has not moved.
-    let mut seen: Vec<(u64, Instant)> = Vec::new();
+    // Per slot: the switch count last seen, since when it has not moved,
+    // and whether this run was reported.
+    let mut seen: Vec<(u64, Instant, bool)> = Vec::new();
     let mut interval = BUSY_INTERVAL;
     // Since when, and at which activity count, a deadlock has looked likely.
     let mut asleep: Option<(Instant, u64)> = None;
@@ -106,9 +107,9 @@ pub(crate) fn run(shared: &std::sync::Arc<Shared>, ready: std::sync::mpsc::Sende
             dump_all_and_exit();
         }
         let n = shared.slots_in_use();
-        seen.resize(n, (u64::MAX, now));
+        seen.resize(n, (u64::MAX, now, false));
         let mut busy = false;
-        for (i, (last, since)) in seen.iter_mut().enumerate() {
+        for (i, (last, since, reported)) in seen.iter_mut().enumerate() {
             let slot = &shared.workers[i];
             let running = slot.is_running();
             let switches = shared.stats[i]
@@ -117,9 +118,15 @@ pub(crate) fn run(shared: &std::sync::Arc<Shared>, ready: std::sync::mpsc::Sende
             busy |= running;
             if !running || switches != *last {
                 (*last, *since) = (switches, now);
+                if std::mem::take(reported) {
+                    slot.held_since.store(u32::MAX, Ordering::Relaxed);
+                }
                 continue;
             }
-            if slot.is_stuck() {
+            if !*reported && now.duration_since(*since) >= HOG {
+                *reported = report_holder(shared, i, now.duration_since(*since));
+            }
+            if slot.is_stuck() || slot.retired.load(Ordering::Relaxed) {
                 continue;
             }
             if (slot.is_blocking() || now.duration_since(*since) >= HOG) && shared.work_waiting(i) {
@@ -146,6 +153,39 @@ pub(crate) fn run(shared: &std::sync::Arc<Shared>, ready: std::sync::mpsc::Sende
             asleep = None;
         }
     }
+}
+
+/// In the default mode, reports (once per run) a goroutine that has held
+/// worker `index` for `held` while goroutines that started there, and may
+/// run nowhere else, wait for it; returns whether it did.
+fn report_holder(shared: &Shared, index: usize, held: Duration) -> bool {
+    let waiting = shared.pinned_waiting(index);
+    if waiting == 0 {
+        return false;
+    }
+    let slot = &shared.workers[index];
+    let before = slot.running_addr();
+    let (id, from) = slot.running_goroutine();
+    if before.is_null() || slot.running_addr() != before {
+        return false; // the run ended meanwhile: the two may not match
+    }
+    let held_ms = u32::try_from(held.as_millis()).unwrap_or(u32::MAX);
+    slot.held_since.store(
+        shared.coarse_ms().saturating_sub(held_ms),
+        Ordering::Relaxed,
+    );
+    let name = shared
+        .registry
+        .find(id)
+        .and_then(|t| t.name.as_ref().map(|n| format!(" \"{n}\"")))
+        .unwrap_or_default();
+    let from = from.map_or_else(String::new, |at| format!(" (spawned at {at})"));
+    eprintln!(
+        "goro: goroutine {id}{name}{from} has held worker {index} for {held_ms} ms, and {waiting} \
+         goroutines that started on that worker wait for it (a goroutine keeps its thread: \
+         wrap blocking calls and long computations in goro::blocking)"
+    );
+    true
 }
 
 /// The activity count of all runtimes if nothing can wake any goroutine

@@ -58,6 +58,9 @@ pub(crate) enum Switch {
     Park,
 }
 
+/// `Task::home` before the first run.
+const NO_HOME: u32 = u32::MAX;
+
 const RUNNING: u8 = 0;
 const NOTIFIED: u8 = 1;
 const PARKED: u8 = 2;
@@ -134,6 +137,13 @@ pub(crate) struct Task<B: ?Sized = dyn TaskBody> {
     pub(crate) registry_key: AtomicUsize,
     /// Whether it counts as alive (its body has not finished).
     pub(crate) alive: AtomicBool,
+    /// The worker slot it first ran on (`NO_HOME` until then). In the
+    /// default mode it runs there for the rest of its life.
+    home: AtomicU32,
+    /// Others borrow from its stack: goroutines of the scopes it opened, a
+    /// `blocking` call running for it. Shutdown unwinds it only once none
+    /// is left (see `runtime.rs`, "Shutdown").
+    lent: AtomicU32,
     /// The goroutine's fiber. Touched only by the one thread that runs (or
     /// unwinds) the goroutine, which the park protocol makes exclusive.
     fiber: UnsafeCell<Fiber>,
@@ -307,6 +317,8 @@ impl Task {
             join: AtomicU8::new(JOIN_PENDING),
             registry_key: AtomicUsize::new(usize::MAX),
             alive: AtomicBool::new(true),
+            home: AtomicU32::new(NO_HOME),
+            lent: AtomicU32::new(0),
             fiber: UnsafeCell::new(fiber),
             yielder: Cell::new(std::ptr::null()),
             locals: Locals::new(),
@@ -360,15 +372,44 @@ impl Task {
         }
     }
 
-    /// Whether the goroutine has no stack yet (`go` gives it one when it first
-    /// runs; `Builder::go` at spawn).
-    ///
-    /// # Safety
-    /// As for `resume`: the caller owns the run of this goroutine (it is
-    /// queueing it), so nobody writes `fiber` meanwhile.
-    pub(crate) unsafe fn is_fresh(&self) -> bool {
-        // SAFETY: per the contract, nobody writes `fiber` now.
-        matches!(unsafe { &*self.fiber.get() }, Fiber::Lazy { .. })
+    /// Whether the goroutine has never run: nothing of a thread can be on
+    /// its stack yet, so any worker may start it.
+    pub(crate) fn is_fresh(&self) -> bool {
+        self.home.load(Ordering::Relaxed) == NO_HOME
+    }
+
+    /// The worker slot it first ran on, if it has run.
+    pub(crate) fn home(&self) -> Option<usize> {
+        match self.home.load(Ordering::Relaxed) {
+            NO_HOME => None,
+            home => Some(home as usize),
+        }
+    }
+
+    /// Records the worker slot of its first run; returns whether this was
+    /// it. Only the thread that owns its run calls this (the store is
+    /// published with the run: by the queue, or the park protocol's CASes).
+    pub(crate) fn settle_home(&self, slot: usize) -> bool {
+        if self.home.load(Ordering::Relaxed) != NO_HOME {
+            return false;
+        }
+        self.home.store(slot as u32, Ordering::Relaxed);
+        true
+    }
+
+    /// Something borrows from its stack (see `lent`) until `repay`.
+    pub(crate) fn lend(&self) {
+        self.lent.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// The borrow of `lend` is over.
+    pub(crate) fn repay(&self) {
+        self.lent.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Whether anything borrows from its stack: it must not be unwound yet.
+    pub(crate) fn is_lent(&self) -> bool {
+        self.lent.load(Ordering::Acquire) != 0
     }
 
     /// Drops the fiber, unwinding its stack if it had started; a body that
@@ -492,6 +533,16 @@ impl Task {
         self.waiting_since
             .store(self.rt.coarse_ms(), Ordering::Relaxed);
         self.switch(Switch::Park);
+    }
+
+    /// Whether the calling code runs on this goroutine's own stack, not on a
+    /// coroutine's that it resumed. Only from inside the goroutine.
+    pub(crate) fn on_own_stack(&self) -> bool {
+        let yielder = self.yielder.get();
+        // SAFETY: `yielder` was set by this goroutine's coroutine when it
+        // started and lives on its stack, which outlives every run of it,
+        // and the caller runs inside one (perhaps on a nested coroutine).
+        !yielder.is_null() && unsafe { (*yielder).is_current() }
     }
 
     /// Whether it is parked (for `dump`; it may change at once).
@@ -820,7 +871,7 @@ impl<F, T> Body<F, T> {
             JOIN_DETACHED => {
                 // SAFETY: the handle is gone (our swap read so), and we
                 // wrote the result: it is ours to drop.
-                drop(unsafe { self.take_done(task) });
+                drop_detached(unsafe { self.take_done(task) });
             }
             _ => {}
         }
@@ -902,7 +953,7 @@ where
         // SAFETY: called by the fiber's owner after the fiber is gone, so
         // `run` cannot be running, and the join is not done (checked above;
         // only we could have moved it there).
-        drop(unsafe { self.take_f() });
+        drop_detached(unsafe { self.take_f() });
         // SAFETY: as above.
         unsafe { self.complete(task, Err(JoinError::cancelled())) };
     }
@@ -987,6 +1038,22 @@ where
                 Err(now) => state = now,
             }
         }
+    }
+}
+
+/// Drops what nobody will take (a detached goroutine's result, a function
+/// that will never run) on a worker's behalf: a destructor that panics
+/// (say, a panic payload's own) must not take the worker down with it, nor
+/// skip what the worker does next. The second panic is reported and its
+/// payload leaked: dropping it could panic again.
+fn drop_detached<V>(value: V) {
+    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(move || drop(value))) {
+        let what = panic_message(&*payload).unwrap_or("a non-string payload");
+        eprintln!(
+            "goro: dropping a detached goroutine's result (or its unrun function) panicked: \
+             {what}; the panic is ignored"
+        );
+        mem::forget(payload);
     }
 }
 
@@ -1112,5 +1179,6 @@ mod tests {
         let (a, b, c) = (1u64, 2u64, 3u64);
         let f = move || a + b + c;
         assert!(size_of_task(&f) <= 192, "{}", size_of_task(&f));
+        eprintln!("task size {}", size_of_task(&f));
     }
 }

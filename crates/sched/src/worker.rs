@@ -18,7 +18,10 @@
 //!
 //! A goroutine that yields goes to the injector, as Go's `Gosched` puts it
 //! on its global queue: back in the local queue it would come before the
-//! fresh goroutines it yields to.
+//! fresh goroutines it yields to. In the default mode it goes to the
+//! worker's own *inbox* instead, which the worker reads where it reads the
+//! injector, and where goroutines of this worker woken elsewhere wait:
+//! a goroutine that has started runs on this worker only.
 //!
 //! With nothing found it *spins* (searches again and again for ~20 µs:
 //! waking a parked thread costs 20–50 µs on this class of machine), and at
@@ -37,10 +40,17 @@
 //!
 //! # Thread-locals
 //!
-//! A goroutine may resume on another worker, and LLVM may keep a
-//! thread-local's address across the switch. So the goroutine side reads the
-//! worker and the current task only through `current_task` and
-//! `with_worker`, which are never inlined, and never across a switch.
+//! In the migrating mode a goroutine may resume on another worker, and LLVM
+//! may keep a thread-local's address across the switch. So the goroutine
+//! side reads the worker and the current task only through `current_task`
+//! and `with_worker`, which are never inlined, and never across a switch
+//! (in both modes).
+//!
+//! # Shutdown
+//!
+//! In the default mode each worker unwinds its own goroutines on its own
+//! thread before it exits (`drain`): their stacks may hold references to
+//! its thread-locals.
 
 use std::cell::{Cell, RefCell};
 use std::ptr::{self, NonNull};
@@ -118,6 +128,9 @@ pub(crate) struct WorkerCtx {
     /// References to the runtime taken for goroutines not yet created, and
     /// owed back for goroutines dropped (see `RtRef`).
     pub(crate) rt_refs: (Cell<usize>, Cell<usize>),
+    /// Goroutines that started here and have not finished (the default
+    /// mode: they run here only, so this thread must outlive them).
+    pinned: Cell<usize>,
 }
 
 thread_local! {
@@ -175,6 +188,12 @@ pub(crate) fn push_ready(shared: &Shared, task: TaskRef) -> Result<(), TaskRef> 
     // SAFETY: as in `with_here`.
     match unsafe { worker.as_ref() } {
         Some(w) if ptr::eq(Arc::as_ptr(&w.shared), shared) => {
+            if !shared.migrate
+                && let Some(home) = task.home()
+                && home != w.index
+            {
+                return Err(task);
+            }
             w.push_ready(task, CURRENT.with(Cell::get).is_some());
             Ok(())
         }
@@ -235,6 +254,7 @@ impl WorkerCtx {
             patient_sleep: Cell::new(PATIENT_SLEEP),
             spawns: Cell::new(0),
             oldest_at: Cell::new(Instant::now()),
+            pinned: Cell::new(0),
         }
     }
 
@@ -244,13 +264,31 @@ impl WorkerCtx {
         WORKER.with(|w| w.set(&self));
         goro_fiber::prepare_thread();
         while !self.shared.is_shutdown() {
+            if self.is_retired() {
+                // A retired spare runs its own goroutines until none is left.
+                if self.pinned.get() == 0 {
+                    break;
+                }
+                match self.find_own_task() {
+                    Some(task) => self.run_task(task),
+                    None => self.shared.sleep_alone(&|| self.has_own_work()),
+                }
+                continue;
+            }
             if let Some(task) = self.find_task().or_else(|| self.spin()) {
                 self.patient_sleep.set(PATIENT_SLEEP);
                 self.run_task(task);
                 continue;
             }
             if self.spare && self.shared.try_retire() {
-                break;
+                if self.pinned.get() == 0 {
+                    break;
+                }
+                // Goroutines that started here must finish here: run them,
+                // and only them (fresh ones go to the others).
+                self.give_away_fresh();
+                self.slot().retired.store(true, Ordering::Release);
+                continue;
             }
             // A spare wakes now and then to see whether it may retire; a
             // worker that was patient, to see whether that still holds.
@@ -267,12 +305,22 @@ impl WorkerCtx {
             self.shared
                 .sleep(self.index, &|| self.has_work_anywhere(patient), limit);
         }
+        self.slot().retired.store(false, Ordering::Release);
+        if self.shared.is_shutdown() && !self.shared.migrate {
+            self.drain();
+        }
         // Whatever is still queued here goes to the injector (for the drain,
-        // or for the others when a spare retires).
+        // or for the others when a spare retires); in the default mode only
+        // fresh goroutines are left (`drain` unwound the others, or shutdown
+        // gave up on them: they are leaked, never run or unwound elsewhere).
         let mut moved = false;
-        while let Some(task) = self.pop_local() {
-            self.shared.injector.push(task);
-            moved = true;
+        while let Some(task) = self.pop_local().or_else(|| self.steal_inbox()) {
+            if self.shared.migrate || task.is_fresh() {
+                self.shared.injector.push(task);
+                moved = true;
+            } else {
+                std::mem::forget(task);
+            }
         }
         if moved {
             self.shared.notify_work();
@@ -284,6 +332,106 @@ impl WorkerCtx {
 
     fn slot(&self) -> &WorkerShared {
         &self.shared.workers[self.index]
+    }
+
+    /// A spare that retired with goroutines of its own left to run.
+    fn is_retired(&self) -> bool {
+        self.slot().retired.load(Ordering::Relaxed)
+    }
+
+    /// A goroutine of this worker's own to run (a retired spare's): fresh
+    /// ones found on the way go to the injector, for the others.
+    fn find_own_task(&self) -> Option<TaskRef> {
+        loop {
+            let task = self.pop_local().or_else(|| self.steal_inbox())?;
+            if !task.is_fresh() {
+                return Some(task);
+            }
+            self.shared.inject(task);
+        }
+    }
+
+    /// Whether goroutines of this worker's own wait (a retired spare's).
+    fn has_own_work(&self) -> bool {
+        self.has_local_work() || !self.slot().inbox.is_empty()
+    }
+
+    /// Moves the fresh goroutines queued here to the injector (a spare that
+    /// retires keeps only those that started here).
+    fn give_away_fresh(&self) {
+        let mut kept = Vec::new();
+        while let Some(task) = self.pop_local() {
+            if task.is_fresh() {
+                self.shared.inject(task);
+            } else {
+                kept.push(task);
+            }
+        }
+        for task in kept {
+            self.push_local(task);
+        }
+    }
+
+    /// Shutdown, in the default mode: unwinds, on this thread, the
+    /// goroutines that started here (and the fresh ones it finds), again
+    /// and again as their destructors wake more, until none of the
+    /// runtime's goroutines is left or shutdown gives up. A goroutine whose
+    /// stack others still borrow (`Task::is_lent`: its scope's goroutines,
+    /// a `blocking` call) waits until they are done: its scoped goroutines
+    /// are unwound first, wherever they run.
+    fn drain(&self) {
+        let shared = &*self.shared;
+        while !shared.abandoned.load(Ordering::Acquire) {
+            let mut unwound = 0;
+            let mut lent = Vec::new();
+            while let Some(task) = self
+                .pop_local()
+                .or_else(|| self.steal_inbox())
+                .or_else(|| settle(|| shared.injector.steal()))
+            {
+                if task.is_lent() {
+                    lent.push(task);
+                } else {
+                    self.unwind(task);
+                    unwound += 1;
+                }
+            }
+            for task in shared.registry.shard(self.index) {
+                if !task.is_lent()
+                    && let Some(run) = task.take_parked()
+                {
+                    self.unwind(run);
+                    unwound += 1;
+                }
+            }
+            for task in lent {
+                self.slot().inbox.push(task);
+            }
+            // Done once nothing that started here is left (and no fresh
+            // goroutine waits): the others' goroutines are theirs to unwind.
+            if self.pinned.get() == 0 && shared.injector.is_empty() {
+                break;
+            }
+            if unwound == 0 {
+                // Waiting for other workers' goroutines (a scope's, or a
+                // runaway one's): look again in a while.
+                std::thread::park_timeout(Duration::from_millis(1));
+            }
+        }
+    }
+
+    /// Unwinds `task`, whose run reference we hold, on this thread.
+    fn unwind(&self, task: TaskRef) {
+        {
+            let _current = CurrentGuard::enter(&task);
+            // SAFETY: we hold its run reference (taken from a queue, or
+            // from its park by `take_parked`), and no worker runs it.
+            unsafe { task.unwind() };
+        }
+        self.shared.finished(&task);
+        if task.home() == Some(self.index) {
+            self.pinned.set(self.pinned.get() - 1);
+        }
     }
 
     /// Queues a goroutine readied (or spawned) on this worker: into `next`
@@ -314,7 +462,11 @@ impl WorkerCtx {
     /// spawn loop over its backlog), nor into `next`. No notify (nor in Go):
     /// this worker, awake, takes it back unless another does first.
     fn push_yielded(&self, task: TaskRef) {
-        self.shared.injector.push(task);
+        if self.shared.migrate {
+            self.shared.injector.push(task);
+        } else {
+            self.slot().inbox.push(task);
+        }
     }
 
     /// Queues `task` in this worker's queue (see `queue.rs`: a fresh one
@@ -328,7 +480,10 @@ impl WorkerCtx {
     /// find work that a worker is already awake for, or will see when it
     /// next looks.
     fn push_local(&self, task: TaskRef) {
-        let was_empty = self.local.is_empty();
+        // In the default mode only fresh goroutines may be stolen: a started
+        // one queued here is nothing for the others to wake up for.
+        let was_empty = self.local.nothing_to_steal(self.shared.migrate)
+            && (self.shared.migrate || task.is_fresh());
         // SAFETY: the scheduler queues run references only (a second
         // reference queued would let two workers resume one goroutine), and
         // each caller passes one in its hands: a new goroutine's, a
@@ -389,7 +544,7 @@ impl WorkerCtx {
             // injector.
             let ticks = self.shared.timers.ticks(now);
             self.shared.timers.fire(self.index, ticks, false);
-            if let Some(task) = self.steal_injector() {
+            if let Some(task) = self.steal_injector().or_else(|| self.steal_inbox()) {
                 return Some(task);
             }
         }
@@ -408,18 +563,30 @@ impl WorkerCtx {
         if let Some(task) = unsafe { self.slot().take_next() } {
             return Some(task);
         }
-        self.steal_injector()
+        self.steal_inbox().or_else(|| self.steal_injector())
     }
 
     fn steal_injector(&self) -> Option<TaskRef> {
-        settle(|| self.local.take_from(&self.shared.injector))
+        settle(|| {
+            self.local
+                .take_from(&self.shared.injector, !self.shared.migrate)
+        })
+    }
+
+    /// Takes from this worker's inbox (see the module docs).
+    fn steal_inbox(&self) -> Option<TaskRef> {
+        let inbox = &self.slot().inbox;
+        if inbox.is_empty() {
+            return None;
+        }
+        settle(|| self.local.take_from(inbox, false))
     }
 
     /// One round of looking everywhere: injector, timers, other workers.
     /// A `patient` round leaves alone busy workers' short queues: see
     /// `PATIENCE`.
     fn search(&self, patient: bool) -> Option<TaskRef> {
-        if let Some(task) = self.steal_injector() {
+        if let Some(task) = self.steal_inbox().or_else(|| self.steal_injector()) {
             return Some(task);
         }
         if self.timer_due()
@@ -446,7 +613,12 @@ impl WorkerCtx {
                 continue;
             }
             let stuck = victim.is_stuck();
-            if let Some(task) = settle(|| victim.stealer.steal_batch_and_pop(&self.local, stuck)) {
+            let migrate = self.shared.migrate;
+            if let Some(task) = settle(|| {
+                victim
+                    .stealer
+                    .steal_batch_and_pop(&self.local, stuck, migrate)
+            }) {
                 Counters::bump(&self.shared.stats[self.index].steals);
                 return Some(task);
             }
@@ -457,7 +629,10 @@ impl WorkerCtx {
     /// Whether a patient search leaves worker `index`'s queue alone.
     fn leave_alone(&self, index: usize, watch: &[(u64, bool)]) -> bool {
         watch.get(index).is_none_or(|&(_, busy)| busy)
-            && self.shared.workers[index].stealer.len() < PATIENT_LEN
+            && self.shared.workers[index]
+                .stealer
+                .stealable_len(self.shared.migrate)
+                < PATIENT_LEN
     }
 
     /// Searches for a while before sleeping, if not too many others already do.
@@ -519,13 +694,19 @@ impl WorkerCtx {
             let watch = self.watch.borrow();
             (0..self.shared.slots_in_use()).any(|i| {
                 i != self.index
-                    && !self.shared.workers[i].stealer.is_empty()
+                    && !self.shared.workers[i]
+                        .stealer
+                        .nothing_to_steal(self.shared.migrate)
                     && !self.leave_alone(i, &watch)
             })
         } else {
             self.shared.has_stealable_work()
         };
-        !self.shared.injector.is_empty() || self.has_local_work() || stealable || self.timer_due()
+        !self.shared.injector.is_empty()
+            || !self.slot().inbox.is_empty()
+            || self.has_local_work()
+            || stealable
+            || self.timer_due()
     }
 
     /// Whether some timer is due; reads the clock only if any is pending
@@ -548,6 +729,9 @@ impl WorkerCtx {
     /// Runs `task` until it yields, parks or finishes, and acts on which.
     #[inline(always)]
     fn run_task(&self, task: TaskRef) {
+        if task.settle_home(self.index) && !self.shared.migrate {
+            self.pinned.set(self.pinned.get() + 1);
+        }
         loop {
             let switch = {
                 let _current = CurrentGuard::enter(&task);
@@ -592,6 +776,9 @@ impl WorkerCtx {
                 }
                 None => {
                     self.shared.finished(&task);
+                    if !self.shared.migrate {
+                        self.pinned.set(self.pinned.get() - 1);
+                    }
                     return;
                 }
             }

@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use goro_sched::{GoroutineId, Runtime, go};
+use goro_sched::{GoroutineId, go};
+
+mod common;
 
 #[test]
 fn join_returns_each_goroutines_value() {
@@ -18,7 +20,7 @@ fn join_returns_each_goroutines_value() {
 
 #[test]
 fn a_panic_is_returned_by_join_and_the_worker_lives_on() {
-    let rt = Runtime::builder().workers(1).build().unwrap();
+    let rt = common::builder().workers(1).build().unwrap();
     let n = std::hint::black_box(7);
     let h = rt.go(move || -> u32 { panic!("goroutine {n} failed") });
     let err = h.join().unwrap_err();
@@ -172,7 +174,7 @@ goro_sched::local! {
 
 #[test]
 fn locals_belong_to_their_goroutine_wherever_it_runs() {
-    let rt = Runtime::builder().workers(2).build().unwrap();
+    let rt = common::builder().workers(2).build().unwrap();
     let handles: Vec<_> = (0..200u64)
         .map(|i| {
             rt.go(move || {
@@ -211,7 +213,7 @@ fn ids_are_unique_and_none_on_threads() {
     assert_eq!(unique.len(), 500);
     // Spawned from goroutines on two workers (each takes ids in batches)
     // and from this thread (one by one) at once: still all distinct.
-    let rt = Runtime::builder().workers(2).build().unwrap();
+    let rt = common::builder().workers(2).build().unwrap();
     let spawners: Vec<_> = (0..4)
         .map(|_| {
             rt.go(|| {
@@ -239,7 +241,7 @@ fn ids_are_unique_and_none_on_threads() {
 
 #[test]
 fn two_goroutines_that_yield_to_each_other_on_one_worker_both_progress() {
-    let rt = Runtime::builder().workers(1).build().unwrap();
+    let rt = common::builder().workers(1).build().unwrap();
     let turn = Arc::new(AtomicUsize::new(0));
     let handles: Vec<_> = (0..2usize)
         .map(|me| {
@@ -265,7 +267,7 @@ fn two_goroutines_that_yield_to_each_other_on_one_worker_both_progress() {
 
 #[test]
 fn a_yield_loop_does_not_starve_a_newly_spawned_goroutine() {
-    let rt = Runtime::builder().workers(1).build().unwrap();
+    let rt = common::builder().workers(1).build().unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let s = stop.clone();
     let spinner = rt.go(move || {
@@ -287,7 +289,7 @@ fn a_pingpong_pair_does_not_starve_a_third_goroutine() {
     // Two goroutines that keep waking each other through `next` on one
     // worker: a third, queued behind them, still runs.
     use goro_sched::park::{self, Unparker};
-    let rt = Runtime::builder().workers(1).build().unwrap();
+    let rt = common::builder().workers(1).build().unwrap();
     let third_ran = Arc::new(AtomicBool::new(false));
     let t = third_ran.clone();
     rt.run(move || {
@@ -348,7 +350,7 @@ fn the_oldest_fresh_goroutine_runs_while_newer_ones_keep_coming() {
     // once a millisecond: a few thousand runs, well under `LIMIT / 2` even
     // in a debug build.
     const LIMIT: usize = 200_000;
-    let rt = Runtime::builder().workers(1).build().unwrap();
+    let rt = common::builder().workers(1).build().unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let (s, r) = (stop.clone(), Arc::new(AtomicUsize::new(0)));
     let runs_before_oldest = rt.run(move || {
@@ -382,7 +384,7 @@ fn woken_goroutines_run_soon_while_fresh_ones_keep_coming() {
     const LIMIT: usize = 200_000;
     const WAITERS: usize = 10;
     const WAKE_AT: usize = 1000;
-    let rt = Runtime::builder().workers(1).build().unwrap();
+    let rt = common::builder().workers(1).build().unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let (s, r) = (stop.clone(), Arc::new(AtomicUsize::new(0)));
     let seen = rt.run(move || {
@@ -426,7 +428,7 @@ fn woken_goroutines_run_soon_while_fresh_ones_keep_coming() {
 
 #[test]
 fn num_goroutines_counts_live_ones() {
-    let rt = Runtime::builder().workers(2).build().unwrap();
+    let rt = common::builder().workers(2).build().unwrap();
     let gate = Arc::new(AtomicBool::new(false));
     let handles: Vec<_> = (0..50)
         .map(|_| {
@@ -454,7 +456,7 @@ fn work_spreads_to_sleeping_workers() {
     // Workers are asleep; one goroutine spawns CPU-bound goroutines onto its
     // own queue. If pushing work did not wake a sleeper, they would all run
     // on the spawner's worker.
-    let rt = Runtime::builder().workers(2).build().unwrap();
+    let rt = common::builder().workers(2).build().unwrap();
     std::thread::sleep(Duration::from_millis(50)); // let them sleep
     let threads = rt.run(|| {
         let handles: Vec<_> = (0..64)
@@ -489,7 +491,7 @@ fn joins_racing_completions_get_every_result_once() {
             self.0.fetch_add(1, Ordering::SeqCst);
         }
     }
-    let rt = goro_sched::Runtime::builder().workers(2).build().unwrap();
+    let rt = common::builder().workers(2).build().unwrap();
     let drops = Arc::new(AtomicUsize::new(0));
     const N: u64 = 2_000;
     let spawn = |i: u64| {
@@ -548,8 +550,11 @@ fn goroutines_queued_on_one_worker_that_switch_seldom_spread_to_another() {
     // Two goroutines spawned on one worker, each computing for a while
     // between yields: the idle worker must take one (it leaves alone only
     // the short queues of workers that switch fast, as message passing
-    // does), so at some point both run at once.
-    let rt = Runtime::builder().workers(2).build().unwrap();
+    // does), so at some point both run at once. (The migrating mode's: in
+    // the default mode the two keep the worker they start on, which may be
+    // the same one; `fresh_goroutines_spread_over_every_worker` is its
+    // counterpart.)
+    let rt = common::migrating().workers(2).build().unwrap();
     let active = Arc::new(AtomicUsize::new(0));
     let together = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
@@ -591,7 +596,7 @@ fn a_spawn_loop_lets_its_goroutines_run_as_it_goes() {
     // One worker: a goroutine that spawns 100k goroutines in a loop yields
     // to them now and then, so they do not all pile up queued (each with
     // its task) until the loop ends.
-    let rt = Runtime::builder().workers(1).build().unwrap();
+    let rt = common::builder().workers(1).build().unwrap();
     let peak = rt
         .go(|| {
             let done = Arc::new(AtomicUsize::new(0));

@@ -4,11 +4,13 @@
 use std::io;
 use std::process::Command;
 
-use goro_sched::{Builder, Runtime};
+use goro_sched::Builder;
+
+mod common;
 
 #[test]
 fn zero_workers_is_an_error() {
-    let err = Runtime::builder().workers(0).build().unwrap_err();
+    let err = common::builder().workers(0).build().unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
     assert!(err.to_string().contains("workers(0)"), "{err}");
 }
@@ -16,7 +18,7 @@ fn zero_workers_is_an_error() {
 #[test]
 fn stack_sizes_out_of_range_are_errors() {
     for bad in [0, 1000, (1 << 30) + 1] {
-        let err = Runtime::builder().stack_size(bad).build().unwrap_err();
+        let err = common::builder().stack_size(bad).build().unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
         assert!(err.to_string().contains("stack_size"), "{err}");
         let err = Builder::new().stack_size(bad).go(|| ()).unwrap_err();
@@ -24,7 +26,7 @@ fn stack_sizes_out_of_range_are_errors() {
         assert!(err.to_string().contains("Builder::stack_size"), "{err}");
         assert!(err.to_string().contains("16 KiB to 1024 MiB"), "{err}");
     }
-    let rt = Runtime::builder()
+    let rt = common::builder()
         .workers(1)
         .stack_size(64 * 1024)
         .build()
@@ -70,7 +72,7 @@ fn child_entry() {
     if std::env::var_os("GORO_TEST_CHILD").is_none() {
         return;
     }
-    match Runtime::builder().build() {
+    match common::builder().build() {
         Ok(rt) => println!("workers={}", rt.stats().workers),
         Err(e) => println!("builder error: {e}"),
     }

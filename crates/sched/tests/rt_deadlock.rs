@@ -148,7 +148,10 @@ fn child(case: &str) {
     let builder = Runtime::builder().workers(2);
     let rt = match case {
         "detection_off" => builder.detect_deadlocks(false),
-        "spare_limit" => builder.workers(1).max_blocking_threads(0),
+        // Spares stand in for a goroutine in `blocking` in the migrating
+        // mode (the default mode runs the call on the blocking pool).
+        // SAFETY: the goroutines hold nothing tied to a thread.
+        "spare_limit" => unsafe { builder.workers(1).max_blocking_threads(0).migrating() },
         _ => builder,
     }
     .build()

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use goro_sched::Runtime;
+mod common;
 
 fn rss() -> usize {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
@@ -30,7 +30,7 @@ fn a_million_parked_goroutines_fit_in_five_kib_each() {
     use std::sync::Mutex;
 
     const N: usize = 1_000_000;
-    let rt = Runtime::builder().build().unwrap();
+    let rt = common::builder().build().unwrap();
     let parked = Arc::new(AtomicU64::new(0));
     let release = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let waiters: Arc<Mutex<Vec<park::Unparker>>> = Arc::new(Mutex::new(Vec::with_capacity(N)));

@@ -4,8 +4,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
+use goro_sched::go;
 use goro_sched::park::{self, Unparker};
-use goro_sched::{Runtime, go};
+
+mod common;
 
 /// Runs `f` on a thread; fails the test if it has not finished in `limit`
 /// (a lost wake-up shows up as a hang).
@@ -67,7 +69,7 @@ fn echo(rounds: u64, a_in: Arc<Mailbox>, b_in: Arc<Mailbox>) -> impl FnOnce() ->
 #[test]
 fn racing_park_and_wake_pairs_never_lose_a_wakeup() {
     let total = within(Duration::from_secs(300), || {
-        let rt = Runtime::builder().workers(2).build().unwrap();
+        let rt = common::builder().workers(2).build().unwrap();
         const ROUNDS: u64 = 100_000;
         let mut handles = Vec::new();
         // Four goroutine pairs, racing on two workers.
@@ -89,7 +91,7 @@ fn racing_park_and_wake_pairs_never_lose_a_wakeup() {
 
 #[test]
 fn a_wake_before_the_park_is_kept() {
-    let rt = Runtime::builder().workers(1).build().unwrap();
+    let rt = common::builder().workers(1).build().unwrap();
     rt.run(|| {
         for _ in 0..1000 {
             park::current_unparker().unpark();
@@ -100,7 +102,7 @@ fn a_wake_before_the_park_is_kept() {
 
 #[test]
 fn park_deadline_returns_by_itself() {
-    let rt = Runtime::builder().workers(2).build().unwrap();
+    let rt = common::builder().workers(2).build().unwrap();
     let waited = rt.run(|| {
         let start = Instant::now();
         let deadline = start + Duration::from_millis(20);
@@ -120,7 +122,7 @@ fn park_deadline_returns_by_itself() {
 
 #[test]
 fn a_woken_goroutine_does_not_wait_for_its_deadline() {
-    let rt = Runtime::builder().workers(2).build().unwrap();
+    let rt = common::builder().workers(2).build().unwrap();
     let slot: Arc<Mutex<Option<Unparker>>> = Arc::default();
     let woke = Arc::new(AtomicBool::new(false));
     let (s, w) = (slot.clone(), woke.clone());
@@ -145,7 +147,7 @@ fn a_woken_goroutine_does_not_wait_for_its_deadline() {
 
 #[test]
 fn timers_fire_in_deadline_order() {
-    let rt = Runtime::builder().workers(1).build().unwrap();
+    let rt = common::builder().workers(1).build().unwrap();
     let log: Arc<Mutex<Vec<(Instant, usize)>>> = Arc::default();
     let handles: Vec<_> = (0..100usize)
         .map(|i| {
@@ -176,7 +178,7 @@ fn sleeping_goroutines_cost_no_thread() {
     fn threads() -> usize {
         std::fs::read_dir("/proc/self/task").unwrap().count()
     }
-    let rt = Runtime::builder().workers(2).build().unwrap();
+    let rt = common::builder().workers(2).build().unwrap();
     let woken = Arc::new(AtomicU64::new(0));
     let before = threads();
     let handles: Vec<_> = (0..10_000)
@@ -203,7 +205,7 @@ fn a_sleeper_wakes_while_its_worker_is_kept_busy_by_others() {
     // One goroutine sleeps; short busy goroutines keep its worker occupied.
     // Another worker must fire the timer in time (generous bound: a hang is
     // what this catches).
-    let rt = Runtime::builder().workers(2).build().unwrap();
+    let rt = common::builder().workers(2).build().unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let s = stop.clone();
     let busy = rt.go(move || {
@@ -257,7 +259,7 @@ fn a_wake_racing_a_stale_notification_is_not_lost() {
     // that very moment. (This hung a select benchmark before the wake-up
     // took a CAS in that state.)
     let total = within(Duration::from_secs(300), || {
-        let rt = Runtime::builder().workers(2).build().unwrap();
+        let rt = common::builder().workers(2).build().unwrap();
         const ROUNDS: u64 = 200_000;
         let flag = Arc::new(AtomicU64::new(0));
         let waiter: Arc<Mutex<Option<Unparker>>> = Arc::default();

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use goro_sched::Runtime;
+mod common;
 
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
@@ -23,7 +23,7 @@ fn threads() -> usize {
 )]
 fn a_million_goroutines_spawned_and_joined() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let rt = Runtime::builder().build().unwrap();
+    let rt = common::builder().build().unwrap();
     let counter = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let sum = {
@@ -52,7 +52,7 @@ fn a_million_goroutines_spawned_and_joined() {
 fn a_million_sleeping_goroutines_cost_no_thread() {
     const N: u64 = 1_000_000;
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let rt = Runtime::builder().workers(2).build().unwrap();
+    let rt = common::builder().workers(2).build().unwrap();
     let woken = Arc::new(AtomicU64::new(0));
     let threads_before = threads();
     let handles: Vec<_> = (0..N)

@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 use goro_sched::Runtime;
 use goro_sched::park;
 
+mod common;
+
 struct DropCounter(Arc<AtomicUsize>);
 
 impl Drop for DropCounter {
@@ -32,7 +34,7 @@ fn settle(rt: &Runtime, started: &AtomicUsize, n: usize) {
 fn dropping_a_runtime_unwinds_parked_goroutines() {
     let drops = Arc::new(AtomicUsize::new(0));
     let started = Arc::new(AtomicUsize::new(0));
-    let rt = Runtime::builder().workers(2).build().unwrap();
+    let rt = common::builder().workers(2).build().unwrap();
     let handles: Vec<_> = (0..500)
         .map(|_| {
             let (d, s) = (drops.clone(), started.clone());
@@ -59,7 +61,7 @@ fn dropping_a_runtime_unwinds_parked_goroutines() {
 fn dropping_a_runtime_unwinds_sleeping_and_yielding_goroutines() {
     let drops = Arc::new(AtomicUsize::new(0));
     let started = Arc::new(AtomicUsize::new(0));
-    let rt = Runtime::builder().workers(1).build().unwrap();
+    let rt = common::builder().workers(1).build().unwrap();
     for i in 0..100 {
         let (d, s) = (drops.clone(), started.clone());
         rt.go(move || {
@@ -82,7 +84,7 @@ fn dropping_a_runtime_unwinds_sleeping_and_yielding_goroutines() {
 #[test]
 fn goroutines_never_started_are_dropped_with_their_closures() {
     let drops = Arc::new(AtomicUsize::new(0));
-    let rt = Runtime::builder().workers(1).build().unwrap();
+    let rt = common::builder().workers(1).build().unwrap();
     let gate = Arc::new(AtomicBool::new(false));
     let g = gate.clone();
     // Keep the only worker busy so the rest stay queued, unstarted.
@@ -108,7 +110,7 @@ fn goroutines_never_started_are_dropped_with_their_closures() {
 fn shutdown_timeout_leaves_a_hog_and_unwinds_the_rest() {
     let drops = Arc::new(AtomicUsize::new(0));
     let started = Arc::new(AtomicUsize::new(0));
-    let rt = Runtime::builder().workers(2).build().unwrap();
+    let rt = common::builder().workers(2).build().unwrap();
     let release = Arc::new(AtomicBool::new(false));
     let (r, s) = (release.clone(), started.clone());
     rt.go(move || {
@@ -139,7 +141,7 @@ fn shutdown_timeout_leaves_a_hog_and_unwinds_the_rest() {
 fn destructors_that_wake_and_spawn_during_shutdown_do_not_hang() {
     let drops = Arc::new(AtomicUsize::new(0));
     let started = Arc::new(AtomicUsize::new(0));
-    let rt = Runtime::builder().workers(2).build().unwrap();
+    let rt = common::builder().workers(2).build().unwrap();
     let waiters: Arc<std::sync::Mutex<Vec<park::Unparker>>> = Arc::default();
     for _ in 0..50 {
         let (d, s, w) = (drops.clone(), started.clone(), waiters.clone());
@@ -176,7 +178,7 @@ fn destructors_that_wake_and_spawn_during_shutdown_do_not_hang() {
 #[test]
 fn dropping_a_runtime_from_its_own_goroutine_is_a_clear_panic() {
     let rt = Arc::new(std::sync::Mutex::new(Some(
-        Runtime::builder().workers(1).build().unwrap(),
+        common::builder().workers(1).build().unwrap(),
     )));
     let inner = rt.clone();
     let h = rt.lock().unwrap().as_ref().unwrap().go(move || {
@@ -213,7 +215,7 @@ fn goroutine_locals_are_dropped_once_however_the_goroutine_ends() {
     let drops = Arc::new(AtomicUsize::new(0));
     let touches = Arc::new(AtomicUsize::new(0));
     let started = Arc::new(AtomicUsize::new(0));
-    let rt = Runtime::builder().workers(2).build().unwrap();
+    let rt = common::builder().workers(2).build().unwrap();
     let handles: Vec<_> = (0..300)
         .map(|i| {
             let (d, t, s) = (drops.clone(), touches.clone(), started.clone());

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use goro_sched::{Runtime, park};
+use goro_sched::park;
+
+mod common;
 
 /// Generous bound against hangs (never a timing claim).
 const HANG: Duration = Duration::from_secs(30);
@@ -55,7 +57,7 @@ fn parked_goroutine(then: impl FnOnce() + Send + 'static) -> impl FnOnce() {
 
 #[test]
 fn a_cpu_hog_does_not_stall_a_goroutine_spawned_after_it() {
-    let rt = Runtime::builder().workers(1).build().unwrap();
+    let rt = common::migrating().workers(1).build().unwrap();
     let flag = Arc::new(AtomicBool::new(false));
     let ok = rt.run({
         let flag = flag.clone();
@@ -73,7 +75,7 @@ fn a_goroutine_woken_just_before_a_hog_still_runs() {
     // The hog wakes a parked goroutine (which goes to its worker's `next`
     // slot, to run as soon as the hog parks), then spins: sysmon must move
     // it out of `next`.
-    let rt = Runtime::builder().workers(1).build().unwrap();
+    let rt = common::migrating().workers(1).build().unwrap();
     let ok = rt.run(|| {
         let flag = Arc::new(AtomicBool::new(false));
         let f = flag.clone();
@@ -86,7 +88,7 @@ fn a_goroutine_woken_just_before_a_hog_still_runs() {
 
 #[test]
 fn timers_fire_while_every_worker_hogs() {
-    let rt = Runtime::builder().workers(1).build().unwrap();
+    let rt = common::migrating().workers(1).build().unwrap();
     let ok = rt.run(|| {
         let flag = Arc::new(AtomicBool::new(false));
         let f = flag.clone();
@@ -104,11 +106,11 @@ fn timers_fire_while_every_worker_hogs() {
 fn blocking_hands_off_at_once() {
     // The goroutine blocks its thread on a std channel inside `blocking`;
     // the goroutine that will unblock it is queued behind it.
-    let rt = Runtime::builder().workers(1).build().unwrap();
+    let rt = common::migrating().workers(1).build().unwrap();
     let got = rt.run(|| {
         let (tx, rx) = std::sync::mpsc::channel::<u32>();
         let _sender = goro_sched::go(move || tx.send(7).unwrap());
-        goro_sched::blocking(|| rx.recv_timeout(HANG))
+        goro_sched::blocking(move || rx.recv_timeout(HANG))
     });
     assert_eq!(got, Ok(7), "blocking did not hand the worker's queue off");
 }
@@ -117,7 +119,7 @@ fn blocking_hands_off_at_once() {
 fn many_hogs_and_a_ticker_on_two_workers() {
     // As many hogs as workers; a goroutine that sleeps 1 ms a hundred times
     // must finish while they spin, and the hogs must all finish too.
-    let rt = Runtime::builder().workers(2).build().unwrap();
+    let rt = common::migrating().workers(2).build().unwrap();
     let done = Arc::new(AtomicBool::new(false));
     let ticks = Arc::new(AtomicUsize::new(0));
     let hogs: Vec<_> = (0..2)
@@ -160,7 +162,7 @@ fn a_hogs_woken_goroutine_is_stolen_before_its_fresh_pile() {
     // stall hands it off while it still spawns, the spare runs some of the
     // pile before the wake-up: counted from the wake-up.)
     const PILE: usize = 1000;
-    let rt = Runtime::builder().workers(1).build().unwrap();
+    let rt = common::migrating().workers(1).build().unwrap();
     let (ok, at_wake, pile_run_first) = rt.run(|| {
         let woke = Arc::new(AtomicBool::new(false));
         let pile_run = Arc::new(AtomicUsize::new(0));
