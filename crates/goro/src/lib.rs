@@ -112,17 +112,43 @@
 //! assert_eq!(group.wait(), Err("task 2 failed".to_string()));
 //! ```
 //!
-//! # Thread-locals: no borrow across a blocking goro call
+//! # Thread-locals, and the one thread a goroutine runs on
 //!
-//! A goroutine may resume on another worker thread after any call that can
-//! park it: a channel operation, a lock, [`sleep`], [`yield_now`], a join,
-//! `select!`. A `thread_local!` read before such a call and after it may be
-//! two threads' values, and a reference into one (`LOCAL.with(|v| ...)`
-//! around a park point, or a `&'static` smuggled out of it) may point into
-//! another thread's storage. **Never hold a thread-local borrow across a
-//! blocking goro call.** For state that belongs to the goroutine, use
-//! [`local!`]: goroutine-local storage that follows the goroutine from
-//! thread to thread.
+//! A goroutine that has started runs on the same OS thread for the rest of
+//! its life. So thread-bound state is as safe in a goroutine as in a plain
+//! thread: a `thread_local!` borrowed across a channel receive, an `Rc`
+//! cloned out of one, `rand::thread_rng()`, `std::io::stdout().lock()` held
+//! while the goroutine waits. Goroutines that share a thread interleave at
+//! their park points, as re-entrant code does on one thread, which Rust's
+//! thread-local types already handle. Goroutines still spread over every
+//! worker: a goroutine that has not run yet may be started by any of them.
+//! For state that belongs to the goroutine itself, use [`local!`].
+//!
+//! ```
+//! use std::cell::Cell;
+//! use std::rc::Rc;
+//!
+//! thread_local! {
+//!     static SHARED: Rc<Cell<u32>> = Rc::new(Cell::new(0));
+//! }
+//!
+//! let h = goro::go(|| {
+//!     let thread = std::thread::current().id();
+//!     let counter = SHARED.with(Rc::clone); // an `Rc`: bound to this thread
+//!     for _ in 0..3 {
+//!         counter.set(counter.get() + 1);
+//!         goro::yield_now(); // a park point: we come back on this thread
+//!     }
+//!     std::thread::current().id() == thread
+//! });
+//! assert!(h.join().unwrap());
+//! ```
+//!
+//! Go moves goroutines between threads instead. A runtime built with the
+//! `unsafe` [`RuntimeBuilder::migrating`] does so too (a goroutine woken by
+//! another runs next on the waker's thread; a stuck worker's goroutines
+//! move to a spare thread), for what that buys (see the README's
+//! "Safety"), under a contract: no thread-bound state across a park point.
 //!
 //! ```
 //! use std::cell::Cell;
@@ -133,8 +159,8 @@
 //!
 //! let steps = goro::go(|| {
 //!     for _ in 0..3 {
-//!         STEPS.with(|s| s.set(s.get() + 1)); // no borrow held across...
-//!         goro::yield_now(); // ...a park point: we may come back elsewhere
+//!         STEPS.with(|s| s.set(s.get() + 1)); // this goroutine's own
+//!         goro::yield_now();
 //!     }
 //!     STEPS.with(Cell::get)
 //! });
@@ -144,13 +170,15 @@
 //! # Blocking calls and sysmon
 //!
 //! Goroutines are never preempted: one that blocks its thread (a blocking
-//! read, `std::thread::sleep`, a long computation) keeps its worker. Use
-//! goro's own [`sleep`], channels and locks where you can, and wrap other
-//! blocking calls in [`blocking`], which hands the worker's other goroutines
-//! to another thread at once. As a safety net, a monitor thread (*sysmon*,
-//! as Go's) notices a worker that has run one goroutine for over 10 ms while
-//! others wait, and moves the waiting ones to a spare thread: a hog slows
-//! itself, not the program.
+//! read, `std::thread::sleep`, a long computation) keeps its worker, and
+//! the goroutines that started on that worker wait for it (a goroutine
+//! keeps its thread). Use goro's own [`sleep`], channels and locks where you
+//! can, and wrap other blocking calls in [`blocking`], which runs them on a
+//! thread of a pool while the goroutine parks. As a safety net, a monitor
+//! thread (*sysmon*, as Go's) notices a worker that has run one goroutine
+//! for over 10 ms: it moves the goroutines that have not started yet to
+//! other workers, and prints which goroutine holds the worker, since when,
+//! and how many wait behind it (so does [`dump`]).
 //!
 //! ```
 //! let h = goro::go(|| {

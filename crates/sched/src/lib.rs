@@ -25,15 +25,18 @@
 //! # Blocking calls
 //!
 //! A goroutine that blocks its thread (`std::thread::sleep`, blocking I/O, a
-//! long computation) keeps its worker busy. Use goro's own [`sleep`] and
-//! primitives, and wrap other blocking calls in [`blocking`].
+//! long computation) keeps its worker busy, and the goroutines that started
+//! on that worker wait for it. Use goro's own [`sleep`] and primitives, and
+//! wrap other blocking calls in [`blocking`].
 //!
-//! # Thread-locals
+//! # One thread per goroutine
 //!
-//! A goroutine may resume on another worker after any park point, so a
-//! `thread_local!` read before a park point and after it may be two threads'
-//! values. Never hold a reference to a thread-local across a blocking goro
-//! call; use [`local!`] for per-goroutine state.
+//! A goroutine that has started runs on the same OS thread for good, so
+//! thread-locals (and `Rc`s cloned out of them, reentrant locks' guards)
+//! may be held across its park points, as on a plain thread. Goroutines not
+//! started yet spread over every worker. [`RuntimeBuilder::migrating`]
+//! builds a runtime that moves started goroutines too, as Go does, under an
+//! `unsafe` contract. Use [`local!`] for state that belongs to a goroutine.
 //!
 //! # Module map
 //!

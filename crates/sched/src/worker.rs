@@ -93,6 +93,22 @@ const SPIN: Duration = Duration::from_micros(20);
 const PATIENCE: Duration = Duration::from_micros(10);
 const PATIENT_LEN: usize = 4;
 const BUSY_SWITCHES: u64 = 16;
+/// Default mode: a goroutine stays where it first runs, so one taken at
+/// once from another worker's spawn loop may be a partner of the goroutines
+/// left behind, parted from them for good: `ring`, its 503 goroutines split
+/// over two workers, paid cross-core wake-ups at every crossing (2.7x as
+/// long). So a worker's fresh goroutines are left to it while it gets
+/// through them: while, over each `FRESH_AGE`, it switches at least
+/// `FRESH_PACE` times and fewer than `PATIENT_LEN` of its started ones
+/// wait. A pile that lasts at a slower pace (CPU-bound goroutines) or
+/// behind a backlog (a worker that falls behind) spreads after `FRESH_AGE`;
+/// one that lasts `FRESH_MAX` (a tree of goroutines, which `skynet` runs in
+/// 230 ms on one worker and 125 on two), then too; a stuck worker's, at
+/// once.
+const FRESH_AGE: Duration = Duration::from_millis(1);
+const FRESH_MAX: Duration = Duration::from_millis(5);
+/// Switches per `FRESH_AGE` (one per 10 µs) that count as getting through.
+const FRESH_PACE: u64 = 100;
 /// How long a worker that left busy workers' queues alone sleeps before it
 /// looks again (their goroutines may come to need it: sysmon steps in only
 /// after a goroutine runs for `HOG`), doubling up to `PATIENT_SLEEP_MAX`
@@ -100,6 +116,16 @@ const BUSY_SWITCHES: u64 = 16;
 /// worker's queue and counters slow that worker down.
 const PATIENT_SLEEP: Duration = Duration::from_micros(200);
 const PATIENT_SLEEP_MAX: Duration = Duration::from_micros(6400);
+
+/// What a worker saw of another's fresh goroutines (`FRESH_AGE`).
+#[derive(Clone, Copy)]
+struct FreshSeen {
+    /// Since when it has seen some queued, every time it looked.
+    first: Instant,
+    /// The current `FRESH_AGE` window's start, and the switch count then.
+    since: Instant,
+    switches: u64,
+}
 
 /// The worker running on this thread.
 pub(crate) struct WorkerCtx {
@@ -118,6 +144,10 @@ pub(crate) struct WorkerCtx {
     watch: RefCell<Vec<(u64, bool)>>,
     /// The last spin left some busy worker's queue alone.
     left_alone: Cell<bool>,
+    /// Default mode: per worker, since when this one has seen fresh
+    /// goroutines queued there, and that worker's switch count then (see
+    /// `FRESH_AGE`).
+    fresh_seen: RefCell<Vec<Option<FreshSeen>>>,
     /// The next patient sleep's length.
     patient_sleep: Cell<Duration>,
     /// Spawns by the running goroutine, in this run, since the last look at
@@ -251,6 +281,7 @@ impl WorkerCtx {
             rt_refs: (Cell::new(0), Cell::new(0)),
             watch: RefCell::new(Vec::new()),
             left_alone: Cell::new(false),
+            fresh_seen: RefCell::new(Vec::new()),
             patient_sleep: Cell::new(PATIENT_SLEEP),
             spawns: Cell::new(0),
             oldest_at: Cell::new(Instant::now()),
@@ -602,13 +633,14 @@ impl WorkerCtx {
         let n = self.shared.slots_in_use();
         let start = self.random(n);
         let watch = self.watch.borrow();
+        let mut now = None;
         for i in 0..n {
             let index = (start + i) % n;
             if index == self.index {
                 continue;
             }
             let victim = &self.shared.workers[index];
-            if patient && self.leave_alone(index, &watch) {
+            if patient && self.leave_alone(index, &watch) || !self.fresh_aged(index, &mut now) {
                 self.left_alone.set(true);
                 continue;
             }
@@ -624,6 +656,53 @@ impl WorkerCtx {
             }
         }
         None
+    }
+
+    /// Default mode: whether worker `index`'s fresh goroutines (if any) may
+    /// be taken (see `FRESH_AGE`); always in the migrating mode. `now` is
+    /// read once per search, when needed.
+    fn fresh_aged(&self, index: usize, now: &mut Option<Instant>) -> bool {
+        if self.shared.migrate {
+            return true;
+        }
+        let mut seen = self.fresh_seen.borrow_mut();
+        if seen.len() <= index {
+            seen.resize(index + 1, None);
+        }
+        let victim = &self.shared.workers[index];
+        if victim.stealer.nothing_to_steal(false) {
+            seen[index] = None;
+            return true;
+        }
+        if victim.is_stuck() {
+            return true;
+        }
+        let now = *now.get_or_insert_with(Instant::now);
+        let switches = || self.shared.stats[index].switches.load(Ordering::Relaxed);
+        let Some(seen) = &mut seen[index] else {
+            seen[index] = Some(FreshSeen {
+                first: now,
+                since: now,
+                switches: switches(),
+            });
+            return false;
+        };
+        // Cheap tests first: this runs in every round of a spin.
+        if now - seen.first >= FRESH_MAX {
+            return true;
+        }
+        if now - seen.since < FRESH_AGE {
+            return false;
+        }
+        let switches = switches();
+        if switches.wrapping_sub(seen.switches) >= FRESH_PACE
+            && self.shared.pinned_waiting(index) < PATIENT_LEN
+        {
+            // Getting through them: look again after another while.
+            (seen.since, seen.switches) = (now, switches);
+            return false;
+        }
+        true
     }
 
     /// Whether a patient search leaves worker `index`'s queue alone.
@@ -690,18 +769,16 @@ impl WorkerCtx {
     /// Whether any queue or due timer has work (the last look before
     /// sleep), but, if `patient`, the queues a patient search leaves alone.
     fn has_work_anywhere(&self, patient: bool) -> bool {
-        let stealable = if patient {
-            let watch = self.watch.borrow();
-            (0..self.shared.slots_in_use()).any(|i| {
-                i != self.index
-                    && !self.shared.workers[i]
-                        .stealer
-                        .nothing_to_steal(self.shared.migrate)
-                    && !self.leave_alone(i, &watch)
-            })
-        } else {
-            self.shared.has_stealable_work()
-        };
+        let watch = self.watch.borrow();
+        let mut now = None;
+        let stealable = (0..self.shared.slots_in_use()).any(|i| {
+            i != self.index
+                && !self.shared.workers[i]
+                    .stealer
+                    .nothing_to_steal(self.shared.migrate)
+                && !(patient && self.leave_alone(i, &watch))
+                && self.fresh_aged(i, &mut now)
+        });
         !self.shared.injector.is_empty()
             || !self.slot().inbox.is_empty()
             || self.has_local_work()
