@@ -53,11 +53,11 @@ fn mark(change: Option<f64>) -> String {
 /// The goals of DESIGN.md §4 for `row`, each with ✓ (met) or ✗ (missed).
 fn goals(row: &Row) -> String {
     let w: &Workload = row.workload;
-    let goro = row.cell("goro").map(Cell::median);
     let parts: Vec<String> = w
         .goals
         .iter()
         .filter_map(|g| {
+            let goro = row.cell(g.of.unwrap_or("goro")).map(Cell::median);
             // Judged at the precision shown: a ratio of 1.004 is 1.00x.
             let (text, value) = match g.peer {
                 Some(peer) => (
@@ -70,7 +70,8 @@ fn goals(row: &Row) -> String {
                         Measure::Lag => "ms",
                         Measure::PerOp => "ns",
                     };
-                    (format!("≤ {} {unit}", g.max), goro)
+                    let of = g.of.map_or(String::new(), |c| format!("{c} "));
+                    (format!("{of}≤ {} {unit}", g.max), goro)
                 }
             };
             let verdict = if value? <= g.max { "✓" } else { "✗" };

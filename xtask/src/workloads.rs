@@ -66,10 +66,12 @@ pub(crate) enum Measure {
 
 /// A goal of DESIGN.md §4: goro's figure at most `max` times the peer's
 /// figure, or at most `max` itself (in the workload's unit) with no peer.
+/// `of` names the column judged when it is not `goro` (the default mode).
 #[derive(Debug)]
 pub(crate) struct Goal {
     pub(crate) peer: Option<&'static str>,
     pub(crate) max: f64,
+    pub(crate) of: Option<&'static str>,
 }
 
 /// One workload, run by each of its systems' binaries as `<binary> <name> <n>`.
@@ -123,6 +125,7 @@ const fn vs_go(max: f64) -> Goal {
     Goal {
         peer: Some("go"),
         max,
+        of: None,
     }
 }
 
@@ -157,10 +160,13 @@ const HOG_NOTES: &[(&str, &str)] = &[
     ),
 ];
 
-/// The `hogs` goal: worst tick lag at most 20 ms.
+/// The `hogs` goal: worst tick lag at most 20 ms, in the migrating mode
+/// (in the default mode a hog's worker keeps its started goroutines, the
+/// ticker perhaps among them: sysmon reports the hog instead).
 const HOG_GOAL: &[Goal] = &[Goal {
     peer: None,
     max: 20.0,
+    of: Some("goro-migrate"),
 }];
 
 /// All workloads, in table row order.
@@ -181,6 +187,7 @@ pub(crate) const WORKLOADS: &[Workload] = &[
         goals: &[Goal {
             peer: Some("corosensei"),
             max: 1.0,
+            of: None,
         }],
     },
     Workload {
@@ -201,6 +208,7 @@ pub(crate) const WORKLOADS: &[Workload] = &[
             Goal {
                 peer: Some("tokio"),
                 max: 1.0,
+                of: None,
             },
         ],
     },
@@ -308,6 +316,7 @@ pub(crate) const WORKLOADS: &[Workload] = &[
             Goal {
                 peer: Some("crossbeam"),
                 max: 1.0,
+                of: None,
             },
         ],
     },
@@ -384,6 +393,7 @@ pub(crate) const WORKLOADS: &[Workload] = &[
         goals: &[Goal {
             peer: None,
             max: 5.0,
+            of: None,
         }],
     },
     Workload {
@@ -448,6 +458,17 @@ pub(crate) const WORKLOADS: &[Workload] = &[
              with its worker handed off at once in the migrating mode",
         )],
         skips: &[],
-        goals: HOG_GOAL,
+        goals: &[
+            Goal {
+                peer: None,
+                max: 20.0,
+                of: None,
+            },
+            Goal {
+                peer: None,
+                max: 20.0,
+                of: Some("goro-migrate"),
+            },
+        ],
     },
 ];

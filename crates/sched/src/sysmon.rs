@@ -180,10 +180,15 @@ fn report_holder(shared: &Shared, index: usize, held: Duration) -> bool {
         .and_then(|t| t.name.as_ref().map(|n| format!(" \"{n}\"")))
         .unwrap_or_default();
     let from = from.map_or_else(String::new, |at| format!(" (spawned at {at})"));
+    let (them, wait) = if waiting == 1 {
+        ("goroutine", "waits")
+    } else {
+        ("goroutines", "wait")
+    };
     eprintln!(
         "goro: goroutine {id}{name}{from} has held worker {index} for {held_ms} ms, and {waiting} \
-         goroutines that started on that worker wait for it (a goroutine keeps its thread: \
-         wrap blocking calls and long computations in goro::blocking)"
+         {them} that started on that worker {wait} for it (a goroutine keeps its thread: wrap \
+         blocking calls and long computations in goro::blocking)"
     );
     true
 }
