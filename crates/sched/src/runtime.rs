@@ -602,13 +602,30 @@ impl Shared {
         }
     }
 
-    /// Puts a retired spare to sleep until its inbox (or its timers, fired
-    /// by the others) gives it work: off the sleepers list, whose wake-ups
-    /// are for workers that look everywhere.
+    /// Puts a retired spare to sleep until its inbox gives it work, or
+    /// until the earliest timer (its own goroutines' among them: the others
+    /// fire its heap only when they look for work): off the sleepers list,
+    /// whose wake-ups are for workers that look everywhere.
     pub(crate) fn sleep_alone(&self, has_work: &dyn Fn() -> bool) {
         fence(Ordering::SeqCst);
-        if !has_work() && !self.is_shutdown() {
-            thread::park();
+        if has_work() || self.is_shutdown() {
+            return;
+        }
+        match self.timers.earliest() {
+            NEVER => thread::park(),
+            deadline => {
+                // A timer already due is another heap's (ours were just
+                // fired), for its worker to fire: look again in a while.
+                let wait = self
+                    .timers
+                    .instant(deadline)
+                    .saturating_duration_since(Instant::now());
+                thread::park_timeout(if wait.is_zero() {
+                    Duration::from_millis(1)
+                } else {
+                    wait
+                });
+            }
         }
     }
 
@@ -984,7 +1001,7 @@ impl Shared {
             return;
         }
         if let Some(task) = next {
-            self.injector.push(task);
+            self.send_away(task);
         }
         self.stuck.fetch_add(1, Ordering::SeqCst);
         self.replace_stuck(true);

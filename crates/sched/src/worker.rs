@@ -300,6 +300,8 @@ impl WorkerCtx {
                 if self.pinned.get() == 0 {
                     break;
                 }
+                let timers = &self.shared.timers;
+                timers.fire(self.index, timers.ticks(Instant::now()), true);
                 match self.find_own_task() {
                     Some(task) => self.run_task(task),
                     None => self.shared.sleep_alone(&|| self.has_own_work()),

@@ -190,3 +190,38 @@ fn a_hogs_woken_goroutine_is_stolen_before_its_fresh_pile() {
          ({at_wake} before it was woken)"
     );
 }
+
+#[test]
+fn default_mode_a_goroutine_started_on_a_spare_finishes_there_after_it_retires() {
+    // One worker, hogged: sysmon starts a spare, which starts the goroutine
+    // queued behind the hog. That goroutine then keeps the spare's thread:
+    // after the hog ends and the spare retires, it still sleeps (timers)
+    // and wakes there, to the end.
+    let rt = goro_sched::Runtime::builder().workers(1).build().unwrap();
+    let release = Arc::new(AtomicBool::new(false));
+    let r = release.clone();
+    let (threads, ok) = rt.run(move || {
+        let hog_thread = std::thread::current().id();
+        let sleeper = goro_sched::go(move || {
+            let mut threads = vec![std::thread::current().id()];
+            for i in 0..200 {
+                if i == 20 {
+                    r.store(true, Ordering::Release); // the hog may end now
+                }
+                goro_sched::sleep(Duration::from_millis(1));
+                threads.push(std::thread::current().id());
+            }
+            threads
+        });
+        let ok = hog_until(&release); // started before the sleeper could
+        (
+            sleeper.join().unwrap(),
+            ok && hog_thread == std::thread::current().id(),
+        )
+    });
+    assert!(ok, "the hog was never released: the sleeper never ran");
+    assert!(
+        threads.windows(2).all(|w| w[0] == w[1]),
+        "the goroutine changed threads"
+    );
+}
