@@ -16,15 +16,26 @@
 //! # Shutdown
 //!
 //! 1. `shutdown` is set and every worker woken.
-//! 2. Each worker finishes the goroutine it runs (up to its next park point),
-//!    moves its queues to the injector and exits.
+//! 2. Each worker finishes the goroutine it runs (up to its next park point).
+//!    In the default mode it then unwinds, on its own thread, every
+//!    goroutine that started there, parked or queued, and the fresh ones it
+//!    finds (`WorkerCtx::drain`), again as their destructors wake others,
+//!    until none that started there is left. A goroutine that others borrow
+//!    from (`Task::is_lent`: a scope's goroutines, a `blocking` call) waits
+//!    for them: a scope's goroutines are unwound before it. In the
+//!    migrating mode it moves its queues to the injector instead. Then it
+//!    exits. Destructors that spawn get goroutines cancelled before they
+//!    run.
 //! 3. The thread that shut down waits for the workers (up to the timeout),
-//!    then unwinds every goroutine in the registry that no worker is still
-//!    running: parked or queued, its stack unwinds and its destructors run;
-//!    its `JoinHandle` reports it cancelled. Goroutines spawned by those
-//!    destructors are dropped unstarted.
+//!    then unwinds what is left that it may: in the migrating mode every
+//!    goroutine that no worker is still running, parked or queued; in the
+//!    default mode the fresh ones only. Each unwound goroutine's destructors
+//!    run and its `JoinHandle` reports it cancelled.
 //! 4. A worker still running a goroutine after the timeout is left to it:
-//!    that goroutine (and its thread) is leaked, not unwound under its feet.
+//!    that goroutine (and its thread) is leaked, not unwound under its feet,
+//!    and so, in the default mode, are the goroutines that started on it
+//!    (or on a worker still unwinding its own, which gives up) and the
+//!    goroutines lent to something that never ended.
 
 use std::cell::UnsafeCell;
 use std::fmt;
