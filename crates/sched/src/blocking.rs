@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use crate::park::{self, Unparker, Wait};
 use crate::runtime::BlockedThread;
+use crate::task::TaskRef;
 use crate::worker;
 
 /// Threads the pool may run at once (Go caps its threads at 10,000; tokio's
@@ -38,15 +39,17 @@ where
     T: Send,
 {
     let task = worker::current_task().expect("run_on_pool is called from a goroutine");
+    // Lent until the pool thread is done with the job (it repays): shutdown
+    // must not unwind this stack while `f` may run on it, and must unwind
+    // it once `f` has returned, whether or not it runs again.
+    task.lend();
     let job = Job {
         f: UnsafeCell::new(Some(f)),
         result: UnsafeCell::new(None),
         done: AtomicBool::new(false),
         waiter: park::current_unparker(),
+        task,
     };
-    // Lent before the pool can start: shutdown must not unwind this stack
-    // while `f` may run on it.
-    task.lend();
     POOL.submit(RawJob {
         job: (&raw const job).cast(),
         run: run_job::<F, T>,
@@ -63,11 +66,9 @@ where
                 );
                 std::process::abort();
             }
-            task.repay();
             panic::resume_unwind(payload);
         }
     }
-    task.repay();
     // SAFETY: `done` is set (acquire) after the pool thread's last write to
     // `result`, and it touches `job` no more.
     match unsafe { (*job.result.get()).take() } {
@@ -84,6 +85,8 @@ struct Job<F, T> {
     /// Set by the pool thread when it is done with the job.
     done: AtomicBool,
     waiter: Unparker,
+    /// The goroutine waiting, lent to the job until it is done.
+    task: TaskRef,
 }
 
 /// A type-erased pointer to a `Job` and the function that runs it.
@@ -113,10 +116,12 @@ where
     let result = panic::catch_unwind(AssertUnwindSafe(f));
     // SAFETY: as above.
     unsafe { *job.result.get() = Some(result) };
-    // After `done` the owner may return and the job be gone: wake it with
-    // a handle of our own.
+    // After `done` the owner may return (or be unwound) and the job be
+    // gone: repay and wake with handles of our own.
     let waiter = job.waiter.clone();
+    let task = job.task.clone();
     job.done.store(true, Ordering::Release);
+    task.repay();
     waiter.unpark();
 }
 

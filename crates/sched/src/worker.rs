@@ -709,11 +709,10 @@ impl WorkerCtx {
 
     /// Whether a patient search leaves worker `index`'s queue alone.
     fn leave_alone(&self, index: usize, watch: &[(u64, bool)]) -> bool {
+        let victim = &self.shared.workers[index];
         watch.get(index).is_none_or(|&(_, busy)| busy)
-            && self.shared.workers[index]
-                .stealer
-                .stealable_len(self.shared.migrate)
-                < PATIENT_LEN
+            && victim.stealer.stealable_len(self.shared.migrate) < PATIENT_LEN
+            && !victim.is_stuck()
     }
 
     /// Searches for a while before sleeping, if not too many others already do.
@@ -726,6 +725,7 @@ impl WorkerCtx {
         let mut window = start;
         self.watch_others(true);
         let mut rounds = 0u32;
+        let mut watched = false;
         let found = loop {
             if let Some(task) = self.search(true) {
                 break Some(task);
@@ -736,12 +736,17 @@ impl WorkerCtx {
             }
             if rounds.is_multiple_of(8) {
                 let now = Instant::now();
-                if now - start > SPIN {
-                    break None;
-                }
+                // A spin ends only after one search with the switch counts
+                // of a whole window: the first counts every worker busy, and
+                // a slow search (a debug build, many slots) might otherwise
+                // never get past it, leaving stuck workers' short queues
+                // alone for good.
                 if now - window >= PATIENCE {
                     window = now;
                     self.watch_others(false);
+                    watched = true;
+                } else if now - start > SPIN && watched {
+                    break None;
                 }
             }
             std::hint::spin_loop();
