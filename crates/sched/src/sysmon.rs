@@ -85,9 +85,11 @@ fn yield_to_workers() {
 pub(crate) fn run(shared: &std::sync::Arc<Shared>, ready: std::sync::mpsc::Sender<()>) {
     let _goro_thread = GoroThread::enter();
     yield_to_workers();
-    // Now rather than at the first hand-off, which should not wait for it.
-    runtime::membarrier_registered();
     let _ = ready.send(());
+    // Now rather than at the first hand-off, which should not wait for it;
+    // but after `build` returns: the first registration of a process takes
+    // 13-20 ms (an RCU grace period), which every program's start paid.
+    runtime::membarrier_registered();
     // Per slot: the switch count last seen, since when it has not moved,
     // and whether this run was reported.
     let mut seen: Vec<(u64, Instant, bool)> = Vec::new();
