@@ -34,6 +34,7 @@ fn main() {
         ("detection_off", Expect::Hang),
         ("sigquit", Expect::Dump),
         ("spare_limit", Expect::Warn),
+        ("hog_report", Expect::HogReport),
     ] {
         match parent(case, expect) {
             Ok(()) => println!("test {case} ... ok"),
@@ -58,6 +59,10 @@ enum Expect {
     Dump,
     /// Finishes, having warned that no spare thread was left.
     Warn,
+    /// Finishes, sysmon having reported the goroutine that held its worker
+    /// while another that started there waited (the default mode), and the
+    /// dump meanwhile saying the same.
+    HogReport,
 }
 
 fn parent(case: &str, expect: Expect) -> Result<(), String> {
@@ -123,6 +128,15 @@ fn parent(case: &str, expect: Expect) -> Result<(), String> {
                 && stderr.contains("every spare thread is in use")
                 && stderr.contains("max_blocking_threads")
         }
+        Expect::HogReport => {
+            status.is_some_and(|s| s.success())
+                && stdout.contains("finished")
+                && stderr.contains("has held worker 0 for")
+                && stderr.contains("1 goroutine that started on that worker waits for it")
+                && stderr.contains("spawned at crates/sched/tests/rt_deadlock.rs")
+                && stdout.contains("running on worker 0, ")
+                && stdout.contains("1 goroutines wait for its thread")
+        }
         Expect::Dump => {
             status.is_some_and(|s| s.code() == Some(2))
                 && stderr.contains("SIGQUIT: quit")
@@ -152,6 +166,7 @@ fn child(case: &str) {
         // mode (the default mode runs the call on the blocking pool).
         // SAFETY: the goroutines hold nothing tied to a thread.
         "spare_limit" => unsafe { builder.workers(1).max_blocking_threads(0).migrating() },
+        "hog_report" => builder.workers(1),
         _ => builder,
     }
     .build()
@@ -214,6 +229,40 @@ fn child(case: &str) {
             let h = goro_sched::go(|| 7);
             goro_sched::blocking(|| std::thread::sleep(Duration::from_millis(200)));
             assert_eq!(h.join().unwrap(), 7);
+        }),
+        "hog_report" => std::thread::scope(|s| {
+            // A goroutine that started on the only worker is woken behind a
+            // goroutine that then spins for 400 ms: sysmon must say so
+            // (within 100 ms), and the dump too (read at 200 ms).
+            let rt = &rt;
+            s.spawn(move || {
+                std::thread::sleep(Duration::from_millis(200));
+                println!("{}", rt.dump());
+            });
+            rt.run(|| {
+                let go_on = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let slot = Arc::new(Mutex::new(None::<park::Unparker>));
+                let (g, u) = (go_on.clone(), slot.clone());
+                let waiter = goro_sched::go(move || {
+                    *u.lock().unwrap() = Some(park::current_unparker());
+                    while !g.load(std::sync::atomic::Ordering::Acquire) {
+                        park::park();
+                    }
+                });
+                let unparker = loop {
+                    if let Some(u) = slot.lock().unwrap().take() {
+                        break u;
+                    }
+                    goro_sched::yield_now();
+                };
+                go_on.store(true, std::sync::atomic::Ordering::Release);
+                unparker.unpark(); // queued here, behind us
+                let start = Instant::now();
+                while start.elapsed() < Duration::from_millis(400) {
+                    std::hint::spin_loop();
+                }
+                waiter.join().unwrap();
+            });
         }),
         _ => unreachable!("unknown case {case}"),
     }
