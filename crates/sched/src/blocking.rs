@@ -153,7 +153,11 @@ impl Pool {
     fn submit(&'static self, job: RawJob) {
         let mut state = self.lock();
         state.queue.push_back(job);
-        if state.idle > 0 {
+        // An idle thread for each queued job: one woken but not yet running
+        // still counts as idle, so comparing with the queue (not `idle > 0`)
+        // starts a thread for a second job submitted before it runs (else
+        // calls that need each other waited for one thread, for good).
+        if state.queue.len() <= state.idle {
             drop(state);
             self.work.notify_one();
             return;

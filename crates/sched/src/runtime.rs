@@ -54,7 +54,7 @@ use crate::park::Unparker;
 use crate::queue::RunQueue;
 use crate::task::{Fiber, JoinError, JoinHandle, Task, TaskRef};
 use crate::timer::{Action, NEVER, TimerRef, Timers};
-use crate::worker::{self, CurrentGuard, WorkerCtx};
+use crate::worker::{self, WorkerCtx};
 
 pub(crate) use crate::registry::Registry;
 pub(crate) use crate::rt_ref::RtRef;
@@ -1434,13 +1434,10 @@ impl Runtime {
 
     /// Unwinds a goroutine whose run reference we hold, on this thread.
     fn unwind_here(&self, task: TaskRef) {
-        {
-            let _current = CurrentGuard::enter(&task);
-            // SAFETY: no worker runs it (workers have exited, or were not
-            // running it and no longer take work), and we hold its run
-            // reference, so this thread owns it now.
-            unsafe { task.unwind() };
-        }
+        // SAFETY: no worker runs it (workers have exited, or were not
+        // running it and no longer take work), and we hold its run
+        // reference, so this thread owns it now.
+        unsafe { worker::unwind_task(&task) };
         self.shared.registry.remove(&task);
     }
 

@@ -12,10 +12,15 @@
 //!
 //! A runtime's shutdown unwinds goroutines, and a `scope` inside one that is
 //! unwound must still wait: so the goroutine that opened the scope is
-//! *lent* (`Task::lend`) while any of the scope's goroutines lives, and
-//! shutdown unwinds those first, the scope's owner only after them. Should
-//! the owner be unwound anyway while they run, it cannot wait (each park
-//! would unwind again) and must not return: it aborts the process.
+//! *lent* (`Task::lend`) while the function of any of the scope's
+//! goroutines runs (or waits to), and shutdown unwinds those first, the
+//! scope's owner only after them. A finished goroutine's result, held by
+//! its handle, does not lend the owner: unwinding the owner drops the
+//! handle, and the result with it, before `scope` waits. An owner being
+//! unwound cannot park (each park would unwind again), so `scope` then
+//! waits for the last results on its thread, which are microseconds away
+//! (a goroutine between its function's end and its result's drop); should
+//! they never come, it aborts rather than return.
 
 use std::any::Any;
 use std::fmt;
@@ -130,35 +135,59 @@ impl ScopeData {
             if let Err(payload) =
                 panic::catch_unwind(AssertUnwindSafe(|| park::park_on(park::Wait::Join)))
             {
-                let running = self.running.load(Ordering::Acquire);
-                if running != 0 {
-                    eprintln!(
-                        "goro: a scope was unwound while {running} of its goroutines still \
-                         run and may borrow from it; aborting"
-                    );
-                    std::process::abort();
-                }
+                self.wait_unwinding();
                 panic::resume_unwind(payload);
             }
         }
     }
 
-    fn start_one(&self) {
+    /// The owner is being unwound (shutdown) and cannot park: no function
+    /// of the scope's goroutines runs any more (it was lent until then), but
+    /// a result may be microseconds from being dropped on another thread.
+    /// Waits for that on this thread, and aborts if it never comes.
+    #[cold]
+    fn wait_unwinding(&self) {
+        const BOUND: std::time::Duration = std::time::Duration::from_secs(10);
+        let start = std::time::Instant::now();
+        while self.running.load(Ordering::Acquire) != 0 {
+            if start.elapsed() > BOUND {
+                eprintln!(
+                    "goro: a scope was unwound while {} of its goroutines still hold results \
+                     that may borrow from it (a ScopedJoinHandle forgotten?); aborting",
+                    self.running.load(Ordering::Acquire)
+                );
+                std::process::abort();
+            }
+            std::thread::yield_now();
+        }
+    }
+
+    fn start_one(&self) -> Lent {
         self.running.fetch_add(1, Ordering::AcqRel);
         if let Some(owner) = &self.owner {
             owner.lend();
         }
+        Lent(self.owner.clone())
     }
 
     fn done_one(&self) {
-        if let Some(owner) = &self.owner {
-            owner.repay();
-        }
         if self.running.fetch_sub(1, Ordering::AcqRel) == 1 {
             let waiter = self.waiter.lock().unwrap_or_else(|e| e.into_inner()).take();
             if let Some(waiter) = waiter {
                 waiter.unpark();
             }
+        }
+    }
+}
+
+/// Repays the scope owner's loan (`Task::lend`) when dropped: when a scoped
+/// goroutine's function has returned or unwound, or is dropped unrun.
+struct Lent(Option<TaskRef>);
+
+impl Drop for Lent {
+    fn drop(&mut self) {
+        if let Some(owner) = &self.0 {
+            owner.repay();
         }
     }
 }
@@ -194,16 +223,21 @@ impl<'scope> Scope<'scope, '_> {
         T: Send + 'scope,
     {
         let data = self.data.clone();
-        data.start_one();
+        let lent = data.start_one();
         let count_out = CountOut(data.clone());
-        let body = move || match panic::catch_unwind(AssertUnwindSafe(f)) {
-            Ok(value) => Outcome::Returned(value, count_out),
-            // Shutdown unwinds it: count out on the way (nothing is kept).
-            Err(payload) if payload.is::<ForcedUnwind>() => panic::resume_unwind(payload),
-            Err(payload) => {
-                let slot = Arc::new(Mutex::new(Some(payload)));
-                data.lock_panicked().push(slot.clone());
-                Outcome::Panicked(slot, count_out)
+        let body = move || {
+            let result = panic::catch_unwind(AssertUnwindSafe(f));
+            // Its function is done: nothing on its stack borrows any more.
+            drop(lent);
+            match result {
+                Ok(value) => Outcome::Returned(value, count_out),
+                // Shutdown unwinds it: count out on the way (nothing is kept).
+                Err(payload) if payload.is::<ForcedUnwind>() => panic::resume_unwind(payload),
+                Err(payload) => {
+                    let slot = Arc::new(Mutex::new(Some(payload)));
+                    data.lock_panicked().push(slot.clone());
+                    Outcome::Panicked(slot, count_out)
+                }
             }
         };
         let shared = runtime::with_current(Arc::clone);

@@ -554,7 +554,13 @@ impl Task {
     #[inline(always)]
     pub(crate) fn switch(&self, why: Switch) {
         let yielder = self.yielder.get();
-        debug_assert!(!yielder.is_null());
+        // Only a goroutine that has started is ever current where it could
+        // park (an unrun one is unwound as its thread's code): checked, as
+        // the alternative is a jump through a null pointer.
+        assert!(
+            !yielder.is_null(),
+            "goro: a goroutine that never started tried to park"
+        );
         // SAFETY: `yielder` was set by this goroutine's own coroutine when it
         // started and lives on its stack, where we are running now.
         let _ = unsafe { (*yielder).suspend(why) };
@@ -872,6 +878,10 @@ impl<F, T> Body<F, T> {
                 // SAFETY: the handle is gone (our swap read so), and we
                 // wrote the result: it is ours to drop.
                 drop_detached(unsafe { self.take_done(task) });
+                // Its destructors may have used goroutine-locals: they die
+                // here too, on the goroutine's own thread, not with the
+                // last reference to the task (anywhere).
+                task.locals.clear();
             }
             _ => {}
         }

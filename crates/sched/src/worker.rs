@@ -254,6 +254,21 @@ impl CurrentGuard {
     }
 }
 
+/// Unwinds `task` on this thread: a started goroutine as the current one
+/// (its destructors run on its own stack, as its own code); a fresh one,
+/// whose function is dropped unrun, as the calling thread's code: it has no
+/// stack to park on (a destructor that parked as that goroutine would
+/// switch through a null yielder).
+///
+/// # Safety
+/// As for `Task::unwind`: the caller holds the goroutine's run reference
+/// and no worker runs it.
+pub(crate) unsafe fn unwind_task(task: &TaskRef) {
+    let _current = (!task.is_fresh()).then(|| CurrentGuard::enter(task));
+    // SAFETY: per the contract.
+    unsafe { task.unwind() };
+}
+
 impl Drop for CurrentGuard {
     fn drop(&mut self) {
         CURRENT.with(|c| c.set(self.previous));
@@ -417,6 +432,7 @@ impl WorkerCtx {
         while !shared.abandoned.load(Ordering::Acquire) {
             let mut unwound = 0;
             let mut lent = Vec::new();
+            let mut fresh = Vec::new();
             while let Some(task) = self
                 .pop_local()
                 .or_else(|| self.steal_inbox())
@@ -424,6 +440,8 @@ impl WorkerCtx {
             {
                 if task.is_lent() {
                     lent.push(task);
+                } else if task.is_fresh() {
+                    fresh.push(task);
                 } else {
                     self.unwind(task);
                     unwound += 1;
@@ -436,6 +454,14 @@ impl WorkerCtx {
                     self.unwind(run);
                     unwound += 1;
                 }
+            }
+            // Unrun functions last: their destructors run as this thread's
+            // code, and one that joins a goroutine of this worker (a guard
+            // that joins on drop) would block it for good if that goroutine
+            // were not unwound already.
+            for task in fresh {
+                self.unwind(task);
+                unwound += 1;
             }
             for task in lent {
                 self.slot().inbox.push(task);
@@ -455,12 +481,9 @@ impl WorkerCtx {
 
     /// Unwinds `task`, whose run reference we hold, on this thread.
     fn unwind(&self, task: TaskRef) {
-        {
-            let _current = CurrentGuard::enter(&task);
-            // SAFETY: we hold its run reference (taken from a queue, or
-            // from its park by `take_parked`), and no worker runs it.
-            unsafe { task.unwind() };
-        }
+        // SAFETY: we hold its run reference (taken from a queue, or from its
+        // park by `take_parked`), and no worker runs it.
+        unsafe { unwind_task(&task) };
         self.shared.finished(&task);
         if task.home() == Some(self.index) {
             self.pinned.set(self.pinned.get() - 1);
