@@ -55,7 +55,7 @@
 #![doc(test(attr(deny(warnings), allow(dead_code, unused_variables))))]
 
 mod alloc;
-mod blocking;
+mod blocking_pool;
 mod dump;
 mod local;
 pub mod park;
@@ -288,7 +288,7 @@ where
             let _guard = sysmon::enter_blocking();
             f()
         }
-        Some(false) if worker::in_goroutine() => blocking::run_on_pool(f),
+        Some(false) if worker::in_goroutine() => blocking_pool::run_on_pool(f),
         _ => f(),
     }
 }
