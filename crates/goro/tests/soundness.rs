@@ -15,9 +15,8 @@
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::process::{Command, Stdio};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
@@ -31,82 +30,8 @@ use goro::fiber::Coroutine;
 use goro::select;
 use goro::sync::{Barrier, Condvar, Mutex, RwLock, Semaphore, WaitGroup};
 
-/// Names the case a child process runs.
-const CHILD: &str = "SOUNDNESS_CHILD";
-/// Generous bound against a hung child (never a timing claim).
-const HANG: Duration = Duration::from_secs(120);
-/// Generous bound against a hang inside a child, where it can say more.
-const STRAND: Duration = Duration::from_secs(60);
-/// How much of a child's stdout and stderr a failure shows.
-const TAIL: usize = 16 * 1024;
-
-/// Runs `body` in a child process: this binary again, with `CHILD=name`
-/// and `--exact name`, so that only the test `name` runs there. In the
-/// child (`CHILD` is `name`) it runs `body` itself.
-fn isolated(name: &str, body: impl FnOnce()) {
-    if std::env::var(CHILD).is_ok_and(|c| c == name) {
-        body();
-        return;
-    }
-    let start = Instant::now();
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([name, "--exact", "--test-threads=1", "--nocapture"])
-        .env(CHILD, name)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("re-run the test binary");
-    // Drain both pipes as the child writes (one fills up otherwise).
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        thread::spawn(move || {
-            let mut tail = Vec::new();
-            let mut buf = [0u8; 8192];
-            while let Ok(n @ 1..) = pipe.read(&mut buf) {
-                tail.extend_from_slice(&buf[..n]);
-                if tail.len() > 2 * TAIL {
-                    tail.drain(..tail.len() - TAIL);
-                }
-            }
-            let from = tail.len().saturating_sub(TAIL);
-            String::from_utf8_lossy(&tail[from..]).into_owned()
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().unwrap()));
-    let stderr = drain(Box::new(child.stderr.take().unwrap()));
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if start.elapsed() > HANG {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
-    let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
-    let took = start.elapsed();
-    let ran = stdout.contains("test result: ok. 1 passed");
-    match status {
-        Some(status) if status.success() && ran => {
-            eprintln!("{name}: child passed in {took:.2?}");
-        }
-        Some(status) => panic!(
-            "{name}: the child failed ({status}{}) after {took:.2?}\n\
-             --- child stderr (tail) ---\n{stderr}\n--- child stdout (tail) ---\n{stdout}",
-            if ran {
-                ""
-            } else {
-                ", and did not pass its one test"
-            },
-        ),
-        None => panic!(
-            "{name}: the child hung: killed after {HANG:?}\n\
-             --- child stderr (tail) ---\n{stderr}\n--- child stdout (tail) ---\n{stdout}"
-        ),
-    }
-}
+mod common;
+use common::{STRAND, fail, isolated, spin};
 
 /// A panic's message, if it is a string.
 fn message(payload: &(dyn Any + Send)) -> String {
@@ -116,21 +41,6 @@ fn message(payload: &(dyn Any + Send)) -> String {
         s.clone()
     } else {
         "a non-string payload".to_string()
-    }
-}
-
-/// Fails a child at once, without unwinding into a `Runtime` drop that
-/// may hang on what failed.
-fn fail(what: &str) -> ! {
-    eprintln!("FAILED: {what}");
-    std::process::exit(3)
-}
-
-/// Busy-waits `d` without yielding: CPU-bound work.
-fn spin(d: Duration) {
-    let start = Instant::now();
-    while start.elapsed() < d {
-        std::hint::spin_loop();
     }
 }
 

@@ -101,14 +101,7 @@ impl Registry {
 
     pub(crate) fn all(&self) -> Vec<TaskRef> {
         (0..self.shards.len())
-            .flat_map(|shard| {
-                self.lock(shard)
-                    .slots
-                    .iter()
-                    .flatten()
-                    .cloned()
-                    .collect::<Vec<_>>()
-            })
+            .flat_map(|shard| self.shard(shard))
             .collect()
     }
 }

@@ -315,8 +315,10 @@ impl WorkerCtx {
                 if self.pinned.get() == 0 {
                     break;
                 }
-                let timers = &self.shared.timers;
-                timers.fire(self.index, timers.ticks(Instant::now()), true);
+                if self.timer_due() {
+                    let timers = &self.shared.timers;
+                    timers.fire(self.index, timers.ticks(Instant::now()), true);
+                }
                 match self.find_own_task() {
                     Some(task) => self.run_task(task),
                     None => self.shared.sleep_alone(&|| self.has_own_work()),
@@ -484,8 +486,14 @@ impl WorkerCtx {
         // SAFETY: we hold its run reference (taken from a queue, or from its
         // park by `take_parked`), and no worker runs it.
         unsafe { unwind_task(&task) };
-        self.shared.finished(&task);
-        if task.home() == Some(self.index) {
+        self.finished(&task);
+    }
+
+    /// A goroutine ended (returned, or was unwound) here: forget it, and
+    /// count it out of this worker's own if it started here.
+    fn finished(&self, task: &Task) {
+        self.shared.finished(task);
+        if !self.shared.migrate && task.home() == Some(self.index) {
             self.pinned.set(self.pinned.get() - 1);
         }
     }
@@ -882,10 +890,7 @@ impl WorkerCtx {
                     return;
                 }
                 None => {
-                    self.shared.finished(&task);
-                    if !self.shared.migrate {
-                        self.pinned.set(self.pinned.get() - 1);
-                    }
+                    self.finished(&task);
                     return;
                 }
             }
