@@ -169,6 +169,34 @@ const HOG_GOAL: &[Goal] = &[Goal {
     of: Some("goro-migrate"),
 }];
 
+/// The systems that run the `hogs` workloads.
+const HOG_SYSTEMS: &[&str] = &["goro", "goro-migrate", "go", "tokio", "may"];
+
+/// A `hogs` workload: `n` ms of hogs, the ticker's lag as the figure.
+const fn hog_workload(
+    name: &'static str,
+    about: &'static str,
+    systems: &'static [&'static str],
+    notes: &'static [(&'static str, &'static str)],
+    goals: &'static [Goal],
+) -> Workload {
+    Workload {
+        name,
+        about,
+        n: 2_000,
+        quick_n: 300,
+        ops_per_n: 1,
+        unit: "tick lag ms: worst, p99",
+        n_unit: " ms",
+        measure: Measure::Lag,
+        systems,
+        sizes: &[],
+        notes,
+        skips: &[],
+        goals,
+    }
+}
+
 /// All workloads, in table row order.
 pub(crate) const WORKLOADS: &[Workload] = &[
     Workload {
@@ -396,69 +424,37 @@ pub(crate) const WORKLOADS: &[Workload] = &[
             of: None,
         }],
     },
-    Workload {
-        name: "hogs",
-        about: "a hog per worker spins n ms; a goroutine sleeps 1 ms at a time: worst lag",
-        n: 2_000,
-        quick_n: 300,
-        ops_per_n: 1,
-        unit: "tick lag ms: worst, p99",
-        n_unit: " ms",
-        measure: Measure::Lag,
-        systems: &["goro", "goro-migrate", "go", "tokio", "may"],
-        sizes: &[],
-        notes: HOG_NOTES,
-        skips: &[],
-        goals: HOG_GOAL,
-    },
-    Workload {
-        name: "hogs-sleep",
-        about: "hogs in std::thread::sleep (50 ms chunks) instead of a CPU loop",
-        n: 2_000,
-        quick_n: 300,
-        ops_per_n: 1,
-        unit: "tick lag ms: worst, p99",
-        n_unit: " ms",
-        measure: Measure::Lag,
-        systems: &["goro", "goro-migrate", "go", "tokio", "may"],
-        sizes: &[],
-        notes: HOG_NOTES,
-        skips: &[],
-        goals: HOG_GOAL,
-    },
-    Workload {
-        name: "hogs-read",
-        about: "hogs in a blocking TcpStream::read on loopback, written to after n ms",
-        n: 2_000,
-        quick_n: 300,
-        ops_per_n: 1,
-        unit: "tick lag ms: worst, p99",
-        n_unit: " ms",
-        measure: Measure::Lag,
-        systems: &["goro", "goro-migrate", "go", "tokio", "may"],
-        sizes: &[],
-        notes: HOG_NOTES,
-        skips: &[],
-        goals: HOG_GOAL,
-    },
-    Workload {
-        name: "hogs-blocking",
-        about: "the CPU-loop hogs, each wrapped in goro::blocking (goro only)",
-        n: 2_000,
-        quick_n: 300,
-        ops_per_n: 1,
-        unit: "tick lag ms: worst, p99",
-        n_unit: " ms",
-        measure: Measure::Lag,
-        systems: &["goro", "goro-migrate"],
-        sizes: &[],
-        notes: &[(
+    hog_workload(
+        "hogs",
+        "a hog per worker spins n ms; a goroutine sleeps 1 ms at a time: worst lag",
+        HOG_SYSTEMS,
+        HOG_NOTES,
+        HOG_GOAL,
+    ),
+    hog_workload(
+        "hogs-sleep",
+        "hogs in std::thread::sleep (50 ms chunks) instead of a CPU loop",
+        HOG_SYSTEMS,
+        HOG_NOTES,
+        HOG_GOAL,
+    ),
+    hog_workload(
+        "hogs-read",
+        "hogs in a blocking TcpStream::read on loopback, written to after n ms",
+        HOG_SYSTEMS,
+        HOG_NOTES,
+        HOG_GOAL,
+    ),
+    hog_workload(
+        "hogs-blocking",
+        "the CPU-loop hogs, each wrapped in goro::blocking (goro only)",
+        &["goro", "goro-migrate"],
+        &[(
             "goro",
             "each hog runs inside goro::blocking: on the blocking pool in the default mode, in place \
              with its worker handed off at once in the migrating mode",
         )],
-        skips: &[],
-        goals: &[
+        &[
             Goal {
                 peer: None,
                 max: 20.0,
@@ -470,5 +466,5 @@ pub(crate) const WORKLOADS: &[Workload] = &[
                 of: Some("goro-migrate"),
             },
         ],
-    },
+    ),
 ];

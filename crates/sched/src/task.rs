@@ -1189,6 +1189,5 @@ mod tests {
         let (a, b, c) = (1u64, 2u64, 3u64);
         let f = move || a + b + c;
         assert!(size_of_task(&f) <= 192, "{}", size_of_task(&f));
-        eprintln!("task size {}", size_of_task(&f));
     }
 }
