@@ -2,6 +2,9 @@
 //! timeout forms, closing, dropping ends, iteration, and every pairing of
 //! goroutines and threads.
 
+#[path = "../../sched/tests/common/mod.rs"]
+mod mode;
+
 use std::thread;
 use std::time::Duration;
 
@@ -15,6 +18,7 @@ const SHORT: Duration = Duration::from_millis(20);
 
 #[test]
 fn unbuffered_send_needs_a_receiver() {
+    let _rt = crate::mode::enter();
     let (tx, rx) = bounded::<i32>(0);
     assert_eq!(tx.try_send(1), Err(TrySendError::Full(1)));
     assert_eq!(tx.send_timeout(2, SHORT), Err(SendTimeoutError::Timeout(2)));
@@ -29,6 +33,7 @@ fn unbuffered_send_needs_a_receiver() {
 
 #[test]
 fn an_unbuffered_send_hands_the_value_over_directly() {
+    let _rt = crate::mode::enter();
     // Nothing is ever buffered: each send returns only once a receiver has
     // the value.
     let (tx, rx) = bounded::<usize>(0);
@@ -50,6 +55,7 @@ fn an_unbuffered_send_hands_the_value_over_directly() {
 
 #[test]
 fn bounded_buffers_then_blocks() {
+    let _rt = crate::mode::enter();
     let (tx, rx) = bounded(2);
     tx.send(1).unwrap();
     tx.try_send(2).unwrap();
@@ -64,6 +70,7 @@ fn bounded_buffers_then_blocks() {
 
 #[test]
 fn unbounded_never_blocks() {
+    let _rt = crate::mode::enter();
     let (tx, rx) = unbounded();
     for i in 0..100_000 {
         tx.try_send(i).unwrap();
@@ -76,6 +83,7 @@ fn unbounded_never_blocks() {
 
 #[test]
 fn close_drains_then_fails_and_returns_values() {
+    let _rt = crate::mode::enter();
     let (tx, rx) = bounded(3);
     tx.send("a").unwrap();
     tx.send("b").unwrap();
@@ -97,6 +105,7 @@ fn close_drains_then_fails_and_returns_values() {
 
 #[test]
 fn dropping_the_last_sender_closes() {
+    let _rt = crate::mode::enter();
     let (tx, rx) = unbounded();
     let tx2 = tx.clone();
     tx.send(1).unwrap();
@@ -109,6 +118,7 @@ fn dropping_the_last_sender_closes() {
 
 #[test]
 fn dropping_every_receiver_fails_sends() {
+    let _rt = crate::mode::enter();
     let (tx, rx) = bounded(1);
     let rx2 = rx.clone();
     drop(rx);
@@ -121,7 +131,8 @@ fn dropping_every_receiver_fails_sends() {
 
 #[test]
 fn close_wakes_every_parked_sender_and_receiver() {
-    let rt = goro_sched::Runtime::builder().workers(2).build().unwrap();
+    let _rt = crate::mode::enter();
+    let rt = mode::builder().workers(2).build().unwrap();
     let (tx, rx) = bounded::<u32>(0);
     let receivers: Vec<_> = (0..50)
         .map(|_| {
@@ -161,6 +172,7 @@ fn close_wakes_every_parked_sender_and_receiver() {
 
 #[test]
 fn dropping_the_receivers_wakes_parked_senders() {
+    let _rt = crate::mode::enter();
     let (tx, rx) = bounded::<u32>(0);
     let senders: Vec<_> = (0..20)
         .map(|i| {
@@ -179,6 +191,7 @@ fn dropping_the_receivers_wakes_parked_senders() {
 
 #[test]
 fn never_never_delivers() {
+    let _rt = crate::mode::enter();
     let rx = never::<u8>();
     assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
     assert_eq!(rx.recv_timeout(SHORT), Err(RecvTimeoutError::Timeout));
@@ -187,6 +200,7 @@ fn never_never_delivers() {
 
 #[test]
 fn iterators_stop_at_close() {
+    let _rt = crate::mode::enter();
     let (tx, rx) = bounded(4);
     let h = go(move || {
         for i in 0..100 {
@@ -257,6 +271,7 @@ fn spawn<T: Send + 'static>(
 
 #[test]
 fn every_pairing_of_goroutines_and_threads_delivers_everything() {
+    let _rt = crate::mode::enter();
     for cap in [0, 1, 16] {
         for pairing in [(true, true), (true, false), (false, true), (false, false)] {
             transfer(cap, 1, 1, pairing);
@@ -267,6 +282,7 @@ fn every_pairing_of_goroutines_and_threads_delivers_everything() {
 
 #[test]
 fn ends_are_send_and_sync() {
+    let _rt = crate::mode::enter();
     fn check<T: Send + Sync>() {}
     check::<goro_chan::Sender<String>>();
     check::<goro_chan::Receiver<String>>();
@@ -274,6 +290,7 @@ fn ends_are_send_and_sync() {
 
 #[test]
 fn dropping_a_runtime_withdraws_goroutines_blocked_on_channels() {
+    let _rt = crate::mode::enter();
     // Goroutines blocked in send, recv and select on channels that outlive
     // their runtime are unwound; their waiting entries must leave the
     // channels, which then work from here (a stale entry would point into
@@ -285,7 +302,7 @@ fn dropping_a_runtime_withdraws_goroutines_blocked_on_channels() {
     let (tx2, rx2) = bounded::<Vec<u8>>(0);
     let parked = std::sync::Arc::new(AtomicUsize::new(0));
     {
-        let rt = goro_sched::Runtime::builder().workers(2).build().unwrap();
+        let rt = mode::builder().workers(2).build().unwrap();
         for i in 0..60 {
             let (rx0, tx1, rx2, tx2) = (rx0.clone(), tx1.clone(), rx2.clone(), tx2.clone());
             let parked = parked.clone();
@@ -325,6 +342,7 @@ fn dropping_a_runtime_withdraws_goroutines_blocked_on_channels() {
 
 #[test]
 fn values_left_in_a_channel_are_dropped_with_its_last_end() {
+    let _rt = crate::mode::enter();
     // Every flavor: what is still buffered goes when the last end does
     // (from whichever thread drops it), once.
     let token = std::sync::Arc::new(());

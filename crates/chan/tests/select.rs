@@ -1,6 +1,9 @@
 //! `select!` and `Select`: readiness, fairness, defaults, timeouts, closed
 //! channels, exactly-one semantics, and withdrawn registrations.
 
+#[path = "../../sched/tests/common/mod.rs"]
+mod mode;
+
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,6 +19,7 @@ use goro_sched::go;
 
 #[test]
 fn picks_the_ready_arm() {
+    let _rt = crate::mode::enter();
     let (tx1, rx1) = bounded::<i32>(1);
     let (tx2, rx2) = bounded::<i32>(1);
     tx2.send(2).unwrap();
@@ -29,6 +33,7 @@ fn picks_the_ready_arm() {
 
 #[test]
 fn among_ready_arms_each_is_equally_likely() {
+    let _rt = crate::mode::enter();
     let (tx1, rx1) = unbounded::<()>();
     let (tx2, rx2) = unbounded::<()>();
     const ROUNDS: usize = 100_000;
@@ -53,6 +58,7 @@ fn among_ready_arms_each_is_equally_likely() {
 
 #[test]
 fn default_runs_when_nothing_is_ready() {
+    let _rt = crate::mode::enter();
     let (tx, rx) = bounded::<i32>(0);
     let v = select! {
         recv(rx) -> _ => 1,
@@ -76,6 +82,7 @@ fn default_runs_when_nothing_is_ready() {
 
 #[test]
 fn a_closed_channel_is_always_ready() {
+    let _rt = crate::mode::enter();
     let (tx, rx) = bounded::<i32>(0);
     tx.close();
     let r = select! {
@@ -94,6 +101,7 @@ fn a_closed_channel_is_always_ready() {
 
 #[test]
 fn a_send_arm_not_chosen_sends_and_evaluates_nothing() {
+    let _rt = crate::mode::enter();
     let (tx1, rx1) = bounded::<i32>(1);
     let (tx2, _rx2) = bounded::<i32>(0); // never ready: nobody receives
     let evaluated = AtomicUsize::new(0);
@@ -112,6 +120,7 @@ fn a_send_arm_not_chosen_sends_and_evaluates_nothing() {
 
 #[test]
 fn break_and_continue_reach_the_enclosing_loop() {
+    let _rt = crate::mode::enter();
     let (tx, rx) = unbounded::<i32>();
     for i in 0..10 {
         tx.send(i).unwrap();
@@ -132,6 +141,7 @@ fn break_and_continue_reach_the_enclosing_loop() {
 
 #[test]
 fn temporaries_are_borrowed_for_the_select() {
+    let _rt = crate::mode::enter();
     let start = Instant::now();
     let fired = select! {
         recv(time::after(Duration::from_millis(10))) -> t => t.is_ok(),
@@ -143,6 +153,7 @@ fn temporaries_are_borrowed_for_the_select() {
 
 #[test]
 fn a_blocked_select_is_completed_by_a_sender_and_a_receiver() {
+    let _rt = crate::mode::enter();
     // Receive side: a goroutine blocks in select over two channels.
     let (tx1, rx1) = bounded::<i32>(0);
     let (_tx2, rx2) = bounded::<i32>(0);
@@ -170,6 +181,7 @@ fn a_blocked_select_is_completed_by_a_sender_and_a_receiver() {
 
 #[test]
 fn two_selects_meet() {
+    let _rt = crate::mode::enter();
     // One select sends, the other receives, on the same unbuffered channel.
     for _ in 0..1000 {
         let (tx, rx) = bounded::<u32>(0);
@@ -194,6 +206,7 @@ fn two_selects_meet() {
 
 #[test]
 fn dynamic_select() {
+    let _rt = crate::mode::enter();
     let (txs, rxs): (Vec<_>, Vec<_>) = (0..8).map(|_| bounded::<usize>(1)).unzip();
     txs[5].send(55).unwrap();
     let mut sel = Select::new();
@@ -222,6 +235,7 @@ fn dynamic_select() {
 #[test]
 #[should_panic(expected = "without completing it")]
 fn a_selected_operation_must_be_completed() {
+    let _rt = crate::mode::enter();
     let (tx, rx) = bounded::<i32>(1);
     tx.send(1).unwrap();
     let mut sel = Select::new();
@@ -232,7 +246,8 @@ fn a_selected_operation_must_be_completed() {
 
 #[test]
 fn ten_thousand_selects_are_each_woken_once_and_leave_nothing_behind() {
-    let rt = goro_sched::Runtime::builder().workers(2).build().unwrap();
+    let _rt = crate::mode::enter();
+    let rt = mode::builder().workers(2).build().unwrap();
     let (shared_tx, shared_rx) = bounded::<u32>(0);
     let wakeups = Arc::new(AtomicUsize::new(0));
     let mut own = Vec::new();
@@ -273,6 +288,7 @@ fn ten_thousand_selects_are_each_woken_once_and_leave_nothing_behind() {
 
 #[test]
 fn select_from_plain_threads() {
+    let _rt = crate::mode::enter();
     let (tx, rx) = bounded::<i32>(0);
     let t = thread::spawn(move || {
         select! {
@@ -286,6 +302,7 @@ fn select_from_plain_threads() {
 
 #[test]
 fn one_consumer_selects_over_four_busy_producers() {
+    let _rt = crate::mode::enter();
     // The shape of the `select` benchmark, which once hung on a lost
     // wake-up (a waker that saw a stale notification). A hang fails here.
     let (done_tx, done_rx) = std::sync::mpsc::channel();
@@ -335,6 +352,7 @@ impl Drop for Counted {
 
 #[test]
 fn values_handed_to_a_blocked_select_arrive_once_small_or_large() {
+    let _rt = crate::mode::enter();
     // A select's receive is handed its value in the select's own frame when
     // it fits, else in a box: both kinds, on one select, many times over,
     // from goroutines and threads. Every value arrives exactly once and is
@@ -400,6 +418,7 @@ fn wrong_direction(f: impl FnOnce()) -> Box<dyn Any + Send> {
 #[test]
 #[should_panic(expected = "SelectedOperation::send called for a receive operation")]
 fn send_on_a_chosen_receive_panics_and_puts_the_sender_back_unbuffered() {
+    let _rt = crate::mode::enter();
     let (tx, rx) = bounded::<i32>(0);
     let sender = {
         let tx = tx.clone();
@@ -423,6 +442,7 @@ fn send_on_a_chosen_receive_panics_and_puts_the_sender_back_unbuffered() {
 #[test]
 #[should_panic(expected = "SelectedOperation::send called for a receive operation")]
 fn a_sender_put_back_after_its_deadline_times_out() {
+    let _rt = crate::mode::enter();
     let (tx, rx) = bounded::<i32>(0);
     let (done_tx, done_rx) = mpsc::channel();
     {
@@ -450,6 +470,7 @@ fn a_sender_put_back_after_its_deadline_times_out() {
 #[test]
 #[should_panic(expected = "SelectedOperation::recv called for a send operation")]
 fn a_waiter_given_back_to_a_closed_channel_learns_it_is_closed() {
+    let _rt = crate::mode::enter();
     // Closing while the waiting sender and receiver are claimed does not
     // see them (they are out of the queues): when given back, they are told.
     let (tx, rx) = bounded::<i32>(0);
@@ -489,6 +510,7 @@ fn a_waiter_given_back_to_a_closed_channel_learns_it_is_closed() {
 #[test]
 #[should_panic(expected = "SelectedOperation::send called for a receive operation")]
 fn send_on_a_chosen_receive_panics_and_drops_the_value_taken_buffered() {
+    let _rt = crate::mode::enter();
     let drops = Arc::new(AtomicUsize::new(0));
     let (tx, rx) = bounded::<Counted>(1);
     tx.send(Counted(drops.clone(), 7)).unwrap();
@@ -510,6 +532,7 @@ fn send_on_a_chosen_receive_panics_and_drops_the_value_taken_buffered() {
 #[test]
 #[should_panic(expected = "SelectedOperation::send called for a receive operation")]
 fn send_on_a_chosen_receive_panics_and_gives_the_value_back_unbounded() {
+    let _rt = crate::mode::enter();
     let (tx, rx) = unbounded::<i32>();
     tx.send(7).unwrap();
     let mut sel = Select::new();
@@ -537,6 +560,7 @@ fn send_on_a_chosen_receive_panics_and_gives_the_value_back_unbounded() {
 #[test]
 #[should_panic(expected = "SelectedOperation::send called for a receive operation")]
 fn send_on_a_chosen_receive_gives_the_reservation_back_unbounded() {
+    let _rt = crate::mode::enter();
     // No receiver waits: the reserved value is first in line again.
     let (tx, rx) = unbounded::<i32>();
     tx.send(7).unwrap();
@@ -558,6 +582,7 @@ fn send_on_a_chosen_receive_gives_the_reservation_back_unbounded() {
 #[test]
 #[should_panic(expected = "SelectedOperation::recv called for a send operation")]
 fn recv_on_a_chosen_send_panics_and_puts_the_receiver_back_unbuffered() {
+    let _rt = crate::mode::enter();
     let (tx, rx) = bounded::<i32>(0);
     let receiver = {
         let rx = rx.clone();
@@ -581,6 +606,7 @@ fn recv_on_a_chosen_send_panics_and_puts_the_receiver_back_unbuffered() {
 #[test]
 #[should_panic(expected = "SelectedOperation::recv called for a send operation")]
 fn recv_on_a_chosen_send_panics_and_frees_the_slot_buffered() {
+    let _rt = crate::mode::enter();
     let (tx, rx) = bounded::<i32>(1);
     let mut sel = Select::new();
     sel.send(&tx);
@@ -604,6 +630,7 @@ fn recv_on_a_chosen_send_panics_and_frees_the_slot_buffered() {
 #[test]
 #[should_panic(expected = "SelectedOperation::recv called for a send operation")]
 fn recv_on_a_chosen_send_panics_without_underflow_unbounded() {
+    let _rt = crate::mode::enter();
     let (tx, rx) = unbounded::<i32>();
     let mut sel = Select::new();
     sel.send(&tx);
@@ -622,6 +649,7 @@ fn recv_on_a_chosen_send_panics_without_underflow_unbounded() {
 
 #[test]
 fn a_select_with_both_directions_on_one_channel_completes_the_chosen_one() {
+    let _rt = crate::mode::enter();
     // The direction check must let the right call through when a select
     // has a send and a receive on the same channel.
     let (tx, rx) = unbounded::<i32>();

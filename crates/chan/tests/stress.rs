@@ -1,12 +1,14 @@
 //! Many goroutines and threads sending, receiving, selecting and closing at
 //! once: every value that a send reports as sent is received exactly once.
 
+#[path = "../../sched/tests/common/mod.rs"]
+mod mode;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 
 use goro_chan::{Receiver, Sender, bounded, never, select, unbounded};
-use goro_sched::Runtime;
 
 /// Sums and counts of values, to compare sent against received.
 #[derive(Default)]
@@ -31,8 +33,9 @@ impl Tally {
 
 #[test]
 fn sends_receives_selects_and_closes_at_once() {
+    let _rt = crate::mode::enter();
     for round in 0..4 {
-        let rt = Runtime::builder().workers(2).build().unwrap();
+        let rt = mode::builder().workers(2).build().unwrap();
         let sent = Arc::new(Tally::default());
         let received = Arc::new(Tally::default());
         // Four channels of different kinds.
@@ -152,13 +155,14 @@ fn sends_receives_selects_and_closes_at_once() {
 
 #[test]
 fn hand_offs_during_ping_pong_lose_nothing() {
+    let _rt = crate::mode::enter();
     // The pinger sends (its partner goes to the worker's `next` slot) and
     // now and then spins for longer than sysmon's 10 ms: sysmon then takes
     // `next` from under the running worker (`steal_next`) while the worker
     // keeps readying goroutines. Every value must arrive exactly once.
     const PAIRS: u64 = 4;
     const ROUNDS: u64 = 400;
-    let rt = Runtime::builder().workers(2).build().unwrap();
+    let rt = mode::builder().workers(2).build().unwrap();
     let handles: Vec<_> = (0..PAIRS)
         .map(|p| {
             let (ping_tx, ping_rx) = bounded::<u64>(0);
@@ -206,7 +210,7 @@ fn hand_offs_during_ping_pong_lose_nothing() {
 /// the sends reported sent and what the receives got.
 fn race_with_timeouts(tx: Sender<u64>, rx: &Receiver<u64>) -> (Arc<Tally>, Arc<Tally>) {
     use std::time::Duration;
-    let rt = Runtime::builder().workers(2).build().unwrap();
+    let rt = mode::builder().workers(2).build().unwrap();
     let sent = Arc::new(Tally::default());
     let got = Arc::new(Tally::default());
     const PER: u64 = 3_000;
@@ -248,6 +252,7 @@ fn race_with_timeouts(tx: Sender<u64>, rx: &Receiver<u64>) -> (Arc<Tally>, Arc<T
 
 #[test]
 fn timeouts_racing_hand_offs_lose_and_duplicate_nothing() {
+    let _rt = crate::mode::enter();
     // Unbuffered: a send that timed out keeps its value (it must not also
     // be received), and a receive that timed out took nothing.
     let (tx, rx) = bounded::<u64>(0);
@@ -259,6 +264,7 @@ fn timeouts_racing_hand_offs_lose_and_duplicate_nothing() {
 
 #[test]
 fn small_rings_with_timeouts_lose_and_duplicate_nothing() {
+    let _rt = crate::mode::enter();
     // Buffered channels of one and two slots, where nearly every send and
     // receive waits. A send that timed out keeps its value; what was sent
     // is received once, or is still buffered at the end.
@@ -275,6 +281,7 @@ fn small_rings_with_timeouts_lose_and_duplicate_nothing() {
 
 #[test]
 fn selects_woken_on_rings_lose_no_wake_up() {
+    let _rt = crate::mode::enter();
     // Movers pass values from ring `a` to ring `b` (one slot each), with a
     // select over a receive from `a` and a send to `b` whenever they hold
     // something, and a plain receive when they hold nothing. So selects
@@ -283,7 +290,7 @@ fn selects_woken_on_rings_lose_no_wake_up() {
     // waste while another waiter slept, the test would hang. Every value
     // fed into `a` comes out of `b` exactly once.
     const PER: u64 = 5_000;
-    let rt = Runtime::builder().workers(2).build().unwrap();
+    let rt = mode::builder().workers(2).build().unwrap();
     let (a_tx, a_rx) = bounded::<u64>(1);
     let (b_tx, b_rx) = bounded::<u64>(1);
     let movers: Vec<_> = (0..3)
@@ -365,6 +372,7 @@ fn selects_woken_on_rings_lose_no_wake_up() {
 
 #[test]
 fn an_abandoned_select_send_leaves_the_ring_usable() {
+    let _rt = crate::mode::enter();
     // A chosen send dropped without its value (here, by a panic between
     // the choice and the send) leaves a hole that receivers skip. (Until
     // one does, the hole takes its slot's room.)
@@ -396,6 +404,7 @@ fn within_20s<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
 
 #[test]
 fn a_held_select_send_makes_a_full_ring_refuse_not_spin() {
+    let _rt = crate::mode::enter();
     // The only slot is taken by a chosen select send not yet completed: to
     // another send the ring is full (it must not spin on the slot).
     let (tx, rx) = bounded::<u32>(1);
@@ -421,6 +430,7 @@ fn a_held_select_send_makes_a_full_ring_refuse_not_spin() {
 
 #[test]
 fn an_abandoned_select_send_wakes_a_parked_receiver_to_skip_it() {
+    let _rt = crate::mode::enter();
     // A receiver parks on an empty one-slot ring; a select's send takes the
     // slot and is abandoned (a panic between choice and send). The receiver
     // must be woken to skip the hole, or the next send finds the ring full

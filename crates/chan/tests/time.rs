@@ -1,6 +1,9 @@
 //! Time channels: after, tick, Timer, Ticker, after_func (generous bounds:
 //! they catch hangs and wrong semantics, not timing).
 
+#[path = "../../sched/tests/common/mod.rs"]
+mod mode;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -12,6 +15,7 @@ const MS: Duration = Duration::from_millis(1);
 
 #[test]
 fn after_delivers_once_and_never_closes() {
+    let _rt = crate::mode::enter();
     let start = Instant::now();
     let rx = after(10 * MS);
     let at = rx.recv().unwrap();
@@ -23,6 +27,7 @@ fn after_delivers_once_and_never_closes() {
 
 #[test]
 fn after_works_inside_goroutines() {
+    let _rt = crate::mode::enter();
     let waited = goro_sched::run(|| {
         let start = Instant::now();
         after(5 * MS).recv().unwrap();
@@ -33,6 +38,7 @@ fn after_works_inside_goroutines() {
 
 #[test]
 fn tick_ticks_and_a_slow_receiver_misses_ticks() {
+    let _rt = crate::mode::enter();
     let rx = tick(2 * MS);
     let mut last = Instant::now();
     for _ in 0..5 {
@@ -47,6 +53,7 @@ fn tick_ticks_and_a_slow_receiver_misses_ticks() {
 
 #[test]
 fn timer_stop_and_reset_report_whether_it_was_pending() {
+    let _rt = crate::mode::enter();
     let timer = Timer::new(Duration::from_secs(3600));
     assert!(timer.stop());
     assert!(!timer.stop());
@@ -61,6 +68,7 @@ fn timer_stop_and_reset_report_whether_it_was_pending() {
 
 #[test]
 fn ticker_stop_and_reset() {
+    let _rt = crate::mode::enter();
     let ticker = Ticker::new(MS);
     ticker.chan().recv().unwrap();
     ticker.stop();
@@ -74,6 +82,7 @@ fn ticker_stop_and_reset() {
 
 #[test]
 fn after_func_runs_in_its_own_goroutine_and_can_be_reset() {
+    let _rt = crate::mode::enter();
     let runs = Arc::new(AtomicUsize::new(0));
     let (tx, rx) = goro_chan::unbounded();
     let r = runs.clone();
@@ -92,6 +101,7 @@ fn after_func_runs_in_its_own_goroutine_and_can_be_reset() {
 
 #[test]
 fn many_timers_fire() {
+    let _rt = crate::mode::enter();
     let rxs: Vec<_> = (0..1000)
         .map(|i| after(Duration::from_millis(i % 20)))
         .collect();

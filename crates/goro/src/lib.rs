@@ -246,9 +246,9 @@
 pub use goro_fiber as fiber;
 #[doc(inline)]
 pub use goro_sched::{
-    Builder, GoroutineId, JoinError, JoinHandle, LocalKey, Runtime, RuntimeBuilder, Scope,
-    ScopedJoinHandle, Stats, blocking, dump, go, id, local, num_goroutines, park, run, scope,
-    sleep, stats, yield_now,
+    Builder, EnterGuard, GoroutineId, JoinError, JoinHandle, LocalKey, Runtime, RuntimeBuilder,
+    Scope, ScopedJoinHandle, Stats, blocking, dump, go, id, local, num_goroutines, park, run,
+    scope, sleep, stats, yield_now,
 };
 
 /// Channels: Go's `chan`, with `select!` and the dynamic [`chan::Select`].

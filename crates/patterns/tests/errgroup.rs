@@ -2,6 +2,8 @@
 //! limit on members running at once, and panics re-raised by `wait`.
 
 mod common;
+#[path = "../../sched/tests/common/mod.rs"]
+mod mode;
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
@@ -17,6 +19,7 @@ use goro_patterns::sync::context::{Context, ContextError};
 
 #[test]
 fn wait_returns_ok_once_every_member_has_run() {
+    let _rt = crate::mode::enter();
     let group = ErrGroup::<String>::new();
     let sum = Arc::new(AtomicUsize::new(0));
     for i in 1..=1_000 {
@@ -35,6 +38,7 @@ fn wait_returns_ok_once_every_member_has_run() {
 
 #[test]
 fn the_first_error_is_returned_and_cancels_the_context() {
+    let _rt = crate::mode::enter();
     const MEMBERS: usize = 16;
     let (group, ctx) = ErrGroup::<String>::with_context(&Context::background());
     let saw_cancel = Arc::new(AtomicUsize::new(0));
@@ -63,6 +67,7 @@ fn the_first_error_is_returned_and_cancels_the_context() {
 
 #[test]
 fn the_context_is_cancelled_as_soon_as_a_member_fails() {
+    let _rt = crate::mode::enter();
     let (group, ctx) = ErrGroup::<&str>::with_context(&Context::background());
     let (release_tx, release) = bounded::<()>(0);
     group.go(move || {
@@ -77,6 +82,7 @@ fn the_context_is_cancelled_as_soon_as_a_member_fails() {
 
 #[test]
 fn wait_cancels_the_context_even_without_an_error() {
+    let _rt = crate::mode::enter();
     let parent = Context::background();
     let (group, ctx) = ErrGroup::<()>::with_context(&parent);
     group.go(|| Ok(()));
@@ -88,6 +94,7 @@ fn wait_cancels_the_context_even_without_an_error() {
 
 #[test]
 fn cancelling_the_parent_reaches_the_members() {
+    let _rt = crate::mode::enter();
     let (parent, cancel) = Context::with_cancel(&Context::background());
     let (group, ctx) = ErrGroup::<ContextError>::with_context(&parent);
     for _ in 0..4 {
@@ -103,6 +110,7 @@ fn cancelling_the_parent_reaches_the_members() {
 
 #[test]
 fn the_limit_is_never_exceeded() {
+    let _rt = crate::mode::enter();
     const LIMIT: usize = 3;
     const MEMBERS: usize = 60;
     let group = ErrGroup::<()>::new();
@@ -133,6 +141,7 @@ fn the_limit_is_never_exceeded() {
 
 #[test]
 fn go_waits_for_a_free_slot_and_try_go_declines() {
+    let _rt = crate::mode::enter();
     let group = ErrGroup::<()>::new();
     group.set_limit(2);
     let (open, gate) = bounded::<()>(0);
@@ -173,6 +182,7 @@ fn go_waits_for_a_free_slot_and_try_go_declines() {
 
 #[test]
 fn the_limit_can_be_lifted_when_idle() {
+    let _rt = crate::mode::enter();
     let group = ErrGroup::<()>::new();
     group.set_limit(0);
     assert!(!group.try_go(|| Ok(())));
@@ -186,6 +196,7 @@ fn the_limit_can_be_lifted_when_idle() {
 #[test]
 #[should_panic(expected = "limit cannot change while 1 members are running")]
 fn changing_the_limit_while_members_run_panics() {
+    let _rt = crate::mode::enter();
     let group = ErrGroup::<()>::new();
     group.set_limit(4);
     let (_open, gate) = bounded::<()>(0);
@@ -199,6 +210,7 @@ fn changing_the_limit_while_members_run_panics() {
 #[test]
 #[should_panic(expected = "limit of 0 would wait forever")]
 fn go_under_a_limit_of_zero_panics() {
+    let _rt = crate::mode::enter();
     let group = ErrGroup::<()>::new();
     group.set_limit(0);
     group.go(|| Ok(()));
@@ -206,6 +218,7 @@ fn go_under_a_limit_of_zero_panics() {
 
 #[test]
 fn a_panic_is_re_raised_by_wait_after_every_member_has_finished() {
+    let _rt = crate::mode::enter();
     let (group, ctx) = ErrGroup::<String>::with_context(&Context::background());
     let finished = Arc::new(AtomicUsize::new(0));
     group.go(|| panic!("member exploded"));
@@ -227,6 +240,7 @@ fn a_panic_is_re_raised_by_wait_after_every_member_has_finished() {
 
 #[test]
 fn members_can_start_members() {
+    let _rt = crate::mode::enter();
     let group = Arc::new(ErrGroup::<u32>::new());
     let leaves = Arc::new(AtomicUsize::new(0));
     fn spawn_tree(group: &Arc<ErrGroup<u32>>, leaves: &Arc<AtomicUsize>, depth: u32) {
@@ -250,6 +264,7 @@ fn members_can_start_members() {
 
 #[test]
 fn a_group_leaves_no_goroutine_behind() {
+    let _rt = crate::mode::enter();
     let rt = runtime();
     rt.run(|| {
         let base = num_goroutines();

@@ -2,6 +2,8 @@
 //! delivery checked by sums and per-input sequences, and stopping by drop.
 
 mod common;
+#[path = "../../sched/tests/common/mod.rs"]
+mod mode;
 
 use std::collections::HashSet;
 use std::thread;
@@ -14,6 +16,7 @@ use goro_patterns::{BUFFER, bridge, fan_out, generate, merge, stage, tee};
 
 #[test]
 fn merge_delivers_everything_once_keeping_each_inputs_order() {
+    let _rt = crate::mode::enter();
     const INPUTS: usize = 16;
     const N: u64 = 2_000;
     let inputs: Vec<_> = (0..INPUTS)
@@ -31,6 +34,7 @@ fn merge_delivers_everything_once_keeping_each_inputs_order() {
 
 #[test]
 fn merge_reads_channels_fed_by_threads_and_goroutines() {
+    let _rt = crate::mode::enter();
     const INPUTS: u64 = 8;
     const N: u64 = 5_000;
     let mut inputs = Vec::new();
@@ -61,12 +65,14 @@ fn merge_reads_channels_fed_by_threads_and_goroutines() {
 
 #[test]
 fn merging_nothing_gives_a_closed_channel() {
+    let _rt = crate::mode::enter();
     let rx = merge(Vec::<Receiver<u8>>::new());
     assert_eq!(rx.recv_timeout(HANG), Err(RecvTimeoutError::Closed));
 }
 
 #[test]
 fn fan_out_gives_each_value_to_exactly_one_worker() {
+    let _rt = crate::mode::enter();
     const N: u64 = 20_000;
     let outs = fan_out(generate(0..N), 4, |x| x * 2);
     assert_eq!(outs.len(), 4);
@@ -89,6 +95,7 @@ fn fan_out_gives_each_value_to_exactly_one_worker() {
 
 #[test]
 fn fan_out_goes_on_when_an_output_is_dropped() {
+    let _rt = crate::mode::enter();
     const N: u64 = 5_000;
     let mut outs = fan_out(generate(0..N), 3, |x| x);
     drop(outs.remove(0));
@@ -113,6 +120,7 @@ fn fan_out_goes_on_when_an_output_is_dropped() {
 
 #[test]
 fn tee_gives_both_readers_every_value_in_order() {
+    let _rt = crate::mode::enter();
     const N: u64 = 5_000;
     let (a, b) = tee(stage(generate(0..N), 1, |x| x));
     let slow = go(move || {
@@ -132,6 +140,7 @@ fn tee_gives_both_readers_every_value_in_order() {
 
 #[test]
 fn tee_goes_on_when_one_side_is_dropped() {
+    let _rt = crate::mode::enter();
     const N: u64 = 5_000;
     let (a, b) = tee(generate(0..N));
     drop(b);
@@ -140,6 +149,7 @@ fn tee_goes_on_when_one_side_is_dropped() {
 
 #[test]
 fn tee_stops_when_both_sides_are_dropped() {
+    let _rt = crate::mode::enter();
     let rt = runtime();
     rt.run(|| {
         let base = num_goroutines();
@@ -155,12 +165,14 @@ fn tee_stops_when_both_sides_are_dropped() {
 
 #[test]
 fn bridge_concatenates_the_inner_streams_in_order() {
+    let _rt = crate::mode::enter();
     let outer = generate((0..50u64).map(|i| generate(i * 100..(i + 1) * 100)));
     assert_eq!(collect(&bridge(outer)), (0..5_000).collect::<Vec<_>>());
 }
 
 #[test]
 fn bridge_reads_inner_streams_fed_by_threads() {
+    let _rt = crate::mode::enter();
     let (outer_tx, outer) = bounded(0);
     let feeder = thread::spawn(move || {
         for i in 0..20u64 {
@@ -179,6 +191,7 @@ fn bridge_reads_inner_streams_fed_by_threads() {
 
 #[test]
 fn dropping_the_outputs_stops_merge_fan_out_and_bridge() {
+    let _rt = crate::mode::enter();
     let rt = runtime();
     rt.run(|| {
         let base = num_goroutines();
@@ -196,5 +209,6 @@ fn dropping_the_outputs_stops_merge_fan_out_and_bridge() {
 #[test]
 #[should_panic(expected = "fan_out: the number of workers must be at least 1")]
 fn fan_out_to_no_workers_is_refused() {
+    let _rt = crate::mode::enter();
     let _ = fan_out(generate(0..1), 0, |x: i32| x);
 }

@@ -3,6 +3,8 @@
 //! no goroutine left behind.
 
 mod common;
+#[path = "../../sched/tests/common/mod.rs"]
+mod mode;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -18,6 +20,7 @@ use goro_patterns::{BUFFER, generate, or_done, stage, stage_ordered};
 
 #[test]
 fn generate_sends_every_item_in_order_then_closes() {
+    let _rt = crate::mode::enter();
     let rx = generate(0..10_000u32);
     assert_eq!(collect(&rx), (0..10_000).collect::<Vec<_>>());
     assert!(rx.is_closed());
@@ -25,6 +28,7 @@ fn generate_sends_every_item_in_order_then_closes() {
 
 #[test]
 fn generate_stops_and_drops_its_iterator_when_the_receiver_is_dropped() {
+    let _rt = crate::mode::enter();
     struct Flag(Arc<AtomicBool>);
     impl Drop for Flag {
         fn drop(&mut self) {
@@ -48,6 +52,7 @@ fn generate_stops_and_drops_its_iterator_when_the_receiver_is_dropped() {
 
 #[test]
 fn stage_delivers_each_value_exactly_once() {
+    let _rt = crate::mode::enter();
     const N: u64 = 20_000;
     let out = stage(generate(0..N), 8, |x| x * 3);
     let mut got = collect(&out);
@@ -59,6 +64,7 @@ fn stage_delivers_each_value_exactly_once() {
 
 #[test]
 fn stage_runs_its_workers_at_the_same_time() {
+    let _rt = crate::mode::enter();
     const WORKERS: usize = 4;
     let in_flight = Arc::new(AtomicUsize::new(0));
     let out = stage(generate(0..100usize), WORKERS, {
@@ -80,6 +86,7 @@ fn stage_runs_its_workers_at_the_same_time() {
 
 #[test]
 fn stage_reads_a_channel_fed_by_threads_and_goroutines() {
+    let _rt = crate::mode::enter();
     const PRODUCERS: u64 = 8;
     const PER: u64 = 2_000;
     let (tx, rx) = bounded::<(u64, u64)>(4);
@@ -111,6 +118,7 @@ fn stage_reads_a_channel_fed_by_threads_and_goroutines() {
 
 #[test]
 fn stage_ordered_keeps_the_input_order_under_uneven_work() {
+    let _rt = crate::mode::enter();
     const N: u64 = 3_000;
     let out = stage_ordered(generate(0..N), 8, |x| {
         // Uneven work: some values yield a few times, some sleep.
@@ -127,6 +135,7 @@ fn stage_ordered_keeps_the_input_order_under_uneven_work() {
 
 #[test]
 fn stage_ordered_stays_bounded_behind_a_slow_value() {
+    let _rt = crate::mode::enter();
     const WORKERS: usize = 4;
     let rt = runtime();
     rt.run(|| {
@@ -168,6 +177,7 @@ fn stage_ordered_stays_bounded_behind_a_slow_value() {
 
 #[test]
 fn a_slow_last_stage_slows_the_first() {
+    let _rt = crate::mode::enter();
     let rt = runtime();
     rt.run(|| {
         let base = num_goroutines();
@@ -199,6 +209,7 @@ fn a_slow_last_stage_slows_the_first() {
 
 #[test]
 fn dropping_the_output_stops_every_stage() {
+    let _rt = crate::mode::enter();
     let rt = runtime();
     rt.run(|| {
         let base = num_goroutines();
@@ -219,6 +230,7 @@ fn dropping_the_output_stops_every_stage() {
 
 #[test]
 fn dropping_the_output_of_an_unread_pipeline_stops_it() {
+    let _rt = crate::mode::enter();
     let rt = runtime();
     rt.run(|| {
         let base = num_goroutines();
@@ -231,6 +243,7 @@ fn dropping_the_output_of_an_unread_pipeline_stops_it() {
 
 #[test]
 fn or_done_forwards_everything_until_its_input_closes() {
+    let _rt = crate::mode::enter();
     let (ctx, _cancel) = Context::with_cancel(&Context::background());
     let out = or_done(&ctx, stage(generate(1..=1_000u64), 4, |x| x));
     assert_eq!(collect(&out).iter().sum::<u64>(), 500_500);
@@ -238,6 +251,7 @@ fn or_done_forwards_everything_until_its_input_closes() {
 
 #[test]
 fn cancelling_or_done_stops_the_stream_and_the_pipeline_behind_it() {
+    let _rt = crate::mode::enter();
     let rt = runtime();
     rt.run(|| {
         let base = num_goroutines();
@@ -256,6 +270,7 @@ fn cancelling_or_done_stops_the_stream_and_the_pipeline_behind_it() {
 
 #[test]
 fn or_done_lets_go_of_an_idle_source_on_cancel() {
+    let _rt = crate::mode::enter();
     let rt = runtime();
     rt.run(|| {
         let base = num_goroutines();
@@ -275,6 +290,7 @@ fn or_done_lets_go_of_an_idle_source_on_cancel() {
 
 #[test]
 fn or_done_ends_at_the_deadline() {
+    let _rt = crate::mode::enter();
     let rt = runtime();
     rt.run(|| {
         let base = num_goroutines();
@@ -290,6 +306,7 @@ fn or_done_ends_at_the_deadline() {
 
 #[test]
 fn a_panic_in_a_stage_ends_its_output_and_stops_the_pipeline() {
+    let _rt = crate::mode::enter();
     let rt = runtime();
     rt.run(|| {
         let base = num_goroutines();
@@ -305,6 +322,7 @@ fn a_panic_in_a_stage_ends_its_output_and_stops_the_pipeline() {
 
 #[test]
 fn a_panic_in_an_ordered_stage_ends_the_stream_right_before_it() {
+    let _rt = crate::mode::enter();
     let rt = runtime();
     rt.run(|| {
         let base = num_goroutines();
@@ -320,11 +338,13 @@ fn a_panic_in_an_ordered_stage_ends_the_stream_right_before_it() {
 #[test]
 #[should_panic(expected = "stage: the number of workers must be at least 1")]
 fn a_stage_of_no_workers_is_refused() {
+    let _rt = crate::mode::enter();
     let _ = stage(generate(0..1), 0, |x: i32| x);
 }
 
 #[test]
 #[should_panic(expected = "stage_ordered: the number of workers must be at least 1")]
 fn an_ordered_stage_of_no_workers_is_refused() {
+    let _rt = crate::mode::enter();
     let _ = stage_ordered(generate(0..1), 0, |x: i32| x);
 }

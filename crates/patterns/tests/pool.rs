@@ -2,6 +2,8 @@
 //! is respected), close and drop semantics, many submitters at once.
 
 mod common;
+#[path = "../../sched/tests/common/mod.rs"]
+mod mode;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -9,7 +11,7 @@ use std::thread;
 use std::time::Duration;
 
 use common::{HANG, recv, runtime, wait_for_goroutines, wait_until};
-use goro_patterns::sync::chan::sched::{self, Runtime, go, num_goroutines};
+use goro_patterns::sync::chan::sched::{self, go, num_goroutines};
 use goro_patterns::sync::chan::{Receiver, bounded};
 use goro_patterns::{ErrGroup, JobHandle, PoolClosed, RateLimiter, TrySubmitError, WorkerPool};
 
@@ -24,6 +26,7 @@ fn wait_at(gate: &Receiver<()>) {
 
 #[test]
 fn results_come_back_to_their_handles() {
+    let _rt = crate::mode::enter();
     let pool = WorkerPool::new(4, 16);
     let handles: Vec<_> = (0..1_000u64)
         .map(|i| pool.submit(move || i * i).unwrap())
@@ -35,6 +38,7 @@ fn results_come_back_to_their_handles() {
 
 #[test]
 fn many_submitters_from_goroutines_and_threads() {
+    let _rt = crate::mode::enter();
     const GOROUTINES: u64 = 8;
     const THREADS: u64 = 4;
     const JOBS: u64 = 250;
@@ -78,6 +82,7 @@ fn many_submitters_from_goroutines_and_threads() {
 
 #[test]
 fn a_panicking_job_fails_only_its_own_handle() {
+    let _rt = crate::mode::enter();
     // One worker: it must outlive every panic for the later jobs to run.
     let pool = WorkerPool::new(1, 4);
     let handles: Vec<_> = (0..100u32)
@@ -144,6 +149,7 @@ fn submit_gated(
 
 #[test]
 fn submit_waits_while_the_queue_is_full() {
+    let _rt = crate::mode::enter();
     const WORKERS: usize = 2;
     const QUEUE: usize = 3;
     let pool = Arc::new(WorkerPool::new(WORKERS, QUEUE));
@@ -171,6 +177,7 @@ fn submit_waits_while_the_queue_is_full() {
 
 #[test]
 fn a_queue_of_zero_takes_only_what_the_workers_take() {
+    let _rt = crate::mode::enter();
     const WORKERS: usize = 3;
     let pool = Arc::new(WorkerPool::new(WORKERS, 0));
     let (open, gate) = gate();
@@ -189,6 +196,7 @@ fn a_queue_of_zero_takes_only_what_the_workers_take() {
 
 #[test]
 fn close_lets_queued_jobs_finish_and_refuses_new_ones() {
+    let _rt = crate::mode::enter();
     let pool = WorkerPool::new(1, 16);
     let (open, gate) = gate();
     let done = Arc::new(AtomicUsize::new(0));
@@ -219,6 +227,7 @@ fn close_lets_queued_jobs_finish_and_refuses_new_ones() {
 
 #[test]
 fn close_fails_a_submit_that_waits_for_room() {
+    let _rt = crate::mode::enter();
     let pool = Arc::new(WorkerPool::new(1, 0));
     let (open, gate) = gate();
     let (started, busy) = bounded::<()>(1);
@@ -242,6 +251,7 @@ fn close_fails_a_submit_that_waits_for_room() {
 
 #[test]
 fn join_waits_for_every_job() {
+    let _rt = crate::mode::enter();
     let pool = WorkerPool::new(4, 4);
     let done = Arc::new(AtomicUsize::new(0));
     for i in 0..200u64 {
@@ -261,6 +271,7 @@ fn join_waits_for_every_job() {
 
 #[test]
 fn dropping_the_pool_returns_at_once_and_queued_jobs_still_run() {
+    let _rt = crate::mode::enter();
     let rt = runtime();
     rt.run(|| {
         let base = num_goroutines();
@@ -292,8 +303,9 @@ fn dropping_the_pool_returns_at_once_and_queued_jobs_still_run() {
 
 #[test]
 fn jobs_park_their_goroutine_and_never_block_the_worker_thread() {
+    let _rt = crate::mode::enter();
     // One worker thread; two jobs that need each other to run at once.
-    let rt = Runtime::builder().workers(1).build().unwrap();
+    let rt = mode::builder().workers(1).build().unwrap();
     rt.run(|| {
         let pool = WorkerPool::new(2, 0);
         let (ping_tx, ping) = bounded::<u32>(0);
@@ -322,6 +334,7 @@ fn jobs_park_their_goroutine_and_never_block_the_worker_thread() {
 
 #[test]
 fn a_runtime_shutdown_cancels_unfinished_jobs() {
+    let _rt = crate::mode::enter();
     let rt = runtime();
     let (running, queued) = rt.run(|| {
         let pool = WorkerPool::new(1, 4);
@@ -348,6 +361,7 @@ fn a_runtime_shutdown_cancels_unfinished_jobs() {
 
 #[test]
 fn handles_report_when_their_job_is_finished() {
+    let _rt = crate::mode::enter();
     let pool = WorkerPool::new(1, 1);
     let (open, gate) = gate();
     let h = pool.submit(move || wait_at(&gate)).unwrap();
@@ -360,6 +374,7 @@ fn handles_report_when_their_job_is_finished() {
 
 #[test]
 fn public_types_are_send_and_sync() {
+    let _rt = crate::mode::enter();
     fn send_sync<T: Send + Sync>() {}
     fn send<T: Send>() {}
     send_sync::<WorkerPool>();
@@ -373,5 +388,6 @@ fn public_types_are_send_and_sync() {
 #[test]
 #[should_panic(expected = "WorkerPool::new: the number of workers must be at least 1")]
 fn a_pool_of_no_workers_is_refused() {
+    let _rt = crate::mode::enter();
     let _ = WorkerPool::new(0, 1);
 }

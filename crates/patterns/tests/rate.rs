@@ -8,6 +8,8 @@
 //! `(count - burst) / rate` however slow the machine is.
 
 mod common;
+#[path = "../../sched/tests/common/mod.rs"]
+mod mode;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,7 +17,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::HANG;
-use goro_patterns::sync::chan::sched::{self, Runtime, go};
+use goro_patterns::sync::chan::sched::{self, go};
 use goro_patterns::{RateLimiter, WaitError};
 
 /// The least time that `count` tokens can take from a full bucket (less a
@@ -27,12 +29,14 @@ fn least(count: usize, per_second: f64, burst: usize) -> Duration {
 
 #[test]
 fn the_bucket_starts_full_and_then_refuses() {
+    let _rt = crate::mode::enter();
     let limiter = RateLimiter::new(0.1, 5); // a token every 10 s
     assert_eq!((0..20).filter(|_| limiter.allow()).count(), 5);
 }
 
 #[test]
 fn the_bucket_refills_at_the_rate() {
+    let _rt = crate::mode::enter();
     let limiter = RateLimiter::new(5.0, 1); // a token every 200 ms
     assert!(limiter.allow());
     assert!(!limiter.allow());
@@ -48,6 +52,7 @@ fn the_bucket_refills_at_the_rate() {
 
 #[test]
 fn wait_holds_the_rate() {
+    let _rt = crate::mode::enter();
     const RATE: f64 = 200.0;
     let start = Instant::now();
     let limiter = RateLimiter::new(RATE, 1);
@@ -65,6 +70,7 @@ fn wait_holds_the_rate() {
 
 #[test]
 fn waiters_in_goroutines_and_threads_share_the_rate() {
+    let _rt = crate::mode::enter();
     const RATE: f64 = 400.0;
     const BURST: usize = 5;
     const EACH: usize = 25;
@@ -91,6 +97,7 @@ fn waiters_in_goroutines_and_threads_share_the_rate() {
 
 #[test]
 fn wait_n_takes_several_tokens() {
+    let _rt = crate::mode::enter();
     const RATE: f64 = 500.0;
     const BURST: usize = 10;
     let start = Instant::now();
@@ -104,6 +111,7 @@ fn wait_n_takes_several_tokens() {
 
 #[test]
 fn wait_n_above_the_burst_is_an_error_and_takes_nothing() {
+    let _rt = crate::mode::enter();
     let limiter = RateLimiter::new(1.0, 3);
     let err: WaitError = limiter.wait_n(4).unwrap_err();
     assert_eq!((err.requested(), err.burst()), (4, 3));
@@ -117,6 +125,7 @@ fn wait_n_above_the_burst_is_an_error_and_takes_nothing() {
 
 #[test]
 fn an_infinite_rate_allows_everything() {
+    let _rt = crate::mode::enter();
     let limiter = RateLimiter::new(f64::INFINITY, 1);
     assert!((0..10_000).all(|_| limiter.allow()));
     let start = Instant::now();
@@ -126,8 +135,9 @@ fn an_infinite_rate_allows_everything() {
 
 #[test]
 fn waiting_parks_the_goroutine_not_its_thread() {
+    let _rt = crate::mode::enter();
     // One worker thread: the other goroutine runs only if `wait` parks.
-    let rt = Runtime::builder().workers(1).build().unwrap();
+    let rt = mode::builder().workers(1).build().unwrap();
     rt.run(|| {
         let limiter = RateLimiter::new(10.0, 1);
         limiter.wait(); // the bucket is now empty: the next wait is ~100 ms
@@ -145,17 +155,20 @@ fn waiting_parks_the_goroutine_not_its_thread() {
 #[test]
 #[should_panic(expected = "per_second must be above 0")]
 fn a_rate_of_zero_is_refused() {
+    let _rt = crate::mode::enter();
     let _ = RateLimiter::new(0.0, 1);
 }
 
 #[test]
 #[should_panic(expected = "per_second must be above 0")]
 fn a_nan_rate_is_refused() {
+    let _rt = crate::mode::enter();
     let _ = RateLimiter::new(f64::NAN, 1);
 }
 
 #[test]
 #[should_panic(expected = "burst must be at least 1")]
 fn a_burst_of_zero_is_refused() {
+    let _rt = crate::mode::enter();
     let _ = RateLimiter::new(1.0, 0);
 }

@@ -20,7 +20,8 @@
 //! that thread, so goroutines and threads mix freely.
 //!
 //! [`go()`] works anywhere: inside a goroutine it spawns on that goroutine's
-//! runtime, elsewhere on the global runtime, started on first use.
+//! runtime, elsewhere on the global runtime, started on first use (or on
+//! the one a thread [entered](Runtime::enter)).
 //!
 //! # Blocking calls
 //!
@@ -73,13 +74,14 @@ pub mod timer;
 mod worker;
 
 use std::io;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[doc(no_inline)]
 pub use goro_fiber as fiber;
 
 pub use crate::local::LocalKey;
-pub use crate::runtime::{Runtime, RuntimeBuilder};
+pub use crate::runtime::{EnterGuard, Runtime, RuntimeBuilder};
 pub use crate::scope::{Scope, ScopedJoinHandle, scope};
 pub use crate::task::{GoroutineId, JoinError, JoinHandle};
 
@@ -87,7 +89,8 @@ pub use crate::task::{GoroutineId, JoinError, JoinHandle};
 ///
 /// Inside a goroutine the new one runs on the same runtime (and first on the
 /// same worker, right after the spawner parks or yields); elsewhere it runs on
-/// the global runtime, started on first use with `GORO_MAXPROCS` workers.
+/// the runtime the thread [entered](Runtime::enter), if any, else on the
+/// global runtime, started on first use with `GORO_MAXPROCS` workers.
 ///
 /// ```
 /// let h = goro_sched::go(|| "hello from a goroutine");
@@ -121,8 +124,9 @@ where
     handle
 }
 
-/// Runs `f` as a goroutine on the global runtime and waits for it; a panic
-/// in `f` is re-raised in the caller.
+/// Runs `f` as a goroutine on the current runtime (the calling goroutine's,
+/// else the one this thread [entered](Runtime::enter), else the global one)
+/// and waits for it; a panic in `f` is re-raised in the caller.
 ///
 /// If every goroutine ends up waiting with nothing left to wake any, `run`
 /// panics as Go does, "all goroutines are asleep - deadlock!", followed by
@@ -141,7 +145,8 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    runtime::global().run(f)
+    let shared = runtime::with_current(Arc::clone);
+    runtime::run_on(&shared, std::panic::Location::caller(), f)
 }
 
 /// Lets other goroutines run: the calling goroutine goes to the runtime's
@@ -197,7 +202,7 @@ pub fn sleep(duration: Duration) {
 }
 
 /// Every goroutine of the current runtime (the calling goroutine's, else
-/// the global one), as Go prints them on a deadlock or a SIGQUIT: id, name,
+/// the one this thread [entered](Runtime::enter), else the global one), as Go prints them on a deadlock or a SIGQUIT: id, name,
 /// state (running, runnable, or what it waits for and for how long, to
 /// within sysmon's tick) and where it was spawned.
 ///
@@ -233,7 +238,8 @@ pub fn id() -> Option<GoroutineId> {
 }
 
 /// The number of live goroutines of the current runtime (the calling
-/// goroutine's, else the global one; 0 if that has not started).
+/// goroutine's, else the one this thread [entered](Runtime::enter), else
+/// the global one; 0 if that has not started).
 ///
 /// ```
 /// let rt = goro_sched::Runtime::builder().workers(1).build()?;
@@ -247,7 +253,7 @@ pub fn id() -> Option<GoroutineId> {
 /// ```
 pub fn num_goroutines() -> usize {
     worker::with_any_worker(|w| w.shared.alive())
-        .unwrap_or_else(|| runtime::global_if_started().map_or(0, |rt| rt.stats().goroutines))
+        .unwrap_or_else(|| runtime::plain_current().map_or(0, |rt| rt.alive()))
 }
 
 /// Runs a blocking call (file I/O, a C library, a long computation) from a
@@ -454,7 +460,7 @@ impl Stats {
 }
 
 /// A snapshot of the current runtime's counters (the calling goroutine's,
-/// else the global one).
+/// else the one this thread [entered](Runtime::enter), else the global one).
 ///
 /// ```
 /// let before = goro_sched::stats().spawned;

@@ -37,8 +37,10 @@
 //!    (or on a worker still unwinding its own, which gives up) and the
 //!    goroutines lent to something that never ended.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::io;
+use std::marker::PhantomData;
 use std::panic::Location;
 use std::sync::atomic::{
     AtomicBool, AtomicIsize, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
@@ -1247,14 +1249,7 @@ impl Runtime {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let shared = &self.shared;
-        let location = Location::caller();
-        match worker::with_here(shared, |here| {
-            shared.spawn(here, None, None, location, true, f)
-        }) {
-            Ok(handle) => handle,
-            Err(e) => panic!("cannot spawn a goroutine: {e}"),
-        }
+        go_on(&self.shared, Location::caller(), f)
     }
 
     /// Runs `f` as a goroutine on this runtime and waits for it; a panic in
@@ -1281,21 +1276,7 @@ impl Runtime {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let handle = self.go(f);
-        let shared = &self.shared;
-        shared
-            .run_waiters
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(crate::park::current_unparker());
-        let _deregister = RunWaiter(shared);
-        match handle.join_unless(|| shared.deadlock.get().is_some()) {
-            Some(result) => resolve(result),
-            None => panic!(
-                "{}",
-                shared.deadlock.get().expect("join_unless stops only on it")
-            ),
-        }
+        run_on(&self.shared, Location::caller(), f)
     }
 
     /// Shuts the runtime down: waits up to `timeout` for running goroutines to
@@ -1472,6 +1453,28 @@ impl Runtime {
         crate::dump::render(&self.shared)
     }
 
+    /// Makes this runtime the current one of the calling thread until the
+    /// guard drops, as tokio's `Runtime::enter`: [`go()`](crate::go),
+    /// [`run()`](crate::run), [`dump()`](crate::dump), [`stats()`](crate::stats)
+    /// and [`num_goroutines()`](crate::num_goroutines) called from this
+    /// thread then use it instead of the global runtime. Inside a goroutine
+    /// they always use the goroutine's own runtime.
+    ///
+    /// ```
+    /// let rt = goro_sched::Runtime::builder().workers(1).build()?;
+    /// let _guard = rt.enter();
+    /// let h = goro_sched::go(|| goro_sched::num_goroutines()); // on `rt`
+    /// assert_eq!(h.join().unwrap(), 1);
+    /// assert_eq!(goro_sched::stats().workers, 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn enter(&self) -> EnterGuard<'_> {
+        EnterGuard {
+            previous: set_entered(Some(Arc::clone(&self.shared))),
+            _not_send: PhantomData,
+        }
+    }
+
     /// A snapshot of this runtime's counters.
     ///
     /// ```
@@ -1515,6 +1518,43 @@ impl Drop for RunWaiter<'_> {
     }
 }
 
+/// `Runtime::run` on `shared`: spawns `f` there and waits for it, or for
+/// the runtime to find a deadlock.
+pub(crate) fn run_on<F, T>(shared: &Arc<Shared>, location: &'static Location<'static>, f: F) -> T
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let handle = go_on(shared, location, f);
+    shared
+        .run_waiters
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(crate::park::current_unparker());
+    let _deregister = RunWaiter(shared);
+    match handle.join_unless(|| shared.deadlock.get().is_some()) {
+        Some(result) => resolve(result),
+        None => panic!(
+            "{}",
+            shared.deadlock.get().expect("join_unless stops only on it")
+        ),
+    }
+}
+
+/// `Runtime::go` on `shared`.
+fn go_on<F, T>(shared: &Arc<Shared>, location: &'static Location<'static>, f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    match worker::with_here(shared, |here| {
+        shared.spawn(here, None, None, location, true, f)
+    }) {
+        Ok(handle) => handle,
+        Err(e) => panic!("cannot spawn a goroutine: {e}"),
+    }
+}
+
 /// A join's result, with a panic of the goroutine re-raised.
 fn resolve<T>(result: Result<T, JoinError>) -> T {
     match result {
@@ -1542,7 +1582,8 @@ pub(crate) fn global() -> &'static Runtime {
 }
 
 /// Runs `f` with the runtime to spawn on from here: this worker's (so the
-/// current goroutine's), else the global one.
+/// current goroutine's), else the one this thread entered, else the global
+/// one.
 pub(crate) fn with_current<R>(f: impl FnOnce(&Arc<Shared>) -> R) -> R {
     with_current_here(|rt, _| f(rt))
 }
@@ -1554,5 +1595,58 @@ pub(crate) fn with_current_here<R>(f: impl FnOnce(&Arc<Shared>, Option<&WorkerCt
     if let Some(r) = worker::with_any_worker(|w| (f.take().expect("once"))(&w.shared, Some(w))) {
         return r;
     }
-    (f.take().expect("not called"))(&global().shared, None)
+    let f = f.take().expect("not called");
+    match entered() {
+        Some(shared) => f(&shared, None),
+        None => f(&global().shared, None),
+    }
+}
+
+/// The runtime of this thread when it is not a worker: the global one
+/// unless it entered another. `None` if that is the global one and it has
+/// not started.
+pub(crate) fn plain_current() -> Option<Arc<Shared>> {
+    entered().or_else(|| global_if_started().map(|rt| Arc::clone(&rt.shared)))
+}
+
+thread_local! {
+    /// The runtime this plain thread entered (`Runtime::enter`), if any.
+    static ENTERED: RefCell<Option<Arc<Shared>>> = const { RefCell::new(None) };
+}
+
+/// The runtime this thread entered. Never inlined: see `worker`'s module
+/// docs on thread-locals.
+#[inline(never)]
+fn entered() -> Option<Arc<Shared>> {
+    ENTERED.try_with(|e| e.borrow().clone()).ok().flatten()
+}
+
+/// Makes `shared` the runtime this thread entered; gives the previous one.
+#[inline(never)]
+fn set_entered(shared: Option<Arc<Shared>>) -> Option<Arc<Shared>> {
+    ENTERED
+        .try_with(|e| e.replace(shared.clone()))
+        .unwrap_or(None)
+}
+
+/// The guard of [`Runtime::enter`]: while it lives, [`go()`](crate::go)
+/// and the other free functions called from its thread use that runtime.
+/// Dropping it gives the thread back the runtime it used before.
+#[must_use = "the runtime is the current one only while the guard lives"]
+pub struct EnterGuard<'a> {
+    previous: Option<Arc<Shared>>,
+    // Tied to the thread whose thread-local it restores, and to the runtime.
+    _not_send: PhantomData<(*const (), &'a Runtime)>,
+}
+
+impl Drop for EnterGuard<'_> {
+    fn drop(&mut self) {
+        set_entered(self.previous.take());
+    }
+}
+
+impl fmt::Debug for EnterGuard<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EnterGuard").finish_non_exhaustive()
+    }
 }

@@ -619,3 +619,42 @@ fn a_spawn_loop_lets_its_goroutines_run_as_it_goes() {
         .unwrap();
     assert!(peak < 5_000, "{peak} goroutines were alive at once");
 }
+
+#[test]
+fn an_entered_runtime_is_the_current_one_of_its_thread_until_the_guard_drops() {
+    // Each runtime is told apart by its worker count.
+    let workers = || goro_sched::stats().workers;
+    let global = std::thread::spawn(workers).join().unwrap();
+    let (a, b) = (global + 1, global + 2);
+    let rt_a = common::builder().workers(a).build().unwrap();
+    let rt_b = common::builder().workers(b).build().unwrap();
+    {
+        let _a = rt_a.enter();
+        assert_eq!(go(workers).join().unwrap(), a);
+        assert_eq!(goro_sched::run(workers), a);
+        assert_eq!(workers(), a);
+        {
+            let _b = rt_b.enter();
+            assert_eq!(go(workers).join().unwrap(), b);
+            assert!(goro_sched::dump().contains(&format!(", {b} workers")));
+            // Inside a goroutine its own runtime wins over the thread's.
+            let nested = rt_a.go(move || go(workers).join().unwrap());
+            assert_eq!(nested.join().unwrap(), a);
+        }
+        assert_eq!(go(workers).join().unwrap(), a);
+        // Only this thread entered it.
+        assert_eq!(std::thread::spawn(workers).join().unwrap(), global);
+        // `num_goroutines` counts the entered runtime's.
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let h = go(move || rx.recv().unwrap_err());
+        let start = Instant::now();
+        while goro_sched::num_goroutines() != 1 {
+            assert!(start.elapsed() < Duration::from_secs(60), "never counted");
+            std::thread::yield_now();
+        }
+        drop(tx);
+        h.join().unwrap();
+    }
+    // Back to the global runtime.
+    assert_eq!(go(workers).join().unwrap(), global);
+}

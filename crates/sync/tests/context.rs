@@ -1,6 +1,9 @@
 //! Integration tests for `goro_sync::context`: cancellation, deadlines, the
 //! tree, and that nothing (threads, timers, children) is left behind.
 
+#[path = "../../sched/tests/common/mod.rs"]
+mod mode;
+
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
@@ -26,6 +29,7 @@ fn assert_open(ctx: &Context) {
 
 #[test]
 fn types_are_send_sync_clone_debug() {
+    let _rt = crate::mode::enter();
     fn context<T: Send + Sync + Clone + std::fmt::Debug + 'static>() {}
     fn handle<T: Send + Sync + std::fmt::Debug + 'static>() {}
     fn error<T: std::error::Error + Copy + Eq + Send + Sync + 'static>() {}
@@ -41,6 +45,7 @@ fn types_are_send_sync_clone_debug() {
 
 #[test]
 fn error_messages_match_go() {
+    let _rt = crate::mode::enter();
     assert_eq!(ContextError::Canceled.to_string(), "context canceled");
     assert_eq!(
         ContextError::DeadlineExceeded.to_string(),
@@ -53,6 +58,7 @@ fn error_messages_match_go() {
 
 #[test]
 fn background_is_never_done() {
+    let _rt = crate::mode::enter();
     let bg = Context::background();
     assert_open(&bg);
     assert_eq!(bg.deadline(), None);
@@ -73,6 +79,7 @@ fn background_is_never_done() {
 
 #[test]
 fn cancel_wakes_a_goroutine_in_select() {
+    let _rt = crate::mode::enter();
     let (ctx, cancel) = Context::with_cancel(&Context::background());
     let (work_tx, work) = bounded::<u32>(0);
     let (ready_tx, ready) = bounded::<()>(0);
@@ -107,6 +114,7 @@ fn cancel_wakes_a_goroutine_in_select() {
 
 #[test]
 fn cancel_wakes_a_thread_blocked_in_recv() {
+    let _rt = crate::mode::enter();
     let (ctx, cancel) = Context::with_cancel(&Context::background());
     let (result_tx, result) = bounded(1);
     let done = ctx.done();
@@ -125,6 +133,7 @@ fn cancel_wakes_a_thread_blocked_in_recv() {
 
 #[test]
 fn err_values() {
+    let _rt = crate::mode::enter();
     let (ctx, cancel) = Context::with_cancel(&Context::background());
     assert_open(&ctx);
     cancel.cancel();
@@ -152,6 +161,7 @@ fn err_values() {
 
 #[test]
 fn children_inherit_the_parents_error() {
+    let _rt = crate::mode::enter();
     let (parent, _cancel) = Context::with_timeout(&Context::background(), Duration::from_millis(5));
     let (child, _cancel_child) = Context::with_cancel(&parent);
     let (grandchild, _cancel_gc) =
@@ -178,6 +188,7 @@ fn children_inherit_the_parents_error() {
 
 #[test]
 fn deadlines_propagate_and_are_capped() {
+    let _rt = crate::mode::enter();
     let bg = Context::background();
     let before = Instant::now();
     let (parent, _cp) = Context::with_timeout(&bg, Duration::from_secs(3600));
@@ -221,6 +232,7 @@ fn deadlines_propagate_and_are_capped() {
 
 #[test]
 fn capped_child_is_cancelled_by_the_parents_deadline() {
+    let _rt = crate::mode::enter();
     let (parent, _cp) = Context::with_timeout(&Context::background(), Duration::from_millis(30));
     let (child, _cc) = Context::with_timeout(&parent, Duration::from_secs(3600));
     assert_eq!(child.deadline(), parent.deadline());
@@ -230,6 +242,7 @@ fn capped_child_is_cancelled_by_the_parents_deadline() {
 
 #[test]
 fn a_passed_deadline_cancels_at_once() {
+    let _rt = crate::mode::enter();
     let (parent, _cp) = Context::with_cancel(&Context::background());
     let past = Instant::now() - Duration::from_millis(1);
     let (ctx, _c) = Context::with_deadline(&parent, past);
@@ -247,6 +260,7 @@ fn a_passed_deadline_cancels_at_once() {
 
 #[test]
 fn with_timeout_fires() {
+    let _rt = crate::mode::enter();
     let d = Duration::from_millis(50);
     let (parent, _cp) = Context::with_cancel(&Context::background());
     let start = Instant::now();
@@ -264,6 +278,7 @@ fn with_timeout_fires() {
 
 #[test]
 fn with_timeout_fires_in_a_goroutine() {
+    let _rt = crate::mode::enter();
     let (tx, rx) = bounded(1);
     go(move || {
         let d = Duration::from_millis(20);
@@ -326,6 +341,7 @@ fn tree_of_1000(root: &Context) -> (Vec<CancelHandle>, Vec<goro_chan::Receiver<C
 
 #[test]
 fn cancelling_the_root_cancels_a_tree_across_goroutines() {
+    let _rt = crate::mode::enter();
     let (root, cancel) = Context::with_cancel(&Context::background());
     let (handles, results) = tree_of_1000(&root);
     std::thread::sleep(Duration::from_millis(20));
@@ -340,6 +356,7 @@ fn cancelling_the_root_cancels_a_tree_across_goroutines() {
 
 #[test]
 fn a_deadline_cancels_a_tree_with_deadline_exceeded() {
+    let _rt = crate::mode::enter();
     let (root, _cancel) = Context::with_timeout(&Context::background(), Duration::from_millis(50));
     let (handles, results) = tree_of_1000(&root);
     for r in &results {
@@ -350,6 +367,7 @@ fn a_deadline_cancels_a_tree_with_deadline_exceeded() {
 
 #[test]
 fn cancelling_a_child_leaves_parent_and_siblings_alone() {
+    let _rt = crate::mode::enter();
     let (parent, _cp) = Context::with_cancel(&Context::background());
     let (a, cancel_a) = Context::with_cancel(&parent);
     let (b, _cb) = Context::with_timeout(&parent, Duration::from_secs(3600));
@@ -371,6 +389,7 @@ fn cancelling_a_child_leaves_parent_and_siblings_alone() {
 
 #[test]
 fn dropping_the_handle_cancels() {
+    let _rt = crate::mode::enter();
     let (parent, handle) = Context::with_cancel(&Context::background());
     let (child, _cc) = Context::with_cancel(&parent);
     let done = child.done();
@@ -393,6 +412,7 @@ fn dropping_the_handle_cancels() {
 
 #[test]
 fn done_outlives_the_context() {
+    let _rt = crate::mode::enter();
     let (ctx, cancel) = Context::with_cancel(&Context::background());
     let done = ctx.done();
     drop(ctx);
@@ -418,6 +438,7 @@ fn done_outlives_the_context() {
 
 #[test]
 fn cancelled_children_leave_their_parent() {
+    let _rt = crate::mode::enter();
     let (parent, _cp) = Context::with_cancel(&Context::background());
     for i in 0..100_000 {
         let (child, cancel) = Context::with_cancel(&parent);
@@ -452,6 +473,7 @@ fn cancelled_children_leave_their_parent() {
 
 #[test]
 fn children_come_and_go_from_many_goroutines() {
+    let _rt = crate::mode::enter();
     let (parent, _cp) = Context::with_cancel(&Context::background());
     let handles: Vec<_> = (0..8)
         .map(|_| {
@@ -476,6 +498,7 @@ fn children_come_and_go_from_many_goroutines() {
 /// by it or born cancelled: none is missed.
 #[test]
 fn no_child_escapes_a_concurrent_cancel() {
+    let _rt = crate::mode::enter();
     for _ in 0..20 {
         let (parent, cancel) = Context::with_cancel(&Context::background());
         let start = Arc::new(Barrier::new(5));
@@ -515,6 +538,7 @@ fn no_child_escapes_a_concurrent_cancel() {
 
 #[test]
 fn a_deep_chain_cancels_without_recursion() {
+    let _rt = crate::mode::enter();
     let h = go(|| {
         let (root, cancel) = Context::with_cancel(&Context::background());
         let mut chain = vec![];
@@ -544,6 +568,7 @@ fn threads() -> usize {
 /// count.
 #[test]
 fn timers_cost_no_threads_and_are_withdrawn() {
+    let _rt = crate::mode::enter();
     const CHILD: &str = "GORO_CONTEXT_TEST_CHILD";
     if std::env::var_os(CHILD).is_none() {
         let out = std::process::Command::new(std::env::current_exe().unwrap())

@@ -1,11 +1,14 @@
 //! WaitGroup, Once, OnceCell, Semaphore and Barrier across goroutines and
 //! threads.
 
+#[path = "../../sched/tests/common/mod.rs"]
+mod mode;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use goro_sched::{Runtime, go, yield_now};
+use goro_sched::{go, yield_now};
 use goro_sync::{Barrier, Once, OnceCell, Semaphore, WaitGroup};
 
 /// Generous bound against hangs (never a timing claim).
@@ -21,6 +24,7 @@ fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
 
 #[test]
 fn wait_group_waits_for_goroutines_and_threads() {
+    let _rt = crate::mode::enter();
     let wg = WaitGroup::new();
     let sum = Arc::new(AtomicUsize::new(0));
     for i in 0..1000 {
@@ -66,6 +70,7 @@ fn wait_group_waits_for_goroutines_and_threads() {
 
 #[test]
 fn wait_group_is_reusable() {
+    let _rt = crate::mode::enter();
     let wg = WaitGroup::new();
     for round in 0..100 {
         let n = Arc::new(AtomicUsize::new(0));
@@ -83,6 +88,7 @@ fn wait_group_is_reusable() {
 #[test]
 #[should_panic(expected = "negative WaitGroup counter")]
 fn wait_group_below_zero_panics() {
+    let _rt = crate::mode::enter();
     let wg = WaitGroup::new();
     wg.add(1);
     wg.done();
@@ -91,6 +97,7 @@ fn wait_group_below_zero_panics() {
 
 #[test]
 fn wait_group_go_counts_a_panicking_goroutine_done() {
+    let _rt = crate::mode::enter();
     let wg = WaitGroup::new();
     wg.go(|| panic!("boom (expected by the test)"));
     wg.wait();
@@ -98,10 +105,11 @@ fn wait_group_go_counts_a_panicking_goroutine_done() {
 
 #[test]
 fn once_runs_once_under_contention_and_waiters_park() {
+    let _rt = crate::mode::enter();
     // One worker: the initialiser yields inside `f`, so the others reach
     // `call_once` while it runs; they must park (a spinning waiter would
     // never let the initialiser finish on one worker).
-    let rt = Runtime::builder().workers(1).build().unwrap();
+    let rt = mode::builder().workers(1).build().unwrap();
     let runs = Arc::new(AtomicUsize::new(0));
     let once = Arc::new(Once::new());
     let (once2, runs2) = (once.clone(), runs.clone());
@@ -132,6 +140,7 @@ fn once_runs_once_under_contention_and_waiters_park() {
 
 #[test]
 fn once_that_panics_counts_as_run_like_go() {
+    let _rt = crate::mode::enter();
     let once = Once::new();
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         once.call_once(|| panic!("boom (expected by the test)"))
@@ -143,6 +152,7 @@ fn once_that_panics_counts_as_run_like_go() {
 
 #[test]
 fn once_cell_initialises_once_across_goroutines_and_threads() {
+    let _rt = crate::mode::enter();
     let cell = Arc::new(OnceCell::new());
     let inits = Arc::new(AtomicUsize::new(0));
     let init = |inits: &AtomicUsize| {
@@ -175,6 +185,7 @@ fn once_cell_initialises_once_across_goroutines_and_threads() {
 
 #[test]
 fn once_cell_retries_after_a_panicking_initialiser() {
+    let _rt = crate::mode::enter();
     let cell = OnceCell::new();
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         cell.get_or_init(|| -> String { panic!("boom (expected by the test)") })
@@ -189,6 +200,7 @@ fn once_cell_retries_after_a_panicking_initialiser() {
 
 #[test]
 fn once_cell_drops_its_value_once() {
+    let _rt = crate::mode::enter();
     let drops = Arc::new(AtomicUsize::new(0));
     struct D(Arc<AtomicUsize>);
     impl Drop for D {
@@ -236,7 +248,7 @@ fn panic_message(f: impl FnOnce() + Send + 'static) -> String {
 /// (the panic caught there).
 fn panic_message_in_a_goroutine(f: impl FnOnce() + Send + 'static) -> String {
     panic_message(move || {
-        let rt = Runtime::builder().workers(2).build().unwrap();
+        let rt = mode::builder().workers(2).build().unwrap();
         let caught = rt.run(move || {
             assert!(goro_sched::id().is_some());
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
@@ -254,6 +266,7 @@ const CELL_REENTRANT: &str = "goro::sync::OnceCell::get_or_init called re-entran
 
 #[test]
 fn once_called_re_entrantly_on_a_thread_panics_and_counts_as_run() {
+    let _rt = crate::mode::enter();
     let once = Arc::new(Once::new());
     let o = once.clone();
     let msg = panic_message(move || o.call_once(|| o.call_once(|| unreachable!())));
@@ -266,6 +279,7 @@ fn once_called_re_entrantly_on_a_thread_panics_and_counts_as_run() {
 
 #[test]
 fn once_called_re_entrantly_in_a_goroutine_panics() {
+    let _rt = crate::mode::enter();
     let once = Arc::new(Once::new());
     let o = once.clone();
     let msg = panic_message_in_a_goroutine(move || {
@@ -280,6 +294,7 @@ fn once_called_re_entrantly_in_a_goroutine_panics() {
 
 #[test]
 fn once_cell_initialised_re_entrantly_on_a_thread_panics_and_stays_empty() {
+    let _rt = crate::mode::enter();
     let cell = Arc::new(OnceCell::<u32>::new());
     let c = cell.clone();
     let msg = panic_message(move || {
@@ -305,6 +320,7 @@ fn once_cell_initialised_re_entrantly_on_a_thread_panics_and_stays_empty() {
 
 #[test]
 fn once_cell_initialised_re_entrantly_in_a_goroutine_panics() {
+    let _rt = crate::mode::enter();
     let cell = Arc::new(OnceCell::<u32>::new());
     let c = cell.clone();
     let msg = panic_message_in_a_goroutine(move || {
@@ -320,10 +336,11 @@ fn once_cell_initialised_re_entrantly_in_a_goroutine_panics() {
 
 #[test]
 fn callers_on_the_initialisers_thread_but_not_its_goroutine_wait() {
+    let _rt = crate::mode::enter();
     // One worker: the goroutine running `f` parks inside it, and others
     // call on the same thread. They are not re-entrant calls: they wait.
     // So does a plain thread, and so do goroutines for a thread's `f`.
-    let rt = Runtime::builder().workers(1).build().unwrap();
+    let rt = mode::builder().workers(1).build().unwrap();
     let once = Arc::new(Once::new());
     let cell = Arc::new(OnceCell::<u32>::new());
     let (release_tx, release_rx) = goro_sync::chan::bounded::<()>(0);
@@ -394,6 +411,7 @@ fn callers_on_the_initialisers_thread_but_not_its_goroutine_wait() {
 
 #[test]
 fn semaphore_bounds_concurrency_with_weights() {
+    let _rt = crate::mode::enter();
     let sem = Arc::new(Semaphore::new(10));
     let inside = Arc::new(AtomicUsize::new(0));
     let most = Arc::new(AtomicUsize::new(0));
@@ -433,6 +451,7 @@ fn semaphore_bounds_concurrency_with_weights() {
 
 #[test]
 fn a_large_acquire_is_not_starved_by_small_ones() {
+    let _rt = crate::mode::enter();
     // Small acquirers keep the semaphore busy; a waiter for all 8 permits
     // must get them (FIFO: it holds back the small ones behind it).
     let sem = Arc::new(Semaphore::new(8));
@@ -463,6 +482,7 @@ fn a_large_acquire_is_not_starved_by_small_ones() {
 
 #[test]
 fn semaphore_errors_and_try_acquire() {
+    let _rt = crate::mode::enter();
     let sem = Semaphore::new(3);
     let err = sem.acquire_many(4).unwrap_err();
     assert_eq!((err.requested(), err.size()), (4, 3));
@@ -485,12 +505,14 @@ fn semaphore_errors_and_try_acquire() {
 #[test]
 #[should_panic(expected = "semaphore of size 0")]
 fn acquire_on_an_empty_semaphore_panics_clearly() {
+    let _rt = crate::mode::enter();
     let sem = Semaphore::new(0);
     let _p = sem.acquire();
 }
 
 #[test]
 fn try_acquire_does_not_jump_the_queue() {
+    let _rt = crate::mode::enter();
     let sem = Arc::new(Semaphore::new(4));
     let held = sem.acquire_many(3).unwrap();
     let s2 = sem.clone();
@@ -506,6 +528,7 @@ fn try_acquire_does_not_jump_the_queue() {
 
 #[test]
 fn barrier_has_exactly_one_leader_per_round() {
+    let _rt = crate::mode::enter();
     const N: usize = 20;
     const ROUNDS: usize = 50;
     let barrier = Arc::new(Barrier::new(N));

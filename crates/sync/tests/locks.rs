@@ -1,10 +1,13 @@
 //! Mutex, RwLock and Condvar across goroutines and threads.
 
+#[path = "../../sched/tests/common/mod.rs"]
+mod mode;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use goro_sched::{Runtime, go, yield_now};
+use goro_sched::{go, yield_now};
 use goro_sync::{Condvar, Mutex, RwLock, WaitGroup};
 
 /// Generous bound against hangs (never a timing claim).
@@ -14,6 +17,7 @@ fn assert_send_sync<T: Send + Sync>() {}
 
 #[test]
 fn types_are_send_and_sync() {
+    let _rt = crate::mode::enter();
     assert_send_sync::<Mutex<Vec<u8>>>();
     assert_send_sync::<RwLock<Vec<u8>>>();
     assert_send_sync::<Condvar>();
@@ -22,6 +26,7 @@ fn types_are_send_and_sync() {
 
 #[test]
 fn mutex_counts_exactly_across_goroutines_and_threads() {
+    let _rt = crate::mode::enter();
     const GOROUTINES: usize = 200;
     const THREADS: usize = 4;
     const EACH: usize = 2_000;
@@ -60,7 +65,8 @@ fn mutex_counts_exactly_across_goroutines_and_threads() {
 
 #[test]
 fn one_worker_thousand_goroutines_holding_across_yield_all_finish() {
-    let rt = Runtime::builder().workers(1).build().unwrap();
+    let _rt = crate::mode::enter();
+    let rt = mode::builder().workers(1).build().unwrap();
     let total = rt.run(|| {
         let lock = Arc::new(Mutex::new(0u64));
         let handles: Vec<_> = (0..1000u64)
@@ -83,6 +89,7 @@ fn one_worker_thousand_goroutines_holding_across_yield_all_finish() {
 
 #[test]
 fn a_waiter_that_waited_over_a_millisecond_is_handed_the_lock() {
+    let _rt = crate::mode::enter();
     // Go's starvation mode: the unlock hands the lock to the starved
     // waiter, so an arriving locker (here `try_lock` right after the
     // unlock) cannot barge in ahead of it.
@@ -126,11 +133,12 @@ fn a_waiter_that_waited_over_a_millisecond_is_handed_the_lock() {
 
 #[test]
 fn a_waiter_is_not_starved_by_hammering() {
+    let _rt = crate::mode::enter();
     // Liveness under load: two goroutines on the two workers hammer the
     // lock, holding it for a while and taking it again at once, never
     // yielding; a third asks for it, twenty times over. A hang means
     // starvation. (The handoff itself is checked deterministically above.)
-    let rt = Runtime::builder().workers(2).build().unwrap();
+    let rt = mode::builder().workers(2).build().unwrap();
     let lock = Arc::new(Mutex::new(0u64));
     let stop = Arc::new(AtomicBool::new(false));
     let hammers: Vec<_> = (0..2)
@@ -169,6 +177,7 @@ fn a_waiter_is_not_starved_by_hammering() {
 
 #[test]
 fn mutex_try_lock_and_accessors() {
+    let _rt = crate::mode::enter();
     let mut m = Mutex::new(vec![1]);
     {
         let g = m.lock();
@@ -183,6 +192,7 @@ fn mutex_try_lock_and_accessors() {
 
 #[test]
 fn a_panic_while_holding_unlocks_without_poison() {
+    let _rt = crate::mode::enter();
     let m = Arc::new(Mutex::new(1));
     let m2 = m.clone();
     let h = go(move || {
@@ -196,6 +206,7 @@ fn a_panic_while_holding_unlocks_without_poison() {
 
 #[test]
 fn rwlock_admits_many_readers_at_once() {
+    let _rt = crate::mode::enter();
     let lock = Arc::new(RwLock::new(0));
     let inside = Arc::new(AtomicUsize::new(0));
     let most = Arc::new(AtomicUsize::new(0));
@@ -220,6 +231,7 @@ fn rwlock_admits_many_readers_at_once() {
 
 #[test]
 fn a_waiting_writer_stops_new_readers() {
+    let _rt = crate::mode::enter();
     let lock = Arc::new(RwLock::new(0u32));
     let first = lock.read();
     let l2 = lock.clone();
@@ -248,6 +260,7 @@ fn a_waiting_writer_stops_new_readers() {
 
 #[test]
 fn writers_are_not_starved_by_a_stream_of_readers() {
+    let _rt = crate::mode::enter();
     let lock = Arc::new(RwLock::new(0u64));
     let stop = Arc::new(AtomicBool::new(false));
     let readers: Vec<_> = (0..8)
@@ -287,6 +300,7 @@ fn writers_are_not_starved_by_a_stream_of_readers() {
 
 #[test]
 fn rwlock_mixed_threads_and_goroutines_keep_invariant() {
+    let _rt = crate::mode::enter();
     // Writers keep two halves equal; readers check them.
     let lock = Arc::new(RwLock::new((0u64, 0u64)));
     let wg = WaitGroup::new();
@@ -332,6 +346,7 @@ fn rwlock_mixed_threads_and_goroutines_keep_invariant() {
 
 #[test]
 fn condvar_hands_items_through_a_queue_exactly_once() {
+    let _rt = crate::mode::enter();
     // A bounded queue on Mutex + two Condvars: 4 producers, 4 consumers
     // (two of each are threads); the sums must match.
     struct Queue {
@@ -410,6 +425,7 @@ fn condvar_hands_items_through_a_queue_exactly_once() {
 
 #[test]
 fn condvar_wait_timeout_times_out_and_notify_all_wakes_all() {
+    let _rt = crate::mode::enter();
     let pair = Arc::new((Mutex::new(0usize), Condvar::new()));
     // A timeout with nobody notifying.
     let (m, cv) = &*pair;
@@ -456,6 +472,7 @@ fn condvar_wait_timeout_times_out_and_notify_all_wakes_all() {
 
 #[test]
 fn timed_out_condvar_waiters_leave_no_stale_entry() {
+    let _rt = crate::mode::enter();
     // Many short timed waits, then notify_one must reach a live waiter.
     let pair = Arc::new((Mutex::new(false), Condvar::new()));
     let (m, cv) = &*pair;
@@ -476,6 +493,7 @@ fn timed_out_condvar_waiters_leave_no_stale_entry() {
 
 #[test]
 fn dropping_a_runtime_withdraws_its_parked_waiters() {
+    let _rt = crate::mode::enter();
     // Goroutines parked on locks that outlive their runtime are unwound;
     // their waiters must leave the queues, and the locks keep working.
     let mutex = Arc::new(Mutex::new(0u32));
@@ -485,7 +503,7 @@ fn dropping_a_runtime_withdraws_its_parked_waiters() {
     let held = mutex.lock();
     let held_w = rw.write();
     {
-        let rt = Runtime::builder().workers(2).build().unwrap();
+        let rt = mode::builder().workers(2).build().unwrap();
         for i in 0..30 {
             let (mutex, rw, cv, parked) = (mutex.clone(), rw.clone(), cv.clone(), parked.clone());
             rt.go(move || {

@@ -14,7 +14,7 @@ pub(crate) const HANG: Duration = Duration::from_secs(60);
 
 /// A runtime of two workers, for tests that count goroutines.
 pub(crate) fn runtime() -> Runtime {
-    Runtime::builder()
+    crate::mode::builder()
         .workers(2)
         .build()
         .expect("a test runtime")

@@ -2,7 +2,9 @@
 //!
 //! `builder()` gives the default mode, or the migrating mode when
 //! `GORO_TEST_MODE=migrating` (`ci/test.sh` runs the suite both ways);
-//! `migrating()` is for tests of what only that mode does.
+//! `migrating()` is for tests of what only that mode does; `enter()` puts
+//! the free functions (`go()`, `run()`...) on a runtime in the suite's mode.
+//! The chan, sync and patterns suites include this file too.
 
 #![allow(dead_code)]
 
@@ -23,4 +25,21 @@ pub(crate) fn migrating() -> RuntimeBuilder {
     // thread-local borrow, no `Rc`, no reentrant lock's guard) across a
     // park point.
     unsafe { Runtime::builder().migrating() }
+}
+
+/// Makes the suite's runtime, in the suite's mode, the current one of the
+/// calling test's thread: `go()`, `run()` and the other free functions
+/// then use it instead of the global runtime (which is always in the
+/// default mode). One runtime for every test of a binary, as the global
+/// one would be.
+pub(crate) fn enter() -> goro_sched::EnterGuard<'static> {
+    static RUNTIME: std::sync::OnceLock<Runtime> = std::sync::OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            builder()
+                .name("goro-test")
+                .build()
+                .expect("the suite's runtime")
+        })
+        .enter()
 }
