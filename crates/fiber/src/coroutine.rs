@@ -130,9 +130,17 @@ pub struct Coroutine<I, Y, R> {
     /// finished, where its result is.
     data: *mut u8,
     started: bool,
+    /// `unwind` raised `ForcedUnwind` in it, and it has not finished since.
+    unwinding: bool,
+    /// It last suspended, while unwinding, with its thread panicking: in
+    /// code that runs during the unwind (a destructor), where a second
+    /// unwind cannot be raised.
+    in_cleanup: bool,
     /// Drops the function in place if the coroutine never starts.
     drop_unstarted: unsafe fn(*mut u8),
-    stack: Stack,
+    /// Freed in `drop`, unless the coroutine is dropped while suspended in
+    /// its unwinding (then leaked: its frames are never finished).
+    stack: ManuallyDrop<Stack>,
     _marker: PhantomData<fn(I) -> (Y, R)>,
 }
 
@@ -282,8 +290,10 @@ impl<I, Y, R> Coroutine<I, Y, R> {
             base,
             data,
             started: false,
+            unwinding: false,
+            in_cleanup: false,
             drop_unstarted: drop_in_place::<Start<F>>,
-            stack,
+            stack: ManuallyDrop::new(stack),
             _marker: PhantomData,
         })
     }
@@ -313,13 +323,18 @@ impl<I, Y, R> Coroutine<I, Y, R> {
     /// ```
     ///
     /// # Panics
-    /// If the coroutine has already finished. A panic inside the coroutine
+    /// If the coroutine has already finished, or is being unwound (go on
+    /// with [`unwind`](Coroutine::unwind)). A panic inside the coroutine
     /// resurfaces here, after which the coroutine counts as finished.
     #[inline]
     pub fn resume(&mut self, input: I) -> CoroutineResult<Y, R> {
         assert!(
             !self.is_finished(),
             "resumed a coroutine that has already finished (check is_finished() first)"
+        );
+        assert!(
+            !self.unwinding,
+            "resumed a coroutine that is being unwound (go on with unwind())"
         );
         let input = ManuallyDrop::new(input);
         match self.switch_in(ptr::from_ref(&input) as usize) {
@@ -348,6 +363,99 @@ impl<I, Y, R> Coroutine<I, Y, R> {
     /// ```
     pub fn is_finished(&self) -> bool {
         self.sp.is_null()
+    }
+
+    /// Unwinds the coroutine as dropping it does, running the destructors
+    /// on its stack, but lets that code suspend on the way (a destructor
+    /// that waits for something) where a drop could only give up.
+    ///
+    /// The first call raises [`ForcedUnwind`] at the pending
+    /// [`suspend`](Yielder::suspend) (a coroutine that never started is
+    /// dropped unrun). If code that runs during the unwind suspends (its
+    /// thread panicking), its value comes back as `Yield`, and the next call
+    /// hands `input` to that `suspend`, which returns it as usual; code that
+    /// caught the unwind and then suspends is unwound again, as by a drop.
+    /// `Return(())` once the coroutine has finished; if its function caught
+    /// the unwind and returned, the result is dropped. Dropping a coroutine
+    /// suspended during its unwind leaks its stack: a second unwind cannot
+    /// be raised there.
+    ///
+    /// ```
+    /// use goro_fiber::{Coroutine, CoroutineResult};
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    ///
+    /// struct Flush<'a>(&'a goro_fiber::Yielder<(), &'static str>, Rc<Cell<bool>>);
+    /// impl Drop for Flush<'_> {
+    ///     fn drop(&mut self) {
+    ///         self.0.suspend("flushing"); // waits, while the coroutine unwinds
+    ///         self.1.set(true);
+    ///     }
+    /// }
+    ///
+    /// let flushed = Rc::new(Cell::new(false));
+    /// let f = flushed.clone();
+    /// let mut co = Coroutine::new(move |y, ()| {
+    ///     let _flush = Flush(y, f);
+    ///     y.suspend("working");
+    /// });
+    /// assert_eq!(co.resume(()), CoroutineResult::Yield("working"));
+    /// assert_eq!(co.unwind(()), CoroutineResult::Yield("flushing"));
+    /// assert!(!flushed.get());
+    /// assert_eq!(co.unwind(()), CoroutineResult::Return(()));
+    /// assert!(flushed.get() && co.is_finished());
+    /// ```
+    ///
+    /// # Panics
+    /// If the coroutine has already finished. A panic other than the
+    /// unwind's own (code that caught `ForcedUnwind` and panicked) resurfaces
+    /// here, unless the calling thread is panicking.
+    pub fn unwind(&mut self, input: I) -> CoroutineResult<Y, ()> {
+        assert!(
+            !self.is_finished(),
+            "unwound a coroutine that has already finished (check is_finished() first)"
+        );
+        if !self.started {
+            // SAFETY: the function was written at `data` and never moved out.
+            unsafe { (self.drop_unstarted)(self.data) };
+            self.sp = ptr::null_mut();
+            return CoroutineResult::Return(());
+        }
+        let input = ManuallyDrop::new(input);
+        let arg = if self.unwinding && self.in_cleanup {
+            ptr::from_ref(&input) as usize
+        } else {
+            // The input is not wanted: the pending `suspend` raises instead.
+            drop(ManuallyDrop::into_inner(input));
+            self.unwinding = true;
+            0
+        };
+        match self.switch_in(arg) {
+            Some(y) => {
+                // The coroutine ran on this thread: if it is panicking, the
+                // unwind is in flight where the coroutine suspended.
+                self.in_cleanup = std::thread::panicking();
+                // SAFETY: a yield passes a pointer to a `Y` it no longer owns.
+                CoroutineResult::Yield(unsafe { ptr::read(y as *const Y) })
+            }
+            None => {
+                self.unwinding = false;
+                self.in_cleanup = false;
+                // SAFETY: `switch_in` just returned `None`.
+                match unsafe { self.take_result() } {
+                    Ok(_) => CoroutineResult::Return(()),
+                    Err(payload) if payload.is::<ForcedUnwind>() => CoroutineResult::Return(()),
+                    Err(payload) if !std::thread::panicking() => panic::resume_unwind(payload),
+                    Err(_) => CoroutineResult::Return(()),
+                }
+            }
+        }
+    }
+
+    /// Whether [`unwind`](Coroutine::unwind) has begun unwinding the
+    /// coroutine and it has not finished yet.
+    pub fn is_unwinding(&self) -> bool {
+        self.unwinding
     }
 
     /// The stack the coroutine runs on.
@@ -392,6 +500,23 @@ impl<I, Y, R> Coroutine<I, Y, R> {
 
 impl<I, Y, R> Drop for Coroutine<I, Y, R> {
     fn drop(&mut self) {
+        if self.in_cleanup {
+            // Suspended in code that runs while it unwinds (see `unwind`): a
+            // second unwind raised there would abort the process. Its frames
+            // are never finished, so its stack, where they may lend memory
+            // to others, is never freed.
+            return;
+        }
+        self.finish();
+        // SAFETY: dropped once, here; nothing runs on it any more.
+        unsafe { ManuallyDrop::drop(&mut self.stack) };
+    }
+}
+
+impl<I, Y, R> Coroutine<I, Y, R> {
+    /// Brings the coroutine to its end for `drop`: drops an unstarted
+    /// function, unwinds a suspended one.
+    fn finish(&mut self) {
         if self.is_finished() {
             return;
         }

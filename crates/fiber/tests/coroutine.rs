@@ -7,7 +7,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use goro_fiber::{Coroutine, CoroutineResult, Yielder};
+use goro_fiber::{Coroutine, CoroutineResult, ForcedUnwind, Yielder};
 
 /// Counts its drops in a shared counter.
 struct DropCounter(Arc<AtomicUsize>);
@@ -346,4 +346,102 @@ fn dropping_during_the_resumers_unwinding_still_unwinds_the_coroutine() {
     .unwrap_err();
     assert_eq!(outer.downcast_ref::<&str>(), Some(&"resumer fails"));
     assert_eq!(drops.load(Ordering::SeqCst), 1);
+}
+
+/// A destructor that suspends while `unwind` unwinds its coroutine: it is
+/// resumed as usual and the unwind goes on after it.
+#[test]
+fn unwind_lets_a_destructor_suspend_and_goes_on_after_it() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    struct Waits<'a>(&'a Yielder<u32, u32>, Rc<RefCell<Vec<u32>>>, u32);
+    impl Drop for Waits<'_> {
+        fn drop(&mut self) {
+            // Waits twice, and records what each resume handed in.
+            let a = self.0.suspend(self.2);
+            let b = self.0.suspend(self.2 + 1);
+            self.1.borrow_mut().extend([a, b]);
+        }
+    }
+
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let l = log.clone();
+    let mut co = Coroutine::new(move |y: &Yielder<u32, u32>, _: u32| {
+        let _outer = Waits(y, l.clone(), 10);
+        let _inner = Waits(y, l.clone(), 20);
+        y.suspend(0);
+        unreachable!("unwound at the suspend");
+    });
+    assert_eq!(co.resume(1), CoroutineResult::Yield(0));
+    assert!(!co.is_unwinding());
+    // Inner first (declared last), then outer.
+    assert_eq!(co.unwind(100), CoroutineResult::Yield(20));
+    assert!(co.is_unwinding());
+    assert_eq!(co.unwind(101), CoroutineResult::Yield(21));
+    assert_eq!(co.unwind(102), CoroutineResult::Yield(10));
+    assert_eq!(co.unwind(103), CoroutineResult::Yield(11));
+    assert_eq!(co.unwind(104), CoroutineResult::Return(()));
+    assert!(co.is_finished() && !co.is_unwinding());
+    assert_eq!(*log.borrow(), [101, 102, 103, 104]);
+    assert!(!std::thread::panicking());
+}
+
+/// Code that catches the unwind and suspends in its normal course is
+/// unwound again, as by a drop; a coroutine that never started is dropped.
+#[test]
+fn unwind_raises_again_where_the_unwind_was_caught() {
+    let mut co = Coroutine::new(|y: &Yielder<(), u32>, ()| {
+        let mut caught = 0;
+        loop {
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| y.suspend(caught))) {
+                Ok(()) => unreachable!("never resumed normally"),
+                Err(payload) if caught < 3 => {
+                    assert!(payload.is::<ForcedUnwind>());
+                    caught += 1;
+                }
+                Err(payload) => std::panic::resume_unwind(payload),
+            }
+        }
+    });
+    assert_eq!(co.resume(()), CoroutineResult::Yield(0));
+    assert_eq!(co.unwind(()), CoroutineResult::Yield(1));
+    assert_eq!(co.unwind(()), CoroutineResult::Yield(2));
+    assert_eq!(co.unwind(()), CoroutineResult::Yield(3));
+    assert_eq!(co.unwind(()), CoroutineResult::Return(()));
+    assert!(co.is_finished());
+
+    let dropped = std::sync::Arc::new(());
+    let d = dropped.clone();
+    let mut unstarted = Coroutine::<(), (), ()>::new(move |_, ()| drop(d));
+    assert_eq!(unstarted.unwind(()), CoroutineResult::Return(()));
+    assert!(unstarted.is_finished());
+    assert_eq!(std::sync::Arc::strong_count(&dropped), 1);
+}
+
+/// Dropping a coroutine suspended in a destructor during its unwind cannot
+/// raise a second unwind there: its stack is leaked instead of an abort.
+#[test]
+fn dropping_a_coroutine_suspended_in_its_unwind_leaks_it() {
+    struct Waits<'a>(&'a Yielder<(), ()>);
+    impl Drop for Waits<'_> {
+        fn drop(&mut self) {
+            self.0.suspend(());
+            unreachable!("never resumed");
+        }
+    }
+    // On a thread of its own: it keeps counting the leaked unwind's panic.
+    std::thread::spawn(|| {
+        let mut co = Coroutine::new(|y: &Yielder<(), ()>, ()| {
+            let _w = Waits(y);
+            y.suspend(());
+        });
+        assert_eq!(co.resume(()), CoroutineResult::Yield(()));
+        assert_eq!(co.unwind(()), CoroutineResult::Yield(()));
+        // The thread counts the coroutine's panic while it is suspended.
+        assert!(std::thread::panicking());
+        drop(co);
+    })
+    .join()
+    .unwrap();
 }

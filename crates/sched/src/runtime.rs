@@ -1351,7 +1351,7 @@ impl Runtime {
             // Workers still unwinding their goroutines leave the rest.
             shared.abandoned.store(true, Ordering::Release);
         }
-        self.drain();
+        self.drain(deadline);
         shared.timers.clear();
     }
 
@@ -1363,8 +1363,10 @@ impl Runtime {
     /// for this thread, and the started ones of workers that shutdown gave
     /// up on are leaked. A goroutine whose stack others borrow
     /// (`Task::is_lent`) waits for them to be unwound first, and is leaked
-    /// if they never are.
-    fn drain(&self) {
+    /// if they never are. One whose destructor waits while it unwinds is
+    /// run again every millisecond (its wait sees whether it is over) until
+    /// `deadline`, then left parked: leaked.
+    fn drain(&self, deadline: Option<Instant>) {
         let shared = &self.shared;
         let mut lent: Vec<TaskRef> = Vec::new();
         loop {
@@ -1379,13 +1381,14 @@ impl Runtime {
                 queued.push(task);
             }
             let parked = shared.registry.all();
-            let mut unwound = 0;
+            let (mut unwound, mut waiting) = (0, 0);
             for task in queued {
                 if task.is_lent() || !(shared.migrate || task.is_fresh()) {
                     lent.push(task);
-                } else {
-                    self.unwind_here(task);
+                } else if self.unwind_here(task) {
                     unwound += 1;
+                } else {
+                    waiting += 1;
                 }
             }
             for task in parked {
@@ -1399,12 +1402,18 @@ impl Runtime {
                 // `task.rs`): take it; one that is not parked is queued, or
                 // running.
                 if let Some(run) = task.take_parked() {
-                    self.unwind_here(run);
-                    unwound += 1;
+                    if self.unwind_here(run) {
+                        unwound += 1;
+                    } else {
+                        waiting += 1;
+                    }
                 }
             }
             if unwound == 0 {
-                break;
+                if waiting == 0 || deadline.is_some_and(|d| Instant::now() >= d) {
+                    break;
+                }
+                thread::sleep(Duration::from_millis(1));
             }
         }
         // Goroutines still lent (what borrows from them never ended) are
@@ -1413,13 +1422,18 @@ impl Runtime {
         lent.into_iter().for_each(std::mem::forget);
     }
 
-    /// Unwinds a goroutine whose run reference we hold, on this thread.
-    fn unwind_here(&self, task: TaskRef) {
+    /// Unwinds a goroutine whose run reference we hold, on this thread, or
+    /// goes on unwinding it; returns whether it finished.
+    fn unwind_here(&self, task: TaskRef) -> bool {
+        let shared = &self.shared;
         // SAFETY: no worker runs it (workers have exited, or were not
         // running it and no longer take work), and we hold its run
         // reference, so this thread owns it now.
-        unsafe { worker::unwind_task(&task) };
-        self.shared.registry.remove(&task);
+        let finished = unsafe { worker::unwind_task(shared, task.clone(), 0) };
+        if finished {
+            shared.registry.remove(&task);
+        }
+        finished
     }
 
     /// Every goroutine of this runtime: see [`goro_sched::dump`](crate::dump()).

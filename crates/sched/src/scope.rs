@@ -280,6 +280,12 @@ impl fmt::Debug for Scope<'_, '_> {
 ///     assert_eq!(h.join().unwrap(), 6);
 /// });
 /// ```
+///
+/// Dropping the handle leaves the result to the scope, which drops it
+/// before it returns. A handle that is never dropped (`mem::forget`) keeps
+/// the scope waiting for good, as with `std::thread::scope`: the result may
+/// borrow from the scope's caller, so the scope cannot return before it is
+/// dropped, and only the handle may drop it.
 pub struct ScopedJoinHandle<'scope, T> {
     handle: JoinHandle<Outcome<T>>,
     _scope: PhantomData<&'scope ()>,

@@ -338,16 +338,25 @@ impl Task {
     }
 
     /// Runs the goroutine until it yields, parks or finishes. Returns `None`
-    /// when it finished, else why it stopped.
+    /// when it finished, else why it stopped. With `unwind` (shutdown) it
+    /// unwinds the goroutine instead, or drops it unrun if it never ran; a
+    /// goroutine that parks while it unwinds (a destructor that waits) goes
+    /// on unwinding at every later run, `unwind` or not.
     ///
     /// # Safety
     /// Only the thread that owns the run of this goroutine (it took it from a
     /// queue, or unwinds it at shutdown) may call this, with `CURRENT` set to
     /// it.
     #[inline(always)]
-    pub(crate) unsafe fn resume(&self) -> Option<Switch> {
+    pub(crate) unsafe fn resume(&self, unwind: bool) -> Option<Switch> {
         // SAFETY: per the contract, nobody else touches `fiber` now.
         let fiber = unsafe { &mut *self.fiber.get() };
+        if unwind && !matches!(fiber, Fiber::Ready(_)) {
+            // Never ran (or done): nothing on a stack to unwind.
+            // SAFETY: per the contract.
+            unsafe { self.unwind() };
+            return None;
+        }
         if let Fiber::Lazy { stack_size } = *fiber {
             match Fiber::ready(stack_size) {
                 Ok(ready) => *fiber = ready,
@@ -362,14 +371,29 @@ impl Task {
         let Fiber::Ready(co) = fiber else {
             return None;
         };
-        match co.resume(TaskPtr(NonNull::from(self))) {
-            goro_fiber::CoroutineResult::Yield(switch) => Some(switch),
-            goro_fiber::CoroutineResult::Return(()) => {
-                // Back to the stack pool now, not when the last `Arc` goes.
-                *fiber = Fiber::Done;
-                None
+        let me = TaskPtr(NonNull::from(self));
+        let unwinding = unwind || co.is_unwinding();
+        let step = if unwinding {
+            match co.unwind(me) {
+                goro_fiber::CoroutineResult::Yield(switch) => Some(switch),
+                goro_fiber::CoroutineResult::Return(()) => None,
+            }
+        } else {
+            match co.resume(me) {
+                goro_fiber::CoroutineResult::Yield(switch) => Some(switch),
+                goro_fiber::CoroutineResult::Return(()) => None,
+            }
+        };
+        if step.is_none() {
+            // Back to the stack pool now, not when the last `Arc` goes.
+            *fiber = Fiber::Done;
+            if unwinding {
+                // An unwound body completed its join as cancelled on the
+                // way; one that caught the unwind and returned did not.
+                self.body.cancel(self);
             }
         }
+        step
     }
 
     /// Whether the goroutine has never run: nothing of a thread can be on

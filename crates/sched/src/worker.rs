@@ -254,19 +254,47 @@ impl CurrentGuard {
     }
 }
 
-/// Unwinds `task` on this thread: a started goroutine as the current one
-/// (its destructors run on its own stack, as its own code); a fresh one,
-/// whose function is dropped unrun, as the calling thread's code: it has no
-/// stack to park on (a destructor that parked as that goroutine would
-/// switch through a null yielder).
+/// Unwinds `task` on this thread, which is no worker of its runtime (the
+/// thread that drops the runtime), or goes on unwinding it. A fresh
+/// goroutine's function is dropped unrun, as the calling thread's code: it
+/// has no stack to park on (a destructor that parked as that goroutine
+/// would switch through a null yielder). A started one unwinds as the
+/// current goroutine (its destructors run on its own stack, as its own
+/// code), and if a destructor waits (parks or yields), it is left as
+/// `WorkerCtx::run_task` leaves a goroutine: parked and registered in
+/// `shard`, or queued on the injector. Returns whether it finished.
 ///
 /// # Safety
-/// As for `Task::unwind`: the caller holds the goroutine's run reference
-/// and no worker runs it.
-pub(crate) unsafe fn unwind_task(task: &TaskRef) {
-    let _current = (!task.is_fresh()).then(|| CurrentGuard::enter(task));
-    // SAFETY: per the contract.
-    unsafe { task.unwind() };
+/// The caller holds the goroutine's run reference and no worker runs it.
+pub(crate) unsafe fn unwind_task(shared: &Shared, task: TaskRef, shard: usize) -> bool {
+    if task.is_fresh() {
+        // SAFETY: per the contract.
+        unsafe { task.unwind() };
+        return true;
+    }
+    loop {
+        let switch = {
+            let _current = CurrentGuard::enter(&task);
+            // SAFETY: per the contract, this thread owns its run.
+            unsafe { task.resume(true) }
+        };
+        match switch {
+            None => return true,
+            Some(Switch::Yield) => {
+                shared.injector.push(task);
+                return false;
+            }
+            Some(Switch::Park) => {
+                shared.registry.register(shard, &task);
+                if task.finish_park() {
+                    continue;
+                }
+                // Its run reference is its park's (see `task.rs`).
+                std::mem::forget(task);
+                return false;
+            }
+        }
+    }
 }
 
 impl Drop for CurrentGuard {
@@ -320,14 +348,16 @@ impl WorkerCtx {
                     timers.fire(self.index, timers.ticks(Instant::now()), true);
                 }
                 match self.find_own_task() {
-                    Some(task) => self.run_task(task),
+                    Some(task) => {
+                        self.run_task(task, false);
+                    }
                     None => self.shared.sleep_alone(&|| self.has_own_work()),
                 }
                 continue;
             }
             if let Some(task) = self.find_task().or_else(|| self.spin()) {
                 self.patient_sleep.set(PATIENT_SLEEP);
-                self.run_task(task);
+                self.run_task(task, false);
                 continue;
             }
             if self.spare && self.shared.try_retire() {
@@ -444,16 +474,19 @@ impl WorkerCtx {
                     lent.push(task);
                 } else if task.is_fresh() {
                     fresh.push(task);
-                } else {
-                    self.unwind(task);
+                } else if self.run_task(task, true) {
                     unwound += 1;
                 }
             }
+            // Parked ones, including those whose destructors wait while
+            // they unwind: a run that finds their wait not over (park may
+            // return spuriously) parks them again, without a count, so that
+            // the wait below lets them be.
             for task in shared.registry.shard(self.index) {
                 if !task.is_lent()
                     && let Some(run) = task.take_parked()
+                    && self.run_task(run, true)
                 {
-                    self.unwind(run);
                     unwound += 1;
                 }
             }
@@ -481,11 +514,12 @@ impl WorkerCtx {
         }
     }
 
-    /// Unwinds `task`, whose run reference we hold, on this thread.
+    /// Drops a fresh goroutine, whose run reference we hold, unrun.
     fn unwind(&self, task: TaskRef) {
-        // SAFETY: we hold its run reference (taken from a queue, or from its
-        // park by `take_parked`), and no worker runs it.
-        unsafe { unwind_task(&task) };
+        debug_assert!(task.is_fresh());
+        // SAFETY: we hold its run reference (taken from a queue), and no
+        // worker runs it.
+        unsafe { task.unwind() };
         self.finished(&task);
     }
 
@@ -841,9 +875,11 @@ impl WorkerCtx {
         (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) as usize % n
     }
 
-    /// Runs `task` until it yields, parks or finishes, and acts on which.
+    /// Runs `task` until it yields, parks or finishes, and acts on which;
+    /// with `unwind` (shutdown), unwinds it instead (see `Task::resume`).
+    /// Returns whether it finished.
     #[inline(always)]
-    fn run_task(&self, task: TaskRef) {
+    fn run_task(&self, task: TaskRef, unwind: bool) -> bool {
         if task.settle_home(self.index) && !self.shared.migrate {
             self.pinned.set(self.pinned.get() + 1);
         }
@@ -856,7 +892,7 @@ impl WorkerCtx {
                 self.shared.wake_idle_sysmon();
                 // SAFETY: we took `task` from a queue (or it just parked back
                 // to us), so this thread owns its run.
-                let switch = unsafe { task.resume() };
+                let switch = unsafe { task.resume(unwind) };
                 if self.slot().end_run() {
                     // Back from a run that sysmon handed off: count again.
                     self.shared.unstuck();
@@ -867,7 +903,7 @@ impl WorkerCtx {
             match switch {
                 Some(Switch::Yield) => {
                     self.push_yielded(task);
-                    return;
+                    return false;
                 }
                 Some(Switch::Park) => {
                     Counters::bump(&self.shared.stats[self.index].parks);
@@ -887,11 +923,11 @@ impl WorkerCtx {
                         // the wake-up to take over (see `task.rs`).
                         std::mem::forget(task);
                     }
-                    return;
+                    return false;
                 }
                 None => {
                     self.finished(&task);
-                    return;
+                    return true;
                 }
             }
         }
