@@ -20,8 +20,8 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::Duration;
 
+use crate::deadlock::BlockedThread;
 use crate::park::{self, Unparker, Wait};
-use crate::runtime::BlockedThread;
 use crate::task::TaskRef;
 use crate::worker;
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crate::park::Wait;
-use crate::runtime::Shared;
+use crate::shared::Shared;
 
 /// "running on worker N", and, for a goroutine that sysmon found holding
 /// its worker while others wait for it, for how long and how many.

@@ -57,7 +57,11 @@
 
 mod alloc;
 mod blocking_pool;
+mod builder;
+mod current;
+mod deadlock;
 mod dump;
+mod idle;
 mod local;
 pub mod park;
 pub mod pool;
@@ -66,7 +70,9 @@ mod registry;
 mod rt_ref;
 mod runtime;
 mod scope;
+mod shared;
 mod slot;
+mod spares;
 pub mod spin;
 mod sysmon;
 mod task;
@@ -80,8 +86,10 @@ use std::time::{Duration, Instant};
 #[doc(no_inline)]
 pub use goro_fiber as fiber;
 
+pub use crate::builder::RuntimeBuilder;
+pub use crate::current::EnterGuard;
 pub use crate::local::LocalKey;
-pub use crate::runtime::{EnterGuard, Runtime, RuntimeBuilder};
+pub use crate::runtime::Runtime;
 pub use crate::scope::{Scope, ScopedJoinHandle, scope};
 pub use crate::task::{GoroutineId, JoinError, JoinHandle};
 
@@ -108,7 +116,7 @@ where
     T: Send + 'static,
 {
     let location = std::panic::Location::caller();
-    let (spawned, backlog) = runtime::with_current_here(|rt, here| {
+    let (spawned, backlog) = crate::current::with_current_here(|rt, here| {
         let spawned = rt.spawn(here, None, None, location, true, f);
         (spawned, here.is_some_and(worker::WorkerCtx::spawn_backlog))
     });
@@ -145,8 +153,8 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    let shared = runtime::with_current(Arc::clone);
-    runtime::run_on(&shared, std::panic::Location::caller(), f)
+    let shared = crate::current::with_current(Arc::clone);
+    crate::runtime::run_on(&shared, std::panic::Location::caller(), f)
 }
 
 /// Lets other goroutines run: the calling goroutine goes to the runtime's
@@ -224,7 +232,7 @@ pub fn sleep(duration: Duration) {
 /// h.join().unwrap();
 /// ```
 pub fn dump() -> String {
-    runtime::with_current(dump::render)
+    crate::current::with_current(dump::render)
 }
 
 /// The calling goroutine's id; `None` on a plain thread.
@@ -253,7 +261,7 @@ pub fn id() -> Option<GoroutineId> {
 /// ```
 pub fn num_goroutines() -> usize {
     worker::with_any_worker(|w| w.shared.alive())
-        .unwrap_or_else(|| runtime::plain_current().map_or(0, |rt| rt.alive()))
+        .unwrap_or_else(|| crate::current::plain_current().map_or(0, |rt| rt.alive()))
 }
 
 /// Runs a blocking call (file I/O, a C library, a long computation) from a
@@ -383,7 +391,7 @@ impl Builder {
         T: Send + 'static,
     {
         let location = std::panic::Location::caller();
-        runtime::with_current_here(|rt, here| {
+        crate::current::with_current_here(|rt, here| {
             rt.spawn(
                 here,
                 self.name.map(Into::into),
@@ -443,7 +451,7 @@ pub struct Stats {
 }
 
 impl Stats {
-    fn of(shared: &runtime::Shared) -> Stats {
+    fn of(shared: &crate::shared::Shared) -> Stats {
         Stats {
             goroutines: shared.alive(),
             spawned: shared.total(|c| &c.spawned),
@@ -468,7 +476,7 @@ impl Stats {
 /// assert!(goro_sched::stats().spawned > before);
 /// ```
 pub fn stats() -> Stats {
-    runtime::with_current(|rt| Stats::of(rt))
+    crate::current::with_current(|rt| Stats::of(rt))
 }
 
 /// Spawns a goroutine, as Go's `go` statement.

@@ -563,7 +563,7 @@ pub fn park_on(wait: Wait) {
 fn park_thread() {
     // Counted for deadlock detection: this thread can only be woken by an
     // `Unparker`.
-    let _blocked = crate::runtime::BlockedThread::enter();
+    let _blocked = crate::deadlock::BlockedThread::enter();
     std::thread::park();
 }
 

@@ -4,7 +4,7 @@
 use std::ptr::NonNull;
 use std::sync::Arc;
 
-use crate::runtime::Shared;
+use crate::shared::Shared;
 use crate::worker::{self, WorkerCtx};
 
 /// References to the runtime that a worker takes or returns at a time.

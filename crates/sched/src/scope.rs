@@ -32,7 +32,6 @@ use std::sync::{Arc, Mutex};
 use goro_fiber::ForcedUnwind;
 
 use crate::park::{self, Unparker};
-use crate::runtime;
 use crate::task::{Fiber, JoinError, JoinHandle, Task, TaskRef};
 use crate::worker;
 
@@ -240,7 +239,7 @@ impl<'scope> Scope<'scope, '_> {
                 }
             }
         };
-        let shared = runtime::with_current(Arc::clone);
+        let shared = crate::current::with_current(Arc::clone);
         if shared.is_shutdown() {
             panic!("cannot spawn a scoped goroutine: its runtime has shut down");
         }

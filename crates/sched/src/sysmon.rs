@@ -43,7 +43,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::runtime::{self, GoroThread, Shared};
+use crate::deadlock::GoroThread;
+use crate::shared::Shared;
 use crate::worker;
 
 /// How long one goroutine may keep a worker while others wait.
@@ -89,7 +90,7 @@ pub(crate) fn run(shared: &std::sync::Arc<Shared>, ready: std::sync::mpsc::Sende
     // Now rather than at the first hand-off, which should not wait for it;
     // but after `build` returns: the first registration of a process takes
     // 13-20 ms (an RCU grace period), which every program's start paid.
-    runtime::membarrier_registered();
+    crate::slot::membarrier_registered();
     // Per slot: the switch count last seen, since when it has not moved,
     // and whether this run was reported.
     let mut seen: Vec<(u64, Instant, bool)> = Vec::new();
@@ -198,10 +199,10 @@ fn report_holder(shared: &Shared, index: usize, held: Duration) -> bool {
 /// The activity count of all runtimes if nothing can wake any goroutine
 /// (see the module docs), else `None`.
 fn all_asleep() -> Option<u64> {
-    let before = runtime::known_idle_threads();
-    let activity = runtime::all_quiescent()?;
+    let before = crate::deadlock::known_idle_threads();
+    let activity = crate::deadlock::all_quiescent()?;
     let threads = std::fs::read_dir("/proc/self/task").ok()?.count();
-    let after = runtime::known_idle_threads();
+    let after = crate::deadlock::known_idle_threads();
     (before == threads && after == threads).then_some(activity)
 }
 
@@ -228,7 +229,7 @@ pub(crate) fn install_sigquit_handler() {
 /// Prints every runtime's goroutines to stderr and exits with status 2.
 fn dump_all_and_exit() -> ! {
     let mut out = String::from("SIGQUIT: quit\n");
-    for rt in runtime::all_runtimes() {
+    for rt in crate::deadlock::all_runtimes() {
         out.push('\n');
         out.push_str(&crate::dump::render(&rt));
     }

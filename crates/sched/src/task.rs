@@ -46,7 +46,8 @@ use goro_fiber::{Coroutine, ForcedUnwind, Yielder};
 
 use crate::alloc;
 use crate::park::{self, Unparker};
-use crate::runtime::{RtRef, Shared};
+use crate::rt_ref::RtRef;
+use crate::shared::Shared;
 use crate::worker::WorkerCtx;
 
 /// Why a goroutine switched back to its worker.

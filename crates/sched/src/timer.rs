@@ -287,7 +287,7 @@ impl fmt::Debug for Timers {
 /// A function scheduled with [`call_at`]; [`cancel`](TimerHandle::cancel)
 /// withdraws it. Dropping the handle does not cancel it.
 pub struct TimerHandle {
-    rt: std::sync::Arc<crate::runtime::Shared>,
+    rt: std::sync::Arc<crate::shared::Shared>,
     timer: TimerRef,
 }
 
@@ -338,7 +338,7 @@ impl fmt::Debug for TimerHandle {
 /// ```
 pub fn call_at(deadline: Instant, f: impl FnOnce() + Send + 'static) -> TimerHandle {
     let f: Box<dyn FnOnce() + Send> = Box::new(f);
-    crate::runtime::with_current(|rt| TimerHandle {
+    crate::current::with_current(|rt| TimerHandle {
         rt: rt.clone(),
         timer: rt.add_timer(deadline, Action::Call(std::sync::Mutex::new(Some(f)))),
     })

@@ -59,7 +59,8 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::queue::{RunQueue, settle};
-use crate::runtime::{Counters, Shared, WorkerShared};
+use crate::shared::{Counters, Shared};
+use crate::slot::WorkerShared;
 use crate::task::{Switch, Task, TaskRef};
 
 /// Picks between injector checks (Go's `schedtick % 61`).

@@ -1,0 +1,202 @@
+//! Sleeping and waking workers.
+//!
+//! A worker that found nothing, even after spinning, *sleeps*: it adds itself
+//! to `Idle::sleepers`, looks at every queue once more, and parks its thread
+//! (with a timeout set by the earliest timer). Whoever makes work visible to
+//! other workers (the injector, a local queue others may steal from) calls
+//! `notify_work`, which wakes one sleeper unless some worker is already
+//! spinning (that one will find the work). The sleeper's "register, then look
+//! again" and the notifier's "publish, then look for sleepers" are each
+//! separated by a `SeqCst` fence, so at least one of the two sees the other:
+//! no work is left with every worker asleep.
+
+use std::sync::atomic::{AtomicUsize, Ordering, fence};
+use std::sync::{Mutex, MutexGuard};
+use std::thread::{self};
+use std::time::{Duration, Instant};
+
+use crate::shared::Shared;
+use crate::timer::{Action, NEVER, TimerRef};
+use crate::worker::{self};
+
+/// Who sleeps and who spins.
+pub(crate) struct Idle {
+    pub(crate) sleepers: Mutex<Vec<usize>>,
+    pub(crate) num_sleeping: AtomicUsize,
+    pub(crate) num_spinning: AtomicUsize,
+    pub(crate) max_spinning: usize,
+}
+
+impl Idle {
+    /// Counts this worker as spinning, if fewer than the maximum do.
+    pub(crate) fn try_start_spinning(&self) -> bool {
+        let mut n = self.num_spinning.load(Ordering::SeqCst);
+        loop {
+            if n >= self.max_spinning {
+                return false;
+            }
+            match self.num_spinning.compare_exchange_weak(
+                n,
+                n + 1,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                Ok(_) => return true,
+                Err(now) => n = now,
+            }
+        }
+    }
+
+    /// Stops counting this worker as spinning; returns whether it was the last.
+    pub(crate) fn stop_spinning(&self) -> bool {
+        self.num_spinning.fetch_sub(1, Ordering::SeqCst) == 1
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Vec<usize>> {
+        self.sleepers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Shared {
+    /// Puts a retired spare to sleep until its inbox gives it work, or
+    /// until the earliest timer (its own goroutines' among them: the others
+    /// fire its heap only when they look for work): off the sleepers list,
+    /// whose wake-ups are for workers that look everywhere.
+    pub(crate) fn sleep_alone(&self, has_work: &dyn Fn() -> bool) {
+        fence(Ordering::SeqCst);
+        if has_work() || self.is_shutdown() {
+            return;
+        }
+        match self.timers.earliest() {
+            NEVER => thread::park(),
+            deadline => {
+                // A timer already due is another heap's (ours were just
+                // fired), for its worker to fire: look again in a while.
+                let wait = self
+                    .timers
+                    .instant(deadline)
+                    .saturating_duration_since(Instant::now());
+                thread::park_timeout(if wait.is_zero() {
+                    Duration::from_millis(1)
+                } else {
+                    wait
+                });
+            }
+        }
+    }
+
+    /// Wakes worker `i` if it is on the sleepers list.
+    pub(crate) fn wake_sleeper(&self, i: usize) {
+        let found = {
+            let mut sleepers = self.idle.lock();
+            match sleepers.iter().position(|&s| s == i) {
+                Some(pos) => {
+                    sleepers.swap_remove(pos);
+                    self.workers[i].asleep.store(false, Ordering::SeqCst);
+                    self.idle.num_sleeping.fetch_sub(1, Ordering::SeqCst);
+                    true
+                }
+                None => false,
+            }
+        };
+        if found {
+            self.wake_worker(i);
+        }
+    }
+
+    /// Work became visible to other workers: make sure one is looking.
+    pub(crate) fn notify_work(&self) {
+        fence(Ordering::SeqCst);
+        if self.idle.num_spinning.load(Ordering::SeqCst) > 0
+            || self.idle.num_sleeping.load(Ordering::SeqCst) == 0
+        {
+            return;
+        }
+        self.notify_sleeper();
+    }
+
+    pub(crate) fn wake_worker(&self, i: usize) {
+        self.workers[i].woken.store(true, Ordering::Release);
+        self.workers[i].unpark();
+    }
+
+    /// Puts worker `index` to sleep, unless `has_work` finds something once it
+    /// is registered as a sleeper; wakes at the earliest timer at the latest.
+    pub(crate) fn sleep(&self, index: usize, has_work: &dyn Fn() -> bool, limit: Option<Duration>) {
+        self.workers[index].woken.store(false, Ordering::Release);
+        {
+            let mut sleepers = self.idle.lock();
+            sleepers.push(index);
+            self.workers[index].asleep.store(true, Ordering::SeqCst);
+            self.idle.num_sleeping.fetch_add(1, Ordering::SeqCst);
+        }
+        fence(Ordering::SeqCst);
+        if !has_work() && !self.is_shutdown() {
+            let now = Instant::now();
+            let timer = match self.timers.earliest() {
+                NEVER => None,
+                deadline => Some(self.timers.instant(deadline)),
+            };
+            let limit = limit.and_then(|l| now.checked_add(l));
+            match timer.into_iter().chain(limit).min() {
+                None => thread::park(),
+                Some(deadline) if deadline > now => thread::park_timeout(deadline - now),
+                Some(_) => {}
+            }
+        }
+        if !self.workers[index].woken.load(Ordering::Acquire) {
+            // Woke by itself (work seen, timeout, spurious): deregister.
+            let mut sleepers = self.idle.lock();
+            if let Some(pos) = sleepers.iter().position(|&s| s == index) {
+                sleepers.swap_remove(pos);
+                self.workers[index].asleep.store(false, Ordering::SeqCst);
+                self.idle.num_sleeping.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// Adds a timer that unparks `wake` at `deadline`, on the current
+    /// worker's heap (the first one from outside).
+    pub(crate) fn add_timer(&self, deadline: Instant, action: Action) -> TimerRef {
+        let heap = worker::with_worker(self, |w| w.index).unwrap_or(0);
+        let (timer, earliest) = self.timers.add_to(heap, deadline, action);
+        if earliest && self.idle.num_sleeping.load(Ordering::SeqCst) > 0 {
+            // Sleeping workers chose their timeouts before this deadline
+            // existed. This worker will see it when it next looks for work,
+            // unless it is kept busy: then have a sleeper look.
+            let busy = worker::with_worker(self, |w| w.has_local_work()).unwrap_or(true);
+            if busy {
+                self.notify_sleeper();
+            }
+        }
+        timer
+    }
+
+    /// Wakes one sleeping worker even if others spin (to recompute timeouts).
+    pub(crate) fn notify_sleeper(&self) {
+        let woken = {
+            let mut sleepers = self.idle.lock();
+            let woken = sleepers.pop();
+            if let Some(i) = woken {
+                self.workers[i].asleep.store(false, Ordering::SeqCst);
+                self.idle.num_sleeping.fetch_sub(1, Ordering::SeqCst);
+            }
+            woken
+        };
+        if let Some(i) = woken {
+            self.wake_worker(i);
+        }
+    }
+
+    /// A goroutine starts to run: if sysmon sleeps its long interval, wake
+    /// it (one load of a line that sysmon rarely writes, otherwise).
+    #[inline]
+    pub(crate) fn wake_idle_sysmon(&self) {
+        if self.sysmon_idle.load(Ordering::Relaxed)
+            && self.sysmon_idle.swap(false, Ordering::Relaxed)
+            && let Some(sysmon) = self.sysmon.get()
+        {
+            sysmon.unpark();
+        }
+    }
+}
