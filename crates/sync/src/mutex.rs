@@ -89,7 +89,7 @@ const UNLOCK_ONE: u32 = 16;
 /// still looks at the head of the list for starvation: the woken waiter
 /// may not run for a long time (its worker is busy, in the default mode
 /// maybe with the very goroutine that keeps taking the lock).
-const CHECK_EVERY: u32 = 16;
+const CHECK_EVERY: u32 = 4;
 
 /// A woken waiter competes for the lock again.
 const WOKEN_TOKEN: usize = 1;
@@ -113,7 +113,7 @@ const SPIN_PAUSES: u32 = 30;
 ///   lock ahead of the parked waiters (which keeps the lock busy), but the
 ///   waiters queue in FIFO order, and the first of them, once it has been
 ///   first for over 1 ms, is handed the lock directly at the next unlock
-///   (or, while a woken waiter is on its way, within 16 unlocks), so nobody
+///   (or, while a woken waiter is on its way, within 4 unlocks), so nobody
 ///   is starved;
 /// - there is no poisoning: a panic while holding the guard unlocks it;
 /// - the guard is `Send`: a goroutine holding it may move to another worker

@@ -71,7 +71,7 @@ const WOKEN: u32 = 4;
 const HANDED: u32 = 8;
 const FLAGS: u32 = 15;
 const UNLOCK_ONE: u32 = 16;
-/// 16 in the real code: 1 here, so that both the counting unlock and the
+/// 4 in the real code: 1 here, so that both the counting unlock and the
 /// checking one occur in small runs.
 const CHECK_EVERY: u32 = 1;
 /// 4 in the real code; a round is one more look at the state (the pauses

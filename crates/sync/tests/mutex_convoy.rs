@@ -121,3 +121,55 @@ fn a_convoy_of_a_thousand_goroutines_counts_exactly_without_a_park_per_lock() {
         GOROUTINES * EACH
     );
 }
+
+#[test]
+#[ignore = "a measurement: run with --ignored --nocapture in release"]
+fn hammered_waiter_latency_measure() {
+    // `locks.rs`'s `a_waiter_is_not_starved_by_hammering`, timed: two
+    // goroutines hold the lock 50 us at a time and retake it at once; how
+    // long does a third wait for it?
+    use std::sync::atomic::AtomicBool;
+    for (name, builder) in [
+        ("default", goro_sched::Runtime::builder()),
+        ("migrating", mode::migrating()),
+    ] {
+        let rt = builder.workers(2).build().unwrap();
+        let lock = Arc::new(Mutex::new(0u64));
+        let stop = Arc::new(AtomicBool::new(false));
+        let hammers: Vec<_> = (0..2)
+            .map(|_| {
+                let (lock, stop) = (lock.clone(), stop.clone());
+                rt.go(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        let _g = lock.lock();
+                        let until = Instant::now() + Duration::from_micros(50);
+                        while Instant::now() < until {
+                            std::hint::spin_loop();
+                        }
+                    }
+                })
+            })
+            .collect();
+        let mut waits = Vec::new();
+        for _ in 0..50 {
+            let lock2 = lock.clone();
+            let waiter = rt.go(move || {
+                let start = Instant::now();
+                drop(lock2.lock());
+                start.elapsed()
+            });
+            waits.push(waiter.join().unwrap());
+        }
+        stop.store(true, Ordering::Relaxed);
+        for h in hammers {
+            h.join().unwrap();
+        }
+        waits.sort();
+        println!(
+            "{name:>9}: waits for the lock: median {:?}, p90 {:?}, max {:?}",
+            waits[waits.len() / 2],
+            waits[waits.len() * 9 / 10],
+            waits[waits.len() - 1]
+        );
+    }
+}
