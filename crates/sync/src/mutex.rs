@@ -1,10 +1,67 @@
 //! `Mutex<T>`: parks goroutines, blocks threads, with Go's fairness.
+//!
+//! # Protocol
+//!
+//! Go's `sync.Mutex` (`mutexLocked`, `mutexWoken`, spinning, FIFO waiters,
+//! a 1 ms starvation threshold), adapted to the default mode, where a woken
+//! goroutine runs on its own worker: waking one costs a cross-thread
+//! hand-over, and a lock handed to a parked waiter stays idle until that
+//! worker gets to it. One atomic word (`LOCKED`, `PARKED`, `WOKEN`,
+//! `HANDED`, and a small count) and an intrusive FIFO under a spin lock
+//! (`waiter.rs`). Lock and unlock are one CAS each while nobody waits.
+//!
+//! - A locker that finds the lock held spins a little (`SPIN_ROUNDS`),
+//!   whether or not waiters are parked, unless the lock is being handed
+//!   over (`HANDED`); a spinner claims `WOKEN` if it is free, so that an
+//!   unlock wakes nobody while it is about to take the lock. Then it
+//!   parks at the back of the list.
+//! - An unlock that finds waiters parked and `WOKEN` clear wakes the head
+//!   and sets `WOKEN`; while it is set, unlocks wake nobody. The woken
+//!   waiter competes with running lockers (barging keeps the lock busy);
+//!   if it loses it goes back to the front, keeping its clock.
+//! - The lock is handed directly (`HANDOFF`, with `HANDED`) only to the
+//!   head of the list, once it has been the head for over `STARVATION`.
+//!   An unlock looks at the head whenever it would wake one, and, while
+//!   `WOKEN` is set, every `CHECK_EVERY`-th unlock (the woken waiter may not
+//!   run for long: its worker may be busy with the very goroutine that
+//!   keeps retaking the lock).
+//!
+//! Go hands the lock over at every unlock once the head has waited 1 ms in
+//! all, and the new owner's next lock queues behind the rest. In a list
+//! of thousands, where everyone has waited over 1 ms, that was a convoy:
+//! every unlock a hand-over, every lock a park, each a cross-thread
+//! wake-up in the default mode (`tests/mutex_convoy.rs`: 10,000 goroutines
+//! x 1,000 locks took 1.7-17 s with 7-8 million parks; now ~0.15 s with
+//! ~8,000). Here hand-overs come at most about once per `STARVATION`.
+//!
+//! Why it is correct:
+//! - Mutual exclusion: `LOCKED` is set only by a CAS that saw it clear, or
+//!   kept set by an unlock that hands it to the one waiter it unlinked.
+//! - `WOKEN` has one owner: it is set only by a CAS that saw it clear (an
+//!   unlock waking the head, or a spinner), and cleared only by its owner,
+//!   when it takes the lock, parks, or unwinds (`pass_on`).
+//! - No lost wake-up: a waiter links itself only after setting `PARKED` by
+//!   a CAS that saw `LOCKED`, so the holder's unlock sees `PARKED`. That
+//!   unlock wakes the head unless `WOKEN` is set, and then the owner of
+//!   `WOKEN` is a locker that will take the lock or park; it parks only
+//!   while the lock is held (clearing `WOKEN` in the same CAS), so again
+//!   an unlock follows that sees `PARKED` without `WOKEN`.
+//! - No starvation: the list is FIFO (only the woken head goes back to the
+//!   front). The head's clock starts when it becomes the head (linked into
+//!   an empty list, or its predecessor unlinked) and keeps running while
+//!   it is woken and loses. Once it has run for `STARVATION`, the next
+//!   unlock that looks (the next one, or at most `CHECK_EVERY` later while
+//!   another waiter is on its way) hands it the lock. So the n-th waiter
+//!   gets the lock after at most about n x (`STARVATION` + `CHECK_EVERY`
+//!   critical sections), however hard running lockers hammer it.
+//!
+//! `tests/loom_sync.rs` models these transitions.
 
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use goro_sched::park::Wait;
@@ -13,22 +70,38 @@ use goro_sched::spin::SpinLock;
 use crate::waiter::{List, Waiter};
 
 /// Someone holds the lock.
-const LOCKED: u8 = 1;
+const LOCKED: u32 = 1;
 /// The list may hold waiters: unlocking must look (changed under the list's
 /// lock only).
-const PARKED: u8 = 2;
+const PARKED: u32 = 2;
+/// A waiter is on its way to the lock (woken by an unlock, or a spinning
+/// locker that claimed the bit): unlocks wake nobody meanwhile. Whoever
+/// set it clears it when it takes the lock or parks.
+const WOKEN: u32 = 4;
+/// The lock was handed to a parked waiter that has not run yet: lockers
+/// park at once instead of spinning. Cleared by that waiter.
+const HANDED: u32 = 8;
+/// The low bits are flags; above them, the number of unlocks that found
+/// `WOKEN` and `PARKED` set since `WOKEN` was set (capped at `CHECK_EVERY`).
+const FLAGS: u32 = 15;
+const UNLOCK_ONE: u32 = 16;
+/// While a waiter is on its way (`WOKEN`), every `CHECK_EVERY`-th unlock
+/// still looks at the head of the list for starvation: the woken waiter
+/// may not run for a long time (its worker is busy, in the default mode
+/// maybe with the very goroutine that keeps taking the lock).
+const CHECK_EVERY: u32 = 4;
 
 /// A woken waiter competes for the lock again.
-const WOKEN: usize = 1;
+const WOKEN_TOKEN: usize = 1;
 /// A waiter that waited too long is handed the lock: it holds it on waking.
 const HANDOFF: usize = 2;
 
-/// How long a waiter waits before the lock is handed to it directly, as Go's
-/// `starvationThresholdNs`.
+/// How long the head of the list waits before the lock is handed to it
+/// directly, as Go's `starvationThresholdNs`.
 const STARVATION: Duration = Duration::from_millis(1);
 
-/// Rounds of spinning before parking, while nobody is parked (as Go's
-/// `active_spin`), each `SPIN_PAUSES` pause instructions.
+/// Rounds of spinning before parking (as Go's `active_spin`), each
+/// `SPIN_PAUSES` pause instructions.
 const SPIN_ROUNDS: u32 = 4;
 const SPIN_PAUSES: u32 = 30;
 
@@ -37,9 +110,11 @@ const SPIN_PAUSES: u32 = 30;
 ///
 /// Like Go's `sync.Mutex`, and unlike `std::sync::Mutex`:
 /// - it is fair in the long run: an arriving locker may take a just-released
-///   lock ahead of the parked waiters (which keeps the lock busy), but a
-///   waiter that has waited over 1 ms is handed the lock directly at the next
-///   unlock, so nobody is starved;
+///   lock ahead of the parked waiters (which keeps the lock busy), but the
+///   waiters queue in FIFO order, and the first of them, once it has been
+///   first for over 1 ms, is handed the lock directly at the next unlock
+///   (or, while a woken waiter is on its way, within 4 unlocks), so nobody
+///   is starved;
 /// - there is no poisoning: a panic while holding the guard unlocks it;
 /// - the guard is `Send`: a goroutine holding it may move to another worker
 ///   thread, and it may be unlocked anywhere.
@@ -62,7 +137,7 @@ const SPIN_PAUSES: u32 = 30;
 /// assert_eq!(*counter.lock(), 10_000);
 /// ```
 pub struct Mutex<T: ?Sized> {
-    state: AtomicU8,
+    state: AtomicU32,
     queue: SpinLock<List>,
     data: UnsafeCell<T>,
 }
@@ -110,7 +185,7 @@ impl<T> Mutex<T> {
     /// ```
     pub const fn new(value: T) -> Mutex<T> {
         Mutex {
-            state: AtomicU8::new(0),
+            state: AtomicU32::new(0),
             queue: SpinLock::new(List::new()),
             data: UnsafeCell::new(value),
         }
@@ -217,40 +292,82 @@ impl<T: ?Sized> Mutex<T> {
 
     #[cold]
     fn lock_slow(&self) {
-        let mut waiter = Waiter::new(0);
+        let waiter = Waiter::new(0);
         let mut rounds = 0;
-        let mut woken = false;
+        // Whether `WOKEN` is ours to clear (we were woken, or claimed it).
+        let mut awoke = false;
+        // Whether we parked before: a woken waiter that lost goes back to
+        // the front, as in Go, keeping its place and its clock.
+        let mut requeue = false;
+        let mut state = self.state.load(Ordering::Relaxed);
         loop {
-            if self.try_acquire() {
-                return;
+            if state & LOCKED == 0 {
+                // Barge in (a woken waiter too: it competes), giving back
+                // `WOKEN` if ours. Acquire: the previous holder's writes.
+                let new = match awoke {
+                    true => (state & FLAGS & !WOKEN) | LOCKED,
+                    false => state | LOCKED,
+                };
+                match self.state.compare_exchange_weak(
+                    state,
+                    new,
+                    Ordering::Acquire,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => return,
+                    Err(s) => state = s,
+                }
+                continue;
             }
-            // Spin a little while the holder runs elsewhere and nobody is
-            // parked: critical sections are often shorter than a park.
-            if self.state.load(Ordering::Relaxed) & PARKED == 0 && rounds < SPIN_ROUNDS {
+            // Spin a little while the holder runs (not while the lock waits
+            // for a parked waiter it was handed to): critical sections are
+            // often shorter than a park, parked waiters or not.
+            if state & HANDED == 0 && rounds < SPIN_ROUNDS {
+                // Claim `WOKEN` so that the unlock wakes nobody: we are
+                // about to take the lock ourselves.
+                if !awoke && state & (WOKEN | PARKED) == PARKED {
+                    match self.state.compare_exchange_weak(
+                        state,
+                        state | WOKEN,
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    ) {
+                        Ok(_) => awoke = true,
+                        Err(s) => {
+                            state = s;
+                            continue;
+                        }
+                    }
+                }
                 rounds += 1;
                 for _ in 0..SPIN_PAUSES {
                     std::hint::spin_loop();
                 }
+                state = self.state.load(Ordering::Relaxed);
                 continue;
             }
             let mut queue = self.queue.lock();
-            // Announce a waiter, unless the lock came free meanwhile.
-            let mut state = self.state.load(Ordering::Relaxed);
-            loop {
-                if state & LOCKED == 0 {
-                    break;
-                }
-                if state & PARKED != 0 {
+            // Announce a waiter (and give back `WOKEN` if ours), unless the
+            // lock came free meanwhile. Relaxed: the list itself is
+            // published by its lock, and the holder's unlock reads `PARKED`
+            // in the same modification order as this write.
+            state = self.state.load(Ordering::Relaxed);
+            while state & LOCKED != 0 {
+                let new = match awoke {
+                    true => (state & FLAGS & !WOKEN) | PARKED,
+                    false => state | PARKED,
+                };
+                if new == state {
                     break;
                 }
                 match self.state.compare_exchange_weak(
                     state,
-                    state | PARKED,
+                    new,
                     Ordering::Relaxed,
                     Ordering::Relaxed,
                 ) {
                     Ok(_) => {
-                        state |= PARKED;
+                        state = new;
                         break;
                     }
                     Err(s) => state = s,
@@ -260,16 +377,17 @@ impl<T: ?Sized> Mutex<T> {
                 drop(queue);
                 continue;
             }
-            if waiter.since.is_none() {
-                waiter.since = Some(Instant::now());
-            }
-            // A waiter woken but beaten to the lock goes back to the front,
-            // as in Go, keeping its place and its start time.
-            match woken {
+            // The fairness clock runs while a waiter is at the head.
+            if requeue {
+                if waiter.since().is_none() {
+                    waiter.set_since(Some(Instant::now()));
+                }
                 // SAFETY: `waiter` waits below, after the lock is released.
-                true => unsafe { queue.push_front(&waiter) },
+                unsafe { queue.push_front(&waiter) };
+            } else {
+                waiter.set_since(queue.is_empty().then(Instant::now));
                 // SAFETY: as above.
-                false => unsafe { queue.push_back(&waiter) },
+                unsafe { queue.push_back(&waiter) };
             }
             drop(queue);
             let token = waiter.wait(
@@ -277,29 +395,55 @@ impl<T: ?Sized> Mutex<T> {
                 &self.queue,
                 |list| list,
                 None,
-                |_| {},
+                // Unwound while linked: if it was the head, the new head's
+                // clock starts now.
+                |list| {
+                    if let Some(head) = list.front()
+                        && head.since().is_none()
+                    {
+                        head.set_since(Some(Instant::now()));
+                    }
+                },
                 |token| self.pass_on(token),
             );
             if token == Some(HANDOFF) {
+                // We hold the lock: let lockers spin again.
+                self.state.fetch_and(!HANDED, Ordering::Relaxed);
                 return;
             }
+            // Woken: `WOKEN` is ours.
             waiter.reset();
-            woken = true;
+            awoke = true;
+            requeue = true;
             rounds = 0;
+            state = self.state.load(Ordering::Relaxed);
         }
     }
 
     /// A waiter unwound after it was granted: what it would have done.
     fn pass_on(&self, token: usize) {
-        match token {
+        if token == HANDOFF {
             // It held the lock: release it.
-            HANDOFF => self.unlock(),
-            // It would have competed: if the lock is free, take it and
-            // release it, which wakes the next waiter.
-            _ => {
-                if self.try_acquire() {
-                    self.unlock();
-                }
+            self.state.fetch_and(!HANDED, Ordering::Relaxed);
+            self.unlock();
+            return;
+        }
+        // It was on its way (`WOKEN` is its): give the bit back. If the lock
+        // is held, its unlock wakes the next waiter; if not, take it and
+        // release it, which does.
+        let mut state = self.state.load(Ordering::Relaxed);
+        loop {
+            let (new, took) = match state & LOCKED {
+                0 => ((state & FLAGS & !WOKEN) | LOCKED, true),
+                _ => (state & FLAGS & !WOKEN, false),
+            };
+            match self
+                .state
+                .compare_exchange_weak(state, new, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) if took => return self.unlock(),
+                Ok(_) => return,
+                Err(s) => state = s,
             }
         }
     }
@@ -316,23 +460,74 @@ impl<T: ?Sized> Mutex<T> {
 
     #[cold]
     fn unlock_slow(&self) {
+        // Nobody parked, or a waiter on its way: release without looking
+        // at the list (counting, so that every `CHECK_EVERY`-th unlock
+        // looks anyway). Release: our writes, for the next holder.
+        let mut state = self.state.load(Ordering::Relaxed);
+        loop {
+            debug_assert!(state & LOCKED != 0 && state & HANDED == 0);
+            let count = state / UNLOCK_ONE;
+            let woken = state & WOKEN != 0;
+            if state & PARKED != 0 && (!woken || count >= CHECK_EVERY) {
+                break;
+            }
+            let mut new = state & !LOCKED;
+            if woken && state & PARKED != 0 {
+                new += UNLOCK_ONE;
+            }
+            match self
+                .state
+                .compare_exchange_weak(state, new, Ordering::Release, Ordering::Relaxed)
+            {
+                Ok(_) => return,
+                Err(s) => state = s,
+            }
+        }
         let mut queue = self.queue.lock();
-        // Only the list's lock holder changes `PARKED`, and we hold `LOCKED`:
-        // nobody else writes the state until the store below.
-        let Some(next) = queue.pop_front() else {
-            self.state.store(0, Ordering::Release);
+        // Under the list's lock `PARKED` is ours to change, and we hold
+        // `LOCKED`: others may only set `WOKEN` (a spinner) meanwhile.
+        let now = Instant::now();
+        let head = queue.front();
+        let starved = head
+            .and_then(|w| w.since())
+            .is_some_and(|t| now.saturating_duration_since(t) > STARVATION);
+        // `PARKED` after popping the head.
+        let parked = match head.is_some() && !queue.has_one() {
+            true => PARKED,
+            false => 0,
+        };
+        let mut state = self.state.load(Ordering::Relaxed);
+        let token = loop {
+            let (new, token) = if starved {
+                // Hand it over: it stays locked, now by the head.
+                ((state & WOKEN) | LOCKED | HANDED | parked, Some(HANDOFF))
+            } else if head.is_none() {
+                // A stale `PARKED` (a waiter withdrew): clear it.
+                (state & WOKEN, None)
+            } else if state & WOKEN != 0 {
+                // One is on its way (we came to check, or a spinner claimed
+                // the bit meanwhile): release, counting afresh.
+                (WOKEN | PARKED, None)
+            } else {
+                // Wake the head to compete.
+                (WOKEN | parked, Some(WOKEN_TOKEN))
+            };
+            match self
+                .state
+                .compare_exchange_weak(state, new, Ordering::Release, Ordering::Relaxed)
+            {
+                Ok(_) => break token,
+                Err(s) => state = s,
+            }
+        };
+        let Some(token) = token else {
             return;
         };
-        let more = if queue.is_empty() { 0 } else { PARKED };
-        let starved = next.since().is_some_and(|t| t.elapsed() > STARVATION);
-        let token = if starved {
-            // Hand it over: it stays locked, now by the waiter.
-            self.state.store(LOCKED | more, Ordering::Release);
-            HANDOFF
-        } else {
-            self.state.store(more, Ordering::Release);
-            WOKEN
-        };
+        let next = queue.pop_front().expect("a head");
+        // The new head's clock starts now.
+        if let Some(head) = queue.front() {
+            head.set_since(Some(now));
+        }
         drop(queue);
         next.grant(token);
     }

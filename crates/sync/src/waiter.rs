@@ -43,8 +43,10 @@ pub(crate) struct Waiter {
     /// The primitive's note about this waiter (a permit count, reader or
     /// writer, ...), set before it is linked.
     pub(crate) data: usize,
-    /// Since when it waits (the mutex's fairness).
-    pub(crate) since: Option<Instant>,
+    /// The mutex's fairness clock: since when it is at the head of its
+    /// list. Read and written under the list's lock (or by its owner while
+    /// it is not linked and not granted).
+    since: Cell<Option<Instant>>,
     /// Under the list's lock: whether it is in the list.
     linked: Cell<bool>,
     prev: Cell<*const Waiter>,
@@ -59,12 +61,23 @@ impl Waiter {
             waiting: Waiting::current(),
             token: AtomicUsize::new(WAITING),
             data,
-            since: None,
+            since: Cell::new(None),
             linked: Cell::new(false),
             prev: Cell::new(ptr::null()),
             next: Cell::new(ptr::null()),
             _pin: PhantomPinned,
         }
+    }
+
+    /// The mutex's fairness clock (see the field). Under the list's lock,
+    /// or by the owner while unlinked and not granted.
+    pub(crate) fn since(&self) -> Option<Instant> {
+        self.since.get()
+    }
+
+    /// Sets the fairness clock; same rule as [`since`](Waiter::since).
+    pub(crate) fn set_since(&self, since: Option<Instant>) {
+        self.since.set(since);
     }
 
     /// Makes a granted waiter ready to be linked again (a woken mutex waiter
@@ -196,6 +209,11 @@ impl List {
         self.head.is_null()
     }
 
+    /// Whether it holds exactly one waiter.
+    pub(crate) fn has_one(&self) -> bool {
+        !self.head.is_null() && self.head == self.tail
+    }
+
     /// The first waiter.
     pub(crate) fn front(&self) -> Option<&Waiter> {
         // SAFETY: linked waiters are alive (rule 1), and we are under the lock.
@@ -310,13 +328,6 @@ pub(crate) struct Granted {
 }
 
 impl Granted {
-    /// Since when the waiter waits.
-    pub(crate) fn since(&self) -> Option<Instant> {
-        // SAFETY: an unlinked waiter waits for our grant (rule 2): alive.
-        let w = unsafe { &*self.waiter };
-        w.since
-    }
-
     /// Stores `token` in the waiter and wakes it.
     pub(crate) fn grant(self, token: usize) {
         debug_assert_ne!(token, WAITING);

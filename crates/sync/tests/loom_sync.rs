@@ -1,6 +1,8 @@
 //! loom models of goro-sync's state machines: the `Mutex` (its lock-free
-//! `LOCKED`/`PARKED` word, the wait list under the spin lock, barging,
-//! re-queueing at the front, the starvation handoff) and the `Semaphore`
+//! `LOCKED`/`PARKED`/`WOKEN`/`HANDED` word and unlock count, the wait list
+//! under the spin lock, spinners claiming `WOKEN`, barging, re-queueing at
+//! the front, the starvation handoff, also while a woken waiter is on its
+//! way) and the `Semaphore`
 //! (FIFO admission of weighted waiters), over the wait list's grant
 //! protocol (`waiter.rs`: unlink under the lock, store the token, wake).
 //!
@@ -19,7 +21,7 @@
 use std::collections::VecDeque;
 
 use loom::cell::UnsafeCell;
-use loom::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use loom::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use loom::sync::{Arc, Mutex as SpinLock};
 use loom::thread::{self, Thread};
 
@@ -63,43 +65,38 @@ impl Waiter {
 // ---------------------------------------------------------------------------
 // Mutex (mutex.rs)
 
-const LOCKED: u8 = 1;
-const PARKED: u8 = 2;
-const WOKEN: usize = 1;
+const LOCKED: u32 = 1;
+const PARKED: u32 = 2;
+const WOKEN: u32 = 4;
+const HANDED: u32 = 8;
+const FLAGS: u32 = 15;
+const UNLOCK_ONE: u32 = 16;
+/// 4 in the real code: 1 here, so that both the counting unlock and the
+/// checking one occur in small runs.
+const CHECK_EVERY: u32 = 1;
+/// 4 in the real code; a round is one more look at the state (the pauses
+/// are left out).
+const SPIN_ROUNDS: u32 = 1;
+const WOKEN_TOKEN: usize = 1;
 const HANDOFF: usize = 2;
 
 struct Mutex {
-    state: AtomicU8,
+    state: AtomicU32,
     queue: SpinLock<VecDeque<Arc<Waiter>>>,
     data: UnsafeCell<u32>,
-    /// The model's stand-in for "the waiter waited over 1 ms".
+    /// The model's stand-in for "the head has been the head for over
+    /// 1 ms" (the real code's clock).
     starved: bool,
 }
 
 impl Mutex {
     fn new(starved: bool) -> Mutex {
         Mutex {
-            state: AtomicU8::new(0),
+            state: AtomicU32::new(0),
             queue: SpinLock::new(VecDeque::new()),
             data: UnsafeCell::new(0),
             starved,
         }
-    }
-
-    fn try_acquire(&self) -> bool {
-        let mut state = self.state.load(Ordering::Relaxed);
-        while state & LOCKED == 0 {
-            match self.state.compare_exchange(
-                state,
-                state | LOCKED,
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return true,
-                Err(s) => state = s,
-            }
-        }
-        false
     }
 
     fn lock(&self) {
@@ -110,26 +107,61 @@ impl Mutex {
         {
             return;
         }
-        // `lock_slow` (spinning is more tries of the same CAS: left out).
-        let mut woken = false;
+        // `lock_slow`.
+        let mut rounds = 0;
+        let mut awoke = false;
+        let mut requeue = false;
+        let mut state = self.state.load(Ordering::Relaxed);
         loop {
-            if self.try_acquire() {
-                return;
+            if state & LOCKED == 0 {
+                let new = match awoke {
+                    true => (state & FLAGS & !WOKEN) | LOCKED,
+                    false => state | LOCKED,
+                };
+                match self
+                    .state
+                    .compare_exchange(state, new, Ordering::Acquire, Ordering::Relaxed)
+                {
+                    Ok(_) => return,
+                    Err(s) => state = s,
+                }
+                continue;
+            }
+            if state & HANDED == 0 && rounds < SPIN_ROUNDS {
+                if !awoke && state & (WOKEN | PARKED) == PARKED {
+                    match self.state.compare_exchange(
+                        state,
+                        state | WOKEN,
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    ) {
+                        Ok(_) => awoke = true,
+                        Err(s) => {
+                            state = s;
+                            continue;
+                        }
+                    }
+                }
+                rounds += 1;
+                state = self.state.load(Ordering::Relaxed);
+                continue;
             }
             let mut queue = self.queue.lock().unwrap();
-            let mut state = self.state.load(Ordering::Relaxed);
-            loop {
-                if state & LOCKED == 0 || state & PARKED != 0 {
+            state = self.state.load(Ordering::Relaxed);
+            while state & LOCKED != 0 {
+                let new = match awoke {
+                    true => (state & FLAGS & !WOKEN) | PARKED,
+                    false => state | PARKED,
+                };
+                if new == state {
                     break;
                 }
-                match self.state.compare_exchange(
-                    state,
-                    state | PARKED,
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                ) {
+                match self
+                    .state
+                    .compare_exchange(state, new, Ordering::Relaxed, Ordering::Relaxed)
+                {
                     Ok(_) => {
-                        state |= PARKED;
+                        state = new;
                         break;
                     }
                     Err(s) => state = s,
@@ -140,15 +172,19 @@ impl Mutex {
                 continue;
             }
             let waiter = Waiter::new(0);
-            match woken {
+            match requeue {
                 true => queue.push_front(waiter.clone()),
                 false => queue.push_back(waiter.clone()),
             }
             drop(queue);
             if waiter.wait() == HANDOFF {
+                self.state.fetch_and(!HANDED, Ordering::Relaxed);
                 return;
             }
-            woken = true;
+            awoke = true;
+            requeue = true;
+            rounds = 0;
+            state = self.state.load(Ordering::Relaxed);
         }
     }
 
@@ -160,19 +196,57 @@ impl Mutex {
         {
             return;
         }
+        // `unlock_slow`.
+        let mut state = self.state.load(Ordering::Relaxed);
+        loop {
+            assert!(state & LOCKED != 0 && state & HANDED == 0);
+            let count = state / UNLOCK_ONE;
+            let woken = state & WOKEN != 0;
+            if state & PARKED != 0 && (!woken || count >= CHECK_EVERY) {
+                break;
+            }
+            let mut new = state & !LOCKED;
+            if woken && state & PARKED != 0 {
+                new += UNLOCK_ONE;
+            }
+            match self
+                .state
+                .compare_exchange(state, new, Ordering::Release, Ordering::Relaxed)
+            {
+                Ok(_) => return,
+                Err(s) => state = s,
+            }
+        }
         let mut queue = self.queue.lock().unwrap();
-        let Some(next) = queue.pop_front() else {
-            self.state.store(0, Ordering::Release);
+        let head = !queue.is_empty();
+        let starved = head && self.starved;
+        let parked = match queue.len() > 1 {
+            true => PARKED,
+            false => 0,
+        };
+        let mut state = self.state.load(Ordering::Relaxed);
+        let token = loop {
+            let (new, token) = if starved {
+                ((state & WOKEN) | LOCKED | HANDED | parked, Some(HANDOFF))
+            } else if !head {
+                (state & WOKEN, None)
+            } else if state & WOKEN != 0 {
+                (WOKEN | PARKED, None)
+            } else {
+                (WOKEN | parked, Some(WOKEN_TOKEN))
+            };
+            match self
+                .state
+                .compare_exchange(state, new, Ordering::Release, Ordering::Relaxed)
+            {
+                Ok(_) => break token,
+                Err(s) => state = s,
+            }
+        };
+        let Some(token) = token else {
             return;
         };
-        let more = if queue.is_empty() { 0 } else { PARKED };
-        let token = if self.starved {
-            self.state.store(LOCKED | more, Ordering::Release);
-            HANDOFF
-        } else {
-            self.state.store(more, Ordering::Release);
-            WOKEN
-        };
+        let next = queue.pop_front().unwrap();
         drop(queue);
         next.grant(token);
     }
@@ -206,7 +280,8 @@ fn mutex_model(starved: bool, threads: usize, rounds: usize) {
         }
         let total = m.data.with(|v| unsafe { *v });
         assert_eq!(total as usize, threads * rounds);
-        assert_eq!(m.state.load(Ordering::Relaxed), 0, "left locked or parked");
+        assert_eq!(m.state.load(Ordering::Relaxed), 0, "left locked or flagged");
+        assert!(m.queue.lock().unwrap().is_empty());
     });
 }
 
@@ -222,8 +297,16 @@ fn mutex_three_lockers_handoff_mode() {
 
 #[test]
 fn mutex_two_lockers_twice_each() {
-    // A woken waiter that loses the race goes back to the front.
+    // A woken waiter that loses the race goes back to the front; the
+    // counting and checking unlocks while one is on its way.
     mutex_model(false, 2, 2);
+}
+
+#[test]
+fn mutex_two_lockers_twice_each_handoff_mode() {
+    // A hand-over while a woken waiter is on its way (`WOKEN` and `HANDED`
+    // together), and lockers that do not spin during a hand-over.
+    mutex_model(true, 2, 2);
 }
 
 // ---------------------------------------------------------------------------
