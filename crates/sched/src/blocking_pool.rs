@@ -20,9 +20,9 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::Duration;
 
-use crate::deadlock::BlockedThread;
 use crate::park::{self, Unparker, Wait};
 use crate::task::TaskRef;
+use crate::threads::BlockedThread;
 use crate::worker;
 
 /// Threads the pool may run at once (Go caps its threads at 10,000; tokio's

@@ -9,14 +9,12 @@ use std::thread::{self};
 use crossbeam_deque::Injector;
 use crossbeam_utils::CachePadded;
 
-use crate::deadlock::GoroThread;
-use crate::idle::Idle;
 use crate::queue::RunQueue;
 use crate::runtime::Runtime;
-use crate::shared::Shared;
+use crate::shared::{Idle, Shared, Spares};
 use crate::spares::DEFAULT_MAX_SPARES;
-use crate::spares::Spares;
-use crate::timer::Timers;
+use crate::threads::GoroThread;
+use crate::timers::Timers;
 use crate::worker::WorkerCtx;
 
 use crate::registry::Registry;

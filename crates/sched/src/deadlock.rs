@@ -2,16 +2,10 @@
 //! blocked in goro, every runtime of the process, and whether each can run
 //! anything by itself; `run`'s waiters and the report they get.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::shared::Shared;
-use crate::timer::NEVER;
-
-/// Threads of every runtime (workers, spares, sysmons), and plain threads
-/// blocked in `park::park` with no deadline: with `/proc/self/task`, what
-/// deadlock detection needs to know that no other thread can wake anyone.
-static GORO_THREADS: AtomicUsize = AtomicUsize::new(0);
+use crate::timers::NEVER;
 
 /// Every runtime not yet dropped.
 static RUNTIMES: Mutex<Vec<std::sync::Weak<Shared>>> = Mutex::new(Vec::new());
@@ -47,45 +41,6 @@ pub(crate) fn all_quiescent() -> Option<u64> {
         activity = activity.wrapping_add(rt.activity());
     }
     Some(activity)
-}
-
-static BLOCKED_THREADS: AtomicUsize = AtomicUsize::new(0);
-
-/// Counts the calling thread as one of goro's for its lifetime.
-pub(crate) struct GoroThread(());
-
-impl GoroThread {
-    pub(crate) fn enter() -> GoroThread {
-        GORO_THREADS.fetch_add(1, Ordering::SeqCst);
-        GoroThread(())
-    }
-}
-
-impl Drop for GoroThread {
-    fn drop(&mut self) {
-        GORO_THREADS.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-/// Counts the calling thread as blocked in a goro primitive meanwhile.
-pub(crate) struct BlockedThread(());
-
-impl BlockedThread {
-    pub(crate) fn enter() -> BlockedThread {
-        BLOCKED_THREADS.fetch_add(1, Ordering::SeqCst);
-        BlockedThread(())
-    }
-}
-
-impl Drop for BlockedThread {
-    fn drop(&mut self) {
-        BLOCKED_THREADS.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-/// Threads that goro knows cannot wake a goroutine by themselves.
-pub(crate) fn known_idle_threads() -> usize {
-    GORO_THREADS.load(Ordering::SeqCst) + BLOCKED_THREADS.load(Ordering::SeqCst)
 }
 
 impl Shared {

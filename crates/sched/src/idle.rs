@@ -10,52 +10,13 @@
 //! separated by a `SeqCst` fence, so at least one of the two sees the other:
 //! no work is left with every worker asleep.
 
-use std::sync::atomic::{AtomicUsize, Ordering, fence};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{Ordering, fence};
 use std::thread::{self};
 use std::time::{Duration, Instant};
 
 use crate::shared::Shared;
-use crate::timer::{Action, NEVER, TimerRef};
+use crate::timers::{Action, NEVER, TimerRef};
 use crate::worker::{self};
-
-/// Who sleeps and who spins.
-pub(crate) struct Idle {
-    pub(crate) sleepers: Mutex<Vec<usize>>,
-    pub(crate) num_sleeping: AtomicUsize,
-    pub(crate) num_spinning: AtomicUsize,
-    pub(crate) max_spinning: usize,
-}
-
-impl Idle {
-    /// Counts this worker as spinning, if fewer than the maximum do.
-    pub(crate) fn try_start_spinning(&self) -> bool {
-        let mut n = self.num_spinning.load(Ordering::SeqCst);
-        loop {
-            if n >= self.max_spinning {
-                return false;
-            }
-            match self.num_spinning.compare_exchange_weak(
-                n,
-                n + 1,
-                Ordering::SeqCst,
-                Ordering::SeqCst,
-            ) {
-                Ok(_) => return true,
-                Err(now) => n = now,
-            }
-        }
-    }
-
-    /// Stops counting this worker as spinning; returns whether it was the last.
-    pub(crate) fn stop_spinning(&self) -> bool {
-        self.num_spinning.fetch_sub(1, Ordering::SeqCst) == 1
-    }
-
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Vec<usize>> {
-        self.sleepers.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
 
 impl Shared {
     /// Puts a retired spare to sleep until its inbox gives it work, or

@@ -76,7 +76,9 @@ mod spares;
 pub mod spin;
 mod sysmon;
 mod task;
+mod threads;
 pub mod timer;
+mod timers;
 mod worker;
 
 use std::io;

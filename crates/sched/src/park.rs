@@ -39,7 +39,7 @@ use std::thread::Thread;
 use std::time::Instant;
 
 use crate::task::{Task, TaskRef};
-use crate::timer::Action;
+use crate::timers::Action;
 use crate::worker;
 
 /// Wakes one goroutine or thread that parks (or will park) with [`park`].
@@ -563,7 +563,7 @@ pub fn park_on(wait: Wait) {
 fn park_thread() {
     // Counted for deadlock detection: this thread can only be woken by an
     // `Unparker`.
-    let _blocked = crate::deadlock::BlockedThread::enter();
+    let _blocked = crate::threads::BlockedThread::enter();
     std::thread::park();
 }
 

@@ -7,18 +7,17 @@ use std::panic::Location;
 use std::sync::atomic::{
     AtomicBool, AtomicIsize, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
 };
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::Thread;
 use std::time::Instant;
 
 use crossbeam_deque::Injector;
 use crossbeam_utils::CachePadded;
 
-use crate::idle::Idle;
 use crate::park::Unparker;
-use crate::spares::Spares;
+use crate::queue::RunQueue;
 use crate::task::{Fiber, JoinHandle, Task, TaskRef};
-use crate::timer::Timers;
+use crate::timers::Timers;
 use crate::worker::{self, WorkerCtx};
 
 use crate::registry::Registry;
@@ -74,6 +73,54 @@ pub(crate) struct Shared {
     /// Worker and spare threads not yet exited.
     pub(crate) threads: Mutex<usize>,
     pub(crate) threads_cv: Condvar,
+}
+
+/// The spare slots, under `Shared::spares`.
+pub(crate) struct Spares {
+    /// Unused slots, each with its queue (whose stealer the slot holds).
+    pub(crate) free: Vec<(usize, RunQueue)>,
+    /// Retired spares waiting to be reused, by slot.
+    pub(crate) idle: Vec<usize>,
+    /// Whether the "no more spares" message was printed.
+    pub(crate) warned: bool,
+}
+
+/// Who sleeps and who spins.
+pub(crate) struct Idle {
+    pub(crate) sleepers: Mutex<Vec<usize>>,
+    pub(crate) num_sleeping: AtomicUsize,
+    pub(crate) num_spinning: AtomicUsize,
+    pub(crate) max_spinning: usize,
+}
+
+impl Idle {
+    /// Counts this worker as spinning, if fewer than the maximum do.
+    pub(crate) fn try_start_spinning(&self) -> bool {
+        let mut n = self.num_spinning.load(Ordering::SeqCst);
+        loop {
+            if n >= self.max_spinning {
+                return false;
+            }
+            match self.num_spinning.compare_exchange_weak(
+                n,
+                n + 1,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                Ok(_) => return true,
+                Err(now) => n = now,
+            }
+        }
+    }
+
+    /// Stops counting this worker as spinning; returns whether it was the last.
+    pub(crate) fn stop_spinning(&self) -> bool {
+        self.num_spinning.fetch_sub(1, Ordering::SeqCst) == 1
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Vec<usize>> {
+        self.sleepers.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// Event counters, for `stats()` and tests.

@@ -7,21 +7,11 @@ use std::sync::atomic::Ordering;
 use std::thread::{self};
 use std::time::{Duration, Instant};
 
-use crate::deadlock::GoroThread;
 use crate::queue::RunQueue;
 use crate::shared::Shared;
-use crate::timer::NEVER;
+use crate::threads::GoroThread;
+use crate::timers::NEVER;
 use crate::worker::WorkerCtx;
-
-/// The spare slots, under `Shared::spares`.
-pub(crate) struct Spares {
-    /// Unused slots, each with its queue (whose stealer the slot holds).
-    pub(crate) free: Vec<(usize, RunQueue)>,
-    /// Retired spares waiting to be reused, by slot.
-    pub(crate) idle: Vec<usize>,
-    /// Whether the "no more spares" message was printed.
-    pub(crate) warned: bool,
-}
 
 /// Spare threads a runtime may start by default.
 pub(crate) const DEFAULT_MAX_SPARES: usize = 64;

@@ -43,8 +43,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::deadlock::GoroThread;
 use crate::shared::Shared;
+use crate::threads::GoroThread;
 use crate::worker;
 
 /// How long one goroutine may keep a worker while others wait.
@@ -199,10 +199,10 @@ fn report_holder(shared: &Shared, index: usize, held: Duration) -> bool {
 /// The activity count of all runtimes if nothing can wake any goroutine
 /// (see the module docs), else `None`.
 fn all_asleep() -> Option<u64> {
-    let before = crate::deadlock::known_idle_threads();
+    let before = crate::threads::known_idle_threads();
     let activity = crate::deadlock::all_quiescent()?;
     let threads = std::fs::read_dir("/proc/self/task").ok()?.count();
-    let after = crate::deadlock::known_idle_threads();
+    let after = crate::threads::known_idle_threads();
     (before == threads && after == threads).then_some(activity)
 }
 

@@ -863,7 +863,7 @@ impl WorkerCtx {
     /// (spinning workers ask this often).
     fn timer_due(&self) -> bool {
         let earliest = self.shared.timers.earliest();
-        earliest != crate::timer::NEVER && earliest <= self.shared.timers.ticks(Instant::now())
+        earliest != crate::timers::NEVER && earliest <= self.shared.timers.ticks(Instant::now())
     }
 
     fn random(&self, n: usize) -> usize {
