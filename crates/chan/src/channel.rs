@@ -441,8 +441,9 @@ impl<T> Channel<T> {
 
     pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
         if let Some(ring) = &self.ring {
-            // Empty while the next value is still being written (perhaps by
-            // this goroutine's own chosen select send): never waits.
+            // Waits for a plain send's value being written, never for a
+            // chosen select's send (perhaps this goroutine's own), which
+            // makes the channel look empty until completed.
             return self.pop(ring, false).map_err(|refused| match refused {
                 Refused::NotNow => TryRecvError::Empty,
                 Refused::Closed => TryRecvError::Closed,
@@ -767,7 +768,11 @@ impl<T> Channel<T> {
     pub(crate) fn select_try_send(&self) -> Option<Token> {
         if let Some(ring) = &self.ring {
             return match ring.reserve() {
-                Ok(reserved) => Some(Token::Slot(reserved)),
+                Ok(reserved) => {
+                    // Written only when the caller completes the send.
+                    ring.hold(&reserved);
+                    Some(Token::Slot(reserved))
+                }
                 Err(Refused::Closed) => Some(Token::Closed),
                 Err(Refused::NotNow) => None,
             };

@@ -13,14 +13,19 @@
 //! `pos + one_lap` for the next lap's send. `mark` set in `tail` closes the
 //! ring to sends; set in a written slot's stamp it makes the slot a *hole*,
 //! a reserved position given up without a value (a select's send that was
-//! never completed), which receives skip.
+//! never completed), which receives skip; set in an unwritten slot's stamp
+//! (`pos | mark`) it says a select's chosen send holds the position.
 //!
 //! Sends and receives never wait for a lock. Each may wait, briefly, for the
 //! other side's operation on the same slot to finish: between its position
 //! taken and its stamp stored, a slot is neither empty nor full. That window
 //! is a few instructions, but for a select's send, which is held from its
 //! choice until `SelectedOperation::send` (see `Ring::reserve`); so the
-//! wait spins a little, then yields (`Patience`).
+//! wait spins a little, then yields (`Patience`). A held position's stamp
+//! says so (`pos | mark`, `Ring::hold`): `try_recv` waits for a plain
+//! send's value (answering empty while a later slot holds a value whose
+//! send has returned would not be linearizable), not for a held one (it
+//! may be the caller's own).
 
 use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
@@ -198,6 +203,20 @@ impl<T> Ring<T> {
         slot.stamp.store(reserved.stamp, Ordering::Release);
     }
 
+    /// Marks a reserved position as *held*: its value comes only when a
+    /// select's chosen send is completed, after the caller's code has run
+    /// (the `select!` arm's value). A receive that is not `patient` does
+    /// not wait for it (it may be the caller's own), where it waits for a
+    /// plain send's value being written.
+    pub(crate) fn hold(&self, reserved: &Reserved) {
+        // Relaxed: only this reservation stores to the slot until `write`
+        // or `abandon`, whose later stores supersede it (same thread); a
+        // receive that still reads the unmarked stamp waits and reads again.
+        self.slots[reserved.index]
+            .stamp
+            .store((reserved.stamp - 1) | self.mark, Ordering::Relaxed);
+    }
+
     /// Gives a reserved position up: receives skip it.
     pub(crate) fn abandon(&self, reserved: Reserved) {
         self.slots[reserved.index]
@@ -207,8 +226,13 @@ impl<T> Ring<T> {
 
     /// Takes the next value: `Ok(None)` if that position was a hole (a slot
     /// freed all the same), `NotNow` if empty, `Closed` if closed and empty.
-    /// A value being written is waited for if `patient`, else `NotNow` (it
-    /// may be the caller's own select's send).
+    /// A plain send's value being written is waited for; a held position
+    /// (`hold`) is waited for if `patient`, else `NotNow` (it may be the
+    /// caller's own select's send).
+    ///
+    /// Not `patient`, it is linearizable but for held positions: `NotNow`
+    /// only once it has seen `tail == head` (after its fence), an instant
+    /// at which no position was taken by a send and not by a receive.
     pub(crate) fn pop(&self, patient: bool) -> Result<Option<T>, Refused> {
         let backoff = Backoff::new();
         let mut patience = Patience(0);
@@ -256,6 +280,16 @@ impl<T> Ring<T> {
                         Refused::Closed
                     });
                 }
+                // A plain send writes its position right after taking it,
+                // with nobody's code in between (it cannot be this
+                // goroutine's): waited for even if not `patient`. Calling
+                // the ring empty here would be wrong: a later position may
+                // hold the value of a send that has returned.
+                patience.wait();
+                head = self.head.load(Ordering::Relaxed);
+            } else if stamp == head | self.mark {
+                // Held by a select's chosen send (`hold`) until its caller
+                // completes it, perhaps this very goroutine.
                 if !patient {
                     return Err(Refused::NotNow);
                 }
