@@ -294,7 +294,7 @@ impl<'a> Select<'a> {
     /// # Errors
     /// `TrySelectError` when none is.
     pub fn try_select(&mut self) -> Result<SelectedOperation<'a>, TrySelectError> {
-        self.try_all().ok_or(TrySelectError)
+        self.try_now().ok_or(TrySelectError)
     }
 
     /// Waits until an operation is ready and chooses it (with no operations,
@@ -368,6 +368,24 @@ impl<'a> Select<'a> {
         }
     }
 
+    /// Chooses an operation that is ready now, for a select that will not
+    /// wait: `try_all`, and once more if that found nothing.
+    ///
+    /// One pass reads every hint before it tries a candidate, so an
+    /// operation that became ready after its hint was read, while the one
+    /// it took over from was taken away before its try (one channel filled
+    /// before the other is emptied: something was ready at every instant),
+    /// went unseen (issue 17). A failed try has synchronized with what made
+    /// its operation not ready (the lock, or the ring's stamp), and so with
+    /// what the other side did before that: the second pass's hint reads
+    /// see it. A waiting select needs no second pass: its registrations
+    /// look again under each channel's lock. Not a snapshot, as Go's
+    /// select, which locks every channel: readiness that keeps moving
+    /// between channels at every pass can still go unseen.
+    fn try_now(&self) -> Option<SelectedOperation<'a>> {
+        self.try_all().or_else(|| self.try_all())
+    }
+
     /// Tries the operations that may be ready (by their channels' hints,
     /// without locks), picking uniformly at random among them, until one
     /// succeeds or none is left.
@@ -376,7 +394,8 @@ impl<'a> Select<'a> {
         let (mut inline, mut heap) = ([0usize; SCRATCH], Vec::new());
         let candidates = small(&mut inline, &mut heap, ops.len(), 0);
         // What became ready just after its hint was read is left out here;
-        // the registration that follows (under the lock) sees it.
+        // the registration that follows (under the lock) sees it, or the
+        // second pass of `try_now`.
         let mut n = 0;
         for (i, op) in ops.iter().enumerate() {
             if op.handle.may_be_ready(op.send) {
@@ -407,7 +426,9 @@ impl<'a> Select<'a> {
                 return Ok(op);
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(SelectTimeoutError);
+                // No registration follows to see what became ready during
+                // the pass: the second pass of `try_now`.
+                return self.try_all().ok_or(SelectTimeoutError);
             }
             if self.len == 0 {
                 match deadline {

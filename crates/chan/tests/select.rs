@@ -670,3 +670,104 @@ fn a_select_with_both_directions_on_one_channel_completes_the_chosen_one() {
     }
     assert_eq!(rx.try_iter().collect::<Vec<_>>(), Vec::from(queued));
 }
+
+// ---------------------------------------------------------------------------
+// Issue 17: a select's try pass is linearizable, a waiting select is fair,
+// and a panic in a `select!` leaves every channel as it was.
+
+/// Waits until `step` reads `want`: spins first (to answer within
+/// nanoseconds), then yields (the goroutine, if it is one).
+fn await_step(step: &AtomicUsize, want: usize) {
+    let start = Instant::now();
+    let mut spins = 0u32;
+    while step.load(Ordering::Acquire) != want {
+        if spins < 1_000 {
+            spins += 1;
+            std::hint::spin_loop();
+        } else {
+            goro_sched::yield_now();
+            assert!(
+                start.elapsed() < HANG,
+                "the other side never reached {want}"
+            );
+        }
+    }
+}
+
+#[test]
+fn try_select_sees_an_operation_that_was_ready_at_every_instant() {
+    let _rt = crate::mode::enter();
+    // Issue 17, bug 2 (crossbeam's `linearizable_try`). While the selector
+    // runs `try_select`, `r1` or `r2` holds a value at every instant: the
+    // selector filled `r1`, and the other side fills `r2` before it empties
+    // `r1`. So `try_select` must choose one. Many arms that are never ready
+    // follow, so that the other side's two steps fit between the selector's
+    // reads of the readiness hints and its tries (a single try pass that
+    // read `r2` not ready and then found `r1` taken reported nothing).
+    const ROUNDS: usize = 20_000;
+    const PADDING: usize = 2_000;
+    for goroutines in [false, true] {
+        for buffered in [true, false] {
+            let ((s1, r1), (s2, r2)) = if buffered {
+                (bounded::<i32>(1), bounded::<i32>(1))
+            } else {
+                (unbounded::<i32>(), unbounded::<i32>())
+            };
+            let step = Arc::new(AtomicUsize::new(0));
+            let selector = {
+                let (r1, r2, step) = (r1.clone(), r2.clone(), step.clone());
+                move || {
+                    let pad = never::<i32>();
+                    let mut missed = 0;
+                    for i in 0..ROUNDS {
+                        s1.send(1).unwrap();
+                        let mut sel = Select::new();
+                        let a = sel.recv(&r2);
+                        let b = sel.recv(&r1);
+                        for _ in 0..PADDING {
+                            sel.recv(&pad);
+                        }
+                        step.store(2 * i + 1, Ordering::Release);
+                        match sel.try_select() {
+                            Ok(op) if op.index() == a => op.recv(&r2).unwrap(),
+                            Ok(op) if op.index() == b => op.recv(&r1).unwrap(),
+                            Ok(_) => unreachable!("a padding arm is never ready"),
+                            Err(_) => {
+                                missed += 1;
+                                0
+                            }
+                        };
+                        await_step(&step, 2 * i + 2);
+                        let _ = r1.try_recv();
+                        let _ = r2.try_recv();
+                    }
+                    missed
+                }
+            };
+            let other = move || {
+                for i in 0..ROUNDS {
+                    await_step(&step, 2 * i + 1);
+                    s2.send(1).unwrap();
+                    let _ = r1.try_recv();
+                    step.store(2 * i + 2, Ordering::Release);
+                }
+            };
+            let missed = if goroutines {
+                let h = go(other);
+                let missed = go(selector).join().unwrap();
+                h.join().unwrap();
+                missed
+            } else {
+                let h = thread::spawn(other);
+                let missed = thread::spawn(selector).join().unwrap();
+                h.join().unwrap();
+                missed
+            };
+            assert_eq!(
+                missed, 0,
+                "try_select found nothing ready {missed} times in {ROUNDS} \
+                 (goroutines: {goroutines}, buffered: {buffered})"
+            );
+        }
+    }
+}
