@@ -4,7 +4,9 @@
 //!
 //! A select first tries every operation, in a random order (so that among
 //! ready ones each is equally likely, as in Go). If none is ready it
-//! registers a waiter on every channel, all sharing one `Context`, and parks;
+//! registers a waiter on every channel, all sharing one `Context`, starting
+//! from a random operation (a partner takes the first entry in its queue:
+//! so the choice stays random when it waits too), and parks;
 //! the first channel to claim the context chooses the operation. A
 //! registration that finds its channel ready after all (something happened
 //! between the try and the registration) withdraws everything and tries
@@ -456,9 +458,15 @@ impl<'a> Select<'a> {
                 Scratch::new(),
             )
             .as_mut_ptr();
+            // Registered from a random operation on, wrapping around: a
+            // partner that comes later takes the first entry it finds in
+            // its queue, so with several operations on one channel the
+            // order written would always choose the first (issue 17).
+            let first = random_below(ops.len());
             let mut registered = 0;
             let mut ready_early = false;
-            for (i, op) in ops.iter().enumerate() {
+            for i in rotation(first, ops.len()) {
+                let op = &ops[i];
                 // SAFETY: `scratch` has a slot per operation.
                 let slot = unsafe { scratch.add(i) };
                 match op.handle.register(op.send, &ctx, i, slot) {
@@ -472,12 +480,14 @@ impl<'a> Select<'a> {
                     }
                 }
             }
-            let packets = &slots[..registered];
+            // Unregistered operations have no packet.
+            let packets = &*slots;
+            let registered_ops = || rotation(first, ops.len()).take(registered);
             let withdraw = Withdraw::new(
                 &ctx,
                 || ctx.try_abort(),
                 || {
-                    unregister(&ops[..registered], &ctx, None);
+                    unregister(ops, registered_ops(), &ctx, None);
                     self.free(packets, None);
                 },
             );
@@ -492,7 +502,7 @@ impl<'a> Select<'a> {
                 )
             };
             withdraw.disarm();
-            unregister(&ops[..registered], &ctx, chosen);
+            unregister(ops, registered_ops(), &ctx, chosen);
             let Some(index) = chosen else {
                 self.free(packets, None);
                 if ready_early {
@@ -739,15 +749,26 @@ fn small<'s, T: Copy, const N: usize>(
     }
 }
 
-/// Takes a select's entries out of the queues of its registered `ops`, but
-/// `chosen`'s: its claimer popped that entry (waiter rule 1), and any other
-/// of our entries in the same queue goes with its own operation's sweep.
-fn unregister(ops: &[Op<'_>], ctx: &Context, chosen: Option<usize>) {
-    for (i, op) in ops.iter().enumerate() {
+/// Takes a select's entries out of the queues of its `registered`
+/// operations, but `chosen`'s: its claimer popped that entry (waiter
+/// rule 1), and any other of our entries in the same queue goes with its
+/// own operation's sweep.
+fn unregister(
+    ops: &[Op<'_>],
+    registered: impl Iterator<Item = usize>,
+    ctx: &Context,
+    chosen: Option<usize>,
+) {
+    for i in registered {
         if Some(i) != chosen {
-            op.handle.unregister(ctx, op.send);
+            ops[i].handle.unregister(ctx, ops[i].send);
         }
     }
+}
+
+/// The indices `0..n`, from `first` on, wrapping around.
+fn rotation(first: usize, n: usize) -> impl Iterator<Item = usize> + Clone {
+    (first..n).chain(0..first)
 }
 
 /// A uniform random number in `0..n` (`n > 0`), from a per-thread

@@ -771,3 +771,94 @@ fn try_select_sees_an_operation_that_was_ready_at_every_instant() {
         }
     }
 }
+
+/// Runs `a` and `b` at once, as two goroutines or two plain threads.
+fn both<A: Send + 'static, B: Send + 'static>(
+    goroutines: bool,
+    a: impl FnOnce() -> A + Send + 'static,
+    b: impl FnOnce() -> B + Send + 'static,
+) -> (A, B) {
+    if goroutines {
+        let (a, b) = (go(a), go(b));
+        (a.join().unwrap(), b.join().unwrap())
+    } else {
+        let (a, b) = (thread::spawn(a), thread::spawn(b));
+        (a.join().unwrap(), b.join().unwrap())
+    }
+}
+
+/// Rounds of the fairness tests below, and the fewest times each of two
+/// arms must be chosen: a fair coin falls below it less than once in
+/// 10^44 runs.
+const FAIR_ROUNDS: usize = 200;
+const FAIR_LEAST: usize = 10;
+
+#[test]
+fn a_waiting_select_sends_on_either_arm() {
+    let _rt = crate::mode::enter();
+    // Issue 17, bug 3 (Go's `TestPseudoRandomSend`). The receiver comes
+    // late each time, so the select waits with both sends registered on
+    // the same channel: the receiver takes one of them, and that one must
+    // be either (registered in the order written, the first always won).
+    for goroutines in [false, true] {
+        let (tx, rx) = bounded::<usize>(0);
+        let (ones, ()) = both(
+            goroutines,
+            move || {
+                let mut ones = 0;
+                for _ in 0..FAIR_ROUNDS {
+                    goro_sched::sleep(Duration::from_micros(200));
+                    ones += rx.recv_timeout(HANG).unwrap();
+                }
+                ones
+            },
+            move || {
+                for _ in 0..FAIR_ROUNDS {
+                    select! {
+                        send(tx, 1) -> r => r.unwrap(),
+                        send(tx, 0) -> r => r.unwrap(),
+                    }
+                }
+            },
+        );
+        let zeros = FAIR_ROUNDS - ones;
+        assert!(
+            ones >= FAIR_LEAST && zeros >= FAIR_LEAST,
+            "{ones} ones, {zeros} zeros (goroutines: {goroutines})"
+        );
+    }
+}
+
+#[test]
+fn a_waiting_select_receives_on_either_arm() {
+    let _rt = crate::mode::enter();
+    // As above, the other way round: two receives on one channel, the
+    // sender late each time.
+    for goroutines in [false, true] {
+        let (tx, rx) = bounded::<()>(0);
+        let (firsts, ()) = both(
+            goroutines,
+            move || {
+                let mut firsts = 0;
+                for _ in 0..FAIR_ROUNDS {
+                    select! {
+                        recv(rx) -> v => { v.unwrap(); firsts += 1 },
+                        recv(rx) -> v => v.unwrap(),
+                    }
+                }
+                firsts
+            },
+            move || {
+                for _ in 0..FAIR_ROUNDS {
+                    goro_sched::sleep(Duration::from_micros(200));
+                    tx.send_timeout((), HANG).unwrap();
+                }
+            },
+        );
+        let seconds = FAIR_ROUNDS - firsts;
+        assert!(
+            firsts >= FAIR_LEAST && seconds >= FAIR_LEAST,
+            "first arm {firsts} times, second {seconds} (goroutines: {goroutines})"
+        );
+    }
+}
