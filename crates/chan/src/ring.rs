@@ -217,11 +217,33 @@ impl<T> Ring<T> {
             .store((reserved.stamp - 1) | self.mark, Ordering::Relaxed);
     }
 
-    /// Gives a reserved position up: receives skip it.
-    pub(crate) fn abandon(&self, reserved: Reserved) {
-        self.slots[reserved.index]
-            .stamp
+    /// Gives a reserved position up. If it is still the last position
+    /// taken, it is given back, as if never taken: true (room came back:
+    /// the caller wakes a waiting sender). Else it becomes a hole, which
+    /// receives skip: false (the caller wakes a waiting receiver to skip
+    /// it, or the room stays taken).
+    pub(crate) fn abandon(&self, reserved: Reserved) -> bool {
+        let pos = reserved.stamp - 1;
+        let slot = &self.slots[reserved.index];
+        // Not held any more: a receive at `pos` that reads this waits
+        // (`pop`'s plain-send case) until the tail moves back or the hole
+        // is stamped.
+        slot.stamp.store(pos, Ordering::Relaxed);
+        // SeqCst: as a reservation's CAS, ordered before the caller's check
+        // for waiting senders (see `Channel::notify`). Release also orders
+        // the store above before a later send that takes `pos` again (its
+        // CAS reads this one's value), so that its stamp comes after ours.
+        // Fails if a later send took the next position, or if closed.
+        if self
+            .tail
+            .compare_exchange(self.next(pos), pos, Ordering::SeqCst, Ordering::Relaxed)
+            .is_ok()
+        {
+            return true;
+        }
+        slot.stamp
             .store(reserved.stamp | self.mark, Ordering::Release);
+        false
     }
 
     /// Takes the next value: `Ok(None)` if that position was a hole (a slot
@@ -380,7 +402,15 @@ mod tests {
         for i in 0..100u32 {
             let r = ring.reserve().unwrap();
             if i % 7 == 3 {
-                ring.abandon(r);
+                // Given up after a later position was taken: a hole.
+                let later = ring.reserve().unwrap();
+                ring.write(later, i);
+                expect.push_back(i);
+                assert!(!ring.abandon(r));
+            } else if i % 7 == 5 {
+                // Given up as the last position taken: given back.
+                ring.hold(&r);
+                assert!(ring.abandon(r));
             } else {
                 ring.write(r, i);
                 expect.push_back(i);
@@ -432,9 +462,32 @@ mod tests {
             }
             drop(ring.pop(true));
         }
+        // A hole, then a value, are left too.
+        let hole = ring.reserve().unwrap();
+        let r = ring.reserve().unwrap();
+        ring.write(r, counter.clone());
+        assert!(!ring.abandon(hole));
         assert!(std::sync::Arc::strong_count(&counter) > 1);
         drop(ring);
         assert_eq!(std::sync::Arc::strong_count(&counter), 1);
+    }
+
+    #[test]
+    fn a_held_position_given_back_is_room_again() {
+        let ring = Ring::new(2);
+        let r = ring.reserve().unwrap();
+        ring.write(r, 1);
+        let held = ring.reserve().unwrap();
+        ring.hold(&held);
+        assert_eq!(ring.len(), 2);
+        assert!(matches!(ring.reserve(), Err(Refused::NotNow)));
+        assert!(ring.abandon(held));
+        assert_eq!(ring.len(), 1);
+        let r = ring.reserve().unwrap();
+        ring.write(r, 2);
+        assert_eq!(ring.pop(false), Ok(Some(1)));
+        assert_eq!(ring.pop(false), Ok(Some(2)));
+        assert_eq!(ring.pop(false), Err(Refused::NotNow));
     }
 
     #[test]

@@ -511,6 +511,12 @@ impl<'a> Select<'a> {
                 return Err(SelectTimeoutError);
             };
             let op = &ops[index];
+            if ctx.is_given_back() {
+                // Its claimer's own select gave up the operation that chose
+                // ours (`Channel::abandon`): as if it had never come.
+                self.free(packets, None);
+                continue;
+            }
             if op.handle.is_ring() {
                 // Woken to try again: this operation first (the wake-up was
                 // meant for it, and another waiter may go without one if
@@ -599,13 +605,15 @@ impl fmt::Debug for Select<'_> {
 ///
 /// # Panics
 /// Dropping it without completing it panics: the channel holds a value, a
-/// slot or a waiting partner for it. What can be given back is, so that the
-/// channel stays usable: a reserved value or slot, a waiting send or
-/// receive (back first in line). A value already taken for a receive is
-/// dropped, and a waiting select (or a receiver waiting on a select's
-/// send) stays waiting. So does completing it in the wrong direction (a
-/// chosen receive with `send`, or a send with `recv`), or on another
-/// channel.
+/// slot or a waiting partner for it. Everything is given back, so that the
+/// channel is as if the select had not run: a reserved value or slot, a
+/// waiting send or receive (back first in line), a waiting select or a
+/// receiver waiting for this send's value (woken to try again). Only a
+/// value already taken for a receive from a buffered channel is dropped.
+/// So does completing it in the wrong direction (a chosen receive with
+/// `send`, or a send with `recv`), or on another channel, and so does a
+/// `select!` whose send value panics (the operation is dropped while
+/// unwinding, without a second panic).
 pub struct SelectedOperation<'a> {
     index: usize,
     /// Whether it is a send (else a receive).

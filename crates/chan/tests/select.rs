@@ -12,8 +12,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use goro_chan::{
-    RecvError, RecvTimeoutError, Select, SendError, SendTimeoutError, TryRecvError, bounded, never,
-    select, time, unbounded,
+    Receiver, RecvError, RecvTimeoutError, Select, SendError, SendTimeoutError, Sender,
+    TryRecvError, TrySendError, bounded, never, select, time, unbounded,
 };
 use goro_sched::go;
 
@@ -860,5 +860,144 @@ fn a_waiting_select_receives_on_either_arm() {
             firsts >= FAIR_LEAST && seconds >= FAIR_LEAST,
             "first arm {firsts} times, second {seconds} (goroutines: {goroutines})"
         );
+    }
+}
+
+/// Runs `f` as a goroutine or a plain thread; its result comes on the
+/// returned channel (read it with a bound: a hang is what some tests catch).
+fn spawn_either<T: Send + 'static>(
+    goroutines: bool,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> mpsc::Receiver<T> {
+    let (done_tx, done_rx) = mpsc::channel();
+    let f = move || drop(done_tx.send(f()));
+    if goroutines {
+        drop(go(f));
+    } else {
+        drop(thread::spawn(f));
+    }
+    done_rx
+}
+
+const BOOM: &str = "the value of a select! send arm";
+
+fn boom() -> u32 {
+    panic!("{BOOM}")
+}
+
+/// A `select!` whose send is chosen and whose value then panics; returns
+/// once it has panicked.
+fn select_send_that_panics(tx: &Sender<u32>) {
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        select! {
+            send(tx, boom()) -> _ => {},
+            default(HANG) => {},
+        }
+    }));
+    let panic = outcome.expect_err("the send is chosen, and its value panics");
+    assert_eq!(
+        panic.downcast_ref::<String>().map(String::as_str),
+        Some(BOOM)
+    );
+}
+
+/// The channel is empty, nobody waits on it, and it takes `cap` values
+/// (no more) and gives them back in order.
+fn as_new(tx: &Sender<u32>, rx: &Receiver<u32>, cap: usize, what: &str) {
+    assert_eq!(rx.__waiting(), (0, 0), "{what}: nobody waits");
+    assert_eq!(tx.len(), 0, "{what}");
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty), "{what}");
+    for v in 0..cap as u32 {
+        assert_eq!(tx.try_send(v), Ok(()), "{what}: room for {cap}");
+    }
+    assert_eq!(tx.try_send(99), Err(TrySendError::Full(99)), "{what}");
+    assert_eq!(tx.len(), cap, "{what}");
+    for v in 0..cap as u32 {
+        assert_eq!(rx.try_recv(), Ok(v), "{what}");
+    }
+    assert!(rx.is_empty(), "{what}");
+}
+
+#[test]
+fn a_panic_in_a_select_send_value_leaves_the_channel_as_it_was() {
+    let _rt = crate::mode::enter();
+    // Issue 17, bug 4. The send is chosen, then its value panics: the
+    // chosen operation is given up. Whatever it had taken (a waiting
+    // receiver, a receiver waiting for its value, a waiting select, a
+    // position in the ring) must be as if the select had never run.
+    for goroutines in [false, true] {
+        for cap in [0usize, 1, 4] {
+            let what = format!("cap {cap}, goroutines {goroutines}");
+
+            // A receiver waits first; the select's try pass takes it (or,
+            // buffered, a free position).
+            let (tx, rx) = bounded::<u32>(cap);
+            let got = {
+                let rx = rx.clone();
+                spawn_either(goroutines, move || rx.recv_timeout(HANG))
+            };
+            wait_until("the receiver to wait", || rx.__waiting() == (1, 0));
+            select_send_that_panics(&tx);
+            assert_eq!(tx.len(), 0, "{what}: receiver first");
+            assert_eq!(tx.send_timeout(7, HANG), Ok(()), "{what}: receiver first");
+            assert_eq!(got.recv_timeout(HANG), Ok(Ok(7)), "{what}: receiver first");
+            as_new(&tx, &rx, cap, &format!("{what}: receiver first"));
+
+            // The select waits first (buffered: on a full buffer); a
+            // receiver comes and chooses its send (buffered: takes a value
+            // and wakes it to take the free position).
+            let (tx, rx) = bounded::<u32>(cap);
+            for v in 0..cap as u32 {
+                tx.send(100 + v).unwrap();
+            }
+            let selector = {
+                let tx = tx.clone();
+                spawn_either(goroutines, move || select_send_that_panics(&tx))
+            };
+            wait_until("the select to wait", || rx.__waiting() == (0, 1));
+            let got = {
+                let rx = rx.clone();
+                spawn_either(goroutines, move || rx.recv_timeout(HANG))
+            };
+            selector
+                .recv_timeout(HANG)
+                .expect("the select panicked once");
+            if cap == 0 {
+                // The receiver waited for the select's value: it waits on.
+                assert_eq!(tx.send_timeout(7, HANG), Ok(()), "{what}: select first");
+                assert_eq!(got.recv_timeout(HANG), Ok(Ok(7)), "{what}: select first");
+            } else {
+                assert_eq!(got.recv_timeout(HANG), Ok(Ok(100)), "{what}: select first");
+                assert_eq!(tx.len(), cap - 1, "{what}: select first");
+                for v in 1..cap as u32 {
+                    assert_eq!(rx.try_recv(), Ok(100 + v), "{what}: select first");
+                }
+            }
+            as_new(&tx, &rx, cap, &format!("{what}: select first"));
+
+            // Unbuffered: a receiving select waits first; the panicking
+            // select's try pass claims it.
+            if cap == 0 {
+                let (tx, rx) = bounded::<u32>(0);
+                let got = {
+                    let rx = rx.clone();
+                    spawn_either(goroutines, move || {
+                        select! {
+                            recv(rx) -> v => v.ok(),
+                            default(HANG) => None,
+                        }
+                    })
+                };
+                wait_until("the receiving select to wait", || rx.__waiting() == (1, 0));
+                select_send_that_panics(&tx);
+                assert_eq!(tx.send_timeout(7, HANG), Ok(()), "{what}: select receives");
+                assert_eq!(
+                    got.recv_timeout(HANG),
+                    Ok(Some(7)),
+                    "{what}: select receives"
+                );
+                as_new(&tx, &rx, cap, &format!("{what}: select receives"));
+            }
+        }
     }
 }
