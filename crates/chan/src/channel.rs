@@ -422,27 +422,36 @@ impl<T> Channel<T> {
     /// Takes a value if one can be had at once. Gives the lock back only
     /// when there was none (so the caller can register).
     fn take_ready<'a>(&'a self, mut inner: Guard<'a, T>) -> (Ready<T>, Option<Guard<'a, T>>) {
-        if inner.has_value() {
-            let value = inner.buf.pop_front().expect("has_value");
-            let admitted = inner.admit_sender(self.cap);
-            drop(inner);
-            complete(admitted, false);
-            return (Ready::Value(value), None);
+        loop {
+            if inner.has_value() {
+                let value = inner.buf.pop_front().expect("has_value");
+                let admitted = inner.admit_sender(self.cap);
+                drop(inner);
+                complete(admitted, false);
+                return (Ready::Value(value), None);
+            }
+            if let Some(entry) = Inner::<T>::claim(&mut inner.sendq, 0) {
+                drop(inner);
+                if let Some(value) = take_from_sender::<T>(entry) {
+                    return (Ready::Value(value), None);
+                }
+                // A select's send, given up (its `select!` value panicked):
+                // as if it had never been there.
+                inner = self.lock();
+                continue;
+            }
+            if inner.disconnected() {
+                return (Ready::Closed, None);
+            }
+            return (Ready::Empty, Some(inner));
         }
-        if let Some(entry) = Inner::<T>::claim(&mut inner.sendq, 0) {
-            drop(inner);
-            return (Ready::Value(take_from_sender::<T>(entry)), None);
-        }
-        if inner.disconnected() {
-            return (Ready::Closed, None);
-        }
-        (Ready::Empty, Some(inner))
     }
 
     pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
         if let Some(ring) = &self.ring {
-            // Empty while the next value is still being written (perhaps by
-            // this goroutine's own chosen select send): never waits.
+            // Waits for a plain send's value being written, never for a
+            // chosen select's send (perhaps this goroutine's own), which
+            // makes the channel look empty until completed.
             return self.pop(ring, false).map_err(|refused| match refused {
                 Refused::NotNow => TryRecvError::Empty,
                 Refused::Closed => TryRecvError::Closed,
@@ -502,14 +511,16 @@ enum Ready<T> {
 }
 
 /// Takes the value of a claimed waiting sender, waiting for it if the sender
-/// is a select whose value comes only when its `send` runs.
-fn take_from_sender<T>(entry: Entry) -> T {
+/// is a select whose value comes only when its `send` runs. `None` if that
+/// select gave the send up instead (`Channel::abandon`, `Token::Peer`): the
+/// caller tries again, as if the send had never been there.
+fn take_from_sender<T>(entry: Entry) -> Option<T> {
     if !entry.packet.is_null() {
         // SAFETY: a waiting sender's packet holds its value until we complete
         // it (waiter rule 3).
         let value = unsafe { (*entry.packet.cast::<Option<T>>()).take() };
         complete(Some(entry), false);
-        return value.expect("a waiting sender has a value");
+        return Some(value.expect("a waiting sender has a value"));
     }
     let mut peer = Peer::<T> {
         ctx: Context::new(),
@@ -518,7 +529,7 @@ fn take_from_sender<T>(entry: Entry) -> T {
     // SAFETY: we claimed it and have not completed it (waiter rule 2).
     unsafe { Context::complete(entry.ctx, false, (&raw mut peer).cast()) };
     peer.ctx.wait(None, Wait::ChanReceive, || false);
-    peer.slot.expect("a select's send delivers its value")
+    peer.slot
 }
 
 // ---------------------------------------------------------------------------
@@ -747,27 +758,36 @@ impl<T> Channel<T> {
                 Err(Refused::NotNow) => None,
             };
         }
-        let mut inner = self.lock();
-        if inner.has_value() {
-            inner.recv_reserved += 1;
-            return Some(Token::Reserved);
-        }
-        if let Some(entry) = Inner::<T>::claim(&mut inner.sendq, 0) {
-            if !entry.packet.is_null() {
-                return Some(Token::Claimed(entry));
+        loop {
+            let mut inner = self.lock();
+            if inner.has_value() {
+                inner.recv_reserved += 1;
+                return Some(Token::Reserved);
             }
-            drop(inner);
-            let value = take_from_sender::<T>(entry);
-            return Some(Self::token_of(Some(value)));
+            if let Some(entry) = Inner::<T>::claim(&mut inner.sendq, 0) {
+                if !entry.packet.is_null() {
+                    return Some(Token::Claimed(entry));
+                }
+                drop(inner);
+                if let Some(value) = take_from_sender::<T>(entry) {
+                    return Some(Self::token_of(Some(value)));
+                }
+                // Given up by its select: look again.
+                continue;
+            }
+            return inner.disconnected().then_some(Token::Closed);
         }
-        inner.disconnected().then_some(Token::Closed)
     }
 
     /// A select's send, if it can proceed now.
     pub(crate) fn select_try_send(&self) -> Option<Token> {
         if let Some(ring) = &self.ring {
             return match ring.reserve() {
-                Ok(reserved) => Some(Token::Slot(reserved)),
+                Ok(reserved) => {
+                    // Written only when the caller completes the send.
+                    ring.hold(&reserved);
+                    Some(Token::Slot(reserved))
+                }
                 Err(Refused::Closed) => Some(Token::Closed),
                 Err(Refused::NotNow) => None,
             };
@@ -854,7 +874,10 @@ impl<T> Channel<T> {
                 complete(admitted, false);
                 Ok(value)
             }
-            Token::Claimed(entry) => Ok(take_from_sender::<T>(entry)),
+            // A lone sender's (`select_try_recv`): its value is there.
+            Token::Claimed(entry) => {
+                Ok(take_from_sender::<T>(entry).expect("a lone sender's value"))
+            }
             Token::Packet(packet) => {
                 // SAFETY: a `Packet` token owns a boxed `Option<T>` made by
                 // `select_try_recv` or `select_register_recv` for this channel.
@@ -965,12 +988,15 @@ impl<T> Channel<T> {
         Token::Inline(scratch)
     }
 
-    /// Undoes what it can of a chosen operation, a send if `send`, that was
-    /// never completed (its `SelectedOperation` dropped, or completed the
-    /// wrong way): a reserved value or free slot is given back, a claimed
-    /// lone waiter is put back first in its queue, a taken position becomes
-    /// a hole, a received value is dropped. A claimed select stays claimed,
-    /// and a receiver waiting on a `Peer` stays waiting.
+    /// Undoes a chosen operation, a send if `send`, that was never
+    /// completed (its `SelectedOperation` dropped: a `select!` send arm's
+    /// value panicked, or it was completed the wrong way), so that the
+    /// channel is as if the select had not run: a reserved value or free
+    /// slot is given back, a claimed lone waiter is put back first in its
+    /// queue, a claimed select and a receiver waiting on a `Peer` are woken
+    /// to try again, a position taken in a ring is given back (or, if a
+    /// later send took the next one, becomes a hole). Only a value already
+    /// taken for a receive cannot go back: it is dropped.
     pub(crate) fn abandon(&self, send: bool, token: Token) {
         match token {
             Token::Reserved if send => {
@@ -999,8 +1025,11 @@ impl<T> Channel<T> {
                 if !ctx.is_lone() {
                     // A select, claimed by CAS, may have lost its other
                     // entries to claimers that saw the claim: put back, it
-                    // could wait where nobody wakes it. It stays claimed
-                    // (and waiting).
+                    // could wait where nobody wakes it. Woken instead, to
+                    // try every operation again.
+                    drop(inner);
+                    // SAFETY: claimed and not completed (waiter rule 2).
+                    unsafe { Context::give_back(entry.ctx) };
                 } else if inner.disconnected() {
                     // Closed since the claim, which `close` did not see:
                     // told now, as `close` would have (a sender keeps its
@@ -1017,13 +1046,34 @@ impl<T> Channel<T> {
             }
             Token::Slot(reserved) => {
                 let ring = self.ring.as_ref().expect("a slot is a ring's");
-                ring.abandon(reserved);
-                // A receiver may have parked while the position was held:
-                // it must come and skip the hole, or the room stays taken.
-                self.notify(false);
+                if ring.abandon(reserved) {
+                    // Room came back: a sender may have parked while the
+                    // position was held.
+                    self.notify(true);
+                } else {
+                    // A hole. A receiver may have parked while the position
+                    // was held: it must come and skip the hole, or the room
+                    // stays taken.
+                    self.notify(false);
+                }
+            }
+            Token::Peer(peer) => {
+                // A receiver claimed this select's send and waits on its
+                // `Peer` for the value: woken without one, it tries again
+                // (`take_from_sender`).
+                let peer = peer.cast::<Peer<T>>();
+                // SAFETY: the receiver waits on its `Peer<T>` until we
+                // complete its context (waiter rule 2).
+                let ctx = unsafe { &raw const (*peer).ctx };
+                // SAFETY: as above; the peer's context is in no queue, ours
+                // alone to claim (as in `complete_send`).
+                unsafe { (*ctx).mark_claimed(0) };
+                // SAFETY: claimed just now, by us; completed once, its slot
+                // left empty.
+                unsafe { Context::complete(ctx, false, std::ptr::null_mut()) };
             }
             token @ (Token::Packet(_) | Token::Inline(_)) => drop(self.complete_recv(token)),
-            Token::Peer(_) | Token::Closed => {}
+            Token::Closed => {}
         }
     }
 }

@@ -13,14 +13,19 @@
 //! `pos + one_lap` for the next lap's send. `mark` set in `tail` closes the
 //! ring to sends; set in a written slot's stamp it makes the slot a *hole*,
 //! a reserved position given up without a value (a select's send that was
-//! never completed), which receives skip.
+//! never completed), which receives skip; set in an unwritten slot's stamp
+//! (`pos | mark`) it says a select's chosen send holds the position.
 //!
 //! Sends and receives never wait for a lock. Each may wait, briefly, for the
 //! other side's operation on the same slot to finish: between its position
 //! taken and its stamp stored, a slot is neither empty nor full. That window
 //! is a few instructions, but for a select's send, which is held from its
 //! choice until `SelectedOperation::send` (see `Ring::reserve`); so the
-//! wait spins a little, then yields (`Patience`).
+//! wait spins a little, then yields (`Patience`). A held position's stamp
+//! says so (`pos | mark`, `Ring::hold`): `try_recv` waits for a plain
+//! send's value (answering empty while a later slot holds a value whose
+//! send has returned would not be linearizable), not for a held one (it
+//! may be the caller's own).
 
 use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
@@ -198,17 +203,58 @@ impl<T> Ring<T> {
         slot.stamp.store(reserved.stamp, Ordering::Release);
     }
 
-    /// Gives a reserved position up: receives skip it.
-    pub(crate) fn abandon(&self, reserved: Reserved) {
+    /// Marks a reserved position as *held*: its value comes only when a
+    /// select's chosen send is completed, after the caller's code has run
+    /// (the `select!` arm's value). A receive that is not `patient` does
+    /// not wait for it (it may be the caller's own), where it waits for a
+    /// plain send's value being written.
+    pub(crate) fn hold(&self, reserved: &Reserved) {
+        // Relaxed: only this reservation stores to the slot until `write`
+        // or `abandon`, whose later stores supersede it (same thread); a
+        // receive that still reads the unmarked stamp waits and reads again.
         self.slots[reserved.index]
             .stamp
+            .store((reserved.stamp - 1) | self.mark, Ordering::Relaxed);
+    }
+
+    /// Gives a reserved position up. If it is still the last position
+    /// taken, it is given back, as if never taken: true (room came back:
+    /// the caller wakes a waiting sender). Else it becomes a hole, which
+    /// receives skip: false (the caller wakes a waiting receiver to skip
+    /// it, or the room stays taken).
+    pub(crate) fn abandon(&self, reserved: Reserved) -> bool {
+        let pos = reserved.stamp - 1;
+        let slot = &self.slots[reserved.index];
+        // Not held any more: a receive at `pos` that reads this waits
+        // (`pop`'s plain-send case) until the tail moves back or the hole
+        // is stamped.
+        slot.stamp.store(pos, Ordering::Relaxed);
+        // SeqCst: as a reservation's CAS, ordered before the caller's check
+        // for waiting senders (see `Channel::notify`). Release also orders
+        // the store above before a later send that takes `pos` again (its
+        // CAS reads this one's value), so that its stamp comes after ours.
+        // Fails if a later send took the next position, or if closed.
+        if self
+            .tail
+            .compare_exchange(self.next(pos), pos, Ordering::SeqCst, Ordering::Relaxed)
+            .is_ok()
+        {
+            return true;
+        }
+        slot.stamp
             .store(reserved.stamp | self.mark, Ordering::Release);
+        false
     }
 
     /// Takes the next value: `Ok(None)` if that position was a hole (a slot
     /// freed all the same), `NotNow` if empty, `Closed` if closed and empty.
-    /// A value being written is waited for if `patient`, else `NotNow` (it
-    /// may be the caller's own select's send).
+    /// A plain send's value being written is waited for; a held position
+    /// (`hold`) is waited for if `patient`, else `NotNow` (it may be the
+    /// caller's own select's send).
+    ///
+    /// Not `patient`, it is linearizable but for held positions: `NotNow`
+    /// only once it has seen `tail == head` (after its fence), an instant
+    /// at which no position was taken by a send and not by a receive.
     pub(crate) fn pop(&self, patient: bool) -> Result<Option<T>, Refused> {
         let backoff = Backoff::new();
         let mut patience = Patience(0);
@@ -256,6 +302,16 @@ impl<T> Ring<T> {
                         Refused::Closed
                     });
                 }
+                // A plain send writes its position right after taking it,
+                // with nobody's code in between (it cannot be this
+                // goroutine's): waited for even if not `patient`. Calling
+                // the ring empty here would be wrong: a later position may
+                // hold the value of a send that has returned.
+                patience.wait();
+                head = self.head.load(Ordering::Relaxed);
+            } else if stamp == head | self.mark {
+                // Held by a select's chosen send (`hold`) until its caller
+                // completes it, perhaps this very goroutine.
                 if !patient {
                     return Err(Refused::NotNow);
                 }
@@ -346,7 +402,15 @@ mod tests {
         for i in 0..100u32 {
             let r = ring.reserve().unwrap();
             if i % 7 == 3 {
-                ring.abandon(r);
+                // Given up after a later position was taken: a hole.
+                let later = ring.reserve().unwrap();
+                ring.write(later, i);
+                expect.push_back(i);
+                assert!(!ring.abandon(r));
+            } else if i % 7 == 5 {
+                // Given up as the last position taken: given back.
+                ring.hold(&r);
+                assert!(ring.abandon(r));
             } else {
                 ring.write(r, i);
                 expect.push_back(i);
@@ -398,9 +462,32 @@ mod tests {
             }
             drop(ring.pop(true));
         }
+        // A hole, then a value, are left too.
+        let hole = ring.reserve().unwrap();
+        let r = ring.reserve().unwrap();
+        ring.write(r, counter.clone());
+        assert!(!ring.abandon(hole));
         assert!(std::sync::Arc::strong_count(&counter) > 1);
         drop(ring);
         assert_eq!(std::sync::Arc::strong_count(&counter), 1);
+    }
+
+    #[test]
+    fn a_held_position_given_back_is_room_again() {
+        let ring = Ring::new(2);
+        let r = ring.reserve().unwrap();
+        ring.write(r, 1);
+        let held = ring.reserve().unwrap();
+        ring.hold(&held);
+        assert_eq!(ring.len(), 2);
+        assert!(matches!(ring.reserve(), Err(Refused::NotNow)));
+        assert!(ring.abandon(held));
+        assert_eq!(ring.len(), 1);
+        let r = ring.reserve().unwrap();
+        ring.write(r, 2);
+        assert_eq!(ring.pop(false), Ok(Some(1)));
+        assert_eq!(ring.pop(false), Ok(Some(2)));
+        assert_eq!(ring.pop(false), Err(Refused::NotNow));
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //!
 //! A select first tries every operation, in a random order (so that among
 //! ready ones each is equally likely, as in Go). If none is ready it
-//! registers a waiter on every channel, all sharing one `Context`, and parks;
+//! registers a waiter on every channel, all sharing one `Context`, starting
+//! from a random operation (a partner takes the first entry in its queue:
+//! so the choice stays random when it waits too), and parks;
 //! the first channel to claim the context chooses the operation. A
 //! registration that finds its channel ready after all (something happened
 //! between the try and the registration) withdraws everything and tries
@@ -294,7 +296,7 @@ impl<'a> Select<'a> {
     /// # Errors
     /// `TrySelectError` when none is.
     pub fn try_select(&mut self) -> Result<SelectedOperation<'a>, TrySelectError> {
-        self.try_all().ok_or(TrySelectError)
+        self.try_now().ok_or(TrySelectError)
     }
 
     /// Waits until an operation is ready and chooses it (with no operations,
@@ -368,6 +370,24 @@ impl<'a> Select<'a> {
         }
     }
 
+    /// Chooses an operation that is ready now, for a select that will not
+    /// wait: `try_all`, and once more if that found nothing.
+    ///
+    /// One pass reads every hint before it tries a candidate, so an
+    /// operation that became ready after its hint was read, while the one
+    /// it took over from was taken away before its try (one channel filled
+    /// before the other is emptied: something was ready at every instant),
+    /// went unseen (issue 17). A failed try has synchronized with what made
+    /// its operation not ready (the lock, or the ring's stamp), and so with
+    /// what the other side did before that: the second pass's hint reads
+    /// see it. A waiting select needs no second pass: its registrations
+    /// look again under each channel's lock. Not a snapshot, as Go's
+    /// select, which locks every channel: readiness that keeps moving
+    /// between channels at every pass can still go unseen.
+    fn try_now(&self) -> Option<SelectedOperation<'a>> {
+        self.try_all().or_else(|| self.try_all())
+    }
+
     /// Tries the operations that may be ready (by their channels' hints,
     /// without locks), picking uniformly at random among them, until one
     /// succeeds or none is left.
@@ -376,7 +396,8 @@ impl<'a> Select<'a> {
         let (mut inline, mut heap) = ([0usize; SCRATCH], Vec::new());
         let candidates = small(&mut inline, &mut heap, ops.len(), 0);
         // What became ready just after its hint was read is left out here;
-        // the registration that follows (under the lock) sees it.
+        // the registration that follows (under the lock) sees it, or the
+        // second pass of `try_now`.
         let mut n = 0;
         for (i, op) in ops.iter().enumerate() {
             if op.handle.may_be_ready(op.send) {
@@ -407,7 +428,9 @@ impl<'a> Select<'a> {
                 return Ok(op);
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(SelectTimeoutError);
+                // No registration follows to see what became ready during
+                // the pass: the second pass of `try_now`.
+                return self.try_all().ok_or(SelectTimeoutError);
             }
             if self.len == 0 {
                 match deadline {
@@ -435,9 +458,15 @@ impl<'a> Select<'a> {
                 Scratch::new(),
             )
             .as_mut_ptr();
+            // Registered from a random operation on, wrapping around: a
+            // partner that comes later takes the first entry it finds in
+            // its queue, so with several operations on one channel the
+            // order written would always choose the first (issue 17).
+            let first = random_below(ops.len());
             let mut registered = 0;
             let mut ready_early = false;
-            for (i, op) in ops.iter().enumerate() {
+            for i in rotation(first, ops.len()) {
+                let op = &ops[i];
                 // SAFETY: `scratch` has a slot per operation.
                 let slot = unsafe { scratch.add(i) };
                 match op.handle.register(op.send, &ctx, i, slot) {
@@ -451,12 +480,14 @@ impl<'a> Select<'a> {
                     }
                 }
             }
-            let packets = &slots[..registered];
+            // Unregistered operations have no packet.
+            let packets = &*slots;
+            let registered_ops = || rotation(first, ops.len()).take(registered);
             let withdraw = Withdraw::new(
                 &ctx,
                 || ctx.try_abort(),
                 || {
-                    unregister(&ops[..registered], &ctx, None);
+                    unregister(ops, registered_ops(), &ctx, None);
                     self.free(packets, None);
                 },
             );
@@ -471,7 +502,7 @@ impl<'a> Select<'a> {
                 )
             };
             withdraw.disarm();
-            unregister(&ops[..registered], &ctx, chosen);
+            unregister(ops, registered_ops(), &ctx, chosen);
             let Some(index) = chosen else {
                 self.free(packets, None);
                 if ready_early {
@@ -480,6 +511,12 @@ impl<'a> Select<'a> {
                 return Err(SelectTimeoutError);
             };
             let op = &ops[index];
+            if ctx.is_given_back() {
+                // Its claimer's own select gave up the operation that chose
+                // ours (`Channel::abandon`): as if it had never come.
+                self.free(packets, None);
+                continue;
+            }
             if op.handle.is_ring() {
                 // Woken to try again: this operation first (the wake-up was
                 // meant for it, and another waiter may go without one if
@@ -568,13 +605,15 @@ impl fmt::Debug for Select<'_> {
 ///
 /// # Panics
 /// Dropping it without completing it panics: the channel holds a value, a
-/// slot or a waiting partner for it. What can be given back is, so that the
-/// channel stays usable: a reserved value or slot, a waiting send or
-/// receive (back first in line). A value already taken for a receive is
-/// dropped, and a waiting select (or a receiver waiting on a select's
-/// send) stays waiting. So does completing it in the wrong direction (a
-/// chosen receive with `send`, or a send with `recv`), or on another
-/// channel.
+/// slot or a waiting partner for it. Everything is given back, so that the
+/// channel is as if the select had not run: a reserved value or slot, a
+/// waiting send or receive (back first in line), a waiting select or a
+/// receiver waiting for this send's value (woken to try again). Only a
+/// value already taken for a receive from a buffered channel is dropped.
+/// So does completing it in the wrong direction (a chosen receive with
+/// `send`, or a send with `recv`), or on another channel, and so does a
+/// `select!` whose send value panics (the operation is dropped while
+/// unwinding, without a second panic).
 pub struct SelectedOperation<'a> {
     index: usize,
     /// Whether it is a send (else a receive).
@@ -718,15 +757,26 @@ fn small<'s, T: Copy, const N: usize>(
     }
 }
 
-/// Takes a select's entries out of the queues of its registered `ops`, but
-/// `chosen`'s: its claimer popped that entry (waiter rule 1), and any other
-/// of our entries in the same queue goes with its own operation's sweep.
-fn unregister(ops: &[Op<'_>], ctx: &Context, chosen: Option<usize>) {
-    for (i, op) in ops.iter().enumerate() {
+/// Takes a select's entries out of the queues of its `registered`
+/// operations, but `chosen`'s: its claimer popped that entry (waiter
+/// rule 1), and any other of our entries in the same queue goes with its
+/// own operation's sweep.
+fn unregister(
+    ops: &[Op<'_>],
+    registered: impl Iterator<Item = usize>,
+    ctx: &Context,
+    chosen: Option<usize>,
+) {
+    for i in registered {
         if Some(i) != chosen {
-            op.handle.unregister(ctx, op.send);
+            ops[i].handle.unregister(ctx, ops[i].send);
         }
     }
+}
+
+/// The indices `0..n`, from `first` on, wrapping around.
+fn rotation(first: usize, n: usize) -> impl Iterator<Item = usize> + Clone {
+    (first..n).chain(0..first)
 }
 
 /// A uniform random number in `0..n` (`n > 0`), from a per-thread

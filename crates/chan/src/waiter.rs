@@ -31,7 +31,10 @@
 //! `Channel::abandon`): under the lock it popped the entry under, it pushes
 //! the entry back and stores `WAITING` again ([`Context::unclaim`]), before
 //! any wake-up. The waiter, which saw the claim or not, waits on as before
-//! (its `abort` finds the entry again).
+//! (its `abort` finds the entry again). A select claimed by CAS cannot be
+//! put back so (claimers that saw the claim dropped its other entries): it
+//! is woken as if completed, marked `given_back`, and tries again
+//! ([`Context::give_back`]).
 
 use std::cell::Cell;
 use std::fmt;
@@ -54,6 +57,10 @@ pub(crate) struct Context {
     ready: AtomicBool,
     /// Set by the claimer when the channel closed (instead of a hand-over).
     closed: AtomicBool,
+    /// Set by a claimer that gave a select's claim up after all (its own
+    /// select's chosen send was never completed, `Channel::abandon`): the
+    /// select tries every operation again.
+    given_back: AtomicBool,
     /// For a select's send operation claimed by a receiver that waits for the
     /// value: where to write it (see `Peer`).
     peer: AtomicPtr<()>,
@@ -73,6 +80,7 @@ impl Context {
             selected: AtomicUsize::new(WAITING),
             ready: AtomicBool::new(false),
             closed: AtomicBool::new(false),
+            given_back: AtomicBool::new(false),
             peer: AtomicPtr::new(ptr::null_mut()),
             waiting: Waiting::current(),
             id: Cell::new(0),
@@ -145,6 +153,39 @@ impl Context {
         if !peer.is_null() {
             ctx.peer.store(peer, Ordering::Relaxed);
         }
+        // SAFETY: the caller's contract.
+        unsafe { Self::wake(this) };
+    }
+
+    /// Wakes a select claimed by CAS without completing its operation: it
+    /// tries every operation again (`given_back`). Unlike `unclaim`, the
+    /// claim stands until the select has seen `ready`, so that its other
+    /// entries, which claimers dropped as stale on seeing the claim, are
+    /// not waited on.
+    ///
+    /// # Safety
+    /// As `complete`: the caller claimed `this` and has not completed it.
+    pub(crate) unsafe fn give_back(this: *const Context) {
+        // SAFETY: as in `complete`.
+        let ctx = unsafe { &*this };
+        debug_assert!(!ctx.is_lone(), "a lone waiter is put back (`unclaim`)");
+        ctx.given_back.store(true, Ordering::Relaxed);
+        // SAFETY: the caller's contract.
+        unsafe { Self::wake(this) };
+    }
+
+    /// Whether a claimer gave the claim up (`give_back`): read after `ready`.
+    pub(crate) fn is_given_back(&self) -> bool {
+        self.given_back.load(Ordering::Relaxed)
+    }
+
+    /// Sets `ready` and wakes the owner: the claimer's last touch.
+    ///
+    /// # Safety
+    /// As `complete`.
+    unsafe fn wake(this: *const Context) {
+        // SAFETY: as in `complete`.
+        let ctx = unsafe { &*this };
         // SAFETY: as above, the owner is still waiting; and `wait` never
         // parks once it sees the claim, which came before this.
         let woken = unsafe { ctx.waiting.wake() };

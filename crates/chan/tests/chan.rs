@@ -371,3 +371,65 @@ fn values_left_in_a_channel_are_dropped_with_its_last_end() {
         );
     }
 }
+
+/// Runs `n` copies of `work` at once, as goroutines or as plain threads,
+/// and returns their results.
+fn run_each<T: Send + 'static>(
+    goroutines: bool,
+    n: usize,
+    work: impl Fn(usize) -> T + Send + Sync + 'static,
+) -> Vec<T> {
+    let work = std::sync::Arc::new(work);
+    let joins: Vec<Box<dyn FnOnce() -> T>> = (0..n)
+        .map(|i| {
+            let work = work.clone();
+            if goroutines {
+                let h = go(move || work(i));
+                Box::new(move || h.join().unwrap()) as Box<dyn FnOnce() -> T>
+            } else {
+                let h = thread::spawn(move || work(i));
+                Box::new(move || h.join().unwrap())
+            }
+        })
+        .collect();
+    joins.into_iter().map(|join| join()).collect()
+}
+
+#[test]
+fn try_recv_never_misses_a_value_whose_send_finished() {
+    let _rt = crate::mode::enter();
+    // Issue 17, bug 1. Each of four loops sends, then receives with
+    // `try_recv`. Every receive, successful or in progress, of a loop
+    // comes after a finished send of that same loop; so when a loop calls
+    // `try_recv`, the finished sends outnumber the values every receive
+    // has taken or is taking: a value is in the channel, and a
+    // linearizable `try_recv` returns one. (`Empty` while a later slot
+    // held a finished value was the bug: the head slot's send was still
+    // being written.)
+    const LOOPS: usize = 4;
+    const ROUNDS: usize = 100_000;
+    for goroutines in [true, false] {
+        let (tx, rx) = bounded::<usize>(LOOPS);
+        let empties = run_each(goroutines, LOOPS, move |_| {
+            let mut empties = 0usize;
+            for _ in 0..ROUNDS {
+                tx.send(0).unwrap();
+                loop {
+                    match rx.try_recv() {
+                        Ok(_) => break,
+                        Err(TryRecvError::Empty) => empties += 1,
+                        Err(TryRecvError::Closed) => unreachable!("a sender lives"),
+                    }
+                }
+            }
+            empties
+        });
+        let total: usize = empties.iter().sum();
+        assert_eq!(
+            total,
+            0,
+            "try_recv said Empty {total} times in {} with a value there (goroutines: {goroutines})",
+            LOOPS * ROUNDS
+        );
+    }
+}

@@ -1,12 +1,14 @@
 //! A loom model of a buffered channel's ring (`ring.rs`) with its waiters
 //! (`Channel::notify`, `register_ring`, `wait_ring`): every interleaving of
 //! a sender and a receiver on a one-slot ring, each waiting when it must; of
-//! a close racing a waiting receiver; and of a position taken and given up
-//! (a select's send abandoned: a hole) while a receiver waits. A lost
-//! wake-up leaves a thread parked for good, which loom reports as a
-//! deadlock (it does, without the abandon's wake-up).
+//! a close racing a waiting receiver; and of a position taken, held and
+//! given up (a select's send abandoned: given back as the last position
+//! taken) while a receiver waits, or while a sender waits for the room it
+//! held. A lost wake-up leaves a thread parked for good, which loom reports
+//! as a deadlock (it does, without the abandon's wake-ups).
 //!
-//! The ring's steps mirror `Ring::reserve`, `Ring::write` and `Ring::pop`
+//! The ring's steps mirror `Ring::reserve`, `Ring::write`, `Ring::hold`,
+//! `Ring::abandon` and `Ring::pop`
 //! (the stamps, the laps, the mark), its waits for the other side of a slot
 //! are `yield_now`s; the waiter queue is a loom mutex, its bit in `hint` is
 //! stored under it, and a parked waiter is a condition variable.
@@ -121,9 +123,25 @@ impl Chan {
         }
     }
 
-    /// `Ring::abandon` and `Channel::abandon`: a hole, and a receiver woken
-    /// to skip it.
+    /// `Ring::hold`: a select's send keeps the position until completed.
+    fn hold(&self, stamp: usize) {
+        self.stamp.store((stamp - 1) | MARK, Ordering::Relaxed);
+    }
+
+    /// `Ring::abandon` and `Channel::abandon`: the position given back if
+    /// it is still the last one taken, and a sender woken for the room;
+    /// else a hole, and a receiver woken to skip it.
     fn abandon(&self, stamp: usize) {
+        let pos = stamp - 1;
+        self.stamp.store(pos, Ordering::Relaxed);
+        if self
+            .tail
+            .compare_exchange(Self::next(pos), pos, Ordering::SeqCst, Ordering::Relaxed)
+            .is_ok()
+        {
+            self.notify(true);
+            return;
+        }
         self.stamp.store(stamp | MARK, Ordering::Release);
         self.notify(false);
     }
@@ -149,7 +167,10 @@ impl Chan {
                     }
                     Err(now) => head = now,
                 }
-            } else if stamp == head {
+            } else if stamp == head || stamp == head | MARK {
+                // A position written soon, or held by a select (`Ring::pop`
+                // tells them apart only when not patient, which this model
+                // is).
                 fence(Ordering::SeqCst);
                 let tail = self.tail.load(Ordering::Relaxed);
                 if tail & !MARK == head {
@@ -339,15 +360,33 @@ fn an_abandoned_position_wakes_a_waiting_receiver_to_skip_it() {
         let sender = {
             let chan = chan.clone();
             thread::spawn(move || {
-                // A select's send takes the slot and gives it up, then a
-                // plain send follows (it finds the hole full until the
-                // receiver skips it).
+                // A select's send takes the slot and gives it up (back, as
+                // the last position taken), then a plain send follows.
                 let stamp = chan.reserve().ok().expect("room");
+                chan.hold(stamp);
                 chan.abandon(stamp);
                 chan.send(9).unwrap();
             })
         };
         assert_eq!(chan.recv(), Some(9));
+        sender.join().unwrap();
+    });
+}
+
+#[test]
+fn a_position_given_back_wakes_a_sender_that_found_it_taken() {
+    loom::model(|| {
+        let chan = Arc::new(Chan::new());
+        let stamp = chan.reserve().ok().expect("room");
+        chan.hold(stamp);
+        let sender = {
+            let chan = chan.clone();
+            // Finds the one slot held: waits for room.
+            thread::spawn(move || chan.send(5).unwrap())
+        };
+        // The select gives its position back: the room is the sender's.
+        chan.abandon(stamp);
+        assert_eq!(chan.recv(), Some(5));
         sender.join().unwrap();
     });
 }

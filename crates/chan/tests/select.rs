@@ -12,8 +12,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use goro_chan::{
-    RecvError, RecvTimeoutError, Select, SendError, SendTimeoutError, TryRecvError, bounded, never,
-    select, time, unbounded,
+    Receiver, RecvError, RecvTimeoutError, Select, SendError, SendTimeoutError, Sender,
+    TryRecvError, TrySendError, bounded, never, select, time, unbounded,
 };
 use goro_sched::go;
 
@@ -669,4 +669,335 @@ fn a_select_with_both_directions_on_one_channel_completes_the_chosen_one() {
         }
     }
     assert_eq!(rx.try_iter().collect::<Vec<_>>(), Vec::from(queued));
+}
+
+// ---------------------------------------------------------------------------
+// Issue 17: a select's try pass is linearizable, a waiting select is fair,
+// and a panic in a `select!` leaves every channel as it was.
+
+/// Waits until `step` reads `want`: spins first (to answer within
+/// nanoseconds), then yields (the goroutine, if it is one).
+fn await_step(step: &AtomicUsize, want: usize) {
+    let start = Instant::now();
+    let mut spins = 0u32;
+    while step.load(Ordering::Acquire) != want {
+        if spins < 1_000 {
+            spins += 1;
+            std::hint::spin_loop();
+        } else {
+            goro_sched::yield_now();
+            assert!(
+                start.elapsed() < HANG,
+                "the other side never reached {want}"
+            );
+        }
+    }
+}
+
+#[test]
+fn try_select_sees_an_operation_that_was_ready_at_every_instant() {
+    let _rt = crate::mode::enter();
+    // Issue 17, bug 2 (crossbeam's `linearizable_try`). While the selector
+    // runs `try_select`, `r1` or `r2` holds a value at every instant: the
+    // selector filled `r1`, and the other side fills `r2` before it empties
+    // `r1`. So `try_select` must choose one. Many arms that are never ready
+    // follow, so that the other side's two steps fit between the selector's
+    // reads of the readiness hints and its tries (a single try pass that
+    // read `r2` not ready and then found `r1` taken reported nothing).
+    const ROUNDS: usize = 20_000;
+    const PADDING: usize = 2_000;
+    for goroutines in [false, true] {
+        for buffered in [true, false] {
+            let ((s1, r1), (s2, r2)) = if buffered {
+                (bounded::<i32>(1), bounded::<i32>(1))
+            } else {
+                (unbounded::<i32>(), unbounded::<i32>())
+            };
+            let step = Arc::new(AtomicUsize::new(0));
+            let selector = {
+                let (r1, r2, step) = (r1.clone(), r2.clone(), step.clone());
+                move || {
+                    let pad = never::<i32>();
+                    let mut missed = 0;
+                    for i in 0..ROUNDS {
+                        s1.send(1).unwrap();
+                        let mut sel = Select::new();
+                        let a = sel.recv(&r2);
+                        let b = sel.recv(&r1);
+                        for _ in 0..PADDING {
+                            sel.recv(&pad);
+                        }
+                        step.store(2 * i + 1, Ordering::Release);
+                        match sel.try_select() {
+                            Ok(op) if op.index() == a => op.recv(&r2).unwrap(),
+                            Ok(op) if op.index() == b => op.recv(&r1).unwrap(),
+                            Ok(_) => unreachable!("a padding arm is never ready"),
+                            Err(_) => {
+                                missed += 1;
+                                0
+                            }
+                        };
+                        await_step(&step, 2 * i + 2);
+                        let _ = r1.try_recv();
+                        let _ = r2.try_recv();
+                    }
+                    missed
+                }
+            };
+            let other = move || {
+                for i in 0..ROUNDS {
+                    await_step(&step, 2 * i + 1);
+                    s2.send(1).unwrap();
+                    let _ = r1.try_recv();
+                    step.store(2 * i + 2, Ordering::Release);
+                }
+            };
+            let missed = if goroutines {
+                let h = go(other);
+                let missed = go(selector).join().unwrap();
+                h.join().unwrap();
+                missed
+            } else {
+                let h = thread::spawn(other);
+                let missed = thread::spawn(selector).join().unwrap();
+                h.join().unwrap();
+                missed
+            };
+            assert_eq!(
+                missed, 0,
+                "try_select found nothing ready {missed} times in {ROUNDS} \
+                 (goroutines: {goroutines}, buffered: {buffered})"
+            );
+        }
+    }
+}
+
+/// Runs `a` and `b` at once, as two goroutines or two plain threads.
+fn both<A: Send + 'static, B: Send + 'static>(
+    goroutines: bool,
+    a: impl FnOnce() -> A + Send + 'static,
+    b: impl FnOnce() -> B + Send + 'static,
+) -> (A, B) {
+    if goroutines {
+        let (a, b) = (go(a), go(b));
+        (a.join().unwrap(), b.join().unwrap())
+    } else {
+        let (a, b) = (thread::spawn(a), thread::spawn(b));
+        (a.join().unwrap(), b.join().unwrap())
+    }
+}
+
+/// Rounds of the fairness tests below, and the fewest times each of two
+/// arms must be chosen: a fair coin falls below it less than once in
+/// 10^44 runs.
+const FAIR_ROUNDS: usize = 200;
+const FAIR_LEAST: usize = 10;
+
+#[test]
+fn a_waiting_select_sends_on_either_arm() {
+    let _rt = crate::mode::enter();
+    // Issue 17, bug 3 (Go's `TestPseudoRandomSend`). The receiver comes
+    // late each time, so the select waits with both sends registered on
+    // the same channel: the receiver takes one of them, and that one must
+    // be either (registered in the order written, the first always won).
+    for goroutines in [false, true] {
+        let (tx, rx) = bounded::<usize>(0);
+        let (ones, ()) = both(
+            goroutines,
+            move || {
+                let mut ones = 0;
+                for _ in 0..FAIR_ROUNDS {
+                    goro_sched::sleep(Duration::from_micros(200));
+                    ones += rx.recv_timeout(HANG).unwrap();
+                }
+                ones
+            },
+            move || {
+                for _ in 0..FAIR_ROUNDS {
+                    select! {
+                        send(tx, 1) -> r => r.unwrap(),
+                        send(tx, 0) -> r => r.unwrap(),
+                    }
+                }
+            },
+        );
+        let zeros = FAIR_ROUNDS - ones;
+        assert!(
+            ones >= FAIR_LEAST && zeros >= FAIR_LEAST,
+            "{ones} ones, {zeros} zeros (goroutines: {goroutines})"
+        );
+    }
+}
+
+#[test]
+fn a_waiting_select_receives_on_either_arm() {
+    let _rt = crate::mode::enter();
+    // As above, the other way round: two receives on one channel, the
+    // sender late each time.
+    for goroutines in [false, true] {
+        let (tx, rx) = bounded::<()>(0);
+        let (firsts, ()) = both(
+            goroutines,
+            move || {
+                let mut firsts = 0;
+                for _ in 0..FAIR_ROUNDS {
+                    select! {
+                        recv(rx) -> v => { v.unwrap(); firsts += 1 },
+                        recv(rx) -> v => v.unwrap(),
+                    }
+                }
+                firsts
+            },
+            move || {
+                for _ in 0..FAIR_ROUNDS {
+                    goro_sched::sleep(Duration::from_micros(200));
+                    tx.send_timeout((), HANG).unwrap();
+                }
+            },
+        );
+        let seconds = FAIR_ROUNDS - firsts;
+        assert!(
+            firsts >= FAIR_LEAST && seconds >= FAIR_LEAST,
+            "first arm {firsts} times, second {seconds} (goroutines: {goroutines})"
+        );
+    }
+}
+
+/// Runs `f` as a goroutine or a plain thread; its result comes on the
+/// returned channel (read it with a bound: a hang is what some tests catch).
+fn spawn_either<T: Send + 'static>(
+    goroutines: bool,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> mpsc::Receiver<T> {
+    let (done_tx, done_rx) = mpsc::channel();
+    let f = move || drop(done_tx.send(f()));
+    if goroutines {
+        drop(go(f));
+    } else {
+        drop(thread::spawn(f));
+    }
+    done_rx
+}
+
+const BOOM: &str = "the value of a select! send arm";
+
+fn boom() -> u32 {
+    panic!("{BOOM}")
+}
+
+/// A `select!` whose send is chosen and whose value then panics; returns
+/// once it has panicked.
+fn select_send_that_panics(tx: &Sender<u32>) {
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        select! {
+            send(tx, boom()) -> _ => {},
+            default(HANG) => {},
+        }
+    }));
+    let panic = outcome.expect_err("the send is chosen, and its value panics");
+    assert_eq!(
+        panic.downcast_ref::<String>().map(String::as_str),
+        Some(BOOM)
+    );
+}
+
+/// The channel is empty, nobody waits on it, and it takes `cap` values
+/// (no more) and gives them back in order.
+fn as_new(tx: &Sender<u32>, rx: &Receiver<u32>, cap: usize, what: &str) {
+    assert_eq!(rx.__waiting(), (0, 0), "{what}: nobody waits");
+    assert_eq!(tx.len(), 0, "{what}");
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty), "{what}");
+    for v in 0..cap as u32 {
+        assert_eq!(tx.try_send(v), Ok(()), "{what}: room for {cap}");
+    }
+    assert_eq!(tx.try_send(99), Err(TrySendError::Full(99)), "{what}");
+    assert_eq!(tx.len(), cap, "{what}");
+    for v in 0..cap as u32 {
+        assert_eq!(rx.try_recv(), Ok(v), "{what}");
+    }
+    assert!(rx.is_empty(), "{what}");
+}
+
+#[test]
+fn a_panic_in_a_select_send_value_leaves_the_channel_as_it_was() {
+    let _rt = crate::mode::enter();
+    // Issue 17, bug 4. The send is chosen, then its value panics: the
+    // chosen operation is given up. Whatever it had taken (a waiting
+    // receiver, a receiver waiting for its value, a waiting select, a
+    // position in the ring) must be as if the select had never run.
+    for goroutines in [false, true] {
+        for cap in [0usize, 1, 4] {
+            let what = format!("cap {cap}, goroutines {goroutines}");
+
+            // A receiver waits first; the select's try pass takes it (or,
+            // buffered, a free position).
+            let (tx, rx) = bounded::<u32>(cap);
+            let got = {
+                let rx = rx.clone();
+                spawn_either(goroutines, move || rx.recv_timeout(HANG))
+            };
+            wait_until("the receiver to wait", || rx.__waiting() == (1, 0));
+            select_send_that_panics(&tx);
+            assert_eq!(tx.len(), 0, "{what}: receiver first");
+            assert_eq!(tx.send_timeout(7, HANG), Ok(()), "{what}: receiver first");
+            assert_eq!(got.recv_timeout(HANG), Ok(Ok(7)), "{what}: receiver first");
+            as_new(&tx, &rx, cap, &format!("{what}: receiver first"));
+
+            // The select waits first (buffered: on a full buffer); a
+            // receiver comes and chooses its send (buffered: takes a value
+            // and wakes it to take the free position).
+            let (tx, rx) = bounded::<u32>(cap);
+            for v in 0..cap as u32 {
+                tx.send(100 + v).unwrap();
+            }
+            let selector = {
+                let tx = tx.clone();
+                spawn_either(goroutines, move || select_send_that_panics(&tx))
+            };
+            wait_until("the select to wait", || rx.__waiting() == (0, 1));
+            let got = {
+                let rx = rx.clone();
+                spawn_either(goroutines, move || rx.recv_timeout(HANG))
+            };
+            selector
+                .recv_timeout(HANG)
+                .expect("the select panicked once");
+            if cap == 0 {
+                // The receiver waited for the select's value: it waits on.
+                assert_eq!(tx.send_timeout(7, HANG), Ok(()), "{what}: select first");
+                assert_eq!(got.recv_timeout(HANG), Ok(Ok(7)), "{what}: select first");
+            } else {
+                assert_eq!(got.recv_timeout(HANG), Ok(Ok(100)), "{what}: select first");
+                assert_eq!(tx.len(), cap - 1, "{what}: select first");
+                for v in 1..cap as u32 {
+                    assert_eq!(rx.try_recv(), Ok(100 + v), "{what}: select first");
+                }
+            }
+            as_new(&tx, &rx, cap, &format!("{what}: select first"));
+
+            // Unbuffered: a receiving select waits first; the panicking
+            // select's try pass claims it.
+            if cap == 0 {
+                let (tx, rx) = bounded::<u32>(0);
+                let got = {
+                    let rx = rx.clone();
+                    spawn_either(goroutines, move || {
+                        select! {
+                            recv(rx) -> v => v.ok(),
+                            default(HANG) => None,
+                        }
+                    })
+                };
+                wait_until("the receiving select to wait", || rx.__waiting() == (1, 0));
+                select_send_that_panics(&tx);
+                assert_eq!(tx.send_timeout(7, HANG), Ok(()), "{what}: select receives");
+                assert_eq!(
+                    got.recv_timeout(HANG),
+                    Ok(Some(7)),
+                    "{what}: select receives"
+                );
+                as_new(&tx, &rx, cap, &format!("{what}: select receives"));
+            }
+        }
+    }
 }
