@@ -14,40 +14,7 @@ use goro::chan::bounded;
 use goro::fiber::{Coroutine, CoroutineResult, Yielder};
 
 mod common;
-use common::{STRAND, fail};
-
-/// `common::isolated`, but the child also runs the case when it is
-/// `#[ignore]`d (the cases that show a bug are ignored here, and the
-/// child must still run them when asked with `--include-ignored`).
-fn isolated(name: &str, body: impl FnOnce()) {
-    const CHILD: &str = "GORO_TEST_CHILD";
-    if std::env::var(CHILD).is_ok_and(|c| c == name) {
-        body();
-        return;
-    }
-    let start = Instant::now();
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([name, "--exact", "--include-ignored", "--test-threads=1", "--nocapture"])
-        .env(CHILD, name)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("re-run the test binary");
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    let tail = |s: &str| s[s.len().saturating_sub(8192)..].to_string();
-    if !(out.status.success() && stdout.contains("test result: ok. 1 passed")) {
-        panic!(
-            "{name}: the child failed ({}) after {:.2?}\n--- child stderr (tail) ---\n{}\n--- child stdout (tail) ---\n{}",
-            out.status,
-            start.elapsed(),
-            tail(&stderr),
-            tail(&stdout)
-        );
-    }
-    eprintln!("{name}: child passed in {:.2?}", start.elapsed());
-}
+use common::{STRAND, fail, isolated};
 
 /// Runs `f` on a thread; fails the child (exit 3) if it takes over `limit`.
 fn within<T: Send + 'static>(
@@ -265,7 +232,9 @@ fn panicking_leaks_to_other_goroutines_at_shutdown() {
         });
         let seen = seen.load(Ordering::SeqCst);
         if seen != 0 {
-            fail(&format!("{seen} goroutines saw thread::panicking() in plain code"));
+            fail(&format!(
+                "{seen} goroutines saw thread::panicking() in plain code"
+            ));
         }
     });
 }
@@ -483,7 +452,6 @@ fn destructors_do_everything_during_unwind() {
 /// shutdown, a destructor that runs scoped work (as `go` does, which gives
 /// a cancelled handle instead) kills the process.
 #[test]
-#[ignore = "BUG: Scope::go in a destructor run by shutdown's unwind panics, which aborts the process (goro::go returns a cancelled handle instead)"]
 fn scope_go_in_destructor_during_shutdown() {
     isolated("scope_go_in_destructor_during_shutdown", || {
         let rt = Runtime::builder().workers(1).build().unwrap();
@@ -581,7 +549,6 @@ fn short_shutdown_timeouts_with_waiting_destructors() {
 /// whose guard is gone; that runtime can then be dropped (no borrow left)
 /// while the thread still uses it. tokio panics on out-of-order drops.
 #[test]
-#[ignore = "BUG (API): EnterGuards dropped out of order leave the thread in a runtime no guard holds; it outlives its drop as the thread's current runtime"]
 fn enter_guards_out_of_order() {
     isolated("enter_guards_out_of_order", || {
         let rt1 = Runtime::builder().workers(1).build().unwrap();
@@ -614,9 +581,13 @@ fn enter_forgotten_guard_then_drop_runtime() {
         let rt = Runtime::builder().workers(1).build().unwrap();
         std::mem::forget(rt.enter());
         drop(rt);
-        within(Duration::from_secs(10), "free functions on a dropped runtime", || {
-            // Only the entering thread is entered: run it all on this one.
-        });
+        within(
+            Duration::from_secs(10),
+            "free functions on a dropped runtime",
+            || {
+                // Only the entering thread is entered: run it all on this one.
+            },
+        );
         let h = goro::go(|| 1);
         let r = h.join();
         eprintln!("go on a dropped entered runtime: {r:?}");
@@ -674,10 +645,14 @@ fn enter_inside_goroutines_across_parks() {
         drop(rt);
         // The worker thread's thread-local may still hold `other`'s Arc;
         // dropping `other` must still work.
-        let other = Arc::try_unwrap(other).ok().expect("sole owner");
-        within(Duration::from_secs(10), "dropping the other runtime", move || {
-            drop(other)
-        });
+        let Ok(other) = Arc::try_unwrap(other) else {
+            panic!("sole owner")
+        };
+        within(
+            Duration::from_secs(10),
+            "dropping the other runtime",
+            move || drop(other),
+        );
     });
 }
 
@@ -698,7 +673,7 @@ fn nested_enter_on_many_threads() {
                     for i in 0..200 {
                         let g1 = rts[(t + i) % 3].enter();
                         let g2 = rts[(t + i + 1) % 3].enter();
-                        let h = goro::go(|| goro::num_goroutines());
+                        let h = goro::go(goro::num_goroutines);
                         assert!(h.join().unwrap() >= 1);
                         drop(g2);
                         assert_eq!(goro::run(|| 3), 3);
@@ -711,9 +686,11 @@ fn nested_enter_on_many_threads() {
             t.join().unwrap();
         }
         let rts = Arc::try_unwrap(rts).ok().unwrap();
-        within(Duration::from_secs(10), "dropping the runtimes", move || {
-            drop(rts)
-        });
+        within(
+            Duration::from_secs(10),
+            "dropping the runtimes",
+            move || drop(rts),
+        );
     });
 }
 
@@ -723,7 +700,6 @@ fn nested_enter_on_many_threads() {
 /// that unwind: after `shutdown_timeout` returns, the caller's own thread
 /// reports `std::thread::panicking()` for good.
 #[test]
-#[ignore = "BUG: after shutdown_timeout leaks a goroutine suspended mid-unwind (migrating mode), the calling thread reports thread::panicking() for good"]
 fn shutdown_timeout_leaves_caller_panicking() {
     isolated("shutdown_timeout_leaves_caller_panicking", || {
         let rt = builder(true).workers(2).build().unwrap();

@@ -4,6 +4,7 @@
 use std::cell::RefCell;
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use crate::runtime::Runtime;
@@ -54,38 +55,56 @@ pub(crate) fn plain_current() -> Option<Arc<Shared>> {
 }
 
 thread_local! {
-    /// The runtime this plain thread entered (`Runtime::enter`), if any.
-    static ENTERED: RefCell<Option<Arc<Shared>>> = const { RefCell::new(None) };
+    /// The runtimes this plain thread entered (`Runtime::enter`), each with
+    /// its guard's number; the last is the current one.
+    static ENTERED: RefCell<Vec<(u64, Arc<Shared>)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// The runtime this thread entered. Never inlined: see `worker`'s module
-/// docs on thread-locals.
+/// Numbers the guards of `Runtime::enter`.
+static GUARDS: AtomicU64 = AtomicU64::new(0);
+
+/// The runtime this thread entered last, of those whose guards live. Never
+/// inlined: see `worker`'s module docs on thread-locals.
 #[inline(never)]
 fn entered() -> Option<Arc<Shared>> {
-    ENTERED.try_with(|e| e.borrow().clone()).ok().flatten()
+    ENTERED
+        .try_with(|e| e.borrow().last().map(|(_, shared)| Arc::clone(shared)))
+        .ok()
+        .flatten()
 }
 
-/// Makes `shared` the runtime this thread entered; gives the previous one.
+/// Enters `shared` on this thread, under guard number `guard`.
 #[inline(never)]
-fn set_entered(shared: Option<Arc<Shared>>) -> Option<Arc<Shared>> {
-    ENTERED
-        .try_with(|e| e.replace(shared.clone()))
-        .unwrap_or(None)
+fn push_entered(guard: u64, shared: Arc<Shared>) {
+    let _ = ENTERED.try_with(|e| e.borrow_mut().push((guard, shared)));
+}
+
+/// Leaves what guard number `guard` entered, wherever it is in the stack:
+/// guards may be dropped in any order.
+#[inline(never)]
+fn pop_entered(guard: u64) {
+    let left = ENTERED.try_with(|e| {
+        let mut entered = e.borrow_mut();
+        let at = entered.iter().rposition(|(g, _)| *g == guard)?;
+        Some(entered.remove(at))
+    });
+    // Dropped outside the borrow: the last reference may drop the runtime.
+    drop(left);
 }
 
 /// The guard of [`Runtime::enter`]: while it lives, [`go()`](crate::go)
-/// and the other free functions called from its thread use that runtime.
-/// Dropping it gives the thread back the runtime it used before.
+/// and the other free functions called from its thread use that runtime
+/// (the one entered last, of those whose guards live).
 #[must_use = "the runtime is the current one only while the guard lives"]
 pub struct EnterGuard<'a> {
-    previous: Option<Arc<Shared>>,
-    // Tied to the thread whose thread-local it restores, and to the runtime.
+    number: u64,
+    // Tied to the thread whose thread-local it changes, and to the runtime.
     _not_send: PhantomData<(*const (), &'a Runtime)>,
 }
 
 impl Drop for EnterGuard<'_> {
     fn drop(&mut self) {
-        set_entered(self.previous.take());
+        pop_entered(self.number);
     }
 }
 
@@ -112,8 +131,10 @@ impl Runtime {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn enter(&self) -> EnterGuard<'_> {
+        let number = GUARDS.fetch_add(1, Ordering::Relaxed);
+        push_entered(number, Arc::clone(&self.shared));
         EnterGuard {
-            previous: set_entered(Some(Arc::clone(&self.shared))),
+            number,
             _not_send: PhantomData,
         }
     }

@@ -16,9 +16,15 @@
 //!    run.
 //! 3. The thread that shut down waits for the workers (up to the timeout),
 //!    then unwinds what is left that it may: in the migrating mode every
-//!    goroutine that no worker is still running, parked or queued; in the
-//!    default mode the fresh ones only. Each unwound goroutine's destructors
-//!    run and its `JoinHandle` reports it cancelled.
+//!    goroutine that no worker is still running, parked or queued (on a
+//!    drain thread: a goroutine whose destructor waits while it unwinds
+//!    leaves its thread "panicking" meanwhile, or for good if the timeout
+//!    gives up on it); in the default mode the fresh ones only. Each
+//!    unwound goroutine's destructors run and its `JoinHandle` reports it
+//!    cancelled. A destructor that waits (parks) while its goroutine
+//!    unwinds is resumed when woken, or at the drain's next pass (each
+//!    millisecond: waits on time end without timers), and the unwind goes
+//!    on after it.
 //! 4. A worker still running a goroutine after the timeout is left to it:
 //!    that goroutine (and its thread) is leaked, not unwound under its feet,
 //!    and so, in the default mode, are the goroutines that started on it
@@ -178,7 +184,24 @@ impl Runtime {
             // Workers still unwinding their goroutines leave the rest.
             shared.abandoned.store(true, Ordering::Release);
         }
-        self.drain(deadline);
+        if shared.migrate {
+            // On a thread of its own: a destructor that waits while its
+            // goroutine unwinds leaves that thread "panicking" (the unwind
+            // is in flight) until it ends, for good if shutdown gives up on
+            // it, and it must not be the caller's.
+            let s = Arc::clone(shared);
+            let drained = thread::Builder::new()
+                .name(format!("{}-drain", shared.name))
+                .spawn(move || Runtime::drain(&s, deadline));
+            match drained {
+                Ok(handle) => {
+                    let _ = handle.join();
+                }
+                Err(_) => Runtime::drain(shared, deadline),
+            }
+        } else {
+            Runtime::drain(shared, deadline);
+        }
         shared.timers.clear();
     }
 
@@ -193,8 +216,7 @@ impl Runtime {
     /// if they never are. One whose destructor waits while it unwinds is
     /// run again every millisecond (its wait sees whether it is over) until
     /// `deadline`, then left parked: leaked.
-    fn drain(&self, deadline: Option<Instant>) {
-        let shared = &self.shared;
+    fn drain(shared: &Shared, deadline: Option<Instant>) {
         let mut lent: Vec<TaskRef> = Vec::new();
         loop {
             let running: Vec<*mut ()> = shared
@@ -212,7 +234,7 @@ impl Runtime {
             for task in queued {
                 if task.is_lent() || !(shared.migrate || task.is_fresh()) {
                     lent.push(task);
-                } else if self.unwind_here(task) {
+                } else if Self::unwind_here(shared, task) {
                     unwound += 1;
                 } else {
                     waiting += 1;
@@ -229,7 +251,7 @@ impl Runtime {
                 // `task.rs`): take it; one that is not parked is queued, or
                 // running.
                 if let Some(run) = task.take_parked() {
-                    if self.unwind_here(run) {
+                    if Self::unwind_here(shared, run) {
                         unwound += 1;
                     } else {
                         waiting += 1;
@@ -251,8 +273,7 @@ impl Runtime {
 
     /// Unwinds a goroutine whose run reference we hold, on this thread, or
     /// goes on unwinding it; returns whether it finished.
-    fn unwind_here(&self, task: TaskRef) -> bool {
-        let shared = &self.shared;
+    fn unwind_here(shared: &Shared, task: TaskRef) -> bool {
         // SAFETY: no worker runs it (workers have exited, or were not
         // running it and no longer take work), and we hold its run
         // reference, so this thread owns it now.

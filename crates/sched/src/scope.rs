@@ -213,8 +213,10 @@ impl<'scope> Scope<'scope, '_> {
     /// assert_eq!(total, 6);
     /// ```
     ///
-    /// # Panics
-    /// If the runtime has shut down.
+    /// Once its runtime has shut down (a destructor that the shutdown runs
+    /// may spawn), the goroutine is cancelled before it runs, as with
+    /// [`go()`](crate::go): its function is dropped, and `join` reports it
+    /// cancelled.
     #[track_caller]
     pub fn go<F, T>(&'scope self, f: F) -> ScopedJoinHandle<'scope, T>
     where
@@ -240,9 +242,6 @@ impl<'scope> Scope<'scope, '_> {
             }
         };
         let shared = crate::current::with_current(Arc::clone);
-        if shared.is_shutdown() {
-            panic!("cannot spawn a scoped goroutine: its runtime has shut down");
-        }
         let fiber = Fiber::Lazy {
             stack_size: shared.stack_size,
         };
@@ -254,7 +253,15 @@ impl<'scope> Scope<'scope, '_> {
         // (No worker at hand: the runtime reference is counted on its own.)
         let (task, handle) =
             unsafe { Task::spawn(&shared, None, None, Location::caller(), fiber, body) };
-        shared.start(task);
+        if shared.is_shutdown() {
+            // As `go` then (a destructor that shutdown runs may spawn): a
+            // goroutine cancelled before it ran, its function dropped here.
+            shared.count_in(None);
+            // SAFETY: never queued, so ours alone.
+            unsafe { task.unwind() };
+        } else {
+            shared.start(task);
+        }
         ScopedJoinHandle {
             handle,
             _scope: PhantomData,

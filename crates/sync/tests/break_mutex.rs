@@ -5,7 +5,6 @@
 //! waiters parked or handed the lock, forgotten guards; 1, 2 and 4 workers,
 //! both modes. A hang fails the process through a watchdog (exit 3).
 
-use std::cell::UnsafeCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -50,15 +49,14 @@ fn builder(migrating: bool) -> RuntimeBuilder {
     }
 }
 
-/// What the lock protects: a plain counter (non-atomic read-modify-write
-/// with a gap) and an "inside" flag that catches two owners at once.
+/// What the lock protects: a counter bumped by a load and a separate
+/// store with a gap (an update is lost if two owners overlap; atomics, so
+/// that a broken lock is a failed assertion, not a data race) and an
+/// "inside" flag that catches two owners at once.
 struct Guarded {
-    count: UnsafeCell<u64>,
+    count: AtomicU64,
     inside: AtomicBool,
 }
-// SAFETY: only touched under the Mutex (what the test checks).
-unsafe impl Send for Guarded {}
-unsafe impl Sync for Guarded {}
 
 fn critical(m: &Mutex<()>, g: &Guarded, overlaps: &AtomicUsize, yield_inside: bool) {
     let guard = m.lock();
@@ -79,15 +77,14 @@ fn enter_exit(g: &Guarded, overlaps: &AtomicUsize, yield_inside: bool) {
         }
     }
     let _leave = Leave(&g.inside);
-    // SAFETY: under the lock (if the lock works).
-    let v = unsafe { std::ptr::read_volatile(g.count.get()) };
+    let v = g.count.load(Ordering::Relaxed);
     for _ in 0..8 {
         std::hint::spin_loop();
     }
     if yield_inside {
         yield_now();
     }
-    unsafe { std::ptr::write_volatile(g.count.get(), v + 1) };
+    g.count.store(v + 1, Ordering::Relaxed);
 }
 
 /// Goroutines and plain threads, lock and try_lock, some yielding inside,
@@ -100,7 +97,7 @@ fn exclusion(workers: usize, migrating: bool) {
     const T: usize = 2;
     let m = Arc::new(Mutex::new(()));
     let g = Arc::new(Guarded {
-        count: UnsafeCell::new(0),
+        count: AtomicU64::new(0),
         inside: AtomicBool::new(false),
     });
     let overlaps = Arc::new(AtomicUsize::new(0));
@@ -152,9 +149,12 @@ fn exclusion(workers: usize, migrating: bool) {
     for t in threads {
         t.join().unwrap();
     }
-    let total = unsafe { *g.count.get() };
+    let total = g.count.load(Ordering::SeqCst);
     let overlaps = overlaps.load(Ordering::SeqCst);
-    assert_eq!(overlaps, 0, "two owners at once ({workers} workers, migrating {migrating})");
+    assert_eq!(
+        overlaps, 0,
+        "two owners at once ({workers} workers, migrating {migrating})"
+    );
     assert_eq!(total, ((G + T) * EACH) as u64, "lost increments");
     assert!(m.try_lock().is_some(), "the lock is free at the end");
     let _ = extra;
@@ -251,7 +251,10 @@ fn fairness_like_go() {
 fn queued_waiters_all_get_through_with_bargers() {
     let _w = watchdog(Duration::from_secs(60), "queued waiters");
     for round in 0..8 {
-        let rt = builder(round % 2 == 1).workers(1 + round % 4).build().unwrap();
+        let rt = builder(round % 2 == 1)
+            .workers(1 + round % 4)
+            .build()
+            .unwrap();
         let m = Arc::new(Mutex::new(0u64));
         let held = m.lock();
         let done = Arc::new(AtomicUsize::new(0));
@@ -293,7 +296,7 @@ fn drop_runtime_with_waiters_and_handoffs() {
         let rt = builder(migrating).workers(1 + round % 4).build().unwrap();
         let m = Arc::new(Mutex::new(()));
         let g = Arc::new(Guarded {
-            count: UnsafeCell::new(0),
+            count: AtomicU64::new(0),
             inside: AtomicBool::new(false),
         });
         let overlaps = Arc::new(AtomicUsize::new(0));
@@ -308,7 +311,7 @@ fn drop_runtime_with_waiters_and_handoffs() {
                     while !stop.load(Ordering::Relaxed) {
                         let guard = m.lock();
                         enter_exit(&g, &o, false);
-                        if (i + t) % 7 == 0 {
+                        if (i + t).is_multiple_of(7) {
                             thread::sleep(Duration::from_micros(1500));
                         }
                         drop(guard);
@@ -343,8 +346,15 @@ fn drop_runtime_with_waiters_and_handoffs() {
         for t in threads {
             t.join().unwrap();
         }
-        assert_eq!(overlaps.load(Ordering::SeqCst), 0, "two owners (round {round})");
-        assert!(m.try_lock().is_some(), "lock left held after drop (round {round})");
+        assert_eq!(
+            overlaps.load(Ordering::SeqCst),
+            0,
+            "two owners (round {round})"
+        );
+        assert!(
+            m.try_lock().is_some(),
+            "lock left held after drop (round {round})"
+        );
         // And it still parks and wakes correctly from threads.
         let held = m.lock();
         let m2 = m.clone();
@@ -406,7 +416,7 @@ fn woken_waiter_on_busy_worker() {
                 }
                 drop(g);
                 n += 1;
-                if n % 64 == 0 {
+                if n.is_multiple_of(64) {
                     yield_now();
                 }
             }
@@ -460,7 +470,7 @@ fn exclusion_with_handoffs() {
         let rt = builder(migrating).workers(2).build().unwrap();
         let m = Arc::new(Mutex::new(()));
         let g = Arc::new(Guarded {
-            count: UnsafeCell::new(0),
+            count: AtomicU64::new(0),
             inside: AtomicBool::new(false),
         });
         let overlaps = Arc::new(AtomicUsize::new(0));
@@ -516,11 +526,18 @@ fn exclusion_with_handoffs() {
         for t in threads {
             t.join().unwrap();
         }
-        assert_eq!(overlaps.load(Ordering::SeqCst), 0, "two owners (round {round})");
-        assert_eq!(unsafe { *g.count.get() }, ((G + 2) * EACH) as u64);
+        assert_eq!(
+            overlaps.load(Ordering::SeqCst),
+            0,
+            "two owners (round {round})"
+        );
+        assert_eq!(g.count.load(Ordering::SeqCst), ((G + 2) * EACH) as u64);
         assert!(m.try_lock().is_some());
         // A stale PARKED is allowed; a parked waiter is not (nobody waits).
         drop(m.lock());
-        assert!(!m.__has_parked_waiters(), "PARKED left set with nobody waiting");
+        assert!(
+            !m.__has_parked_waiters(),
+            "PARKED left set with nobody waiting"
+        );
     }
 }

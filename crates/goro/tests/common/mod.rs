@@ -1,6 +1,9 @@
-//! What the child-process tests of `soundness.rs` and `shutdown_edges.rs`
-//! share: `isolated` runs a test in a child process of its own (the cases
-//! crashed, or may, before their fix), and a child's helpers.
+//! What the child-process tests (`soundness.rs`, `shutdown_edges.rs`,
+//! `break_review.rs`) share: `isolated` runs a test in a child process of
+//! its own (the cases crashed, or may, before their fix), and a child's
+//! helpers.
+
+#![allow(dead_code)] // each test binary uses some of them
 
 use std::io::Read;
 use std::process::{Command, Stdio};
@@ -26,7 +29,15 @@ pub(crate) fn isolated(name: &str, body: impl FnOnce()) {
     }
     let start = Instant::now();
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([name, "--exact", "--test-threads=1", "--nocapture"])
+        // `--include-ignored`: the parent may be an ignored case run on
+        // request, and the child must run it too.
+        .args([
+            name,
+            "--exact",
+            "--include-ignored",
+            "--test-threads=1",
+            "--nocapture",
+        ])
         .env(CHILD, name)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
