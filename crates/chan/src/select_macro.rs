@@ -35,14 +35,16 @@
 /// * `send(tx, value) -> res => expr`: `res` is `Result<(), SendError<T>>`.
 ///   `value` is evaluated only if this arm is chosen: an arm that is not
 ///   chosen sends nothing.
-/// * `default => expr`: run when no operation is ready now; the select then
-///   never waits.
+/// * `default => expr` (or `default() => expr`): run when no operation is
+///   ready now; the select then never waits.
 /// * `default(timeout) => expr`: run when no operation is ready within
 ///   `timeout`.
 ///
 /// Among several ready operations one is chosen uniformly at random. A
 /// closed channel's arm is always ready. Channel expressions are borrowed,
-/// and may be temporaries (`recv(after(d))`). The macro is an expression
+/// and may be or contain temporaries (`recv(after(d))`,
+/// `recv(opt.unwrap_or(&never()))`), which live until the select ends. An
+/// operation's arguments may end with a comma. The macro is an expression
 /// whose value is the chosen arm's.
 #[macro_export]
 macro_rules! select {
@@ -62,36 +64,36 @@ macro_rules! select {
 macro_rules! __select {
     // ---- parsing: recv arms
     (@parse [$($arms:tt)*] $def:tt ($id:ident $($ids:ident)*)
-        recv($r:expr) -> $p:pat => $body:block, $($rest:tt)*) => {
+        recv($r:expr $(,)?) -> $p:pat => $body:block, $($rest:tt)*) => {
         $crate::__select!(@parse [$($arms)* (recv $id $r, (), $p, $body)] $def ($($ids)*) $($rest)*)
     };
     (@parse [$($arms:tt)*] $def:tt ($id:ident $($ids:ident)*)
-        recv($r:expr) -> $p:pat => $body:block $($rest:tt)*) => {
+        recv($r:expr $(,)?) -> $p:pat => $body:block $($rest:tt)*) => {
         $crate::__select!(@parse [$($arms)* (recv $id $r, (), $p, $body)] $def ($($ids)*) $($rest)*)
     };
     (@parse [$($arms:tt)*] $def:tt ($id:ident $($ids:ident)*)
-        recv($r:expr) -> $p:pat => $body:expr, $($rest:tt)*) => {
+        recv($r:expr $(,)?) -> $p:pat => $body:expr, $($rest:tt)*) => {
         $crate::__select!(@parse [$($arms)* (recv $id $r, (), $p, $body)] $def ($($ids)*) $($rest)*)
     };
     (@parse [$($arms:tt)*] $def:tt ($id:ident $($ids:ident)*)
-        recv($r:expr) -> $p:pat => $body:expr) => {
+        recv($r:expr $(,)?) -> $p:pat => $body:expr) => {
         $crate::__select!(@parse [$($arms)* (recv $id $r, (), $p, $body)] $def ($($ids)*))
     };
     // ---- parsing: send arms
     (@parse [$($arms:tt)*] $def:tt ($id:ident $($ids:ident)*)
-        send($s:expr, $v:expr) -> $p:pat => $body:block, $($rest:tt)*) => {
+        send($s:expr, $v:expr $(,)?) -> $p:pat => $body:block, $($rest:tt)*) => {
         $crate::__select!(@parse [$($arms)* (send $id $s, ($v), $p, $body)] $def ($($ids)*) $($rest)*)
     };
     (@parse [$($arms:tt)*] $def:tt ($id:ident $($ids:ident)*)
-        send($s:expr, $v:expr) -> $p:pat => $body:block $($rest:tt)*) => {
+        send($s:expr, $v:expr $(,)?) -> $p:pat => $body:block $($rest:tt)*) => {
         $crate::__select!(@parse [$($arms)* (send $id $s, ($v), $p, $body)] $def ($($ids)*) $($rest)*)
     };
     (@parse [$($arms:tt)*] $def:tt ($id:ident $($ids:ident)*)
-        send($s:expr, $v:expr) -> $p:pat => $body:expr, $($rest:tt)*) => {
+        send($s:expr, $v:expr $(,)?) -> $p:pat => $body:expr, $($rest:tt)*) => {
         $crate::__select!(@parse [$($arms)* (send $id $s, ($v), $p, $body)] $def ($($ids)*) $($rest)*)
     };
     (@parse [$($arms:tt)*] $def:tt ($id:ident $($ids:ident)*)
-        send($s:expr, $v:expr) -> $p:pat => $body:expr) => {
+        send($s:expr, $v:expr $(,)?) -> $p:pat => $body:expr) => {
         $crate::__select!(@parse [$($arms)* (send $id $s, ($v), $p, $body)] $def ($($ids)*))
     };
     // ---- parsing: default arms (at most one)
@@ -107,16 +109,19 @@ macro_rules! __select {
     (@parse $arms:tt [] $ids:tt default => $body:expr) => {
         $crate::__select!(@parse $arms [(now) $body] $ids)
     };
-    (@parse $arms:tt [] $ids:tt default($t:expr) => $body:block, $($rest:tt)*) => {
+    (@parse $arms:tt [] $ids:tt default() => $($rest:tt)*) => {
+        $crate::__select!(@parse $arms [] $ids default => $($rest)*)
+    };
+    (@parse $arms:tt [] $ids:tt default($t:expr $(,)?) => $body:block, $($rest:tt)*) => {
         $crate::__select!(@parse $arms [(timeout $t) $body] $ids $($rest)*)
     };
-    (@parse $arms:tt [] $ids:tt default($t:expr) => $body:block $($rest:tt)*) => {
+    (@parse $arms:tt [] $ids:tt default($t:expr $(,)?) => $body:block $($rest:tt)*) => {
         $crate::__select!(@parse $arms [(timeout $t) $body] $ids $($rest)*)
     };
-    (@parse $arms:tt [] $ids:tt default($t:expr) => $body:expr, $($rest:tt)*) => {
+    (@parse $arms:tt [] $ids:tt default($t:expr $(,)?) => $body:expr, $($rest:tt)*) => {
         $crate::__select!(@parse $arms [(timeout $t) $body] $ids $($rest)*)
     };
-    (@parse $arms:tt [] $ids:tt default($t:expr) => $body:expr) => {
+    (@parse $arms:tt [] $ids:tt default($t:expr $(,)?) => $body:expr) => {
         $crate::__select!(@parse $arms [(timeout $t) $body] $ids)
     };
     (@parse $arms:tt [$($def:tt)+] $ids:tt default $($rest:tt)*) => {
@@ -137,26 +142,31 @@ macro_rules! __select {
     };
 
     // ---- building
-    (@build [$(($kind:ident $id:ident $chan:expr, ($($v:expr)?), $p:pat, $body:expr))*] $def:tt) => {{
-        let mut __sel = $crate::Select::new();
-        $(
-            let $id = (&$chan, 0usize);
-            let $id = ($id.0, __sel.$kind($id.0));
-        )*
-        $crate::__select!(@run __sel $def __op {
-            let __index = __op.index();
-            $(
-                if __index == $id.1 {
-                    match $crate::__select!(@complete $kind __op ($id.0) ($($v)?)) {
-                        $p => $body,
+    // The channels are borrowed in a `match` scrutinee, whose temporaries
+    // live to the end of the `match`: `recv(opt.unwrap_or(&never()))`.
+    (@build [$(($kind:ident $id:ident $chan:expr, ($($v:expr)?), $p:pat, $body:expr))*] $def:tt) => {
+        match ($(&$chan,)*) {
+            ($($id,)*) => {
+                let mut __sel = $crate::Select::new();
+                $(
+                    let $id = ($id, __sel.$kind($id));
+                )*
+                $crate::__select!(@run __sel $def __op {
+                    let __index = __op.index();
+                    $(
+                        if __index == $id.1 {
+                            match $crate::__select!(@complete $kind __op ($id.0) ($($v)?)) {
+                                $p => $body,
+                            }
+                        } else
+                    )*
+                    {
+                        ::core::unreachable!("select! chose an operation it did not register")
                     }
-                } else
-            )*
-            {
-                ::core::unreachable!("select! chose an operation it did not register")
+                })
             }
-        })
-    }};
+        }
+    };
 
     (@run $sel:ident [] $op:ident $dispatch:block) => {{
         let $op = $sel.select();

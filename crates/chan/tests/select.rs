@@ -1001,3 +1001,38 @@ fn a_panic_in_a_select_send_value_leaves_the_channel_as_it_was() {
         }
     }
 }
+
+/// `select!` takes the grammar crossbeam's does (issue 17, bug 5): a
+/// temporary in a channel expression lives for the whole select, `default()`
+/// is a default without a timeout, and an operation's arguments may end
+/// with a comma.
+#[test]
+fn select_macro_takes_crossbeams_grammar() {
+    let _rt = crate::mode::enter();
+    let (tx, rx) = bounded::<u32>(1);
+    tx.send(1).unwrap();
+    let maybe: Option<&goro_chan::Receiver<u32>> = None;
+    // A temporary (`never()`) borrowed inside the channel expression.
+    let got = select! {
+        recv(maybe.unwrap_or(&goro_chan::never())) -> _ => 0,
+        recv(rx,) -> v => v.unwrap(),
+    };
+    assert_eq!(got, 1);
+    // `default()` and trailing commas in every operation.
+    let got = select! {
+        recv(rx,) -> _ => 0,
+        default() => 7,
+    };
+    assert_eq!(got, 7);
+    let got = select! {
+        send(tx, 5,) -> r => { r.unwrap(); 5 }
+        default(Duration::from_millis(1),) => 0,
+    };
+    assert_eq!(got, 5);
+    assert_eq!(rx.try_recv(), Ok(5));
+    let got = select! {
+        recv(rx) -> _ => 0,
+        default(Duration::from_millis(1),) => 9,
+    };
+    assert_eq!(got, 9);
+}
