@@ -107,12 +107,21 @@ impl<T> Ring<T> {
                     .is_some_and(|bytes| bytes <= isize::MAX as usize)
             })
             .unwrap_or_else(|| panic!("channel capacity {cap} is out of range"));
-        let slots = (0..cap)
-            .map(|i| Slot {
-                stamp: AtomicUsize::new(i),
-                value: UnsafeCell::new(MaybeUninit::uninit()),
-            })
-            .collect();
+        // Asked of the allocator first: a buffer it cannot give is a panic
+        // that names the capacity, as Go's "makechan: size out of range",
+        // not an abort of the process.
+        let mut slots = Vec::new();
+        if slots.try_reserve_exact(cap).is_err() {
+            panic!(
+                "channel capacity {cap} is out of range: its buffer ({} bytes) cannot be allocated",
+                cap.saturating_mul(size_of::<Slot<T>>())
+            );
+        }
+        slots.extend((0..cap).map(|i| Slot {
+            stamp: AtomicUsize::new(i),
+            value: UnsafeCell::new(MaybeUninit::uninit()),
+        }));
+        let slots = slots.into_boxed_slice();
         Ring {
             head: CachePadded::new(AtomicUsize::new(0)),
             tail: CachePadded::new(AtomicUsize::new(0)),
@@ -497,6 +506,13 @@ mod tests {
         };
         let msg = err.downcast_ref::<String>().unwrap();
         assert!(msg.contains("out of range"), "{msg}");
+        // Within the arithmetic limits, but more than any allocator gives
+        // (issue 17, bug 6: it aborted the process).
+        let Err(err) = std::panic::catch_unwind(|| Ring::<u64>::new(1 << 40)) else {
+            panic!("a ring of 2^40 slots");
+        };
+        let msg = err.downcast_ref::<String>().unwrap();
+        assert!(msg.contains("cannot be allocated"), "{msg}");
     }
 
     #[test]

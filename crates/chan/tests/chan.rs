@@ -433,3 +433,21 @@ fn try_recv_never_misses_a_value_whose_send_finished() {
         );
     }
 }
+
+/// A capacity whose buffer cannot be allocated is a panic that names it,
+/// as Go's "makechan: size out of range", not an abort (issue 17, bug 6).
+#[test]
+fn a_capacity_too_large_to_allocate_panics_with_its_size() {
+    let _rt = crate::mode::enter();
+    for cap in [1usize << 40, usize::MAX / 2] {
+        let err = std::panic::catch_unwind(|| bounded::<u64>(cap)).unwrap_err();
+        let msg = err
+            .downcast_ref::<String>()
+            .expect("a formatted message");
+        assert!(msg.contains(&cap.to_string()) && msg.contains("out of range"), "{msg}");
+    }
+    // The process goes on: a channel of sane size still works.
+    let (tx, rx) = bounded::<u64>(4);
+    tx.send(1).unwrap();
+    assert_eq!(rx.recv().unwrap(), 1);
+}
