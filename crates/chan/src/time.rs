@@ -38,6 +38,11 @@ pub use goro_sched::sleep;
 /// ```
 pub fn after(d: Duration) -> Receiver<Instant> {
     let (tx, rx) = never_closing(1);
+    if d.is_zero() {
+        // Ready at once, as Go's: a `select!` with a default sees it.
+        let _ = tx.try_send(Instant::now());
+        return rx;
+    }
     call_at(deadline(d), move || {
         let _ = tx.try_send(Instant::now());
     });
@@ -81,6 +86,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// A single event in the future (Go's `time.Timer`): its channel receives the
 /// time when it fires, unless it is stopped first.
 ///
+/// As in Go 1.23 and later, [`stop`](Timer::stop) and [`reset`](Timer::reset)
+/// leave no stale value behind: once either returns, the channel receives
+/// nothing from before the call.
+///
 /// ```
 /// use std::time::Duration;
 /// use goro_chan::time::Timer;
@@ -98,9 +107,23 @@ pub struct Timer {
 
 struct TimerInner {
     tx: Sender<Instant>,
+    /// A receiver of `tx`, for `stop` and `reset` to take a stale value.
+    rx: Receiver<Instant>,
     /// `after_func`'s function, run in its own goroutine when the timer fires.
     func: Option<Arc<dyn Fn() + Send + Sync>>,
-    handle: Mutex<Option<TimerHandle>>,
+    state: Mutex<TimerState>,
+}
+
+struct TimerState {
+    handle: Option<TimerHandle>,
+    /// Bumped by every arming, stop and reset: a firing of an earlier one
+    /// (already on its way when the timer was stopped) does nothing.
+    generation: u64,
+    /// Armed since the last stop (pending, or fired and perhaps not yet
+    /// received).
+    armed: bool,
+    /// The current arming has fired.
+    fired: bool,
 }
 
 impl Timer {
@@ -123,27 +146,21 @@ impl Timer {
         let timer = Timer {
             inner: Arc::new(TimerInner {
                 tx,
+                rx: rx.clone(),
                 func,
-                handle: Mutex::new(None),
+                state: Mutex::new(TimerState {
+                    handle: None,
+                    generation: 0,
+                    armed: false,
+                    fired: false,
+                }),
             }),
             rx,
         };
-        timer.arm(d);
+        let mut state = lock(&timer.inner.state);
+        TimerInner::arm(&timer.inner, &mut state, d);
+        drop(state);
         timer
-    }
-
-    fn arm(&self, d: Duration) {
-        let inner = self.inner.clone();
-        let handle = call_at(deadline(d), move || match &inner.func {
-            Some(func) => {
-                let func = func.clone();
-                drop(goro_sched::go(move || func()));
-            }
-            None => {
-                let _ = inner.tx.try_send(Instant::now());
-            }
-        });
-        *lock(&self.inner.handle) = Some(handle);
     }
 
     /// The channel the time is sent on when the timer fires (for a timer of
@@ -177,9 +194,8 @@ impl Timer {
     /// assert!(timer.chan().try_recv().is_err()); // and never fires
     /// ```
     pub fn stop(&self) -> bool {
-        lock(&self.inner.handle)
-            .as_ref()
-            .is_some_and(TimerHandle::cancel)
+        let mut state = lock(&self.inner.state);
+        self.inner.disarm(&mut state)
     }
 
     /// Makes the timer fire after `d` (again); returns whether it was still
@@ -195,17 +211,70 @@ impl Timer {
     /// timer.chan().recv().unwrap();
     /// ```
     pub fn reset(&self, d: Duration) -> bool {
-        let was_pending = self.stop();
-        self.arm(d);
+        let mut state = lock(&self.inner.state);
+        let was_pending = self.inner.disarm(&mut state);
+        TimerInner::arm(&self.inner, &mut state, d);
         was_pending
+    }
+}
+
+impl TimerInner {
+    /// Arms the timer to fire after `d` (at once if `d` is zero: a channel
+    /// that is ready when `new` or `reset` returns, as Go's).
+    fn arm(this: &Arc<TimerInner>, state: &mut TimerState, d: Duration) {
+        state.generation += 1;
+        state.armed = true;
+        state.fired = false;
+        if d.is_zero() {
+            state.handle = None;
+            this.fire(state);
+            return;
+        }
+        let inner = this.clone();
+        let generation = state.generation;
+        state.handle = Some(call_at(deadline(d), move || {
+            let mut state = lock(&inner.state);
+            if state.generation == generation {
+                inner.fire(&mut state);
+            }
+        }));
+    }
+
+    /// Sends the time, or starts `after_func`'s function; under the lock,
+    /// so that `stop` and `reset` see it done or not begun.
+    fn fire(&self, state: &mut TimerState) {
+        state.fired = true;
+        match &self.func {
+            Some(func) => {
+                let func = func.clone();
+                drop(goro_sched::go(move || func()));
+            }
+            None => {
+                let _ = self.tx.try_send(Instant::now());
+            }
+        }
+    }
+
+    /// Stops the timer and takes back a value it sent that nobody received;
+    /// returns whether it was pending: not fired, or fired and not received
+    /// (Go 1.23's rule).
+    fn disarm(&self, state: &mut TimerState) -> bool {
+        state.generation += 1;
+        if let Some(handle) = state.handle.take() {
+            handle.cancel();
+        }
+        let armed = std::mem::take(&mut state.armed);
+        let unreceived = self.func.is_none() && self.rx.try_recv().is_ok();
+        armed && (!state.fired || unreceived)
     }
 }
 
 impl fmt::Debug for Timer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let pending = lock(&self.inner.handle)
-            .as_ref()
-            .is_some_and(TimerHandle::is_pending);
+        let pending = {
+            let state = lock(&self.inner.state);
+            state.armed && !state.fired
+        };
         f.debug_struct("Timer").field("pending", &pending).finish()
     }
 }
@@ -238,7 +307,9 @@ pub fn after_func(d: Duration, f: impl Fn() + Send + Sync + 'static) -> Timer {
 
 /// Ticks at a fixed period (Go's `time.Ticker`): its channel receives the
 /// time every period. A slow receiver misses ticks instead of getting a
-/// burst. Dropping the ticker stops it.
+/// burst. Dropping the ticker stops it. As in Go 1.23 and later, once
+/// [`stop`](Ticker::stop) or [`reset`](Ticker::reset) returns, the channel
+/// receives no tick from before the call.
 ///
 /// ```
 /// use std::time::Duration;
@@ -330,7 +401,6 @@ impl Ticker {
     ///
     /// let ticker = goro_chan::time::Ticker::new(Duration::from_millis(10));
     /// ticker.stop();
-    /// let _ = ticker.chan().try_recv(); // a tick that came before `stop`, if any
     /// let next = ticker.chan().recv_timeout(Duration::from_millis(30));
     /// assert_eq!(next, Err(RecvTimeoutError::Timeout)); // no more ticks, still open
     /// ```
@@ -341,6 +411,9 @@ impl Ticker {
         if let Some(handle) = state.handle.take() {
             handle.cancel();
         }
+        // No stale tick after `stop` returns (Go 1.23): a tick is sent
+        // under this lock, so none is on its way.
+        let _ = self.rx.try_recv();
     }
 
     /// Restarts the ticks with period `d`, the first one `d` from now.
@@ -365,6 +438,8 @@ impl Ticker {
         state.stopped = false;
         state.period = d;
         state.next = deadline(d);
+        // As in `stop`: no tick from before the reset is received after it.
+        let _ = self.rx.try_recv();
         TickerInner::arm(&self.inner, &mut state);
     }
 

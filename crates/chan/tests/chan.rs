@@ -441,10 +441,11 @@ fn a_capacity_too_large_to_allocate_panics_with_its_size() {
     let _rt = crate::mode::enter();
     for cap in [1usize << 40, usize::MAX / 2] {
         let err = std::panic::catch_unwind(|| bounded::<u64>(cap)).unwrap_err();
-        let msg = err
-            .downcast_ref::<String>()
-            .expect("a formatted message");
-        assert!(msg.contains(&cap.to_string()) && msg.contains("out of range"), "{msg}");
+        let msg = err.downcast_ref::<String>().expect("a formatted message");
+        assert!(
+            msg.contains(&cap.to_string()) && msg.contains("out of range"),
+            "{msg}"
+        );
     }
     // The process goes on: a channel of sane size still works.
     let (tx, rx) = bounded::<u64>(4);

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use goro_chan::time::{Ticker, Timer, after, after_func, tick};
-use goro_chan::{RecvTimeoutError, TryRecvError};
+use goro_chan::{RecvTimeoutError, TryRecvError, select};
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -108,4 +108,74 @@ fn many_timers_fire() {
     for rx in rxs {
         rx.recv().unwrap();
     }
+}
+
+/// `after(ZERO)` (and a timer of zero) is ready at once: a `select!` with a
+/// default sees it (issue 17: it took the default 90 times in 100).
+#[test]
+fn a_zero_duration_is_ready_at_once() {
+    let _rt = crate::mode::enter();
+    for _ in 0..100 {
+        let got = select! {
+            recv(after(Duration::ZERO)) -> v => v.is_ok(),
+            default => false,
+        };
+        assert!(got, "after(ZERO) was not ready");
+        let timer = Timer::new(Duration::ZERO);
+        assert!(timer.chan().try_recv().is_ok());
+        timer.reset(Duration::ZERO);
+        assert!(timer.chan().try_recv().is_ok());
+    }
+}
+
+/// Go 1.23's timer channels: once `stop` or `reset` returns, nothing from
+/// before the call is received, even when the timer had fired and its
+/// value sat unreceived; and `stop` says true then (not received yet).
+#[test]
+fn stop_and_reset_leave_no_stale_value() {
+    let _rt = crate::mode::enter();
+    for round in 0..200u32 {
+        let timer = Timer::new(Duration::from_micros(u64::from(round % 5) * 20));
+        // Let it fire, or not, around the stop.
+        if round % 2 == 0 {
+            std::thread::sleep(Duration::from_micros(50));
+        }
+        let start = Instant::now();
+        if round % 3 == 0 {
+            timer.stop();
+            assert!(timer.chan().try_recv().is_err(), "a stale value after stop");
+        } else {
+            timer.reset(Duration::from_secs(3600));
+            assert!(
+                timer.chan().try_recv().is_err(),
+                "a stale value after reset"
+            );
+            assert!(timer.stop());
+        }
+        assert!(start.elapsed() < Duration::from_secs(60));
+    }
+    // Fired and not received: `stop` reports it pending, and takes it.
+    let timer = Timer::new(Duration::from_millis(1));
+    while timer.chan().is_empty() {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert!(
+        timer.stop(),
+        "fired but not received: still pending, as Go 1.23"
+    );
+    assert!(timer.chan().try_recv().is_err());
+    // Received: `stop` says false.
+    let timer = Timer::new(Duration::from_millis(1));
+    timer.chan().recv().unwrap();
+    assert!(!timer.stop());
+    // A ticker's stop and reset as well.
+    let ticker = Ticker::new(Duration::from_millis(1));
+    ticker.chan().recv().unwrap();
+    while ticker.chan().is_empty() {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    ticker.stop();
+    assert!(ticker.chan().try_recv().is_err(), "a stale tick after stop");
+    ticker.reset(Duration::from_secs(3600));
+    assert!(ticker.chan().try_recv().is_err());
 }
