@@ -1011,7 +1011,8 @@ fn select_macro_takes_crossbeams_grammar() {
     let _rt = crate::mode::enter();
     let (tx, rx) = bounded::<u32>(1);
     tx.send(1).unwrap();
-    let maybe: Option<&goro_chan::Receiver<u32>> = None;
+    // Not known to be `None` here (clippy would see through a literal).
+    let maybe: Option<&goro_chan::Receiver<u32>> = std::hint::black_box(None);
     // A temporary (`never()`) borrowed inside the channel expression.
     let got = select! {
         recv(maybe.unwrap_or(&goro_chan::never())) -> _ => 0,
