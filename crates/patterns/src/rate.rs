@@ -74,12 +74,19 @@ impl RateLimiter {
     /// ```
     ///
     /// # Panics
-    /// If `per_second` is not above 0 (or is NaN), or `burst` is 0: such a
-    /// limiter would never let a waiter through.
+    /// If `per_second` is not above 0 (or is NaN), or so small that the time
+    /// between two events does not fit a `Duration` (below about 1.7e-20:
+    /// once in 584 billion years), or `burst` is 0: such a limiter would
+    /// never let a waiter through.
     pub fn new(per_second: f64, burst: usize) -> RateLimiter {
         assert!(
             per_second > 0.0,
             "RateLimiter::new: per_second must be above 0 (got {per_second})"
+        );
+        assert!(
+            per_second.is_infinite() || Duration::try_from_secs_f64(1.0 / per_second).is_ok(),
+            "RateLimiter::new: per_second {per_second} is too small: the time between two \
+             events does not fit a Duration"
         );
         assert!(
             burst > 0,
@@ -180,7 +187,9 @@ impl RateLimiter {
             -bucket.tokens
         };
         if debt > 0.0 {
-            sleep(Duration::from_secs_f64(debt / self.per_second));
+            // Waiters queued far enough ahead may owe more time than a
+            // `Duration` holds: they wait for good.
+            sleep(Duration::try_from_secs_f64(debt / self.per_second).unwrap_or(Duration::MAX));
         }
         Ok(())
     }

@@ -172,3 +172,18 @@ fn a_burst_of_zero_is_refused() {
     let _rt = crate::mode::enter();
     let _ = RateLimiter::new(1.0, 0);
 }
+
+/// A rate whose interval does not fit a `Duration` is refused at `new`,
+/// with a message (issue 20: `new(1e-300, 1)` was accepted and its second
+/// `wait()` panicked in std's float conversion); the smallest rate that
+/// fits is accepted, and a waiter on it is not woken (checked without
+/// waiting: `allow` refuses).
+#[test]
+#[should_panic(expected = "is too small: the time between two events does not fit a Duration")]
+fn a_rate_too_small_for_a_duration_is_refused() {
+    let _rt = crate::mode::enter();
+    let limiter = RateLimiter::new(1e-19, 1);
+    assert!(limiter.allow());
+    assert!(!limiter.allow());
+    drop(RateLimiter::new(1e-300, 1));
+}

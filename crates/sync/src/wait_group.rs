@@ -80,12 +80,22 @@ impl WaitGroup {
     ///
     /// # Panics
     /// With "sync: negative WaitGroup counter" if the counter goes below
-    /// zero, as Go.
+    /// zero, as Go; with "sync: WaitGroup counter overflow" past
+    /// `isize::MAX`. Either way the counter is left as it was.
     pub fn add(&self, delta: isize) {
-        let count = self.inner.count.fetch_add(delta, Ordering::AcqRel) + delta;
-        if count < 0 {
-            panic!("sync: negative WaitGroup counter");
-        }
+        let before = self.inner.count.fetch_add(delta, Ordering::AcqRel);
+        let count = match before.checked_add(delta) {
+            Some(count) if count >= 0 => count,
+            out_of_range => {
+                // Taken back before the panic: one `add` in the wrong never
+                // leaves the counter wrapped or negative for the others.
+                self.inner.count.fetch_sub(delta, Ordering::AcqRel);
+                match out_of_range {
+                    None => panic!("sync: WaitGroup counter overflow ({before} + {delta})"),
+                    Some(_) => panic!("sync: negative WaitGroup counter"),
+                }
+            }
+        };
         if count == 0 && delta != 0 {
             let all = self.inner.waiters.lock().drain();
             all.grant_all(ZERO);

@@ -564,3 +564,29 @@ fn barrier_has_exactly_one_leader_per_round() {
     assert!(Barrier::new(0).wait().is_leader());
     assert!(Barrier::new(1).wait().is_leader());
 }
+
+/// An `add` past `isize::MAX` panics with its own message and leaves the
+/// counter as it was (issue 20: it reported "negative WaitGroup counter"
+/// and left the counter wrapped); so does one below zero.
+#[test]
+fn a_waitgroup_overflow_panics_and_leaves_the_counter() {
+    let _rt = crate::mode::enter();
+    let wg = WaitGroup::new();
+    wg.add(isize::MAX);
+    let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| wg.add(1))).unwrap_err();
+    let msg = err.downcast_ref::<String>().expect("a formatted message");
+    assert!(msg.contains("WaitGroup counter overflow"), "{msg}");
+    assert_eq!(wg.count(), isize::MAX as usize);
+    wg.add(-isize::MAX);
+    assert_eq!(wg.count(), 0);
+    let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| wg.add(-1))).unwrap_err();
+    assert_eq!(
+        err.downcast_ref::<&str>().copied(),
+        Some("sync: negative WaitGroup counter")
+    );
+    assert_eq!(wg.count(), 0);
+    wg.add(1);
+    let w = wg.clone();
+    go(move || w.done());
+    wg.wait();
+}
