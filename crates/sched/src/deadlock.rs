@@ -12,10 +12,12 @@ static RUNTIMES: Mutex<Vec<std::sync::Weak<Shared>>> = Mutex::new(Vec::new());
 
 /// Counts a new runtime among every runtime's.
 pub(crate) fn register(shared: &Arc<Shared>) {
-    RUNTIMES
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(Arc::downgrade(shared));
+    let mut runtimes = RUNTIMES.lock().unwrap_or_else(|e| e.into_inner());
+    // The dropped ones go now: each `Weak` keeps its runtime's allocation,
+    // and a program that builds and drops runtimes would grow by one each
+    // time (issue 20; only the deadlock check pruned them, when enabled).
+    runtimes.retain(|w| w.strong_count() > 0);
+    runtimes.push(Arc::downgrade(shared));
 }
 
 /// Every runtime not yet dropped.
