@@ -42,8 +42,9 @@ pub struct RuntimeBuilder {
 }
 
 impl RuntimeBuilder {
-    /// The number of worker threads (Go's `GOMAXPROCS`). Default: the
-    /// `GORO_MAXPROCS` environment variable, else the number of CPUs.
+    /// The number of worker threads (Go's `GOMAXPROCS`), 1 to 1,024 (Go's
+    /// limit too). Default: the `GORO_MAXPROCS` environment variable, else
+    /// the number of CPUs (at most 1,024).
     ///
     /// ```
     /// use goro_sched::Runtime;
@@ -51,6 +52,7 @@ impl RuntimeBuilder {
     /// let rt = Runtime::builder().workers(3).build()?;
     /// assert_eq!(rt.stats().workers, 3);
     /// assert!(Runtime::builder().workers(0).build().is_err());
+    /// assert!(Runtime::builder().workers(100_000).build().is_err());
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn workers(mut self, n: usize) -> RuntimeBuilder {
@@ -187,15 +189,25 @@ impl RuntimeBuilder {
     /// ```
     ///
     /// # Errors
-    /// `InvalidInput` for zero workers, a bad `GORO_MAXPROCS` or a stack size
-    /// out of range, each with a message naming the setting; the OS error if
-    /// a worker thread cannot be started.
+    /// `InvalidInput` for zero workers or more than 1,024, a bad
+    /// `GORO_MAXPROCS` or a stack size out of range, each with a message
+    /// naming the setting; the OS error if a worker thread cannot be
+    /// started.
     pub fn build(self) -> io::Result<Runtime> {
         let workers = match self.workers {
             Some(0) => {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidInput,
                     "Runtime::builder().workers(0): a runtime needs at least one worker",
+                ));
+            }
+            Some(n) if n > MAX_WORKERS => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "Runtime::builder().workers({n}): at most {MAX_WORKERS} workers \
+                         (each is a thread; more than the CPUs only take turns)"
+                    ),
                 ));
             }
             Some(n) => n,
@@ -220,15 +232,22 @@ impl RuntimeBuilder {
     }
 }
 
-/// Reads `GORO_MAXPROCS`; the number of CPUs when unset.
+/// The most workers a runtime may have, as Go's `_MaxGomaxprocs`.
+pub(crate) const MAX_WORKERS: usize = 1024;
+
+/// Reads `GORO_MAXPROCS`; the number of CPUs when unset (at most
+/// `MAX_WORKERS`).
 pub(crate) fn maxprocs_from_env() -> io::Result<usize> {
     match std::env::var("GORO_MAXPROCS") {
-        Err(std::env::VarError::NotPresent) => Ok(num_cpus::get().max(1)),
+        Err(std::env::VarError::NotPresent) => Ok(num_cpus::get().clamp(1, MAX_WORKERS)),
         Ok(v) => match v.trim().parse::<usize>() {
-            Ok(n) if n > 0 => Ok(n),
+            Ok(n) if (1..=MAX_WORKERS).contains(&n) => Ok(n),
             _ => Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("GORO_MAXPROCS must be a positive whole number of workers, not `{v}`"),
+                format!(
+                    "GORO_MAXPROCS must be a whole number of workers from 1 to {MAX_WORKERS}, \
+                     not `{v}`"
+                ),
             )),
         },
         Err(e) => Err(io::Error::new(

@@ -708,6 +708,13 @@ impl WorkerCtx {
                 continue;
             }
             let victim = &self.shared.workers[index];
+            // An empty queue is not "left alone" (that would make this
+            // worker's next sleep a patient one, with a timeout: idle
+            // runtimes of many workers woke for good, issue 20), nor worth
+            // a steal, which pins crossbeam's epoch.
+            if victim.stealer.nothing_to_steal(self.shared.migrate) {
+                continue;
+            }
             if patient && self.leave_alone(index, &watch) || !self.fresh_aged(index, &mut now) {
                 self.left_alone.set(true);
                 continue;
@@ -807,12 +814,17 @@ impl WorkerCtx {
                 // a slow search (a debug build, many slots) might otherwise
                 // never get past it, leaving stuck workers' short queues
                 // alone for good.
+                if now - start > SPIN && watched {
+                    break None;
+                }
+                // Checked apart from the end: when eight searches take a
+                // window or more (many slots, busy cores), a new window at
+                // every check kept the end from ever being looked at, and
+                // idle workers spun for good (issue 20).
                 if now - window >= PATIENCE {
                     window = now;
                     self.watch_others(false);
                     watched = true;
-                } else if now - start > SPIN && watched {
-                    break None;
                 }
             }
             std::hint::spin_loop();
