@@ -2,8 +2,9 @@
 # The whole test suite: what README.md calls "the tests" and .ci/run runs.
 # Debug and release builds (the release run includes the million-coroutine
 # scale test); the runtime, channel, sync and pattern tests once more in the
-# migrating mode;
-# the fiber suite once more with the mprotect guard fallback forced.
+# migrating mode; the fiber suite once more with the mprotect guard fallback
+# forced; the release suite once more with both cores kept busy by another
+# process, so that tests with thin timing margins fail here, not for users.
 set -euxo pipefail
 cd "$(dirname "$0")"/..
 
@@ -13,3 +14,10 @@ cargo test --workspace --release
 # other crates' tests include it).
 GORO_TEST_MODE=migrating cargo test --release -p goro-sched -p goro-chan -p goro-sync -p goro-patterns
 GORO_STACK_GUARD=mprotect cargo test --release -p goro-fiber --lib --test coroutine --test stack
+# Both cores busy (two `yes`), ended with the script whatever happens.
+yes > /dev/null &
+busy1=$!
+yes > /dev/null &
+busy2=$!
+trap 'kill "$busy1" "$busy2" 2>/dev/null || true' EXIT
+cargo test --workspace --release
