@@ -185,5 +185,5 @@ fn a_rate_too_small_for_a_duration_is_refused() {
     let limiter = RateLimiter::new(1e-19, 1);
     assert!(limiter.allow());
     assert!(!limiter.allow());
-    drop(RateLimiter::new(1e-300, 1));
+    let _ = RateLimiter::new(1e-300, 1);
 }

@@ -27,6 +27,7 @@ use std::alloc::{self, Layout};
 use std::cell::RefCell;
 use std::ptr::NonNull;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Block sizes; a request takes the smallest that fits.
 const CLASSES: [usize; 8] = [128, 192, 256, 384, 512, 768, 1024, 2048];
@@ -82,8 +83,10 @@ fn block_layout(class: usize) -> Layout {
     Layout::from_size_align(CLASSES[class], ALIGN).expect("valid class layout")
 }
 
-/// Allocates memory for `layout` (whose size is not zero).
-pub(crate) fn allocate(layout: Layout) -> NonNull<u8> {
+/// Allocates memory for `layout` (whose size is not zero); `None` when
+/// the system has none to give (the caller reports it: a spawn fails, the
+/// process does not abort).
+pub(crate) fn allocate(layout: Layout) -> Option<NonNull<u8>> {
     debug_assert!(layout.size() > 0);
     let Some(class) = class_of(layout) else {
         return system(layout);
@@ -95,21 +98,23 @@ pub(crate) fn allocate(layout: Layout) -> NonNull<u8> {
             if free.is_empty() {
                 // The depot's lock is released before `carve` takes it.
                 let magazine = depot().classes[class].pop();
-                *free = magazine.unwrap_or_else(|| carve(class));
+                *free = magazine.or_else(|| carve(class))?;
             }
             free.pop()
         })
         .ok()
         .flatten();
-    // Without the thread's pool (the thread is exiting): a block on its own.
-    block.unwrap_or_else(|| system(block_layout(class)))
+    // Without the thread's pool (the thread is exiting), or without a slab:
+    // a block on its own.
+    block.or_else(|| system(block_layout(class)))
 }
 
 /// A new slab's blocks of `class`: one magazine for the caller, the rest to
-/// the depot. Slabs are never freed (their blocks stay pooled).
-fn carve(class: usize) -> Magazine {
+/// the depot; `None` if no slab can be had. Slabs are never freed (their
+/// blocks stay pooled).
+fn carve(class: usize) -> Option<Magazine> {
     let size = CLASSES[class];
-    let slab = system(Layout::from_size_align(SLAB, SLAB).expect("valid slab layout"));
+    let slab = system(Layout::from_size_align(SLAB, SLAB).expect("valid slab layout"))?;
     // Where THP is off (or `never`), this fails and pages come 4 KiB at a
     // time, as before.
     // SAFETY: advice on our own fresh slab; it changes no content.
@@ -126,7 +131,7 @@ fn carve(class: usize) -> Magazine {
         let rest = blocks.split_off(blocks.len().saturating_sub(MAGAZINE));
         depot.classes[class].push(rest);
     }
-    mine
+    Some(mine)
 }
 
 /// Frees memory that `allocate(layout)` returned.
@@ -166,10 +171,20 @@ fn depot() -> std::sync::MutexGuard<'static, Depot> {
     DEPOT.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn system(layout: Layout) -> NonNull<u8> {
+fn system(layout: Layout) -> Option<NonNull<u8>> {
+    if NO_MEMORY.load(Ordering::Relaxed) {
+        return None;
+    }
     // SAFETY: `layout` has a non-zero size.
-    let ptr = unsafe { alloc::alloc(layout) };
-    NonNull::new(ptr).unwrap_or_else(|| alloc::handle_alloc_error(layout))
+    NonNull::new(unsafe { alloc::alloc(layout) })
+}
+
+/// Set by tests (`__private::simulate_no_task_memory`): the system gives
+/// nothing. Read only where the pool goes to the system, never per block.
+static NO_MEMORY: AtomicBool = AtomicBool::new(false);
+
+pub(crate) fn simulate_no_memory(on: bool) {
+    NO_MEMORY.store(on, Ordering::Relaxed);
 }
 
 #[cfg(test)]
@@ -179,11 +194,11 @@ mod tests {
     #[test]
     fn blocks_are_reused_and_aligned() {
         let layout = Layout::from_size_align(200, 8).unwrap();
-        let a = allocate(layout);
+        let a = allocate(layout).unwrap();
         assert_eq!(a.as_ptr() as usize % ALIGN, 0);
         // SAFETY: `a` came from `allocate(layout)`.
         unsafe { deallocate(a, layout) };
-        let b = allocate(layout);
+        let b = allocate(layout).unwrap();
         assert_eq!(a, b, "the thread's last free block comes back first");
         // SAFETY: as above.
         unsafe { deallocate(b, layout) };
@@ -193,7 +208,7 @@ mod tests {
     fn blocks_cross_threads_by_magazine() {
         let layout = Layout::from_size_align(100, 16).unwrap();
         let blocks: Vec<usize> = (0..10 * MAGAZINE)
-            .map(|_| allocate(layout).as_ptr() as usize)
+            .map(|_| allocate(layout).unwrap().as_ptr() as usize)
             .collect();
         std::thread::spawn(move || {
             for b in blocks {
@@ -205,7 +220,7 @@ mod tests {
         .unwrap();
         // The freeing thread's pool went to the depot when it exited; this
         // thread can take a magazine from there.
-        let again: Vec<NonNull<u8>> = (0..MAGAZINE).map(|_| allocate(layout)).collect();
+        let again: Vec<NonNull<u8>> = (0..MAGAZINE).map(|_| allocate(layout).unwrap()).collect();
         for b in again {
             // SAFETY: as above.
             unsafe { deallocate(b, layout) };
@@ -217,7 +232,9 @@ mod tests {
         // More than a slab's worth of the largest class, live at once.
         let layout = Layout::from_size_align(2000, 8).unwrap();
         let n = 3 * SLAB / 2048;
-        let mut blocks: Vec<usize> = (0..n).map(|_| allocate(layout).as_ptr() as usize).collect();
+        let mut blocks: Vec<usize> = (0..n)
+            .map(|_| allocate(layout).unwrap().as_ptr() as usize)
+            .collect();
         assert!(blocks.iter().all(|b| b % ALIGN == 0));
         blocks.sort_unstable();
         assert!(
@@ -233,7 +250,7 @@ mod tests {
     #[test]
     fn large_requests_go_to_the_global_allocator() {
         let layout = Layout::from_size_align(100_000, 8).unwrap();
-        let p = allocate(layout);
+        let p = allocate(layout).unwrap();
         // SAFETY: `p` came from `allocate(layout)`.
         unsafe { deallocate(p, layout) };
     }

@@ -107,9 +107,13 @@ pub use crate::task::{GoroutineId, JoinError, JoinHandle};
 /// assert_eq!(h.join().unwrap(), "hello from a goroutine");
 /// ```
 ///
+/// Out of memory (no stack, or no memory for the goroutine's task), the
+/// goroutine never runs and its handle's `join` returns a [`JoinError`]
+/// that says so ([`Builder::go`] returns an `Err` instead).
+///
 /// # Panics
-/// If no stack can be had (see [`Builder::go`] for an `Err` instead), or if
-/// the global runtime cannot start (a bad `GORO_MAXPROCS`: the message names it).
+/// If the global runtime cannot start (a bad `GORO_MAXPROCS`: the message
+/// names it).
 #[doc(alias = "spawn")]
 #[track_caller]
 pub fn go<F, T>(f: F) -> JoinHandle<T>
@@ -564,6 +568,13 @@ macro_rules! local {
 
 #[doc(hidden)]
 pub mod __private {
+    /// Tests only: makes the task pool find no new memory (as under a
+    /// memory limit) while `on`, so that a test can see a spawn fail
+    /// cleanly without lowering the whole process's limits.
+    pub fn simulate_no_task_memory(on: bool) {
+        crate::alloc::simulate_no_memory(on);
+    }
+
     /// Calls a function with a tuple of already evaluated arguments (`go!`).
     pub trait Call<Args> {
         /// What the function returns.

@@ -24,10 +24,11 @@ use std::ptr::NonNull;
 /// size class fits it, else from the global allocator.
 ///
 /// # Panics
-/// If `layout` has size zero.
+/// If `layout` has size zero. Out of memory, it calls
+/// [`std::alloc::handle_alloc_error`], as `Box::new` does.
 pub fn allocate(layout: Layout) -> NonNull<u8> {
     assert!(layout.size() > 0, "the pool has no zero-sized blocks");
-    crate::alloc::allocate(layout)
+    crate::alloc::allocate(layout).unwrap_or_else(|| std::alloc::handle_alloc_error(layout))
 }
 
 /// Frees memory that [`allocate`] returned.

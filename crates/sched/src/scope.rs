@@ -252,7 +252,17 @@ impl<'scope> Scope<'scope, '_> {
         // once). After that the task holds nothing that borrows.
         // (No worker at hand: the runtime reference is counted on its own.)
         let (task, handle) =
-            unsafe { Task::spawn(&shared, None, None, Location::caller(), fiber, body) };
+            match unsafe { Task::spawn(&shared, None, None, Location::caller(), fiber, body) } {
+                Ok(spawned) => spawned,
+                // No memory for it: its function (and count) are gone, and
+                // its join says so.
+                Err(never_was) => {
+                    return ScopedJoinHandle {
+                        handle: never_was,
+                        _scope: PhantomData,
+                    };
+                }
+            };
         if shared.is_shutdown() {
             // As `go` then (a destructor that shutdown runs may spawn): a
             // goroutine cancelled before it ran, its function dropped here.

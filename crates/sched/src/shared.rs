@@ -243,7 +243,8 @@ impl Shared {
     /// this thread's worker of this runtime, if it is one. Once the runtime
     /// has shut down (a destructor that runs while shutdown unwinds a
     /// goroutine may spawn), `go` gets a goroutine cancelled before it ran
-    /// (`or_cancel`), `Builder::go` an error.
+    /// (`or_cancel`), `Builder::go` an error; so with no memory for the
+    /// task: `go` gets a handle whose join says so.
     pub(crate) fn spawn<F, T>(
         self: &Arc<Shared>,
         here: Option<&WorkerCtx>,
@@ -267,7 +268,11 @@ impl Shared {
                 stack_size: self.stack_size,
             };
             // SAFETY: `F` and `T` are `'static`.
-            let (task, handle) = unsafe { Task::spawn(self, here, name, location, fiber, f) };
+            let (task, handle) = match unsafe { Task::spawn(self, here, name, location, fiber, f) }
+            {
+                Ok(spawned) => spawned,
+                Err(never_was) => return Ok(never_was),
+            };
             self.count_in(here);
             // SAFETY: never queued, so ours alone: its function is dropped
             // unrun and its join completes as cancelled.
@@ -283,9 +288,17 @@ impl Shared {
             Some(size) => Fiber::ready(size)?,
         };
         // SAFETY: `F` and `T` are `'static`.
-        let (task, handle) = unsafe { Task::spawn(self, here, name, location, fiber, f) };
-        self.start_on(task, here);
-        Ok(handle)
+        match unsafe { Task::spawn(self, here, name, location, fiber, f) } {
+            Ok((task, handle)) => {
+                self.start_on(task, here);
+                Ok(handle)
+            }
+            Err(_) if !or_cancel => Err(io::Error::new(
+                io::ErrorKind::OutOfMemory,
+                "cannot spawn a goroutine: no memory for its task",
+            )),
+            Err(never_was) => Ok(never_was),
+        }
     }
 
     /// Counts a new goroutine in and makes it runnable.

@@ -286,6 +286,9 @@ impl Task {
     /// `here` is this thread's worker of `rt`, if the caller knows it (its
     /// reference to the runtime is then counted in the worker's batch).
     ///
+    /// With no memory for the task, `f` is dropped and the `Err` is the
+    /// handle of a goroutine that never was: its join says so.
+    ///
     /// # Safety
     /// `F` and `T` may borrow: the caller must make sure the goroutine
     /// finishes (or is dropped unrun) before anything they borrow dies, as
@@ -297,13 +300,20 @@ impl Task {
         location: &'static Location<'static>,
         fiber: Fiber,
         f: F,
-    ) -> (TaskRef, JoinHandle<T>)
+    ) -> Result<(TaskRef, JoinHandle<T>), JoinHandle<T>>
     where
         F: FnOnce() -> T + Send + 'a,
         T: Send + 'a,
     {
         let layout = Layout::new::<Task<Body<F, T>>>();
-        let block = alloc::allocate(layout).cast::<Task<Body<F, T>>>();
+        let Some(block) = alloc::allocate(layout) else {
+            drop(f);
+            return Err(JoinHandle {
+                inner: Handle::NoMemory(GoroutineId::next(here)),
+                _output: PhantomData,
+            });
+        };
+        let block = block.cast::<Task<Body<F, T>>>();
         let task = Task {
             // One for the runtime's queues, one for the handle: counted here,
             // while the memory is still ours alone, rather than by a clone.
@@ -332,10 +342,10 @@ impl Task {
         // caller guarantees the task does not outlive what `F` and `T` borrow.
         let task: NonNull<Task> = unsafe { mem::transmute(task) };
         let handle = JoinHandle {
-            task: TaskRef(task),
+            inner: Handle::Task(TaskRef(task)),
             _output: PhantomData,
         };
-        (TaskRef(task), handle)
+        Ok((TaskRef(task), handle))
     }
 
     /// Runs the goroutine until it yields, parks or finishes. Returns `None`
@@ -694,6 +704,16 @@ impl JoinError {
     pub(crate) fn cancelled() -> JoinError {
         JoinError {
             repr: Box::new(JoinErrorRepr::Cancelled),
+        }
+    }
+
+    /// The goroutine never was: no memory for its task.
+    pub(crate) fn no_memory() -> JoinError {
+        JoinError {
+            repr: Box::new(JoinErrorRepr::NoStack(io::Error::new(
+                io::ErrorKind::OutOfMemory,
+                "no memory for the goroutine's task",
+            ))),
         }
     }
 
@@ -1106,8 +1126,15 @@ fn drop_detached<V>(value: V) {
 /// assert_eq!(err.to_string(), "goroutine panicked: oops");
 /// ```
 pub struct JoinHandle<T> {
-    task: TaskRef,
+    inner: Handle,
     _output: PhantomData<T>,
+}
+
+/// What a `JoinHandle` waits for.
+enum Handle {
+    Task(TaskRef),
+    /// A goroutine that could not be made: no memory for its task.
+    NoMemory(GoroutineId),
 }
 
 impl<T> JoinHandle<T> {
@@ -1135,20 +1162,23 @@ impl<T> JoinHandle<T> {
     /// As `join`, but gives up (`None`) once `stop` says so; `stop` is asked
     /// before each wait, and the caller wakes the waiter to make it ask.
     pub(crate) fn join_unless(&self, stop: impl Fn() -> bool) -> Option<Result<T, JoinError>> {
+        let task = match &self.inner {
+            Handle::Task(task) => task,
+            Handle::NoMemory(_) => return Some(Err(JoinError::no_memory())),
+        };
         let mut out: Option<Result<T, JoinError>> = None;
         let out_ptr = ptr::from_mut(&mut out).cast::<()>();
         // Done already: no waker to register.
         // SAFETY: a `JoinHandle<T>` is made only with the task whose body's
         // output is `T` (`Task::spawn`).
-        if unsafe { self.task.body.poll_join(&self.task, out_ptr, None) } {
+        if unsafe { task.body.poll_join(task, out_ptr, None) } {
             return Some(out.expect("a result is taken once"));
         }
         loop {
             // SAFETY: as above.
             if unsafe {
-                self.task
-                    .body
-                    .poll_join(&self.task, out_ptr, Some(park::current_unparker()))
+                task.body
+                    .poll_join(task, out_ptr, Some(park::current_unparker()))
             } {
                 return Some(out.expect("a result is taken once"));
             }
@@ -1167,7 +1197,10 @@ impl<T> JoinHandle<T> {
     /// assert_eq!(h.join().unwrap(), Some(id));
     /// ```
     pub fn id(&self) -> GoroutineId {
-        self.task.id
+        match &self.inner {
+            Handle::Task(task) => task.id,
+            Handle::NoMemory(id) => *id,
+        }
     }
 
     /// Whether the goroutine has finished (returned, panicked or been unwound).
@@ -1180,20 +1213,25 @@ impl<T> JoinHandle<T> {
     /// assert_eq!(h.join().unwrap(), 1); // at once
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.task.join.load(Ordering::Acquire) >= JOIN_DONE
+        match &self.inner {
+            Handle::Task(task) => task.join.load(Ordering::Acquire) >= JOIN_DONE,
+            Handle::NoMemory(_) => true,
+        }
     }
 }
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
-        self.task.body.detach(&self.task);
+        if let Handle::Task(task) = &self.inner {
+            task.body.detach(task);
+        }
     }
 }
 
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JoinHandle")
-            .field("id", &self.task.id)
+            .field("id", &self.id())
             .finish()
     }
 }
