@@ -19,7 +19,7 @@ import (
 
 func main() {
 	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: bench-go <workload> <n>\nworkloads: spawn, skynet, pingpong, ring, mpmc, select, mutex, memory, hogs, hogs-sleep, hogs-read")
+		fmt.Fprintln(os.Stderr, "usage: bench-go <workload> <n>\nworkloads: spawn, skynet, pingpong, ring, ring1, mpmc, select, select-buffered, mutex, memory, hogs, hogs-sleep, hogs-read")
 		os.Exit(2)
 	}
 	n, err := strconv.ParseUint(strings.ReplaceAll(os.Args[2], "_", ""), 10, 64)
@@ -42,11 +42,15 @@ func main() {
 	case "pingpong":
 		run = func() uint64 { return pingpong(n) }
 	case "ring":
-		run = func() uint64 { return ring(n) }
+		run = func() uint64 { return ring(n, 0) }
+	case "ring1":
+		run = func() uint64 { return ring(n, 1) }
 	case "mpmc":
 		run = func() uint64 { return mpmc(n) }
 	case "select":
 		run = func() uint64 { return select4(n) }
+	case "select-buffered":
+		run = func() uint64 { return selectBuffered(n) }
 	case "mutex":
 		run = func() uint64 { return mutex(n) }
 	case "memory":
@@ -122,13 +126,13 @@ func pingpong(n uint64) uint64 {
 }
 
 // 503 goroutines in a ring pass a token n times; returns who ends it.
-func ring(n uint64) uint64 {
+func ring(n uint64, capacity int) uint64 {
 	const size = 503
 	done := make(chan uint64, 1)
-	first := make(chan uint64)
+	first := make(chan uint64, capacity)
 	inbox := first
 	for id := uint64(1); id < size; id++ {
-		next := make(chan uint64)
+		next := make(chan uint64, capacity)
 		go pass(id, inbox, next, done)
 		inbox = next
 	}
@@ -202,6 +206,53 @@ func select4(n uint64) uint64 {
 		case v := <-chans[2]:
 			sum += v
 		case v := <-chans[3]:
+			sum += v
+		}
+	}
+	return sum
+}
+
+// One consumer selects over 4 channels of 1024, each fed by its own
+// producer that closes it when done; n messages in all.
+func selectBuffered(n uint64) uint64 {
+	per := n / 4
+	chans := make([]chan uint64, 4)
+	for p := range chans {
+		chans[p] = make(chan uint64, 1024)
+		go func(p uint64, ch chan uint64) {
+			for i := uint64(0); i < per; i++ {
+				ch <- p*per + i
+			}
+			close(ch)
+		}(uint64(p), chans[p])
+	}
+	c0, c1, c2, c3 := chans[0], chans[1], chans[2], chans[3]
+	var sum uint64
+	for open := 4; open > 0; {
+		select {
+		case v, ok := <-c0:
+			if !ok {
+				c0 = nil
+				open--
+			}
+			sum += v
+		case v, ok := <-c1:
+			if !ok {
+				c1 = nil
+				open--
+			}
+			sum += v
+		case v, ok := <-c2:
+			if !ok {
+				c2 = nil
+				open--
+			}
+			sum += v
+		case v, ok := <-c3:
+			if !ok {
+				c3 = nil
+				open--
+			}
 			sum += v
 		}
 	}

@@ -13,12 +13,15 @@ use goro_benches::MUTEX_INCREMENTS;
 const MUTEX_THREADS: u64 = 8;
 
 fn main() {
-    let (workload, n) =
-        goro_benches::args("bench-crossbeam", &["pingpong", "mpmc", "select", "mutex"]);
+    let (workload, n) = goro_benches::args(
+        "bench-crossbeam",
+        &["pingpong", "mpmc", "select", "select-buffered", "mutex"],
+    );
     match workload.as_str() {
         "pingpong" => goro_benches::report(|| pingpong(n)),
         "mpmc" => goro_benches::report(|| mpmc(n)),
         "select" => goro_benches::report(|| select4(n)),
+        "select-buffered" => goro_benches::report(|| select_buffered(n)),
         "mutex" => goro_benches::report(|| mutex(n)),
         _ => unreachable!(),
     }
@@ -98,6 +101,40 @@ fn select4(n: u64) -> u64 {
         }
     }
     drop(keep);
+    sum
+}
+
+/// One thread selects over 4 channels of 1024 fed by 4 threads that close
+/// them when done.
+fn select_buffered(n: u64) -> u64 {
+    let per = n / 4;
+    let mut rxs: Vec<Receiver<u64>> = (0..4u64)
+        .map(|p| {
+            let (tx, rx) = bounded(1024);
+            thread::spawn(move || {
+                for i in 0..per {
+                    tx.send(p * per + i).unwrap();
+                }
+            });
+            rx
+        })
+        .collect();
+    let (mut sum, mut open) = (0u64, 4);
+    while open > 0 {
+        let (i, v) = select! {
+            recv(rxs[0]) -> v => (0, v),
+            recv(rxs[1]) -> v => (1, v),
+            recv(rxs[2]) -> v => (2, v),
+            recv(rxs[3]) -> v => (3, v),
+        };
+        match v {
+            Ok(v) => sum = sum.wrapping_add(v),
+            Err(_) => {
+                rxs[i] = crossbeam_channel::never();
+                open -= 1;
+            }
+        }
+    }
     sum
 }
 

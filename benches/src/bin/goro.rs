@@ -20,8 +20,10 @@ fn main() {
             "skynet-join",
             "pingpong",
             "ring",
+            "ring1",
             "mpmc",
             "select",
+            "select-buffered",
             "mutex",
             "memory",
             "hogs",
@@ -45,9 +47,11 @@ fn main() {
         }),
         "skynet-join" => goro_benches::report(|| run(move || skynet_join(0, n, 10))),
         "pingpong" => goro_benches::report(|| run(move || pingpong(n))),
-        "ring" => goro_benches::report(|| run(move || ring(n))),
+        "ring" => goro_benches::report(|| run(move || ring(n, 0))),
+        "ring1" => goro_benches::report(|| run(move || ring(n, 1))),
         "mpmc" => goro_benches::report(|| run(move || mpmc(n))),
         "select" => goro_benches::report(|| run(move || select4(n))),
+        "select-buffered" => goro_benches::report(|| run(move || select_buffered(n))),
         "mutex" => goro_benches::report(|| run(move || mutex(n))),
         "memory" => goro_benches::report_with(|| run(move || memory(n))),
         hogs => {
@@ -171,13 +175,13 @@ fn pingpong(n: u64) -> u64 {
 
 /// 503 goroutines in a ring pass a token `n` times (unbuffered channels);
 /// returns the id of the one that gets it at zero: `n % 503 + 1`.
-fn ring(n: u64) -> u64 {
+fn ring(n: u64, cap: usize) -> u64 {
     const RING: u64 = 503;
     let (done_tx, done_rx) = bounded::<u64>(1);
-    let (first_tx, first_rx) = bounded::<u64>(0);
+    let (first_tx, first_rx) = bounded::<u64>(cap);
     let mut inbox = first_rx;
     for id in 1..RING {
-        let (tx, rx) = bounded(0);
+        let (tx, rx) = bounded(cap);
         let done = done_tx.clone();
         let mine = std::mem::replace(&mut inbox, rx);
         goro::go(move || pass(id, mine, tx, done));
@@ -254,6 +258,42 @@ fn select4(n: u64) -> u64 {
         }
     }
     drop(keep);
+    sum
+}
+
+/// One consumer selects over 4 channels of 1024, each fed by its own
+/// producer that closes it when done; `n` messages in all.
+fn select_buffered(n: u64) -> u64 {
+    let per = n / 4;
+    let mut rxs: Vec<Receiver<u64>> = (0..4u64)
+        .map(|p| {
+            let (tx, rx) = bounded(1024);
+            goro::go(move || {
+                for i in 0..per {
+                    tx.send(p * per + i).unwrap();
+                }
+            });
+            rx
+        })
+        .collect();
+    let (mut sum, mut open) = (0u64, 4);
+    while open > 0 {
+        // A closed channel's arm would always be ready: it becomes a
+        // channel that never is (Go's nil channel).
+        let (i, v) = select! {
+            recv(rxs[0]) -> v => (0, v),
+            recv(rxs[1]) -> v => (1, v),
+            recv(rxs[2]) -> v => (2, v),
+            recv(rxs[3]) -> v => (3, v),
+        };
+        match v {
+            Ok(v) => sum = sum.wrapping_add(v),
+            Err(_) => {
+                rxs[i] = goro::chan::never();
+                open -= 1;
+            }
+        }
+    }
     sum
 }
 
