@@ -7,8 +7,9 @@
 //! goroutine runs on its own worker: waking one costs a cross-thread
 //! hand-over, and a lock handed to a parked waiter stays idle until that
 //! worker gets to it. One atomic word (`LOCKED`, `PARKED`, `WOKEN`,
-//! `HANDED`, and a small count) and an intrusive FIFO under a spin lock
-//! (`waiter.rs`). Lock and unlock are one CAS each while nobody waits.
+//! `HANDED`, and a small credit) and an intrusive FIFO under a spin lock
+//! (`waiter.rs`). Lock is one `fetch_or`, unlock one CAS, while nobody
+//! waits, and also while a woken waiter is on its way.
 //!
 //! - A locker that finds the lock held spins a little (`SPIN_ROUNDS`),
 //!   whether or not waiters are parked, unless the lock is being handed
@@ -22,21 +23,37 @@
 //! - The lock is handed directly (`HANDOFF`, with `HANDED`) only to the
 //!   head of the list, once it has been the head for over `STARVATION`.
 //!   An unlock looks at the head whenever it would wake one, and, while
-//!   `WOKEN` is set, every `CHECK_EVERY`-th unlock (the woken waiter may not
-//!   run for long: its worker may be busy with the very goroutine that
-//!   keeps retaking the lock).
+//!   `WOKEN` is set, once the credit is spent. The woken waiter may not run
+//!   for long: its worker may be busy with the very goroutine that keeps
+//!   retaking the lock, and in the migrating mode it waits in that
+//!   goroutine's `next` slot until it parks. Each unlock that looks sets
+//!   the credit to the number of unlocks expected before the head starves
+//!   (1 to `CREDIT_MAX`), at the pace the last credit was spent; a waiter
+//!   that becomes the head zeroes it.
 //!
 //! Go hands the lock over at every unlock once the head has waited 1 ms in
 //! all, and the new owner's next lock queues behind the rest. In a list
 //! of thousands, where everyone has waited over 1 ms, that was a convoy:
 //! every unlock a hand-over, every lock a park, each a cross-thread
 //! wake-up in the default mode (`tests/mutex_convoy.rs`: 10,000 goroutines
-//! x 1,000 locks took 1.7-17 s with 7-8 million parks; now ~0.15 s with
-//! ~8,000). Here hand-overs come at most about once per `STARVATION`.
+//! x 1,000 locks took 1.7-17 s with 7-8 million parks; now 0.07-0.12 s
+//! with 5,000-7,000). Here hand-overs come at most about once per
+//! `STARVATION`.
+//!
+//! A woken waiter can stay on its way for thousands of locks (in the
+//! migrating mode, until the goroutine in whose `next` slot it waits
+//! parks). Every lock and unlock meanwhile must stay one read-modify-write
+//! and must not look at the list: a fixed look every 4th unlock (a spin
+//! lock and a clock read each) and a lock that fails its CAS on `WOKEN`
+//! took `mutex 1000` (1,000 goroutines x 1,000 locks on 2 workers) in the
+//! migrating mode from a median 7-8 ns a lock to 12-16 (up to 29). The
+//! credit adapts: one look every `CREDIT_MAX` unlocks (a few microseconds)
+//! for a hammered lock, one near each deadline for long critical sections.
 //!
 //! Why it is correct:
-//! - Mutual exclusion: `LOCKED` is set only by a CAS that saw it clear, or
-//!   kept set by an unlock that hands it to the one waiter it unlinked.
+//! - Mutual exclusion: `LOCKED` is set only by a read-modify-write that saw
+//!   it clear (`lock`'s `fetch_or`, or a CAS), or kept set by an unlock that
+//!   hands it to the one waiter it unlinked.
 //! - `WOKEN` has one owner: it is set only by a CAS that saw it clear (an
 //!   unlock waking the head, or a spinner), and cleared only by its owner,
 //!   when it takes the lock, parks, or unwinds (`pass_on`).
@@ -50,10 +67,18 @@
 //!   front). The head's clock starts when it becomes the head (linked into
 //!   an empty list, or its predecessor unlinked) and keeps running while
 //!   it is woken and loses. Once it has run for `STARVATION`, the next
-//!   unlock that looks (the next one, or at most `CHECK_EVERY` later while
-//!   another waiter is on its way) hands it the lock. So the n-th waiter
-//!   gets the lock after at most about n x (`STARVATION` + `CHECK_EVERY`
-//!   critical sections), however hard running lockers hammer it.
+//!   unlock that looks (the next one, or while another waiter is on its
+//!   way the one that finds the credit spent, at most `CREDIT_MAX`
+//!   unlocks later) hands it the lock. The credit is set only by an unlock
+//!   that looks, and zeroed by a waiter that becomes the head, so it was
+//!   set for the current head (or for a successor whose clock started
+//!   later, when the head withdrew). It is the number of unlocks expected
+//!   before the head starves, at the pace the previous credit was spent;
+//!   only unlocks that found a waiter on its way spend it, so the pace errs
+//!   slow and the look early, unless critical sections suddenly grow. So
+//!   the n-th waiter gets the lock after at most about n x (`STARVATION` +
+//!   `CREDIT_MAX` critical sections), and in a steady pace after about n x
+//!   `STARVATION`, however hard running lockers hammer it.
 //!
 //! `tests/loom_sync.rs` models these transitions.
 
@@ -81,15 +106,21 @@ const WOKEN: u32 = 4;
 /// The lock was handed to a parked waiter that has not run yet: lockers
 /// park at once instead of spinning. Cleared by that waiter.
 const HANDED: u32 = 8;
-/// The low bits are flags; above them, the number of unlocks that found
-/// `WOKEN` and `PARKED` set since `WOKEN` was set (capped at `CHECK_EVERY`).
+/// The low bits are flags; above them, the *credit*: how many more unlocks
+/// that find `WOKEN` and `PARKED` set may release without looking at the
+/// head of the list. The woken waiter may not run for a long time (its
+/// worker is busy, maybe with the very goroutine that keeps taking the
+/// lock; in the migrating mode it waits in that goroutine's `next` slot),
+/// so while it is on its way an unlock still looks once the credit is
+/// spent. Set by each unlock that looks (`Queue::credit`), spent one per
+/// such unlock, zeroed when a waiter becomes the head by parking.
 const FLAGS: u32 = 15;
-const UNLOCK_ONE: u32 = 16;
-/// While a waiter is on its way (`WOKEN`), every `CHECK_EVERY`-th unlock
-/// still looks at the head of the list for starvation: the woken waiter
-/// may not run for a long time (its worker is busy, in the default mode
-/// maybe with the very goroutine that keeps taking the lock).
-const CHECK_EVERY: u32 = 4;
+const CREDIT_ONE: u32 = 16;
+/// The credit when the lock's pace is unknown.
+const CREDIT_FIRST: u32 = 4;
+/// At most this many unlocks between two looks while a waiter is on its
+/// way: bounds how late a look comes when critical sections suddenly grow.
+const CREDIT_MAX: u32 = 256;
 
 /// A woken waiter competes for the lock again.
 const WOKEN_TOKEN: usize = 1;
@@ -113,7 +144,7 @@ const SPIN_PAUSES: u32 = 30;
 ///   lock ahead of the parked waiters (which keeps the lock busy), but the
 ///   waiters queue in FIFO order, and the first of them, once it has been
 ///   first for over 1 ms, is handed the lock directly at the next unlock
-///   (or, while a woken waiter is on its way, within 4 unlocks), so nobody
+///   (or, while a woken waiter is on its way, a few unlocks later), so nobody
 ///   is starved;
 /// - there is no poisoning: a panic while holding the guard unlocks it;
 /// - the guard is `Send`: a goroutine holding it may move to another worker
@@ -138,8 +169,37 @@ const SPIN_PAUSES: u32 = 30;
 /// ```
 pub struct Mutex<T: ?Sized> {
     state: AtomicU32,
-    queue: SpinLock<List>,
+    queue: SpinLock<Queue>,
     data: UnsafeCell<T>,
+}
+
+/// The wait list, and what the unlocks that look at it learn of the lock's
+/// pace.
+struct Queue {
+    list: List,
+    /// When the last credit was set, and how large it was.
+    last: Option<(Instant, u32)>,
+}
+
+impl Queue {
+    /// The credit to set: as many unlocks as should pass before the head
+    /// (who has been the head since `since`) starves, at the pace of the
+    /// unlocks that spent the previous credit (`left` of it is unspent).
+    /// Only unlocks that found a waiter on its way spend credit, so the
+    /// pace errs slow and the look early.
+    fn credit(&self, left: u32, now: Instant, since: Instant) -> u32 {
+        match self.last {
+            Some((at, given)) if given > left => {
+                let per_unlock =
+                    now.saturating_duration_since(at).as_nanos() / u128::from(given - left);
+                let remaining = (since + STARVATION)
+                    .saturating_duration_since(now)
+                    .as_nanos();
+                (remaining / per_unlock.max(1)).clamp(1, u128::from(CREDIT_MAX)) as u32
+            }
+            _ => CREDIT_FIRST,
+        }
+    }
 }
 
 // SAFETY: the lock hands out `&mut T` to one holder at a time, possibly on
@@ -186,7 +246,10 @@ impl<T> Mutex<T> {
     pub const fn new(value: T) -> Mutex<T> {
         Mutex {
             state: AtomicU32::new(0),
-            queue: SpinLock::new(List::new()),
+            queue: SpinLock::new(Queue {
+                list: List::new(),
+                last: None,
+            }),
             data: UnsafeCell::new(value),
         }
     }
@@ -227,11 +290,11 @@ impl<T: ?Sized> Mutex<T> {
     /// assert_eq!(*total.lock(), 10);
     /// ```
     pub fn lock(&self) -> MutexGuard<'_, T> {
-        if self
-            .state
-            .compare_exchange(0, LOCKED, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
+        // One read-modify-write (`lock bts` on x86) takes a free lock
+        // whatever the other bits say: a woken waiter on its way may keep
+        // `WOKEN` set for thousands of locks. Acquire: the previous
+        // holder's writes.
+        if self.state.fetch_or(LOCKED, Ordering::Acquire) & LOCKED != 0 {
             self.lock_slow();
         }
         self.guard()
@@ -305,7 +368,7 @@ impl<T: ?Sized> Mutex<T> {
                 // Barge in (a woken waiter too: it competes), giving back
                 // `WOKEN` if ours. Acquire: the previous holder's writes.
                 let new = match awoke {
-                    true => (state & FLAGS & !WOKEN) | LOCKED,
+                    true => (state & !WOKEN) | LOCKED,
                     false => state | LOCKED,
                 };
                 match self.state.compare_exchange_weak(
@@ -347,16 +410,23 @@ impl<T: ?Sized> Mutex<T> {
                 continue;
             }
             let mut queue = self.queue.lock();
-            // Announce a waiter (and give back `WOKEN` if ours), unless the
-            // lock came free meanwhile. Relaxed: the list itself is
-            // published by its lock, and the holder's unlock reads `PARKED`
-            // in the same modification order as this write.
+            // Whether we become the head: then our clock may run out before
+            // the credit, which was set for the old head (or none).
+            let head = requeue || queue.list.is_empty();
+            // Announce a waiter (and give back `WOKEN` if ours, and zero
+            // the credit if we become the head), unless the lock came free
+            // meanwhile. Relaxed: the list itself is published by its lock,
+            // and the holder's unlock reads `PARKED` in the same
+            // modification order as this write.
             state = self.state.load(Ordering::Relaxed);
             while state & LOCKED != 0 {
-                let new = match awoke {
-                    true => (state & FLAGS & !WOKEN) | PARKED,
-                    false => state | PARKED,
-                };
+                let mut new = match awoke {
+                    true => state & !WOKEN,
+                    false => state,
+                } | PARKED;
+                if head {
+                    new &= FLAGS;
+                }
                 if new == state {
                     break;
                 }
@@ -367,6 +437,13 @@ impl<T: ?Sized> Mutex<T> {
                     Ordering::Relaxed,
                 ) {
                     Ok(_) => {
+                        // What was left of the credit was not spent.
+                        if let Some((at, given)) = queue.last
+                            && head
+                        {
+                            let left = state / CREDIT_ONE;
+                            queue.last = Some((at, given.saturating_sub(left)));
+                        }
                         state = new;
                         break;
                     }
@@ -383,22 +460,22 @@ impl<T: ?Sized> Mutex<T> {
                     waiter.set_since(Some(Instant::now()));
                 }
                 // SAFETY: `waiter` waits below, after the lock is released.
-                unsafe { queue.push_front(&waiter) };
+                unsafe { queue.list.push_front(&waiter) };
             } else {
-                waiter.set_since(queue.is_empty().then(Instant::now));
+                waiter.set_since(head.then(Instant::now));
                 // SAFETY: as above.
-                unsafe { queue.push_back(&waiter) };
+                unsafe { queue.list.push_back(&waiter) };
             }
             drop(queue);
             let token = waiter.wait(
                 Wait::Mutex,
                 &self.queue,
-                |list| list,
+                |queue| &mut queue.list,
                 None,
                 // Unwound while linked: if it was the head, the new head's
                 // clock starts now.
-                |list| {
-                    if let Some(head) = list.front()
+                |queue| {
+                    if let Some(head) = queue.list.front()
                         && head.since().is_none()
                     {
                         head.set_since(Some(Instant::now()));
@@ -434,8 +511,8 @@ impl<T: ?Sized> Mutex<T> {
         let mut state = self.state.load(Ordering::Relaxed);
         loop {
             let (new, took) = match state & LOCKED {
-                0 => ((state & FLAGS & !WOKEN) | LOCKED, true),
-                _ => (state & FLAGS & !WOKEN, false),
+                0 => ((state & !WOKEN) | LOCKED, true),
+                _ => (state & !WOKEN, false),
             };
             match self
                 .state
@@ -449,32 +526,24 @@ impl<T: ?Sized> Mutex<T> {
     }
 
     fn unlock(&self) {
-        if self
-            .state
-            .compare_exchange(LOCKED, 0, Ordering::Release, Ordering::Relaxed)
-            .is_err()
+        // One read-modify-write unless the list needs a look. Release: our
+        // writes, for the next holder.
+        let state = self.state.load(Ordering::Relaxed);
+        if let Some(new) = released(state)
+            && self
+                .state
+                .compare_exchange(state, new, Ordering::Release, Ordering::Relaxed)
+                .is_ok()
         {
-            self.unlock_slow();
+            return;
         }
+        self.unlock_slow();
     }
 
     #[cold]
     fn unlock_slow(&self) {
-        // Nobody parked, or a waiter on its way: release without looking
-        // at the list (counting, so that every `CHECK_EVERY`-th unlock
-        // looks anyway). Release: our writes, for the next holder.
         let mut state = self.state.load(Ordering::Relaxed);
-        loop {
-            debug_assert!(state & LOCKED != 0 && state & HANDED == 0);
-            let count = state / UNLOCK_ONE;
-            let woken = state & WOKEN != 0;
-            if state & PARKED != 0 && (!woken || count >= CHECK_EVERY) {
-                break;
-            }
-            let mut new = state & !LOCKED;
-            if woken && state & PARKED != 0 {
-                new += UNLOCK_ONE;
-            }
+        while let Some(new) = released(state) {
             match self
                 .state
                 .compare_exchange_weak(state, new, Ordering::Release, Ordering::Relaxed)
@@ -485,51 +554,78 @@ impl<T: ?Sized> Mutex<T> {
         }
         let mut queue = self.queue.lock();
         // Under the list's lock `PARKED` is ours to change, and we hold
-        // `LOCKED`: others may only set `WOKEN` (a spinner) meanwhile.
+        // `LOCKED`: others may only set `WOKEN` (a spinner) meanwhile, and
+        // the credit does not change.
         let now = Instant::now();
-        let head = queue.front();
-        let starved = head
-            .and_then(|w| w.since())
-            .is_some_and(|t| now.saturating_duration_since(t) > STARVATION);
+        let head = queue.list.front().map(|w| w.since().unwrap_or(now));
+        let starved = head.is_some_and(|since| now.saturating_duration_since(since) > STARVATION);
         // `PARKED` after popping the head.
-        let parked = match head.is_some() && !queue.has_one() {
+        let parked = match head.is_some() && !queue.list.has_one() {
             true => PARKED,
             false => 0,
         };
         let mut state = self.state.load(Ordering::Relaxed);
-        let token = loop {
-            let (new, token) = if starved {
+        // The credit for the head, or for the next one (its clock starts
+        // now): the next look while a waiter is on its way.
+        let left = state / CREDIT_ONE;
+        let credit = head.map(|since| queue.credit(left, now, since));
+        let next_credit = queue.credit(left, now, now);
+        let (token, credit) = loop {
+            let (new, token, credit) = match head {
                 // Hand it over: it stays locked, now by the head.
-                ((state & WOKEN) | LOCKED | HANDED | parked, Some(HANDOFF))
-            } else if head.is_none() {
+                _ if starved => {
+                    let new = (state & WOKEN) | LOCKED | HANDED | parked;
+                    (new | (next_credit * CREDIT_ONE), Some(HANDOFF), next_credit)
+                }
                 // A stale `PARKED` (a waiter withdrew): clear it.
-                (state & WOKEN, None)
-            } else if state & WOKEN != 0 {
-                // One is on its way (we came to check, or a spinner claimed
-                // the bit meanwhile): release, counting afresh.
-                (WOKEN | PARKED, None)
-            } else {
+                None => (state & WOKEN, None, 0),
+                // One is on its way (we came to look, or a spinner claimed
+                // the bit meanwhile): release, with a new credit.
+                Some(_) if state & WOKEN != 0 => {
+                    let credit = credit.unwrap_or(CREDIT_FIRST);
+                    (WOKEN | PARKED | (credit * CREDIT_ONE), None, credit)
+                }
                 // Wake the head to compete.
-                (WOKEN | parked, Some(WOKEN_TOKEN))
+                Some(_) => {
+                    let new = WOKEN | parked | (next_credit * CREDIT_ONE);
+                    (new, Some(WOKEN_TOKEN), next_credit)
+                }
             };
             match self
                 .state
                 .compare_exchange_weak(state, new, Ordering::Release, Ordering::Relaxed)
             {
-                Ok(_) => break token,
+                Ok(_) => break (token, credit),
                 Err(s) => state = s,
             }
         };
+        if credit != 0 {
+            queue.last = Some((now, credit));
+        }
         let Some(token) = token else {
             return;
         };
-        let next = queue.pop_front().expect("a head");
+        let next = queue.list.pop_front().expect("a head");
         // The new head's clock starts now.
-        if let Some(head) = queue.front() {
+        if let Some(head) = queue.list.front() {
             head.set_since(Some(now));
         }
         drop(queue);
         next.grant(token);
+    }
+}
+
+/// The state after an unlock that need not look at the list (nobody
+/// parked, or a waiter on its way and credit left, which it spends), or
+/// `None` if it must look.
+fn released(state: u32) -> Option<u32> {
+    debug_assert!(state & LOCKED != 0 && state & HANDED == 0);
+    if state & PARKED == 0 {
+        Some(state & !LOCKED)
+    } else if state & WOKEN == 0 || state < CREDIT_ONE {
+        None
+    } else {
+        Some(state - LOCKED - CREDIT_ONE)
     }
 }
 

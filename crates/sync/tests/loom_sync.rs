@@ -1,5 +1,5 @@
 //! loom models of goro-sync's state machines: the `Mutex` (its lock-free
-//! `LOCKED`/`PARKED`/`WOKEN`/`HANDED` word and unlock count, the wait list
+//! `LOCKED`/`PARKED`/`WOKEN`/`HANDED` word and unlock credit, the wait list
 //! under the spin lock, spinners claiming `WOKEN`, barging, re-queueing at
 //! the front, the starvation handoff, also while a woken waiter is on its
 //! way) and the `Semaphore`
@@ -70,10 +70,12 @@ const PARKED: u32 = 2;
 const WOKEN: u32 = 4;
 const HANDED: u32 = 8;
 const FLAGS: u32 = 15;
-const UNLOCK_ONE: u32 = 16;
-/// 4 in the real code: 1 here, so that both the counting unlock and the
-/// checking one occur in small runs.
-const CHECK_EVERY: u32 = 1;
+const CREDIT_ONE: u32 = 16;
+/// The credit an unlock that looks sets: in the real code it depends on
+/// the time (1 to 256, from the lock's pace and the head's clock); 1 here,
+/// so that both the spending unlock and the looking one occur in small
+/// runs.
+const CREDIT: u32 = 1;
 /// 4 in the real code; a round is one more look at the state (the pauses
 /// are left out).
 const SPIN_ROUNDS: u32 = 1;
@@ -100,11 +102,7 @@ impl Mutex {
     }
 
     fn lock(&self) {
-        if self
-            .state
-            .compare_exchange(0, LOCKED, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
-        {
+        if self.state.fetch_or(LOCKED, Ordering::Acquire) & LOCKED == 0 {
             return;
         }
         // `lock_slow`.
@@ -115,7 +113,7 @@ impl Mutex {
         loop {
             if state & LOCKED == 0 {
                 let new = match awoke {
-                    true => (state & FLAGS & !WOKEN) | LOCKED,
+                    true => (state & !WOKEN) | LOCKED,
                     false => state | LOCKED,
                 };
                 match self
@@ -147,12 +145,17 @@ impl Mutex {
                 continue;
             }
             let mut queue = self.queue.lock().unwrap();
+            // Becoming the head zeroes the credit.
+            let head = requeue || queue.is_empty();
             state = self.state.load(Ordering::Relaxed);
             while state & LOCKED != 0 {
-                let new = match awoke {
-                    true => (state & FLAGS & !WOKEN) | PARKED,
-                    false => state | PARKED,
-                };
+                let mut new = match awoke {
+                    true => state & !WOKEN,
+                    false => state,
+                } | PARKED;
+                if head {
+                    new &= FLAGS;
+                }
                 if new == state {
                     break;
                 }
@@ -189,26 +192,18 @@ impl Mutex {
     }
 
     fn unlock(&self) {
-        if self
-            .state
-            .compare_exchange(LOCKED, 0, Ordering::Release, Ordering::Relaxed)
-            .is_ok()
+        let state = self.state.load(Ordering::Relaxed);
+        if let Some(new) = released(state)
+            && self
+                .state
+                .compare_exchange(state, new, Ordering::Release, Ordering::Relaxed)
+                .is_ok()
         {
             return;
         }
         // `unlock_slow`.
         let mut state = self.state.load(Ordering::Relaxed);
-        loop {
-            assert!(state & LOCKED != 0 && state & HANDED == 0);
-            let count = state / UNLOCK_ONE;
-            let woken = state & WOKEN != 0;
-            if state & PARKED != 0 && (!woken || count >= CHECK_EVERY) {
-                break;
-            }
-            let mut new = state & !LOCKED;
-            if woken && state & PARKED != 0 {
-                new += UNLOCK_ONE;
-            }
+        while let Some(new) = released(state) {
             match self
                 .state
                 .compare_exchange(state, new, Ordering::Release, Ordering::Relaxed)
@@ -226,14 +221,16 @@ impl Mutex {
         };
         let mut state = self.state.load(Ordering::Relaxed);
         let token = loop {
+            let credit = CREDIT * CREDIT_ONE;
             let (new, token) = if starved {
-                ((state & WOKEN) | LOCKED | HANDED | parked, Some(HANDOFF))
+                let new = (state & WOKEN) | LOCKED | HANDED | parked;
+                (new | credit, Some(HANDOFF))
             } else if !head {
                 (state & WOKEN, None)
             } else if state & WOKEN != 0 {
-                (WOKEN | PARKED, None)
+                (WOKEN | PARKED | credit, None)
             } else {
-                (WOKEN | parked, Some(WOKEN_TOKEN))
+                (WOKEN | parked | credit, Some(WOKEN_TOKEN))
             };
             match self
                 .state
@@ -259,28 +256,51 @@ impl Mutex {
     }
 }
 
+/// `mutex.rs`'s `released`.
+fn released(state: u32) -> Option<u32> {
+    assert!(state & LOCKED != 0 && state & HANDED == 0);
+    if state & PARKED == 0 {
+        Some(state & !LOCKED)
+    } else if state & WOKEN == 0 || state < CREDIT_ONE {
+        None
+    } else {
+        Some(state - LOCKED - CREDIT_ONE)
+    }
+}
+
 fn mutex_model(starved: bool, threads: usize, rounds: usize) {
+    mutex_model_rounds(starved, &vec![rounds; threads]);
+}
+
+/// Thread `i` locks `rounds[i]` times (the first runs on the model's main
+/// thread).
+fn mutex_model_rounds(starved: bool, rounds: &[usize]) {
+    let rounds = rounds.to_vec();
     loom::model(move || {
         let m = Arc::new(Mutex::new(starved));
-        let handles: Vec<_> = (0..threads - 1)
-            .map(|_| {
+        let handles: Vec<_> = rounds[1..]
+            .iter()
+            .map(|&n| {
                 let m = m.clone();
                 thread::spawn(move || {
-                    for _ in 0..rounds {
+                    for _ in 0..n {
                         m.increment();
                     }
                 })
             })
             .collect();
-        for _ in 0..rounds {
+        for _ in 0..rounds[0] {
             m.increment();
         }
         for h in handles {
             h.join().unwrap();
         }
         let total = m.data.with(|v| unsafe { *v });
-        assert_eq!(total as usize, threads * rounds);
-        assert_eq!(m.state.load(Ordering::Relaxed), 0, "left locked or flagged");
+        assert_eq!(total as usize, rounds.iter().sum::<usize>());
+        // The credit may be left over (it counts only while a waiter is
+        // parked and another on its way).
+        let state = m.state.load(Ordering::Relaxed);
+        assert_eq!(state & FLAGS, 0, "left locked or flagged");
         assert!(m.queue.lock().unwrap().is_empty());
     });
 }
@@ -298,7 +318,7 @@ fn mutex_three_lockers_handoff_mode() {
 #[test]
 fn mutex_two_lockers_twice_each() {
     // A woken waiter that loses the race goes back to the front; the
-    // counting and checking unlocks while one is on its way.
+    // unlocks that spend credit and that look while one is on its way.
     mutex_model(false, 2, 2);
 }
 
@@ -307,6 +327,14 @@ fn mutex_two_lockers_twice_each_handoff_mode() {
     // A hand-over while a woken waiter is on its way (`WOKEN` and `HANDED`
     // together), and lockers that do not spin during a hand-over.
     mutex_model(true, 2, 2);
+}
+
+#[test]
+fn mutex_spending_credit() {
+    // One parked, one on its way (a spinner that claimed `WOKEN`), and a
+    // holder that unlocks twice meanwhile: the first unlock looks and sets
+    // the credit, the second spends it.
+    mutex_model_rounds(false, &[2, 1, 1]);
 }
 
 // ---------------------------------------------------------------------------
