@@ -36,3 +36,5 @@ pub use crate::err::{
     TrySelectError, TrySendError,
 };
 pub use crate::select::{Select, SelectedOperation};
+/// At the crate's root too, where crossbeam-channel has them.
+pub use crate::time::{after, at, tick};

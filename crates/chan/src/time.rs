@@ -49,6 +49,29 @@ pub fn after(d: Duration) -> Receiver<Instant> {
     rx
 }
 
+/// A channel that receives the time once, at `when` (at once if it has
+/// passed); it never closes (crossbeam-channel's `at`).
+///
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// let when = Instant::now() + Duration::from_millis(2);
+/// let fired = goro_chan::time::at(when).recv().unwrap();
+/// assert!(fired >= when);
+/// assert!(goro_chan::time::at(Instant::now()).try_recv().is_ok()); // passed: ready
+/// ```
+pub fn at(when: Instant) -> Receiver<Instant> {
+    let (tx, rx) = never_closing(1);
+    if when <= Instant::now() {
+        let _ = tx.try_send(Instant::now());
+        return rx;
+    }
+    call_at(when, move || {
+        let _ = tx.try_send(Instant::now());
+    });
+    rx
+}
+
 /// A channel that receives the time every `d` (Go's `time.Tick`). A slow
 /// receiver misses ticks rather than getting a burst. The ticks stop once
 /// the receiver is dropped.

@@ -179,3 +179,19 @@ fn stop_and_reset_leave_no_stale_value() {
     ticker.reset(Duration::from_secs(3600));
     assert!(ticker.chan().try_recv().is_err());
 }
+
+/// `at(instant)` (crossbeam-channel's): once at the instant, at once if it
+/// has passed; `after`, `at` and `tick` are at the crate's root as there.
+#[test]
+fn at_fires_once_at_its_instant() {
+    let _rt = crate::mode::enter();
+    let when = Instant::now() + 2 * MS;
+    let rx = goro_chan::at(when);
+    let fired = rx.recv().unwrap();
+    assert!(fired >= when);
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    let passed = goro_chan::at(Instant::now() - MS);
+    assert!(passed.try_recv().is_ok(), "a passed instant is ready at once");
+    assert!(goro_chan::after(MS).recv().is_ok());
+    assert!(goro_chan::tick(MS).recv().is_ok());
+}
