@@ -1301,6 +1301,23 @@ impl<T> Sender<T> {
         self.chan.send(value, Instant::now().checked_add(timeout))
     }
 
+    /// Sends `value`, waiting until `deadline` at most.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use goro_chan::SendTimeoutError;
+    ///
+    /// let (tx, _rx) = goro_chan::bounded(0); // nobody receives
+    /// let res = tx.send_deadline(1, Instant::now() + Duration::from_millis(5));
+    /// assert_eq!(res, Err(SendTimeoutError::Timeout(1)));
+    /// ```
+    ///
+    /// # Errors
+    /// `Timeout(value)` or `Closed(value)`.
+    pub fn send_deadline(&self, value: T, deadline: Instant) -> Result<(), SendTimeoutError<T>> {
+        self.chan.send(value, Some(deadline))
+    }
+
     /// Closes the channel (Go's `close`): receivers drain what is buffered,
     /// then get `Err`; waiting and later sends fail. Returns false if it was
     /// already closed.
@@ -1364,6 +1381,22 @@ impl<T> Sender<T> {
     /// ```
     pub fn capacity(&self) -> Option<usize> {
         self.chan.cap
+    }
+
+    /// Whether the buffer is full: a send would wait for a receiver. An
+    /// unbuffered channel is always full, an unbounded one never (as in
+    /// crossbeam-channel).
+    ///
+    /// ```
+    /// let (tx, rx) = goro_chan::bounded(1);
+    /// assert!(!tx.is_full() && !rx.is_full());
+    /// tx.send(1).unwrap();
+    /// assert!(tx.is_full() && rx.is_full());
+    /// assert!(goro_chan::bounded::<i32>(0).0.is_full());
+    /// assert!(!goro_chan::unbounded::<i32>().0.is_full());
+    /// ```
+    pub fn is_full(&self) -> bool {
+        self.chan.cap.is_some_and(|cap| self.len() >= cap)
     }
 
     /// Whether both ends belong to the same channel.
@@ -1435,6 +1468,23 @@ impl<T> Receiver<T> {
         self.chan.recv(Instant::now().checked_add(timeout))
     }
 
+    /// Receives a value, waiting until `deadline` at most.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use goro_chan::RecvTimeoutError;
+    ///
+    /// let (_tx, rx) = goro_chan::bounded::<i32>(1);
+    /// let res = rx.recv_deadline(Instant::now() + Duration::from_millis(5));
+    /// assert_eq!(res, Err(RecvTimeoutError::Timeout));
+    /// ```
+    ///
+    /// # Errors
+    /// `Timeout`, or `Closed` once closed and drained.
+    pub fn recv_deadline(&self, deadline: Instant) -> Result<T, RecvTimeoutError> {
+        self.chan.recv(Some(deadline))
+    }
+
     /// A blocking iterator that ends when the channel is closed and drained
     /// (Go's `for v := range ch`).
     ///
@@ -1499,6 +1549,22 @@ impl<T> Receiver<T> {
         self.chan.cap
     }
 
+    /// Whether the buffer is full: a send would wait for a receiver. An
+    /// unbuffered channel is always full, an unbounded one never (as in
+    /// crossbeam-channel).
+    ///
+    /// ```
+    /// let (tx, rx) = goro_chan::bounded(1);
+    /// assert!(!tx.is_full() && !rx.is_full());
+    /// tx.send(1).unwrap();
+    /// assert!(tx.is_full() && rx.is_full());
+    /// assert!(goro_chan::bounded::<i32>(0).0.is_full());
+    /// assert!(!goro_chan::unbounded::<i32>().0.is_full());
+    /// ```
+    pub fn is_full(&self) -> bool {
+        self.chan.cap.is_some_and(|cap| self.len() >= cap)
+    }
+
     /// Whether the channel is closed (it may still hold values).
     ///
     /// ```
@@ -1532,6 +1598,13 @@ impl<T> Receiver<T> {
         (inner.recvq.len(), inner.sendq.len())
     }
 }
+
+// A panic leaves a channel as it was (nothing is poisoned): both ends may be
+// used across `catch_unwind`, as crossbeam-channel's.
+impl<T> std::panic::UnwindSafe for Sender<T> {}
+impl<T> std::panic::RefUnwindSafe for Sender<T> {}
+impl<T> std::panic::UnwindSafe for Receiver<T> {}
+impl<T> std::panic::RefUnwindSafe for Receiver<T> {}
 
 impl<T> Clone for Sender<T> {
     fn clone(&self) -> Sender<T> {

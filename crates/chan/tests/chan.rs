@@ -6,7 +6,7 @@
 mod mode;
 
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use goro_chan::{
     RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError, bounded,
@@ -451,4 +451,23 @@ fn a_capacity_too_large_to_allocate_panics_with_its_size() {
     let (tx, rx) = bounded::<u64>(4);
     tx.send(1).unwrap();
     assert_eq!(rx.recv().unwrap(), 1);
+}
+
+/// crossbeam-channel's API beyond Go's: deadlines, `is_full`, ends used
+/// across `catch_unwind` without `AssertUnwindSafe` (issue 17, drop-in).
+#[test]
+fn crossbeam_shaped_api_works_from_goroutines_and_threads() {
+    let _rt = crate::mode::enter();
+    let (tx, rx) = bounded::<u32>(1);
+    assert!(!tx.is_full());
+    tx.send_deadline(1, Instant::now() + Duration::from_secs(60))
+        .unwrap();
+    assert!(tx.is_full() && rx.is_full());
+    let full = tx.send_deadline(2, Instant::now() + Duration::from_millis(1));
+    assert_eq!(full, Err(goro_chan::SendTimeoutError::Timeout(2)));
+    let got =
+        std::panic::catch_unwind(|| rx.recv_deadline(Instant::now() + Duration::from_secs(60)));
+    assert_eq!(got.unwrap(), Ok(1));
+    let h = goro_sched::go(move || rx.recv_deadline(Instant::now() + Duration::from_millis(1)));
+    assert_eq!(h.join().unwrap(), Err(RecvTimeoutError::Timeout));
 }

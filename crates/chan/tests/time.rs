@@ -191,7 +191,10 @@ fn at_fires_once_at_its_instant() {
     assert!(fired >= when);
     assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
     let passed = goro_chan::at(Instant::now() - MS);
-    assert!(passed.try_recv().is_ok(), "a passed instant is ready at once");
+    assert!(
+        passed.try_recv().is_ok(),
+        "a passed instant is ready at once"
+    );
     assert!(goro_chan::after(MS).recv().is_ok());
     assert!(goro_chan::tick(MS).recv().is_ok());
 }
