@@ -179,10 +179,13 @@ const SCRATCH: usize = 32;
 /// assert_eq!(op.recv(&rx2), Ok(20));
 /// # drop((tx1, a));
 /// ```
+#[derive(Clone)]
 pub struct Select<'a> {
     inline: [Op<'a>; INLINE],
     len: usize,
     heap: Vec<Op<'a>>,
+    /// `new_biased`: the first ready operation in the order added wins.
+    biased: bool,
 }
 
 impl<'a> Select<'a> {
@@ -210,6 +213,37 @@ impl<'a> Select<'a> {
             }; INLINE],
             len: 0,
             heap: Vec::new(),
+            biased: false,
+        }
+    }
+
+    /// An empty select that is biased: among ready operations it chooses
+    /// the first added, not one at random (crossbeam-channel's
+    /// `new_biased`; [`select_biased!`](crate::select_biased!) is its
+    /// macro). Arms that are always ready can starve later ones.
+    ///
+    /// ```
+    /// use goro_chan::{Select, bounded};
+    ///
+    /// let (tx1, rx1) = bounded::<i32>(1);
+    /// let (tx2, rx2) = bounded::<i32>(1);
+    /// for _ in 0..10 {
+    ///     tx1.send(1).unwrap();
+    ///     tx2.send(2).unwrap();
+    ///     let mut sel = Select::new_biased();
+    ///     let first = sel.recv(&rx1);
+    ///     sel.recv(&rx2);
+    ///     let op = sel.select();
+    ///     assert_eq!(op.index(), first); // always the first ready one
+    ///     assert_eq!(op.recv(&rx1), Ok(1));
+    ///     assert_eq!(rx2.recv(), Ok(2));
+    /// }
+    /// ```
+    #[inline]
+    pub fn new_biased() -> Select<'a> {
+        Select {
+            biased: true,
+            ..Select::new()
         }
     }
 
@@ -408,6 +442,15 @@ impl<'a> Select<'a> {
                 n += 1;
             }
         }
+        if self.biased {
+            // In the order added (the candidates are in that order).
+            return candidates[..n].iter().find_map(|&i| {
+                let op = &ops[i];
+                op.handle
+                    .try_op(op.send)
+                    .map(|token| self.selected(i, token))
+            });
+        }
         while n > 0 {
             let k = random_below(n);
             let i = candidates[k];
@@ -469,7 +512,7 @@ impl<'a> Select<'a> {
             // first partner to come does), and there a random start cost
             // the `select` workload (4 channels) some 3% with fewer
             // instructions: branches that no longer repeat.
-            let first = if shares_a_channel(ops) {
+            let first = if !self.biased && shares_a_channel(ops) {
                 random_below(ops.len())
             } else {
                 0

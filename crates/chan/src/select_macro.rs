@@ -50,7 +50,37 @@
 macro_rules! select {
     ($($tokens:tt)*) => {
         $crate::__select!(
-            @parse [] []
+            @parse new [] []
+            (__s0 __s1 __s2 __s3 __s4 __s5 __s6 __s7 __s8 __s9 __s10 __s11 __s12 __s13
+             __s14 __s15 __s16 __s17 __s18 __s19 __s20 __s21 __s22 __s23 __s24 __s25
+             __s26 __s27 __s28 __s29 __s30 __s31)
+            $($tokens)*
+        )
+    };
+}
+
+/// As [`select!`], but biased: among ready operations the first written
+/// wins, not one at random (crossbeam-channel's `select_biased!`;
+/// [`Select::new_biased`](crate::Select::new_biased) is its dynamic form).
+///
+/// ```
+/// use goro_chan::{bounded, select_biased};
+///
+/// let (tx1, rx1) = bounded::<i32>(1);
+/// let (tx2, rx2) = bounded::<i32>(1);
+/// tx1.send(1).unwrap();
+/// tx2.send(2).unwrap();
+/// let got = select_biased! {
+///     recv(rx1) -> v => v.unwrap(),
+///     recv(rx2) -> v => v.unwrap(),
+/// };
+/// assert_eq!(got, 1); // both ready: the first arm
+/// ```
+#[macro_export]
+macro_rules! select_biased {
+    ($($tokens:tt)*) => {
+        $crate::__select!(
+            @parse new_biased [] []
             (__s0 __s1 __s2 __s3 __s4 __s5 __s6 __s7 __s8 __s9 __s10 __s11 __s12 __s13
              __s14 __s15 __s16 __s17 __s18 __s19 __s20 __s21 __s22 __s23 __s24 __s25
              __s26 __s27 __s28 __s29 __s30 __s31)
@@ -63,78 +93,78 @@ macro_rules! select {
 #[macro_export]
 macro_rules! __select {
     // ---- parsing: recv arms
-    (@parse [$($arms:tt)*] $def:tt ($id:ident $($ids:ident)*)
+    (@parse $ctor:ident [$($arms:tt)*] $def:tt ($id:ident $($ids:ident)*)
         recv($r:expr $(,)?) -> $p:pat => $body:block, $($rest:tt)*) => {
-        $crate::__select!(@parse [$($arms)* (recv $id $r, (), $p, $body)] $def ($($ids)*) $($rest)*)
+        $crate::__select!(@parse $ctor [$($arms)* (recv $id $r, (), $p, $body)] $def ($($ids)*) $($rest)*)
     };
-    (@parse [$($arms:tt)*] $def:tt ($id:ident $($ids:ident)*)
+    (@parse $ctor:ident [$($arms:tt)*] $def:tt ($id:ident $($ids:ident)*)
         recv($r:expr $(,)?) -> $p:pat => $body:block $($rest:tt)*) => {
-        $crate::__select!(@parse [$($arms)* (recv $id $r, (), $p, $body)] $def ($($ids)*) $($rest)*)
+        $crate::__select!(@parse $ctor [$($arms)* (recv $id $r, (), $p, $body)] $def ($($ids)*) $($rest)*)
     };
-    (@parse [$($arms:tt)*] $def:tt ($id:ident $($ids:ident)*)
+    (@parse $ctor:ident [$($arms:tt)*] $def:tt ($id:ident $($ids:ident)*)
         recv($r:expr $(,)?) -> $p:pat => $body:expr, $($rest:tt)*) => {
-        $crate::__select!(@parse [$($arms)* (recv $id $r, (), $p, $body)] $def ($($ids)*) $($rest)*)
+        $crate::__select!(@parse $ctor [$($arms)* (recv $id $r, (), $p, $body)] $def ($($ids)*) $($rest)*)
     };
-    (@parse [$($arms:tt)*] $def:tt ($id:ident $($ids:ident)*)
+    (@parse $ctor:ident [$($arms:tt)*] $def:tt ($id:ident $($ids:ident)*)
         recv($r:expr $(,)?) -> $p:pat => $body:expr) => {
-        $crate::__select!(@parse [$($arms)* (recv $id $r, (), $p, $body)] $def ($($ids)*))
+        $crate::__select!(@parse $ctor [$($arms)* (recv $id $r, (), $p, $body)] $def ($($ids)*))
     };
     // ---- parsing: send arms
-    (@parse [$($arms:tt)*] $def:tt ($id:ident $($ids:ident)*)
+    (@parse $ctor:ident [$($arms:tt)*] $def:tt ($id:ident $($ids:ident)*)
         send($s:expr, $v:expr $(,)?) -> $p:pat => $body:block, $($rest:tt)*) => {
-        $crate::__select!(@parse [$($arms)* (send $id $s, ($v), $p, $body)] $def ($($ids)*) $($rest)*)
+        $crate::__select!(@parse $ctor [$($arms)* (send $id $s, ($v), $p, $body)] $def ($($ids)*) $($rest)*)
     };
-    (@parse [$($arms:tt)*] $def:tt ($id:ident $($ids:ident)*)
+    (@parse $ctor:ident [$($arms:tt)*] $def:tt ($id:ident $($ids:ident)*)
         send($s:expr, $v:expr $(,)?) -> $p:pat => $body:block $($rest:tt)*) => {
-        $crate::__select!(@parse [$($arms)* (send $id $s, ($v), $p, $body)] $def ($($ids)*) $($rest)*)
+        $crate::__select!(@parse $ctor [$($arms)* (send $id $s, ($v), $p, $body)] $def ($($ids)*) $($rest)*)
     };
-    (@parse [$($arms:tt)*] $def:tt ($id:ident $($ids:ident)*)
+    (@parse $ctor:ident [$($arms:tt)*] $def:tt ($id:ident $($ids:ident)*)
         send($s:expr, $v:expr $(,)?) -> $p:pat => $body:expr, $($rest:tt)*) => {
-        $crate::__select!(@parse [$($arms)* (send $id $s, ($v), $p, $body)] $def ($($ids)*) $($rest)*)
+        $crate::__select!(@parse $ctor [$($arms)* (send $id $s, ($v), $p, $body)] $def ($($ids)*) $($rest)*)
     };
-    (@parse [$($arms:tt)*] $def:tt ($id:ident $($ids:ident)*)
+    (@parse $ctor:ident [$($arms:tt)*] $def:tt ($id:ident $($ids:ident)*)
         send($s:expr, $v:expr $(,)?) -> $p:pat => $body:expr) => {
-        $crate::__select!(@parse [$($arms)* (send $id $s, ($v), $p, $body)] $def ($($ids)*))
+        $crate::__select!(@parse $ctor [$($arms)* (send $id $s, ($v), $p, $body)] $def ($($ids)*))
     };
     // ---- parsing: default arms (at most one)
-    (@parse $arms:tt [] $ids:tt default => $body:block, $($rest:tt)*) => {
-        $crate::__select!(@parse $arms [(now) $body] $ids $($rest)*)
+    (@parse $ctor:ident $arms:tt [] $ids:tt default => $body:block, $($rest:tt)*) => {
+        $crate::__select!(@parse $ctor $arms [(now) $body] $ids $($rest)*)
     };
-    (@parse $arms:tt [] $ids:tt default => $body:block $($rest:tt)*) => {
-        $crate::__select!(@parse $arms [(now) $body] $ids $($rest)*)
+    (@parse $ctor:ident $arms:tt [] $ids:tt default => $body:block $($rest:tt)*) => {
+        $crate::__select!(@parse $ctor $arms [(now) $body] $ids $($rest)*)
     };
-    (@parse $arms:tt [] $ids:tt default => $body:expr, $($rest:tt)*) => {
-        $crate::__select!(@parse $arms [(now) $body] $ids $($rest)*)
+    (@parse $ctor:ident $arms:tt [] $ids:tt default => $body:expr, $($rest:tt)*) => {
+        $crate::__select!(@parse $ctor $arms [(now) $body] $ids $($rest)*)
     };
-    (@parse $arms:tt [] $ids:tt default => $body:expr) => {
-        $crate::__select!(@parse $arms [(now) $body] $ids)
+    (@parse $ctor:ident $arms:tt [] $ids:tt default => $body:expr) => {
+        $crate::__select!(@parse $ctor $arms [(now) $body] $ids)
     };
-    (@parse $arms:tt [] $ids:tt default() => $($rest:tt)*) => {
-        $crate::__select!(@parse $arms [] $ids default => $($rest)*)
+    (@parse $ctor:ident $arms:tt [] $ids:tt default() => $($rest:tt)*) => {
+        $crate::__select!(@parse $ctor $arms [] $ids default => $($rest)*)
     };
-    (@parse $arms:tt [] $ids:tt default($t:expr $(,)?) => $body:block, $($rest:tt)*) => {
-        $crate::__select!(@parse $arms [(timeout $t) $body] $ids $($rest)*)
+    (@parse $ctor:ident $arms:tt [] $ids:tt default($t:expr $(,)?) => $body:block, $($rest:tt)*) => {
+        $crate::__select!(@parse $ctor $arms [(timeout $t) $body] $ids $($rest)*)
     };
-    (@parse $arms:tt [] $ids:tt default($t:expr $(,)?) => $body:block $($rest:tt)*) => {
-        $crate::__select!(@parse $arms [(timeout $t) $body] $ids $($rest)*)
+    (@parse $ctor:ident $arms:tt [] $ids:tt default($t:expr $(,)?) => $body:block $($rest:tt)*) => {
+        $crate::__select!(@parse $ctor $arms [(timeout $t) $body] $ids $($rest)*)
     };
-    (@parse $arms:tt [] $ids:tt default($t:expr $(,)?) => $body:expr, $($rest:tt)*) => {
-        $crate::__select!(@parse $arms [(timeout $t) $body] $ids $($rest)*)
+    (@parse $ctor:ident $arms:tt [] $ids:tt default($t:expr $(,)?) => $body:expr, $($rest:tt)*) => {
+        $crate::__select!(@parse $ctor $arms [(timeout $t) $body] $ids $($rest)*)
     };
-    (@parse $arms:tt [] $ids:tt default($t:expr $(,)?) => $body:expr) => {
-        $crate::__select!(@parse $arms [(timeout $t) $body] $ids)
+    (@parse $ctor:ident $arms:tt [] $ids:tt default($t:expr $(,)?) => $body:expr) => {
+        $crate::__select!(@parse $ctor $arms [(timeout $t) $body] $ids)
     };
-    (@parse $arms:tt [$($def:tt)+] $ids:tt default $($rest:tt)*) => {
+    (@parse $ctor:ident $arms:tt [$($def:tt)+] $ids:tt default $($rest:tt)*) => {
         ::core::compile_error!("select! takes at most one `default` arm")
     };
-    (@parse $arms:tt $def:tt () $($rest:tt)+) => {
+    (@parse $ctor:ident $arms:tt $def:tt () $($rest:tt)+) => {
         ::core::compile_error!("select! takes at most 32 operations")
     };
     // ---- all parsed
-    (@parse $arms:tt $def:tt $ids:tt) => {
-        $crate::__select!(@build $arms $def)
+    (@parse $ctor:ident $arms:tt $def:tt $ids:tt) => {
+        $crate::__select!(@build $ctor $arms $def)
     };
-    (@parse $arms:tt $def:tt $ids:tt $($rest:tt)+) => {
+    (@parse $ctor:ident $arms:tt $def:tt $ids:tt $($rest:tt)+) => {
         ::core::compile_error!(
             "select! expects arms of the form `recv(rx) -> v => ...`, \
              `send(tx, value) -> res => ...`, `default => ...` or `default(timeout) => ...`"
@@ -144,10 +174,10 @@ macro_rules! __select {
     // ---- building
     // The channels are borrowed in a `match` scrutinee, whose temporaries
     // live to the end of the `match`: `recv(opt.unwrap_or(&never()))`.
-    (@build [$(($kind:ident $id:ident $chan:expr, ($($v:expr)?), $p:pat, $body:expr))*] $def:tt) => {
+    (@build $ctor:ident [$(($kind:ident $id:ident $chan:expr, ($($v:expr)?), $p:pat, $body:expr))*] $def:tt) => {
         match ($(&$chan,)*) {
             ($($id,)*) => {
-                let mut __sel = $crate::Select::new();
+                let mut __sel = $crate::Select::$ctor();
                 $(
                     let $id = ($id, __sel.$kind($id));
                 )*

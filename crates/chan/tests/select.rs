@@ -1037,3 +1037,44 @@ fn select_macro_takes_crossbeams_grammar() {
     };
     assert_eq!(got, 9);
 }
+
+/// `Select::new_biased` and `select_biased!` (crossbeam-channel's): among
+/// ready operations the first written wins; `Select` is `Clone` (issue 17,
+/// drop-in).
+#[test]
+fn biased_selects_take_the_first_ready_operation() {
+    let _rt = crate::mode::enter();
+    let (tx1, rx1) = bounded::<u32>(1);
+    let (tx2, rx2) = bounded::<u32>(1);
+    for _ in 0..100 {
+        tx1.send(1).unwrap();
+        tx2.send(2).unwrap();
+        let got = goro_chan::select_biased! {
+            recv(rx1) -> v => v.unwrap(),
+            recv(rx2) -> v => v.unwrap(),
+        };
+        assert_eq!(got, 1);
+        let mut sel = Select::new_biased();
+        sel.recv(&rx2);
+        sel.recv(&rx1);
+        let copy = sel.clone();
+        let op = sel.select();
+        assert_eq!(op.index(), 0);
+        assert_eq!(op.recv(&rx2), Ok(2));
+        // The clone has the same operations: only the first is ready now.
+        tx2.send(2).unwrap();
+        let mut copy = copy;
+        let op = copy.try_select().unwrap();
+        assert_eq!(op.index(), 0);
+        assert_eq!(op.recv(&rx2), Ok(2));
+    }
+    // A biased select that waits still gets whatever comes.
+    let h = goro_sched::go(move || {
+        goro_chan::select_biased! {
+            recv(rx1) -> v => v.unwrap(),
+            recv(rx2) -> v => v.unwrap() * 10,
+        }
+    });
+    tx2.send(3).unwrap();
+    assert_eq!(h.join().unwrap(), 30);
+}

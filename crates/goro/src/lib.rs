@@ -304,9 +304,9 @@ pub mod sync {
 pub use goro_sync::context;
 
 #[doc(inline)]
-pub use goro_chan::select;
-#[doc(inline)]
 pub use goro_chan::time;
+#[doc(inline)]
+pub use goro_chan::{select, select_biased};
 
 /// Go's concurrency patterns: pipelines, fan-in and fan-out, worker pools,
 /// errgroup and rate limiting, on goroutines and channels.
