@@ -253,12 +253,12 @@ impl<'scope> Scope<'scope, '_> {
         // (No worker at hand: the runtime reference is counted on its own.)
         let (task, handle) =
             match unsafe { Task::spawn(&shared, None, None, Location::caller(), fiber, body) } {
-                Ok(spawned) => spawned,
+                Some(spawned) => spawned,
                 // No memory for it: its function (and count) are gone, and
                 // its join says so.
-                Err(never_was) => {
+                None => {
                     return ScopedJoinHandle {
-                        handle: never_was,
+                        handle: JoinHandle::never_was(),
                         _scope: PhantomData,
                     };
                 }

@@ -270,8 +270,8 @@ impl Shared {
             // SAFETY: `F` and `T` are `'static`.
             let (task, handle) = match unsafe { Task::spawn(self, here, name, location, fiber, f) }
             {
-                Ok(spawned) => spawned,
-                Err(never_was) => return Ok(never_was),
+                Some(spawned) => spawned,
+                None => return Ok(JoinHandle::never_was()),
             };
             self.count_in(here);
             // SAFETY: never queued, so ours alone: its function is dropped
@@ -289,15 +289,15 @@ impl Shared {
         };
         // SAFETY: `F` and `T` are `'static`.
         match unsafe { Task::spawn(self, here, name, location, fiber, f) } {
-            Ok((task, handle)) => {
+            Some((task, handle)) => {
                 self.start_on(task, here);
                 Ok(handle)
             }
-            Err(_) if !or_cancel => Err(io::Error::new(
+            None if or_cancel => Ok(JoinHandle::never_was()),
+            None => Err(io::Error::new(
                 io::ErrorKind::OutOfMemory,
                 "cannot spawn a goroutine: no memory for its task",
             )),
-            Err(never_was) => Ok(never_was),
         }
     }
 

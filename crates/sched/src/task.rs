@@ -286,8 +286,8 @@ impl Task {
     /// `here` is this thread's worker of `rt`, if the caller knows it (its
     /// reference to the runtime is then counted in the worker's batch).
     ///
-    /// With no memory for the task, `f` is dropped and the `Err` is the
-    /// handle of a goroutine that never was: its join says so.
+    /// With no memory for the task, `f` is dropped: `None` (the caller
+    /// gives out `JoinHandle::never_was`, or an error).
     ///
     /// # Safety
     /// `F` and `T` may borrow: the caller must make sure the goroutine
@@ -300,7 +300,7 @@ impl Task {
         location: &'static Location<'static>,
         fiber: Fiber,
         f: F,
-    ) -> Result<(TaskRef, JoinHandle<T>), JoinHandle<T>>
+    ) -> Option<(TaskRef, JoinHandle<T>)>
     where
         F: FnOnce() -> T + Send + 'a,
         T: Send + 'a,
@@ -308,10 +308,7 @@ impl Task {
         let layout = Layout::new::<Task<Body<F, T>>>();
         let Some(block) = alloc::allocate(layout) else {
             drop(f);
-            return Err(JoinHandle {
-                inner: Handle::NoMemory(GoroutineId::next(here)),
-                _output: PhantomData,
-            });
+            return None;
         };
         let block = block.cast::<Task<Body<F, T>>>();
         let task = Task {
@@ -342,10 +339,10 @@ impl Task {
         // caller guarantees the task does not outlive what `F` and `T` borrow.
         let task: NonNull<Task> = unsafe { mem::transmute(task) };
         let handle = JoinHandle {
-            inner: Handle::Task(TaskRef(task)),
+            task: Some(TaskRef(task)),
             _output: PhantomData,
         };
-        Ok((TaskRef(task), handle))
+        Some((TaskRef(task), handle))
     }
 
     /// Runs the goroutine until it yields, parks or finishes. Returns `None`
@@ -1126,18 +1123,21 @@ fn drop_detached<V>(value: V) {
 /// assert_eq!(err.to_string(), "goroutine panicked: oops");
 /// ```
 pub struct JoinHandle<T> {
-    inner: Handle,
+    /// `None`: a goroutine that could not be made (no memory for its task).
+    task: Option<TaskRef>,
     _output: PhantomData<T>,
 }
 
-/// What a `JoinHandle` waits for.
-enum Handle {
-    Task(TaskRef),
-    /// A goroutine that could not be made: no memory for its task.
-    NoMemory(GoroutineId),
-}
-
 impl<T> JoinHandle<T> {
+    /// The handle of a goroutine that could not be made: no memory for its
+    /// task. Its join says so.
+    pub(crate) fn never_was() -> JoinHandle<T> {
+        JoinHandle {
+            task: None,
+            _output: PhantomData,
+        }
+    }
+
     /// Waits for the goroutine to finish and returns its result: parks the
     /// calling goroutine, or blocks the calling thread.
     ///
@@ -1162,9 +1162,8 @@ impl<T> JoinHandle<T> {
     /// As `join`, but gives up (`None`) once `stop` says so; `stop` is asked
     /// before each wait, and the caller wakes the waiter to make it ask.
     pub(crate) fn join_unless(&self, stop: impl Fn() -> bool) -> Option<Result<T, JoinError>> {
-        let task = match &self.inner {
-            Handle::Task(task) => task,
-            Handle::NoMemory(_) => return Some(Err(JoinError::no_memory())),
+        let Some(task) = &self.task else {
+            return Some(Err(JoinError::no_memory()));
         };
         let mut out: Option<Result<T, JoinError>> = None;
         let out_ptr = ptr::from_mut(&mut out).cast::<()>();
@@ -1196,11 +1195,11 @@ impl<T> JoinHandle<T> {
     /// let id = h.id();
     /// assert_eq!(h.join().unwrap(), Some(id));
     /// ```
+    ///
+    /// A goroutine that could not be made (out of memory) has the id 0,
+    /// which no goroutine has.
     pub fn id(&self) -> GoroutineId {
-        match &self.inner {
-            Handle::Task(task) => task.id,
-            Handle::NoMemory(id) => *id,
-        }
+        self.task.as_ref().map_or(GoroutineId(0), |task| task.id)
     }
 
     /// Whether the goroutine has finished (returned, panicked or been unwound).
@@ -1213,16 +1212,15 @@ impl<T> JoinHandle<T> {
     /// assert_eq!(h.join().unwrap(), 1); // at once
     /// ```
     pub fn is_finished(&self) -> bool {
-        match &self.inner {
-            Handle::Task(task) => task.join.load(Ordering::Acquire) >= JOIN_DONE,
-            Handle::NoMemory(_) => true,
-        }
+        self.task
+            .as_ref()
+            .is_none_or(|task| task.join.load(Ordering::Acquire) >= JOIN_DONE)
     }
 }
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
-        if let Handle::Task(task) = &self.inner {
+        if let Some(task) = &self.task {
             task.body.detach(task);
         }
     }
