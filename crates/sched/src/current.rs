@@ -92,7 +92,7 @@ fn pop_entered(guard: u64) {
     drop(left);
 }
 
-/// The guard of [`Runtime::enter`]: while it lives, [`go()`](crate::go)
+/// The guard of [`Runtime::enter`]: while it lives, [`go()`](crate::go())
 /// and the other free functions called from its thread use that runtime
 /// (the one entered last, of those whose guards live).
 #[must_use = "the runtime is the current one only while the guard lives"]
@@ -116,8 +116,8 @@ impl fmt::Debug for EnterGuard<'_> {
 
 impl Runtime {
     /// Makes this runtime the current one of the calling thread until the
-    /// guard drops, as tokio's `Runtime::enter`: [`go()`](crate::go),
-    /// [`run()`](crate::run), [`dump()`](crate::dump), [`stats()`](crate::stats)
+    /// guard drops, as tokio's `Runtime::enter`: [`go()`](crate::go()),
+    /// [`run()`](crate::run), [`dump()`](crate::dump()), [`stats()`](crate::stats)
     /// and [`num_goroutines()`](crate::num_goroutines) called from this
     /// thread then use it instead of the global runtime. Inside a goroutine
     /// they always use the goroutine's own runtime.

@@ -102,7 +102,7 @@ impl Runtime {
     /// Also if the runtime finds every goroutine waiting with nothing left
     /// to wake any, as Go does: "all goroutines are asleep - deadlock!",
     /// then a dump of the goroutines (see
-    /// [`RuntimeBuilder::detect_deadlocks`]).
+    /// [`RuntimeBuilder::detect_deadlocks`](crate::RuntimeBuilder::detect_deadlocks)).
     #[track_caller]
     pub fn run<F, T>(&self, f: F) -> T
     where

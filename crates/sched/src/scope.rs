@@ -215,7 +215,7 @@ impl<'scope> Scope<'scope, '_> {
     ///
     /// Once its runtime has shut down (a destructor that the shutdown runs
     /// may spawn), the goroutine is cancelled before it runs, as with
-    /// [`go()`](crate::go): its function is dropped, and `join` reports it
+    /// [`go()`](crate::go()): its function is dropped, and `join` reports it
     /// cancelled.
     #[track_caller]
     pub fn go<F, T>(&'scope self, f: F) -> ScopedJoinHandle<'scope, T>
