@@ -114,7 +114,8 @@ struct Op<'a> {
     send: bool,
 }
 
-/// Stands in the unused inline slots of a `Select`.
+/// Stands in the unused inline slots of a `Select`, and for removed
+/// operations (`Select::remove`): never ready, registered nowhere.
 struct NoHandle;
 
 impl Handle for NoHandle {
@@ -127,7 +128,8 @@ impl Handle for NoHandle {
     }
 
     fn register(&self, _: bool, _: &Context, _: usize, _: *mut Scratch) -> Registered {
-        unreachable!("an unused slot is never registered")
+        // A removed operation: waits for nothing.
+        Ok(None)
     }
 
     fn unregister(&self, _: &Context, _: bool) -> bool {
@@ -259,6 +261,54 @@ impl<'a> Select<'a> {
         }
         self.len += 1;
         self.len - 1
+    }
+
+    #[inline]
+    fn ops_mut(&mut self) -> &mut [Op<'a>] {
+        if self.len <= INLINE {
+            &mut self.inline[..self.len]
+        } else {
+            &mut self.heap
+        }
+    }
+
+    /// Removes an operation added before (crossbeam-channel's `remove`):
+    /// it is never chosen again, and the other operations keep their
+    /// indices (a removed one's is not reused). As in Go, a select whose
+    /// operations are all removed waits for ever, or until its timeout.
+    ///
+    /// ```
+    /// use goro_chan::{Select, bounded};
+    ///
+    /// let (tx1, rx1) = bounded::<i32>(0);
+    /// let (tx2, rx2) = bounded::<i32>(1);
+    /// drop(tx1); // closed: its receive is always ready
+    /// tx2.send(2).unwrap();
+    /// let mut sel = Select::new();
+    /// let closed = sel.recv(&rx1);
+    /// let live = sel.recv(&rx2);
+    /// sel.remove(closed);
+    /// let op = sel.select();
+    /// assert_eq!(op.index(), live);
+    /// assert_eq!(op.recv(&rx2), Ok(2));
+    /// ```
+    ///
+    /// # Panics
+    /// If no operation has this index, or it was removed already.
+    pub fn remove(&mut self, index: usize) {
+        let removed = Op {
+            handle: &NO_HANDLE,
+            send: false,
+        };
+        let op = self
+            .ops_mut()
+            .get_mut(index)
+            .unwrap_or_else(|| panic!("Select::remove: no operation has index {index}"));
+        assert!(
+            !std::ptr::addr_eq(op.handle, &NO_HANDLE),
+            "Select::remove: operation {index} was removed already"
+        );
+        *op = removed;
     }
 
     #[inline]

@@ -1078,3 +1078,35 @@ fn biased_selects_take_the_first_ready_operation() {
     tx2.send(3).unwrap();
     assert_eq!(h.join().unwrap(), 30);
 }
+
+/// `Select::remove` (crossbeam-channel's): a removed operation is never
+/// chosen, the others keep their indices, a select of removed operations
+/// only waits (issue 17, drop-in).
+#[test]
+fn removed_operations_are_never_chosen() {
+    let _rt = crate::mode::enter();
+    let (tx1, rx1) = bounded::<u32>(0);
+    let (tx2, rx2) = bounded::<u32>(1);
+    drop(tx1); // closed: always ready
+    let mut sel = Select::new();
+    let closed = sel.recv(&rx1);
+    let live = sel.recv(&rx2);
+    sel.remove(closed);
+    // A waiting select (from a goroutine's send) gets the live one.
+    let h = goro_sched::go(move || {
+        goro_sched::sleep(Duration::from_millis(1));
+        tx2.send(5).unwrap();
+        tx2
+    });
+    let op = sel.select();
+    assert_eq!(op.index(), live);
+    assert_eq!(op.recv(&rx2), Ok(5));
+    let _tx2 = h.join().unwrap();
+    sel.remove(live);
+    assert!(sel.select_timeout(Duration::from_millis(2)).is_err());
+    assert!(sel.try_select().is_err());
+    let again = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sel.remove(live)));
+    assert!(again.is_err(), "a second remove panics");
+    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sel.remove(7)));
+    assert!(out.is_err(), "an index never given panics");
+}
