@@ -45,10 +45,12 @@ fn hold(release: &Arc<AtomicBool>) {
 const MAX_TRIES: usize = 500_000;
 
 #[test]
-#[ignore = "BUG: WaitGroup::go whose spawn fails out of memory never calls done (its DoneOnDrop is made inside the dropped closure): wait() hangs for good"]
 fn oom_wait_group_go_then_wait_returns() {
     common::isolated("oom_wait_group_go_then_wait_returns", || {
-        watchdog(Duration::from_secs(20), "wg.wait() hung after a WaitGroup::go failed");
+        watchdog(
+            Duration::from_secs(20),
+            "wg.wait() hung after a WaitGroup::go failed",
+        );
         let rt = goro::Runtime::builder().workers(2).build().unwrap();
         let (made, unrun) = rt.run(|| {
             let wg = goro::sync::WaitGroup::new();
@@ -85,7 +87,10 @@ fn oom_wait_group_go_then_wait_returns() {
 #[test]
 fn oom_errgroup_go_then_wait_returns() {
     common::isolated("oom_errgroup_go_then_wait_returns", || {
-        watchdog(Duration::from_secs(20), "ErrGroup::wait hung after a go failed");
+        watchdog(
+            Duration::from_secs(20),
+            "ErrGroup::wait hung after a go failed",
+        );
         let rt = goro::Runtime::builder().workers(2).build().unwrap();
         rt.run(|| {
             let group = goro::patterns::ErrGroup::<()>::new();
@@ -123,7 +128,10 @@ fn oom_errgroup_go_then_wait_returns() {
 #[test]
 fn oom_scope_returns_and_never_was_handles_behave() {
     common::isolated("oom_scope_returns_and_never_was_handles_behave", || {
-        watchdog(Duration::from_secs(20), "scope hung after a Scope::go failed");
+        watchdog(
+            Duration::from_secs(20),
+            "scope hung after a Scope::go failed",
+        );
         let rt = goro::Runtime::builder().workers(2).build().unwrap();
         let (made, ran) = rt.run(|| {
             let release = Arc::new(AtomicBool::new(false));
@@ -198,11 +206,16 @@ fn oom_scope_returns_and_never_was_handles_behave() {
     });
 }
 
+/// Out of task memory, a `WorkerPool` (whose channel comes from the same
+/// pool) cannot be made: a panic saying so, not an abort; with memory back
+/// one works.
 #[test]
-#[ignore = "BUG/LIMITATION: WorkerPool::new when spawns fail for lack of task memory aborts the process (\"memory allocation of 184 bytes failed\"): its channel's block shares the exhausted class and pool::allocate aborts"]
 fn oom_worker_pool_new_and_submit() {
     common::isolated("oom_worker_pool_new_and_submit", || {
-        watchdog(Duration::from_secs(20), "WorkerPool hung after its workers failed");
+        watchdog(
+            Duration::from_secs(20),
+            "WorkerPool hung after its workers failed",
+        );
         let rt = goro::Runtime::builder().workers(2).build().unwrap();
         rt.run(|| {
             let release = Arc::new(AtomicBool::new(false));
@@ -226,33 +239,41 @@ fn oom_worker_pool_new_and_submit() {
                 made += 1;
                 assert!(made < MAX_TRIES, "the pool never ran out");
             }
-            // No task memory: the pool's workers cannot be made.
-            let pool = goro::patterns::WorkerPool::new(4, 0);
+            // No task memory: the pool (its channel first) cannot be made.
+            let failed = panic::catch_unwind(|| goro::patterns::WorkerPool::new(4, 0));
             simulate_no_task_memory(false);
             release.store(true, Ordering::SeqCst);
-            eprintln!("pool.workers() = {}", pool.workers());
+            let err = failed.expect_err("made with no memory");
+            let msg = err.downcast_ref::<String>().expect("a message");
+            assert!(msg.contains("out of memory"), "{msg}");
+            let pool = goro::patterns::WorkerPool::new(4, 0);
             let got = pool.submit(|| 5).map(|h| h.join());
-            eprintln!("submit on a pool made out of memory: {got:?}");
-            assert!(
-                matches!(got, Ok(Ok(5))),
-                "a WorkerPool made out of memory says it has {} workers but cannot run a job: {got:?}",
-                pool.workers()
-            );
+            assert!(matches!(got, Ok(Ok(5))), "{got:?}");
         });
     });
 }
 
+/// Out of task memory, making a channel panics with a message (a goroutine
+/// doing it fails its join), not an abort.
 #[test]
-#[ignore = "LIMITATION (documented): out of task memory, making a channel aborts the process (pool::allocate calls handle_alloc_error)"]
 fn oom_channel_creation_fails_cleanly() {
     common::isolated("oom_channel_creation_fails_cleanly", || {
         watchdog(Duration::from_secs(20), "hung");
         simulate_no_task_memory(true);
         let mut chans = Vec::new();
-        for _ in 0..200_000 {
-            chans.push(goro::chan::bounded::<u64>(1));
-        }
+        let err = loop {
+            match panic::catch_unwind(|| goro::chan::bounded::<u64>(1)) {
+                Ok(chan) => chans.push(chan),
+                Err(err) => break err,
+            }
+            assert!(chans.len() < 1_000_000, "the pool never ran out");
+        };
         simulate_no_task_memory(false);
+        let msg = err.downcast_ref::<String>().expect("a message");
+        assert!(msg.contains("out of memory"), "{msg}");
+        let (tx, rx) = goro::chan::bounded::<u64>(1);
+        tx.send(1).unwrap();
+        assert_eq!(rx.recv(), Ok(1));
         eprintln!("{} channels made", chans.len());
     });
 }
@@ -263,7 +284,6 @@ fn oom_channel_creation_fails_cleanly() {
 /// panics "negative WaitGroup counter" (and is itself taken back: a correct
 /// `done` is lost, and a waiter would hang).
 #[test]
-#[ignore = "BUG: a wrong WaitGroup::add on one thread makes correct add/done calls on others panic (and be lost): the counter is visibly negative between fetch_add and its undo"]
 fn wait_group_bad_add_does_not_disturb_correct_callers() {
     let prev = panic::take_hook();
     panic::set_hook(Box::new(|_| {}));
@@ -311,7 +331,6 @@ fn wait_group_bad_add_does_not_disturb_correct_callers() {
 /// The waiter's side: a wrong `add` racing a correct last `done` must
 /// neither lose the `done` (the waiter hangs) nor wake the waiter early.
 #[test]
-#[ignore = "BUG: a wrong WaitGroup::add racing the last correct done() loses that done: the counter stays 1 and wait() hangs"]
 fn wait_group_last_done_survives_a_racing_bad_add() {
     common::isolated("wait_group_last_done_survives_a_racing_bad_add", || {
         panic::set_hook(Box::new(|_| {}));
@@ -364,7 +383,17 @@ fn rate_limiter_edge_rates() {
             ),
         }
     };
-    for rate in [f64::MIN_POSITIVE, 5e-324, 1e-300, 1.7e-20, f64::NAN, -0.0, 0.0, -1.0, f64::NEG_INFINITY] {
+    for rate in [
+        f64::MIN_POSITIVE,
+        5e-324,
+        1e-300,
+        1.7e-20,
+        f64::NAN,
+        -0.0,
+        0.0,
+        -1.0,
+        f64::NEG_INFINITY,
+    ] {
         let msg = refused(rate).unwrap_or_else(|| panic!("rate {rate} accepted"));
         assert!(msg.contains("RateLimiter::new"), "{rate}: {msg}");
     }
@@ -374,7 +403,10 @@ fn rate_limiter_edge_rates() {
     }
     // The doc says "below about 1.7e-20"; the real bound is 1/Duration::MAX.
     let bound = 1.0 / Duration::MAX.as_secs_f64();
-    eprintln!("refused below {bound:e}; 3e-20 refused: {}", refused(3e-20).is_some());
+    eprintln!(
+        "refused below {bound:e}; 3e-20 refused: {}",
+        refused(3e-20).is_some()
+    );
     // Infinite and huge rates never wait; allow works with them.
     let l = RateLimiter::new(f64::INFINITY, 3);
     for _ in 0..10 {
@@ -384,7 +416,9 @@ fn rate_limiter_edge_rates() {
     let l = RateLimiter::new(f64::MAX, 2);
     for _ in 0..10 {
         l.wait_n(2).unwrap();
-        assert!(l.allow_n(1) || true);
+        // Whether a token is back this soon depends on the clock: only
+        // that it neither panics nor hangs.
+        let _ = l.allow_n(1);
     }
     let l = RateLimiter::new(1.0, usize::MAX);
     l.wait_n(usize::MAX).unwrap();
@@ -393,39 +427,46 @@ fn rate_limiter_edge_rates() {
 
 #[test]
 fn rate_limiter_huge_debts_wait_for_good_without_panicking() {
-    common::isolated("rate_limiter_huge_debts_wait_for_good_without_panicking", || {
-        use goro::patterns::RateLimiter;
-        let rt = goro::Runtime::builder().workers(2).build().unwrap();
-        let panicked = Arc::new(AtomicUsize::new(0));
-        let passed = Arc::new(AtomicUsize::new(0));
-        for rate in [6e-20, 1e-19, 1e-12, 1e-3] {
-            let l = Arc::new(RateLimiter::new(rate, 4));
-            l.wait_n(4).unwrap();
-            for n in [1usize, 2, 4, 4, 4, 4] {
-                for _ in 0..3 {
-                    let (l, panicked, passed) = (l.clone(), panicked.clone(), passed.clone());
-                    rt.go(move || {
-                        let r = panic::catch_unwind(AssertUnwindSafe(|| l.wait_n(n)));
-                        if r.is_err() {
-                            panicked.fetch_add(1, Ordering::SeqCst);
-                        } else {
-                            passed.fetch_add(1, Ordering::SeqCst);
-                        }
-                    });
+    common::isolated(
+        "rate_limiter_huge_debts_wait_for_good_without_panicking",
+        || {
+            use goro::patterns::RateLimiter;
+            let rt = goro::Runtime::builder().workers(2).build().unwrap();
+            let panicked = Arc::new(AtomicUsize::new(0));
+            let passed = Arc::new(AtomicUsize::new(0));
+            for rate in [6e-20, 1e-19, 1e-12, 1e-3] {
+                let l = Arc::new(RateLimiter::new(rate, 4));
+                l.wait_n(4).unwrap();
+                for n in [1usize, 2, 4, 4, 4, 4] {
+                    for _ in 0..3 {
+                        let (l, panicked, passed) = (l.clone(), panicked.clone(), passed.clone());
+                        rt.go(move || {
+                            let r = panic::catch_unwind(AssertUnwindSafe(|| l.wait_n(n)));
+                            if r.is_err() {
+                                panicked.fetch_add(1, Ordering::SeqCst);
+                            } else {
+                                passed.fetch_add(1, Ordering::SeqCst);
+                            }
+                        });
+                    }
                 }
+                // And from plain threads (std's sleep).
+                let (l2, panicked2) = (l.clone(), panicked.clone());
+                thread::spawn(move || {
+                    if panic::catch_unwind(AssertUnwindSafe(|| l2.wait_n(4))).is_err() {
+                        panicked2.fetch_add(1, Ordering::SeqCst);
+                    }
+                });
             }
-            // And from plain threads (std's sleep).
-            let (l2, panicked2) = (l.clone(), panicked.clone());
-            thread::spawn(move || {
-                if panic::catch_unwind(AssertUnwindSafe(|| l2.wait_n(4))).is_err() {
-                    panicked2.fetch_add(1, Ordering::SeqCst);
-                }
-            });
-        }
-        thread::sleep(Duration::from_millis(500));
-        assert_eq!(panicked.load(Ordering::SeqCst), 0);
-        assert_eq!(passed.load(Ordering::SeqCst), 0, "a waiter owed ~1000 s or more got through");
-    });
+            thread::sleep(Duration::from_millis(500));
+            assert_eq!(panicked.load(Ordering::SeqCst), 0);
+            assert_eq!(
+                passed.load(Ordering::SeqCst),
+                0,
+                "a waiter owed ~1000 s or more got through"
+            );
+        },
+    );
 }
 
 /// Runtimes built and dropped from many threads at once while others live
@@ -455,6 +496,8 @@ fn runtime_churn_from_many_threads() {
                     for i in 0..40 {
                         let mut b = goro::Runtime::builder().workers(1 + (i + t) % 3);
                         if i % 2 == 0 {
+                            // SAFETY: these goroutines hold nothing tied to
+                            // a thread across a park point.
                             b = unsafe { b.migrating() };
                         }
                         let rt = b.build().unwrap();

@@ -75,9 +75,9 @@ impl RateLimiter {
     ///
     /// # Panics
     /// If `per_second` is not above 0 (or is NaN), or so small that the time
-    /// between two events does not fit a `Duration` (below about 1.7e-20:
-    /// once in 584 billion years), or `burst` is 0: such a limiter would
-    /// never let a waiter through.
+    /// between two events does not fit a `Duration` (below about 5.4e-20:
+    /// less than once in 584 billion years), or `burst` is 0: such a
+    /// limiter would never let a waiter through.
     pub fn new(per_second: f64, burst: usize) -> RateLimiter {
         assert!(
             per_second > 0.0,

@@ -610,6 +610,7 @@ pub fn park_deadline_on(deadline: Instant, wait: Wait) {
                 Action::Wake(Unparker {
                     inner: Inner::Goroutine(task.clone()),
                 }),
+                true,
             );
             task.park(wait.code());
             task.rt.timers.cancel(&timer);

@@ -24,11 +24,17 @@ use std::ptr::NonNull;
 /// size class fits it, else from the global allocator.
 ///
 /// # Panics
-/// If `layout` has size zero. Out of memory, it calls
-/// [`std::alloc::handle_alloc_error`], as `Box::new` does.
+/// If `layout` has size zero, or out of memory (a panic that the caller,
+/// say a goroutine making a channel, reports or catches, where `Box::new`
+/// would abort the process).
 pub fn allocate(layout: Layout) -> NonNull<u8> {
     assert!(layout.size() > 0, "the pool has no zero-sized blocks");
-    crate::alloc::allocate(layout).unwrap_or_else(|| std::alloc::handle_alloc_error(layout))
+    crate::alloc::allocate(layout).unwrap_or_else(|| {
+        panic!(
+            "out of memory: the pool has no {}-byte block to give",
+            layout.size()
+        )
+    })
 }
 
 /// Frees memory that [`allocate`] returned.

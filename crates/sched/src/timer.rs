@@ -64,6 +64,10 @@ pub fn call_at(deadline: Instant, f: impl FnOnce() + Send + 'static) -> TimerHan
     let f: Box<dyn FnOnce() + Send> = Box::new(f);
     crate::current::with_current(|rt| TimerHandle {
         rt: rt.clone(),
-        timer: rt.add_timer(deadline, Action::Call(std::sync::Mutex::new(Some(f)))),
+        timer: rt.add_timer(
+            deadline,
+            Action::Call(std::sync::Mutex::new(Some(f))),
+            false,
+        ),
     })
 }

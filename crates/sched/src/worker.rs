@@ -713,6 +713,10 @@ impl WorkerCtx {
             // runtimes of many workers woke for good, issue 20), nor worth
             // a steal, which pins crossbeam's epoch.
             if victim.stealer.nothing_to_steal(self.shared.migrate) {
+                // Its next pile is a new one (see `fresh_aged`).
+                if let Some(seen) = self.fresh_seen.borrow_mut().get_mut(index) {
+                    *seen = None;
+                }
                 continue;
             }
             if patient && self.leave_alone(index, &watch) || !self.fresh_aged(index, &mut now) {
@@ -744,11 +748,9 @@ impl WorkerCtx {
         if seen.len() <= index {
             seen.resize(index + 1, None);
         }
+        // (An empty queue never comes here: `search` skips it, and forgets
+        // what it saw of it.)
         let victim = &self.shared.workers[index];
-        if victim.stealer.nothing_to_steal(false) {
-            seen[index] = None;
-            return true;
-        }
         if victim.is_stuck() {
             return true;
         }

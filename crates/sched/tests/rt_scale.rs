@@ -75,8 +75,11 @@ fn a_million_sleeping_goroutines_cost_no_thread() {
     }
     println!("{N} sleeping goroutines: {threads_before} -> {threads_during} threads");
     assert_eq!(woken.load(Ordering::Relaxed), N);
+    // No thread per sleeper. On a loaded machine sysmon may see a worker
+    // held (its goroutine starved of CPU) and start spares: at most the
+    // default 64 of them.
     assert!(
-        threads_during <= threads_before + 4,
+        threads_during <= threads_before + 4 + 64,
         "{threads_before} -> {threads_during}"
     );
 }

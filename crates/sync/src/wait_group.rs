@@ -83,17 +83,24 @@ impl WaitGroup {
     /// zero, as Go; with "sync: WaitGroup counter overflow" past
     /// `isize::MAX`. Either way the counter is left as it was.
     pub fn add(&self, delta: isize) {
-        let before = self.inner.count.fetch_add(delta, Ordering::AcqRel);
-        let count = match before.checked_add(delta) {
-            Some(count) if count >= 0 => count,
-            out_of_range => {
-                // Taken back before the panic: one `add` in the wrong never
-                // leaves the counter wrapped or negative for the others.
-                self.inner.count.fetch_sub(delta, Ordering::AcqRel);
-                match out_of_range {
-                    None => panic!("sync: WaitGroup counter overflow ({before} + {delta})"),
-                    Some(_) => panic!("sync: negative WaitGroup counter"),
-                }
+        // Checked before it is written (a CAS, not a `fetch_add` undone
+        // after): an `add` in the wrong never shows the others a wrapped or
+        // negative counter, which would fail their correct calls.
+        let mut before = self.inner.count.load(Ordering::Relaxed);
+        let count = loop {
+            let count = match before.checked_add(delta) {
+                Some(count) if count >= 0 => count,
+                None => panic!("sync: WaitGroup counter overflow ({before} + {delta})"),
+                Some(_) => panic!("sync: negative WaitGroup counter"),
+            };
+            match self.inner.count.compare_exchange_weak(
+                before,
+                count,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break count,
+                Err(now) => before = now,
             }
         };
         if count == 0 && delta != 0 {
@@ -185,9 +192,11 @@ impl WaitGroup {
         F: FnOnce() + Send + 'static,
     {
         self.add(1);
-        let wg = self.clone();
+        // Made here and moved in: if the goroutine is never made (out of
+        // memory), the guard drops with the closure and counts it done.
+        let done = DoneOnDrop(self.clone());
         goro_sched::go(move || {
-            let _done = DoneOnDrop(wg);
+            let _done = done;
             f();
         });
     }
