@@ -44,6 +44,36 @@ fn hold(release: &Arc<AtomicBool>) {
 
 const MAX_TRIES: usize = 500_000;
 
+/// With the task pool given no memory, spawns (through `spawn`) goroutines
+/// that hold their tasks until `release`, until one spawn fails (its
+/// closure dropped unrun); memory is still off when it returns. Returns
+/// how many spawns were tried.
+fn spawn_until_one_fails(
+    release: &Arc<AtomicBool>,
+    mut spawn: impl FnMut(Box<dyn FnOnce() + Send>),
+) -> usize {
+    let unrun = Arc::new(AtomicUsize::new(0));
+    simulate_no_task_memory(true);
+    let mut made = 0;
+    while unrun.load(Ordering::SeqCst) == 0 {
+        let (r, mut guard) = (
+            release.clone(),
+            Unrun {
+                ran: false,
+                unrun: unrun.clone(),
+            },
+        );
+        spawn(Box::new(move || {
+            guard.ran = true;
+            hold(&r);
+            drop(guard);
+        }));
+        made += 1;
+        assert!(made < MAX_TRIES, "the pool never ran out");
+    }
+    made
+}
+
 #[test]
 fn oom_wait_group_go_then_wait_returns() {
     common::isolated("oom_wait_group_go_then_wait_returns", || {
@@ -52,35 +82,17 @@ fn oom_wait_group_go_then_wait_returns() {
             "wg.wait() hung after a WaitGroup::go failed",
         );
         let rt = goro::Runtime::builder().workers(2).build().unwrap();
-        let (made, unrun) = rt.run(|| {
+        let made = rt.run(|| {
             let wg = goro::sync::WaitGroup::new();
             let release = Arc::new(AtomicBool::new(false));
-            let unrun = Arc::new(AtomicUsize::new(0));
-            simulate_no_task_memory(true);
-            let mut made = 0;
-            while unrun.load(Ordering::SeqCst) == 0 {
-                let (r, mut guard) = (
-                    release.clone(),
-                    Unrun {
-                        ran: false,
-                        unrun: unrun.clone(),
-                    },
-                );
-                wg.go(move || {
-                    guard.ran = true;
-                    hold(&r);
-                    drop(guard);
-                });
-                made += 1;
-                assert!(made < MAX_TRIES, "the pool never ran out");
-            }
+            let made = spawn_until_one_fails(&release, |f| wg.go(f));
             simulate_no_task_memory(false);
             release.store(true, Ordering::SeqCst);
             eprintln!("count before wait: {} ({} go calls)", wg.count(), made);
             wg.wait();
-            (made, unrun.load(Ordering::SeqCst))
+            made
         });
-        eprintln!("{made} go calls, {unrun} failed; wait returned");
+        eprintln!("{made} go calls, the last failed; wait returned");
     });
 }
 
@@ -97,26 +109,12 @@ fn oom_errgroup_go_then_wait_returns() {
             // A limit: the failed member's token must come back too.
             group.set_limit(1_000_000);
             let release = Arc::new(AtomicBool::new(false));
-            let unrun = Arc::new(AtomicUsize::new(0));
-            simulate_no_task_memory(true);
-            let mut made = 0;
-            while unrun.load(Ordering::SeqCst) == 0 {
-                let (r, mut guard) = (
-                    release.clone(),
-                    Unrun {
-                        ran: false,
-                        unrun: unrun.clone(),
-                    },
-                );
+            let made = spawn_until_one_fails(&release, |f| {
                 group.go(move || {
-                    guard.ran = true;
-                    hold(&r);
-                    drop(guard);
+                    f();
                     Ok(())
-                });
-                made += 1;
-                assert!(made < MAX_TRIES, "the pool never ran out");
-            }
+                })
+            });
             simulate_no_task_memory(false);
             release.store(true, Ordering::SeqCst);
             let res = group.wait();
@@ -219,26 +217,8 @@ fn oom_worker_pool_new_and_submit() {
         let rt = goro::Runtime::builder().workers(2).build().unwrap();
         rt.run(|| {
             let release = Arc::new(AtomicBool::new(false));
-            let unrun = Arc::new(AtomicUsize::new(0));
-            simulate_no_task_memory(true);
-            let mut made = 0;
             let mut keep = Vec::new();
-            while unrun.load(Ordering::SeqCst) == 0 {
-                let (r, mut guard) = (
-                    release.clone(),
-                    Unrun {
-                        ran: false,
-                        unrun: unrun.clone(),
-                    },
-                );
-                keep.push(goro::go(move || {
-                    guard.ran = true;
-                    hold(&r);
-                    drop(guard);
-                }));
-                made += 1;
-                assert!(made < MAX_TRIES, "the pool never ran out");
-            }
+            spawn_until_one_fails(&release, |f| keep.push(goro::go(f)));
             // No task memory: the pool (its channel first) cannot be made.
             let failed = panic::catch_unwind(|| goro::patterns::WorkerPool::new(4, 0));
             simulate_no_task_memory(false);

@@ -11,13 +11,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 fn builder(migrating: bool, workers: usize) -> goro::RuntimeBuilder {
-    let b = goro::Runtime::builder().workers(workers);
-    if migrating {
-        // SAFETY: these goroutines hold nothing tied to a thread.
-        unsafe { b.migrating() }
-    } else {
-        b
-    }
+    common::builder(migrating).workers(workers)
 }
 
 /// The tests here measure latencies: one at a time, not competing with

@@ -14,34 +14,7 @@ use goro::chan::bounded;
 use goro::fiber::{Coroutine, CoroutineResult, Yielder};
 
 mod common;
-use common::{STRAND, fail, isolated};
-
-/// Runs `f` on a thread; fails the child (exit 3) if it takes over `limit`.
-fn within<T: Send + 'static>(
-    limit: Duration,
-    what: &str,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> T {
-    let (tx, rx) = mpsc::channel();
-    let h = thread::spawn(move || {
-        let r = f();
-        let _ = tx.send(());
-        r
-    });
-    if rx.recv_timeout(limit).is_err() {
-        fail(&format!("{what}: still not done after {limit:?}"));
-    }
-    h.join().unwrap()
-}
-
-fn builder(migrating: bool) -> goro::RuntimeBuilder {
-    if migrating {
-        // SAFETY: nothing here holds thread-bound state across a park.
-        unsafe { Runtime::builder().migrating() }
-    } else {
-        Runtime::builder()
-    }
-}
+use common::{STRAND, builder, fail, isolated, within};
 
 /// Sleeps (parks) `d` in its destructor, then counts itself finished.
 struct SleepOnDrop(Duration, Arc<AtomicUsize>, Option<mpsc::Sender<()>>);

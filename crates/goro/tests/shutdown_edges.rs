@@ -21,25 +21,7 @@ use goro::select;
 use goro::sync::WaitGroup;
 
 mod common;
-use common::{STRAND, fail, isolated, spin};
-
-/// Runs `f` on a thread; fails the child (exit 3) if it takes over `limit`.
-fn within<T: Send + 'static>(
-    limit: Duration,
-    what: &str,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> T {
-    let (tx, rx) = mpsc::channel();
-    let h = thread::spawn(move || {
-        let r = f();
-        let _ = tx.send(());
-        r
-    });
-    if rx.recv_timeout(limit).is_err() {
-        fail(&format!("{what}: still not done after {limit:?}"));
-    }
-    h.join().unwrap()
-}
+use common::{STRAND, builder, fail, isolated, spin, within};
 
 // ---------------------------------------------------------------------------
 // A. A scope owner holding the handle of a finished scoped goroutine stays
@@ -635,13 +617,7 @@ fn destructor_parks_during_shutdown_unwind() {
     isolated("destructor_parks_during_shutdown_unwind", || {
         for round in 0..40 {
             // The migrating mode's dropping thread unwinds them instead.
-            let rt = if round % 2 == 0 {
-                Runtime::builder()
-            } else {
-                // SAFETY: nothing here holds thread-bound state across a park.
-                unsafe { Runtime::builder().migrating() }
-            };
-            let rt = rt.workers(3).build().unwrap();
+            let rt = builder(round % 2 == 1).workers(3).build().unwrap();
             let (st_tx, st_rx) = mpsc::channel::<()>();
             let (full_tx, _full_rx) = bounded::<u8>(0);
             // Destructors that got past their wait.

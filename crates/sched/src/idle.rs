@@ -121,25 +121,27 @@ impl Shared {
     /// parks right after (a sleep): its worker then looks at the timers
     /// when it looks for work, unless it has other work queued.
     pub(crate) fn add_timer(&self, deadline: Instant, action: Action, parks: bool) -> TimerRef {
-        let heap = worker::with_worker(self, |w| w.index).unwrap_or(0);
-        let (timer, earliest) = self.timers.add_to(heap, deadline, action);
-        if earliest && self.idle.num_sleeping.load(Ordering::SeqCst) > 0 {
-            // Sleeping workers chose their timeouts before this deadline
-            // existed. This worker will see it when it next looks for work;
-            // if that may be late (it has work queued, or the caller goes on
-            // computing: `after`, a context's deadline), have a sleeper
-            // look, as Go wakes a sleeping thread for an earlier timer.
-            // (A timer's own function re-arming it, a ticker's, runs in the
-            // worker's loop, which looks at the timers right after.)
-            let busy = worker::with_worker(self, |w| {
-                w.has_local_work() || (!parks && worker::in_goroutine())
-            })
-            .unwrap_or(true);
-            if busy {
-                self.notify_sleeper();
+        // One look at this thread's worker, for the heap and for `busy`.
+        worker::with_here(self, |here| {
+            let heap = here.map_or(0, |w| w.index);
+            let (timer, earliest) = self.timers.add_to(heap, deadline, action);
+            if earliest && self.idle.num_sleeping.load(Ordering::SeqCst) > 0 {
+                // Sleeping workers chose their timeouts before this
+                // deadline existed. This worker will see it when it next
+                // looks for work; if that may be late (it has work queued,
+                // or the caller goes on computing: `after`, a context's
+                // deadline), have a sleeper look, as Go wakes a sleeping
+                // thread for an earlier timer. (A timer's own function
+                // re-arming it, a ticker's, runs in the worker's loop, which
+                // looks at the timers right after.)
+                let busy =
+                    here.is_none_or(|w| w.has_local_work() || (!parks && worker::in_goroutine()));
+                if busy {
+                    self.notify_sleeper();
+                }
             }
-        }
-        timer
+            timer
+        })
     }
 
     /// Wakes one sleeping worker even if others spin (to recompute timeouts).

@@ -264,11 +264,8 @@ impl<'scope> Scope<'scope, '_> {
                 }
             };
         if shared.is_shutdown() {
-            // As `go` then (a destructor that shutdown runs may spawn): a
-            // goroutine cancelled before it ran, its function dropped here.
-            shared.count_in(None);
-            // SAFETY: never queued, so ours alone.
-            unsafe { task.unwind() };
+            // As `go` then.
+            shared.cancel_unrun(task, None);
         } else {
             shared.start(task);
         }

@@ -273,10 +273,7 @@ impl Shared {
                 Some(spawned) => spawned,
                 None => return Ok(JoinHandle::never_was()),
             };
-            self.count_in(here);
-            // SAFETY: never queued, so ours alone: its function is dropped
-            // unrun and its join completes as cancelled.
-            unsafe { task.unwind() };
+            self.cancel_unrun(task, here);
             return Ok(handle);
         }
         // `go` allocates the stack when the goroutine first runs; a builder
@@ -299,6 +296,15 @@ impl Shared {
                 "cannot spawn a goroutine: no memory for its task",
             )),
         }
+    }
+
+    /// A goroutine spawned after shutdown (a destructor that shutdown runs
+    /// may spawn): counted in and cancelled before it runs, its function
+    /// dropped here and its join completed as cancelled.
+    pub(crate) fn cancel_unrun(&self, task: TaskRef, here: Option<&WorkerCtx>) {
+        self.count_in(here);
+        // SAFETY: never queued (the caller just made it), so ours alone.
+        unsafe { task.unwind() };
     }
 
     /// Counts a new goroutine in and makes it runnable.

@@ -109,3 +109,32 @@ pub(crate) fn spin(d: Duration) {
         std::hint::spin_loop();
     }
 }
+
+/// Runs `f` on a thread; fails the child (exit 3) if it takes over `limit`.
+pub(crate) fn within<T: Send + 'static>(
+    limit: Duration,
+    what: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let h = thread::spawn(move || {
+        let r = f();
+        let _ = tx.send(());
+        r
+    });
+    if rx.recv_timeout(limit).is_err() {
+        fail(&format!("{what}: still not done after {limit:?}"));
+    }
+    h.join().unwrap()
+}
+
+/// A runtime builder in the default mode, or the migrating one.
+pub(crate) fn builder(migrating: bool) -> goro::RuntimeBuilder {
+    if migrating {
+        // SAFETY: the child-process cases hold nothing tied to a thread
+        // across a park point in the runtimes they build this way.
+        unsafe { goro::Runtime::builder().migrating() }
+    } else {
+        goro::Runtime::builder()
+    }
+}
