@@ -132,7 +132,13 @@ pub(crate) enum Token {
 
 impl<T> Channel<T> {
     fn new(cap: Option<usize>, never_closes: bool) -> Channel<T> {
-        let ring = cap.filter(|&n| n > 0).map(|n| Box::new(Ring::new(n)));
+        // Values of no size need no buffer: a bounded channel of them keeps
+        // its (allocation-free) `VecDeque` under the lock, as unbounded
+        // channels do, where a ring would spend a stamp per slot
+        // (`bounded::<()>(n)` took 8n bytes; Go allocates nothing).
+        let ring = cap
+            .filter(|&n| n > 0 && size_of::<T>() > 0)
+            .map(|n| Box::new(Ring::new(n)));
         Channel {
             inner: SpinLock::new(Inner {
                 buf: VecDeque::new(),
@@ -143,7 +149,13 @@ impl<T> Channel<T> {
                 recvq: VecDeque::new(),
                 sendq: VecDeque::new(),
             }),
-            hint: AtomicU8::new(if cap.is_none() { SEND_READY } else { 0 }),
+            // Room at first, unless unbuffered (or a ring, whose hint is
+            // about waiters).
+            hint: AtomicU8::new(if ring.is_none() && cap != Some(0) {
+                SEND_READY
+            } else {
+                0
+            }),
             ring,
             senders: AtomicUsize::new(1),
             receivers: AtomicUsize::new(1),
@@ -1000,10 +1012,14 @@ impl<T> Channel<T> {
     pub(crate) fn abandon(&self, send: bool, token: Token) {
         match token {
             Token::Reserved if send => {
-                // Only an unbounded channel reserves room (`has_room`), and
-                // no sender waits on one.
-                debug_assert!(self.cap.is_none());
-                self.lock().send_reserved -= 1;
+                // Room given back (an unbounded channel's, or a bounded
+                // one's of zero-sized values): a sender waiting for it
+                // comes in.
+                let mut inner = self.lock();
+                inner.send_reserved -= 1;
+                let admitted = inner.admit_sender(self.cap);
+                drop(inner);
+                complete(admitted, false);
             }
             Token::Reserved => {
                 let mut inner = self.lock();
