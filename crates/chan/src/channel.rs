@@ -15,11 +15,19 @@
 //! they took turns, each turn moving the lock's line between the cores.
 //! Its waiters are woken, not handed a value: a full ring's sender waits for
 //! room and then tries again, an empty ring's receiver for a value. How no
-//! wake-up is lost is told at `Channel::notify`.
+//! wake-up is lost is told at `Channel::notify`. Values of no size never
+//! take a ring: counted in the `VecDeque`, they need no buffer.
+//!
+//! `Select::ready` waits for readiness without performing an operation: a
+//! *watcher* (a select's context and operation number) in `watchers`,
+//! claimed and woken by whoever unlocks the channel with the operation
+//! ready; with a ring, an entry marked `WATCH` among the ring's waiters,
+//! whose wake-up goes on to a real waiter too.
 
 use std::alloc::Layout;
 use std::collections::VecDeque;
 use std::fmt;
+use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
 use std::ptr::NonNull;
 use std::sync::atomic::{self, AtomicU8, AtomicUsize, Ordering};
@@ -74,7 +82,15 @@ struct Inner<T> {
     no_receivers: bool,
     recvq: VecDeque<Entry>,
     sendq: VecDeque<Entry>,
+    /// Without a ring: `Select::ready`'s, waiting for an operation (a send
+    /// if `.1`) to be ready, woken when the lock is released with it so
+    /// (`Guard::drop`).
+    watchers: Vec<(Entry, bool)>,
 }
+
+/// The packet of a watcher among a ring's waiters (theirs are null): its
+/// wake-up is passed on to a waiter that acts (`Channel::wake_one`).
+const WATCH: *mut () = std::ptr::dangling_mut::<u8>().cast();
 
 /// Room for a select's receive to be handed an `Option<T>` without an
 /// allocation, when it fits (as `Option<u64>` or a pointer pair does).
@@ -148,6 +164,7 @@ impl<T> Channel<T> {
                 no_receivers: false,
                 recvq: VecDeque::new(),
                 sendq: VecDeque::new(),
+                watchers: Vec::new(),
             }),
             // Room at first, unless unbuffered (or a ring, whose hint is
             // about waiters).
@@ -166,7 +183,7 @@ impl<T> Channel<T> {
 
     fn lock(&self) -> Guard<'_, T> {
         Guard {
-            inner: self.inner.lock(),
+            inner: ManuallyDrop::new(self.inner.lock()),
             chan: self,
         }
     }
@@ -192,15 +209,59 @@ impl<T> Channel<T> {
 }
 
 /// The channel's lock, held: refreshes the readiness hint when released
-/// (before the unlock, whose release publishes it with everything else).
+/// (before the unlock, whose release publishes it with everything else),
+/// and wakes the watchers whose operation it left ready.
 struct Guard<'a, T> {
-    inner: SpinGuard<'a, Inner<T>>,
+    /// Released in `drop` (only there), before the watchers are woken.
+    inner: ManuallyDrop<SpinGuard<'a, Inner<T>>>,
     chan: &'a Channel<T>,
 }
 
 impl<T> Drop for Guard<'_, T> {
     fn drop(&mut self) {
-        let inner = &*self.inner;
+        self.refresh_hint();
+        if self.chan.ring.is_none() && !self.inner.watchers.is_empty() {
+            self.unlock_waking_watchers();
+        } else {
+            // SAFETY: released once, here, as the guard goes; never touched
+            // after.
+            unsafe { ManuallyDrop::drop(&mut self.inner) };
+        }
+    }
+}
+
+impl<T> Guard<'_, T> {
+    /// Claims the watchers whose operation is ready, unlocks, and wakes
+    /// them (no wake-up under the lock). Only from `drop`.
+    #[cold]
+    fn unlock_waking_watchers(&mut self) {
+        let cap = self.chan.cap;
+        let inner = &mut **self.inner;
+        let ready = [inner.is_ready(false, cap), inner.is_ready(true, cap)];
+        let mut woken = Vec::new();
+        inner.watchers.retain(|&(entry, send)| {
+            if !ready[usize::from(send)] {
+                return true;
+            }
+            // SAFETY: a watcher in this channel's list, which we hold the
+            // lock of (waiter rule 1, the list standing for a queue).
+            let ctx = unsafe { entry.ctx() };
+            if ctx.try_claim(entry.oper) {
+                woken.push(entry);
+            }
+            // Claimed now, or elsewhere before (stale): out either way.
+            false
+        });
+        // SAFETY: released once, here, from `drop`, which touches the guard
+        // no more.
+        unsafe { ManuallyDrop::drop(&mut self.inner) };
+        for entry in woken {
+            complete(Some(entry), false);
+        }
+    }
+
+    fn refresh_hint(&self) {
+        let inner = &**self.inner;
         if self.chan.ring.is_some() {
             let mut waiting = 0;
             if !inner.recvq.is_empty() {
@@ -261,6 +322,17 @@ impl<T> Inner<T> {
 
     fn has_value(&self) -> bool {
         self.buf.len() > self.recv_reserved
+    }
+
+    /// Whether a send (if `send`) or a receive could go ahead now, without a
+    /// ring: closed, a value or room, or a partner waiting.
+    fn is_ready(&self, send: bool, cap: Option<usize>) -> bool {
+        self.disconnected()
+            || if send {
+                self.has_room(cap) || Self::has_waiter(&self.recvq, 0)
+            } else {
+                self.has_value() || Self::has_waiter(&self.sendq, 0)
+            }
     }
 
     /// Pops the first waiter of `queue` that can still be claimed, claiming
@@ -626,9 +698,20 @@ impl<T> Channel<T> {
     #[cold]
     fn wake_one(&self, send: bool) {
         let mut inner = self.lock();
-        let entry = Inner::<T>::claim(inner.queue(send), 0);
+        let queue = inner.queue(send);
+        let mut entry = Inner::<T>::claim(queue, 0);
+        // A watcher (`Select::ready`) does not act on its wake-up: it goes
+        // on to the next waiter, which may.
+        let mut watchers = Vec::new();
+        while let Some(watcher) = entry.filter(|e| e.packet == WATCH) {
+            watchers.push(watcher);
+            entry = Inner::<T>::claim(queue, 0);
+        }
         drop(inner);
         complete(entry, false);
+        for watcher in watchers {
+            complete(Some(watcher), false);
+        }
     }
 
     /// Registers `ctx`'s operation `oper` in the queue of sends or of
@@ -636,11 +719,22 @@ impl<T> Channel<T> {
     /// False if the operation may go ahead after all and was withdrawn;
     /// true if it is registered (or was claimed meanwhile).
     fn register_ring(&self, ring: &Ring<T>, ctx: &Context, oper: usize, send: bool) -> bool {
-        self.lock().queue(send).push_back(Entry {
-            ctx,
-            oper,
-            packet: std::ptr::null_mut(),
-        });
+        self.register_ring_entry(ring, ctx, oper, send, std::ptr::null_mut())
+    }
+
+    /// `register_ring`, for a waiter (a null `packet`) or a watcher
+    /// (`WATCH`).
+    fn register_ring_entry(
+        &self,
+        ring: &Ring<T>,
+        ctx: &Context,
+        oper: usize,
+        send: bool,
+        packet: *mut (),
+    ) -> bool {
+        self.lock()
+            .queue(send)
+            .push_back(Entry { ctx, oper, packet });
         atomic::fence(Ordering::SeqCst);
         !(ring.may_be_ready(send) && self.unregister(ctx, send))
     }
@@ -754,6 +848,53 @@ impl<T> Channel<T> {
         }
         let inner = self.lock();
         inner.buf.len() - inner.recv_reserved
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Readiness without the operation (`Select::ready`)
+
+impl<T> Channel<T> {
+    /// Whether a send (if `send`) or receive could go ahead now (a ring's
+    /// answer may be a position being written, or a hole).
+    pub(crate) fn is_ready(&self, send: bool) -> bool {
+        match &self.ring {
+            Some(ring) => ring.may_be_ready(send),
+            None => self.lock().is_ready(send, self.cap),
+        }
+    }
+
+    /// Registers operation `oper` of a `Select::ready` to be claimed and
+    /// woken once a send (if `send`) or receive may go ahead; false if it
+    /// may now (nothing registered).
+    pub(crate) fn watch(&self, send: bool, ctx: &Context, oper: usize) -> bool {
+        if let Some(ring) = &self.ring {
+            return self.register_ring_entry(ring, ctx, oper, send, WATCH);
+        }
+        let mut inner = self.lock();
+        if inner.is_ready(send, self.cap) {
+            return false;
+        }
+        let entry = Entry {
+            ctx,
+            oper,
+            packet: std::ptr::null_mut(),
+        };
+        inner.watchers.push((entry, send));
+        true
+    }
+
+    /// Removes `ctx`'s watchers of sends (if `send`) or receives (waiter
+    /// rule 1).
+    pub(crate) fn unwatch(&self, ctx: &Context, send: bool) {
+        if self.ring.is_some() {
+            self.unregister(ctx, send);
+            return;
+        }
+        let ptr: *const Context = ctx;
+        self.lock()
+            .watchers
+            .retain(|&(e, s)| e.ctx != ptr || s != send);
     }
 }
 
@@ -1606,12 +1747,15 @@ impl<T> Receiver<T> {
         Shared::ptr_eq(&self.chan, &other.chan)
     }
 
-    /// Waiting receivers and senders in the channel's queues (for tests:
-    /// a withdrawn registration must not linger).
+    /// Waiting receivers and senders in the channel's queues, watchers of
+    /// receives and sends (`Select::ready`) counted in (for tests: a
+    /// withdrawn registration must not linger).
     #[doc(hidden)]
     pub fn __waiting(&self) -> (usize, usize) {
         let inner = self.chan.lock();
-        (inner.recvq.len(), inner.sendq.len())
+        let sends = inner.watchers.iter().filter(|&&(_, send)| send).count();
+        let receives = inner.watchers.len() - sends;
+        (inner.recvq.len() + receives, inner.sendq.len() + sends)
     }
 }
 

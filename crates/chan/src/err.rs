@@ -148,6 +148,37 @@ pub struct TrySelectError;
 #[derive(PartialEq, Eq, Clone, Copy, Debug)]
 pub struct SelectTimeoutError;
 
+/// [`Select::try_ready`](crate::Select::try_ready) found no ready
+/// operation.
+///
+/// ```
+/// use goro_chan::{Select, TryReadyError};
+///
+/// let (_tx, rx) = goro_chan::bounded::<i32>(0);
+/// let mut sel = Select::new();
+/// sel.recv(&rx);
+/// let err: TryReadyError = sel.try_ready().unwrap_err();
+/// assert_eq!(err.to_string(), "all operations in select would block");
+/// ```
+#[derive(PartialEq, Eq, Clone, Copy, Debug)]
+pub struct TryReadyError;
+
+/// [`Select::ready_timeout`](crate::Select::ready_timeout) found no ready
+/// operation in time.
+///
+/// ```
+/// use std::time::Duration;
+/// use goro_chan::{ReadyTimeoutError, Select};
+///
+/// let (_tx, rx) = goro_chan::bounded::<i32>(0);
+/// let mut sel = Select::new();
+/// sel.recv(&rx);
+/// let err: ReadyTimeoutError = sel.ready_timeout(Duration::from_millis(1)).unwrap_err();
+/// assert_eq!(err.to_string(), "timed out waiting on ready");
+/// ```
+#[derive(PartialEq, Eq, Clone, Copy, Debug)]
+pub struct ReadyTimeoutError;
+
 impl<T> SendError<T> {
     /// The value that was not sent.
     ///
@@ -379,7 +410,21 @@ impl<T: Send> error::Error for SendTimeoutError<T> {}
 impl error::Error for RecvError {}
 impl error::Error for TryRecvError {}
 impl error::Error for RecvTimeoutError {}
+impl fmt::Display for TryReadyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("all operations in select would block")
+    }
+}
+
+impl fmt::Display for ReadyTimeoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("timed out waiting on ready")
+    }
+}
+
 impl error::Error for TrySelectError {}
+impl error::Error for TryReadyError {}
+impl error::Error for ReadyTimeoutError {}
 impl error::Error for SelectTimeoutError {}
 
 impl<T> From<SendError<T>> for TrySendError<T> {

@@ -32,9 +32,15 @@ pub use goro_sched as sched;
 
 pub use crate::channel::{IntoIter, Iter, Receiver, Sender, TryIter, bounded, never, unbounded};
 pub use crate::err::{
-    RecvError, RecvTimeoutError, SelectTimeoutError, SendError, SendTimeoutError, TryRecvError,
-    TrySelectError, TrySendError,
+    ReadyTimeoutError, RecvError, RecvTimeoutError, SelectTimeoutError, SendError,
+    SendTimeoutError, TryReadyError, TryRecvError, TrySelectError, TrySendError,
 };
 pub use crate::select::{Select, SelectedOperation};
+
+/// For `select!`'s expansion only.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::select::LocalSelect;
+}
 /// At the crate's root too, where crossbeam-channel has them.
 pub use crate::time::{after, at, tick};

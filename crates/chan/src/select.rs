@@ -21,12 +21,15 @@
 
 use std::cell::Cell;
 use std::fmt;
+use std::marker::PhantomData;
 use std::ops::Range;
 use std::ptr;
 use std::time::{Duration, Instant};
 
 use crate::channel::{Channel, Scratch, Token};
-use crate::err::{RecvError, SelectTimeoutError, SendError, TrySelectError};
+use crate::err::{
+    ReadyTimeoutError, RecvError, SelectTimeoutError, SendError, TryReadyError, TrySelectError,
+};
 use goro_sched::park::{self, Wait};
 
 use crate::waiter::{Context, Withdraw};
@@ -54,6 +57,12 @@ trait Handle {
     /// completed, as far as it can.
     fn abandon(&self, send: bool, token: Token);
     fn addr(&self) -> usize;
+    /// Whether the operation could go ahead now (`Select::ready`).
+    fn is_ready(&self, send: bool) -> bool;
+    /// Registers a watcher of the operation; false if it is ready now.
+    fn watch(&self, send: bool, ctx: &Context, oper: usize) -> bool;
+    /// Removes the select's watchers of sends or receives.
+    fn unwatch(&self, ctx: &Context, send: bool);
 }
 
 impl<T> Handle for Channel<T> {
@@ -106,6 +115,18 @@ impl<T> Handle for Channel<T> {
     fn addr(&self) -> usize {
         Channel::addr(self)
     }
+
+    fn is_ready(&self, send: bool) -> bool {
+        Channel::is_ready(self, send)
+    }
+
+    fn watch(&self, send: bool, ctx: &Context, oper: usize) -> bool {
+        Channel::watch(self, send, ctx, oper)
+    }
+
+    fn unwatch(&self, ctx: &Context, send: bool) {
+        Channel::unwatch(self, ctx, send);
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -151,6 +172,17 @@ impl Handle for NoHandle {
     fn addr(&self) -> usize {
         0
     }
+
+    fn is_ready(&self, _: bool) -> bool {
+        false
+    }
+
+    fn watch(&self, _: bool, _: &Context, _: usize) -> bool {
+        // A removed operation: never ready.
+        true
+    }
+
+    fn unwatch(&self, _: &Context, _: bool) {}
 }
 
 static NO_HANDLE: NoHandle = NoHandle;
@@ -165,6 +197,12 @@ const SCRATCH: usize = 32;
 /// Waits on several channel operations and performs exactly one: the
 /// dynamic form of [`select!`](crate::select!), for operations known only at
 /// run time.
+///
+/// Like crossbeam-channel's, a `Select` is `Send` and `Sync`: it may be built
+/// on one thread and run on another. So its operations are on channels of
+/// `Send` values (`select!`, whose select never leaves its expansion, takes
+/// any). It may also wait only for an operation to be *ready*, without
+/// performing it: [`ready`](Select::ready) and its forms.
 ///
 /// ```
 /// use goro_chan::{Select, bounded};
@@ -320,7 +358,8 @@ impl<'a> Select<'a> {
         }
     }
 
-    /// Adds a receive on `rx`; returns its index.
+    /// Adds a receive on `rx`; returns its index. `T: Send`, as a `Select`
+    /// may be run on another thread.
     ///
     /// ```
     /// use goro_chan::{Select, bounded};
@@ -337,7 +376,12 @@ impl<'a> Select<'a> {
     /// assert_eq!(op.recv(&chans[i].1), Ok(2));
     /// ```
     #[inline]
-    pub fn recv<T>(&mut self, rx: &'a Receiver<T>) -> usize {
+    pub fn recv<T: Send>(&mut self, rx: &'a Receiver<T>) -> usize {
+        self.recv_any(rx)
+    }
+
+    #[inline]
+    fn recv_any<T>(&mut self, rx: &'a Receiver<T>) -> usize {
         self.push(Op {
             handle: &*rx.chan,
             send: false,
@@ -345,7 +389,8 @@ impl<'a> Select<'a> {
     }
 
     /// Adds a send on `tx`; returns its index. The value is given only to
-    /// the chosen operation, in [`SelectedOperation::send`].
+    /// the chosen operation, in [`SelectedOperation::send`]. `T: Send`, as a
+    /// `Select` may be run on another thread.
     ///
     /// ```
     /// use goro_chan::{Select, bounded};
@@ -359,7 +404,12 @@ impl<'a> Select<'a> {
     /// assert_eq!(rx.recv(), Ok("hi"));
     /// ```
     #[inline]
-    pub fn send<T>(&mut self, tx: &'a Sender<T>) -> usize {
+    pub fn send<T: Send>(&mut self, tx: &'a Sender<T>) -> usize {
+        self.send_any(tx)
+    }
+
+    #[inline]
+    fn send_any<T>(&mut self, tx: &'a Sender<T>) -> usize {
         self.push(Op {
             handle: &*tx.chan,
             send: true,
@@ -445,6 +495,172 @@ impl<'a> Select<'a> {
         deadline: Instant,
     ) -> Result<SelectedOperation<'a>, SelectTimeoutError> {
         self.wait(Some(deadline))
+    }
+
+    /// The index of an operation that is ready now, if any, without
+    /// performing it (crossbeam-channel's `try_ready`): among ready ones,
+    /// one at random (the first added with `new_biased`). Another thread or
+    /// goroutine may take the readiness away before the caller acts on it:
+    /// perform the operation with its own `try_` form.
+    ///
+    /// ```
+    /// use goro_chan::{Select, bounded};
+    ///
+    /// let (tx, rx) = bounded::<i32>(1);
+    /// let mut sel = Select::new();
+    /// let get = sel.recv(&rx);
+    /// assert!(sel.try_ready().is_err()); // nothing to receive
+    /// tx.send(1).unwrap();
+    /// assert_eq!(sel.try_ready(), Ok(get));
+    /// assert_eq!(rx.try_recv(), Ok(1)); // the select took nothing
+    /// ```
+    ///
+    /// # Errors
+    /// `TryReadyError` when none is.
+    pub fn try_ready(&mut self) -> Result<usize, TryReadyError> {
+        self.ready_now().ok_or(TryReadyError)
+    }
+
+    /// Waits until an operation is ready and returns its index, without
+    /// performing it (crossbeam-channel's `ready`). As there, it may return
+    /// spuriously, and readiness may be gone by the time the caller acts:
+    /// perform the operation with its `try_` form, and call `ready` again
+    /// if that fails. With no operations it waits for ever.
+    ///
+    /// ```
+    /// use goro_chan::{Select, bounded};
+    ///
+    /// let (tx, rx) = bounded::<&str>(0);
+    /// goro_sched::go(move || tx.send("hi").unwrap());
+    /// let mut sel = Select::new();
+    /// sel.recv(&rx);
+    /// loop {
+    ///     sel.ready(); // a sender waits (or it was spurious)
+    ///     if let Ok(v) = rx.try_recv() {
+    ///         assert_eq!(v, "hi");
+    ///         break;
+    ///     }
+    /// }
+    /// ```
+    pub fn ready(&mut self) -> usize {
+        self.wait_ready(None).expect("no deadline")
+    }
+
+    /// Waits at most `timeout` for an operation to be ready, as
+    /// [`ready`](Select::ready).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use goro_chan::{Select, bounded};
+    ///
+    /// let (tx, rx) = bounded::<i32>(1);
+    /// let mut sel = Select::new();
+    /// let put = sel.send(&tx);
+    /// assert_eq!(sel.ready_timeout(Duration::from_millis(5)), Ok(put)); // room
+    /// tx.send(1).unwrap();
+    /// assert!(sel.ready_timeout(Duration::from_millis(5)).is_err()); // full
+    /// # drop(rx);
+    /// ```
+    ///
+    /// # Errors
+    /// `ReadyTimeoutError` when none is in time.
+    pub fn ready_timeout(&mut self, timeout: Duration) -> Result<usize, ReadyTimeoutError> {
+        self.wait_ready(Instant::now().checked_add(timeout))
+    }
+
+    /// Waits until `deadline` at most for an operation to be ready, as
+    /// [`ready`](Select::ready).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use goro_chan::{Select, bounded};
+    ///
+    /// let (_tx, rx) = bounded::<i32>(0);
+    /// let mut sel = Select::new();
+    /// sel.recv(&rx);
+    /// let deadline = Instant::now() + Duration::from_millis(5);
+    /// assert!(sel.ready_deadline(deadline).is_err());
+    /// assert!(Instant::now() >= deadline);
+    /// ```
+    ///
+    /// # Errors
+    /// `ReadyTimeoutError` when none is in time.
+    pub fn ready_deadline(&mut self, deadline: Instant) -> Result<usize, ReadyTimeoutError> {
+        self.wait_ready(Some(deadline))
+    }
+
+    /// An operation ready now: every one is looked at (under its channel's
+    /// lock, or in its ring), and one of the ready ones chosen.
+    fn ready_now(&self) -> Option<usize> {
+        let ops = self.ops();
+        if self.biased {
+            return ops.iter().position(|op| op.handle.is_ready(op.send));
+        }
+        let (mut inline, mut heap) = ([0usize; SCRATCH], Vec::new());
+        let ready = small(&mut inline, &mut heap, ops.len(), 0);
+        let mut n = 0;
+        for (i, op) in ops.iter().enumerate() {
+            if op.handle.is_ready(op.send) {
+                ready[n] = i;
+                n += 1;
+            }
+        }
+        (n > 0).then(|| ready[random_below(n)])
+    }
+
+    /// `ready`'s wait: a watcher on every operation's channel, sharing one
+    /// context, which the first channel to be ready claims (as `wait`
+    /// registers, but performing nothing).
+    fn wait_ready(&mut self, deadline: Option<Instant>) -> Result<usize, ReadyTimeoutError> {
+        if let Some(i) = self.ready_now() {
+            return Ok(i);
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(ReadyTimeoutError);
+        }
+        let ctx = Context::new();
+        // Not a lone waiter: claimed by CAS.
+        ctx.id.set(&raw const ctx as usize);
+        let ops = self.ops();
+        let mut watched = 0;
+        let ready_early = ops
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, op)| {
+                if !op.handle.watch(op.send, &ctx, i) {
+                    return Err(i);
+                }
+                watched += 1;
+                Ok(())
+            })
+            .err();
+        // Every watcher out, but the claimed one's: its claimer took it out
+        // of its list or queue (waiter rule 1).
+        let unwatch = |claimed: Option<usize>| {
+            ops[..watched]
+                .iter()
+                .enumerate()
+                .filter(|&(i, _)| Some(i) != claimed)
+                .for_each(|(_, op)| op.handle.unwatch(&ctx, op.send));
+        };
+        let withdraw = Withdraw::new(&ctx, || ctx.try_abort(), || unwatch(ctx.selected()));
+        let chosen = match ready_early {
+            Some(i) if ctx.try_abort() => Some(i),
+            // Claimed while registering (then waiting only for the claimer
+            // to finish), or waiting.
+            _ => ctx.wait(
+                if ready_early.is_some() {
+                    None
+                } else {
+                    deadline
+                },
+                Wait::Select,
+                || ctx.try_abort(),
+            ),
+        };
+        withdraw.disarm();
+        unwatch(ctx.selected());
+        chosen.ok_or(ReadyTimeoutError)
     }
 
     fn selected(&self, index: usize, token: Token) -> SelectedOperation<'a> {
@@ -655,6 +871,89 @@ impl<'a> Select<'a> {
                 self.ops()[i].handle.drop_packet(*packet);
             }
         }
+    }
+}
+
+// SAFETY: a `Select` holds shared references to channels, a `Vec` of them
+// and a flag. Every operation in one was added by `recv` or `send`, on a
+// channel of `T: Send` values, whose `Channel<T>` is then `Sync` (as its
+// ends are: `channel_is_sync` below checks it); removed operations and
+// unused slots point at `NO_HANDLE`, which holds nothing. Sending or sharing
+// a `Select` shares only such `&Channel<T>`, as sending a `&Receiver<T>`
+// would. Every method that uses the channels takes `&mut self`; `&self`
+// only reads (`Clone`, `Debug`). `select!` builds a `LocalSelect` instead,
+// which takes channels of any values and is neither.
+unsafe impl Send for Select<'_> {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for Select<'_> {}
+
+/// What the `unsafe impl`s above rely on.
+#[allow(dead_code)]
+fn channel_is_sync<T: Send>() {
+    fn sync<X: Sync + ?Sized>() {}
+    sync::<Channel<T>>();
+}
+
+/// `select!`'s select: a [`Select`] of channels of any values (a `!Send`
+/// value's channel included), which therefore stays on its thread. The
+/// macro's expansion never lets it go elsewhere.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct LocalSelect<'a> {
+    sel: Select<'a>,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl Default for LocalSelect<'_> {
+    fn default() -> Self {
+        LocalSelect::new()
+    }
+}
+
+#[doc(hidden)]
+impl<'a> LocalSelect<'a> {
+    #[inline]
+    pub fn new() -> LocalSelect<'a> {
+        LocalSelect {
+            sel: Select::new(),
+            _not_send: PhantomData,
+        }
+    }
+
+    #[inline]
+    pub fn new_biased() -> LocalSelect<'a> {
+        LocalSelect {
+            sel: Select::new_biased(),
+            _not_send: PhantomData,
+        }
+    }
+
+    #[inline]
+    pub fn recv<T>(&mut self, rx: &'a Receiver<T>) -> usize {
+        self.sel.recv_any(rx)
+    }
+
+    #[inline]
+    pub fn send<T>(&mut self, tx: &'a Sender<T>) -> usize {
+        self.sel.send_any(tx)
+    }
+
+    #[inline]
+    pub fn select(&mut self) -> SelectedOperation<'a> {
+        self.sel.select()
+    }
+
+    #[inline]
+    pub fn try_select(&mut self) -> Result<SelectedOperation<'a>, TrySelectError> {
+        self.sel.try_select()
+    }
+
+    #[inline]
+    pub fn select_timeout(
+        &mut self,
+        timeout: Duration,
+    ) -> Result<SelectedOperation<'a>, SelectTimeoutError> {
+        self.sel.select_timeout(timeout)
     }
 }
 

@@ -177,7 +177,7 @@ macro_rules! __select {
     (@build $ctor:ident [$(($kind:ident $id:ident $chan:expr, ($($v:expr)?), $p:pat, $body:expr))*] $def:tt) => {
         match ($(&$chan,)*) {
             ($($id,)*) => {
-                let mut __sel = $crate::Select::$ctor();
+                let mut __sel = $crate::__private::LocalSelect::$ctor();
                 $(
                     let $id = ($id, __sel.$kind($id));
                 )*
