@@ -270,10 +270,14 @@ pub use goro_sched::{
 pub mod chan {
     #[doc(inline)]
     pub use goro_chan::{
-        IntoIter, Iter, Receiver, RecvError, RecvTimeoutError, Select, SelectTimeoutError,
-        SelectedOperation, SendError, SendTimeoutError, Sender, TryIter, TryRecvError,
-        TrySelectError, TrySendError, bounded, never, unbounded,
+        IntoIter, Iter, ReadyTimeoutError, Receiver, RecvError, RecvTimeoutError, Select,
+        SelectTimeoutError, SelectedOperation, SendError, SendTimeoutError, Sender, TryIter,
+        TryReadyError, TryRecvError, TrySelectError, TrySendError, after, at, bounded, never, tick,
+        unbounded,
     };
+    /// Where crossbeam-channel has them too: `use goro::chan::select;`.
+    #[doc(no_inline)]
+    pub use goro_chan::{select, select_biased};
 }
 
 /// Locks and coordination that park goroutines: Go's `sync`.
