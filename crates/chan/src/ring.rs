@@ -64,7 +64,13 @@ pub(crate) struct Ring<T> {
     slots: Box<[Slot<T>]>,
     mark: usize,
     one_lap: usize,
+    /// A receive at a position with none of these bits set is a
+    /// *checkpoint*, one in about `CHECKPOINT_EVERY` (`Ring::pop_at`).
+    checkpoint: usize,
 }
+
+/// About how many receives from one ring pass between two checkpoints.
+const CHECKPOINT_EVERY: usize = 256;
 
 // SAFETY: values move between threads through the ring, each slot's value
 // accessed only by the one operation that holds its position (the stamps'
@@ -128,7 +134,18 @@ impl<T> Ring<T> {
             slots,
             mark,
             one_lap: mark * 2,
+            checkpoint: Self::checkpoint_mask(cap, mark),
         }
+    }
+
+    /// The bits of a position that are zero at a checkpoint: the index
+    /// (slot 0), and for a ring of fewer than `CHECKPOINT_EVERY` slots the
+    /// low bits of the lap, so that every `CHECKPOINT_EVERY / cap`-th lap
+    /// (rounded to a power of two) has one.
+    fn checkpoint_mask(cap: usize, mark: usize) -> usize {
+        let laps = CHECKPOINT_EVERY.div_ceil(cap).next_power_of_two();
+        let lap_shift = (mark * 2).trailing_zeros();
+        (mark - 1) | (laps - 1).checked_shl(lap_shift).unwrap_or(0)
     }
 
     fn cap(&self) -> usize {
@@ -265,6 +282,17 @@ impl<T> Ring<T> {
     /// only once it has seen `tail == head` (after its fence), an instant
     /// at which no position was taken by a send and not by a receive.
     pub(crate) fn pop(&self, patient: bool) -> Result<Option<T>, Refused> {
+        self.pop_at(patient).map(|(value, _)| value)
+    }
+
+    /// Whether a send's position is a checkpoint (see `pop_at`).
+    pub(crate) fn is_checkpoint(&self, reserved: &Reserved) -> bool {
+        (reserved.stamp - 1) & self.checkpoint == 0
+    }
+
+    /// `pop`, and whether the position taken was a checkpoint: there the
+    /// channel lets other goroutines of its worker run (`Channel::pop`).
+    pub(crate) fn pop_at(&self, patient: bool) -> Result<(Option<T>, bool), Refused> {
         let backoff = Backoff::new();
         let mut patience = Patience(0);
         let mut head = self.head.load(Ordering::Relaxed);
@@ -292,7 +320,7 @@ impl<T> Ring<T> {
                         });
                         slot.stamp
                             .store(head.wrapping_add(self.one_lap), Ordering::Release);
-                        return Ok(value);
+                        return Ok((value, head & self.checkpoint == 0));
                     }
                     Err(now) => {
                         head = now;
@@ -403,6 +431,38 @@ impl<T> Drop for Ring<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn checkpoints_come_about_every_few_hundred_receives() {
+        for cap in [1, 2, 3, 5, 100, 255, 256, 257, 1000, 1024, 3000] {
+            let ring = Ring::<u8>::new(cap);
+            let (mut checkpoints, mut sends_at) = (0, 0);
+            let n = 1 << 14;
+            for _ in 0..n {
+                let r = ring.reserve().unwrap();
+                sends_at += usize::from(ring.is_checkpoint(&r));
+                ring.write(r, 0);
+                let (value, checkpoint) = ring.pop_at(false).unwrap();
+                assert_eq!(value, Some(0));
+                checkpoints += usize::from(checkpoint);
+            }
+            // A send's position and the receive's are the same ones.
+            assert_eq!(checkpoints, sends_at, "cap {cap}");
+            // One a lap for large rings; for small ones one in 256 to 511
+            // (a power of two of laps).
+            let expected = if cap >= CHECKPOINT_EVERY {
+                cap
+            } else {
+                CHECKPOINT_EVERY.div_ceil(cap).next_power_of_two() * cap
+            };
+            assert!(
+                checkpoints.abs_diff(n / expected) <= 1,
+                "cap {cap}: {checkpoints} checkpoints in {n}"
+            );
+            assert!(expected >= CHECKPOINT_EVERY);
+            assert!(expected < 2 * CHECKPOINT_EVERY || expected == cap);
+        }
+    }
 
     #[test]
     fn fifo_through_many_laps_with_holes_skipped() {

@@ -450,6 +450,7 @@ impl<'a> Select<'a> {
     /// assert_eq!(op.recv(&rx), Ok("ready"));
     /// ```
     pub fn select(&mut self) -> SelectedOperation<'a> {
+        crate::channel::take_checkpoint();
         self.wait(None).expect("no deadline")
     }
 
@@ -471,6 +472,7 @@ impl<'a> Select<'a> {
         &mut self,
         timeout: Duration,
     ) -> Result<SelectedOperation<'a>, SelectTimeoutError> {
+        crate::channel::take_checkpoint();
         self.wait(Instant::now().checked_add(timeout))
     }
 
@@ -494,6 +496,7 @@ impl<'a> Select<'a> {
         &mut self,
         deadline: Instant,
     ) -> Result<SelectedOperation<'a>, SelectTimeoutError> {
+        crate::channel::take_checkpoint();
         self.wait(Some(deadline))
     }
 

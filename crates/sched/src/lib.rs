@@ -568,6 +568,18 @@ macro_rules! local {
 
 #[doc(hidden)]
 pub mod __private {
+    /// Yields if goroutines of this thread's worker wait to run (its local
+    /// queue or its next slot); nothing on a plain thread. For the
+    /// channels' checkpoints (`goro-chan`'s `Channel::pop`).
+    #[inline]
+    pub fn yield_to_local_work() {
+        if crate::worker::with_any_worker(|w| w.has_local_work()).unwrap_or(false)
+            && crate::worker::in_goroutine()
+        {
+            crate::yield_now();
+        }
+    }
+
     /// Tests only: makes the task pool find no new memory (as under a
     /// memory limit) while `on`, so that a test can see a spawn fail
     /// cleanly without lowering the whole process's limits.

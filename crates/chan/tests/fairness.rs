@@ -1,0 +1,135 @@
+//! A goroutine that never has to wait on a buffered channel (fed, or
+//! drained, by a thread or another worker that keeps up) does not hold its
+//! worker for good: at the ring's checkpoints it lets the goroutines of its
+//! worker run (issue 17, `select-buffered`: a consumer kept busy by a
+//! producer on the other worker starved the producers that started on its
+//! own, until that producer was done).
+//!
+//! Made deterministic by a buffer large enough that the goroutine under
+//! test never waits: without the checkpoints, the other goroutine of its
+//! worker runs only once it is done.
+
+#[path = "../../sched/tests/common/mod.rs"]
+mod mode;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use goro_chan::{Select, bounded};
+
+const N: u64 = 300_000;
+
+/// How a receive is made.
+#[derive(Clone, Copy, Debug)]
+enum How {
+    Recv,
+    Select,
+}
+
+/// Receives from a channel filled beforehand (it never waits), until a
+/// goroutine queued on the same (only) worker has run.
+#[test]
+fn a_receiver_that_never_waits_lets_its_workers_goroutines_run() {
+    for how in [How::Recv, How::Select] {
+        let rt = crate::mode::builder().workers(1).build().unwrap();
+        let received = rt.run(move || {
+            let (tx, rx) = bounded::<u64>(N as usize);
+            for i in 0..N {
+                tx.send(i).unwrap();
+            }
+            let (_other_tx, other) = bounded::<u64>(1);
+            let ran = Arc::new(AtomicBool::new(false));
+            let flag = ran.clone();
+            // Queued on this worker, behind the receiver that runs now.
+            goro_sched::go(move || flag.store(true, Ordering::SeqCst));
+            let mut received = 0;
+            while !ran.load(Ordering::SeqCst) {
+                assert!(
+                    received < N,
+                    "{how:?}: all {N} received before the other goroutine ran"
+                );
+                let v = match how {
+                    How::Recv => rx.recv().unwrap(),
+                    How::Select => {
+                        let mut sel = Select::new();
+                        let a = sel.recv(&rx);
+                        sel.recv(&other);
+                        let op = sel.select();
+                        assert_eq!(op.index(), a);
+                        op.recv(&rx).unwrap()
+                    }
+                };
+                assert_eq!(v, received, "in order, none lost");
+                received += 1;
+            }
+            // The rest is still there.
+            assert_eq!(rx.len() as u64, N - received);
+            assert_eq!(rx.try_iter().count() as u64, N - received);
+            received
+        });
+        // Within a couple of checkpoints (one in 256 receives).
+        assert!(received <= 1024, "{how:?}: {received} received first");
+    }
+}
+
+/// Sends into a channel with room for everything (it never waits), until
+/// a goroutine queued on the same worker has run.
+#[test]
+fn a_sender_that_never_waits_lets_its_workers_goroutines_run() {
+    let rt = crate::mode::builder().workers(1).build().unwrap();
+    let sent = rt.run(|| {
+        let (tx, rx) = bounded::<u64>(N as usize);
+        let ran = Arc::new(AtomicBool::new(false));
+        let flag = ran.clone();
+        goro_sched::go(move || flag.store(true, Ordering::SeqCst));
+        let mut sent = 0;
+        while !ran.load(Ordering::SeqCst) {
+            assert!(sent < N, "all {N} sent before the other goroutine ran");
+            tx.send(sent).unwrap();
+            sent += 1;
+        }
+        drop(tx);
+        assert!(rx.iter().eq(0..sent), "in order, none lost");
+        sent
+    });
+    assert!(sent <= 1024, "{sent} sent first");
+}
+
+/// `try_recv`, `try_send` and `try_select` (a `select!` with `default`)
+/// never switch, checkpoint or not: a goroutine holding a thread's lock
+/// across them keeps its worker.
+#[test]
+fn tries_never_yield() {
+    let rt = crate::mode::builder().workers(1).build().unwrap();
+    rt.run(|| {
+        let me = std::thread::current().id();
+        let (tx, rx) = bounded::<u64>(N as usize);
+        // Where the other goroutine ran, once it has: on this thread only
+        // if this goroutine switched (sysmon may start it on a spare
+        // thread while this one holds the worker).
+        let ran_on = Arc::new(std::sync::Mutex::new(None));
+        let on = ran_on.clone();
+        goro_sched::go(move || *on.lock().unwrap() = Some(std::thread::current().id()));
+        for i in 0..N {
+            tx.try_send(i).unwrap();
+        }
+        for i in 0..N / 2 {
+            assert_eq!(rx.try_recv(), Ok(i));
+        }
+        for i in N / 2..N {
+            let v = goro_chan::select! {
+                recv(rx) -> v => v.unwrap(),
+                default => panic!("a value is ready"),
+            };
+            assert_eq!(v, i);
+        }
+        assert_ne!(*ran_on.lock().unwrap(), Some(me), "a try switched");
+        // A blocking select then yields (a checkpoint was passed), unless
+        // the other goroutine ran elsewhere already.
+        tx.send(0).unwrap();
+        let mut sel = Select::new();
+        sel.recv(&rx);
+        sel.select().recv(&rx).unwrap();
+        assert!(ran_on.lock().unwrap().is_some());
+    });
+}
