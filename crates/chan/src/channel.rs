@@ -446,6 +446,7 @@ impl<T> Channel<T> {
         }
     }
 
+    #[track_caller]
     pub(crate) fn send(
         &self,
         value: T,
@@ -507,6 +508,7 @@ impl<T> Channel<T> {
 impl<T> Channel<T> {
     /// Takes a value if one can be had at once. Gives the lock back only
     /// when there was none (so the caller can register).
+    #[track_caller]
     fn take_ready<'a>(&'a self, mut inner: Guard<'a, T>) -> (Ready<T>, Option<Guard<'a, T>>) {
         loop {
             if inner.has_value() {
@@ -552,6 +554,7 @@ impl<T> Channel<T> {
         }
     }
 
+    #[track_caller]
     pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
         if let Some(ring) = &self.ring {
             return self.recv_ring(ring, deadline);
@@ -602,6 +605,7 @@ enum Ready<T> {
 /// is a select whose value comes only when its `send` runs. `None` if that
 /// select gave the send up instead (`Channel::abandon`, `Token::Peer`): the
 /// caller tries again, as if the send had never been there.
+#[track_caller]
 fn take_from_sender<T>(entry: Entry) -> Option<T> {
     if !entry.packet.is_null() {
         // SAFETY: a waiting sender's packet holds its value until we complete
@@ -662,6 +666,7 @@ pub(crate) fn take_checkpoint() {
 }
 
 impl<T> Channel<T> {
+    #[track_caller]
     fn send_ring(
         &self,
         ring: &Ring<T>,
@@ -687,6 +692,7 @@ impl<T> Channel<T> {
         }
     }
 
+    #[track_caller]
     fn recv_ring(&self, ring: &Ring<T>, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
         loop {
             match self.pop(ring, true) {
@@ -798,6 +804,7 @@ impl<T> Channel<T> {
     /// Waits in the queue of sends or of receives: true once woken to try
     /// again (or if the ring changed meanwhile), false at `deadline`
     /// (withdrawn).
+    #[track_caller]
     fn wait_ring(&self, ring: &Ring<T>, send: bool, deadline: Option<Instant>) -> bool {
         let ctx = Context::new();
         if !self.register_ring(ring, &ctx, 0, send) {
@@ -1077,6 +1084,7 @@ impl<T> Channel<T> {
     }
 
     /// Completes a select's receive.
+    #[track_caller]
     pub(crate) fn complete_recv(&self, token: Token) -> Result<T, RecvError> {
         match token {
             Token::Reserved => {
@@ -1480,6 +1488,7 @@ impl<T> Sender<T> {
     ///
     /// # Errors
     /// The value comes back if the channel is closed.
+    #[track_caller]
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
         self.chan
             .send(value, None)
@@ -1517,6 +1526,7 @@ impl<T> Sender<T> {
     ///
     /// # Errors
     /// `Timeout(value)` or `Closed(value)`.
+    #[track_caller]
     pub fn send_timeout(&self, value: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
         self.chan.send(value, Instant::now().checked_add(timeout))
     }
@@ -1534,6 +1544,7 @@ impl<T> Sender<T> {
     ///
     /// # Errors
     /// `Timeout(value)` or `Closed(value)`.
+    #[track_caller]
     pub fn send_deadline(&self, value: T, deadline: Instant) -> Result<(), SendTimeoutError<T>> {
         self.chan.send(value, Some(deadline))
     }
@@ -1647,6 +1658,7 @@ impl<T> Receiver<T> {
     ///
     /// # Errors
     /// `RecvError` once the channel is closed and drained.
+    #[track_caller]
     pub fn recv(&self) -> Result<T, RecvError> {
         self.chan.recv(None).map_err(|_| RecvError)
     }
@@ -1684,6 +1696,7 @@ impl<T> Receiver<T> {
     ///
     /// # Errors
     /// `Timeout`, or `Closed` once closed and drained.
+    #[track_caller]
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
         self.chan.recv(Instant::now().checked_add(timeout))
     }
@@ -1701,6 +1714,7 @@ impl<T> Receiver<T> {
     ///
     /// # Errors
     /// `Timeout`, or `Closed` once closed and drained.
+    #[track_caller]
     pub fn recv_deadline(&self, deadline: Instant) -> Result<T, RecvTimeoutError> {
         self.chan.recv(Some(deadline))
     }
@@ -1921,6 +1935,7 @@ pub struct IntoIter<T> {
 impl<T> Iterator for Iter<'_, T> {
     type Item = T;
 
+    #[track_caller]
     fn next(&mut self) -> Option<T> {
         self.rx.recv().ok()
     }
@@ -1937,6 +1952,7 @@ impl<T> Iterator for TryIter<'_, T> {
 impl<T> Iterator for IntoIter<T> {
     type Item = T;
 
+    #[track_caller]
     fn next(&mut self) -> Option<T> {
         self.rx.recv().ok()
     }

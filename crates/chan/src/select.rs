@@ -449,6 +449,7 @@ impl<'a> Select<'a> {
     /// let op = sel.select(); // waits for the goroutine
     /// assert_eq!(op.recv(&rx), Ok("ready"));
     /// ```
+    #[track_caller]
     pub fn select(&mut self) -> SelectedOperation<'a> {
         crate::channel::take_checkpoint();
         self.wait(None).expect("no deadline")
@@ -468,6 +469,7 @@ impl<'a> Select<'a> {
     ///
     /// # Errors
     /// `SelectTimeoutError` when none is in time.
+    #[track_caller]
     pub fn select_timeout(
         &mut self,
         timeout: Duration,
@@ -492,6 +494,7 @@ impl<'a> Select<'a> {
     ///
     /// # Errors
     /// `SelectTimeoutError` when none is in time.
+    #[track_caller]
     pub fn select_deadline(
         &mut self,
         deadline: Instant,
@@ -545,6 +548,7 @@ impl<'a> Select<'a> {
     ///     }
     /// }
     /// ```
+    #[track_caller]
     pub fn ready(&mut self) -> usize {
         self.wait_ready(None).expect("no deadline")
     }
@@ -567,6 +571,7 @@ impl<'a> Select<'a> {
     ///
     /// # Errors
     /// `ReadyTimeoutError` when none is in time.
+    #[track_caller]
     pub fn ready_timeout(&mut self, timeout: Duration) -> Result<usize, ReadyTimeoutError> {
         self.wait_ready(Instant::now().checked_add(timeout))
     }
@@ -588,6 +593,7 @@ impl<'a> Select<'a> {
     ///
     /// # Errors
     /// `ReadyTimeoutError` when none is in time.
+    #[track_caller]
     pub fn ready_deadline(&mut self, deadline: Instant) -> Result<usize, ReadyTimeoutError> {
         self.wait_ready(Some(deadline))
     }
@@ -614,6 +620,7 @@ impl<'a> Select<'a> {
     /// `ready`'s wait: a watcher on every operation's channel, sharing one
     /// context, which the first channel to be ready claims (as `wait`
     /// registers, but performing nothing).
+    #[track_caller]
     fn wait_ready(&mut self, deadline: Option<Instant>) -> Result<usize, ReadyTimeoutError> {
         if let Some(i) = self.ready_now() {
             return Ok(i);
@@ -734,6 +741,7 @@ impl<'a> Select<'a> {
         None
     }
 
+    #[track_caller]
     fn wait(
         &mut self,
         deadline: Option<Instant>,
@@ -942,6 +950,7 @@ impl<'a> LocalSelect<'a> {
     }
 
     #[inline]
+    #[track_caller]
     pub fn select(&mut self) -> SelectedOperation<'a> {
         self.sel.select()
     }
@@ -952,6 +961,7 @@ impl<'a> LocalSelect<'a> {
     }
 
     #[inline]
+    #[track_caller]
     pub fn select_timeout(
         &mut self,
         timeout: Duration,
@@ -1061,6 +1071,7 @@ impl SelectedOperation<'_> {
     /// # Panics
     /// If the operation is a send, or `rx` is not the receiver the operation
     /// was registered with. The operation is then given up as if dropped.
+    #[track_caller]
     pub fn recv<T>(mut self, rx: &Receiver<T>) -> Result<T, RecvError> {
         // Both checks panic with the token still held: the drop gives it up.
         assert!(

@@ -229,6 +229,7 @@ impl Context {
     /// claimer got there first.
     // Inlined into every blocking operation: see `goro_sched::park::park_on`.
     #[inline(always)]
+    #[track_caller]
     pub(crate) fn wait(
         &self,
         deadline: Option<Instant>,

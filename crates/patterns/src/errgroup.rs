@@ -256,6 +256,7 @@ impl<E: Send + 'static> ErrGroup<E> {
     /// # Panics
     /// Re-raises (with `std::panic::resume_unwind`) the first panic of a
     /// member, after every member has finished.
+    #[track_caller]
     pub fn wait(&self) -> Result<(), E> {
         self.members.wait();
         self.shared.cancel();

@@ -149,6 +149,7 @@ impl RateLimiter {
     /// }
     /// assert!(start.elapsed() >= Duration::from_millis(40));
     /// ```
+    #[track_caller]
     pub fn wait(&self) {
         // `burst >= 1`, so one token always fits.
         let _ = self.wait_n(1);
@@ -170,6 +171,7 @@ impl RateLimiter {
     /// # Errors
     /// [`WaitError`] at once, taking nothing, if `n` exceeds the burst: the
     /// bucket can never hold that many.
+    #[track_caller]
     pub fn wait_n(&self, n: usize) -> Result<(), WaitError> {
         if n > self.burst {
             return Err(WaitError {

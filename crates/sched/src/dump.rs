@@ -1,5 +1,6 @@
-//! `goro::dump`: every goroutine, what it waits for and where it was
-//! spawned, as Go prints on a deadlock or a SIGQUIT.
+//! `goro::dump`: every goroutine, what it waits for, where it waits (the
+//! call site of the blocking operation, carried down by `#[track_caller]`)
+//! and where it was spawned, as Go prints on a deadlock or a SIGQUIT.
 
 use std::fmt::Write;
 use std::sync::Arc;
@@ -49,11 +50,15 @@ pub(crate) fn render(shared: &Arc<Shared>) -> String {
         let on = running
             .iter()
             .find(|(_, addr)| *addr == task.addr().cast_mut());
+        let mut site = None;
         let state = match on {
             Some((worker, _)) => running_state(shared, *worker, now),
             None if task.is_parked() => {
                 let wait = Wait::from_code(task.wait.load(Ordering::Relaxed));
                 let since = task.waiting_since.load(Ordering::Relaxed);
+                let at = task.wait_site.load(Ordering::Relaxed);
+                // SAFETY: null or a `&'static Location` stored by `park`.
+                site = unsafe { at.as_ref() };
                 format!("{wait}, {} ms", now.saturating_sub(since))
             }
             None => "runnable".to_string(),
@@ -62,7 +67,11 @@ pub(crate) fn render(shared: &Arc<Shared>) -> String {
         if let Some(name) = &task.name {
             let _ = write!(out, " \"{name}\"");
         }
-        let _ = writeln!(out, " [{state}]:\n\tspawned at {}", task.location);
+        let _ = write!(out, " [{state}]:");
+        if let Some(site) = site {
+            let _ = write!(out, "\n\tat {site}");
+        }
+        let _ = writeln!(out, "\n\tspawned at {}", task.location);
     }
     // A goroutine that has never parked is not in the registry, and one we
     // hold no reference to may end at any moment: shown by worker only.

@@ -200,6 +200,7 @@ pub fn yield_now() {
 /// goro_sched::run(|| goro_sched::sleep(Duration::from_millis(5)));
 /// assert!(start.elapsed() >= Duration::from_millis(5));
 /// ```
+#[track_caller]
 pub fn sleep(duration: Duration) {
     if !worker::in_goroutine() {
         std::thread::sleep(duration);
@@ -218,7 +219,8 @@ pub fn sleep(duration: Duration) {
 /// Every goroutine of the current runtime (the calling goroutine's, else
 /// the one this thread [entered](Runtime::enter), else the global one), as Go prints them on a deadlock or a SIGQUIT: id, name,
 /// state (running, runnable, or what it waits for and for how long, to
-/// within sysmon's tick) and where it was spawned.
+/// within sysmon's tick), where it waits (the line of its `recv`, `lock`,
+/// `join`, `sleep`... in the caller's code) and where it was spawned.
 ///
 /// Goroutines that have never waited yet are counted, not listed.
 ///

@@ -341,6 +341,7 @@ impl Waiting {
     /// [`Waiting::current`] may call this: it suspends the goroutine it
     /// names.
     #[inline]
+    #[track_caller]
     pub unsafe fn park(&self, wait: Wait) {
         match &self.inner {
             // SAFETY: per the contract, this is the calling goroutine, alive
@@ -514,6 +515,7 @@ impl fmt::Display for Wait {
 ///     park::park();
 /// }
 /// ```
+#[track_caller]
 pub fn park() {
     park_on(Wait::Park);
 }
@@ -550,6 +552,7 @@ pub fn park() {
 // the switch is a return the CPU cannot predict (its return-stack buffer
 // holds the worker's calls), and they cost more than the switch.
 #[inline]
+#[track_caller]
 pub fn park_on(wait: Wait) {
     match worker::current_task_ptr() {
         // SAFETY: the current goroutine is alive while it runs (its worker
@@ -583,6 +586,7 @@ fn park_thread() {
 /// });
 /// assert!(start.elapsed() >= Duration::from_millis(5));
 /// ```
+#[track_caller]
 pub fn park_deadline(deadline: Instant) {
     park_deadline_on(deadline, Wait::Park);
 }
@@ -602,6 +606,7 @@ pub fn park_deadline(deadline: Instant) {
 /// });
 /// assert!(start.elapsed() >= Duration::from_millis(5));
 /// ```
+#[track_caller]
 pub fn park_deadline_on(deadline: Instant, wait: Wait) {
     match worker::current_task() {
         Some(task) => {

@@ -40,7 +40,9 @@ use std::panic::{self, AssertUnwindSafe, Location};
 use std::ptr;
 use std::ptr::NonNull;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{
+    AtomicBool, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+};
 
 use goro_fiber::{Coroutine, ForcedUnwind, Yielder};
 
@@ -129,6 +131,9 @@ pub(crate) struct Task<B: ?Sized = dyn TaskBody> {
     /// when (the runtime's coarse clock), for `dump`.
     pub(crate) wait: AtomicU8,
     pub(crate) waiting_since: AtomicU32,
+    /// Where it parked: the call site of the blocking operation (`recv`,
+    /// `lock`, `join`...), carried down by `#[track_caller]`; for `dump`.
+    pub(crate) wait_site: AtomicPtr<Location<'static>>,
     /// `JOIN_*`: who may touch the body's result (see `Body`). Here rather
     /// than in the body, where it would cost a word of its own.
     join: AtomicU8,
@@ -322,6 +327,7 @@ impl Task {
             state: AtomicU8::new(RUNNING),
             wait: AtomicU8::new(0),
             waiting_since: AtomicU32::new(0),
+            wait_site: AtomicPtr::new(std::ptr::null_mut()),
             join: AtomicU8::new(JOIN_PENDING),
             registry_key: AtomicUsize::new(usize::MAX),
             alive: AtomicBool::new(true),
@@ -549,6 +555,7 @@ impl Task {
     /// Called by the goroutine itself: returns at once if notified since it
     /// last parked, else suspends until woken.
     #[inline]
+    #[track_caller]
     pub(crate) fn park(&self, wait: u8) {
         // Only a wake-up moves a running goroutine out of RUNNING, so a plain
         // load tells whether the CAS is worth trying.
@@ -562,6 +569,10 @@ impl Task {
         }
         // For `dump` only: plain stores, and a clock that sysmon keeps.
         self.wait.store(wait, Ordering::Relaxed);
+        self.wait_site.store(
+            ptr::from_ref(Location::caller()).cast_mut(),
+            Ordering::Relaxed,
+        );
         self.waiting_since
             .store(self.rt.coarse_ms(), Ordering::Relaxed);
         self.switch(Switch::Park);
@@ -1155,12 +1166,14 @@ impl<T> JoinHandle<T> {
     /// # Errors
     /// A [`JoinError`] if the goroutine panicked (the panic hook has already
     /// printed it) or was unwound by its runtime's shutdown.
+    #[track_caller]
     pub fn join(self) -> Result<T, JoinError> {
         self.join_unless(|| false).expect("never stopped")
     }
 
     /// As `join`, but gives up (`None`) once `stop` says so; `stop` is asked
     /// before each wait, and the caller wakes the waiter to make it ask.
+    #[track_caller]
     pub(crate) fn join_unless(&self, stop: impl Fn() -> bool) -> Option<Result<T, JoinError>> {
         let Some(task) = &self.task else {
             return Some(Err(JoinError::no_memory()));

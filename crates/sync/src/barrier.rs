@@ -117,6 +117,7 @@ impl Barrier {
     /// let leaders = handles.into_iter().map(|h| h.join().unwrap()).filter(|&l| l).count();
     /// assert_eq!(leaders, 1); // one per round: the last to arrive
     /// ```
+    #[track_caller]
     pub fn wait(&self) -> BarrierWaitResult {
         let mut state = self.state.lock();
         if state.arrived + 1 >= self.n {

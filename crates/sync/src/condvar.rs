@@ -111,6 +111,7 @@ impl Condvar {
     ///     ready = cvar.wait(ready); // unlocks while it waits
     /// }
     /// ```
+    #[track_caller]
     pub fn wait<'a, T: ?Sized>(&self, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
         self.wait_deadline(guard, None).0
     }
@@ -135,6 +136,7 @@ impl Condvar {
     /// let count = cvar.wait_while(lock.lock(), |count| *count < 3);
     /// assert_eq!(*count, 3);
     /// ```
+    #[track_caller]
     pub fn wait_while<'a, T: ?Sized>(
         &self,
         mut guard: MutexGuard<'a, T>,
@@ -157,6 +159,7 @@ impl Condvar {
     /// let (_guard, result) = cvar.wait_timeout(lock.lock(), Duration::from_millis(5));
     /// assert!(result.timed_out()); // nobody notified
     /// ```
+    #[track_caller]
     pub fn wait_timeout<'a, T: ?Sized>(
         &self,
         guard: MutexGuard<'a, T>,
@@ -178,6 +181,7 @@ impl Condvar {
     /// assert!(result.timed_out());
     /// assert_eq!(*value, 0); // still what we waited to change
     /// ```
+    #[track_caller]
     pub fn wait_timeout_while<'a, T: ?Sized>(
         &self,
         mut guard: MutexGuard<'a, T>,
@@ -196,6 +200,7 @@ impl Condvar {
         (guard, WaitTimeoutResult(false))
     }
 
+    #[track_caller]
     fn wait_deadline<'a, T: ?Sized>(
         &self,
         guard: MutexGuard<'a, T>,

@@ -289,6 +289,7 @@ impl<T: ?Sized> Mutex<T> {
     /// }
     /// assert_eq!(*total.lock(), 10);
     /// ```
+    #[track_caller]
     pub fn lock(&self) -> MutexGuard<'_, T> {
         // One read-modify-write (`lock bts` on x86) takes a free lock
         // whatever the other bits say: a woken waiter on its way may keep
@@ -354,6 +355,7 @@ impl<T: ?Sized> Mutex<T> {
     }
 
     #[cold]
+    #[track_caller]
     fn lock_slow(&self) {
         let waiter = Waiter::new(0);
         let mut rounds = 0;

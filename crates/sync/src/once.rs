@@ -71,6 +71,7 @@ impl Gate {
     /// If called from `f` (the same goroutine or thread, while it runs `f`),
     /// with a message naming `what` was called: std's `OnceCell` panics
     /// too, where waiting would hang. The panic unwinds through `f`.
+    #[track_caller]
     fn run(&self, f: impl FnOnce(), complete_on_panic: bool, what: &'static str) {
         let mut me = NOBODY;
         loop {
@@ -108,6 +109,7 @@ impl Gate {
         }
     }
 
+    #[track_caller]
     fn wait_running(&self) {
         let waiter = Waiter::new(0);
         {
@@ -205,6 +207,7 @@ impl Once {
     /// }
     /// assert_eq!(runs.load(Ordering::SeqCst), 1);
     /// ```
+    #[track_caller]
     pub fn call_once(&self, f: impl FnOnce()) {
         if !self.gate.is_complete() {
             self.gate.run(f, true, "Once::call_once");
@@ -313,11 +316,13 @@ impl<T> OnceCell<T> {
     /// If `f` panics (the cell stays empty), or if `f` initialises the cell
     /// itself (`get_or_init` or `set` from `f`, which would wait for itself
     /// for ever), as std's `OnceCell`.
+    #[track_caller]
     pub fn get_or_init(&self, f: impl FnOnce() -> T) -> &T {
         self.initialise(f, "OnceCell::get_or_init")
     }
 
     /// `get_or_init`, saying which method was called if it is re-entrant.
+    #[track_caller]
     fn initialise(&self, f: impl FnOnce() -> T, what: &'static str) -> &T {
         if let Some(value) = self.get() {
             return value;
@@ -344,6 +349,7 @@ impl<T> OnceCell<T> {
     ///
     /// # Panics
     /// If called from the cell's own initialiser (see `get_or_init`).
+    #[track_caller]
     pub fn set(&self, value: T) -> Result<(), T> {
         let mut value = Some(value);
         self.initialise(|| value.take().expect("runs once"), "OnceCell::set");

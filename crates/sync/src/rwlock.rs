@@ -144,6 +144,7 @@ impl<T: ?Sized> RwLock<T> {
     /// let r2 = lock.read(); // readers share the lock
     /// assert_eq!(*r1 + *r2, 10);
     /// ```
+    #[track_caller]
     pub fn read(&self) -> RwLockReadGuard<'_, T> {
         let mut state = self.state.lock();
         if !state.writer && state.writers_waiting == 0 {
@@ -176,6 +177,7 @@ impl<T: ?Sized> RwLock<T> {
     /// lock.write().push(2); // alone: no reader or writer meanwhile
     /// assert_eq!(*lock.read(), [1, 2]);
     /// ```
+    #[track_caller]
     pub fn write(&self) -> RwLockWriteGuard<'_, T> {
         let mut state = self.state.lock();
         if !state.writer && state.readers == 0 {

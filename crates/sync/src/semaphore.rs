@@ -196,6 +196,7 @@ impl Semaphore {
     ///
     /// # Panics
     /// If the semaphore's size is 0 (it could never succeed).
+    #[track_caller]
     pub fn acquire(&self) -> SemaphorePermit<'_> {
         match self.acquire_many(1) {
             Ok(permit) => permit,
@@ -213,6 +214,7 @@ impl Semaphore {
     /// assert_eq!(sem.available_permits(), 6);
     /// assert!(sem.acquire_many(11).is_err()); // more than it has: Err at once
     /// ```
+    #[track_caller]
     pub fn acquire_many(&self, n: usize) -> Result<SemaphorePermit<'_>, AcquireError> {
         if n > self.size {
             return Err(AcquireError {

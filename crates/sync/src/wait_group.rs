@@ -143,6 +143,7 @@ impl WaitGroup {
     /// wg.wait(); // parks a goroutine, blocks a thread
     /// assert_eq!(finished.load(Ordering::SeqCst), 5);
     /// ```
+    #[track_caller]
     pub fn wait(&self) {
         if self.inner.count.load(Ordering::Acquire) == 0 {
             return;

@@ -98,6 +98,7 @@ impl Waiter {
     ///
     /// The caller must have linked the waiter into the list that
     /// `list(&mut *lock.lock())` names, and released the lock.
+    #[track_caller]
     pub(crate) fn wait<S>(
         &self,
         why: Wait,
