@@ -177,3 +177,48 @@ fn dump_names_the_line_where_each_goroutine_waits() {
         );
     }
 }
+
+/// `goro::dump()` covers every live runtime, each headed by its name; a
+/// runtime's own dump covers only it.
+#[test]
+fn dump_covers_every_live_runtime() {
+    let a = goro::Runtime::builder()
+        .workers(1)
+        .name("alpha")
+        .build()
+        .unwrap();
+    let b = goro::Runtime::builder()
+        .workers(1)
+        .name("beta")
+        .build()
+        .unwrap();
+    let (tx_a, rx_a) = bounded::<()>(0);
+    let (tx_b, rx_b) = bounded::<()>(0);
+    drop(a.run(move || {
+        goro::Builder::new()
+            .name("in alpha")
+            .go(move || rx_a.recv())
+            .unwrap()
+    }));
+    let h = b.go(move || rx_b.recv());
+    let all = loop {
+        let all = a.run(goro::dump);
+        if all.contains("\"in alpha\" [chan receive") && all.matches("[chan receive").count() >= 2 {
+            break all;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    assert!(
+        all.contains("(runtime \"alpha\")") && all.contains("(runtime \"beta\")"),
+        "{all}"
+    );
+    // The current runtime's section comes first.
+    assert!(all.find("\"alpha\"") < all.find("\"beta\""), "{all}");
+    let own = b.dump();
+    assert!(
+        own.contains("(runtime \"beta\")") && !own.contains("alpha"),
+        "{own}"
+    );
+    drop((tx_a, tx_b));
+    h.join().unwrap().unwrap_err();
+}

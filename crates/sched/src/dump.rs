@@ -23,6 +23,19 @@ fn running_state(shared: &Shared, worker: usize, now: u32) -> String {
     )
 }
 
+/// Renders every live runtime's goroutines, `first`'s first (`goro::dump`),
+/// each headed by its runtime's line.
+pub(crate) fn render_all(first: &Arc<Shared>) -> String {
+    let mut out = render(first);
+    for rt in crate::deadlock::all_runtimes() {
+        if !Arc::ptr_eq(&rt, first) {
+            out.push('\n');
+            out.push_str(&render(&rt));
+        }
+    }
+    out
+}
+
 /// Renders the goroutines of `shared`.
 ///
 /// Goroutines that have parked at least once are in the registry and are
@@ -42,9 +55,10 @@ pub(crate) fn render(shared: &Arc<Shared>) -> String {
     let alive = shared.alive();
     let _ = writeln!(
         out,
-        "goro: {alive} goroutines, {} workers, {} spare threads",
+        "goro: {alive} goroutines, {} workers, {} spare threads (runtime \"{}\")",
         shared.procs,
-        shared.spares_running()
+        shared.spares_running(),
+        shared.name
     );
     for task in &tasks {
         let on = running

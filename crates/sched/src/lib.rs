@@ -216,8 +216,11 @@ pub fn sleep(duration: Duration) {
     }
 }
 
-/// Every goroutine of the current runtime (the calling goroutine's, else
-/// the one this thread [entered](Runtime::enter), else the global one), as Go prints them on a deadlock or a SIGQUIT: id, name,
+/// Every goroutine of every live runtime, as Go prints them on a deadlock
+/// or a SIGQUIT, the current runtime's first (the calling goroutine's, else
+/// the one this thread [entered](Runtime::enter), else the global one), each
+/// runtime's headed by its line (`goro: N goroutines, W workers, S spare
+/// threads (runtime "NAME")`; [`Runtime::dump`] gives one runtime's): id, name,
 /// state (running, runnable, or what it waits for and for how long, to
 /// within sysmon's tick), where it waits (the line of its `recv`, `lock`,
 /// `join`, `sleep`... in the caller's code) and where it was spawned.
@@ -240,7 +243,7 @@ pub fn sleep(duration: Duration) {
 /// h.join().unwrap();
 /// ```
 pub fn dump() -> String {
-    crate::current::with_current(dump::render)
+    crate::current::with_current(dump::render_all)
 }
 
 /// The calling goroutine's id; `None` on a plain thread.

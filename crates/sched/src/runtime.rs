@@ -305,7 +305,7 @@ impl Runtime {
     /// while !rt.dump().contains("[park, ") {
     ///     std::thread::yield_now(); // until it has parked
     /// }
-    /// assert!(rt.dump().starts_with("goro: 1 goroutines, 1 workers"));
+    /// assert!(rt.dump().starts_with("goro: 1 goroutines, 1 workers, 0 spare threads (runtime "));
     /// done.store(true, Ordering::Release);
     /// unparker.unpark();
     /// h.join().unwrap();
