@@ -38,7 +38,7 @@ use goro_sync::context::{CancelHandle, Context};
 ///
 /// ```
 /// use goro_patterns::ErrGroup;
-/// use goro_patterns::sync::context::Context;
+/// use goro_sync::context::Context;
 ///
 /// let (group, ctx) = ErrGroup::<String>::with_context(&Context::background());
 /// for id in 0..4 {
@@ -100,7 +100,7 @@ impl<E: Send + 'static> ErrGroup<E> {
     ///
     /// ```
     /// use goro_patterns::ErrGroup;
-    /// use goro_patterns::sync::context::Context;
+    /// use goro_sync::context::Context;
     ///
     /// let (group, ctx) = ErrGroup::<()>::with_context(&Context::background());
     /// group.go(|| Ok(()));
@@ -180,7 +180,7 @@ impl<E: Send + 'static> ErrGroup<E> {
     /// ```
     /// let group = goro_patterns::ErrGroup::<()>::new();
     /// group.set_limit(1);
-    /// let (release, gate) = goro_patterns::sync::chan::bounded::<()>(0);
+    /// let (release, gate) = goro_chan::bounded::<()>(0);
     /// assert!(group.try_go(move || { gate.recv().ok(); Ok(()) }));
     /// assert!(!group.try_go(|| Ok(()))); // the one slot is taken
     /// drop(release);

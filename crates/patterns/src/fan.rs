@@ -114,7 +114,7 @@ where
 /// use goro_patterns::{generate, tee};
 ///
 /// let (a, b) = tee(generate(1..=3));
-/// let reader = goro_patterns::sync::chan::sched::go(move || b.iter().collect::<Vec<i32>>());
+/// let reader = goro_sched::go(move || b.iter().collect::<Vec<i32>>());
 /// assert_eq!(a.iter().collect::<Vec<_>>(), [1, 2, 3]);
 /// assert_eq!(reader.join().unwrap(), [1, 2, 3]);
 /// ```

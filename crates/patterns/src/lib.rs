@@ -40,7 +40,7 @@
 //!
 //! ```
 //! use goro_patterns::{generate, stage};
-//! use goro_patterns::sync::chan::sched::{Runtime, num_goroutines, yield_now};
+//! use goro_sched::{Runtime, num_goroutines, yield_now};
 //!
 //! let rt = Runtime::builder().workers(1).build()?;
 //! rt.run(|| {
@@ -134,7 +134,7 @@
 //! ## Rate limiting
 //! * [`RateLimiter`], [`WaitError`], a token bucket.
 //!
-//! [`Receiver`]: goro_sync::chan::Receiver
+//! [`Receiver`]: goro_chan::Receiver
 //! [`Context`]: goro_sync::context::Context
 
 #![warn(missing_docs)]

@@ -32,7 +32,7 @@ use goro_sync::context::Context;
 /// let rx = generate(0..);
 /// // An endless source, but it stops after filling the buffer.
 /// while rx.len() < BUFFER {
-///     goro_patterns::sync::chan::sched::yield_now();
+///     goro_sched::yield_now();
 /// }
 /// assert_eq!(rx.len(), BUFFER);
 /// assert_eq!(rx.recv(), Ok(0));
@@ -153,7 +153,7 @@ where
 ///
 /// let out = stage_ordered(generate(0..20u64), 4, |x| {
 ///     // Early values take longest, yet come out first.
-///     goro_patterns::sync::chan::sched::sleep(Duration::from_millis(20 - x));
+///     goro_sched::sleep(Duration::from_millis(20 - x));
 ///     x * 10
 /// });
 /// assert_eq!(out.iter().collect::<Vec<_>>(), (0..20).map(|x| x * 10).collect::<Vec<_>>());
@@ -263,7 +263,7 @@ enum Slot<U> {
 ///
 /// ```
 /// use goro_patterns::{generate, or_done};
-/// use goro_patterns::sync::context::Context;
+/// use goro_sync::context::Context;
 ///
 /// let (ctx, cancel) = Context::with_cancel(&Context::background());
 /// let naturals = or_done(&ctx, generate(0u64..));

@@ -43,7 +43,7 @@ struct State {
 ///
 /// ```
 /// use goro_sync::Barrier;
-/// use goro_sync::chan::sched::go;
+/// use goro_sched::go;
 /// use std::sync::Arc;
 ///
 /// let barrier = Arc::new(Barrier::new(3));
@@ -77,7 +77,7 @@ impl Barrier {
     ///
     /// ```
     /// use goro_sync::Barrier;
-    /// use goro_sync::chan::sched::go;
+    /// use goro_sched::go;
     /// use std::sync::Arc;
     ///
     /// let barrier = Arc::new(Barrier::new(3));
@@ -104,7 +104,7 @@ impl Barrier {
     ///
     /// ```
     /// use goro_sync::Barrier;
-    /// use goro_sync::chan::sched::go;
+    /// use goro_sched::go;
     /// use std::sync::Arc;
     ///
     /// let barrier = Arc::new(Barrier::new(3));

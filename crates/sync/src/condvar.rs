@@ -69,7 +69,7 @@ impl Condvar {
     /// A condition variable nobody waits on.
     ///
     /// ```
-    /// use goro_sync::chan::sched::go;
+    /// use goro_sched::go;
     /// use goro_sync::{Condvar, Mutex};
     /// use std::sync::Arc;
     ///
@@ -95,7 +95,7 @@ impl Condvar {
     /// mutex again. May wake spuriously.
     ///
     /// ```
-    /// use goro_sync::chan::sched::go;
+    /// use goro_sched::go;
     /// use goro_sync::{Condvar, Mutex};
     /// use std::sync::Arc;
     ///
@@ -120,7 +120,7 @@ impl Condvar {
     /// each wake-up, with the mutex locked).
     ///
     /// ```
-    /// use goro_sync::chan::sched::go;
+    /// use goro_sched::go;
     /// use goro_sync::{Condvar, Mutex};
     /// use std::sync::Arc;
     ///
@@ -228,7 +228,7 @@ impl Condvar {
     /// Wakes one waiter, the longest waiting, if any.
     ///
     /// ```
-    /// use goro_sync::chan::sched::go;
+    /// use goro_sched::go;
     /// use goro_sync::{Condvar, Mutex};
     /// use std::sync::Arc;
     ///
@@ -254,7 +254,7 @@ impl Condvar {
     /// Wakes every waiter.
     ///
     /// ```
-    /// use goro_sync::chan::sched::go;
+    /// use goro_sched::go;
     /// use goro_sync::{Condvar, Mutex};
     /// use std::sync::Arc;
     ///

@@ -29,8 +29,8 @@
 //! [`err`](Context::err) says why.
 //!
 //! ```
-//! use goro_sync::chan::sched::go;
-//! use goro_sync::chan::{bounded, select};
+//! use goro_sched::go;
+//! use goro_chan::{bounded, select};
 //! use goro_sync::context::{Context, ContextError};
 //!
 //! let (ctx, cancel) = Context::with_cancel(&Context::background());
@@ -69,7 +69,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use goro_sync::chan::{select, time::after};
+//! use goro_chan::{select, time::after};
 //! use goro_sync::context::{Context, ContextError};
 //!
 //! let (ctx, _cancel) = Context::with_timeout(&Context::background(), Duration::from_millis(10));
@@ -220,7 +220,7 @@ impl ContextError {
 /// clone into each goroutine.
 ///
 /// ```
-/// use goro_sync::chan::sched::go;
+/// use goro_sched::go;
 /// use goro_sync::context::{Context, ContextError};
 /// use std::time::Duration;
 ///

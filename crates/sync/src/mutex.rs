@@ -273,7 +273,7 @@ impl<T: ?Sized> Mutex<T> {
     /// Locking a mutex that the caller already holds deadlocks, as in Go.
     ///
     /// ```
-    /// use goro_sync::chan::sched::go;
+    /// use goro_sched::go;
     /// use goro_sync::Mutex;
     /// use std::sync::Arc;
     ///

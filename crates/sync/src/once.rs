@@ -189,7 +189,7 @@ impl Once {
     /// other goroutines and threads wait.
     ///
     /// ```
-    /// use goro_sync::chan::sched::go;
+    /// use goro_sched::go;
     /// use goro_sync::Once;
     /// use std::sync::Arc;
     /// use std::sync::atomic::{AtomicUsize, Ordering};

@@ -151,7 +151,7 @@ impl Semaphore {
     ///
     /// ```
     /// use goro_sync::Semaphore;
-    /// use goro_sync::chan::sched::go;
+    /// use goro_sched::go;
     /// use std::sync::Arc;
     /// use std::sync::atomic::{AtomicUsize, Ordering};
     ///
@@ -165,7 +165,7 @@ impl Semaphore {
     ///             let _permit = sem.acquire();
     ///             let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
     ///             assert!(now <= 2);
-    ///             goro_sync::chan::sched::yield_now();
+    ///             goro_sched::yield_now();
     ///             inside.fetch_sub(1, Ordering::SeqCst);
     ///         })
     ///     })

@@ -47,7 +47,7 @@ impl WaitGroup {
     ///
     /// ```
     /// use goro_sync::WaitGroup;
-    /// use goro_sync::chan::sched::go;
+    /// use goro_sched::go;
     ///
     /// let wg = WaitGroup::new();
     /// for _ in 0..3 {
@@ -115,7 +115,7 @@ impl WaitGroup {
     /// let wg = goro_sync::WaitGroup::new();
     /// wg.add(1);
     /// let w = wg.clone();
-    /// goro_sync::chan::sched::go(move || w.done());
+    /// goro_sched::go(move || w.done());
     /// wg.wait();
     /// ```
     ///
