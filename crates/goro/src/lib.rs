@@ -248,7 +248,7 @@ pub use goro_fiber as fiber;
 pub use goro_sched::{
     Builder, EnterGuard, GoroutineId, JoinError, JoinHandle, LocalKey, Runtime, RuntimeBuilder,
     Scope, ScopedJoinHandle, Stats, blocking, dump, go, id, local, num_goroutines, park, run,
-    scope, sleep, stats, yield_now,
+    scope, sleep, stats, test, yield_now,
 };
 
 /// Channels: Go's `chan`, with `select!` and the dynamic [`chan::Select`].

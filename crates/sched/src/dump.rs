@@ -8,6 +8,8 @@ use std::sync::atomic::Ordering;
 
 use crate::park::Wait;
 use crate::shared::Shared;
+use crate::task::TaskRef;
+use crate::test::Group;
 
 /// "running on worker N", and, for a goroutine that sysmon found holding
 /// its worker while others wait for it, for how long and how many.
@@ -36,6 +38,84 @@ pub(crate) fn render_all(first: &Arc<Shared>) -> String {
     out
 }
 
+/// The workers running a goroutine, with its address.
+fn running(shared: &Shared) -> Vec<(usize, *mut ())> {
+    (0..shared.slots_in_use())
+        .filter_map(|i| {
+            let addr = shared.workers[i].running_addr();
+            (!addr.is_null()).then_some((i, addr))
+        })
+        .collect()
+}
+
+/// One goroutine's lines: id, name, state, where it waits, where it was
+/// spawned.
+fn goroutine(
+    out: &mut String,
+    shared: &Shared,
+    task: &TaskRef,
+    running: &[(usize, *mut ())],
+    now: u32,
+) {
+    let on = running
+        .iter()
+        .find(|(_, addr)| *addr == task.addr().cast_mut());
+    let mut site = None;
+    let state = match on {
+        Some((worker, _)) => running_state(shared, *worker, now),
+        None if task.is_parked() => {
+            let wait = Wait::from_code(task.wait.load(Ordering::Relaxed));
+            let since = task.waiting_since.load(Ordering::Relaxed);
+            let at = task.wait_site.load(Ordering::Relaxed);
+            // SAFETY: null or a `&'static Location` stored by `park`.
+            site = unsafe { at.as_ref() };
+            format!("{wait}, {} ms", now.saturating_sub(since))
+        }
+        None => "runnable".to_string(),
+    };
+    let _ = write!(out, "\ngoroutine {}", task.id);
+    if let Some(name) = &task.name {
+        let _ = write!(out, " \"{name}\"");
+    }
+    let _ = write!(out, " [{state}]:");
+    if let Some(site) = site {
+        let _ = write!(out, "\n\tat {site}");
+    }
+    let _ = writeln!(out, "\n\tspawned at {}", task.location);
+}
+
+/// The goroutines of `group` (`test::assert_no_leaks`), in every live
+/// runtime, `first`'s first; those that have not waited yet are counted.
+pub(crate) fn render_group(first: &Arc<Shared>, group: &Arc<Group>) -> String {
+    let mut out = String::new();
+    let mut runtimes = vec![first.clone()];
+    runtimes.extend(
+        crate::deadlock::all_runtimes()
+            .into_iter()
+            .filter(|rt| !Arc::ptr_eq(rt, first)),
+    );
+    let mut listed = 0;
+    for rt in &runtimes {
+        let now = rt.coarse_ms();
+        let running = running(rt);
+        let mut tasks = rt.registry_snapshot();
+        tasks.retain(|t| t.group.as_ref().is_some_and(|g| Arc::ptr_eq(g, group)));
+        tasks.sort_by_key(|t| t.id);
+        for task in &tasks {
+            goroutine(&mut out, rt, task, &running, now);
+        }
+        listed += tasks.len();
+    }
+    let others = group.live().saturating_sub(listed);
+    if others > 0 {
+        let _ = writeln!(
+            out,
+            "\n... and {others} goroutines that have not waited yet (queued or running)"
+        );
+    }
+    out
+}
+
 /// Renders the goroutines of `shared`.
 ///
 /// Goroutines that have parked at least once are in the registry and are
@@ -44,12 +124,7 @@ pub(crate) fn render_all(first: &Arc<Shared>) -> String {
 pub(crate) fn render(shared: &Arc<Shared>) -> String {
     let mut out = String::new();
     let now = shared.coarse_ms();
-    let running: Vec<(usize, *mut ())> = (0..shared.slots_in_use())
-        .filter_map(|i| {
-            let addr = shared.workers[i].running_addr();
-            (!addr.is_null()).then_some((i, addr))
-        })
-        .collect();
+    let running = running(shared);
     let mut tasks = shared.registry_snapshot();
     tasks.sort_by_key(|t| t.id);
     let alive = shared.alive();
@@ -61,31 +136,7 @@ pub(crate) fn render(shared: &Arc<Shared>) -> String {
         shared.name
     );
     for task in &tasks {
-        let on = running
-            .iter()
-            .find(|(_, addr)| *addr == task.addr().cast_mut());
-        let mut site = None;
-        let state = match on {
-            Some((worker, _)) => running_state(shared, *worker, now),
-            None if task.is_parked() => {
-                let wait = Wait::from_code(task.wait.load(Ordering::Relaxed));
-                let since = task.waiting_since.load(Ordering::Relaxed);
-                let at = task.wait_site.load(Ordering::Relaxed);
-                // SAFETY: null or a `&'static Location` stored by `park`.
-                site = unsafe { at.as_ref() };
-                format!("{wait}, {} ms", now.saturating_sub(since))
-            }
-            None => "runnable".to_string(),
-        };
-        let _ = write!(out, "\ngoroutine {}", task.id);
-        if let Some(name) = &task.name {
-            let _ = write!(out, " \"{name}\"");
-        }
-        let _ = write!(out, " [{state}]:");
-        if let Some(site) = site {
-            let _ = write!(out, "\n\tat {site}");
-        }
-        let _ = writeln!(out, "\n\tspawned at {}", task.location);
+        goroutine(&mut out, shared, task, &running, now);
     }
     // A goroutine that has never parked is not in the registry, and one we
     // hold no reference to may end at any moment: shown by worker only.

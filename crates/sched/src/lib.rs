@@ -76,6 +76,7 @@ mod spares;
 pub mod spin;
 mod sysmon;
 mod task;
+pub mod test;
 mod threads;
 pub mod timer;
 mod timers;

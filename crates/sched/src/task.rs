@@ -157,6 +157,9 @@ pub(crate) struct Task<B: ?Sized = dyn TaskBody> {
     yielder: Cell<*const Yielder<TaskPtr, Switch>>,
     /// Goroutine-local storage (`local!`); used only by the goroutine itself.
     pub(crate) locals: Locals,
+    /// The group it belongs to (`test::assert_no_leaks`), inherited from
+    /// its spawner; counted out when it exits.
+    pub(crate) group: Option<Arc<crate::test::Group>>,
     pub(crate) body: B,
 }
 
@@ -336,8 +339,12 @@ impl Task {
             fiber: UnsafeCell::new(fiber),
             yielder: Cell::new(std::ptr::null()),
             locals: Locals::new(),
+            group: crate::test::for_spawn(),
             body: Body::new(f),
         };
+        if let Some(group) = &task.group {
+            group.enter();
+        }
         // SAFETY: `block` is fresh memory with the layout of this type.
         unsafe { block.write(task) };
         let task: NonNull<Task<dyn TaskBody + 'a>> = block;
@@ -468,6 +475,9 @@ impl Task {
         if self.alive.load(Ordering::Relaxed) {
             self.alive.store(false, Ordering::Relaxed);
             self.rt.count_exit();
+            if let Some(group) = &self.group {
+                group.exit();
+            }
         }
     }
 

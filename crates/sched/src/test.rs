@@ -1,0 +1,150 @@
+//! Testing goroutine programs: [`assert_no_leaks`], Go's `goleak` for a
+//! closure.
+//!
+//! A *group* is the goroutines started by one call, and those they start,
+//! transitively: a goroutine inherits its spawner's group. The group counts
+//! its live members, so the check costs a spawn one thread-local read, and
+//! the spawns of a group one counter each.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::worker;
+
+/// Goroutines started by one `assert_no_leaks` call, transitively.
+#[derive(Debug, Default)]
+pub(crate) struct Group {
+    /// Members spawned and not finished.
+    live: AtomicUsize,
+}
+
+impl Group {
+    /// A member was spawned.
+    pub(crate) fn enter(&self) {
+        self.live.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A member finished (its body returned, panicked, or was unwound, or it
+    /// was cancelled unrun).
+    pub(crate) fn exit(&self) {
+        self.live.fetch_sub(1, Ordering::Release);
+    }
+
+    pub(crate) fn live(&self) -> usize {
+        self.live.load(Ordering::Acquire)
+    }
+}
+
+thread_local! {
+    /// The group the next spawn from this thread joins, overriding the
+    /// spawner's (`assert_no_leaks` starts its closure's goroutine so).
+    static NEXT: RefCell<Option<Arc<Group>>> = const { RefCell::new(None) };
+}
+
+/// The group of a goroutine spawned now, by this thread: the one set for
+/// this spawn, else the spawning goroutine's.
+#[inline]
+pub(crate) fn for_spawn() -> Option<Arc<Group>> {
+    if let Some(group) = NEXT.with(|next| next.borrow_mut().take()) {
+        return Some(group);
+    }
+    let task = worker::current_task_ptr()?;
+    // SAFETY: the current goroutine is alive while it runs (its worker
+    // holds it), and this runs on it.
+    unsafe { task.as_ref() }.group.clone()
+}
+
+/// How long [`assert_no_leaks`] waits for the goroutines to finish.
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(5);
+
+/// Runs `f` as a goroutine of the current runtime (the calling goroutine's,
+/// else the one this thread entered, else the global one), waits for it,
+/// and then for every goroutine it started, transitively: Go's `goleak`.
+/// Returns what `f` returned (its panic is re-raised).
+///
+/// # Panics
+/// If goroutines started by `f` are still running [`DEFAULT_WAIT`] after
+/// `f` returned: the message lists them in the dump's format (each one's
+/// state, where it waits and where it was spawned).
+///
+/// Goroutines started by plain threads that `f` spawned are not followed
+/// (they belong to no goroutine).
+///
+/// ```
+/// use goro_sched::test::assert_no_leaks;
+///
+/// let sum = assert_no_leaks(|| {
+///     let hs: Vec<_> = (1..=3).map(|i| goro_sched::go(move || i * 10)).collect();
+///     hs.into_iter().map(|h| h.join().unwrap()).sum::<i32>()
+/// });
+/// assert_eq!(sum, 60);
+///
+/// let leak = std::panic::catch_unwind(|| {
+///     assert_no_leaks_within(std::time::Duration::from_millis(20), || {
+///         // Parked for good: leaked.
+///         drop(goro_sched::go(|| goro_sched::park::park()));
+///     })
+/// });
+/// # use goro_sched::test::assert_no_leaks_within;
+/// let msg = *leak.unwrap_err().downcast::<String>().unwrap();
+/// assert!(msg.contains("1 goroutines still running"), "{msg}");
+/// assert!(msg.contains("[park, "), "{msg}");
+/// ```
+#[track_caller]
+pub fn assert_no_leaks<F, R>(f: F) -> R
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    assert_no_leaks_within(DEFAULT_WAIT, f)
+}
+
+/// As [`assert_no_leaks`], waiting at most `wait` for the goroutines.
+///
+/// ```
+/// use std::time::Duration;
+/// use goro_sched::test::assert_no_leaks_within;
+///
+/// assert_no_leaks_within(Duration::from_secs(1), || {
+///     drop(goro_sched::go(|| goro_sched::sleep(Duration::from_millis(5)))); // ends in time
+/// });
+/// ```
+///
+/// # Panics
+/// As [`assert_no_leaks`].
+#[track_caller]
+pub fn assert_no_leaks_within<F, R>(wait: Duration, f: F) -> R
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    let group = Arc::new(Group::default());
+    NEXT.with(|next| *next.borrow_mut() = Some(group.clone()));
+    let handle = crate::go(f);
+    // Taken by the spawn; not left for a later one if it took none.
+    NEXT.with(|next| next.borrow_mut().take());
+    let result = match handle.join() {
+        Ok(r) => r,
+        Err(e) => match e.try_into_panic() {
+            Ok(payload) => std::panic::resume_unwind(payload),
+            Err(e) => panic!("goro::test::assert_no_leaks: the closure's goroutine: {e}"),
+        },
+    };
+    let deadline = Instant::now() + wait;
+    let mut pause = Duration::from_micros(50);
+    while group.live() > 0 {
+        if Instant::now() >= deadline {
+            let listing = crate::current::with_current(|rt| crate::dump::render_group(rt, &group));
+            panic!(
+                "goro::test::assert_no_leaks: {} goroutines still running {wait:?} after the \
+                 closure returned:\n{listing}",
+                group.live()
+            );
+        }
+        crate::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(10));
+    }
+    result
+}
