@@ -66,15 +66,13 @@ fn goroutine(
         None if task.is_parked() => {
             let wait = Wait::from_code(task.wait.load(Ordering::Relaxed));
             let since = task.waiting_since.load(Ordering::Relaxed);
-            let at = task.wait_site.load(Ordering::Relaxed);
-            // SAFETY: null or a `&'static Location` stored by `park`.
-            site = unsafe { at.as_ref() };
+            site = task.wait_site.get();
             format!("{wait}, {} ms", now.saturating_sub(since))
         }
         None => "runnable".to_string(),
     };
     let _ = write!(out, "\ngoroutine {}", task.id);
-    if let Some(name) = &task.name {
+    if let Some(name) = task.name() {
         let _ = write!(out, " \"{name}\"");
     }
     let _ = write!(out, " [{state}]:");
@@ -99,7 +97,7 @@ pub(crate) fn render_group(first: &Arc<Shared>, group: &Arc<Group>) -> String {
         let now = rt.coarse_ms();
         let running = running(rt);
         let mut tasks = rt.registry_snapshot();
-        tasks.retain(|t| t.group.as_ref().is_some_and(|g| Arc::ptr_eq(g, group)));
+        tasks.retain(|t| t.group().is_some_and(|g| Arc::ptr_eq(g, group)));
         tasks.sort_by_key(|t| t.id);
         for task in &tasks {
             goroutine(&mut out, rt, task, &running, now);

@@ -180,7 +180,7 @@ fn report_holder(shared: &Shared, index: usize, held: Duration) -> bool {
     let name = shared
         .registry
         .find(id)
-        .and_then(|t| t.name.as_ref().map(|n| format!(" \"{n}\"")))
+        .and_then(|t| t.name().map(|n| format!(" \"{n}\"")))
         .unwrap_or_default();
     let from = from.map_or_else(String::new, |at| format!(" (spawned at {at})"));
     let (them, wait) = if waiting == 1 {

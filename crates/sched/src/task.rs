@@ -40,9 +40,7 @@ use std::panic::{self, AssertUnwindSafe, Location};
 use std::ptr;
 use std::ptr::NonNull;
 use std::sync::Arc;
-use std::sync::atomic::{
-    AtomicBool, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering,
-};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use goro_fiber::{Coroutine, ForcedUnwind, Yielder};
 
@@ -118,12 +116,14 @@ impl fmt::Display for GoroutineId {
 /// A goroutine: a header and, in the same allocation, its body (the function
 /// and the slot for its result). `Task` alone means `Task<dyn TaskBody>`.
 pub(crate) struct Task<B: ?Sized = dyn TaskBody> {
-    /// References (`TaskRef`s) to it.
-    refs: AtomicUsize,
+    /// References (`TaskRef`s) to it: 32 bits, as every byte of the header
+    /// is paid by each of a million goroutines (a count past 2^31 aborts,
+    /// as `Arc`'s past `isize::MAX`).
+    refs: AtomicU32,
     pub(crate) id: GoroutineId,
-    /// Boxed twice, for a thin pointer: most goroutines have no name, and
-    /// every byte of the header is paid by each of a million goroutines.
-    pub(crate) name: Option<Box<Box<str>>>,
+    /// Its name and group, which most goroutines lack: boxed, for a thin
+    /// pointer. Set at spawn, never changed.
+    extras: Option<Box<Extras>>,
     pub(crate) location: &'static Location<'static>,
     pub(crate) rt: RtRef,
     state: AtomicU8,
@@ -133,7 +133,8 @@ pub(crate) struct Task<B: ?Sized = dyn TaskBody> {
     pub(crate) waiting_since: AtomicU32,
     /// Where it parked: the call site of the blocking operation (`recv`,
     /// `lock`, `join`...), carried down by `#[track_caller]`; for `dump`.
-    pub(crate) wait_site: AtomicPtr<Location<'static>>,
+    /// 32 bits (`WaitSite`), not a pointer: the header keeps its size class.
+    pub(crate) wait_site: WaitSite,
     /// `JOIN_*`: who may touch the body's result (see `Body`). Here rather
     /// than in the body, where it would cost a word of its own.
     join: AtomicU8,
@@ -157,10 +158,78 @@ pub(crate) struct Task<B: ?Sized = dyn TaskBody> {
     yielder: Cell<*const Yielder<TaskPtr, Switch>>,
     /// Goroutine-local storage (`local!`); used only by the goroutine itself.
     pub(crate) locals: Locals,
+    pub(crate) body: B,
+}
+
+impl<B: ?Sized> Task<B> {
+    /// Its name, if it was given one.
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.extras.as_ref()?.name.as_deref()
+    }
+
+    /// Its group, if it belongs to one (`test::assert_no_leaks`).
+    pub(crate) fn group(&self) -> Option<&Arc<crate::test::Group>> {
+        self.extras.as_ref()?.group.as_ref()
+    }
+}
+
+impl Extras {
+    /// Boxed only if there is something to hold.
+    fn new(name: Option<Box<str>>, group: Option<Arc<crate::test::Group>>) -> Option<Box<Extras>> {
+        (name.is_some() || group.is_some()).then(|| Box::new(Extras { name, group }))
+    }
+}
+
+/// What few goroutines have (see `Task::extras`).
+struct Extras {
+    name: Option<Box<str>>,
     /// The group it belongs to (`test::assert_no_leaks`), inherited from
     /// its spawner; counted out when it exits.
-    pub(crate) group: Option<Arc<crate::test::Group>>,
-    pub(crate) body: B,
+    group: Option<Arc<crate::test::Group>>,
+}
+
+/// A `&'static Location` in 32 bits: its offset from an anchor in this
+/// crate's read-only data, which holds for every location of the program's
+/// image (they are all within 2 GiB of each other); one out of reach (a
+/// library loaded at run time) is stored as unknown.
+pub(crate) struct WaitSite(AtomicU32);
+
+/// Where offsets count from; its address is exposed, as is each stored
+/// location's, so that a pointer rebuilt from an offset may be followed.
+static ANCHOR: Location<'static> = *Location::caller();
+
+/// Stored for "unknown": no location is the anchor itself.
+const NO_SITE: u32 = 0;
+
+impl WaitSite {
+    const fn new() -> WaitSite {
+        WaitSite(AtomicU32::new(NO_SITE))
+    }
+
+    /// Records `site` (one relaxed store; the dump reads it racily).
+    #[inline]
+    pub(crate) fn set(&self, site: &'static Location<'static>) {
+        let at = ptr::from_ref(site).expose_provenance() as isize;
+        let anchor = ptr::from_ref(&ANCHOR).expose_provenance() as isize;
+        let offset = i32::try_from(at.wrapping_sub(anchor)).map_or(NO_SITE, |o| o as u32);
+        self.0.store(offset, Ordering::Relaxed);
+    }
+
+    /// The last site recorded, if any.
+    pub(crate) fn get(&self) -> Option<&'static Location<'static>> {
+        let offset = self.0.load(Ordering::Relaxed);
+        if offset == NO_SITE {
+            return None;
+        }
+        let anchor = ptr::from_ref(&ANCHOR).expose_provenance();
+        let at = anchor.wrapping_add_signed(offset as i32 as isize);
+        // SAFETY: `at` is the address of a `&'static Location` that `set`
+        // stored, whose provenance it exposed: a valid, immutable
+        // `Location` for the rest of the program. (A torn or stale value
+        // cannot occur: the offset is one atomic word, each value one that
+        // `set` computed.)
+        Some(unsafe { &*ptr::with_exposed_provenance::<Location<'static>>(at) })
+    }
 }
 
 // SAFETY: `fiber`, `yielder` and `locals` are used only by the thread that
@@ -223,7 +292,7 @@ impl TaskRef {
     pub(crate) unsafe fn clone_from_ptr(task: NonNull<Task>) -> TaskRef {
         // SAFETY: per the contract, the task is alive.
         let refs = unsafe { &task.as_ref().refs };
-        if refs.fetch_add(1, Ordering::Relaxed) > isize::MAX as usize {
+        if refs.fetch_add(1, Ordering::Relaxed) > i32::MAX as u32 {
             std::process::abort();
         }
         TaskRef(task)
@@ -322,15 +391,15 @@ impl Task {
         let task = Task {
             // One for the runtime's queues, one for the handle: counted here,
             // while the memory is still ours alone, rather than by a clone.
-            refs: AtomicUsize::new(2),
+            refs: AtomicU32::new(2),
             id: GoroutineId::next(here),
-            name: name.map(Box::new),
+            extras: Extras::new(name, crate::test::for_spawn()),
             location,
             rt: RtRef::new_on(rt, here),
             state: AtomicU8::new(RUNNING),
             wait: AtomicU8::new(0),
             waiting_since: AtomicU32::new(0),
-            wait_site: AtomicPtr::new(std::ptr::null_mut()),
+            wait_site: WaitSite::new(),
             join: AtomicU8::new(JOIN_PENDING),
             registry_key: AtomicUsize::new(usize::MAX),
             alive: AtomicBool::new(true),
@@ -339,10 +408,9 @@ impl Task {
             fiber: UnsafeCell::new(fiber),
             yielder: Cell::new(std::ptr::null()),
             locals: Locals::new(),
-            group: crate::test::for_spawn(),
             body: Body::new(f),
         };
-        if let Some(group) = &task.group {
+        if let Some(group) = task.group() {
             group.enter();
         }
         // SAFETY: `block` is fresh memory with the layout of this type.
@@ -475,7 +543,7 @@ impl Task {
         if self.alive.load(Ordering::Relaxed) {
             self.alive.store(false, Ordering::Relaxed);
             self.rt.count_exit();
-            if let Some(group) = &self.group {
+            if let Some(group) = self.group() {
                 group.exit();
             }
         }
@@ -579,10 +647,7 @@ impl Task {
         }
         // For `dump` only: plain stores, and a clock that sysmon keeps.
         self.wait.store(wait, Ordering::Relaxed);
-        self.wait_site.store(
-            ptr::from_ref(Location::caller()).cast_mut(),
-            Ordering::Relaxed,
-        );
+        self.wait_site.set(Location::caller());
         self.waiting_since
             .store(self.rt.coarse_ms(), Ordering::Relaxed);
         self.switch(Switch::Park);
@@ -683,7 +748,7 @@ impl<B: ?Sized> fmt::Debug for Task<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Task")
             .field("id", &self.id)
-            .field("name", &self.name)
+            .field("name", &self.name())
             .field("spawned_at", &format_args!("{}", self.location))
             .finish_non_exhaustive()
     }
@@ -1265,6 +1330,20 @@ mod tests {
     /// captures three words and returns one: keep it there (a leaf of
     /// `skynet` is such a task, and a million of them live at once; the
     /// 256-byte class cost `spawn` and `skynet` 7-8%).
+    #[test]
+    fn a_wait_site_comes_back_as_it_was_stored() {
+        let site = WaitSite::new();
+        assert!(site.get().is_none());
+        let here = Location::caller();
+        site.set(here);
+        assert_eq!(site.get(), Some(here));
+        // A location of another crate (std's own code calls `caller` for
+        // its panics; any `&'static Location` will do).
+        let other: &'static Location<'static> = std::panic::Location::caller();
+        site.set(other);
+        assert_eq!(site.get().map(|l| (l.file(), l.line())), Some((other.file(), other.line())));
+    }
+
     #[test]
     fn a_small_task_fits_a_192_byte_block() {
         fn size_of_task<F: FnOnce() -> T, T>(_: &F) -> usize {

@@ -66,7 +66,7 @@ pub(crate) fn for_spawn() -> Option<Arc<Group>> {
     let task = worker::current_task_ptr()?;
     // SAFETY: the current goroutine is alive while it runs (its worker
     // holds it), and this runs on it.
-    unsafe { task.as_ref() }.group.clone()
+    unsafe { task.as_ref() }.group().cloned()
 }
 
 /// How long [`assert_no_leaks`] waits for the goroutines to finish.
