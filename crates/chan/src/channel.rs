@@ -199,6 +199,12 @@ impl<T> Channel<T> {
         self.hint.load(Ordering::Relaxed) & bit != 0
     }
 
+    /// Whether it is a `never()` (the only unbuffered channel that stays
+    /// open without senders).
+    fn is_never(&self) -> bool {
+        self.never_closes && self.cap == Some(0)
+    }
+
     /// Whether its buffer is a ring, whose waiters are woken to try again.
     pub(crate) fn is_ring(&self) -> bool {
         self.ring.is_some()
@@ -884,20 +890,31 @@ impl<T> Channel<T> {
         if let Some(ring) = &self.ring {
             ring.close();
         }
-        // Nobody can receive any more: drop what is buffered, and let the
-        // waiting senders go with their values.
+        // Nobody can receive any more: let the waiting senders go with
+        // their values, then drop what is buffered (in that order: a value
+        // whose `Drop` panics must not leave a sender waiting).
         let buffered = std::mem::take(&mut inner.buf);
         inner.recv_reserved = 0;
         let woken = Self::claim_all(&mut inner);
         drop(inner);
-        drop(buffered);
         for entry in woken {
             complete(Some(entry), true);
         }
+        drop_each(buffered.into_iter());
         if let Some(ring) = &self.ring {
             // Closed: what is still being written goes with the channel
             // (waiting for it could wait for this very goroutine's select).
-            while ring.pop(false).is_ok() {}
+            // A panicking `Drop` leaves the rest to `Ring::drop`, told to
+            // leak them.
+            struct LeakOnUnwind<'a, T>(&'a Ring<T>);
+            impl<T> Drop for LeakOnUnwind<'_, T> {
+                fn drop(&mut self) {
+                    self.0.leak_rest();
+                }
+            }
+            let guard = LeakOnUnwind(ring);
+            drop_each(std::iter::from_fn(|| ring.pop(false).ok()).flatten());
+            std::mem::forget(guard);
         }
     }
 
@@ -959,6 +976,18 @@ impl<T> Channel<T> {
             .watchers
             .retain(|&(e, s)| e.ctx != ptr || s != send);
     }
+}
+
+/// Drops each value in turn. If a `Drop` panics, the rest are leaked, not
+/// dropped while the panic unwinds (where a second panic would abort the
+/// process), as crossbeam-channel does.
+fn drop_each<T>(values: impl Iterator<Item = T>) {
+    let mut values = std::mem::ManuallyDrop::new(values);
+    for value in &mut *values {
+        drop(value);
+    }
+    // SAFETY: not dropped before, and not used after.
+    unsafe { std::mem::ManuallyDrop::drop(&mut values) };
 }
 
 // ---------------------------------------------------------------------------
@@ -1821,7 +1850,9 @@ impl<T> Receiver<T> {
     /// assert!(!rx.same_channel(&other));
     /// ```
     pub fn same_channel(&self, other: &Receiver<T>) -> bool {
-        Shared::ptr_eq(&self.chan, &other.chan)
+        // Every `never()` is the same channel, as crossbeam's (Go's nil
+        // channels are equal too).
+        Shared::ptr_eq(&self.chan, &other.chan) || (self.chan.is_never() && other.chan.is_never())
     }
 
     /// Waiting receivers and senders in the channel's queues, watchers of

@@ -43,8 +43,11 @@ pub fn after(d: Duration) -> Receiver<Instant> {
         let _ = tx.try_send(Instant::now());
         return rx;
     }
-    call_at(deadline(d), move || {
-        let _ = tx.try_send(Instant::now());
+    // The time it was due, however late the firing runs (crossbeam's
+    // `after`; Go's `sendTime` subtracts the delay).
+    let when = deadline(d);
+    call_at(when, move || {
+        let _ = tx.try_send(when);
     });
     rx
 }
@@ -62,12 +65,13 @@ pub fn after(d: Duration) -> Receiver<Instant> {
 /// ```
 pub fn at(when: Instant) -> Receiver<Instant> {
     let (tx, rx) = never_closing(1);
+    // `when` itself, as crossbeam's `at`, passed or not.
     if when <= Instant::now() {
-        let _ = tx.try_send(Instant::now());
+        let _ = tx.try_send(when);
         return rx;
     }
     call_at(when, move || {
-        let _ = tx.try_send(Instant::now());
+        let _ = tx.try_send(when);
     });
     rx
 }
@@ -250,22 +254,24 @@ impl TimerInner {
         state.fired = false;
         if d.is_zero() {
             state.handle = None;
-            this.fire(state);
+            this.fire(state, Instant::now());
             return;
         }
         let inner = this.clone();
         let generation = state.generation;
-        state.handle = Some(call_at(deadline(d), move || {
+        let due = deadline(d);
+        state.handle = Some(call_at(due, move || {
             let mut state = lock(&inner.state);
             if state.generation == generation {
-                inner.fire(&mut state);
+                inner.fire(&mut state, due);
             }
         }));
     }
 
-    /// Sends the time, or starts `after_func`'s function; under the lock,
-    /// so that `stop` and `reset` see it done or not begun.
-    fn fire(&self, state: &mut TimerState) {
+    /// Sends the time it was `due` (however late this runs), or starts
+    /// `after_func`'s function; under the lock, so that `stop` and `reset`
+    /// see it done or not begun.
+    fn fire(&self, state: &mut TimerState, due: Instant) {
         state.fired = true;
         match &self.func {
             Some(func) => {
@@ -273,7 +279,7 @@ impl TimerInner {
                 drop(goro_sched::go(move || func()));
             }
             None => {
-                let _ = self.tx.try_send(Instant::now());
+                let _ = self.tx.try_send(due);
             }
         }
     }
@@ -486,8 +492,9 @@ impl TickerInner {
         if state.stopped || state.generation != generation {
             return;
         }
-        // Full: the receiver is slow; drop this tick.
-        let _ = self.tx.try_send(Instant::now());
+        // The time this tick was due. Full: the receiver is slow; drop this
+        // tick.
+        let _ = self.tx.try_send(state.next);
         if self.tx.is_closed() {
             // Nobody receives any more (a `tick` channel was dropped).
             state.stopped = true;

@@ -1341,7 +1341,10 @@ mod tests {
         // its panics; any `&'static Location` will do).
         let other: &'static Location<'static> = std::panic::Location::caller();
         site.set(other);
-        assert_eq!(site.get().map(|l| (l.file(), l.line())), Some((other.file(), other.line())));
+        assert_eq!(
+            site.get().map(|l| (l.file(), l.line())),
+            Some((other.file(), other.line()))
+        );
     }
 
     #[test]
