@@ -13,6 +13,15 @@
 //! h.join().unwrap();
 //! ```
 
+//!
+//! A blocking operation (`send`, `recv`, `select`, their timeout forms)
+//! parks the calling goroutine when it must wait, and on a buffered
+//! channel it also lets the other goroutines of its worker run now and then
+//! (about once in 256 operations) when it need not: a goroutine that never
+//! has to wait would otherwise keep its thread for good, as goroutines keep
+//! their thread. The `try_` forms, and `select!` with `default`, never
+//! switch.
+
 #![warn(missing_docs)]
 #![deny(missing_debug_implementations)]
 #![doc(test(attr(deny(warnings), allow(dead_code, unused_variables))))]
