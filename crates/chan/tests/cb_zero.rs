@@ -1,0 +1,651 @@
+//! crossbeam-channel's `tests/zero.rs` (crossbeam-channel 0.5.17), ported to
+//! `goro_chan` (issue 17, drop-in): the `use` line changed and
+//! `Disconnected` read as `Closed`. Each test runs as goroutines on 1 and
+//! on 4 workers, as plain threads and mixed (`go_harness`); crossbeam's
+//! scoped threads are `cb_harness::scope`, in the same mode. Sleeps that
+//! only order events are shorter; waits that must succeed are generous.
+//! LEFT_OUT
+//!
+//! The crossbeam sources: Copyright (c) 2019 The Crossbeam Project
+//! Developers, MIT or Apache-2.0.
+
+#[path = "../../sched/tests/common/mod.rs"]
+mod mode;
+
+mod cb_harness;
+mod go_harness;
+
+
+use std::any::Any;
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use goro_chan::{bounded, select, Receiver};
+use goro_chan::{RecvError, RecvTimeoutError, TryRecvError};
+use goro_chan::{SendError, SendTimeoutError, TrySendError};
+use cb_harness::{NO_SPAWN, scope};
+use go_harness::{ALL, check};
+use goro_sched::sleep;
+use cb_harness::{Rng, thread_rng};
+
+fn ms(ms: u64) -> Duration {
+    Duration::from_millis(ms)
+}
+
+#[test]
+fn smoke() {
+    let _rt = crate::mode::enter();
+    check(NO_SPAWN, |_| {
+    let (s, r) = bounded(0);
+    assert_eq!(s.try_send(7), Err(TrySendError::Full(7)));
+    assert_eq!(r.try_recv(), Err(TryRecvError::Empty));
+    });
+}
+
+#[test]
+fn capacity() {
+    let _rt = crate::mode::enter();
+    check(NO_SPAWN, |_| {
+    let (s, r) = bounded::<()>(0);
+    assert_eq!(s.capacity(), Some(0));
+    assert_eq!(r.capacity(), Some(0));
+    });
+}
+
+#[test]
+fn len_empty_full() {
+    let _rt = crate::mode::enter();
+    check(ALL, |g| {
+    let (s, r) = bounded(0);
+
+    assert_eq!(s.len(), 0);
+    assert!(s.is_empty());
+    assert!(s.is_full());
+    assert_eq!(r.len(), 0);
+    assert!(r.is_empty());
+    assert!(r.is_full());
+
+    scope(g, |scope| {
+        scope.spawn(|| s.send(0).unwrap());
+        scope.spawn(|| r.recv().unwrap());
+    })
+    .unwrap();
+
+    assert_eq!(s.len(), 0);
+    assert!(s.is_empty());
+    assert!(s.is_full());
+    assert_eq!(r.len(), 0);
+    assert!(r.is_empty());
+    assert!(r.is_full());
+    });
+}
+
+#[test]
+fn try_recv() {
+    let _rt = crate::mode::enter();
+    check(ALL, |g| {
+    let (s, r) = bounded(0);
+
+    scope(g, |scope| {
+        scope.spawn(move || {
+            assert_eq!(r.try_recv(), Err(TryRecvError::Empty));
+            sleep(ms(1500));
+            assert_eq!(r.try_recv(), Ok(7));
+            sleep(ms(500));
+            assert_eq!(r.try_recv(), Err(TryRecvError::Closed));
+        });
+        scope.spawn(move || {
+            sleep(ms(1000));
+            s.send(7).unwrap();
+        });
+    })
+    .unwrap();
+    });
+}
+
+#[test]
+fn recv() {
+    let _rt = crate::mode::enter();
+    check(ALL, |g| {
+    let (s, r) = bounded(0);
+
+    scope(g, |scope| {
+        scope.spawn(move || {
+            assert_eq!(r.recv(), Ok(7));
+            sleep(ms(1000));
+            assert_eq!(r.recv(), Ok(8));
+            sleep(ms(1000));
+            assert_eq!(r.recv(), Ok(9));
+            assert_eq!(r.recv(), Err(RecvError));
+        });
+        scope.spawn(move || {
+            sleep(ms(1500));
+            s.send(7).unwrap();
+            s.send(8).unwrap();
+            s.send(9).unwrap();
+        });
+    })
+    .unwrap();
+    });
+}
+
+#[test]
+fn recv_timeout() {
+    let _rt = crate::mode::enter();
+    check(ALL, |g| {
+    let (s, r) = bounded::<i32>(0);
+
+    scope(g, |scope| {
+        scope.spawn(move || {
+            assert_eq!(r.recv_timeout(ms(1000)), Err(RecvTimeoutError::Timeout));
+            assert_eq!(r.recv_timeout(ms(1000)), Ok(7));
+            assert_eq!(
+                r.recv_timeout(ms(1000)),
+                Err(RecvTimeoutError::Closed)
+            );
+        });
+        scope.spawn(move || {
+            sleep(ms(1500));
+            s.send(7).unwrap();
+        });
+    })
+    .unwrap();
+    });
+}
+
+#[test]
+fn try_send() {
+    let _rt = crate::mode::enter();
+    check(ALL, |g| {
+    let (s, r) = bounded(0);
+
+    scope(g, |scope| {
+        scope.spawn(move || {
+            assert_eq!(s.try_send(7), Err(TrySendError::Full(7)));
+            sleep(ms(1500));
+            assert_eq!(s.try_send(8), Ok(()));
+            sleep(ms(500));
+            assert_eq!(s.try_send(9), Err(TrySendError::Closed(9)));
+        });
+        scope.spawn(move || {
+            sleep(ms(1000));
+            assert_eq!(r.recv(), Ok(8));
+        });
+    })
+    .unwrap();
+    });
+}
+
+#[test]
+fn send() {
+    let _rt = crate::mode::enter();
+    check(ALL, |g| {
+    let (s, r) = bounded(0);
+
+    scope(g, |scope| {
+        scope.spawn(move || {
+            s.send(7).unwrap();
+            sleep(ms(1000));
+            s.send(8).unwrap();
+            sleep(ms(1000));
+            s.send(9).unwrap();
+        });
+        scope.spawn(move || {
+            sleep(ms(1500));
+            assert_eq!(r.recv(), Ok(7));
+            assert_eq!(r.recv(), Ok(8));
+            assert_eq!(r.recv(), Ok(9));
+        });
+    })
+    .unwrap();
+    });
+}
+
+#[test]
+fn send_timeout() {
+    let _rt = crate::mode::enter();
+    check(ALL, |g| {
+    let (s, r) = bounded(0);
+
+    scope(g, |scope| {
+        scope.spawn(move || {
+            assert_eq!(
+                s.send_timeout(7, ms(1000)),
+                Err(SendTimeoutError::Timeout(7))
+            );
+            assert_eq!(s.send_timeout(8, ms(1000)), Ok(()));
+            assert_eq!(
+                s.send_timeout(9, ms(1000)),
+                Err(SendTimeoutError::Closed(9))
+            );
+        });
+        scope.spawn(move || {
+            sleep(ms(1500));
+            assert_eq!(r.recv(), Ok(8));
+        });
+    })
+    .unwrap();
+    });
+}
+
+#[test]
+fn len() {
+    let _rt = crate::mode::enter();
+    check(ALL, |g| {
+    let count: usize = 25_000;
+    
+
+    let (s, r) = bounded(0);
+
+    assert_eq!(s.len(), 0);
+    assert_eq!(r.len(), 0);
+
+    scope(g, |scope| {
+        scope.spawn(|| {
+            for i in 0..count {
+                assert_eq!(r.recv(), Ok(i));
+                assert_eq!(r.len(), 0);
+            }
+        });
+
+        scope.spawn(|| {
+            for i in 0..count {
+                s.send(i).unwrap();
+                assert_eq!(s.len(), 0);
+            }
+        });
+    })
+    .unwrap();
+
+    assert_eq!(s.len(), 0);
+    assert_eq!(r.len(), 0);
+    });
+}
+
+#[test]
+fn disconnect_wakes_sender() {
+    let _rt = crate::mode::enter();
+    check(ALL, |g| {
+    let (s, r) = bounded(0);
+
+    scope(g, |scope| {
+        scope.spawn(move || {
+            assert_eq!(s.send(()), Err(SendError(())));
+        });
+        scope.spawn(move || {
+            sleep(ms(1000));
+            drop(r);
+        });
+    })
+    .unwrap();
+    });
+}
+
+#[test]
+fn disconnect_wakes_receiver() {
+    let _rt = crate::mode::enter();
+    check(ALL, |g| {
+    let (s, r) = bounded::<()>(0);
+
+    scope(g, |scope| {
+        scope.spawn(move || {
+            assert_eq!(r.recv(), Err(RecvError));
+        });
+        scope.spawn(move || {
+            sleep(ms(1000));
+            drop(s);
+        });
+    })
+    .unwrap();
+    });
+}
+
+#[test]
+fn spsc() {
+    let _rt = crate::mode::enter();
+    check(ALL, |g| {
+    let count: usize = 100_000;
+    
+
+    let (s, r) = bounded(0);
+
+    scope(g, |scope| {
+        scope.spawn(move || {
+            for i in 0..count {
+                assert_eq!(r.recv(), Ok(i));
+            }
+            assert_eq!(r.recv(), Err(RecvError));
+        });
+        scope.spawn(move || {
+            for i in 0..count {
+                s.send(i).unwrap();
+            }
+        });
+    })
+    .unwrap();
+    });
+}
+
+#[test]
+fn mpmc() {
+    let _rt = crate::mode::enter();
+    check(ALL, |g| {
+    let count: usize = 25_000;
+    
+    const THREADS: usize = 4;
+
+    let (s, r) = bounded::<usize>(0);
+    let v = (0..count).map(|_| AtomicUsize::new(0)).collect::<Vec<_>>();
+
+    scope(g, |scope| {
+        for _ in 0..THREADS {
+            scope.spawn(|| {
+                for _ in 0..count {
+                    let n = r.recv().unwrap();
+                    v[n].fetch_add(1, Ordering::SeqCst);
+                }
+            });
+        }
+        for _ in 0..THREADS {
+            scope.spawn(|| {
+                for i in 0..count {
+                    s.send(i).unwrap();
+                }
+            });
+        }
+    })
+    .unwrap();
+
+    for c in v {
+        assert_eq!(c.load(Ordering::SeqCst), THREADS);
+    }
+    });
+}
+
+#[test]
+fn stress_oneshot() {
+    let _rt = crate::mode::enter();
+    check(ALL, |g| {
+    let count: usize = 10_000;
+    
+
+    for _ in 0..count {
+        let (s, r) = bounded(0);
+
+        scope(g, |scope| {
+            scope.spawn(|| r.recv().unwrap());
+            scope.spawn(|| s.send(0).unwrap());
+        })
+        .unwrap();
+    }
+    });
+}
+
+#[test]
+fn stress_iter() {
+    let _rt = crate::mode::enter();
+    check(ALL, |g| {
+    let n_count: usize = 1000;
+    
+
+    let (request_s, request_r) = bounded(0);
+    let (response_s, response_r) = bounded(0);
+
+    scope(g, |scope| {
+        scope.spawn(move || {
+            let mut count = 0;
+            loop {
+                for x in response_r.try_iter() {
+                    count += x;
+                    if count == n_count {
+                        return;
+                    }
+                }
+                let _ = request_s.try_send(());
+            }
+        });
+
+        for _ in request_r.iter() {
+            if response_s.send(1).is_err() {
+                break;
+            }
+        }
+    })
+    .unwrap();
+    });
+}
+
+#[test]
+fn stress_timeout_two_threads() {
+    let _rt = crate::mode::enter();
+    check(ALL, |g| {
+    const COUNT: usize = 100;
+
+    let (s, r) = bounded(0);
+
+    scope(g, |scope| {
+        scope.spawn(|| {
+            for i in 0..COUNT {
+                if i % 2 == 0 {
+                    sleep(ms(50));
+                }
+                loop {
+                    if let Ok(()) = s.send_timeout(i, ms(10)) {
+                        break;
+                    }
+                }
+            }
+        });
+
+        scope.spawn(|| {
+            for i in 0..COUNT {
+                if i % 2 == 0 {
+                    sleep(ms(50));
+                }
+                loop {
+                    if let Ok(x) = r.recv_timeout(ms(10)) {
+                        assert_eq!(x, i);
+                        break;
+                    }
+                }
+            }
+        });
+    })
+    .unwrap();
+    });
+}
+
+#[test]
+fn drops() {
+    let _rt = crate::mode::enter();
+    check(ALL, |g| {
+    let n_steps: usize = 10_000;
+    let runs: usize = 100;
+    
+    
+
+    static DROPS: AtomicUsize = AtomicUsize::new(0);
+
+    #[derive(Debug, PartialEq)]
+    struct DropCounter;
+
+    impl Drop for DropCounter {
+        fn drop(&mut self) {
+            DROPS.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    let mut rng = thread_rng();
+
+    for _ in 0..runs {
+        let steps = rng.gen_range(0..n_steps);
+
+        DROPS.store(0, Ordering::SeqCst);
+        let (s, r) = bounded::<DropCounter>(0);
+
+        scope(g, |scope| {
+            scope.spawn(|| {
+                for _ in 0..steps {
+                    r.recv().unwrap();
+                }
+            });
+
+            scope.spawn(|| {
+                for _ in 0..steps {
+                    s.send(DropCounter).unwrap();
+                }
+            });
+        })
+        .unwrap();
+
+        assert_eq!(DROPS.load(Ordering::SeqCst), steps);
+        drop(s);
+        drop(r);
+        assert_eq!(DROPS.load(Ordering::SeqCst), steps);
+    }
+    });
+}
+
+#[test]
+fn fairness() {
+    let _rt = crate::mode::enter();
+    check(ALL, |g| {
+    let count: usize = 10_000;
+    
+
+    let (s1, r1) = bounded::<()>(0);
+    let (s2, r2) = bounded::<()>(0);
+
+    scope(g, |scope| {
+        scope.spawn(|| {
+            let mut hits = [0usize; 2];
+            for _ in 0..count {
+                select! {
+                    recv(r1) -> _ => hits[0] += 1,
+                    recv(r2) -> _ => hits[1] += 1,
+                }
+            }
+            assert!(hits.iter().all(|x| *x >= count / hits.len() / 2));
+        });
+
+        let mut hits = [0usize; 2];
+        for _ in 0..count {
+            select! {
+                send(s1, ()) -> _ => hits[0] += 1,
+                send(s2, ()) -> _ => hits[1] += 1,
+            }
+        }
+        assert!(hits.iter().all(|x| *x >= count / hits.len() / 2));
+    })
+    .unwrap();
+    });
+}
+
+#[test]
+fn fairness_duplicates() {
+    let _rt = crate::mode::enter();
+    check(ALL, |g| {
+    let count: usize = 10_000;
+    
+
+    let (s, r) = bounded::<()>(0);
+
+    scope(g, |scope| {
+        scope.spawn(|| {
+            let mut hits = [0usize; 5];
+            for _ in 0..count {
+                select! {
+                    recv(r) -> _ => hits[0] += 1,
+                    recv(r) -> _ => hits[1] += 1,
+                    recv(r) -> _ => hits[2] += 1,
+                    recv(r) -> _ => hits[3] += 1,
+                    recv(r) -> _ => hits[4] += 1,
+                }
+            }
+            assert!(hits.iter().all(|x| *x >= count / hits.len() / 2));
+        });
+
+        let mut hits = [0usize; 5];
+        for _ in 0..count {
+            select! {
+                send(s, ()) -> _ => hits[0] += 1,
+                send(s, ()) -> _ => hits[1] += 1,
+                send(s, ()) -> _ => hits[2] += 1,
+                send(s, ()) -> _ => hits[3] += 1,
+                send(s, ()) -> _ => hits[4] += 1,
+            }
+        }
+        assert!(hits.iter().all(|x| *x >= count / hits.len() / 2));
+    })
+    .unwrap();
+    });
+}
+
+#[test]
+fn recv_in_send() {
+    let _rt = crate::mode::enter();
+    check(ALL, |g| {
+    let (s, r) = bounded(0);
+
+    scope(g, |scope| {
+        scope.spawn(|| {
+            sleep(ms(100));
+            r.recv()
+        });
+
+        scope.spawn(|| {
+            sleep(ms(500));
+            s.send(()).unwrap();
+        });
+
+        select! {
+            send(s, r.recv().unwrap()) -> _ => {}
+        }
+    })
+    .unwrap();
+    });
+}
+
+#[test]
+fn channel_through_channel() {
+    let _rt = crate::mode::enter();
+    check(ALL, |g| {
+    let count: usize = 1000;
+    
+
+    type T = Box<dyn Any + Send>;
+
+    let (s, r) = bounded::<T>(0);
+
+    scope(g, |scope| {
+        scope.spawn(move || {
+            let mut s = s;
+
+            for _ in 0..count {
+                let (new_s, new_r) = bounded(0);
+                let new_r: T = Box::new(Some(new_r));
+
+                s.send(new_r).unwrap();
+                s = new_s;
+            }
+        });
+
+        scope.spawn(move || {
+            let mut r = r;
+
+            for _ in 0..count {
+                r = r
+                    .recv()
+                    .unwrap()
+                    .downcast_mut::<Option<Receiver<T>>>()
+                    .unwrap()
+                    .take()
+                    .unwrap()
+            }
+        });
+    })
+    .unwrap();
+    });
+}
+
