@@ -15,19 +15,18 @@ mod mode;
 mod cb_harness;
 mod go_harness;
 
-
 use std::any::Any;
 use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use goro_chan::{bounded, select, Receiver};
+use cb_harness::{NO_SPAWN, scope};
+use cb_harness::{Rng, thread_rng};
+use go_harness::{ALL, check};
+use goro_chan::{Receiver, bounded, select};
 use goro_chan::{RecvError, RecvTimeoutError, TryRecvError};
 use goro_chan::{SendError, SendTimeoutError, TrySendError};
-use cb_harness::{NO_SPAWN, scope};
-use go_harness::{ALL, check};
 use goro_sched::sleep;
-use cb_harness::{Rng, thread_rng};
 
 fn ms(ms: u64) -> Duration {
     Duration::from_millis(ms)
@@ -37,15 +36,15 @@ fn ms(ms: u64) -> Duration {
 fn smoke() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {
-    let (s, r) = bounded(1);
-    s.send(7).unwrap();
-    assert_eq!(r.try_recv(), Ok(7));
+        let (s, r) = bounded(1);
+        s.send(7).unwrap();
+        assert_eq!(r.try_recv(), Ok(7));
 
-    s.send(8).unwrap();
-    assert_eq!(r.recv(), Ok(8));
+        s.send(8).unwrap();
+        assert_eq!(r.recv(), Ok(8));
 
-    assert_eq!(r.try_recv(), Err(TryRecvError::Empty));
-    assert_eq!(r.recv_timeout(ms(1000)), Err(RecvTimeoutError::Timeout));
+        assert_eq!(r.try_recv(), Err(TryRecvError::Empty));
+        assert_eq!(r.recv_timeout(ms(200)), Err(RecvTimeoutError::Timeout));
     });
 }
 
@@ -53,11 +52,11 @@ fn smoke() {
 fn capacity() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {
-    for i in 1..10 {
-        let (s, r) = bounded::<()>(i);
-        assert_eq!(s.capacity(), Some(i));
-        assert_eq!(r.capacity(), Some(i));
-    }
+        for i in 1..10 {
+            let (s, r) = bounded::<()>(i);
+            assert_eq!(s.capacity(), Some(i));
+            assert_eq!(r.capacity(), Some(i));
+        }
     });
 }
 
@@ -65,41 +64,41 @@ fn capacity() {
 fn len_empty_full() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {
-    let (s, r) = bounded(2);
+        let (s, r) = bounded(2);
 
-    assert_eq!(s.len(), 0);
-    assert!(s.is_empty());
-    assert!(!s.is_full());
-    assert_eq!(r.len(), 0);
-    assert!(r.is_empty());
-    assert!(!r.is_full());
+        assert_eq!(s.len(), 0);
+        assert!(s.is_empty());
+        assert!(!s.is_full());
+        assert_eq!(r.len(), 0);
+        assert!(r.is_empty());
+        assert!(!r.is_full());
 
-    s.send(()).unwrap();
+        s.send(()).unwrap();
 
-    assert_eq!(s.len(), 1);
-    assert!(!s.is_empty());
-    assert!(!s.is_full());
-    assert_eq!(r.len(), 1);
-    assert!(!r.is_empty());
-    assert!(!r.is_full());
+        assert_eq!(s.len(), 1);
+        assert!(!s.is_empty());
+        assert!(!s.is_full());
+        assert_eq!(r.len(), 1);
+        assert!(!r.is_empty());
+        assert!(!r.is_full());
 
-    s.send(()).unwrap();
+        s.send(()).unwrap();
 
-    assert_eq!(s.len(), 2);
-    assert!(!s.is_empty());
-    assert!(s.is_full());
-    assert_eq!(r.len(), 2);
-    assert!(!r.is_empty());
-    assert!(r.is_full());
+        assert_eq!(s.len(), 2);
+        assert!(!s.is_empty());
+        assert!(s.is_full());
+        assert_eq!(r.len(), 2);
+        assert!(!r.is_empty());
+        assert!(r.is_full());
 
-    r.recv().unwrap();
+        r.recv().unwrap();
 
-    assert_eq!(s.len(), 1);
-    assert!(!s.is_empty());
-    assert!(!s.is_full());
-    assert_eq!(r.len(), 1);
-    assert!(!r.is_empty());
-    assert!(!r.is_full());
+        assert_eq!(s.len(), 1);
+        assert!(!s.is_empty());
+        assert!(!s.is_full());
+        assert_eq!(r.len(), 1);
+        assert!(!r.is_empty());
+        assert!(!r.is_full());
     });
 }
 
@@ -107,22 +106,22 @@ fn len_empty_full() {
 fn try_recv() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let (s, r) = bounded(100);
+        let (s, r) = bounded(100);
 
-    scope(g, |scope| {
-        scope.spawn(move || {
-            assert_eq!(r.try_recv(), Err(TryRecvError::Empty));
-            sleep(ms(1500));
-            assert_eq!(r.try_recv(), Ok(7));
-            sleep(ms(500));
-            assert_eq!(r.try_recv(), Err(TryRecvError::Closed));
-        });
-        scope.spawn(move || {
-            sleep(ms(1000));
-            s.send(7).unwrap();
-        });
-    })
-    .unwrap();
+        scope(g, |scope| {
+            scope.spawn(move || {
+                assert_eq!(r.try_recv(), Err(TryRecvError::Empty));
+                sleep(ms(300));
+                assert_eq!(r.try_recv(), Ok(7));
+                sleep(ms(100));
+                assert_eq!(r.try_recv(), Err(TryRecvError::Closed));
+            });
+            scope.spawn(move || {
+                sleep(ms(200));
+                s.send(7).unwrap();
+            });
+        })
+        .unwrap();
     });
 }
 
@@ -130,25 +129,25 @@ fn try_recv() {
 fn recv() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let (s, r) = bounded(100);
+        let (s, r) = bounded(100);
 
-    scope(g, |scope| {
-        scope.spawn(move || {
-            assert_eq!(r.recv(), Ok(7));
-            sleep(ms(1000));
-            assert_eq!(r.recv(), Ok(8));
-            sleep(ms(1000));
-            assert_eq!(r.recv(), Ok(9));
-            assert_eq!(r.recv(), Err(RecvError));
-        });
-        scope.spawn(move || {
-            sleep(ms(1500));
-            s.send(7).unwrap();
-            s.send(8).unwrap();
-            s.send(9).unwrap();
-        });
-    })
-    .unwrap();
+        scope(g, |scope| {
+            scope.spawn(move || {
+                assert_eq!(r.recv(), Ok(7));
+                sleep(ms(200));
+                assert_eq!(r.recv(), Ok(8));
+                sleep(ms(200));
+                assert_eq!(r.recv(), Ok(9));
+                assert_eq!(r.recv(), Err(RecvError));
+            });
+            scope.spawn(move || {
+                sleep(ms(300));
+                s.send(7).unwrap();
+                s.send(8).unwrap();
+                s.send(9).unwrap();
+            });
+        })
+        .unwrap();
     });
 }
 
@@ -156,23 +155,20 @@ fn recv() {
 fn recv_timeout() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let (s, r) = bounded::<i32>(100);
+        let (s, r) = bounded::<i32>(100);
 
-    scope(g, |scope| {
-        scope.spawn(move || {
-            assert_eq!(r.recv_timeout(ms(1000)), Err(RecvTimeoutError::Timeout));
-            assert_eq!(r.recv_timeout(ms(1000)), Ok(7));
-            assert_eq!(
-                r.recv_timeout(ms(1000)),
-                Err(RecvTimeoutError::Closed)
-            );
-        });
-        scope.spawn(move || {
-            sleep(ms(1500));
-            s.send(7).unwrap();
-        });
-    })
-    .unwrap();
+        scope(g, |scope| {
+            scope.spawn(move || {
+                assert_eq!(r.recv_timeout(ms(200)), Err(RecvTimeoutError::Timeout));
+                assert_eq!(r.recv_timeout(ms(200)), Ok(7));
+                assert_eq!(r.recv_timeout(ms(200)), Err(RecvTimeoutError::Closed));
+            });
+            scope.spawn(move || {
+                sleep(ms(300));
+                s.send(7).unwrap();
+            });
+        })
+        .unwrap();
     });
 }
 
@@ -180,25 +176,25 @@ fn recv_timeout() {
 fn try_send() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let (s, r) = bounded(1);
+        let (s, r) = bounded(1);
 
-    scope(g, |scope| {
-        scope.spawn(move || {
-            assert_eq!(s.try_send(1), Ok(()));
-            assert_eq!(s.try_send(2), Err(TrySendError::Full(2)));
-            sleep(ms(1500));
-            assert_eq!(s.try_send(3), Ok(()));
-            sleep(ms(500));
-            assert_eq!(s.try_send(4), Err(TrySendError::Closed(4)));
-        });
-        scope.spawn(move || {
-            sleep(ms(1000));
-            assert_eq!(r.try_recv(), Ok(1));
-            assert_eq!(r.try_recv(), Err(TryRecvError::Empty));
-            assert_eq!(r.recv(), Ok(3));
-        });
-    })
-    .unwrap();
+        scope(g, |scope| {
+            scope.spawn(move || {
+                assert_eq!(s.try_send(1), Ok(()));
+                assert_eq!(s.try_send(2), Err(TrySendError::Full(2)));
+                sleep(ms(300));
+                assert_eq!(s.try_send(3), Ok(()));
+                sleep(ms(100));
+                assert_eq!(s.try_send(4), Err(TrySendError::Closed(4)));
+            });
+            scope.spawn(move || {
+                sleep(ms(200));
+                assert_eq!(r.try_recv(), Ok(1));
+                assert_eq!(r.try_recv(), Err(TryRecvError::Empty));
+                assert_eq!(r.recv(), Ok(3));
+            });
+        })
+        .unwrap();
     });
 }
 
@@ -206,26 +202,26 @@ fn try_send() {
 fn send() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let (s, r) = bounded(1);
+        let (s, r) = bounded(1);
 
-    scope(g, |scope| {
-        scope.spawn(|| {
-            s.send(7).unwrap();
-            sleep(ms(1000));
-            s.send(8).unwrap();
-            sleep(ms(1000));
-            s.send(9).unwrap();
-            sleep(ms(1000));
-            s.send(10).unwrap();
-        });
-        scope.spawn(|| {
-            sleep(ms(1500));
-            assert_eq!(r.recv(), Ok(7));
-            assert_eq!(r.recv(), Ok(8));
-            assert_eq!(r.recv(), Ok(9));
-        });
-    })
-    .unwrap();
+        scope(g, |scope| {
+            scope.spawn(|| {
+                s.send(7).unwrap();
+                sleep(ms(200));
+                s.send(8).unwrap();
+                sleep(ms(200));
+                s.send(9).unwrap();
+                sleep(ms(200));
+                s.send(10).unwrap();
+            });
+            scope.spawn(|| {
+                sleep(ms(300));
+                assert_eq!(r.recv(), Ok(7));
+                assert_eq!(r.recv(), Ok(8));
+                assert_eq!(r.recv(), Ok(9));
+            });
+        })
+        .unwrap();
     });
 }
 
@@ -233,30 +229,30 @@ fn send() {
 fn send_timeout() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let (s, r) = bounded(2);
+        let (s, r) = bounded(2);
 
-    scope(g, |scope| {
-        scope.spawn(move || {
-            assert_eq!(s.send_timeout(1, ms(1000)), Ok(()));
-            assert_eq!(s.send_timeout(2, ms(1000)), Ok(()));
-            assert_eq!(
-                s.send_timeout(3, ms(500)),
-                Err(SendTimeoutError::Timeout(3))
-            );
-            sleep(ms(1000));
-            assert_eq!(s.send_timeout(4, ms(1000)), Ok(()));
-            sleep(ms(1000));
-            assert_eq!(s.send(5), Err(SendError(5)));
-        });
-        scope.spawn(move || {
-            sleep(ms(1000));
-            assert_eq!(r.recv(), Ok(1));
-            sleep(ms(1000));
-            assert_eq!(r.recv(), Ok(2));
-            assert_eq!(r.recv(), Ok(4));
-        });
-    })
-    .unwrap();
+        scope(g, |scope| {
+            scope.spawn(move || {
+                assert_eq!(s.send_timeout(1, ms(200)), Ok(()));
+                assert_eq!(s.send_timeout(2, ms(200)), Ok(()));
+                assert_eq!(
+                    s.send_timeout(3, ms(100)),
+                    Err(SendTimeoutError::Timeout(3))
+                );
+                sleep(ms(200));
+                assert_eq!(s.send_timeout(4, ms(200)), Ok(()));
+                sleep(ms(200));
+                assert_eq!(s.send(5), Err(SendError(5)));
+            });
+            scope.spawn(move || {
+                sleep(ms(200));
+                assert_eq!(r.recv(), Ok(1));
+                sleep(ms(200));
+                assert_eq!(r.recv(), Ok(2));
+                assert_eq!(r.recv(), Ok(4));
+            });
+        })
+        .unwrap();
     });
 }
 
@@ -264,10 +260,10 @@ fn send_timeout() {
 fn send_timeout_nonfull_expired() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {
-    let (s, _r) = bounded::<i32>(1);
-    // A non-full channel accepts the message even with a zero (elapsed) timeout.
-    assert_eq!(s.send_timeout(1, ms(0)), Ok(()));
-    assert_eq!(s.send_timeout(2, ms(0)), Err(SendTimeoutError::Timeout(2)));
+        let (s, _r) = bounded::<i32>(1);
+        // A non-full channel accepts the message even with a zero (elapsed) timeout.
+        assert_eq!(s.send_timeout(1, ms(0)), Ok(()));
+        assert_eq!(s.send_timeout(2, ms(0)), Err(SendTimeoutError::Timeout(2)));
     });
 }
 
@@ -275,20 +271,17 @@ fn send_timeout_nonfull_expired() {
 fn send_after_disconnect() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {
-    let (s, r) = bounded(100);
+        let (s, r) = bounded(100);
 
-    s.send(1).unwrap();
-    s.send(2).unwrap();
-    s.send(3).unwrap();
+        s.send(1).unwrap();
+        s.send(2).unwrap();
+        s.send(3).unwrap();
 
-    drop(r);
+        drop(r);
 
-    assert_eq!(s.send(4), Err(SendError(4)));
-    assert_eq!(s.try_send(5), Err(TrySendError::Closed(5)));
-    assert_eq!(
-        s.send_timeout(6, ms(500)),
-        Err(SendTimeoutError::Closed(6))
-    );
+        assert_eq!(s.send(4), Err(SendError(4)));
+        assert_eq!(s.try_send(5), Err(TrySendError::Closed(5)));
+        assert_eq!(s.send_timeout(6, ms(100)), Err(SendTimeoutError::Closed(6)));
     });
 }
 
@@ -296,18 +289,18 @@ fn send_after_disconnect() {
 fn recv_after_disconnect() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {
-    let (s, r) = bounded(100);
+        let (s, r) = bounded(100);
 
-    s.send(1).unwrap();
-    s.send(2).unwrap();
-    s.send(3).unwrap();
+        s.send(1).unwrap();
+        s.send(2).unwrap();
+        s.send(3).unwrap();
 
-    drop(s);
+        drop(s);
 
-    assert_eq!(r.recv(), Ok(1));
-    assert_eq!(r.recv(), Ok(2));
-    assert_eq!(r.recv(), Ok(3));
-    assert_eq!(r.recv(), Err(RecvError));
+        assert_eq!(r.recv(), Ok(1));
+        assert_eq!(r.recv(), Ok(2));
+        assert_eq!(r.recv(), Ok(3));
+        assert_eq!(r.recv(), Err(RecvError));
     });
 }
 
@@ -315,64 +308,62 @@ fn recv_after_disconnect() {
 fn len() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let cap: usize = 1000;
-    let count: usize = 25_000;
-    
-    
+        let cap: usize = 1000;
+        let count: usize = 25_000;
 
-    let (s, r) = bounded(cap);
+        let (s, r) = bounded(cap);
 
-    assert_eq!(s.len(), 0);
-    assert_eq!(r.len(), 0);
+        assert_eq!(s.len(), 0);
+        assert_eq!(r.len(), 0);
 
-    for _ in 0..cap / 10 {
-        for i in 0..50 {
+        for _ in 0..cap / 10 {
+            for i in 0..50 {
+                s.send(i).unwrap();
+                assert_eq!(s.len(), i + 1);
+            }
+
+            for i in 0..50 {
+                r.recv().unwrap();
+                assert_eq!(r.len(), 50 - i - 1);
+            }
+        }
+
+        assert_eq!(s.len(), 0);
+        assert_eq!(r.len(), 0);
+
+        for i in 0..cap {
             s.send(i).unwrap();
             assert_eq!(s.len(), i + 1);
         }
 
-        for i in 0..50 {
+        for _ in 0..cap {
             r.recv().unwrap();
-            assert_eq!(r.len(), 50 - i - 1);
         }
-    }
 
-    assert_eq!(s.len(), 0);
-    assert_eq!(r.len(), 0);
+        assert_eq!(s.len(), 0);
+        assert_eq!(r.len(), 0);
 
-    for i in 0..cap {
-        s.send(i).unwrap();
-        assert_eq!(s.len(), i + 1);
-    }
+        scope(g, |scope| {
+            scope.spawn(|| {
+                for i in 0..count {
+                    assert_eq!(r.recv(), Ok(i));
+                    let len = r.len();
+                    assert!(len <= cap);
+                }
+            });
 
-    for _ in 0..cap {
-        r.recv().unwrap();
-    }
+            scope.spawn(|| {
+                for i in 0..count {
+                    s.send(i).unwrap();
+                    let len = s.len();
+                    assert!(len <= cap);
+                }
+            });
+        })
+        .unwrap();
 
-    assert_eq!(s.len(), 0);
-    assert_eq!(r.len(), 0);
-
-    scope(g, |scope| {
-        scope.spawn(|| {
-            for i in 0..count {
-                assert_eq!(r.recv(), Ok(i));
-                let len = r.len();
-                assert!(len <= cap);
-            }
-        });
-
-        scope.spawn(|| {
-            for i in 0..count {
-                s.send(i).unwrap();
-                let len = s.len();
-                assert!(len <= cap);
-            }
-        });
-    })
-    .unwrap();
-
-    assert_eq!(s.len(), 0);
-    assert_eq!(r.len(), 0);
+        assert_eq!(s.len(), 0);
+        assert_eq!(r.len(), 0);
     });
 }
 
@@ -380,19 +371,19 @@ fn len() {
 fn disconnect_wakes_sender() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let (s, r) = bounded(1);
+        let (s, r) = bounded(1);
 
-    scope(g, |scope| {
-        scope.spawn(move || {
-            assert_eq!(s.send(()), Ok(()));
-            assert_eq!(s.send(()), Err(SendError(())));
-        });
-        scope.spawn(move || {
-            sleep(ms(1000));
-            drop(r);
-        });
-    })
-    .unwrap();
+        scope(g, |scope| {
+            scope.spawn(move || {
+                assert_eq!(s.send(()), Ok(()));
+                assert_eq!(s.send(()), Err(SendError(())));
+            });
+            scope.spawn(move || {
+                sleep(ms(200));
+                drop(r);
+            });
+        })
+        .unwrap();
     });
 }
 
@@ -400,18 +391,18 @@ fn disconnect_wakes_sender() {
 fn disconnect_wakes_receiver() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let (s, r) = bounded::<()>(1);
+        let (s, r) = bounded::<()>(1);
 
-    scope(g, |scope| {
-        scope.spawn(move || {
-            assert_eq!(r.recv(), Err(RecvError));
-        });
-        scope.spawn(move || {
-            sleep(ms(1000));
-            drop(s);
-        });
-    })
-    .unwrap();
+        scope(g, |scope| {
+            scope.spawn(move || {
+                assert_eq!(r.recv(), Err(RecvError));
+            });
+            scope.spawn(move || {
+                sleep(ms(200));
+                drop(s);
+            });
+        })
+        .unwrap();
     });
 }
 
@@ -419,25 +410,24 @@ fn disconnect_wakes_receiver() {
 fn spsc() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let count: usize = 100_000;
-    
+        let count: usize = 100_000;
 
-    let (s, r) = bounded(3);
+        let (s, r) = bounded(3);
 
-    scope(g, |scope| {
-        scope.spawn(move || {
-            for i in 0..count {
-                assert_eq!(r.recv(), Ok(i));
-            }
-            assert_eq!(r.recv(), Err(RecvError));
-        });
-        scope.spawn(move || {
-            for i in 0..count {
-                s.send(i).unwrap();
-            }
-        });
-    })
-    .unwrap();
+        scope(g, |scope| {
+            scope.spawn(move || {
+                for i in 0..count {
+                    assert_eq!(r.recv(), Ok(i));
+                }
+                assert_eq!(r.recv(), Err(RecvError));
+            });
+            scope.spawn(move || {
+                for i in 0..count {
+                    s.send(i).unwrap();
+                }
+            });
+        })
+        .unwrap();
     });
 }
 
@@ -445,35 +435,35 @@ fn spsc() {
 fn mpmc() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let count: usize = 25_000;
-    
-    const THREADS: usize = 4;
+        let count: usize = 25_000;
 
-    let (s, r) = bounded::<usize>(3);
-    let v = (0..count).map(|_| AtomicUsize::new(0)).collect::<Vec<_>>();
+        const THREADS: usize = 4;
 
-    scope(g, |scope| {
-        for _ in 0..THREADS {
-            scope.spawn(|| {
-                for _ in 0..count {
-                    let n = r.recv().unwrap();
-                    v[n].fetch_add(1, Ordering::SeqCst);
-                }
-            });
+        let (s, r) = bounded::<usize>(3);
+        let v = (0..count).map(|_| AtomicUsize::new(0)).collect::<Vec<_>>();
+
+        scope(g, |scope| {
+            for _ in 0..THREADS {
+                scope.spawn(|| {
+                    for _ in 0..count {
+                        let n = r.recv().unwrap();
+                        v[n].fetch_add(1, Ordering::SeqCst);
+                    }
+                });
+            }
+            for _ in 0..THREADS {
+                scope.spawn(|| {
+                    for i in 0..count {
+                        s.send(i).unwrap();
+                    }
+                });
+            }
+        })
+        .unwrap();
+
+        for c in v {
+            assert_eq!(c.load(Ordering::SeqCst), THREADS);
         }
-        for _ in 0..THREADS {
-            scope.spawn(|| {
-                for i in 0..count {
-                    s.send(i).unwrap();
-                }
-            });
-        }
-    })
-    .unwrap();
-
-    for c in v {
-        assert_eq!(c.load(Ordering::SeqCst), THREADS);
-    }
     });
 }
 
@@ -481,18 +471,17 @@ fn mpmc() {
 fn stress_oneshot() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let count: usize = 10_000;
-    
+        let count: usize = 10_000;
 
-    for _ in 0..count {
-        let (s, r) = bounded(1);
+        for _ in 0..count {
+            let (s, r) = bounded(1);
 
-        scope(g, |scope| {
-            scope.spawn(|| r.recv().unwrap());
-            scope.spawn(|| s.send(0).unwrap());
-        })
-        .unwrap();
-    }
+            scope(g, |scope| {
+                scope.spawn(|| r.recv().unwrap());
+                scope.spawn(|| s.send(0).unwrap());
+            })
+            .unwrap();
+        }
     });
 }
 
@@ -500,33 +489,32 @@ fn stress_oneshot() {
 fn stress_iter() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let n_count: usize = 100_000;
-    
+        let n_count: usize = 100_000;
 
-    let (request_s, request_r) = bounded(1);
-    let (response_s, response_r) = bounded(1);
+        let (request_s, request_r) = bounded(1);
+        let (response_s, response_r) = bounded(1);
 
-    scope(g, |scope| {
-        scope.spawn(move || {
-            let mut count = 0;
-            loop {
-                for x in response_r.try_iter() {
-                    count += x;
-                    if count == n_count {
-                        return;
+        scope(g, |scope| {
+            scope.spawn(move || {
+                let mut count = 0;
+                loop {
+                    for x in response_r.try_iter() {
+                        count += x;
+                        if count == n_count {
+                            return;
+                        }
                     }
+                    request_s.send(()).unwrap();
                 }
-                request_s.send(()).unwrap();
-            }
-        });
+            });
 
-        for _ in request_r.iter() {
-            if response_s.send(1).is_err() {
-                break;
+            for _ in request_r.iter() {
+                if response_s.send(1).is_err() {
+                    break;
+                }
             }
-        }
-    })
-    .unwrap();
+        })
+        .unwrap();
     });
 }
 
@@ -534,39 +522,39 @@ fn stress_iter() {
 fn stress_timeout_two_threads() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    const COUNT: usize = 100;
+        const COUNT: usize = 100;
 
-    let (s, r) = bounded(2);
+        let (s, r) = bounded(2);
 
-    scope(g, |scope| {
-        scope.spawn(|| {
-            for i in 0..COUNT {
-                if i % 2 == 0 {
-                    sleep(ms(50));
-                }
-                loop {
-                    if let Ok(()) = s.send_timeout(i, ms(10)) {
-                        break;
+        scope(g, |scope| {
+            scope.spawn(|| {
+                for i in 0..COUNT {
+                    if i % 2 == 0 {
+                        sleep(ms(10));
+                    }
+                    loop {
+                        if let Ok(()) = s.send_timeout(i, ms(2)) {
+                            break;
+                        }
                     }
                 }
-            }
-        });
+            });
 
-        scope.spawn(|| {
-            for i in 0..COUNT {
-                if i % 2 == 0 {
-                    sleep(ms(50));
-                }
-                loop {
-                    if let Ok(x) = r.recv_timeout(ms(10)) {
-                        assert_eq!(x, i);
-                        break;
+            scope.spawn(|| {
+                for i in 0..COUNT {
+                    if i % 2 == 0 {
+                        sleep(ms(10));
+                    }
+                    loop {
+                        if let Ok(x) = r.recv_timeout(ms(2)) {
+                            assert_eq!(x, i);
+                            break;
+                        }
                     }
                 }
-            }
-        });
-    })
-    .unwrap();
+            });
+        })
+        .unwrap();
     });
 }
 
@@ -574,55 +562,53 @@ fn stress_timeout_two_threads() {
 fn drops() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let n_steps: usize = 10_000;
-    let runs: usize = 100;
-    
-    
+        let n_steps: usize = 10_000;
+        let runs: usize = 100;
 
-    static DROPS: AtomicUsize = AtomicUsize::new(0);
+        static DROPS: AtomicUsize = AtomicUsize::new(0);
 
-    #[derive(Debug, PartialEq)]
-    struct DropCounter;
+        #[derive(Debug, PartialEq)]
+        struct DropCounter;
 
-    impl Drop for DropCounter {
-        fn drop(&mut self) {
-            DROPS.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-
-    let mut rng = thread_rng();
-
-    for _ in 0..runs {
-        let steps = rng.gen_range(0..n_steps);
-        let additional = rng.gen_range(0..50);
-
-        DROPS.store(0, Ordering::SeqCst);
-        let (s, r) = bounded::<DropCounter>(50);
-
-        scope(g, |scope| {
-            scope.spawn(|| {
-                for _ in 0..steps {
-                    r.recv().unwrap();
-                }
-            });
-
-            scope.spawn(|| {
-                for _ in 0..steps {
-                    s.send(DropCounter).unwrap();
-                }
-            });
-        })
-        .unwrap();
-
-        for _ in 0..additional {
-            s.send(DropCounter).unwrap();
+        impl Drop for DropCounter {
+            fn drop(&mut self) {
+                DROPS.fetch_add(1, Ordering::SeqCst);
+            }
         }
 
-        assert_eq!(DROPS.load(Ordering::SeqCst), steps);
-        drop(s);
-        drop(r);
-        assert_eq!(DROPS.load(Ordering::SeqCst), steps + additional);
-    }
+        let mut rng = thread_rng();
+
+        for _ in 0..runs {
+            let steps = rng.gen_range(0..n_steps);
+            let additional = rng.gen_range(0..50);
+
+            DROPS.store(0, Ordering::SeqCst);
+            let (s, r) = bounded::<DropCounter>(50);
+
+            scope(g, |scope| {
+                scope.spawn(|| {
+                    for _ in 0..steps {
+                        r.recv().unwrap();
+                    }
+                });
+
+                scope.spawn(|| {
+                    for _ in 0..steps {
+                        s.send(DropCounter).unwrap();
+                    }
+                });
+            })
+            .unwrap();
+
+            for _ in 0..additional {
+                s.send(DropCounter).unwrap();
+            }
+
+            assert_eq!(DROPS.load(Ordering::SeqCst), steps);
+            drop(s);
+            drop(r);
+            assert_eq!(DROPS.load(Ordering::SeqCst), steps + additional);
+        }
     });
 }
 
@@ -630,23 +616,23 @@ fn drops() {
 fn linearizable() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let count: usize = 25_000;
-    
-    const THREADS: usize = 4;
+        let count: usize = 25_000;
 
-    let (s, r) = bounded(THREADS);
+        const THREADS: usize = 4;
 
-    scope(g, |scope| {
-        for _ in 0..THREADS {
-            scope.spawn(|| {
-                for _ in 0..count {
-                    s.send(0).unwrap();
-                    r.try_recv().unwrap();
-                }
-            });
-        }
-    })
-    .unwrap();
+        let (s, r) = bounded(THREADS);
+
+        scope(g, |scope| {
+            for _ in 0..THREADS {
+                scope.spawn(|| {
+                    for _ in 0..count {
+                        s.send(0).unwrap();
+                        r.try_recv().unwrap();
+                    }
+                });
+            }
+        })
+        .unwrap();
     });
 }
 
@@ -654,25 +640,24 @@ fn linearizable() {
 fn fairness() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {
-    let count: usize = 10_000;
-    
+        let count: usize = 10_000;
 
-    let (s1, r1) = bounded::<()>(count);
-    let (s2, r2) = bounded::<()>(count);
+        let (s1, r1) = bounded::<()>(count);
+        let (s2, r2) = bounded::<()>(count);
 
-    for _ in 0..count {
-        s1.send(()).unwrap();
-        s2.send(()).unwrap();
-    }
-
-    let mut hits = [0usize; 2];
-    for _ in 0..count {
-        select! {
-            recv(r1) -> _  => hits[0] += 1,
-            recv(r2) -> _  => hits[1] += 1,
+        for _ in 0..count {
+            s1.send(()).unwrap();
+            s2.send(()).unwrap();
         }
-    }
-    assert!(hits.iter().all(|x| *x >= count / hits.len() / 2));
+
+        let mut hits = [0usize; 2];
+        for _ in 0..count {
+            select! {
+                recv(r1) -> _  => hits[0] += 1,
+                recv(r2) -> _  => hits[1] += 1,
+            }
+        }
+        assert!(hits.iter().all(|x| *x >= count / hits.len() / 2));
     });
 }
 
@@ -680,26 +665,25 @@ fn fairness() {
 fn fairness_duplicates() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {
-    let count: usize = 10_000;
-    
+        let count: usize = 10_000;
 
-    let (s, r) = bounded::<()>(count);
+        let (s, r) = bounded::<()>(count);
 
-    for _ in 0..count {
-        s.send(()).unwrap();
-    }
-
-    let mut hits = [0usize; 5];
-    for _ in 0..count {
-        select! {
-            recv(r) -> _ => hits[0] += 1,
-            recv(r) -> _ => hits[1] += 1,
-            recv(r) -> _ => hits[2] += 1,
-            recv(r) -> _ => hits[3] += 1,
-            recv(r) -> _ => hits[4] += 1,
+        for _ in 0..count {
+            s.send(()).unwrap();
         }
-    }
-    assert!(hits.iter().all(|x| *x >= count / hits.len() / 2));
+
+        let mut hits = [0usize; 5];
+        for _ in 0..count {
+            select! {
+                recv(r) -> _ => hits[0] += 1,
+                recv(r) -> _ => hits[1] += 1,
+                recv(r) -> _ => hits[2] += 1,
+                recv(r) -> _ => hits[3] += 1,
+                recv(r) -> _ => hits[4] += 1,
+            }
+        }
+        assert!(hits.iter().all(|x| *x >= count / hits.len() / 2));
     });
 }
 
@@ -707,23 +691,23 @@ fn fairness_duplicates() {
 fn recv_in_send() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {
-    let (s, _r) = bounded(1);
-    s.send(()).unwrap();
+        let (s, _r) = bounded(1);
+        s.send(()).unwrap();
 
-    #[allow(unreachable_code)]
-    {
-        select! {
-            send(s, panic!()) -> _ => panic!(),
-            default => {}
+        #[allow(unreachable_code)]
+        {
+            select! {
+                send(s, panic!()) -> _ => panic!(),
+                default => {}
+            }
         }
-    }
 
-    let (s, r) = bounded(2);
-    s.send(()).unwrap();
+        let (s, r) = bounded(2);
+        s.send(()).unwrap();
 
-    select! {
-        send(s, assert_eq!(r.recv(), Ok(()))) -> _ => {}
-    }
+        select! {
+            send(s, assert_eq!(r.recv(), Ok(()))) -> _ => {}
+        }
     });
 }
 
@@ -731,41 +715,40 @@ fn recv_in_send() {
 fn channel_through_channel() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let count: usize = 1000;
-    
+        let count: usize = 1000;
 
-    type T = Box<dyn Any + Send>;
+        type T = Box<dyn Any + Send>;
 
-    let (s, r) = bounded::<T>(1);
+        let (s, r) = bounded::<T>(1);
 
-    scope(g, |scope| {
-        scope.spawn(move || {
-            let mut s = s;
+        scope(g, |scope| {
+            scope.spawn(move || {
+                let mut s = s;
 
-            for _ in 0..count {
-                let (new_s, new_r) = bounded(1);
-                let new_r: T = Box::new(Some(new_r));
+                for _ in 0..count {
+                    let (new_s, new_r) = bounded(1);
+                    let new_r: T = Box::new(Some(new_r));
 
-                s.send(new_r).unwrap();
-                s = new_s;
-            }
-        });
+                    s.send(new_r).unwrap();
+                    s = new_s;
+                }
+            });
 
-        scope.spawn(move || {
-            let mut r = r;
+            scope.spawn(move || {
+                let mut r = r;
 
-            for _ in 0..count {
-                r = r
-                    .recv()
-                    .unwrap()
-                    .downcast_mut::<Option<Receiver<T>>>()
-                    .unwrap()
-                    .take()
-                    .unwrap()
-            }
-        });
-    })
-    .unwrap();
+                for _ in 0..count {
+                    r = r
+                        .recv()
+                        .unwrap()
+                        .downcast_mut::<Option<Receiver<T>>>()
+                        .unwrap()
+                        .take()
+                        .unwrap()
+                }
+            });
+        })
+        .unwrap();
     });
 }
 
@@ -773,55 +756,54 @@ fn channel_through_channel() {
 fn panic_on_drop() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {
-    struct Msg1<'a>(&'a mut bool);
-    impl Drop for Msg1<'_> {
-        fn drop(&mut self) {
-            if *self.0 && !std::thread::panicking() {
-                panic!("double drop");
-            } else {
-                *self.0 = true;
+        struct Msg1<'a>(&'a mut bool);
+        impl Drop for Msg1<'_> {
+            fn drop(&mut self) {
+                if *self.0 && !std::thread::panicking() {
+                    panic!("double drop");
+                } else {
+                    *self.0 = true;
+                }
             }
         }
-    }
 
-    struct Msg2<'a>(&'a mut bool);
-    impl Drop for Msg2<'_> {
-        fn drop(&mut self) {
-            if *self.0 {
-                panic!("double drop");
-            } else {
-                *self.0 = true;
-                panic!("first drop");
+        struct Msg2<'a>(&'a mut bool);
+        impl Drop for Msg2<'_> {
+            fn drop(&mut self) {
+                if *self.0 {
+                    panic!("double drop");
+                } else {
+                    *self.0 = true;
+                    panic!("first drop");
+                }
             }
         }
-    }
 
-    // normal
-    let (s, r) = bounded(2);
-    let (mut a, mut b) = (false, false);
-    s.send(Msg1(&mut a)).unwrap();
-    s.send(Msg1(&mut b)).unwrap();
-    drop(s);
-    drop(r);
-    assert!(a);
-    assert!(b);
-
-    // panic on drop
-    let (s, r) = bounded(2);
-    let (mut a, mut b) = (false, false);
-    s.send(Msg2(&mut a)).unwrap();
-    s.send(Msg2(&mut b)).unwrap();
-    drop(s);
-    let res = std::panic::catch_unwind(move || {
+        // normal
+        let (s, r) = bounded(2);
+        let (mut a, mut b) = (false, false);
+        s.send(Msg1(&mut a)).unwrap();
+        s.send(Msg1(&mut b)).unwrap();
+        drop(s);
         drop(r);
-    });
-    assert_eq!(
-        *res.unwrap_err().downcast_ref::<&str>().unwrap(),
-        "first drop"
-    );
-    assert!(a);
-    // Elements after the panicked element will leak.
-    assert!(!b);
+        assert!(a);
+        assert!(b);
+
+        // panic on drop
+        let (s, r) = bounded(2);
+        let (mut a, mut b) = (false, false);
+        s.send(Msg2(&mut a)).unwrap();
+        s.send(Msg2(&mut b)).unwrap();
+        drop(s);
+        let res = std::panic::catch_unwind(move || {
+            drop(r);
+        });
+        assert_eq!(
+            *res.unwrap_err().downcast_ref::<&str>().unwrap(),
+            "first drop"
+        );
+        assert!(a);
+        // Elements after the panicked element will leak.
+        assert!(!b);
     });
 }
-

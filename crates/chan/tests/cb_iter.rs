@@ -15,34 +15,34 @@ mod mode;
 mod cb_harness;
 mod go_harness;
 
-
-use goro_chan::unbounded;
 use cb_harness::{NO_SPAWN, scope};
+use goro_sched::yield_now;
 use go_harness::{ALL, check};
+use goro_chan::unbounded;
 
 #[test]
 fn nested_recv_iter() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let (s, r) = unbounded::<i32>();
-    let (total_s, total_r) = unbounded::<i32>();
+        let (s, r) = unbounded::<i32>();
+        let (total_s, total_r) = unbounded::<i32>();
 
-    scope(g, |scope| {
-        scope.spawn(move || {
-            let mut acc = 0;
-            for x in r.iter() {
-                acc += x;
-            }
-            total_s.send(acc).unwrap();
-        });
+        scope(g, |scope| {
+            scope.spawn(move || {
+                let mut acc = 0;
+                for x in r.iter() {
+                    acc += x;
+                }
+                total_s.send(acc).unwrap();
+            });
 
-        s.send(3).unwrap();
-        s.send(1).unwrap();
-        s.send(2).unwrap();
-        drop(s);
-        assert_eq!(total_r.recv().unwrap(), 6);
-    })
-    .unwrap();
+            s.send(3).unwrap();
+            s.send(1).unwrap();
+            s.send(2).unwrap();
+            drop(s);
+            assert_eq!(total_r.recv().unwrap(), 6);
+        })
+        .unwrap();
     });
 }
 
@@ -50,30 +50,30 @@ fn nested_recv_iter() {
 fn recv_iter_break() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let (s, r) = unbounded::<i32>();
-    let (count_s, count_r) = unbounded();
+        let (s, r) = unbounded::<i32>();
+        let (count_s, count_r) = unbounded();
 
-    scope(g, |scope| {
-        scope.spawn(move || {
-            let mut count = 0;
-            for x in r.iter() {
-                if count >= 3 {
-                    break;
-                } else {
-                    count += x;
+        scope(g, |scope| {
+            scope.spawn(move || {
+                let mut count = 0;
+                for x in r.iter() {
+                    if count >= 3 {
+                        break;
+                    } else {
+                        count += x;
+                    }
                 }
-            }
-            count_s.send(count).unwrap();
-        });
+                count_s.send(count).unwrap();
+            });
 
-        s.send(2).unwrap();
-        s.send(2).unwrap();
-        s.send(2).unwrap();
-        let _ = s.send(2);
-        drop(s);
-        assert_eq!(count_r.recv().unwrap(), 4);
-    })
-    .unwrap();
+            s.send(2).unwrap();
+            s.send(2).unwrap();
+            s.send(2).unwrap();
+            let _ = s.send(2);
+            drop(s);
+            assert_eq!(count_r.recv().unwrap(), 4);
+        })
+        .unwrap();
     });
 }
 
@@ -81,30 +81,34 @@ fn recv_iter_break() {
 fn recv_try_iter() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let (request_s, request_r) = unbounded();
-    let (response_s, response_r) = unbounded();
+        let (request_s, request_r) = unbounded();
+        let (response_s, response_r) = unbounded();
 
-    scope(g, |scope| {
-        scope.spawn(move || {
-            let mut count = 0;
-            loop {
-                for x in response_r.try_iter() {
-                    count += x;
-                    if count == 6 {
-                        return;
+        scope(g, |scope| {
+            scope.spawn(move || {
+                let mut count = 0;
+                loop {
+                    for x in response_r.try_iter() {
+                        count += x;
+                        if count == 6 {
+                            return;
+                        }
                     }
+                    request_s.send(()).unwrap();
+                    // Goroutines are never preempted (ARCHITECTURE.md): this loop
+                    // may never park, so it yields to its worker's others, where Go
+                    // would preempt it.
+                    yield_now();
                 }
-                request_s.send(()).unwrap();
-            }
-        });
+            });
 
-        for _ in request_r.iter() {
-            if response_s.send(2).is_err() {
-                break;
+            for _ in request_r.iter() {
+                if response_s.send(2).is_err() {
+                    break;
+                }
             }
-        }
-    })
-    .unwrap();
+        })
+        .unwrap();
     });
 }
 
@@ -112,16 +116,16 @@ fn recv_try_iter() {
 fn recv_into_iter_owned() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {
-    let mut iter = {
-        let (s, r) = unbounded::<i32>();
-        s.send(1).unwrap();
-        s.send(2).unwrap();
-        r.into_iter()
-    };
+        let mut iter = {
+            let (s, r) = unbounded::<i32>();
+            s.send(1).unwrap();
+            s.send(2).unwrap();
+            r.into_iter()
+        };
 
-    assert_eq!(iter.next().unwrap(), 1);
-    assert_eq!(iter.next().unwrap(), 2);
-    assert!(iter.next().is_none());
+        assert_eq!(iter.next().unwrap(), 1);
+        assert_eq!(iter.next().unwrap(), 2);
+        assert!(iter.next().is_none());
     });
 }
 
@@ -129,15 +133,14 @@ fn recv_into_iter_owned() {
 fn recv_into_iter_borrowed() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {
-    let (s, r) = unbounded::<i32>();
-    s.send(1).unwrap();
-    s.send(2).unwrap();
-    drop(s);
+        let (s, r) = unbounded::<i32>();
+        s.send(1).unwrap();
+        s.send(2).unwrap();
+        drop(s);
 
-    let mut iter = (&r).into_iter();
-    assert_eq!(iter.next().unwrap(), 1);
-    assert_eq!(iter.next().unwrap(), 2);
-    assert!(iter.next().is_none());
+        let mut iter = (&r).into_iter();
+        assert_eq!(iter.next().unwrap(), 1);
+        assert_eq!(iter.next().unwrap(), 2);
+        assert!(iter.next().is_none());
     });
 }
-

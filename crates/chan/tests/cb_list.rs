@@ -15,19 +15,18 @@ mod mode;
 mod cb_harness;
 mod go_harness;
 
-
 use std::any::Any;
 use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use goro_chan::{select, unbounded, Receiver};
+use cb_harness::{NO_SPAWN, scope};
+use cb_harness::{Rng, thread_rng};
+use go_harness::{ALL, check};
+use goro_chan::{Receiver, select, unbounded};
 use goro_chan::{RecvError, RecvTimeoutError, TryRecvError};
 use goro_chan::{SendError, SendTimeoutError, TrySendError};
-use cb_harness::{NO_SPAWN, scope};
-use go_harness::{ALL, check};
-use goro_sched::sleep;
-use cb_harness::{Rng, thread_rng};
+use goro_sched::{sleep, yield_now};
 
 fn ms(ms: u64) -> Duration {
     Duration::from_millis(ms)
@@ -37,15 +36,15 @@ fn ms(ms: u64) -> Duration {
 fn smoke() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {
-    let (s, r) = unbounded();
-    s.try_send(7).unwrap();
-    assert_eq!(r.try_recv(), Ok(7));
+        let (s, r) = unbounded();
+        s.try_send(7).unwrap();
+        assert_eq!(r.try_recv(), Ok(7));
 
-    s.send(8).unwrap();
-    assert_eq!(r.recv(), Ok(8));
+        s.send(8).unwrap();
+        assert_eq!(r.recv(), Ok(8));
 
-    assert_eq!(r.try_recv(), Err(TryRecvError::Empty));
-    assert_eq!(r.recv_timeout(ms(1000)), Err(RecvTimeoutError::Timeout));
+        assert_eq!(r.try_recv(), Err(TryRecvError::Empty));
+        assert_eq!(r.recv_timeout(ms(200)), Err(RecvTimeoutError::Timeout));
     });
 }
 
@@ -53,9 +52,9 @@ fn smoke() {
 fn capacity() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {
-    let (s, r) = unbounded::<()>();
-    assert_eq!(s.capacity(), None);
-    assert_eq!(r.capacity(), None);
+        let (s, r) = unbounded::<()>();
+        assert_eq!(s.capacity(), None);
+        assert_eq!(r.capacity(), None);
     });
 }
 
@@ -63,32 +62,32 @@ fn capacity() {
 fn len_empty_full() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {
-    let (s, r) = unbounded();
+        let (s, r) = unbounded();
 
-    assert_eq!(s.len(), 0);
-    assert!(s.is_empty());
-    assert!(!s.is_full());
-    assert_eq!(r.len(), 0);
-    assert!(r.is_empty());
-    assert!(!r.is_full());
+        assert_eq!(s.len(), 0);
+        assert!(s.is_empty());
+        assert!(!s.is_full());
+        assert_eq!(r.len(), 0);
+        assert!(r.is_empty());
+        assert!(!r.is_full());
 
-    s.send(()).unwrap();
+        s.send(()).unwrap();
 
-    assert_eq!(s.len(), 1);
-    assert!(!s.is_empty());
-    assert!(!s.is_full());
-    assert_eq!(r.len(), 1);
-    assert!(!r.is_empty());
-    assert!(!r.is_full());
+        assert_eq!(s.len(), 1);
+        assert!(!s.is_empty());
+        assert!(!s.is_full());
+        assert_eq!(r.len(), 1);
+        assert!(!r.is_empty());
+        assert!(!r.is_full());
 
-    r.recv().unwrap();
+        r.recv().unwrap();
 
-    assert_eq!(s.len(), 0);
-    assert!(s.is_empty());
-    assert!(!s.is_full());
-    assert_eq!(r.len(), 0);
-    assert!(r.is_empty());
-    assert!(!r.is_full());
+        assert_eq!(s.len(), 0);
+        assert!(s.is_empty());
+        assert!(!s.is_full());
+        assert_eq!(r.len(), 0);
+        assert!(r.is_empty());
+        assert!(!r.is_full());
     });
 }
 
@@ -97,22 +96,22 @@ fn len_empty_full() {
 fn try_recv() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let (s, r) = unbounded();
+        let (s, r) = unbounded();
 
-    scope(g, |scope| {
-        scope.spawn(move || {
-            assert_eq!(r.try_recv(), Err(TryRecvError::Empty));
-            sleep(ms(1500));
-            assert_eq!(r.try_recv(), Ok(7));
-            sleep(ms(500));
-            assert_eq!(r.try_recv(), Err(TryRecvError::Closed));
-        });
-        scope.spawn(move || {
-            sleep(ms(1000));
-            s.send(7).unwrap();
-        });
-    })
-    .unwrap();
+        scope(g, |scope| {
+            scope.spawn(move || {
+                assert_eq!(r.try_recv(), Err(TryRecvError::Empty));
+                sleep(ms(300));
+                assert_eq!(r.try_recv(), Ok(7));
+                sleep(ms(100));
+                assert_eq!(r.try_recv(), Err(TryRecvError::Closed));
+            });
+            scope.spawn(move || {
+                sleep(ms(200));
+                s.send(7).unwrap();
+            });
+        })
+        .unwrap();
     });
 }
 
@@ -120,25 +119,25 @@ fn try_recv() {
 fn recv() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let (s, r) = unbounded();
+        let (s, r) = unbounded();
 
-    scope(g, |scope| {
-        scope.spawn(move || {
-            assert_eq!(r.recv(), Ok(7));
-            sleep(ms(1000));
-            assert_eq!(r.recv(), Ok(8));
-            sleep(ms(1000));
-            assert_eq!(r.recv(), Ok(9));
-            assert_eq!(r.recv(), Err(RecvError));
-        });
-        scope.spawn(move || {
-            sleep(ms(1500));
-            s.send(7).unwrap();
-            s.send(8).unwrap();
-            s.send(9).unwrap();
-        });
-    })
-    .unwrap();
+        scope(g, |scope| {
+            scope.spawn(move || {
+                assert_eq!(r.recv(), Ok(7));
+                sleep(ms(200));
+                assert_eq!(r.recv(), Ok(8));
+                sleep(ms(200));
+                assert_eq!(r.recv(), Ok(9));
+                assert_eq!(r.recv(), Err(RecvError));
+            });
+            scope.spawn(move || {
+                sleep(ms(300));
+                s.send(7).unwrap();
+                s.send(8).unwrap();
+                s.send(9).unwrap();
+            });
+        })
+        .unwrap();
     });
 }
 
@@ -146,23 +145,20 @@ fn recv() {
 fn recv_timeout() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let (s, r) = unbounded::<i32>();
+        let (s, r) = unbounded::<i32>();
 
-    scope(g, |scope| {
-        scope.spawn(move || {
-            assert_eq!(r.recv_timeout(ms(1000)), Err(RecvTimeoutError::Timeout));
-            assert_eq!(r.recv_timeout(ms(1000)), Ok(7));
-            assert_eq!(
-                r.recv_timeout(ms(1000)),
-                Err(RecvTimeoutError::Closed)
-            );
-        });
-        scope.spawn(move || {
-            sleep(ms(1500));
-            s.send(7).unwrap();
-        });
-    })
-    .unwrap();
+        scope(g, |scope| {
+            scope.spawn(move || {
+                assert_eq!(r.recv_timeout(ms(200)), Err(RecvTimeoutError::Timeout));
+                assert_eq!(r.recv_timeout(ms(200)), Ok(7));
+                assert_eq!(r.recv_timeout(ms(200)), Err(RecvTimeoutError::Closed));
+            });
+            scope.spawn(move || {
+                sleep(ms(300));
+                s.send(7).unwrap();
+            });
+        })
+        .unwrap();
     });
 }
 
@@ -170,11 +166,11 @@ fn recv_timeout() {
 fn recv_timeout_nonempty_expired() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {
-    let (s, r) = unbounded::<i32>();
-    s.send(5).unwrap();
-    // A non-empty channel yields an already-available message even with a zero (elapsed) timeout.
-    assert_eq!(r.recv_timeout(ms(0)), Ok(5));
-    assert_eq!(r.recv_timeout(ms(0)), Err(RecvTimeoutError::Timeout));
+        let (s, r) = unbounded::<i32>();
+        s.send(5).unwrap();
+        // A non-empty channel yields an already-available message even with a zero (elapsed) timeout.
+        assert_eq!(r.recv_timeout(ms(0)), Ok(5));
+        assert_eq!(r.recv_timeout(ms(0)), Err(RecvTimeoutError::Timeout));
     });
 }
 
@@ -182,16 +178,15 @@ fn recv_timeout_nonempty_expired() {
 fn try_send() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {
-    let count: usize = 1000;
-    
+        let count: usize = 1000;
 
-    let (s, r) = unbounded();
-    for i in 0..count {
-        assert_eq!(s.try_send(i), Ok(()));
-    }
+        let (s, r) = unbounded();
+        for i in 0..count {
+            assert_eq!(s.try_send(i), Ok(()));
+        }
 
-    drop(r);
-    assert_eq!(s.try_send(777), Err(TrySendError::Closed(777)));
+        drop(r);
+        assert_eq!(s.try_send(777), Err(TrySendError::Closed(777)));
     });
 }
 
@@ -199,16 +194,15 @@ fn try_send() {
 fn send() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {
-    let count: usize = 1000;
-    
+        let count: usize = 1000;
 
-    let (s, r) = unbounded();
-    for i in 0..count {
-        assert_eq!(s.send(i), Ok(()));
-    }
+        let (s, r) = unbounded();
+        for i in 0..count {
+            assert_eq!(s.send(i), Ok(()));
+        }
 
-    drop(r);
-    assert_eq!(s.send(777), Err(SendError(777)));
+        drop(r);
+        assert_eq!(s.send(777), Err(SendError(777)));
     });
 }
 
@@ -216,19 +210,18 @@ fn send() {
 fn send_timeout() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {
-    let count: usize = 1000;
-    
+        let count: usize = 1000;
 
-    let (s, r) = unbounded();
-    for i in 0..count {
-        assert_eq!(s.send_timeout(i, ms(i as u64)), Ok(()));
-    }
+        let (s, r) = unbounded();
+        for i in 0..count {
+            assert_eq!(s.send_timeout(i, ms(i as u64)), Ok(()));
+        }
 
-    drop(r);
-    assert_eq!(
-        s.send_timeout(777, ms(0)),
-        Err(SendTimeoutError::Closed(777))
-    );
+        drop(r);
+        assert_eq!(
+            s.send_timeout(777, ms(0)),
+            Err(SendTimeoutError::Closed(777))
+        );
     });
 }
 
@@ -236,20 +229,17 @@ fn send_timeout() {
 fn send_after_disconnect() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {
-    let (s, r) = unbounded();
+        let (s, r) = unbounded();
 
-    s.send(1).unwrap();
-    s.send(2).unwrap();
-    s.send(3).unwrap();
+        s.send(1).unwrap();
+        s.send(2).unwrap();
+        s.send(3).unwrap();
 
-    drop(r);
+        drop(r);
 
-    assert_eq!(s.send(4), Err(SendError(4)));
-    assert_eq!(s.try_send(5), Err(TrySendError::Closed(5)));
-    assert_eq!(
-        s.send_timeout(6, ms(0)),
-        Err(SendTimeoutError::Closed(6))
-    );
+        assert_eq!(s.send(4), Err(SendError(4)));
+        assert_eq!(s.try_send(5), Err(TrySendError::Closed(5)));
+        assert_eq!(s.send_timeout(6, ms(0)), Err(SendTimeoutError::Closed(6)));
     });
 }
 
@@ -257,18 +247,18 @@ fn send_after_disconnect() {
 fn recv_after_disconnect() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {
-    let (s, r) = unbounded();
+        let (s, r) = unbounded();
 
-    s.send(1).unwrap();
-    s.send(2).unwrap();
-    s.send(3).unwrap();
+        s.send(1).unwrap();
+        s.send(2).unwrap();
+        s.send(3).unwrap();
 
-    drop(s);
+        drop(s);
 
-    assert_eq!(r.recv(), Ok(1));
-    assert_eq!(r.recv(), Ok(2));
-    assert_eq!(r.recv(), Ok(3));
-    assert_eq!(r.recv(), Err(RecvError));
+        assert_eq!(r.recv(), Ok(1));
+        assert_eq!(r.recv(), Ok(2));
+        assert_eq!(r.recv(), Ok(3));
+        assert_eq!(r.recv(), Err(RecvError));
     });
 }
 
@@ -276,23 +266,23 @@ fn recv_after_disconnect() {
 fn len() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {
-    let (s, r) = unbounded();
+        let (s, r) = unbounded();
 
-    assert_eq!(s.len(), 0);
-    assert_eq!(r.len(), 0);
+        assert_eq!(s.len(), 0);
+        assert_eq!(r.len(), 0);
 
-    for i in 0..50 {
-        s.send(i).unwrap();
-        assert_eq!(s.len(), i + 1);
-    }
+        for i in 0..50 {
+            s.send(i).unwrap();
+            assert_eq!(s.len(), i + 1);
+        }
 
-    for i in 0..50 {
-        r.recv().unwrap();
-        assert_eq!(r.len(), 50 - i - 1);
-    }
+        for i in 0..50 {
+            r.recv().unwrap();
+            assert_eq!(r.len(), 50 - i - 1);
+        }
 
-    assert_eq!(s.len(), 0);
-    assert_eq!(r.len(), 0);
+        assert_eq!(s.len(), 0);
+        assert_eq!(r.len(), 0);
     });
 }
 
@@ -300,18 +290,18 @@ fn len() {
 fn disconnect_wakes_receiver() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let (s, r) = unbounded::<()>();
+        let (s, r) = unbounded::<()>();
 
-    scope(g, |scope| {
-        scope.spawn(move || {
-            assert_eq!(r.recv(), Err(RecvError));
-        });
-        scope.spawn(move || {
-            sleep(ms(1000));
-            drop(s);
-        });
-    })
-    .unwrap();
+        scope(g, |scope| {
+            scope.spawn(move || {
+                assert_eq!(r.recv(), Err(RecvError));
+            });
+            scope.spawn(move || {
+                sleep(ms(200));
+                drop(s);
+            });
+        })
+        .unwrap();
     });
 }
 
@@ -319,25 +309,24 @@ fn disconnect_wakes_receiver() {
 fn spsc() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let count: usize = 100_000;
-    
+        let count: usize = 100_000;
 
-    let (s, r) = unbounded();
+        let (s, r) = unbounded();
 
-    scope(g, |scope| {
-        scope.spawn(move || {
-            for i in 0..count {
-                assert_eq!(r.recv(), Ok(i));
-            }
-            assert_eq!(r.recv(), Err(RecvError));
-        });
-        scope.spawn(move || {
-            for i in 0..count {
-                s.send(i).unwrap();
-            }
-        });
-    })
-    .unwrap();
+        scope(g, |scope| {
+            scope.spawn(move || {
+                for i in 0..count {
+                    assert_eq!(r.recv(), Ok(i));
+                }
+                assert_eq!(r.recv(), Err(RecvError));
+            });
+            scope.spawn(move || {
+                for i in 0..count {
+                    s.send(i).unwrap();
+                }
+            });
+        })
+        .unwrap();
     });
 }
 
@@ -345,37 +334,37 @@ fn spsc() {
 fn mpmc() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let count: usize = 25_000;
-    
-    const THREADS: usize = 4;
+        let count: usize = 25_000;
 
-    let (s, r) = unbounded::<usize>();
-    let v = (0..count).map(|_| AtomicUsize::new(0)).collect::<Vec<_>>();
+        const THREADS: usize = 4;
 
-    scope(g, |scope| {
-        for _ in 0..THREADS {
-            scope.spawn(|| {
-                for _ in 0..count {
-                    let n = r.recv().unwrap();
-                    v[n].fetch_add(1, Ordering::SeqCst);
-                }
-            });
+        let (s, r) = unbounded::<usize>();
+        let v = (0..count).map(|_| AtomicUsize::new(0)).collect::<Vec<_>>();
+
+        scope(g, |scope| {
+            for _ in 0..THREADS {
+                scope.spawn(|| {
+                    for _ in 0..count {
+                        let n = r.recv().unwrap();
+                        v[n].fetch_add(1, Ordering::SeqCst);
+                    }
+                });
+            }
+            for _ in 0..THREADS {
+                scope.spawn(|| {
+                    for i in 0..count {
+                        s.send(i).unwrap();
+                    }
+                });
+            }
+        })
+        .unwrap();
+
+        assert_eq!(r.try_recv(), Err(TryRecvError::Empty));
+
+        for c in v {
+            assert_eq!(c.load(Ordering::SeqCst), THREADS);
         }
-        for _ in 0..THREADS {
-            scope.spawn(|| {
-                for i in 0..count {
-                    s.send(i).unwrap();
-                }
-            });
-        }
-    })
-    .unwrap();
-
-    assert_eq!(r.try_recv(), Err(TryRecvError::Empty));
-
-    for c in v {
-        assert_eq!(c.load(Ordering::SeqCst), THREADS);
-    }
     });
 }
 
@@ -383,18 +372,17 @@ fn mpmc() {
 fn stress_oneshot() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let count: usize = 10_000;
-    
+        let count: usize = 10_000;
 
-    for _ in 0..count {
-        let (s, r) = unbounded();
+        for _ in 0..count {
+            let (s, r) = unbounded();
 
-        scope(g, |scope| {
-            scope.spawn(|| r.recv().unwrap());
-            scope.spawn(|| s.send(0).unwrap());
-        })
-        .unwrap();
-    }
+            scope(g, |scope| {
+                scope.spawn(|| r.recv().unwrap());
+                scope.spawn(|| s.send(0).unwrap());
+            })
+            .unwrap();
+        }
     });
 }
 
@@ -402,33 +390,36 @@ fn stress_oneshot() {
 fn stress_iter() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let n_count: usize = 100_000;
-    
+        let n_count: usize = 100_000;
 
-    let (request_s, request_r) = unbounded();
-    let (response_s, response_r) = unbounded();
+        let (request_s, request_r) = unbounded();
+        let (response_s, response_r) = unbounded();
 
-    scope(g, |scope| {
-        scope.spawn(move || {
-            let mut count = 0;
-            loop {
-                for x in response_r.try_iter() {
-                    count += x;
-                    if count == n_count {
-                        return;
+        scope(g, |scope| {
+            scope.spawn(move || {
+                let mut count = 0;
+                loop {
+                    for x in response_r.try_iter() {
+                        count += x;
+                        if count == n_count {
+                            return;
+                        }
                     }
+                    request_s.send(()).unwrap();
+                    // Goroutines are never preempted (ARCHITECTURE.md): this loop
+                    // may never park, so it yields to its worker's others, where Go
+                    // would preempt it.
+                    yield_now();
                 }
-                request_s.send(()).unwrap();
-            }
-        });
+            });
 
-        for _ in request_r.iter() {
-            if response_s.send(1).is_err() {
-                break;
+            for _ in request_r.iter() {
+                if response_s.send(1).is_err() {
+                    break;
+                }
             }
-        }
-    })
-    .unwrap();
+        })
+        .unwrap();
     });
 }
 
@@ -436,35 +427,35 @@ fn stress_iter() {
 fn stress_timeout_two_threads() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    const COUNT: usize = 100;
+        const COUNT: usize = 100;
 
-    let (s, r) = unbounded();
+        let (s, r) = unbounded();
 
-    scope(g, |scope| {
-        scope.spawn(|| {
-            for i in 0..COUNT {
-                if i % 2 == 0 {
-                    sleep(ms(50));
+        scope(g, |scope| {
+            scope.spawn(|| {
+                for i in 0..COUNT {
+                    if i % 2 == 0 {
+                        sleep(ms(10));
+                    }
+                    s.send(i).unwrap();
                 }
-                s.send(i).unwrap();
-            }
-        });
+            });
 
-        scope.spawn(|| {
-            for i in 0..COUNT {
-                if i % 2 == 0 {
-                    sleep(ms(50));
-                }
-                loop {
-                    if let Ok(x) = r.recv_timeout(ms(10)) {
-                        assert_eq!(x, i);
-                        break;
+            scope.spawn(|| {
+                for i in 0..COUNT {
+                    if i % 2 == 0 {
+                        sleep(ms(10));
+                    }
+                    loop {
+                        if let Ok(x) = r.recv_timeout(ms(2)) {
+                            assert_eq!(x, i);
+                            break;
+                        }
                     }
                 }
-            }
-        });
-    })
-    .unwrap();
+            });
+        })
+        .unwrap();
     });
 }
 
@@ -472,55 +463,53 @@ fn stress_timeout_two_threads() {
 fn drops() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let n_steps: usize = 10_000;
-    let runs: usize = 100;
-    
-    
+        let n_steps: usize = 10_000;
+        let runs: usize = 100;
 
-    static DROPS: AtomicUsize = AtomicUsize::new(0);
+        static DROPS: AtomicUsize = AtomicUsize::new(0);
 
-    #[derive(Debug, PartialEq)]
-    struct DropCounter;
+        #[derive(Debug, PartialEq)]
+        struct DropCounter;
 
-    impl Drop for DropCounter {
-        fn drop(&mut self) {
-            DROPS.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-
-    let mut rng = thread_rng();
-
-    for _ in 0..runs {
-        let steps = rng.gen_range(0..n_steps);
-        let additional = rng.gen_range(0..n_steps / 10);
-
-        DROPS.store(0, Ordering::SeqCst);
-        let (s, r) = unbounded::<DropCounter>();
-
-        scope(g, |scope| {
-            scope.spawn(|| {
-                for _ in 0..steps {
-                    r.recv().unwrap();
-                }
-            });
-
-            scope.spawn(|| {
-                for _ in 0..steps {
-                    s.send(DropCounter).unwrap();
-                }
-            });
-        })
-        .unwrap();
-
-        for _ in 0..additional {
-            s.try_send(DropCounter).unwrap();
+        impl Drop for DropCounter {
+            fn drop(&mut self) {
+                DROPS.fetch_add(1, Ordering::SeqCst);
+            }
         }
 
-        assert_eq!(DROPS.load(Ordering::SeqCst), steps);
-        drop(s);
-        drop(r);
-        assert_eq!(DROPS.load(Ordering::SeqCst), steps + additional);
-    }
+        let mut rng = thread_rng();
+
+        for _ in 0..runs {
+            let steps = rng.gen_range(0..n_steps);
+            let additional = rng.gen_range(0..n_steps / 10);
+
+            DROPS.store(0, Ordering::SeqCst);
+            let (s, r) = unbounded::<DropCounter>();
+
+            scope(g, |scope| {
+                scope.spawn(|| {
+                    for _ in 0..steps {
+                        r.recv().unwrap();
+                    }
+                });
+
+                scope.spawn(|| {
+                    for _ in 0..steps {
+                        s.send(DropCounter).unwrap();
+                    }
+                });
+            })
+            .unwrap();
+
+            for _ in 0..additional {
+                s.try_send(DropCounter).unwrap();
+            }
+
+            assert_eq!(DROPS.load(Ordering::SeqCst), steps);
+            drop(s);
+            drop(r);
+            assert_eq!(DROPS.load(Ordering::SeqCst), steps + additional);
+        }
     });
 }
 
@@ -528,23 +517,23 @@ fn drops() {
 fn linearizable() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let count: usize = 25_000;
-    
-    const THREADS: usize = 4;
+        let count: usize = 25_000;
 
-    let (s, r) = unbounded();
+        const THREADS: usize = 4;
 
-    scope(g, |scope| {
-        for _ in 0..THREADS {
-            scope.spawn(|| {
-                for _ in 0..count {
-                    s.send(0).unwrap();
-                    r.try_recv().unwrap();
-                }
-            });
-        }
-    })
-    .unwrap();
+        let (s, r) = unbounded();
+
+        scope(g, |scope| {
+            for _ in 0..THREADS {
+                scope.spawn(|| {
+                    for _ in 0..count {
+                        s.send(0).unwrap();
+                        r.try_recv().unwrap();
+                    }
+                });
+            }
+        })
+        .unwrap();
     });
 }
 
@@ -552,25 +541,24 @@ fn linearizable() {
 fn fairness() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {
-    let count: usize = 10_000;
-    
+        let count: usize = 10_000;
 
-    let (s1, r1) = unbounded::<()>();
-    let (s2, r2) = unbounded::<()>();
+        let (s1, r1) = unbounded::<()>();
+        let (s2, r2) = unbounded::<()>();
 
-    for _ in 0..count {
-        s1.send(()).unwrap();
-        s2.send(()).unwrap();
-    }
-
-    let mut hits = [0usize; 2];
-    for _ in 0..count {
-        select! {
-            recv(r1) -> _ => hits[0] += 1,
-            recv(r2) -> _ => hits[1] += 1,
+        for _ in 0..count {
+            s1.send(()).unwrap();
+            s2.send(()).unwrap();
         }
-    }
-    assert!(hits.iter().all(|x| *x >= count / hits.len() / 2));
+
+        let mut hits = [0usize; 2];
+        for _ in 0..count {
+            select! {
+                recv(r1) -> _ => hits[0] += 1,
+                recv(r2) -> _ => hits[1] += 1,
+            }
+        }
+        assert!(hits.iter().all(|x| *x >= count / hits.len() / 2));
     });
 }
 
@@ -578,26 +566,25 @@ fn fairness() {
 fn fairness_duplicates() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {
-    let count: usize = 10_000;
-    
+        let count: usize = 10_000;
 
-    let (s, r) = unbounded();
+        let (s, r) = unbounded();
 
-    for _ in 0..count {
-        s.send(()).unwrap();
-    }
-
-    let mut hits = [0usize; 5];
-    for _ in 0..count {
-        select! {
-            recv(r) -> _ => hits[0] += 1,
-            recv(r) -> _ => hits[1] += 1,
-            recv(r) -> _ => hits[2] += 1,
-            recv(r) -> _ => hits[3] += 1,
-            recv(r) -> _ => hits[4] += 1,
+        for _ in 0..count {
+            s.send(()).unwrap();
         }
-    }
-    assert!(hits.iter().all(|x| *x >= count / hits.len() / 2));
+
+        let mut hits = [0usize; 5];
+        for _ in 0..count {
+            select! {
+                recv(r) -> _ => hits[0] += 1,
+                recv(r) -> _ => hits[1] += 1,
+                recv(r) -> _ => hits[2] += 1,
+                recv(r) -> _ => hits[3] += 1,
+                recv(r) -> _ => hits[4] += 1,
+            }
+        }
+        assert!(hits.iter().all(|x| *x >= count / hits.len() / 2));
     });
 }
 
@@ -605,12 +592,12 @@ fn fairness_duplicates() {
 fn recv_in_send() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {
-    let (s, r) = unbounded();
-    s.send(()).unwrap();
+        let (s, r) = unbounded();
+        s.send(()).unwrap();
 
-    select! {
-        send(s, assert_eq!(r.recv(), Ok(()))) -> _ => {}
-    }
+        select! {
+            send(s, assert_eq!(r.recv(), Ok(()))) -> _ => {}
+        }
     });
 }
 
@@ -618,41 +605,40 @@ fn recv_in_send() {
 fn channel_through_channel() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let count: usize = 1000;
-    
+        let count: usize = 1000;
 
-    type T = Box<dyn Any + Send>;
+        type T = Box<dyn Any + Send>;
 
-    let (s, r) = unbounded::<T>();
+        let (s, r) = unbounded::<T>();
 
-    scope(g, |scope| {
-        scope.spawn(move || {
-            let mut s = s;
+        scope(g, |scope| {
+            scope.spawn(move || {
+                let mut s = s;
 
-            for _ in 0..count {
-                let (new_s, new_r) = unbounded();
-                let new_r: T = Box::new(Some(new_r));
+                for _ in 0..count {
+                    let (new_s, new_r) = unbounded();
+                    let new_r: T = Box::new(Some(new_r));
 
-                s.send(new_r).unwrap();
-                s = new_s;
-            }
-        });
+                    s.send(new_r).unwrap();
+                    s = new_s;
+                }
+            });
 
-        scope.spawn(move || {
-            let mut r = r;
+            scope.spawn(move || {
+                let mut r = r;
 
-            for _ in 0..count {
-                r = r
-                    .recv()
-                    .unwrap()
-                    .downcast_mut::<Option<Receiver<T>>>()
-                    .unwrap()
-                    .take()
-                    .unwrap()
-            }
-        });
-    })
-    .unwrap();
+                for _ in 0..count {
+                    r = r
+                        .recv()
+                        .unwrap()
+                        .downcast_mut::<Option<Receiver<T>>>()
+                        .unwrap()
+                        .take()
+                        .unwrap()
+                }
+            });
+        })
+        .unwrap();
     });
 }
 
@@ -662,15 +648,14 @@ fn channel_through_channel() {
 fn stack_overflow() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {
-    const N: usize = 32_768;
-    struct BigStruct {
-        _data: [u8; N],
-    }
+        const N: usize = 32_768;
+        struct BigStruct {
+            _data: [u8; N],
+        }
 
-    let (sender, receiver) = unbounded::<BigStruct>();
-    sender.send(BigStruct { _data: [0u8; N] }).unwrap();
+        let (sender, receiver) = unbounded::<BigStruct>();
+        sender.send(BigStruct { _data: [0u8; N] }).unwrap();
 
-    for _data in receiver.try_iter() {}
+        for _data in receiver.try_iter() {}
     });
 }
-

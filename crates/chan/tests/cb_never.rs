@@ -19,7 +19,6 @@ use cb_harness::NO_SPAWN;
 use go_harness::check;
 use goro_sched::sleep;
 
-
 use std::time::{Duration, Instant};
 
 use goro_chan::{never, select, tick, unbounded};
@@ -32,10 +31,10 @@ fn ms(ms: u64) -> Duration {
 fn smoke() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {
-    select! {
-        recv(never::<i32>()) -> _ => panic!(),
-        default => {}
-    }
+        select! {
+            recv(never::<i32>()) -> _ => panic!(),
+            default => {}
+        }
     });
 }
 
@@ -43,21 +42,21 @@ fn smoke() {
 fn optional() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {
-    let (s, r) = unbounded::<i32>();
-    s.send(1).unwrap();
-    s.send(2).unwrap();
+        let (s, r) = unbounded::<i32>();
+        s.send(1).unwrap();
+        s.send(2).unwrap();
 
-    let mut r = Some(&r);
-    select! {
-        recv(r.unwrap_or(&never())) -> _ => {}
-        default => panic!(),
-    }
+        let mut r = Some(&r);
+        select! {
+            recv(r.unwrap_or(&never())) -> _ => {}
+            default => panic!(),
+        }
 
-    r = None;
-    select! {
-        recv(r.unwrap_or(&never())) -> _ => panic!(),
-        default => {}
-    }
+        r = None;
+        select! {
+            recv(r.unwrap_or(&never())) -> _ => panic!(),
+            default => {}
+        }
     });
 }
 
@@ -65,21 +64,21 @@ fn optional() {
 fn tick_n() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {
-    let mut r = tick(ms(20));
-    let mut step = 0;
+        let mut r = tick(ms(20));
+        let mut step = 0;
 
-    loop {
-        select! {
-            recv(r) -> _ => step += 1,
-            default(ms(100)) => break,
+        loop {
+            select! {
+                recv(r) -> _ => step += 1,
+                default(ms(100)) => break,
+            }
+
+            if step == 10 {
+                r = never();
+            }
         }
 
-        if step == 10 {
-            r = never();
-        }
-    }
-
-    assert_eq!(step, 10);
+        assert_eq!(step, 10);
     });
 }
 
@@ -87,8 +86,8 @@ fn tick_n() {
 fn capacity() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {
-    let r = never::<i32>();
-    assert_eq!(r.capacity(), Some(0));
+        let r = never::<i32>();
+        assert_eq!(r.capacity(), Some(0));
     });
 }
 
@@ -96,10 +95,10 @@ fn capacity() {
 fn len_empty_full() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {
-    let r = never::<i32>();
-    assert_eq!(r.len(), 0);
-    assert!(r.is_empty());
-    assert!(r.is_full());
+        let r = never::<i32>();
+        assert_eq!(r.len(), 0);
+        assert!(r.is_empty());
+        assert!(r.is_full());
     });
 }
 
@@ -107,11 +106,11 @@ fn len_empty_full() {
 fn try_recv() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {
-    let r = never::<i32>();
-    assert!(r.try_recv().is_err());
+        let r = never::<i32>();
+        assert!(r.try_recv().is_err());
 
-    sleep(ms(100));
-    assert!(r.try_recv().is_err());
+        sleep(ms(100));
+        assert!(r.try_recv().is_err());
     });
 }
 
@@ -119,18 +118,17 @@ fn try_recv() {
 fn recv_timeout() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {
-    let start = Instant::now();
-    let r = never::<i32>();
+        let start = Instant::now();
+        let r = never::<i32>();
 
-    assert!(r.recv_timeout(ms(100)).is_err());
-    let now = Instant::now();
-    assert!(now - start >= ms(100));
-    assert!(now - start <= ms(150));
+        assert!(r.recv_timeout(ms(100)).is_err());
+        let now = Instant::now();
+        assert!(now - start >= ms(100));
+        assert!(now - start <= ms(150));
 
-    assert!(r.recv_timeout(ms(100)).is_err());
-    let now = Instant::now();
-    assert!(now - start >= ms(200));
-    assert!(now - start <= ms(250));
+        assert!(r.recv_timeout(ms(100)).is_err());
+        let now = Instant::now();
+        assert!(now - start >= ms(200));
+        assert!(now - start <= ms(250));
     });
 }
-

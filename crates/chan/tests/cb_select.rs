@@ -15,14 +15,13 @@ mod mode;
 mod cb_harness;
 mod go_harness;
 
-
 use std::any::Any;
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
-use goro_chan::{after, bounded, unbounded, Receiver, Select, TryRecvError};
 use cb_harness::{NO_SPAWN, scope};
 use go_harness::{ALL, check};
+use goro_chan::{Receiver, Select, TryRecvError, after, bounded, unbounded};
 use goro_sched::{sleep, yield_now};
 
 fn ms(ms: u64) -> Duration {
@@ -37,32 +36,32 @@ const LONG: Duration = Duration::from_secs(10);
 fn smoke1() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {
-    let (s1, r1) = unbounded::<usize>();
-    let (s2, r2) = unbounded::<usize>();
+        let (s1, r1) = unbounded::<usize>();
+        let (s2, r2) = unbounded::<usize>();
 
-    s1.send(1).unwrap();
+        s1.send(1).unwrap();
 
-    let mut sel = Select::new();
-    let oper1 = sel.recv(&r1);
-    let oper2 = sel.recv(&r2);
-    let oper = sel.select();
-    match oper.index() {
-        i if i == oper1 => assert_eq!(oper.recv(&r1), Ok(1)),
-        i if i == oper2 => panic!(),
-        _ => unreachable!(),
-    }
+        let mut sel = Select::new();
+        let oper1 = sel.recv(&r1);
+        let oper2 = sel.recv(&r2);
+        let oper = sel.select();
+        match oper.index() {
+            i if i == oper1 => assert_eq!(oper.recv(&r1), Ok(1)),
+            i if i == oper2 => panic!(),
+            _ => unreachable!(),
+        }
 
-    s2.send(2).unwrap();
+        s2.send(2).unwrap();
 
-    let mut sel = Select::new();
-    let oper1 = sel.recv(&r1);
-    let oper2 = sel.recv(&r2);
-    let oper = sel.select();
-    match oper.index() {
-        i if i == oper1 => panic!(),
-        i if i == oper2 => assert_eq!(oper.recv(&r2), Ok(2)),
-        _ => unreachable!(),
-    }
+        let mut sel = Select::new();
+        let oper1 = sel.recv(&r1);
+        let oper2 = sel.recv(&r2);
+        let oper = sel.select();
+        match oper.index() {
+            i if i == oper1 => panic!(),
+            i if i == oper2 => assert_eq!(oper.recv(&r2), Ok(2)),
+            _ => unreachable!(),
+        }
     });
 }
 
@@ -70,29 +69,29 @@ fn smoke1() {
 fn smoke2() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {
-    let (_s1, r1) = unbounded::<i32>();
-    let (_s2, r2) = unbounded::<i32>();
-    let (_s3, r3) = unbounded::<i32>();
-    let (_s4, r4) = unbounded::<i32>();
-    let (s5, r5) = unbounded::<i32>();
+        let (_s1, r1) = unbounded::<i32>();
+        let (_s2, r2) = unbounded::<i32>();
+        let (_s3, r3) = unbounded::<i32>();
+        let (_s4, r4) = unbounded::<i32>();
+        let (s5, r5) = unbounded::<i32>();
 
-    s5.send(5).unwrap();
+        s5.send(5).unwrap();
 
-    let mut sel = Select::new();
-    let oper1 = sel.recv(&r1);
-    let oper2 = sel.recv(&r2);
-    let oper3 = sel.recv(&r3);
-    let oper4 = sel.recv(&r4);
-    let oper5 = sel.recv(&r5);
-    let oper = sel.select();
-    match oper.index() {
-        i if i == oper1 => panic!(),
-        i if i == oper2 => panic!(),
-        i if i == oper3 => panic!(),
-        i if i == oper4 => panic!(),
-        i if i == oper5 => assert_eq!(oper.recv(&r5), Ok(5)),
-        _ => unreachable!(),
-    }
+        let mut sel = Select::new();
+        let oper1 = sel.recv(&r1);
+        let oper2 = sel.recv(&r2);
+        let oper3 = sel.recv(&r3);
+        let oper4 = sel.recv(&r4);
+        let oper5 = sel.recv(&r5);
+        let oper = sel.select();
+        match oper.index() {
+            i if i == oper1 => panic!(),
+            i if i == oper2 => panic!(),
+            i if i == oper3 => panic!(),
+            i if i == oper4 => panic!(),
+            i if i == oper5 => assert_eq!(oper.recv(&r5), Ok(5)),
+            _ => unreachable!(),
+        }
     });
 }
 
@@ -100,15 +99,32 @@ fn smoke2() {
 fn disconnected() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let (s1, r1) = unbounded::<i32>();
-    let (s2, r2) = unbounded::<i32>();
+        let (s1, r1) = unbounded::<i32>();
+        let (s2, r2) = unbounded::<i32>();
 
-    scope(g, |scope| {
-        scope.spawn(|| {
-            drop(s1);
-            sleep(ms(50));
-            s2.send(5).unwrap();
-        });
+        scope(g, |scope| {
+            scope.spawn(|| {
+                drop(s1);
+                sleep(ms(50));
+                s2.send(5).unwrap();
+            });
+
+            let mut sel = Select::new();
+            let oper1 = sel.recv(&r1);
+            let oper2 = sel.recv(&r2);
+            let oper = sel.select_timeout(LONG);
+            match oper {
+                Err(_) => panic!(),
+                Ok(oper) => match oper.index() {
+                    i if i == oper1 => assert!(oper.recv(&r1).is_err()),
+                    i if i == oper2 => panic!(),
+                    _ => unreachable!(),
+                },
+            }
+
+            r2.recv().unwrap();
+        })
+        .unwrap();
 
         let mut sel = Select::new();
         let oper1 = sel.recv(&r1);
@@ -123,41 +139,24 @@ fn disconnected() {
             },
         }
 
-        r2.recv().unwrap();
-    })
-    .unwrap();
+        scope(g, |scope| {
+            scope.spawn(|| {
+                sleep(ms(50));
+                drop(s2);
+            });
 
-    let mut sel = Select::new();
-    let oper1 = sel.recv(&r1);
-    let oper2 = sel.recv(&r2);
-    let oper = sel.select_timeout(LONG);
-    match oper {
-        Err(_) => panic!(),
-        Ok(oper) => match oper.index() {
-            i if i == oper1 => assert!(oper.recv(&r1).is_err()),
-            i if i == oper2 => panic!(),
-            _ => unreachable!(),
-        },
-    }
-
-    scope(g, |scope| {
-        scope.spawn(|| {
-            sleep(ms(50));
-            drop(s2);
-        });
-
-        let mut sel = Select::new();
-        let oper1 = sel.recv(&r2);
-        let oper = sel.select_timeout(LONG);
-        match oper {
-            Err(_) => panic!(),
-            Ok(oper) => match oper.index() {
-                i if i == oper1 => assert!(oper.recv(&r2).is_err()),
-                _ => unreachable!(),
-            },
-        }
-    })
-    .unwrap();
+            let mut sel = Select::new();
+            let oper1 = sel.recv(&r2);
+            let oper = sel.select_timeout(LONG);
+            match oper {
+                Err(_) => panic!(),
+                Ok(oper) => match oper.index() {
+                    i if i == oper1 => assert!(oper.recv(&r2).is_err()),
+                    _ => unreachable!(),
+                },
+            }
+        })
+        .unwrap();
     });
 }
 
@@ -165,60 +164,60 @@ fn disconnected() {
 fn default() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {
-    let (s1, r1) = unbounded::<i32>();
-    let (s2, r2) = unbounded::<i32>();
+        let (s1, r1) = unbounded::<i32>();
+        let (s2, r2) = unbounded::<i32>();
 
-    let mut sel = Select::new();
-    let _oper1 = sel.recv(&r1);
-    let _oper2 = sel.recv(&r2);
-    let oper = sel.try_select();
-    match oper {
-        Err(_) => {}
-        Ok(_) => panic!(),
-    }
+        let mut sel = Select::new();
+        let _oper1 = sel.recv(&r1);
+        let _oper2 = sel.recv(&r2);
+        let oper = sel.try_select();
+        match oper {
+            Err(_) => {}
+            Ok(_) => panic!(),
+        }
 
-    drop(s1);
+        drop(s1);
 
-    let mut sel = Select::new();
-    let oper1 = sel.recv(&r1);
-    let oper2 = sel.recv(&r2);
-    let oper = sel.try_select();
-    match oper {
-        Err(_) => panic!(),
-        Ok(oper) => match oper.index() {
-            i if i == oper1 => assert!(oper.recv(&r1).is_err()),
-            i if i == oper2 => panic!(),
-            _ => unreachable!(),
-        },
-    }
+        let mut sel = Select::new();
+        let oper1 = sel.recv(&r1);
+        let oper2 = sel.recv(&r2);
+        let oper = sel.try_select();
+        match oper {
+            Err(_) => panic!(),
+            Ok(oper) => match oper.index() {
+                i if i == oper1 => assert!(oper.recv(&r1).is_err()),
+                i if i == oper2 => panic!(),
+                _ => unreachable!(),
+            },
+        }
 
-    s2.send(2).unwrap();
+        s2.send(2).unwrap();
 
-    let mut sel = Select::new();
-    let oper1 = sel.recv(&r2);
-    let oper = sel.try_select();
-    match oper {
-        Err(_) => panic!(),
-        Ok(oper) => match oper.index() {
-            i if i == oper1 => assert_eq!(oper.recv(&r2), Ok(2)),
-            _ => unreachable!(),
-        },
-    }
+        let mut sel = Select::new();
+        let oper1 = sel.recv(&r2);
+        let oper = sel.try_select();
+        match oper {
+            Err(_) => panic!(),
+            Ok(oper) => match oper.index() {
+                i if i == oper1 => assert_eq!(oper.recv(&r2), Ok(2)),
+                _ => unreachable!(),
+            },
+        }
 
-    let mut sel = Select::new();
-    let _oper1 = sel.recv(&r2);
-    let oper = sel.try_select();
-    match oper {
-        Err(_) => {}
-        Ok(_) => panic!(),
-    }
+        let mut sel = Select::new();
+        let _oper1 = sel.recv(&r2);
+        let oper = sel.try_select();
+        match oper {
+            Err(_) => {}
+            Ok(_) => panic!(),
+        }
 
-    let mut sel = Select::new();
-    let oper = sel.try_select();
-    match oper {
-        Err(_) => {}
-        Ok(_) => panic!(),
-    }
+        let mut sel = Select::new();
+        let oper = sel.try_select();
+        match oper {
+            Err(_) => {}
+            Ok(_) => panic!(),
+        }
     });
 }
 
@@ -226,70 +225,70 @@ fn default() {
 fn timeout() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let (_s1, r1) = unbounded::<i32>();
-    let (s2, r2) = unbounded::<i32>();
+        let (_s1, r1) = unbounded::<i32>();
+        let (s2, r2) = unbounded::<i32>();
 
-    scope(g, |scope| {
-        scope.spawn(|| {
-            sleep(ms(150));
-            s2.send(2).unwrap();
-        });
+        scope(g, |scope| {
+            scope.spawn(|| {
+                sleep(ms(150));
+                s2.send(2).unwrap();
+            });
 
-        let mut sel = Select::new();
-        let oper1 = sel.recv(&r1);
-        let oper2 = sel.recv(&r2);
-        let oper = sel.select_timeout(ms(50));
-        match oper {
-            Err(_) => {}
-            Ok(oper) => match oper.index() {
-                i if i == oper1 => panic!(),
-                i if i == oper2 => panic!(),
-                _ => unreachable!(),
-            },
-        }
-
-        let mut sel = Select::new();
-        let oper1 = sel.recv(&r1);
-        let oper2 = sel.recv(&r2);
-        let oper = sel.select_timeout(LONG);
-        match oper {
-            Err(_) => panic!(),
-            Ok(oper) => match oper.index() {
-                i if i == oper1 => panic!(),
-                i if i == oper2 => assert_eq!(oper.recv(&r2), Ok(2)),
-                _ => unreachable!(),
-            },
-        }
-    })
-    .unwrap();
-
-    scope(g, |scope| {
-        let (s, r) = unbounded::<i32>();
-
-        scope.spawn(move || {
-            sleep(ms(20));
-            drop(s);
-        });
-
-        let mut sel = Select::new();
-        let oper = sel.select_timeout(ms(200));
-        match oper {
-            Err(_) => {
-                let mut sel = Select::new();
-                let oper1 = sel.recv(&r);
-                let oper = sel.try_select();
-                match oper {
-                    Err(_) => panic!(),
-                    Ok(oper) => match oper.index() {
-                        i if i == oper1 => assert!(oper.recv(&r).is_err()),
-                        _ => unreachable!(),
-                    },
-                }
+            let mut sel = Select::new();
+            let oper1 = sel.recv(&r1);
+            let oper2 = sel.recv(&r2);
+            let oper = sel.select_timeout(ms(50));
+            match oper {
+                Err(_) => {}
+                Ok(oper) => match oper.index() {
+                    i if i == oper1 => panic!(),
+                    i if i == oper2 => panic!(),
+                    _ => unreachable!(),
+                },
             }
-            Ok(_) => unreachable!(),
-        }
-    })
-    .unwrap();
+
+            let mut sel = Select::new();
+            let oper1 = sel.recv(&r1);
+            let oper2 = sel.recv(&r2);
+            let oper = sel.select_timeout(LONG);
+            match oper {
+                Err(_) => panic!(),
+                Ok(oper) => match oper.index() {
+                    i if i == oper1 => panic!(),
+                    i if i == oper2 => assert_eq!(oper.recv(&r2), Ok(2)),
+                    _ => unreachable!(),
+                },
+            }
+        })
+        .unwrap();
+
+        scope(g, |scope| {
+            let (s, r) = unbounded::<i32>();
+
+            scope.spawn(move || {
+                sleep(ms(20));
+                drop(s);
+            });
+
+            let mut sel = Select::new();
+            let oper = sel.select_timeout(ms(200));
+            match oper {
+                Err(_) => {
+                    let mut sel = Select::new();
+                    let oper1 = sel.recv(&r);
+                    let oper = sel.try_select();
+                    match oper {
+                        Err(_) => panic!(),
+                        Ok(oper) => match oper.index() {
+                            i if i == oper1 => assert!(oper.recv(&r).is_err()),
+                            _ => unreachable!(),
+                        },
+                    }
+                }
+                Ok(_) => unreachable!(),
+            }
+        })
+        .unwrap();
     });
 }
 
@@ -297,57 +296,57 @@ fn timeout() {
 fn default_when_disconnected() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {
-    let (_, r) = unbounded::<i32>();
+        let (_, r) = unbounded::<i32>();
 
-    let mut sel = Select::new();
-    let oper1 = sel.recv(&r);
-    let oper = sel.try_select();
-    match oper {
-        Err(_) => panic!(),
-        Ok(oper) => match oper.index() {
-            i if i == oper1 => assert!(oper.recv(&r).is_err()),
-            _ => unreachable!(),
-        },
-    }
+        let mut sel = Select::new();
+        let oper1 = sel.recv(&r);
+        let oper = sel.try_select();
+        match oper {
+            Err(_) => panic!(),
+            Ok(oper) => match oper.index() {
+                i if i == oper1 => assert!(oper.recv(&r).is_err()),
+                _ => unreachable!(),
+            },
+        }
 
-    let (_, r) = unbounded::<i32>();
+        let (_, r) = unbounded::<i32>();
 
-    let mut sel = Select::new();
-    let oper1 = sel.recv(&r);
-    let oper = sel.select_timeout(ms(1000));
-    match oper {
-        Err(_) => panic!(),
-        Ok(oper) => match oper.index() {
-            i if i == oper1 => assert!(oper.recv(&r).is_err()),
-            _ => unreachable!(),
-        },
-    }
+        let mut sel = Select::new();
+        let oper1 = sel.recv(&r);
+        let oper = sel.select_timeout(ms(1000));
+        match oper {
+            Err(_) => panic!(),
+            Ok(oper) => match oper.index() {
+                i if i == oper1 => assert!(oper.recv(&r).is_err()),
+                _ => unreachable!(),
+            },
+        }
 
-    let (s, _) = bounded::<i32>(0);
+        let (s, _) = bounded::<i32>(0);
 
-    let mut sel = Select::new();
-    let oper1 = sel.send(&s);
-    let oper = sel.try_select();
-    match oper {
-        Err(_) => panic!(),
-        Ok(oper) => match oper.index() {
-            i if i == oper1 => assert!(oper.send(&s, 0).is_err()),
-            _ => unreachable!(),
-        },
-    }
+        let mut sel = Select::new();
+        let oper1 = sel.send(&s);
+        let oper = sel.try_select();
+        match oper {
+            Err(_) => panic!(),
+            Ok(oper) => match oper.index() {
+                i if i == oper1 => assert!(oper.send(&s, 0).is_err()),
+                _ => unreachable!(),
+            },
+        }
 
-    let (s, _) = bounded::<i32>(0);
+        let (s, _) = bounded::<i32>(0);
 
-    let mut sel = Select::new();
-    let oper1 = sel.send(&s);
-    let oper = sel.select_timeout(ms(1000));
-    match oper {
-        Err(_) => panic!(),
-        Ok(oper) => match oper.index() {
-            i if i == oper1 => assert!(oper.send(&s, 0).is_err()),
-            _ => unreachable!(),
-        },
-    }
+        let mut sel = Select::new();
+        let oper1 = sel.send(&s);
+        let oper = sel.select_timeout(ms(1000));
+        match oper {
+            Err(_) => panic!(),
+            Ok(oper) => match oper.index() {
+                i if i == oper1 => assert!(oper.send(&s, 0).is_err()),
+                _ => unreachable!(),
+            },
+        }
     });
 }
 
@@ -355,21 +354,21 @@ fn default_when_disconnected() {
 fn default_only() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {
-    let start = Instant::now();
+        let start = Instant::now();
 
-    let mut sel = Select::new();
-    let oper = sel.try_select();
-    assert!(oper.is_err());
-    let now = Instant::now();
-    assert!(now - start <= ms(50));
+        let mut sel = Select::new();
+        let oper = sel.try_select();
+        assert!(oper.is_err());
+        let now = Instant::now();
+        assert!(now - start <= ms(50));
 
-    let start = Instant::now();
-    let mut sel = Select::new();
-    let oper = sel.select_timeout(ms(500));
-    assert!(oper.is_err());
-    let now = Instant::now();
-    assert!(now - start >= ms(450));
-    assert!(now - start <= ms(550));
+        let start = Instant::now();
+        let mut sel = Select::new();
+        let oper = sel.select_timeout(ms(500));
+        assert!(oper.is_err());
+        let now = Instant::now();
+        assert!(now - start >= ms(450));
+        assert!(now - start <= ms(550));
     });
 }
 
@@ -377,50 +376,50 @@ fn default_only() {
 fn unblocks() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let (s1, r1) = bounded::<i32>(0);
-    let (s2, r2) = bounded::<i32>(0);
+        let (s1, r1) = bounded::<i32>(0);
+        let (s2, r2) = bounded::<i32>(0);
 
-    scope(g, |scope| {
-        scope.spawn(|| {
-            sleep(ms(50));
-            s2.send(2).unwrap();
-        });
+        scope(g, |scope| {
+            scope.spawn(|| {
+                sleep(ms(50));
+                s2.send(2).unwrap();
+            });
 
-        let mut sel = Select::new();
-        let oper1 = sel.recv(&r1);
-        let oper2 = sel.recv(&r2);
-        let oper = sel.select_timeout(LONG);
-        match oper {
-            Err(_) => panic!(),
-            Ok(oper) => match oper.index() {
-                i if i == oper1 => panic!(),
-                i if i == oper2 => assert_eq!(oper.recv(&r2), Ok(2)),
-                _ => unreachable!(),
-            },
-        }
-    })
-    .unwrap();
+            let mut sel = Select::new();
+            let oper1 = sel.recv(&r1);
+            let oper2 = sel.recv(&r2);
+            let oper = sel.select_timeout(LONG);
+            match oper {
+                Err(_) => panic!(),
+                Ok(oper) => match oper.index() {
+                    i if i == oper1 => panic!(),
+                    i if i == oper2 => assert_eq!(oper.recv(&r2), Ok(2)),
+                    _ => unreachable!(),
+                },
+            }
+        })
+        .unwrap();
 
-    scope(g, |scope| {
-        scope.spawn(|| {
-            sleep(ms(50));
-            assert_eq!(r1.recv().unwrap(), 1);
-        });
+        scope(g, |scope| {
+            scope.spawn(|| {
+                sleep(ms(50));
+                assert_eq!(r1.recv().unwrap(), 1);
+            });
 
-        let mut sel = Select::new();
-        let oper1 = sel.send(&s1);
-        let oper2 = sel.send(&s2);
-        let oper = sel.select_timeout(LONG);
-        match oper {
-            Err(_) => panic!(),
-            Ok(oper) => match oper.index() {
-                i if i == oper1 => oper.send(&s1, 1).unwrap(),
-                i if i == oper2 => panic!(),
-                _ => unreachable!(),
-            },
-        }
-    })
-    .unwrap();
+            let mut sel = Select::new();
+            let oper1 = sel.send(&s1);
+            let oper2 = sel.send(&s2);
+            let oper = sel.select_timeout(LONG);
+            match oper {
+                Err(_) => panic!(),
+                Ok(oper) => match oper.index() {
+                    i if i == oper1 => oper.send(&s1, 1).unwrap(),
+                    i if i == oper2 => panic!(),
+                    _ => unreachable!(),
+                },
+            }
+        })
+        .unwrap();
     });
 }
 
@@ -428,29 +427,29 @@ fn unblocks() {
 fn both_ready() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let (s1, r1) = bounded(0);
-    let (s2, r2) = bounded(0);
+        let (s1, r1) = bounded(0);
+        let (s2, r2) = bounded(0);
 
-    scope(g, |scope| {
-        scope.spawn(|| {
-            sleep(ms(50));
-            s1.send(1).unwrap();
-            assert_eq!(r2.recv().unwrap(), 2);
-        });
+        scope(g, |scope| {
+            scope.spawn(|| {
+                sleep(ms(50));
+                s1.send(1).unwrap();
+                assert_eq!(r2.recv().unwrap(), 2);
+            });
 
-        for _ in 0..2 {
-            let mut sel = Select::new();
-            let oper1 = sel.recv(&r1);
-            let oper2 = sel.send(&s2);
-            let oper = sel.select();
-            match oper.index() {
-                i if i == oper1 => assert_eq!(oper.recv(&r1), Ok(1)),
-                i if i == oper2 => oper.send(&s2, 2).unwrap(),
-                _ => unreachable!(),
+            for _ in 0..2 {
+                let mut sel = Select::new();
+                let oper1 = sel.recv(&r1);
+                let oper2 = sel.send(&s2);
+                let oper = sel.select();
+                match oper.index() {
+                    i if i == oper1 => assert_eq!(oper.recv(&r1), Ok(1)),
+                    i if i == oper2 => oper.send(&s2, 2).unwrap(),
+                    _ => unreachable!(),
+                }
             }
-        }
-    })
-    .unwrap();
+        })
+        .unwrap();
     });
 }
 
@@ -458,103 +457,107 @@ fn both_ready() {
 fn loop_try() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    const RUNS: usize = 10;
+        const RUNS: usize = 10;
 
-    for _ in 0..RUNS {
-        let (s1, r1) = bounded::<i32>(0);
-        let (s2, r2) = bounded::<i32>(0);
-        let (s_end, r_end) = bounded::<()>(0);
+        for _ in 0..RUNS {
+            let (s1, r1) = bounded::<i32>(0);
+            let (s2, r2) = bounded::<i32>(0);
+            let (s_end, r_end) = bounded::<()>(0);
 
-        scope(g, |scope| {
-            scope.spawn(|| loop {
-                let mut done = false;
+            scope(g, |scope| {
+                scope.spawn(|| {
+                    loop {
+                        let mut done = false;
 
-                let mut sel = Select::new();
-                let oper1 = sel.send(&s1);
-                let oper = sel.try_select();
-                match oper {
-                    Err(_) => {}
-                    Ok(oper) => match oper.index() {
-                        i if i == oper1 => {
-                            let _ = oper.send(&s1, 1);
-                            done = true;
+                        let mut sel = Select::new();
+                        let oper1 = sel.send(&s1);
+                        let oper = sel.try_select();
+                        match oper {
+                            Err(_) => {}
+                            Ok(oper) => match oper.index() {
+                                i if i == oper1 => {
+                                    let _ = oper.send(&s1, 1);
+                                    done = true;
+                                }
+                                _ => unreachable!(),
+                            },
                         }
-                        _ => unreachable!(),
-                    },
-                }
-                if done {
-                    break;
-                }
-
-                let mut sel = Select::new();
-                let oper1 = sel.recv(&r_end);
-                let oper = sel.try_select();
-                match oper {
-                    Err(_) => {}
-                    Ok(oper) => match oper.index() {
-                        i if i == oper1 => {
-                            let _ = oper.recv(&r_end);
-                            done = true;
+                        if done {
+                            break;
                         }
-                        _ => unreachable!(),
-                    },
-                }
-                if done {
-                    break;
-                }
-                // Goroutines are never preempted (ARCHITECTURE.md): a
-                // spinning goroutine lets its worker's others run only
-                // when it yields, where Go would preempt it.
-                yield_now();
-            });
 
-            scope.spawn(|| loop {
-                if let Ok(x) = r2.try_recv() {
-                    assert_eq!(x, 2);
-                    break;
-                }
-
-                let mut done = false;
-                let mut sel = Select::new();
-                let oper1 = sel.recv(&r_end);
-                let oper = sel.try_select();
-                match oper {
-                    Err(_) => {}
-                    Ok(oper) => match oper.index() {
-                        i if i == oper1 => {
-                            let _ = oper.recv(&r_end);
-                            done = true;
+                        let mut sel = Select::new();
+                        let oper1 = sel.recv(&r_end);
+                        let oper = sel.try_select();
+                        match oper {
+                            Err(_) => {}
+                            Ok(oper) => match oper.index() {
+                                i if i == oper1 => {
+                                    let _ = oper.recv(&r_end);
+                                    done = true;
+                                }
+                                _ => unreachable!(),
+                            },
                         }
-                        _ => unreachable!(),
-                    },
-                }
-                if done {
-                    break;
-                }
-                yield_now();
-            });
+                        if done {
+                            break;
+                        }
+                        // Goroutines are never preempted (ARCHITECTURE.md): a
+                        // spinning goroutine lets its worker's others run only
+                        // when it yields, where Go would preempt it.
+                        yield_now();
+                    }
+                });
 
-            scope.spawn(|| {
-                sleep(ms(50));
+                scope.spawn(|| {
+                    loop {
+                        if let Ok(x) = r2.try_recv() {
+                            assert_eq!(x, 2);
+                            break;
+                        }
 
-                let mut sel = Select::new();
-                let oper1 = sel.recv(&r1);
-                let oper2 = sel.send(&s2);
-                let oper = sel.select_timeout(ms(1000));
-                match oper {
-                    Err(_) => {}
-                    Ok(oper) => match oper.index() {
-                        i if i == oper1 => assert_eq!(oper.recv(&r1), Ok(1)),
-                        i if i == oper2 => assert!(oper.send(&s2, 2).is_ok()),
-                        _ => unreachable!(),
-                    },
-                }
+                        let mut done = false;
+                        let mut sel = Select::new();
+                        let oper1 = sel.recv(&r_end);
+                        let oper = sel.try_select();
+                        match oper {
+                            Err(_) => {}
+                            Ok(oper) => match oper.index() {
+                                i if i == oper1 => {
+                                    let _ = oper.recv(&r_end);
+                                    done = true;
+                                }
+                                _ => unreachable!(),
+                            },
+                        }
+                        if done {
+                            break;
+                        }
+                        yield_now();
+                    }
+                });
 
-                drop(s_end);
-            });
-        })
-        .unwrap();
-    }
+                scope.spawn(|| {
+                    sleep(ms(50));
+
+                    let mut sel = Select::new();
+                    let oper1 = sel.recv(&r1);
+                    let oper2 = sel.send(&s2);
+                    let oper = sel.select_timeout(ms(1000));
+                    match oper {
+                        Err(_) => {}
+                        Ok(oper) => match oper.index() {
+                            i if i == oper1 => assert_eq!(oper.recv(&r1), Ok(1)),
+                            i if i == oper2 => assert!(oper.send(&s2, 2).is_ok()),
+                            _ => unreachable!(),
+                        },
+                    }
+
+                    drop(s_end);
+                });
+            })
+            .unwrap();
+        }
     });
 }
 
@@ -562,34 +565,34 @@ fn loop_try() {
 fn cloning1() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    scope(g, |scope| {
-        let (s1, r1) = unbounded::<i32>();
-        let (_s2, r2) = unbounded::<i32>();
-        let (s3, r3) = unbounded::<()>();
+        scope(g, |scope| {
+            let (s1, r1) = unbounded::<i32>();
+            let (_s2, r2) = unbounded::<i32>();
+            let (s3, r3) = unbounded::<()>();
 
-        scope.spawn(move || {
-            r3.recv().unwrap();
-            drop(s1.clone());
-            assert!(r3.try_recv().is_err());
-            s1.send(1).unwrap();
-            r3.recv().unwrap();
-        });
+            scope.spawn(move || {
+                r3.recv().unwrap();
+                drop(s1.clone());
+                assert!(r3.try_recv().is_err());
+                s1.send(1).unwrap();
+                r3.recv().unwrap();
+            });
 
-        s3.send(()).unwrap();
+            s3.send(()).unwrap();
 
-        let mut sel = Select::new();
-        let oper1 = sel.recv(&r1);
-        let oper2 = sel.recv(&r2);
-        let oper = sel.select();
-        match oper.index() {
-            i if i == oper1 => drop(oper.recv(&r1)),
-            i if i == oper2 => drop(oper.recv(&r2)),
-            _ => unreachable!(),
-        }
+            let mut sel = Select::new();
+            let oper1 = sel.recv(&r1);
+            let oper2 = sel.recv(&r2);
+            let oper = sel.select();
+            match oper.index() {
+                i if i == oper1 => drop(oper.recv(&r1)),
+                i if i == oper2 => drop(oper.recv(&r2)),
+                _ => unreachable!(),
+            }
 
-        s3.send(()).unwrap();
-    })
-    .unwrap();
+            s3.send(()).unwrap();
+        })
+        .unwrap();
     });
 }
 
@@ -597,28 +600,28 @@ fn cloning1() {
 fn cloning2() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let (s1, r1) = unbounded::<()>();
-    let (s2, r2) = unbounded::<()>();
-    let (_s3, _r3) = unbounded::<()>();
+        let (s1, r1) = unbounded::<()>();
+        let (s2, r2) = unbounded::<()>();
+        let (_s3, _r3) = unbounded::<()>();
 
-    scope(g, |scope| {
-        scope.spawn(move || {
-            let mut sel = Select::new();
-            let oper1 = sel.recv(&r1);
-            let oper2 = sel.recv(&r2);
-            let oper = sel.select();
-            match oper.index() {
-                i if i == oper1 => panic!(),
-                i if i == oper2 => drop(oper.recv(&r2)),
-                _ => unreachable!(),
-            }
-        });
+        scope(g, |scope| {
+            scope.spawn(move || {
+                let mut sel = Select::new();
+                let oper1 = sel.recv(&r1);
+                let oper2 = sel.recv(&r2);
+                let oper = sel.select();
+                match oper.index() {
+                    i if i == oper1 => panic!(),
+                    i if i == oper2 => drop(oper.recv(&r2)),
+                    _ => unreachable!(),
+                }
+            });
 
-        sleep(ms(50));
-        drop(s1.clone());
-        s2.send(()).unwrap();
-    })
-    .unwrap();
+            sleep(ms(50));
+            drop(s1.clone());
+            s2.send(()).unwrap();
+        })
+        .unwrap();
     });
 }
 
@@ -626,16 +629,16 @@ fn cloning2() {
 fn preflight1() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {
-    let (s, r) = unbounded();
-    s.send(()).unwrap();
+        let (s, r) = unbounded();
+        s.send(()).unwrap();
 
-    let mut sel = Select::new();
-    let oper1 = sel.recv(&r);
-    let oper = sel.select();
-    match oper.index() {
-        i if i == oper1 => drop(oper.recv(&r)),
-        _ => unreachable!(),
-    }
+        let mut sel = Select::new();
+        let oper1 = sel.recv(&r);
+        let oper = sel.select();
+        match oper.index() {
+            i if i == oper1 => drop(oper.recv(&r)),
+            _ => unreachable!(),
+        }
     });
 }
 
@@ -643,20 +646,20 @@ fn preflight1() {
 fn preflight2() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {
-    let (s, r) = unbounded();
-    drop(s.clone());
-    s.send(()).unwrap();
-    drop(s);
+        let (s, r) = unbounded();
+        drop(s.clone());
+        s.send(()).unwrap();
+        drop(s);
 
-    let mut sel = Select::new();
-    let oper1 = sel.recv(&r);
-    let oper = sel.select();
-    match oper.index() {
-        i if i == oper1 => assert_eq!(oper.recv(&r), Ok(())),
-        _ => unreachable!(),
-    }
+        let mut sel = Select::new();
+        let oper1 = sel.recv(&r);
+        let oper = sel.select();
+        match oper.index() {
+            i if i == oper1 => assert_eq!(oper.recv(&r), Ok(())),
+            _ => unreachable!(),
+        }
 
-    assert_eq!(r.try_recv(), Err(TryRecvError::Closed));
+        assert_eq!(r.try_recv(), Err(TryRecvError::Closed));
     });
 }
 
@@ -664,19 +667,19 @@ fn preflight2() {
 fn preflight3() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {
-    let (s, r) = unbounded();
-    drop(s.clone());
-    s.send(()).unwrap();
-    drop(s);
-    r.recv().unwrap();
+        let (s, r) = unbounded();
+        drop(s.clone());
+        s.send(()).unwrap();
+        drop(s);
+        r.recv().unwrap();
 
-    let mut sel = Select::new();
-    let oper1 = sel.recv(&r);
-    let oper = sel.select();
-    match oper.index() {
-        i if i == oper1 => assert!(oper.recv(&r).is_err()),
-        _ => unreachable!(),
-    }
+        let mut sel = Select::new();
+        let oper1 = sel.recv(&r);
+        let oper = sel.select();
+        match oper.index() {
+            i if i == oper1 => assert!(oper.recv(&r).is_err()),
+            _ => unreachable!(),
+        }
     });
 }
 
@@ -684,36 +687,36 @@ fn preflight3() {
 fn duplicate_operations() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {
-    let (s, r) = unbounded::<i32>();
-    let hit = vec![Cell::new(false); 4];
+        let (s, r) = unbounded::<i32>();
+        let hit = vec![Cell::new(false); 4];
 
-    while hit.iter().map(|h| h.get()).any(|hit| !hit) {
-        let mut sel = Select::new();
-        let oper0 = sel.recv(&r);
-        let oper1 = sel.recv(&r);
-        let oper2 = sel.send(&s);
-        let oper3 = sel.send(&s);
-        let oper = sel.select();
-        match oper.index() {
-            i if i == oper0 => {
-                assert!(oper.recv(&r).is_ok());
-                hit[0].set(true);
+        while hit.iter().map(|h| h.get()).any(|hit| !hit) {
+            let mut sel = Select::new();
+            let oper0 = sel.recv(&r);
+            let oper1 = sel.recv(&r);
+            let oper2 = sel.send(&s);
+            let oper3 = sel.send(&s);
+            let oper = sel.select();
+            match oper.index() {
+                i if i == oper0 => {
+                    assert!(oper.recv(&r).is_ok());
+                    hit[0].set(true);
+                }
+                i if i == oper1 => {
+                    assert!(oper.recv(&r).is_ok());
+                    hit[1].set(true);
+                }
+                i if i == oper2 => {
+                    assert!(oper.send(&s, 0).is_ok());
+                    hit[2].set(true);
+                }
+                i if i == oper3 => {
+                    assert!(oper.send(&s, 0).is_ok());
+                    hit[3].set(true);
+                }
+                _ => unreachable!(),
             }
-            i if i == oper1 => {
-                assert!(oper.recv(&r).is_ok());
-                hit[1].set(true);
-            }
-            i if i == oper2 => {
-                assert!(oper.send(&s, 0).is_ok());
-                hit[2].set(true);
-            }
-            i if i == oper3 => {
-                assert!(oper.send(&s, 0).is_ok());
-                hit[3].set(true);
-            }
-            _ => unreachable!(),
         }
-    }
     });
 }
 
@@ -721,47 +724,47 @@ fn duplicate_operations() {
 fn nesting() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {
-    let (s, r) = unbounded::<i32>();
+        let (s, r) = unbounded::<i32>();
 
-    let mut sel = Select::new();
-    let oper1 = sel.send(&s);
-    let oper = sel.select();
-    match oper.index() {
-        i if i == oper1 => {
-            assert!(oper.send(&s, 0).is_ok());
+        let mut sel = Select::new();
+        let oper1 = sel.send(&s);
+        let oper = sel.select();
+        match oper.index() {
+            i if i == oper1 => {
+                assert!(oper.send(&s, 0).is_ok());
 
-            let mut sel = Select::new();
-            let oper1 = sel.recv(&r);
-            let oper = sel.select();
-            match oper.index() {
-                i if i == oper1 => {
-                    assert_eq!(oper.recv(&r), Ok(0));
+                let mut sel = Select::new();
+                let oper1 = sel.recv(&r);
+                let oper = sel.select();
+                match oper.index() {
+                    i if i == oper1 => {
+                        assert_eq!(oper.recv(&r), Ok(0));
 
-                    let mut sel = Select::new();
-                    let oper1 = sel.send(&s);
-                    let oper = sel.select();
-                    match oper.index() {
-                        i if i == oper1 => {
-                            assert!(oper.send(&s, 1).is_ok());
+                        let mut sel = Select::new();
+                        let oper1 = sel.send(&s);
+                        let oper = sel.select();
+                        match oper.index() {
+                            i if i == oper1 => {
+                                assert!(oper.send(&s, 1).is_ok());
 
-                            let mut sel = Select::new();
-                            let oper1 = sel.recv(&r);
-                            let oper = sel.select();
-                            match oper.index() {
-                                i if i == oper1 => {
-                                    assert_eq!(oper.recv(&r), Ok(1));
+                                let mut sel = Select::new();
+                                let oper1 = sel.recv(&r);
+                                let oper = sel.select();
+                                match oper.index() {
+                                    i if i == oper1 => {
+                                        assert_eq!(oper.recv(&r), Ok(1));
+                                    }
+                                    _ => unreachable!(),
                                 }
-                                _ => unreachable!(),
                             }
+                            _ => unreachable!(),
                         }
-                        _ => unreachable!(),
                     }
+                    _ => unreachable!(),
                 }
-                _ => unreachable!(),
             }
+            _ => unreachable!(),
         }
-        _ => unreachable!(),
-    }
     });
 }
 
@@ -769,41 +772,40 @@ fn nesting() {
 fn stress_recv() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let count: usize = 10_000;
-    
+        let count: usize = 10_000;
 
-    let (s1, r1) = unbounded();
-    let (s2, r2) = bounded(5);
-    let (s3, r3) = bounded(100);
+        let (s1, r1) = unbounded();
+        let (s2, r2) = bounded(5);
+        let (s3, r3) = bounded(100);
 
-    scope(g, |scope| {
-        scope.spawn(|| {
-            for i in 0..count {
-                s1.send(i).unwrap();
-                r3.recv().unwrap();
+        scope(g, |scope| {
+            scope.spawn(|| {
+                for i in 0..count {
+                    s1.send(i).unwrap();
+                    r3.recv().unwrap();
 
-                s2.send(i).unwrap();
-                r3.recv().unwrap();
-            }
-        });
-
-        for i in 0..count {
-            for _ in 0..2 {
-                let mut sel = Select::new();
-                let oper1 = sel.recv(&r1);
-                let oper2 = sel.recv(&r2);
-                let oper = sel.select();
-                match oper.index() {
-                    ix if ix == oper1 => assert_eq!(oper.recv(&r1), Ok(i)),
-                    ix if ix == oper2 => assert_eq!(oper.recv(&r2), Ok(i)),
-                    _ => unreachable!(),
+                    s2.send(i).unwrap();
+                    r3.recv().unwrap();
                 }
+            });
 
-                s3.send(()).unwrap();
+            for i in 0..count {
+                for _ in 0..2 {
+                    let mut sel = Select::new();
+                    let oper1 = sel.recv(&r1);
+                    let oper2 = sel.recv(&r2);
+                    let oper = sel.select();
+                    match oper.index() {
+                        ix if ix == oper1 => assert_eq!(oper.recv(&r1), Ok(i)),
+                        ix if ix == oper2 => assert_eq!(oper.recv(&r2), Ok(i)),
+                        _ => unreachable!(),
+                    }
+
+                    s3.send(()).unwrap();
+                }
             }
-        }
-    })
-    .unwrap();
+        })
+        .unwrap();
     });
 }
 
@@ -811,38 +813,37 @@ fn stress_recv() {
 fn stress_send() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let count: usize = 10_000;
-    
+        let count: usize = 10_000;
 
-    let (s1, r1) = bounded(0);
-    let (s2, r2) = bounded(0);
-    let (s3, r3) = bounded(100);
+        let (s1, r1) = bounded(0);
+        let (s2, r2) = bounded(0);
+        let (s3, r3) = bounded(100);
 
-    scope(g, |scope| {
-        scope.spawn(|| {
-            for i in 0..count {
-                assert_eq!(r1.recv().unwrap(), i);
-                assert_eq!(r2.recv().unwrap(), i);
-                r3.recv().unwrap();
-            }
-        });
-
-        for i in 0..count {
-            for _ in 0..2 {
-                let mut sel = Select::new();
-                let oper1 = sel.send(&s1);
-                let oper2 = sel.send(&s2);
-                let oper = sel.select();
-                match oper.index() {
-                    ix if ix == oper1 => assert!(oper.send(&s1, i).is_ok()),
-                    ix if ix == oper2 => assert!(oper.send(&s2, i).is_ok()),
-                    _ => unreachable!(),
+        scope(g, |scope| {
+            scope.spawn(|| {
+                for i in 0..count {
+                    assert_eq!(r1.recv().unwrap(), i);
+                    assert_eq!(r2.recv().unwrap(), i);
+                    r3.recv().unwrap();
                 }
+            });
+
+            for i in 0..count {
+                for _ in 0..2 {
+                    let mut sel = Select::new();
+                    let oper1 = sel.send(&s1);
+                    let oper2 = sel.send(&s2);
+                    let oper = sel.select();
+                    match oper.index() {
+                        ix if ix == oper1 => assert!(oper.send(&s1, i).is_ok()),
+                        ix if ix == oper2 => assert!(oper.send(&s2, i).is_ok()),
+                        _ => unreachable!(),
+                    }
+                }
+                s3.send(()).unwrap();
             }
-            s3.send(()).unwrap();
-        }
-    })
-    .unwrap();
+        })
+        .unwrap();
     });
 }
 
@@ -850,38 +851,37 @@ fn stress_send() {
 fn stress_mixed() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let count: usize = 10_000;
-    
+        let count: usize = 10_000;
 
-    let (s1, r1) = bounded(0);
-    let (s2, r2) = bounded(0);
-    let (s3, r3) = bounded(100);
+        let (s1, r1) = bounded(0);
+        let (s2, r2) = bounded(0);
+        let (s3, r3) = bounded(100);
 
-    scope(g, |scope| {
-        scope.spawn(|| {
-            for i in 0..count {
-                s1.send(i).unwrap();
-                assert_eq!(r2.recv().unwrap(), i);
-                r3.recv().unwrap();
-            }
-        });
-
-        for i in 0..count {
-            for _ in 0..2 {
-                let mut sel = Select::new();
-                let oper1 = sel.recv(&r1);
-                let oper2 = sel.send(&s2);
-                let oper = sel.select();
-                match oper.index() {
-                    ix if ix == oper1 => assert_eq!(oper.recv(&r1), Ok(i)),
-                    ix if ix == oper2 => assert!(oper.send(&s2, i).is_ok()),
-                    _ => unreachable!(),
+        scope(g, |scope| {
+            scope.spawn(|| {
+                for i in 0..count {
+                    s1.send(i).unwrap();
+                    assert_eq!(r2.recv().unwrap(), i);
+                    r3.recv().unwrap();
                 }
+            });
+
+            for i in 0..count {
+                for _ in 0..2 {
+                    let mut sel = Select::new();
+                    let oper1 = sel.recv(&r1);
+                    let oper2 = sel.send(&s2);
+                    let oper = sel.select();
+                    match oper.index() {
+                        ix if ix == oper1 => assert_eq!(oper.recv(&r1), Ok(i)),
+                        ix if ix == oper2 => assert!(oper.send(&s2, i).is_ok()),
+                        _ => unreachable!(),
+                    }
+                }
+                s3.send(()).unwrap();
             }
-            s3.send(()).unwrap();
-        }
-    })
-    .unwrap();
+        })
+        .unwrap();
     });
 }
 
@@ -889,60 +889,60 @@ fn stress_mixed() {
 fn stress_timeout_two_threads() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    const COUNT: usize = 20;
+        const COUNT: usize = 20;
 
-    let (s, r) = bounded(2);
+        let (s, r) = bounded(2);
 
-    scope(g, |scope| {
-        scope.spawn(|| {
-            for i in 0..COUNT {
-                if i % 2 == 0 {
-                    sleep(ms(25));
-                }
+        scope(g, |scope| {
+            scope.spawn(|| {
+                for i in 0..COUNT {
+                    if i % 2 == 0 {
+                        sleep(ms(25));
+                    }
 
-                loop {
-                    let mut sel = Select::new();
-                    let oper1 = sel.send(&s);
-                    let oper = sel.select_timeout(ms(5));
-                    match oper {
-                        Err(_) => {}
-                        Ok(oper) => match oper.index() {
-                            ix if ix == oper1 => {
-                                assert!(oper.send(&s, i).is_ok());
-                                break;
-                            }
-                            _ => unreachable!(),
-                        },
+                    loop {
+                        let mut sel = Select::new();
+                        let oper1 = sel.send(&s);
+                        let oper = sel.select_timeout(ms(5));
+                        match oper {
+                            Err(_) => {}
+                            Ok(oper) => match oper.index() {
+                                ix if ix == oper1 => {
+                                    assert!(oper.send(&s, i).is_ok());
+                                    break;
+                                }
+                                _ => unreachable!(),
+                            },
+                        }
                     }
                 }
-            }
-        });
+            });
 
-        scope.spawn(|| {
-            for i in 0..COUNT {
-                if i % 2 == 0 {
-                    sleep(ms(25));
-                }
+            scope.spawn(|| {
+                for i in 0..COUNT {
+                    if i % 2 == 0 {
+                        sleep(ms(25));
+                    }
 
-                loop {
-                    let mut sel = Select::new();
-                    let oper1 = sel.recv(&r);
-                    let oper = sel.select_timeout(ms(5));
-                    match oper {
-                        Err(_) => {}
-                        Ok(oper) => match oper.index() {
-                            ix if ix == oper1 => {
-                                assert_eq!(oper.recv(&r), Ok(i));
-                                break;
-                            }
-                            _ => unreachable!(),
-                        },
+                    loop {
+                        let mut sel = Select::new();
+                        let oper1 = sel.recv(&r);
+                        let oper = sel.select_timeout(ms(5));
+                        match oper {
+                            Err(_) => {}
+                            Ok(oper) => match oper.index() {
+                                ix if ix == oper1 => {
+                                    assert_eq!(oper.recv(&r), Ok(i));
+                                    break;
+                                }
+                                _ => unreachable!(),
+                            },
+                        }
                     }
                 }
-            }
-        });
-    })
-    .unwrap();
+            });
+        })
+        .unwrap();
     });
 }
 
@@ -950,33 +950,33 @@ fn stress_timeout_two_threads() {
 fn send_recv_same_channel() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {
-    let (s, r) = bounded::<i32>(0);
-    let mut sel = Select::new();
-    let oper1 = sel.send(&s);
-    let oper2 = sel.recv(&r);
-    let oper = sel.select_timeout(ms(100));
-    match oper {
-        Err(_) => {}
-        Ok(oper) => match oper.index() {
-            ix if ix == oper1 => panic!(),
-            ix if ix == oper2 => panic!(),
-            _ => unreachable!(),
-        },
-    }
+        let (s, r) = bounded::<i32>(0);
+        let mut sel = Select::new();
+        let oper1 = sel.send(&s);
+        let oper2 = sel.recv(&r);
+        let oper = sel.select_timeout(ms(100));
+        match oper {
+            Err(_) => {}
+            Ok(oper) => match oper.index() {
+                ix if ix == oper1 => panic!(),
+                ix if ix == oper2 => panic!(),
+                _ => unreachable!(),
+            },
+        }
 
-    let (s, r) = unbounded::<i32>();
-    let mut sel = Select::new();
-    let oper1 = sel.send(&s);
-    let oper2 = sel.recv(&r);
-    let oper = sel.select_timeout(ms(100));
-    match oper {
-        Err(_) => panic!(),
-        Ok(oper) => match oper.index() {
-            ix if ix == oper1 => assert!(oper.send(&s, 0).is_ok()),
-            ix if ix == oper2 => panic!(),
-            _ => unreachable!(),
-        },
-    }
+        let (s, r) = unbounded::<i32>();
+        let mut sel = Select::new();
+        let oper1 = sel.send(&s);
+        let oper2 = sel.recv(&r);
+        let oper = sel.select_timeout(ms(100));
+        match oper {
+            Err(_) => panic!(),
+            Ok(oper) => match oper.index() {
+                ix if ix == oper1 => assert!(oper.send(&s, 0).is_ok()),
+                ix if ix == oper2 => panic!(),
+                _ => unreachable!(),
+            },
+        }
     });
 }
 
@@ -984,28 +984,28 @@ fn send_recv_same_channel() {
 fn matching() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    const THREADS: usize = 44;
+        const THREADS: usize = 44;
 
-    let (s, r) = &bounded::<usize>(0);
+        let (s, r) = &bounded::<usize>(0);
 
-    scope(g, |scope| {
-        for i in 0..THREADS {
-            scope.spawn(move || {
-                let mut sel = Select::new();
-                let oper1 = sel.recv(r);
-                let oper2 = sel.send(s);
-                let oper = sel.select();
-                match oper.index() {
-                    ix if ix == oper1 => assert_ne!(oper.recv(r), Ok(i)),
-                    ix if ix == oper2 => assert!(oper.send(s, i).is_ok()),
-                    _ => unreachable!(),
-                }
-            });
-        }
-    })
-    .unwrap();
+        scope(g, |scope| {
+            for i in 0..THREADS {
+                scope.spawn(move || {
+                    let mut sel = Select::new();
+                    let oper1 = sel.recv(r);
+                    let oper2 = sel.send(s);
+                    let oper = sel.select();
+                    match oper.index() {
+                        ix if ix == oper1 => assert_ne!(oper.recv(r), Ok(i)),
+                        ix if ix == oper2 => assert!(oper.send(s, i).is_ok()),
+                        _ => unreachable!(),
+                    }
+                });
+            }
+        })
+        .unwrap();
 
-    assert_eq!(r.try_recv(), Err(TryRecvError::Empty));
+        assert_eq!(r.try_recv(), Err(TryRecvError::Empty));
     });
 }
 
@@ -1013,29 +1013,29 @@ fn matching() {
 fn matching_with_leftover() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    const THREADS: usize = 55;
+        const THREADS: usize = 55;
 
-    let (s, r) = &bounded::<usize>(0);
+        let (s, r) = &bounded::<usize>(0);
 
-    scope(g, |scope| {
-        for i in 0..THREADS {
-            scope.spawn(move || {
-                let mut sel = Select::new();
-                let oper1 = sel.recv(r);
-                let oper2 = sel.send(s);
-                let oper = sel.select();
-                match oper.index() {
-                    ix if ix == oper1 => assert_ne!(oper.recv(r), Ok(i)),
-                    ix if ix == oper2 => assert!(oper.send(s, i).is_ok()),
-                    _ => unreachable!(),
-                }
-            });
-        }
-        s.send(!0).unwrap();
-    })
-    .unwrap();
+        scope(g, |scope| {
+            for i in 0..THREADS {
+                scope.spawn(move || {
+                    let mut sel = Select::new();
+                    let oper1 = sel.recv(r);
+                    let oper2 = sel.send(s);
+                    let oper = sel.select();
+                    match oper.index() {
+                        ix if ix == oper1 => assert_ne!(oper.recv(r), Ok(i)),
+                        ix if ix == oper2 => assert!(oper.send(s, i).is_ok()),
+                        _ => unreachable!(),
+                    }
+                });
+            }
+            s.send(!0).unwrap();
+        })
+        .unwrap();
 
-    assert_eq!(r.try_recv(), Err(TryRecvError::Empty));
+        assert_eq!(r.try_recv(), Err(TryRecvError::Empty));
     });
 }
 
@@ -1043,61 +1043,60 @@ fn matching_with_leftover() {
 fn channel_through_channel() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let count: usize = 1000;
-    
+        let count: usize = 1000;
 
-    type T = Box<dyn Any + Send>;
+        type T = Box<dyn Any + Send>;
 
-    for cap in 0..3 {
-        let (s, r) = bounded::<T>(cap);
+        for cap in 0..3 {
+            let (s, r) = bounded::<T>(cap);
 
-        scope(g, |scope| {
-            scope.spawn(move || {
-                let mut s = s;
+            scope(g, |scope| {
+                scope.spawn(move || {
+                    let mut s = s;
 
-                for _ in 0..count {
-                    let (new_s, new_r) = bounded(cap);
-                    let new_r: T = Box::new(Some(new_r));
+                    for _ in 0..count {
+                        let (new_s, new_r) = bounded(cap);
+                        let new_r: T = Box::new(Some(new_r));
 
-                    {
-                        let mut sel = Select::new();
-                        let oper1 = sel.send(&s);
-                        let oper = sel.select();
-                        match oper.index() {
-                            ix if ix == oper1 => assert!(oper.send(&s, new_r).is_ok()),
-                            _ => unreachable!(),
+                        {
+                            let mut sel = Select::new();
+                            let oper1 = sel.send(&s);
+                            let oper = sel.select();
+                            match oper.index() {
+                                ix if ix == oper1 => assert!(oper.send(&s, new_r).is_ok()),
+                                _ => unreachable!(),
+                            }
                         }
+
+                        s = new_s;
                     }
+                });
 
-                    s = new_s;
-                }
-            });
+                scope.spawn(move || {
+                    let mut r = r;
 
-            scope.spawn(move || {
-                let mut r = r;
-
-                for _ in 0..count {
-                    let new = {
-                        let mut sel = Select::new();
-                        let oper1 = sel.recv(&r);
-                        let oper = sel.select();
-                        match oper.index() {
-                            ix if ix == oper1 => oper
-                                .recv(&r)
-                                .unwrap()
-                                .downcast_mut::<Option<Receiver<T>>>()
-                                .unwrap()
-                                .take()
-                                .unwrap(),
-                            _ => unreachable!(),
-                        }
-                    };
-                    r = new;
-                }
-            });
-        })
-        .unwrap();
-    }
+                    for _ in 0..count {
+                        let new = {
+                            let mut sel = Select::new();
+                            let oper1 = sel.recv(&r);
+                            let oper = sel.select();
+                            match oper.index() {
+                                ix if ix == oper1 => oper
+                                    .recv(&r)
+                                    .unwrap()
+                                    .downcast_mut::<Option<Receiver<T>>>()
+                                    .unwrap()
+                                    .take()
+                                    .unwrap(),
+                                _ => unreachable!(),
+                            }
+                        };
+                        r = new;
+                    }
+                });
+            })
+            .unwrap();
+        }
     });
 }
 
@@ -1105,55 +1104,54 @@ fn channel_through_channel() {
 fn linearizable_try() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let count: usize = if g.some_threads() { 20_000 } else { 100_000 };
-    
+        let count: usize = if g.some_threads() { 20_000 } else { 100_000 };
 
-    for step in 0..2 {
-        let (start_s, start_r) = bounded::<()>(0);
-        let (end_s, end_r) = bounded::<()>(0);
+        for step in 0..2 {
+            let (start_s, start_r) = bounded::<()>(0);
+            let (end_s, end_r) = bounded::<()>(0);
 
-        let ((s1, r1), (s2, r2)) = if step == 0 {
-            (bounded::<i32>(1), bounded::<i32>(1))
-        } else {
-            (unbounded::<i32>(), unbounded::<i32>())
-        };
+            let ((s1, r1), (s2, r2)) = if step == 0 {
+                (bounded::<i32>(1), bounded::<i32>(1))
+            } else {
+                (unbounded::<i32>(), unbounded::<i32>())
+            };
 
-        scope(g, |scope| {
-            scope.spawn(|| {
-                for _ in 0..count {
-                    start_s.send(()).unwrap();
+            scope(g, |scope| {
+                scope.spawn(|| {
+                    for _ in 0..count {
+                        start_s.send(()).unwrap();
 
-                    s1.send(1).unwrap();
+                        s1.send(1).unwrap();
 
-                    let mut sel = Select::new();
-                    let oper1 = sel.recv(&r1);
-                    let oper2 = sel.recv(&r2);
-                    let oper = sel.try_select();
-                    match oper {
-                        Err(_) => unreachable!(),
-                        Ok(oper) => match oper.index() {
-                            ix if ix == oper1 => assert!(oper.recv(&r1).is_ok()),
-                            ix if ix == oper2 => assert!(oper.recv(&r2).is_ok()),
-                            _ => unreachable!(),
-                        },
+                        let mut sel = Select::new();
+                        let oper1 = sel.recv(&r1);
+                        let oper2 = sel.recv(&r2);
+                        let oper = sel.try_select();
+                        match oper {
+                            Err(_) => unreachable!(),
+                            Ok(oper) => match oper.index() {
+                                ix if ix == oper1 => assert!(oper.recv(&r1).is_ok()),
+                                ix if ix == oper2 => assert!(oper.recv(&r2).is_ok()),
+                                _ => unreachable!(),
+                            },
+                        }
+
+                        end_s.send(()).unwrap();
+                        let _ = r2.try_recv();
                     }
+                });
 
-                    end_s.send(()).unwrap();
-                    let _ = r2.try_recv();
+                for _ in 0..count {
+                    start_r.recv().unwrap();
+
+                    s2.send(1).unwrap();
+                    let _ = r1.try_recv();
+
+                    end_r.recv().unwrap();
                 }
-            });
-
-            for _ in 0..count {
-                start_r.recv().unwrap();
-
-                s2.send(1).unwrap();
-                let _ = r1.try_recv();
-
-                end_r.recv().unwrap();
-            }
-        })
-        .unwrap();
-    }
+            })
+            .unwrap();
+        }
     });
 }
 
@@ -1161,55 +1159,54 @@ fn linearizable_try() {
 fn linearizable_timeout() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let count: usize = if g.some_threads() { 20_000 } else { 100_000 };
-    
+        let count: usize = if g.some_threads() { 20_000 } else { 100_000 };
 
-    for step in 0..2 {
-        let (start_s, start_r) = bounded::<()>(0);
-        let (end_s, end_r) = bounded::<()>(0);
+        for step in 0..2 {
+            let (start_s, start_r) = bounded::<()>(0);
+            let (end_s, end_r) = bounded::<()>(0);
 
-        let ((s1, r1), (s2, r2)) = if step == 0 {
-            (bounded::<i32>(1), bounded::<i32>(1))
-        } else {
-            (unbounded::<i32>(), unbounded::<i32>())
-        };
+            let ((s1, r1), (s2, r2)) = if step == 0 {
+                (bounded::<i32>(1), bounded::<i32>(1))
+            } else {
+                (unbounded::<i32>(), unbounded::<i32>())
+            };
 
-        scope(g, |scope| {
-            scope.spawn(|| {
-                for _ in 0..count {
-                    start_s.send(()).unwrap();
+            scope(g, |scope| {
+                scope.spawn(|| {
+                    for _ in 0..count {
+                        start_s.send(()).unwrap();
 
-                    s1.send(1).unwrap();
+                        s1.send(1).unwrap();
 
-                    let mut sel = Select::new();
-                    let oper1 = sel.recv(&r1);
-                    let oper2 = sel.recv(&r2);
-                    let oper = sel.select_timeout(ms(0));
-                    match oper {
-                        Err(_) => unreachable!(),
-                        Ok(oper) => match oper.index() {
-                            ix if ix == oper1 => assert!(oper.recv(&r1).is_ok()),
-                            ix if ix == oper2 => assert!(oper.recv(&r2).is_ok()),
-                            _ => unreachable!(),
-                        },
+                        let mut sel = Select::new();
+                        let oper1 = sel.recv(&r1);
+                        let oper2 = sel.recv(&r2);
+                        let oper = sel.select_timeout(ms(0));
+                        match oper {
+                            Err(_) => unreachable!(),
+                            Ok(oper) => match oper.index() {
+                                ix if ix == oper1 => assert!(oper.recv(&r1).is_ok()),
+                                ix if ix == oper2 => assert!(oper.recv(&r2).is_ok()),
+                                _ => unreachable!(),
+                            },
+                        }
+
+                        end_s.send(()).unwrap();
+                        let _ = r2.try_recv();
                     }
+                });
 
-                    end_s.send(()).unwrap();
-                    let _ = r2.try_recv();
+                for _ in 0..count {
+                    start_r.recv().unwrap();
+
+                    s2.send(1).unwrap();
+                    let _ = r1.try_recv();
+
+                    end_r.recv().unwrap();
                 }
-            });
-
-            for _ in 0..count {
-                start_r.recv().unwrap();
-
-                s2.send(1).unwrap();
-                let _ = r1.try_recv();
-
-                end_r.recv().unwrap();
-            }
-        })
-        .unwrap();
-    }
+            })
+            .unwrap();
+        }
     });
 }
 
@@ -1217,88 +1214,26 @@ fn linearizable_timeout() {
 fn fairness1() {
     let _rt = crate::mode::enter();
     check(ALL, |_| {
-    let count: usize = 10_000;
-    
+        let count: usize = 10_000;
 
-    let (s1, r1) = bounded::<()>(count);
-    let (s2, r2) = unbounded::<()>();
+        let (s1, r1) = bounded::<()>(count);
+        let (s2, r2) = unbounded::<()>();
 
-    for _ in 0..count {
-        s1.send(()).unwrap();
-        s2.send(()).unwrap();
-    }
-
-    let hits = vec![Cell::new(0usize); 3];
-    for _ in 0..count {
-        let after = after(ms(0));
-        // (crossbeam's fourth arm, `tick(ms(0))`, is a panic in goro, as
-        // Go's `NewTicker(0)`: ARCHITECTURE.md.)
-
-        let mut sel = Select::new();
-        let oper1 = sel.recv(&r1);
-        let oper2 = sel.recv(&r2);
-        let oper3 = sel.recv(&after);
-        let oper = sel.select();
-        match oper.index() {
-            i if i == oper1 => {
-                oper.recv(&r1).unwrap();
-                hits[0].set(hits[0].get() + 1);
-            }
-            i if i == oper2 => {
-                oper.recv(&r2).unwrap();
-                hits[1].set(hits[1].get() + 1);
-            }
-            i if i == oper3 => {
-                oper.recv(&after).unwrap();
-                hits[2].set(hits[2].get() + 1);
-            }
-            _ => unreachable!(),
+        for _ in 0..count {
+            s1.send(()).unwrap();
+            s2.send(()).unwrap();
         }
-    }
-    assert!(hits.iter().all(|x| x.get() >= count / hits.len() / 2));
-    });
-}
-
-#[test]
-fn fairness2() {
-    let _rt = crate::mode::enter();
-    check(ALL, |g| {
-    let count: usize = 10_000;
-    
-
-    let (s1, r1) = unbounded::<()>();
-    let (s2, r2) = bounded::<()>(1);
-    let (s3, r3) = bounded::<()>(0);
-
-    scope(g, |scope| {
-        scope.spawn(|| {
-            for _ in 0..count {
-                let mut sel = Select::new();
-                let mut oper1 = None;
-                let mut oper2 = None;
-                if s1.is_empty() {
-                    oper1 = Some(sel.send(&s1));
-                }
-                if s2.is_empty() {
-                    oper2 = Some(sel.send(&s2));
-                }
-                let oper3 = sel.send(&s3);
-                let oper = sel.select();
-                match oper.index() {
-                    i if Some(i) == oper1 => assert!(oper.send(&s1, ()).is_ok()),
-                    i if Some(i) == oper2 => assert!(oper.send(&s2, ()).is_ok()),
-                    i if i == oper3 => assert!(oper.send(&s3, ()).is_ok()),
-                    _ => unreachable!(),
-                }
-            }
-        });
 
         let hits = vec![Cell::new(0usize); 3];
         for _ in 0..count {
+            let after = after(ms(0));
+            // (crossbeam's fourth arm, `tick(ms(0))`, is a panic in goro, as
+            // Go's `NewTicker(0)`: ARCHITECTURE.md.)
+
             let mut sel = Select::new();
             let oper1 = sel.recv(&r1);
             let oper2 = sel.recv(&r2);
-            let oper3 = sel.recv(&r3);
+            let oper3 = sel.recv(&after);
             let oper = sel.select();
             match oper.index() {
                 i if i == oper1 => {
@@ -1310,15 +1245,75 @@ fn fairness2() {
                     hits[1].set(hits[1].get() + 1);
                 }
                 i if i == oper3 => {
-                    oper.recv(&r3).unwrap();
+                    oper.recv(&after).unwrap();
                     hits[2].set(hits[2].get() + 1);
                 }
                 _ => unreachable!(),
             }
         }
-        assert!(hits.iter().all(|x| x.get() >= count / hits.len() / 50));
-    })
-    .unwrap();
+        assert!(hits.iter().all(|x| x.get() >= count / hits.len() / 2));
+    });
+}
+
+#[test]
+fn fairness2() {
+    let _rt = crate::mode::enter();
+    check(ALL, |g| {
+        let count: usize = 10_000;
+
+        let (s1, r1) = unbounded::<()>();
+        let (s2, r2) = bounded::<()>(1);
+        let (s3, r3) = bounded::<()>(0);
+
+        scope(g, |scope| {
+            scope.spawn(|| {
+                for _ in 0..count {
+                    let mut sel = Select::new();
+                    let mut oper1 = None;
+                    let mut oper2 = None;
+                    if s1.is_empty() {
+                        oper1 = Some(sel.send(&s1));
+                    }
+                    if s2.is_empty() {
+                        oper2 = Some(sel.send(&s2));
+                    }
+                    let oper3 = sel.send(&s3);
+                    let oper = sel.select();
+                    match oper.index() {
+                        i if Some(i) == oper1 => assert!(oper.send(&s1, ()).is_ok()),
+                        i if Some(i) == oper2 => assert!(oper.send(&s2, ()).is_ok()),
+                        i if i == oper3 => assert!(oper.send(&s3, ()).is_ok()),
+                        _ => unreachable!(),
+                    }
+                }
+            });
+
+            let hits = vec![Cell::new(0usize); 3];
+            for _ in 0..count {
+                let mut sel = Select::new();
+                let oper1 = sel.recv(&r1);
+                let oper2 = sel.recv(&r2);
+                let oper3 = sel.recv(&r3);
+                let oper = sel.select();
+                match oper.index() {
+                    i if i == oper1 => {
+                        oper.recv(&r1).unwrap();
+                        hits[0].set(hits[0].get() + 1);
+                    }
+                    i if i == oper2 => {
+                        oper.recv(&r2).unwrap();
+                        hits[1].set(hits[1].get() + 1);
+                    }
+                    i if i == oper3 => {
+                        oper.recv(&r3).unwrap();
+                        hits[2].set(hits[2].get() + 1);
+                    }
+                    _ => unreachable!(),
+                }
+            }
+            assert!(hits.iter().all(|x| x.get() >= count / hits.len() / 50));
+        })
+        .unwrap();
     });
 }
 
@@ -1326,31 +1321,31 @@ fn fairness2() {
 fn sync_and_clone() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    const THREADS: usize = 20;
+        const THREADS: usize = 20;
 
-    let (s, r) = &bounded::<usize>(0);
+        let (s, r) = &bounded::<usize>(0);
 
-    let mut sel = Select::new();
-    let oper1 = sel.recv(r);
-    let oper2 = sel.send(s);
-    let sel = &sel;
+        let mut sel = Select::new();
+        let oper1 = sel.recv(r);
+        let oper2 = sel.send(s);
+        let sel = &sel;
 
-    scope(g, |scope| {
-        for i in 0..THREADS {
-            scope.spawn(move || {
-                let mut sel = sel.clone();
-                let oper = sel.select();
-                match oper.index() {
-                    ix if ix == oper1 => assert_ne!(oper.recv(r), Ok(i)),
-                    ix if ix == oper2 => assert!(oper.send(s, i).is_ok()),
-                    _ => unreachable!(),
-                }
-            });
-        }
-    })
-    .unwrap();
+        scope(g, |scope| {
+            for i in 0..THREADS {
+                scope.spawn(move || {
+                    let mut sel = sel.clone();
+                    let oper = sel.select();
+                    match oper.index() {
+                        ix if ix == oper1 => assert_ne!(oper.recv(r), Ok(i)),
+                        ix if ix == oper2 => assert!(oper.send(s, i).is_ok()),
+                        _ => unreachable!(),
+                    }
+                });
+            }
+        })
+        .unwrap();
 
-    assert_eq!(r.try_recv(), Err(TryRecvError::Empty));
+        assert_eq!(r.try_recv(), Err(TryRecvError::Empty));
     });
 }
 
@@ -1358,30 +1353,30 @@ fn sync_and_clone() {
 fn send_and_clone() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    const THREADS: usize = 20;
+        const THREADS: usize = 20;
 
-    let (s, r) = &bounded::<usize>(0);
+        let (s, r) = &bounded::<usize>(0);
 
-    let mut sel = Select::new();
-    let oper1 = sel.recv(r);
-    let oper2 = sel.send(s);
+        let mut sel = Select::new();
+        let oper1 = sel.recv(r);
+        let oper2 = sel.send(s);
 
-    scope(g, |scope| {
-        for i in 0..THREADS {
-            let mut sel = sel.clone();
-            scope.spawn(move || {
-                let oper = sel.select();
-                match oper.index() {
-                    ix if ix == oper1 => assert_ne!(oper.recv(r), Ok(i)),
-                    ix if ix == oper2 => assert!(oper.send(s, i).is_ok()),
-                    _ => unreachable!(),
-                }
-            });
-        }
-    })
-    .unwrap();
+        scope(g, |scope| {
+            for i in 0..THREADS {
+                let mut sel = sel.clone();
+                scope.spawn(move || {
+                    let oper = sel.select();
+                    match oper.index() {
+                        ix if ix == oper1 => assert_ne!(oper.recv(r), Ok(i)),
+                        ix if ix == oper2 => assert!(oper.send(s, i).is_ok()),
+                        _ => unreachable!(),
+                    }
+                });
+            }
+        })
+        .unwrap();
 
-    assert_eq!(r.try_recv(), Err(TryRecvError::Empty));
+        assert_eq!(r.try_recv(), Err(TryRecvError::Empty));
     });
 }
 
@@ -1389,39 +1384,37 @@ fn send_and_clone() {
 fn reuse() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let count: usize = 10_000;
-    
+        let count: usize = 10_000;
 
-    let (s1, r1) = bounded(0);
-    let (s2, r2) = bounded(0);
-    let (s3, r3) = bounded(100);
+        let (s1, r1) = bounded(0);
+        let (s2, r2) = bounded(0);
+        let (s3, r3) = bounded(100);
 
-    scope(g, |scope| {
-        scope.spawn(|| {
-            for i in 0..count {
-                s1.send(i).unwrap();
-                assert_eq!(r2.recv().unwrap(), i);
-                r3.recv().unwrap();
-            }
-        });
-
-        let mut sel = Select::new();
-        let oper1 = sel.recv(&r1);
-        let oper2 = sel.send(&s2);
-
-        for i in 0..count {
-            for _ in 0..2 {
-                let oper = sel.select();
-                match oper.index() {
-                    ix if ix == oper1 => assert_eq!(oper.recv(&r1), Ok(i)),
-                    ix if ix == oper2 => assert!(oper.send(&s2, i).is_ok()),
-                    _ => unreachable!(),
+        scope(g, |scope| {
+            scope.spawn(|| {
+                for i in 0..count {
+                    s1.send(i).unwrap();
+                    assert_eq!(r2.recv().unwrap(), i);
+                    r3.recv().unwrap();
                 }
+            });
+
+            let mut sel = Select::new();
+            let oper1 = sel.recv(&r1);
+            let oper2 = sel.send(&s2);
+
+            for i in 0..count {
+                for _ in 0..2 {
+                    let oper = sel.select();
+                    match oper.index() {
+                        ix if ix == oper1 => assert_eq!(oper.recv(&r1), Ok(i)),
+                        ix if ix == oper2 => assert!(oper.send(&s2, i).is_ok()),
+                        _ => unreachable!(),
+                    }
+                }
+                s3.send(()).unwrap();
             }
-            s3.send(()).unwrap();
-        }
-    })
-    .unwrap();
+        })
+        .unwrap();
     });
 }
-

@@ -15,19 +15,18 @@ mod mode;
 mod cb_harness;
 mod go_harness;
 
-
 use std::any::Any;
 use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use goro_chan::{bounded, select, Receiver};
+use cb_harness::{NO_SPAWN, scope};
+use cb_harness::{Rng, thread_rng};
+use go_harness::{ALL, check};
+use goro_chan::{Receiver, bounded, select};
 use goro_chan::{RecvError, RecvTimeoutError, TryRecvError};
 use goro_chan::{SendError, SendTimeoutError, TrySendError};
-use cb_harness::{NO_SPAWN, scope};
-use go_harness::{ALL, check};
-use goro_sched::sleep;
-use cb_harness::{Rng, thread_rng};
+use goro_sched::{sleep, yield_now};
 
 fn ms(ms: u64) -> Duration {
     Duration::from_millis(ms)
@@ -37,9 +36,9 @@ fn ms(ms: u64) -> Duration {
 fn smoke() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {
-    let (s, r) = bounded(0);
-    assert_eq!(s.try_send(7), Err(TrySendError::Full(7)));
-    assert_eq!(r.try_recv(), Err(TryRecvError::Empty));
+        let (s, r) = bounded(0);
+        assert_eq!(s.try_send(7), Err(TrySendError::Full(7)));
+        assert_eq!(r.try_recv(), Err(TryRecvError::Empty));
     });
 }
 
@@ -47,9 +46,9 @@ fn smoke() {
 fn capacity() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {
-    let (s, r) = bounded::<()>(0);
-    assert_eq!(s.capacity(), Some(0));
-    assert_eq!(r.capacity(), Some(0));
+        let (s, r) = bounded::<()>(0);
+        assert_eq!(s.capacity(), Some(0));
+        assert_eq!(r.capacity(), Some(0));
     });
 }
 
@@ -57,27 +56,27 @@ fn capacity() {
 fn len_empty_full() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let (s, r) = bounded(0);
+        let (s, r) = bounded(0);
 
-    assert_eq!(s.len(), 0);
-    assert!(s.is_empty());
-    assert!(s.is_full());
-    assert_eq!(r.len(), 0);
-    assert!(r.is_empty());
-    assert!(r.is_full());
+        assert_eq!(s.len(), 0);
+        assert!(s.is_empty());
+        assert!(s.is_full());
+        assert_eq!(r.len(), 0);
+        assert!(r.is_empty());
+        assert!(r.is_full());
 
-    scope(g, |scope| {
-        scope.spawn(|| s.send(0).unwrap());
-        scope.spawn(|| r.recv().unwrap());
-    })
-    .unwrap();
+        scope(g, |scope| {
+            scope.spawn(|| s.send(0).unwrap());
+            scope.spawn(|| r.recv().unwrap());
+        })
+        .unwrap();
 
-    assert_eq!(s.len(), 0);
-    assert!(s.is_empty());
-    assert!(s.is_full());
-    assert_eq!(r.len(), 0);
-    assert!(r.is_empty());
-    assert!(r.is_full());
+        assert_eq!(s.len(), 0);
+        assert!(s.is_empty());
+        assert!(s.is_full());
+        assert_eq!(r.len(), 0);
+        assert!(r.is_empty());
+        assert!(r.is_full());
     });
 }
 
@@ -85,22 +84,22 @@ fn len_empty_full() {
 fn try_recv() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let (s, r) = bounded(0);
+        let (s, r) = bounded(0);
 
-    scope(g, |scope| {
-        scope.spawn(move || {
-            assert_eq!(r.try_recv(), Err(TryRecvError::Empty));
-            sleep(ms(1500));
-            assert_eq!(r.try_recv(), Ok(7));
-            sleep(ms(500));
-            assert_eq!(r.try_recv(), Err(TryRecvError::Closed));
-        });
-        scope.spawn(move || {
-            sleep(ms(1000));
-            s.send(7).unwrap();
-        });
-    })
-    .unwrap();
+        scope(g, |scope| {
+            scope.spawn(move || {
+                assert_eq!(r.try_recv(), Err(TryRecvError::Empty));
+                sleep(ms(300));
+                assert_eq!(r.try_recv(), Ok(7));
+                sleep(ms(100));
+                assert_eq!(r.try_recv(), Err(TryRecvError::Closed));
+            });
+            scope.spawn(move || {
+                sleep(ms(200));
+                s.send(7).unwrap();
+            });
+        })
+        .unwrap();
     });
 }
 
@@ -108,25 +107,25 @@ fn try_recv() {
 fn recv() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let (s, r) = bounded(0);
+        let (s, r) = bounded(0);
 
-    scope(g, |scope| {
-        scope.spawn(move || {
-            assert_eq!(r.recv(), Ok(7));
-            sleep(ms(1000));
-            assert_eq!(r.recv(), Ok(8));
-            sleep(ms(1000));
-            assert_eq!(r.recv(), Ok(9));
-            assert_eq!(r.recv(), Err(RecvError));
-        });
-        scope.spawn(move || {
-            sleep(ms(1500));
-            s.send(7).unwrap();
-            s.send(8).unwrap();
-            s.send(9).unwrap();
-        });
-    })
-    .unwrap();
+        scope(g, |scope| {
+            scope.spawn(move || {
+                assert_eq!(r.recv(), Ok(7));
+                sleep(ms(200));
+                assert_eq!(r.recv(), Ok(8));
+                sleep(ms(200));
+                assert_eq!(r.recv(), Ok(9));
+                assert_eq!(r.recv(), Err(RecvError));
+            });
+            scope.spawn(move || {
+                sleep(ms(300));
+                s.send(7).unwrap();
+                s.send(8).unwrap();
+                s.send(9).unwrap();
+            });
+        })
+        .unwrap();
     });
 }
 
@@ -134,23 +133,20 @@ fn recv() {
 fn recv_timeout() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let (s, r) = bounded::<i32>(0);
+        let (s, r) = bounded::<i32>(0);
 
-    scope(g, |scope| {
-        scope.spawn(move || {
-            assert_eq!(r.recv_timeout(ms(1000)), Err(RecvTimeoutError::Timeout));
-            assert_eq!(r.recv_timeout(ms(1000)), Ok(7));
-            assert_eq!(
-                r.recv_timeout(ms(1000)),
-                Err(RecvTimeoutError::Closed)
-            );
-        });
-        scope.spawn(move || {
-            sleep(ms(1500));
-            s.send(7).unwrap();
-        });
-    })
-    .unwrap();
+        scope(g, |scope| {
+            scope.spawn(move || {
+                assert_eq!(r.recv_timeout(ms(200)), Err(RecvTimeoutError::Timeout));
+                assert_eq!(r.recv_timeout(ms(200)), Ok(7));
+                assert_eq!(r.recv_timeout(ms(200)), Err(RecvTimeoutError::Closed));
+            });
+            scope.spawn(move || {
+                sleep(ms(300));
+                s.send(7).unwrap();
+            });
+        })
+        .unwrap();
     });
 }
 
@@ -158,22 +154,22 @@ fn recv_timeout() {
 fn try_send() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let (s, r) = bounded(0);
+        let (s, r) = bounded(0);
 
-    scope(g, |scope| {
-        scope.spawn(move || {
-            assert_eq!(s.try_send(7), Err(TrySendError::Full(7)));
-            sleep(ms(1500));
-            assert_eq!(s.try_send(8), Ok(()));
-            sleep(ms(500));
-            assert_eq!(s.try_send(9), Err(TrySendError::Closed(9)));
-        });
-        scope.spawn(move || {
-            sleep(ms(1000));
-            assert_eq!(r.recv(), Ok(8));
-        });
-    })
-    .unwrap();
+        scope(g, |scope| {
+            scope.spawn(move || {
+                assert_eq!(s.try_send(7), Err(TrySendError::Full(7)));
+                sleep(ms(300));
+                assert_eq!(s.try_send(8), Ok(()));
+                sleep(ms(100));
+                assert_eq!(s.try_send(9), Err(TrySendError::Closed(9)));
+            });
+            scope.spawn(move || {
+                sleep(ms(200));
+                assert_eq!(r.recv(), Ok(8));
+            });
+        })
+        .unwrap();
     });
 }
 
@@ -181,24 +177,24 @@ fn try_send() {
 fn send() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let (s, r) = bounded(0);
+        let (s, r) = bounded(0);
 
-    scope(g, |scope| {
-        scope.spawn(move || {
-            s.send(7).unwrap();
-            sleep(ms(1000));
-            s.send(8).unwrap();
-            sleep(ms(1000));
-            s.send(9).unwrap();
-        });
-        scope.spawn(move || {
-            sleep(ms(1500));
-            assert_eq!(r.recv(), Ok(7));
-            assert_eq!(r.recv(), Ok(8));
-            assert_eq!(r.recv(), Ok(9));
-        });
-    })
-    .unwrap();
+        scope(g, |scope| {
+            scope.spawn(move || {
+                s.send(7).unwrap();
+                sleep(ms(200));
+                s.send(8).unwrap();
+                sleep(ms(200));
+                s.send(9).unwrap();
+            });
+            scope.spawn(move || {
+                sleep(ms(300));
+                assert_eq!(r.recv(), Ok(7));
+                assert_eq!(r.recv(), Ok(8));
+                assert_eq!(r.recv(), Ok(9));
+            });
+        })
+        .unwrap();
     });
 }
 
@@ -206,26 +202,23 @@ fn send() {
 fn send_timeout() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let (s, r) = bounded(0);
+        let (s, r) = bounded(0);
 
-    scope(g, |scope| {
-        scope.spawn(move || {
-            assert_eq!(
-                s.send_timeout(7, ms(1000)),
-                Err(SendTimeoutError::Timeout(7))
-            );
-            assert_eq!(s.send_timeout(8, ms(1000)), Ok(()));
-            assert_eq!(
-                s.send_timeout(9, ms(1000)),
-                Err(SendTimeoutError::Closed(9))
-            );
-        });
-        scope.spawn(move || {
-            sleep(ms(1500));
-            assert_eq!(r.recv(), Ok(8));
-        });
-    })
-    .unwrap();
+        scope(g, |scope| {
+            scope.spawn(move || {
+                assert_eq!(
+                    s.send_timeout(7, ms(200)),
+                    Err(SendTimeoutError::Timeout(7))
+                );
+                assert_eq!(s.send_timeout(8, ms(200)), Ok(()));
+                assert_eq!(s.send_timeout(9, ms(200)), Err(SendTimeoutError::Closed(9)));
+            });
+            scope.spawn(move || {
+                sleep(ms(300));
+                assert_eq!(r.recv(), Ok(8));
+            });
+        })
+        .unwrap();
     });
 }
 
@@ -233,33 +226,32 @@ fn send_timeout() {
 fn len() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let count: usize = 25_000;
-    
+        let count: usize = 25_000;
 
-    let (s, r) = bounded(0);
+        let (s, r) = bounded(0);
 
-    assert_eq!(s.len(), 0);
-    assert_eq!(r.len(), 0);
+        assert_eq!(s.len(), 0);
+        assert_eq!(r.len(), 0);
 
-    scope(g, |scope| {
-        scope.spawn(|| {
-            for i in 0..count {
-                assert_eq!(r.recv(), Ok(i));
-                assert_eq!(r.len(), 0);
-            }
-        });
+        scope(g, |scope| {
+            scope.spawn(|| {
+                for i in 0..count {
+                    assert_eq!(r.recv(), Ok(i));
+                    assert_eq!(r.len(), 0);
+                }
+            });
 
-        scope.spawn(|| {
-            for i in 0..count {
-                s.send(i).unwrap();
-                assert_eq!(s.len(), 0);
-            }
-        });
-    })
-    .unwrap();
+            scope.spawn(|| {
+                for i in 0..count {
+                    s.send(i).unwrap();
+                    assert_eq!(s.len(), 0);
+                }
+            });
+        })
+        .unwrap();
 
-    assert_eq!(s.len(), 0);
-    assert_eq!(r.len(), 0);
+        assert_eq!(s.len(), 0);
+        assert_eq!(r.len(), 0);
     });
 }
 
@@ -267,18 +259,18 @@ fn len() {
 fn disconnect_wakes_sender() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let (s, r) = bounded(0);
+        let (s, r) = bounded(0);
 
-    scope(g, |scope| {
-        scope.spawn(move || {
-            assert_eq!(s.send(()), Err(SendError(())));
-        });
-        scope.spawn(move || {
-            sleep(ms(1000));
-            drop(r);
-        });
-    })
-    .unwrap();
+        scope(g, |scope| {
+            scope.spawn(move || {
+                assert_eq!(s.send(()), Err(SendError(())));
+            });
+            scope.spawn(move || {
+                sleep(ms(200));
+                drop(r);
+            });
+        })
+        .unwrap();
     });
 }
 
@@ -286,18 +278,18 @@ fn disconnect_wakes_sender() {
 fn disconnect_wakes_receiver() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let (s, r) = bounded::<()>(0);
+        let (s, r) = bounded::<()>(0);
 
-    scope(g, |scope| {
-        scope.spawn(move || {
-            assert_eq!(r.recv(), Err(RecvError));
-        });
-        scope.spawn(move || {
-            sleep(ms(1000));
-            drop(s);
-        });
-    })
-    .unwrap();
+        scope(g, |scope| {
+            scope.spawn(move || {
+                assert_eq!(r.recv(), Err(RecvError));
+            });
+            scope.spawn(move || {
+                sleep(ms(200));
+                drop(s);
+            });
+        })
+        .unwrap();
     });
 }
 
@@ -305,25 +297,24 @@ fn disconnect_wakes_receiver() {
 fn spsc() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let count: usize = 100_000;
-    
+        let count: usize = 100_000;
 
-    let (s, r) = bounded(0);
+        let (s, r) = bounded(0);
 
-    scope(g, |scope| {
-        scope.spawn(move || {
-            for i in 0..count {
-                assert_eq!(r.recv(), Ok(i));
-            }
-            assert_eq!(r.recv(), Err(RecvError));
-        });
-        scope.spawn(move || {
-            for i in 0..count {
-                s.send(i).unwrap();
-            }
-        });
-    })
-    .unwrap();
+        scope(g, |scope| {
+            scope.spawn(move || {
+                for i in 0..count {
+                    assert_eq!(r.recv(), Ok(i));
+                }
+                assert_eq!(r.recv(), Err(RecvError));
+            });
+            scope.spawn(move || {
+                for i in 0..count {
+                    s.send(i).unwrap();
+                }
+            });
+        })
+        .unwrap();
     });
 }
 
@@ -331,35 +322,35 @@ fn spsc() {
 fn mpmc() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let count: usize = 25_000;
-    
-    const THREADS: usize = 4;
+        let count: usize = 25_000;
 
-    let (s, r) = bounded::<usize>(0);
-    let v = (0..count).map(|_| AtomicUsize::new(0)).collect::<Vec<_>>();
+        const THREADS: usize = 4;
 
-    scope(g, |scope| {
-        for _ in 0..THREADS {
-            scope.spawn(|| {
-                for _ in 0..count {
-                    let n = r.recv().unwrap();
-                    v[n].fetch_add(1, Ordering::SeqCst);
-                }
-            });
+        let (s, r) = bounded::<usize>(0);
+        let v = (0..count).map(|_| AtomicUsize::new(0)).collect::<Vec<_>>();
+
+        scope(g, |scope| {
+            for _ in 0..THREADS {
+                scope.spawn(|| {
+                    for _ in 0..count {
+                        let n = r.recv().unwrap();
+                        v[n].fetch_add(1, Ordering::SeqCst);
+                    }
+                });
+            }
+            for _ in 0..THREADS {
+                scope.spawn(|| {
+                    for i in 0..count {
+                        s.send(i).unwrap();
+                    }
+                });
+            }
+        })
+        .unwrap();
+
+        for c in v {
+            assert_eq!(c.load(Ordering::SeqCst), THREADS);
         }
-        for _ in 0..THREADS {
-            scope.spawn(|| {
-                for i in 0..count {
-                    s.send(i).unwrap();
-                }
-            });
-        }
-    })
-    .unwrap();
-
-    for c in v {
-        assert_eq!(c.load(Ordering::SeqCst), THREADS);
-    }
     });
 }
 
@@ -367,18 +358,17 @@ fn mpmc() {
 fn stress_oneshot() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let count: usize = 10_000;
-    
+        let count: usize = 10_000;
 
-    for _ in 0..count {
-        let (s, r) = bounded(0);
+        for _ in 0..count {
+            let (s, r) = bounded(0);
 
-        scope(g, |scope| {
-            scope.spawn(|| r.recv().unwrap());
-            scope.spawn(|| s.send(0).unwrap());
-        })
-        .unwrap();
-    }
+            scope(g, |scope| {
+                scope.spawn(|| r.recv().unwrap());
+                scope.spawn(|| s.send(0).unwrap());
+            })
+            .unwrap();
+        }
     });
 }
 
@@ -386,33 +376,36 @@ fn stress_oneshot() {
 fn stress_iter() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let n_count: usize = 1000;
-    
+        let n_count: usize = 1000;
 
-    let (request_s, request_r) = bounded(0);
-    let (response_s, response_r) = bounded(0);
+        let (request_s, request_r) = bounded(0);
+        let (response_s, response_r) = bounded(0);
 
-    scope(g, |scope| {
-        scope.spawn(move || {
-            let mut count = 0;
-            loop {
-                for x in response_r.try_iter() {
-                    count += x;
-                    if count == n_count {
-                        return;
+        scope(g, |scope| {
+            scope.spawn(move || {
+                let mut count = 0;
+                loop {
+                    for x in response_r.try_iter() {
+                        count += x;
+                        if count == n_count {
+                            return;
+                        }
                     }
+                    let _ = request_s.try_send(());
+                    // Goroutines are never preempted (ARCHITECTURE.md): this loop
+                    // may never park, so it yields to its worker's others, where Go
+                    // would preempt it.
+                    yield_now();
                 }
-                let _ = request_s.try_send(());
-            }
-        });
+            });
 
-        for _ in request_r.iter() {
-            if response_s.send(1).is_err() {
-                break;
+            for _ in request_r.iter() {
+                if response_s.send(1).is_err() {
+                    break;
+                }
             }
-        }
-    })
-    .unwrap();
+        })
+        .unwrap();
     });
 }
 
@@ -420,39 +413,39 @@ fn stress_iter() {
 fn stress_timeout_two_threads() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    const COUNT: usize = 100;
+        const COUNT: usize = 100;
 
-    let (s, r) = bounded(0);
+        let (s, r) = bounded(0);
 
-    scope(g, |scope| {
-        scope.spawn(|| {
-            for i in 0..COUNT {
-                if i % 2 == 0 {
-                    sleep(ms(50));
-                }
-                loop {
-                    if let Ok(()) = s.send_timeout(i, ms(10)) {
-                        break;
+        scope(g, |scope| {
+            scope.spawn(|| {
+                for i in 0..COUNT {
+                    if i % 2 == 0 {
+                        sleep(ms(10));
+                    }
+                    loop {
+                        if let Ok(()) = s.send_timeout(i, ms(2)) {
+                            break;
+                        }
                     }
                 }
-            }
-        });
+            });
 
-        scope.spawn(|| {
-            for i in 0..COUNT {
-                if i % 2 == 0 {
-                    sleep(ms(50));
-                }
-                loop {
-                    if let Ok(x) = r.recv_timeout(ms(10)) {
-                        assert_eq!(x, i);
-                        break;
+            scope.spawn(|| {
+                for i in 0..COUNT {
+                    if i % 2 == 0 {
+                        sleep(ms(10));
+                    }
+                    loop {
+                        if let Ok(x) = r.recv_timeout(ms(2)) {
+                            assert_eq!(x, i);
+                            break;
+                        }
                     }
                 }
-            }
-        });
-    })
-    .unwrap();
+            });
+        })
+        .unwrap();
     });
 }
 
@@ -460,50 +453,48 @@ fn stress_timeout_two_threads() {
 fn drops() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let n_steps: usize = 10_000;
-    let runs: usize = 100;
-    
-    
+        let n_steps: usize = 10_000;
+        let runs: usize = 100;
 
-    static DROPS: AtomicUsize = AtomicUsize::new(0);
+        static DROPS: AtomicUsize = AtomicUsize::new(0);
 
-    #[derive(Debug, PartialEq)]
-    struct DropCounter;
+        #[derive(Debug, PartialEq)]
+        struct DropCounter;
 
-    impl Drop for DropCounter {
-        fn drop(&mut self) {
-            DROPS.fetch_add(1, Ordering::SeqCst);
+        impl Drop for DropCounter {
+            fn drop(&mut self) {
+                DROPS.fetch_add(1, Ordering::SeqCst);
+            }
         }
-    }
 
-    let mut rng = thread_rng();
+        let mut rng = thread_rng();
 
-    for _ in 0..runs {
-        let steps = rng.gen_range(0..n_steps);
+        for _ in 0..runs {
+            let steps = rng.gen_range(0..n_steps);
 
-        DROPS.store(0, Ordering::SeqCst);
-        let (s, r) = bounded::<DropCounter>(0);
+            DROPS.store(0, Ordering::SeqCst);
+            let (s, r) = bounded::<DropCounter>(0);
 
-        scope(g, |scope| {
-            scope.spawn(|| {
-                for _ in 0..steps {
-                    r.recv().unwrap();
-                }
-            });
+            scope(g, |scope| {
+                scope.spawn(|| {
+                    for _ in 0..steps {
+                        r.recv().unwrap();
+                    }
+                });
 
-            scope.spawn(|| {
-                for _ in 0..steps {
-                    s.send(DropCounter).unwrap();
-                }
-            });
-        })
-        .unwrap();
+                scope.spawn(|| {
+                    for _ in 0..steps {
+                        s.send(DropCounter).unwrap();
+                    }
+                });
+            })
+            .unwrap();
 
-        assert_eq!(DROPS.load(Ordering::SeqCst), steps);
-        drop(s);
-        drop(r);
-        assert_eq!(DROPS.load(Ordering::SeqCst), steps);
-    }
+            assert_eq!(DROPS.load(Ordering::SeqCst), steps);
+            drop(s);
+            drop(r);
+            assert_eq!(DROPS.load(Ordering::SeqCst), steps);
+        }
     });
 }
 
@@ -511,34 +502,33 @@ fn drops() {
 fn fairness() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let count: usize = 10_000;
-    
+        let count: usize = 10_000;
 
-    let (s1, r1) = bounded::<()>(0);
-    let (s2, r2) = bounded::<()>(0);
+        let (s1, r1) = bounded::<()>(0);
+        let (s2, r2) = bounded::<()>(0);
 
-    scope(g, |scope| {
-        scope.spawn(|| {
+        scope(g, |scope| {
+            scope.spawn(|| {
+                let mut hits = [0usize; 2];
+                for _ in 0..count {
+                    select! {
+                        recv(r1) -> _ => hits[0] += 1,
+                        recv(r2) -> _ => hits[1] += 1,
+                    }
+                }
+                assert!(hits.iter().all(|x| *x >= count / hits.len() / 2));
+            });
+
             let mut hits = [0usize; 2];
             for _ in 0..count {
                 select! {
-                    recv(r1) -> _ => hits[0] += 1,
-                    recv(r2) -> _ => hits[1] += 1,
+                    send(s1, ()) -> _ => hits[0] += 1,
+                    send(s2, ()) -> _ => hits[1] += 1,
                 }
             }
             assert!(hits.iter().all(|x| *x >= count / hits.len() / 2));
-        });
-
-        let mut hits = [0usize; 2];
-        for _ in 0..count {
-            select! {
-                send(s1, ()) -> _ => hits[0] += 1,
-                send(s2, ()) -> _ => hits[1] += 1,
-            }
-        }
-        assert!(hits.iter().all(|x| *x >= count / hits.len() / 2));
-    })
-    .unwrap();
+        })
+        .unwrap();
     });
 }
 
@@ -546,39 +536,38 @@ fn fairness() {
 fn fairness_duplicates() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let count: usize = 10_000;
-    
+        let count: usize = 10_000;
 
-    let (s, r) = bounded::<()>(0);
+        let (s, r) = bounded::<()>(0);
 
-    scope(g, |scope| {
-        scope.spawn(|| {
+        scope(g, |scope| {
+            scope.spawn(|| {
+                let mut hits = [0usize; 5];
+                for _ in 0..count {
+                    select! {
+                        recv(r) -> _ => hits[0] += 1,
+                        recv(r) -> _ => hits[1] += 1,
+                        recv(r) -> _ => hits[2] += 1,
+                        recv(r) -> _ => hits[3] += 1,
+                        recv(r) -> _ => hits[4] += 1,
+                    }
+                }
+                assert!(hits.iter().all(|x| *x >= count / hits.len() / 2));
+            });
+
             let mut hits = [0usize; 5];
             for _ in 0..count {
                 select! {
-                    recv(r) -> _ => hits[0] += 1,
-                    recv(r) -> _ => hits[1] += 1,
-                    recv(r) -> _ => hits[2] += 1,
-                    recv(r) -> _ => hits[3] += 1,
-                    recv(r) -> _ => hits[4] += 1,
+                    send(s, ()) -> _ => hits[0] += 1,
+                    send(s, ()) -> _ => hits[1] += 1,
+                    send(s, ()) -> _ => hits[2] += 1,
+                    send(s, ()) -> _ => hits[3] += 1,
+                    send(s, ()) -> _ => hits[4] += 1,
                 }
             }
             assert!(hits.iter().all(|x| *x >= count / hits.len() / 2));
-        });
-
-        let mut hits = [0usize; 5];
-        for _ in 0..count {
-            select! {
-                send(s, ()) -> _ => hits[0] += 1,
-                send(s, ()) -> _ => hits[1] += 1,
-                send(s, ()) -> _ => hits[2] += 1,
-                send(s, ()) -> _ => hits[3] += 1,
-                send(s, ()) -> _ => hits[4] += 1,
-            }
-        }
-        assert!(hits.iter().all(|x| *x >= count / hits.len() / 2));
-    })
-    .unwrap();
+        })
+        .unwrap();
     });
 }
 
@@ -586,24 +575,24 @@ fn fairness_duplicates() {
 fn recv_in_send() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let (s, r) = bounded(0);
+        let (s, r) = bounded(0);
 
-    scope(g, |scope| {
-        scope.spawn(|| {
-            sleep(ms(100));
-            r.recv()
-        });
+        scope(g, |scope| {
+            scope.spawn(|| {
+                sleep(ms(100));
+                r.recv()
+            });
 
-        scope.spawn(|| {
-            sleep(ms(500));
-            s.send(()).unwrap();
-        });
+            scope.spawn(|| {
+                sleep(ms(100));
+                s.send(()).unwrap();
+            });
 
-        select! {
-            send(s, r.recv().unwrap()) -> _ => {}
-        }
-    })
-    .unwrap();
+            select! {
+                send(s, r.recv().unwrap()) -> _ => {}
+            }
+        })
+        .unwrap();
     });
 }
 
@@ -611,41 +600,39 @@ fn recv_in_send() {
 fn channel_through_channel() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-    let count: usize = 1000;
-    
+        let count: usize = 1000;
 
-    type T = Box<dyn Any + Send>;
+        type T = Box<dyn Any + Send>;
 
-    let (s, r) = bounded::<T>(0);
+        let (s, r) = bounded::<T>(0);
 
-    scope(g, |scope| {
-        scope.spawn(move || {
-            let mut s = s;
+        scope(g, |scope| {
+            scope.spawn(move || {
+                let mut s = s;
 
-            for _ in 0..count {
-                let (new_s, new_r) = bounded(0);
-                let new_r: T = Box::new(Some(new_r));
+                for _ in 0..count {
+                    let (new_s, new_r) = bounded(0);
+                    let new_r: T = Box::new(Some(new_r));
 
-                s.send(new_r).unwrap();
-                s = new_s;
-            }
-        });
+                    s.send(new_r).unwrap();
+                    s = new_s;
+                }
+            });
 
-        scope.spawn(move || {
-            let mut r = r;
+            scope.spawn(move || {
+                let mut r = r;
 
-            for _ in 0..count {
-                r = r
-                    .recv()
-                    .unwrap()
-                    .downcast_mut::<Option<Receiver<T>>>()
-                    .unwrap()
-                    .take()
-                    .unwrap()
-            }
-        });
-    })
-    .unwrap();
+                for _ in 0..count {
+                    r = r
+                        .recv()
+                        .unwrap()
+                        .downcast_mut::<Option<Receiver<T>>>()
+                        .unwrap()
+                        .take()
+                        .unwrap()
+                }
+            });
+        })
+        .unwrap();
     });
 }
-
