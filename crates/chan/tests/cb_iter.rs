@@ -16,9 +16,9 @@ mod cb_harness;
 mod go_harness;
 
 use cb_harness::{NO_SPAWN, scope};
-use goro_sched::yield_now;
 use go_harness::{ALL, check};
 use goro_chan::unbounded;
+use goro_sched::yield_now;
 
 #[test]
 fn nested_recv_iter() {

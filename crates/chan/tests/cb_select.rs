@@ -19,7 +19,7 @@ use std::any::Any;
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
-use cb_harness::{NO_SPAWN, scope};
+use cb_harness::{NO_SPAWN, SLEEPY, scope};
 use go_harness::{ALL, check};
 use goro_chan::{Receiver, Select, TryRecvError, after, bounded, unbounded};
 use goro_sched::{sleep, yield_now};
@@ -98,7 +98,7 @@ fn smoke2() {
 #[test]
 fn disconnected() {
     let _rt = crate::mode::enter();
-    check(ALL, |g| {
+    check(SLEEPY, |g| {
         let (s1, r1) = unbounded::<i32>();
         let (s2, r2) = unbounded::<i32>();
 
@@ -224,7 +224,7 @@ fn default() {
 #[test]
 fn timeout() {
     let _rt = crate::mode::enter();
-    check(ALL, |g| {
+    check(SLEEPY, |g| {
         let (_s1, r1) = unbounded::<i32>();
         let (s2, r2) = unbounded::<i32>();
 
@@ -375,7 +375,7 @@ fn default_only() {
 #[test]
 fn unblocks() {
     let _rt = crate::mode::enter();
-    check(ALL, |g| {
+    check(SLEEPY, |g| {
         let (s1, r1) = bounded::<i32>(0);
         let (s2, r2) = bounded::<i32>(0);
 
@@ -456,8 +456,8 @@ fn both_ready() {
 #[test]
 fn loop_try() {
     let _rt = crate::mode::enter();
-    check(ALL, |g| {
-        const RUNS: usize = 10;
+    check(SLEEPY, |g| {
+        const RUNS: usize = 10; // crossbeam: 20
 
         for _ in 0..RUNS {
             let (s1, r1) = bounded::<i32>(0);
@@ -888,7 +888,7 @@ fn stress_mixed() {
 #[test]
 fn stress_timeout_two_threads() {
     let _rt = crate::mode::enter();
-    check(ALL, |g| {
+    check(SLEEPY, |g| {
         const COUNT: usize = 20;
 
         let (s, r) = bounded(2);

@@ -26,7 +26,7 @@ use std::cell::Cell;
 use std::ops::Deref;
 use std::time::{Duration, Instant};
 
-use cb_harness::{NO_SPAWN, scope};
+use cb_harness::{NO_SPAWN, SLEEPY, scope};
 use go_harness::{ALL, check};
 use goro_chan::{Receiver, RecvError, SendError, Sender, TryRecvError};
 use goro_chan::{after, bounded, never, select, select_biased, unbounded};
@@ -88,7 +88,7 @@ fn smoke2() {
 #[test]
 fn disconnected() {
     let _rt = crate::mode::enter();
-    check(ALL, |g| {
+    check(SLEEPY, |g| {
         let (s1, r1) = unbounded::<i32>();
         let (s2, r2) = unbounded::<i32>();
 
@@ -172,7 +172,7 @@ fn default() {
 #[test]
 fn timeout() {
     let _rt = crate::mode::enter();
-    check(ALL, |g| {
+    check(SLEEPY, |g| {
         let (_s1, r1) = unbounded::<i32>();
         let (s2, r2) = unbounded::<i32>();
 
@@ -275,7 +275,7 @@ fn default_only() {
 #[test]
 fn unblocks() {
     let _rt = crate::mode::enter();
-    check(ALL, |g| {
+    check(SLEEPY, |g| {
         let (s1, r1) = bounded::<i32>(0);
         let (s2, r2) = bounded::<i32>(0);
 
@@ -337,8 +337,8 @@ fn both_ready() {
 #[test]
 fn loop_try() {
     let _rt = crate::mode::enter();
-    check(ALL, |g| {
-        const RUNS: usize = 20;
+    check(SLEEPY, |g| {
+        const RUNS: usize = 10; // crossbeam: 20
 
         for _ in 0..RUNS {
             let (s1, r1) = bounded::<i32>(0);
@@ -380,7 +380,7 @@ fn loop_try() {
                 });
 
                 scope.spawn(|| {
-                    sleep(ms(100));
+                    sleep(ms(50));
 
                     select! {
                         recv(r1) -> v => assert_eq!(v, Ok(1)),
@@ -678,7 +678,7 @@ fn stress_mixed() {
 #[test]
 fn stress_timeout_two_threads() {
     let _rt = crate::mode::enter();
-    check(ALL, |g| {
+    check(SLEEPY, |g| {
         const COUNT: usize = 20;
 
         let (s, r) = bounded(2);
@@ -842,7 +842,7 @@ fn channel_through_channel() {
 fn linearizable_default() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-        let count: usize = 100_000;
+        let count: usize = if g.some_threads() { 20_000 } else { 100_000 };
 
         for step in 0..2 {
             let (start_s, start_r) = bounded::<()>(0);
@@ -889,7 +889,7 @@ fn linearizable_default() {
 fn linearizable_timeout() {
     let _rt = crate::mode::enter();
     check(ALL, |g| {
-        let count: usize = 100_000;
+        let count: usize = if g.some_threads() { 20_000 } else { 100_000 };
 
         for step in 0..2 {
             let (start_s, start_r) = bounded::<()>(0);
@@ -1503,7 +1503,7 @@ fn result_types() {
 #[test]
 fn try_recv() {
     let _rt = crate::mode::enter();
-    check(ALL, |g| {
+    check(SLEEPY, |g| {
         let (s, r) = bounded(0);
 
         scope(g, |scope| {
@@ -1537,7 +1537,7 @@ fn try_recv() {
 #[test]
 fn recv() {
     let _rt = crate::mode::enter();
-    check(ALL, |g| {
+    check(SLEEPY, |g| {
         let (s, r) = bounded(0);
 
         scope(g, |scope| {
@@ -1577,7 +1577,7 @@ fn recv() {
 #[test]
 fn recv_timeout() {
     let _rt = crate::mode::enter();
-    check(ALL, |g| {
+    check(SLEEPY, |g| {
         let (s, r) = bounded::<i32>(0);
 
         scope(g, |scope| {
@@ -1609,7 +1609,7 @@ fn recv_timeout() {
 #[test]
 fn try_send() {
     let _rt = crate::mode::enter();
-    check(ALL, |g| {
+    check(SLEEPY, |g| {
         let (s, r) = bounded(0);
 
         scope(g, |scope| {
@@ -1643,7 +1643,7 @@ fn try_send() {
 #[test]
 fn send() {
     let _rt = crate::mode::enter();
-    check(ALL, |g| {
+    check(SLEEPY, |g| {
         let (s, r) = bounded(0);
 
         scope(g, |scope| {
@@ -1680,7 +1680,7 @@ fn send() {
 #[test]
 fn send_timeout() {
     let _rt = crate::mode::enter();
-    check(ALL, |g| {
+    check(SLEEPY, |g| {
         let (s, r) = bounded(0);
 
         scope(g, |scope| {
@@ -1712,7 +1712,7 @@ fn send_timeout() {
 #[test]
 fn disconnect_wakes_sender() {
     let _rt = crate::mode::enter();
-    check(ALL, |g| {
+    check(SLEEPY, |g| {
         let (s, r) = bounded(0);
 
         scope(g, |scope| {
@@ -1733,7 +1733,7 @@ fn disconnect_wakes_sender() {
 #[test]
 fn disconnect_wakes_receiver() {
     let _rt = crate::mode::enter();
-    check(ALL, |g| {
+    check(SLEEPY, |g| {
         let (s, r) = bounded::<()>(0);
 
         scope(g, |scope| {

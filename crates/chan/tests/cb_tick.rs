@@ -21,8 +21,8 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use cb_harness::{NO_SPAWN, scope};
-use go_harness::{ALL, check};
+use cb_harness::{NO_SPAWN, SLEEPY, scope};
+use go_harness::check;
 use goro_chan::{Select, TryRecvError, after, select, tick};
 use goro_sched::sleep;
 
@@ -196,7 +196,7 @@ fn recv_timeout() {
 #[test]
 fn recv_two() {
     let _rt = crate::mode::enter();
-    check(ALL, |g| {
+    check(SLEEPY, |g| {
         let r1 = tick(ms(50));
         let r2 = tick(ms(50));
 
@@ -258,7 +258,7 @@ fn stress_default() {
 #[test]
 fn select() {
     let _rt = crate::mode::enter();
-    check(ALL, |g| {
+    check(SLEEPY, |g| {
         const THREADS: usize = 4;
 
         let hits = AtomicUsize::new(0);
@@ -303,7 +303,7 @@ fn select() {
 #[test]
 fn ready() {
     let _rt = crate::mode::enter();
-    check(ALL, |g| {
+    check(SLEEPY, |g| {
         const THREADS: usize = 4;
 
         let hits = AtomicUsize::new(0);

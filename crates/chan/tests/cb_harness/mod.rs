@@ -179,3 +179,11 @@ pub(crate) const NO_SPAWN: &[crate::go_harness::Mode] = &[
     crate::go_harness::G4,
     crate::go_harness::THREADS,
 ];
+
+/// The modes for a test whose time goes to sleeps that order its events:
+/// goroutines on one worker, threads, and both mixed on four workers.
+pub(crate) const SLEEPY: &[crate::go_harness::Mode] = &[
+    crate::go_harness::G1,
+    crate::go_harness::THREADS,
+    crate::go_harness::MIXED4,
+];
