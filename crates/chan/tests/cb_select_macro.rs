@@ -1186,6 +1186,7 @@ fn references() {
 }
 
 #[test]
+#[allow(clippy::never_loop)] // A case block that is a loop, as crossbeam's.
 fn case_blocks() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {
