@@ -4,7 +4,11 @@
 //! on 4 workers, as plain threads and mixed (`go_harness`); crossbeam's
 //! scoped threads are `cb_harness::scope`, in the same mode. Sleeps that
 //! only order events are shorter; waits that must succeed are generous.
-//! LEFT_OUT
+//!
+//! Changed: `rand` is `cb_harness::thread_rng` (goro-chan does not depend
+//! on `rand`). `panic_on_drop` is ignored: it aborts the process (a bug,
+//! see its `ignore`). Tests whose time goes to sleeps run in three modes
+//! (`SLEEPY`), tests that spawn nothing in three (`NO_SPAWN`).
 //!
 //! The crossbeam sources: Copyright (c) 2019 The Crossbeam Project
 //! Developers, MIT or Apache-2.0.
@@ -31,6 +35,10 @@ use goro_sched::sleep;
 fn ms(ms: u64) -> Duration {
     Duration::from_millis(ms)
 }
+
+/// Long enough to mean "it would have happened" (crossbeam's sleeps of
+/// 0.5 s to 1.5 s, which only order events, are a fifth as long here).
+const LONG: Duration = Duration::from_secs(10);
 
 #[test]
 fn smoke() {
@@ -160,8 +168,8 @@ fn recv_timeout() {
         scope(g, |scope| {
             scope.spawn(move || {
                 assert_eq!(r.recv_timeout(ms(200)), Err(RecvTimeoutError::Timeout));
-                assert_eq!(r.recv_timeout(ms(200)), Ok(7));
-                assert_eq!(r.recv_timeout(ms(200)), Err(RecvTimeoutError::Closed));
+                assert_eq!(r.recv_timeout(LONG), Ok(7));
+                assert_eq!(r.recv_timeout(LONG), Err(RecvTimeoutError::Closed));
             });
             scope.spawn(move || {
                 sleep(ms(300));
@@ -240,7 +248,7 @@ fn send_timeout() {
                     Err(SendTimeoutError::Timeout(3))
                 );
                 sleep(ms(200));
-                assert_eq!(s.send_timeout(4, ms(200)), Ok(()));
+                assert_eq!(s.send_timeout(4, LONG), Ok(()));
                 sleep(ms(200));
                 assert_eq!(s.send(5), Err(SendError(5)));
             });

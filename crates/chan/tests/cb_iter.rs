@@ -4,7 +4,10 @@
 //! on 4 workers, as plain threads and mixed (`go_harness`); crossbeam's
 //! scoped threads are `cb_harness::scope`, in the same mode. Sleeps that
 //! only order events are shorter; waits that must succeed are generous.
-//! LEFT_OUT
+//!
+//! Changed: `recv_try_iter`'s loop, which never parks (its sends are on an
+//! unbounded channel), yields on each turn (goroutines are never
+//! preempted).
 //!
 //! The crossbeam sources: Copyright (c) 2019 The Crossbeam Project
 //! Developers, MIT or Apache-2.0.

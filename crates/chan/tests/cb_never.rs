@@ -4,7 +4,10 @@
 //! on 4 workers, as plain threads and mixed (`go_harness`); crossbeam's
 //! scoped threads are `cb_harness::scope`, in the same mode. Sleeps that
 //! only order events are shorter; waits that must succeed are generous.
-//! LEFT_OUT
+//!
+//! Changed: `tick_n` ticks every 20 ms and gives up after 100 ms (crossbeam:
+//! 100 ms and 500 ms). The tests spawn nothing and run in three modes
+//! (`NO_SPAWN`).
 //!
 //! The crossbeam sources: Copyright (c) 2019 The Crossbeam Project
 //! Developers, MIT or Apache-2.0.

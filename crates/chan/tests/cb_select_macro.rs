@@ -4,7 +4,17 @@
 //! on 4 workers, as plain threads and mixed (`go_harness`); crossbeam's
 //! scoped threads are `cb_harness::scope`, in the same mode. Sleeps that
 //! only order events are shorter; waits that must succeed are generous.
-//! LEFT_OUT
+//!
+//! Changed or left out: `fairness1`'s fourth arm, `tick(ms(0))`, which
+//! panics in goro as Go's `NewTicker(0)` (ARCHITECTURE.md); `loop_try`'s
+//! spinning goroutines yield on each turn (goroutines are never preempted:
+//! a spinner on one worker would starve the goroutine it spins for), and
+//! it makes 10 runs, not 20; the linearizability tests make 20,000
+//! iterations, not 100,000, where threads are involved; crossbeam's
+//! `#![forbid(unsafe_code)]` is a `deny` (the mode module's migrating
+//! builder is unsafe), its `crossbeam_sanitize` cfgs are gone. Tests whose
+//! time goes to sleeps run in three modes (`SLEEPY`), tests that spawn
+//! nothing in three (`NO_SPAWN`).
 //!
 //! The crossbeam sources: Copyright (c) 2019 The Crossbeam Project
 //! Developers, MIT or Apache-2.0.

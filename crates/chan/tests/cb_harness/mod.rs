@@ -15,7 +15,7 @@
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 
 use crate::go_harness::Go;
@@ -107,11 +107,29 @@ pub(crate) fn scope<'env, R>(g: Go, f: impl FnOnce(&Scope<'_, 'env>) -> R) -> th
             })
         })
     } else if g.some_threads() {
-        thread::scope(|ts| {
-            let t = |job: Job<'env>| {
-                ts.spawn(job);
-            };
-            goro_sched::scope(|gs| {
+        goro_sched::scope(|gs| {
+            // The threads are spawned by a helper that holds a
+            // `std::thread::scope` in `goro_sched::blocking`, on one thread
+            // throughout: the body, a goroutine, may move to another
+            // thread whenever it parks (in the migrating mode), and
+            // `std::thread::scope` waits for its threads on the thread it
+            // was called on.
+            // (A std channel: the helper's thread blocks on it, as a plain
+            // thread, and never parks as a goroutine.)
+            let (tx, rx) = mpsc::channel::<Job<'env>>();
+            gs.go(move || {
+                goro_sched::blocking(move || {
+                    thread::scope(|ts| {
+                        for job in rx {
+                            ts.spawn(job);
+                        }
+                    })
+                })
+            });
+            let r = {
+                let t = |job: Job<'env>| {
+                    tx.send(job).expect("the thread spawner runs");
+                };
                 let go = |job: Job<'env>| {
                     gs.go(job);
                 };
@@ -121,7 +139,9 @@ pub(crate) fn scope<'env, R>(g: Go, f: impl FnOnce(&Scope<'_, 'env>) -> R) -> th
                     spawned: AtomicUsize::new(0),
                     panics,
                 })
-            })
+            };
+            drop(tx);
+            r
         })
     } else {
         goro_sched::scope(|gs| {
