@@ -2,15 +2,14 @@
 //! `goro_chan` (issue 17, drop-in): the `use` line changed and
 //! `Disconnected` read as `Closed`. Each test runs as goroutines on 1 and
 //! on 4 workers, as plain threads and mixed (`go_harness`); crossbeam's
-//! scoped threads are `cb_harness::scope`, in the same mode. Sleeps that
-//! only order events are shorter; waits that must succeed are generous.
+//! scoped threads are `cb_harness::scope`, in the same mode. The sleeps
+//! and timing claims are crossbeam's own.
 //!
 //! Left out: `fairness` with timers of 1 ms (goro's timers fire as Go
 //! 1.23's, in turn: see the test). `fire` is ignored: it fails when the
-//! firing runs late (a bug: see the two tests added at the end). The
-//! timing claims are crossbeam's own, unchanged. `stress_clone` makes 100
-//! runs, not 1000, where threads are spawned. Tests that spawn nothing run
-//! in three modes (`NO_SPAWN`).
+//! firing runs late (a bug: see the two tests added at the end).
+//! `stress_clone` makes 100 runs, not 1000, where threads are spawned.
+//! Tests that spawn nothing run in three modes (`NO_SPAWN`).
 //!
 //! The crossbeam sources: Copyright (c) 2019 The Crossbeam Project
 //! Developers, MIT or Apache-2.0.

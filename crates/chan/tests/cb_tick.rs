@@ -2,16 +2,15 @@
 //! `goro_chan` (issue 17, drop-in): the `use` line changed and
 //! `Disconnected` read as `Closed`. Each test runs as goroutines on 1 and
 //! on 4 workers, as plain threads and mixed (`go_harness`); crossbeam's
-//! scoped threads are `cb_harness::scope`, in the same mode. Sleeps that
-//! only order events are shorter; waits that must succeed are generous.
+//! scoped threads are `cb_harness::scope`, in the same mode. The sleeps
+//! and timing claims are crossbeam's own.
 //!
 //! Left out: every `tick(ms(0))` (in `capacity`, `stress_default`,
 //! `fairness`, `fairness_duplicates`), which panics in goro as Go's
 //! `NewTicker(0)` (ARCHITECTURE.md). `fire` is ignored: it fails when the
 //! firing runs late (a bug: see `cb_after.rs`'s `*_sends_the_time_it_was_due`).
-//! The timing claims are crossbeam's own, unchanged. Tests whose time goes
-//! to sleeps run in three modes (`SLEEPY`), tests that spawn nothing in
-//! three (`NO_SPAWN`).
+//! Tests whose time goes to sleeps run in three modes (`SLEEPY`), tests
+//! that spawn nothing in three (`NO_SPAWN`).
 //!
 //! The crossbeam sources: Copyright (c) 2019 The Crossbeam Project
 //! Developers, MIT or Apache-2.0.
