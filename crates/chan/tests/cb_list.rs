@@ -8,7 +8,7 @@
 //! Changed: `rand` is `cb_harness::thread_rng` (goro-chan does not depend
 //! on `rand`); `stress_iter`'s loop, which never parks, yields on each turn
 //! (goroutines are never preempted). Added at the end: `array.rs`'s
-//! `panic_on_drop` on an unbounded channel (ignored: it aborts, a bug).
+//! `panic_on_drop` on an unbounded channel (it aborted; fixed).
 //! Tests whose time goes to sleeps run in three modes (`SLEEPY`), tests
 //! that spawn nothing in three (`NO_SPAWN`).
 //!
@@ -678,7 +678,6 @@ fn stack_overflow() {
 // Beyond crossbeam's: `array.rs`'s `panic_on_drop` on an unbounded channel
 // (crossbeam's list flavor has no such test).
 #[test]
-#[ignore = "BUG: aborts the process: drop_receiver drops the buffered VecDeque, whose drop goes on to the next value after a panicking Drop, and a second panic aborts; the woken senders are then never completed either"]
 fn panic_on_drop() {
     struct Msg2<'a>(&'a mut bool);
     impl Drop for Msg2<'_> {
