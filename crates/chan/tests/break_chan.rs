@@ -1170,3 +1170,238 @@ fn zst_len_and_is_full_count_a_reserved_send_as_a_ring_does() {
     op.send(&tx, ()).unwrap();
     assert_eq!(zst, ring, "(len, is_full, try_send refused)");
 }
+
+/// Ready loops on rings full of holes: producers send through `select!`
+/// arms whose values panic one time in three (holes, or room given back),
+/// consumers receive with `ready` + `try_recv`, a sender waits with
+/// `ready` too. Every completed send is received once; no `ready` sleeps
+/// through readiness (a lost wake-up shows as a 5 s timeout).
+#[test]
+fn ready_loops_over_holes_lose_no_wake_up() {
+    const SHORT: Duration = Duration::from_secs(5);
+    for workers in [1, 2] {
+        let rt = mode::builder().workers(workers).build().unwrap();
+        for cap in [1usize, 2, 5] {
+            let (tx, rx) = bounded::<u64>(cap);
+            let sent = Arc::new(AtomicUsize::new(0));
+            let sum_sent = Arc::new(AtomicUsize::new(0));
+            let got = Arc::new(AtomicUsize::new(0));
+            let sum_got = Arc::new(AtomicUsize::new(0));
+            let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let mut producers = Vec::new();
+            for p in 0..3u64 {
+                let (tx, sent, sum_sent) = (tx.clone(), sent.clone(), sum_sent.clone());
+                producers.push(rt.go(move || {
+                    let mut sel = Select::new();
+                    sel.send(&tx);
+                    for k in 0..1500u64 {
+                        let v = p * 10_000 + k;
+                        if k % 4 == 3 {
+                            // Wait for room with `ready`, then `try_send`.
+                            loop {
+                                sel.ready_timeout(SHORT).expect("lost wake-up (send)");
+                                if tx.try_send(v).is_ok() {
+                                    break;
+                                }
+                            }
+                        } else {
+                            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                select! {
+                                    send(tx, {
+                                        if k % 3 == 0 { boom() } else { v }
+                                    }) -> r => r.unwrap(),
+                                }
+                            }));
+                            if r.is_err() {
+                                continue;
+                            }
+                        }
+                        sent.fetch_add(1, Ordering::SeqCst);
+                        sum_sent.fetch_add(v as usize, Ordering::SeqCst);
+                    }
+                }));
+            }
+            let mut consumers = Vec::new();
+            for _ in 0..2 {
+                let (rx, got, sum_got, done) =
+                    (rx.clone(), got.clone(), sum_got.clone(), done.clone());
+                consumers.push(rt.go(move || {
+                    let mut sel = Select::new();
+                    sel.recv(&rx);
+                    while !done.load(Ordering::SeqCst) {
+                        if sel.ready_timeout(ms(50)).is_err() {
+                            continue;
+                        }
+                        if let Ok(v) = rx.try_recv() {
+                            got.fetch_add(1, Ordering::SeqCst);
+                            sum_got.fetch_add(v as usize, Ordering::SeqCst);
+                        }
+                    }
+                }));
+            }
+            for h in producers {
+                h.join().unwrap();
+            }
+            let deadline = Instant::now() + SHORT;
+            while got.load(Ordering::SeqCst) < sent.load(Ordering::SeqCst) {
+                assert!(Instant::now() < deadline, "values left: cap {cap}");
+                std::thread::sleep(ms(1));
+            }
+            done.store(true, Ordering::SeqCst);
+            for h in consumers {
+                h.join().unwrap();
+            }
+            assert_eq!(got.load(Ordering::SeqCst), sent.load(Ordering::SeqCst));
+            assert_eq!(
+                sum_got.load(Ordering::SeqCst),
+                sum_sent.load(Ordering::SeqCst)
+            );
+            assert_eq!(rx.len(), 0, "cap {cap}");
+            assert_eq!(rx.__waiting(), (0, 0));
+        }
+    }
+}
+
+/// `ready` over more operations than fit inline (8) and than the scratch
+/// space holds (32), some removed, some on one channel many times.
+#[test]
+fn ready_over_many_operations() {
+    let _rt = mode::enter();
+    let chans: Vec<_> = (0..40)
+        .map(|i| match i % 4 {
+            0 => bounded::<u64>(0),
+            1 => bounded::<u64>(1),
+            2 => bounded::<u64>(3),
+            _ => unbounded::<u64>(),
+        })
+        .collect();
+    let mut sel = Select::new();
+    for (_, rx) in &chans {
+        sel.recv(rx);
+    }
+    // The same ring, 10 more times.
+    for _ in 0..10 {
+        sel.recv(&chans[5].1);
+    }
+    for i in (0..40).step_by(3) {
+        sel.remove(i);
+    }
+    assert!(sel.try_ready().is_err());
+    assert!(sel.ready_timeout(ms(5)).is_err());
+    for (_, rx) in &chans {
+        assert_eq!(rx.__waiting(), (0, 0));
+    }
+    // A send on a removed operation's channel wakes nobody; on a live one
+    // it does.
+    chans[3].0.send(3).unwrap(); // index 3: removed
+    assert!(sel.ready_timeout(ms(5)).is_err());
+    let tx = chans[5].0.clone();
+    let h = goro_sched::go(move || {
+        goro_sched::sleep(ms(5));
+        tx.send(5).unwrap();
+    });
+    let i = sel.ready_timeout(LONG).unwrap();
+    assert!(i == 5 || i >= 40, "{i}");
+    h.join().unwrap();
+    for (_, rx) in &chans {
+        assert_eq!(rx.__waiting(), (0, 0));
+    }
+    assert_eq!(chans[5].1.try_recv(), Ok(5));
+}
+
+/// A dropped runtime unwinds its parked goroutines; their destructors send
+/// on rings through checkpoints (which may yield while other goroutines
+/// of the worker wait to be unwound): the drop finishes, every value
+/// arrives.
+#[test]
+fn checkpoints_in_destructors_during_shutdown() {
+    in_child(
+        "checkpoints_in_destructors_during_shutdown",
+        Duration::from_secs(30),
+        || {
+            for workers in [1, 2] {
+                let rt = mode::builder().workers(workers).build().unwrap();
+                let (tx, rx) = bounded::<u64>(100_000);
+                struct SendsOnDrop(Sender<u64>);
+                impl Drop for SendsOnDrop {
+                    fn drop(&mut self) {
+                        for i in 0..600 {
+                            self.0.send(i).unwrap();
+                        }
+                    }
+                }
+                let (_block_tx, block_rx) = bounded::<u8>(0);
+                let started = Arc::new(AtomicUsize::new(0));
+                for _ in 0..20 {
+                    let (d, block_rx, started) =
+                        (SendsOnDrop(tx.clone()), block_rx.clone(), started.clone());
+                    rt.go(move || {
+                        let _d = d;
+                        started.fetch_add(1, Ordering::SeqCst);
+                        let _ = block_rx.recv();
+                    });
+                }
+                while started.load(Ordering::SeqCst) < 20 {
+                    std::thread::sleep(ms(1));
+                }
+                std::thread::sleep(ms(20));
+                drop(rt);
+                drop(tx);
+                assert_eq!(rx.iter().count(), 20 * 600);
+            }
+        },
+    );
+}
+
+/// Watchers registering while the channel closes, or its receivers go, on
+/// every flavor: each returns (no lost wake-up), nothing lingers.
+#[test]
+fn ready_races_with_close_and_receiver_drop() {
+    let rt = mode::builder().workers(2).build().unwrap();
+    for round in 0..400u64 {
+        let cap = [0usize, 1, 3][(round % 3) as usize];
+        let (tx, rx) = bounded::<u64>(cap);
+        let (ztx, zrx) = bounded::<()>(cap);
+        // Full, so that sends wait; empty receives wait.
+        for _ in 0..cap {
+            tx.send(1).unwrap();
+            ztx.send(()).unwrap();
+        }
+        let mut hs = Vec::new();
+        for k in 0..4 {
+            let (tx, rx, ztx, zrx) = (tx.clone(), rx.clone(), ztx.clone(), zrx.clone());
+            hs.push(rt.go(move || {
+                let (_t, r) = bounded::<u64>(0);
+                let mut sel = Select::new();
+                if k % 2 == 0 {
+                    sel.send(&tx);
+                    sel.send(&ztx);
+                } else {
+                    sel.recv(&r);
+                    sel.recv(&zrx);
+                    if cap == 0 {
+                        sel.recv(&rx);
+                    }
+                }
+                sel.ready_timeout(Duration::from_secs(5)).is_ok()
+            }));
+        }
+        if round % 2 == 0 {
+            drop((rx, zrx));
+            std::thread::yield_now();
+            // Receivers gone: sends ready. The receive watchers hold clones
+            // of the receivers, so close for them.
+            tx.close();
+            ztx.close();
+        } else {
+            tx.close();
+            ztx.close();
+        }
+        for h in hs {
+            assert!(
+                h.join().unwrap(),
+                "round {round}: a watcher slept through the close"
+            );
+        }
+    }
+}
