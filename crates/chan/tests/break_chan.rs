@@ -1405,3 +1405,98 @@ fn ready_races_with_close_and_receiver_drop() {
         }
     }
 }
+
+/// An unbuffered channel's select send that claimed a waiting receiver and
+/// is then abandoned (its value panics) puts the receiver back: a watcher
+/// of sends that registered meanwhile (when no receiver was claimable) is
+/// woken, and a `try_send` then reaches the receiver.
+#[test]
+fn ready_sees_a_receiver_given_back_by_an_abandoned_send() {
+    for workers in [1, 2] {
+        let rt = mode::builder().workers(workers).build().unwrap();
+        rt.run(|| {
+            let (tx, rx) = bounded::<u64>(0);
+            let receiver = goro_sched::go(move || rx.recv_timeout(LONG));
+            // Wait for the receiver to be queued (a send watcher says so).
+            let mut sel = Select::new();
+            sel.send(&tx);
+            sel.ready_timeout(LONG).unwrap();
+            let (gate_tx, gate_rx) = bounded::<()>(0);
+            let (chosen_tx, chosen_rx) = bounded::<()>(0);
+            let tx1 = tx.clone();
+            let holder = goro_sched::go(move || {
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    select! {
+                        send(tx1, {
+                            chosen_tx.send(()).unwrap();
+                            gate_rx.recv().unwrap();
+                            boom::<u64>()
+                        }) -> _ => {},
+                    }
+                }));
+                assert!(r.is_err());
+            });
+            chosen_rx.recv().unwrap();
+            // The receiver is claimed: no send is ready now.
+            assert!(sel.try_ready().is_err());
+            let tx2 = tx.clone();
+            let watcher = goro_sched::go(move || {
+                let mut sel = Select::new();
+                sel.send(&tx2);
+                let r = sel.ready_timeout(LONG);
+                (r, tx2.try_send(9))
+            });
+            goro_sched::sleep(ms(5));
+            gate_tx.send(()).unwrap();
+            holder.join().unwrap();
+            let (r, sent) = watcher.join().unwrap();
+            assert_eq!(r, Ok(0));
+            assert_eq!(sent, Ok(()));
+            assert_eq!(receiver.join().unwrap(), Ok(9));
+        });
+    }
+}
+
+/// A ring's held position given back (still the last taken) wakes a send
+/// watcher that registered while the hold made the ring full.
+#[test]
+fn ready_sees_ring_room_given_back() {
+    for workers in [1, 2] {
+        let rt = mode::builder().workers(workers).build().unwrap();
+        rt.run(|| {
+            let (tx, rx) = bounded::<u64>(1);
+            let (gate_tx, gate_rx) = bounded::<()>(0);
+            let (chosen_tx, chosen_rx) = bounded::<()>(0);
+            let tx1 = tx.clone();
+            let holder = goro_sched::go(move || {
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    select! {
+                        send(tx1, {
+                            chosen_tx.send(()).unwrap();
+                            gate_rx.recv().unwrap();
+                            boom::<u64>()
+                        }) -> _ => {},
+                    }
+                }));
+                assert!(r.is_err());
+            });
+            chosen_rx.recv().unwrap();
+            assert!(matches!(tx.try_send(1), Err(TrySendError::Full(1))));
+            let tx2 = tx.clone();
+            let watcher = goro_sched::go(move || {
+                let mut sel = Select::new();
+                sel.send(&tx2);
+                sel.ready_timeout(LONG)
+            });
+            while rx.__waiting().1 < 1 {
+                goro_sched::yield_now();
+            }
+            gate_tx.send(()).unwrap();
+            holder.join().unwrap();
+            assert_eq!(watcher.join().unwrap(), Ok(0));
+            assert_eq!(tx.try_send(2), Ok(()));
+            assert_eq!(rx.try_recv(), Ok(2));
+            assert_eq!(rx.__waiting(), (0, 0));
+        });
+    }
+}
