@@ -23,7 +23,9 @@ const LONG: Duration = Duration::from_secs(20);
 /// Panics, as a `select!` send value may (typed, so that the completion
 /// after it is not unreachable code).
 fn boom<T>() -> T {
-    panic!("the send value panics")
+    // Without the panic hook: quiet, and quick (a backtrace under valgrind
+    // takes seconds).
+    std::panic::resume_unwind(Box::new("the send value panics"))
 }
 
 fn ms(n: u64) -> Duration {
@@ -1499,4 +1501,36 @@ fn ready_sees_ring_room_given_back() {
             assert_eq!(rx.__waiting(), (0, 0));
         });
     }
+}
+
+/// `ready` on time channels: a ticker's ticks and a timer's firing wake
+/// it; a stopped timer's value taken back leaves it waiting.
+#[test]
+fn ready_on_time_channels() {
+    let _rt = mode::enter();
+    let h = goro_sched::go(|| {
+        let ticks = goro_chan::tick(ms(1));
+        let mut sel = Select::new();
+        sel.recv(&ticks);
+        let mut got = 0;
+        while got < 5 {
+            sel.ready_timeout(LONG).unwrap();
+            if ticks.try_recv().is_ok() {
+                got += 1;
+            }
+        }
+        let t = goro_chan::time::Timer::new(ms(2));
+        let mut sel = Select::new();
+        sel.recv(t.chan());
+        assert_eq!(sel.ready_timeout(LONG), Ok(0));
+        assert!(t.chan().try_recv().is_ok());
+        let t = goro_chan::time::Timer::new(ms(1));
+        goro_sched::sleep(ms(5));
+        t.stop(); // takes the fired value back
+        let mut sel = Select::new();
+        sel.recv(t.chan());
+        assert!(sel.ready_timeout(ms(10)).is_err());
+        assert_eq!(t.chan().__waiting(), (0, 0));
+    });
+    h.join().unwrap();
 }
