@@ -4,6 +4,23 @@
 //!
 //! Tests that could hang run their scenario in a child process (this test
 //! binary again, with `BREAK_CHAN_CHILD` set), killed after a timeout.
+//!
+//! Found (the `#[ignore = "BUG: ..."]` tests; each fails or hangs as is):
+//! - `ready_loop_on_a_held_ring_slot_starves_the_holder`: `ready` calls a
+//!   ring's position held by a select's chosen send "ready" (`head !=
+//!   tail`) while `try_recv` calls it empty; the documented loop spins
+//!   without parking or yielding, and on one worker the holder never runs.
+//! - `a_send_with_room_under_a_std_mutex_deadlocks_at_a_checkpoint`,
+//!   `a_recv_with_a_value_yields_at_a_checkpoint`,
+//!   `a_checkpoint_in_a_destructor_during_a_panic_leaks_the_panic_count`:
+//!   the checkpoints (717aa80) make a send or receive that never waits a
+//!   switch point: a std `Mutex` held across it deadlocks one worker, a
+//!   `RefCell` borrowed across it is borrowed again, a destructor running
+//!   during a panic lets other goroutines see `thread::panicking()`. All
+//!   three pass at 717aa80~1.
+//! - `zst_len_and_is_full_count_a_reserved_send_as_a_ring_does`:
+//!   `bounded::<()>(n)` (no ring since 3af7c93) leaves a select's reserved
+//!   send out of `len` and `is_full` (a ring counts it; so did it before).
 
 #[path = "../../sched/tests/common/mod.rs"]
 mod mode;
