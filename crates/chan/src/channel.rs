@@ -804,7 +804,12 @@ impl<T> Channel<T> {
             .queue(send)
             .push_back(Entry { ctx, oper, packet });
         atomic::fence(Ordering::SeqCst);
-        !(ring.may_be_ready(send) && self.unregister(ctx, send))
+        let ready = if packet == WATCH {
+            Self::ring_ready(ring, send)
+        } else {
+            ring.may_be_ready(send)
+        };
+        !(ready && self.unregister(ctx, send))
     }
 
     /// Waits in the queue of sends or of receives: true once woken to try
@@ -927,7 +932,10 @@ impl<T> Channel<T> {
             return ring.len();
         }
         let inner = self.lock();
-        inner.buf.len() - inner.recv_reserved
+        // A slot reserved for a select's send counts, as a ring's held
+        // position does (so `is_full` agrees with `try_send`); a value
+        // reserved for a select's receive is gone already.
+        inner.buf.len() + inner.send_reserved - inner.recv_reserved
     }
 }
 
@@ -939,8 +947,20 @@ impl<T> Channel<T> {
     /// answer may be a position being written, or a hole).
     pub(crate) fn is_ready(&self, send: bool) -> bool {
         match &self.ring {
-            Some(ring) => ring.may_be_ready(send),
+            Some(ring) => Self::ring_ready(ring, send),
             None => self.lock().is_ready(send, self.cap),
+        }
+    }
+
+    /// A ring's readiness as a watcher sees it: a held position is not
+    /// (`Ring::receive_ready`). Its completion or abandonment wakes the
+    /// watchers (`notify`), after a SeqCst fence that pairs with the one
+    /// before a watcher's last look (`register_ring_entry`).
+    fn ring_ready(ring: &Ring<T>, send: bool) -> bool {
+        if send {
+            ring.may_be_ready(true)
+        } else {
+            ring.receive_ready()
         }
     }
 
@@ -1192,7 +1212,14 @@ impl<T> Channel<T> {
                 // Written even if the channel closed since: the position was
                 // taken before.
                 let ring = self.ring.as_ref().expect("a slot is a ring's");
-                if self.write(ring, reserved, value) {
+                let checkpoint = ring.is_checkpoint(&reserved);
+                ring.write(reserved, value);
+                // The held position is a value now: a watcher that saw it
+                // held is woken (see `ring_ready`); a plain send needs no
+                // fence here, its position being taken by a SeqCst CAS.
+                atomic::fence(Ordering::SeqCst);
+                self.notify(false);
+                if checkpoint {
                     checkpoint_passed();
                 }
                 Ok(())
@@ -1303,7 +1330,10 @@ impl<T> Channel<T> {
             }
             Token::Slot(reserved) => {
                 let ring = self.ring.as_ref().expect("a slot is a ring's");
-                if ring.abandon(reserved) {
+                let gave_back = ring.abandon(reserved);
+                // As in `complete_send`: a watcher saw the position held.
+                atomic::fence(Ordering::SeqCst);
+                if gave_back {
                     // Room came back: a sender may have parked while the
                     // position was held.
                     self.notify(true);

@@ -5,22 +5,25 @@
 //! Tests that could hang run their scenario in a child process (this test
 //! binary again, with `BREAK_CHAN_CHILD` set), killed after a timeout.
 //!
-//! Found (the `#[ignore = "BUG: ..."]` tests; each fails or hangs as is):
-//! - `ready_loop_on_a_held_ring_slot_starves_the_holder`: `ready` calls a
-//!   ring's position held by a select's chosen send "ready" (`head !=
-//!   tail`) while `try_recv` calls it empty; the documented loop spins
-//!   without parking or yielding, and on one worker the holder never runs.
+//! Found, and fixed (each test failed or hung before its fix):
+//! - `ready_loop_on_a_held_ring_slot_starves_the_holder`: `ready` called a
+//!   ring's position held by a select's chosen send "ready" while
+//!   `try_recv` calls it empty; the documented loop spun without parking,
+//!   and on one worker the holder never ran (`Ring::receive_ready`).
 //! - `a_send_with_room_under_a_std_mutex_deadlocks_at_a_checkpoint`,
 //!   `a_recv_with_a_value_yields_at_a_checkpoint`,
 //!   `a_checkpoint_in_a_destructor_during_a_panic_leaks_the_panic_count`:
-//!   the checkpoints (717aa80) make a send or receive that never waits a
-//!   switch point: a std `Mutex` held across it deadlocks one worker, a
-//!   `RefCell` borrowed across it is borrowed again, a destructor running
-//!   during a panic lets other goroutines see `thread::panicking()`. All
-//!   three pass at 717aa80~1.
+//!   the checkpoints (717aa80) yielded at the first one: a std `Mutex`
+//!   held across a send that never waits deadlocked one worker, a `RefCell`
+//!   borrowed across it was borrowed again, a destructor running during a
+//!   panic let other goroutines see `thread::panicking()`. A goroutine now
+//!   yields only at its fourth checkpoint in a row without a switch (about
+//!   a thousand operations), never while panicking; holding a std lock or
+//!   a `RefCell` borrow across a blocking operation stays a bug of the
+//!   program's (it may also park there), as documented.
 //! - `zst_len_and_is_full_count_a_reserved_send_as_a_ring_does`:
-//!   `bounded::<()>(n)` (no ring since 3af7c93) leaves a select's reserved
-//!   send out of `len` and `is_full` (a ring counts it; so did it before).
+//!   `bounded::<()>(n)` (no ring since 3af7c93) left a select's reserved
+//!   send out of `len` and `is_full`.
 
 #[path = "../../sched/tests/common/mod.rs"]
 mod mode;
@@ -117,7 +120,6 @@ fn one_worker() -> Runtime {
 /// again) spins without ever parking or yielding, so on one worker the
 /// holder never runs again to write its value: a hang.
 #[test]
-#[ignore = "BUG: ready() on a ring with a held select-send slot spins forever without yielding (starves the holder on 1 worker)"]
 fn ready_loop_on_a_held_ring_slot_starves_the_holder() {
     in_child(
         "ready_loop_on_a_held_ring_slot_starves_the_holder",
@@ -680,7 +682,6 @@ fn select_macro_takes_rc_values_on_its_thread() {
 /// holder, which keeps its thread in the default mode, never runs again.
 /// Before the checkpoints a send with room never switched.
 #[test]
-#[ignore = "BUG: a blocking send with room yields at a checkpoint while the caller holds a std Mutex: 1-worker deadlock"]
 fn a_send_with_room_under_a_std_mutex_deadlocks_at_a_checkpoint() {
     in_child(
         "a_send_with_room_under_a_std_mutex_deadlocks_at_a_checkpoint",
@@ -715,7 +716,6 @@ fn a_send_with_room_under_a_std_mutex_deadlocks_at_a_checkpoint() {
 /// the checkpoint yields to (a `BorrowMutError` panic in a program that
 /// never waited).
 #[test]
-#[ignore = "BUG: a recv that finds its value yields at a checkpoint: a RefCell borrowed across it is re-borrowed by another goroutine"]
 fn a_recv_with_a_value_yields_at_a_checkpoint() {
     use std::cell::RefCell;
     thread_local! {
@@ -749,7 +749,6 @@ fn a_recv_with_a_value_yields_at_a_checkpoint() {
 /// uncompleted there gives its operation up silently instead of panicking
 /// (its `Drop` asks `thread::panicking()`).
 #[test]
-#[ignore = "BUG: a send with room in a Drop during a panic yields at a checkpoint: other goroutines see thread::panicking()"]
 fn a_checkpoint_in_a_destructor_during_a_panic_leaks_the_panic_count() {
     let rt = Runtime::builder().workers(1).build().unwrap();
     let seen = rt.run(|| {
@@ -976,10 +975,9 @@ fn zst_capacity_under_selects_and_drops() {
         sel.send(&tx);
         let op = sel.try_select().unwrap();
         assert!(matches!(tx.try_send(Z::new()), Err(TrySendError::Full(_))));
-        assert_eq!(tx.len(), 1);
-        // `is_full` says "not full" while a send would wait: the reserved
-        // room is not counted (as with unbounded channels' reservations).
-        let full_now = tx.is_full();
+        // The reserved room counts, as a ring's held position does.
+        assert_eq!(tx.len(), 2);
+        assert!(tx.is_full());
         // A waiting sender, then the select's send abandoned: it comes in.
         let tx2 = tx.clone();
         let h = goro_sched::go(move || tx2.send(Z::new()).unwrap());
@@ -1005,8 +1003,8 @@ fn zst_capacity_under_selects_and_drops() {
         sel.send(&tx);
         std::mem::forget(sel.try_select().unwrap());
         assert!(matches!(tx.try_send(Z::new()), Err(TrySendError::Full(_))));
-        assert_eq!(rx.len(), 0);
-        eprintln!("is_full with a reserved send: {full_now}");
+        // The reserved value is gone from `len`, the reserved room is in.
+        assert_eq!(rx.len(), 1);
     }
     assert_eq!(LIVE.load(Ordering::SeqCst), live0, "every Z dropped once");
 }
@@ -1170,7 +1168,6 @@ fn zst_abandoned_send_admits_exactly_one_waiter() {
 /// before 3af7c93, now keeps the room in `send_reserved`, which `len`
 /// leaves out: `is_full()` is false while `try_send` says `Full`.
 #[test]
-#[ignore = "BUG: bounded::<()>(n) with a select's reserved send: is_full() false and len() short while try_send is Full (a ring says full)"]
 fn zst_len_and_is_full_count_a_reserved_send_as_a_ring_does() {
     // The ring, for reference.
     let (tx, _rx) = bounded::<u8>(1);

@@ -67,8 +67,9 @@ fn a_receiver_that_never_waits_lets_its_workers_goroutines_run() {
             assert_eq!(rx.try_iter().count() as u64, N - received);
             received
         });
-        // Within a couple of checkpoints (one in 256 receives).
-        assert!(received <= 1024, "{how:?}: {received} received first");
+        // Within a few checkpoints (one in 256 receives; the fourth in a
+        // row without a switch yields).
+        assert!(received <= 2048, "{how:?}: {received} received first");
     }
 }
 
@@ -92,7 +93,7 @@ fn a_sender_that_never_waits_lets_its_workers_goroutines_run() {
         assert!(rx.iter().eq(0..sent), "in order, none lost");
         sent
     });
-    assert!(sent <= 1024, "{sent} sent first");
+    assert!(sent <= 2048, "{sent} sent first");
 }
 
 /// `try_recv`, `try_send` and `try_select` (a `select!` with `default`)
@@ -124,12 +125,18 @@ fn tries_never_yield() {
             assert_eq!(v, i);
         }
         assert_ne!(*ran_on.lock().unwrap(), Some(me), "a try switched");
-        // A blocking select then yields (a checkpoint was passed), unless
-        // the other goroutine ran elsewhere already.
-        tx.send(0).unwrap();
-        let mut sel = Select::new();
-        sel.recv(&rx);
-        sel.select().recv(&rx).unwrap();
-        assert!(ran_on.lock().unwrap().is_some());
+        // Blocking selects then yield within a few checkpoints (unless the
+        // other goroutine ran elsewhere already).
+        for i in 0..4096 {
+            tx.try_send(i).unwrap();
+        }
+        let mut received = 0;
+        while ran_on.lock().unwrap().is_none() {
+            assert!(received < 4096, "blocking selects never yielded");
+            let mut sel = Select::new();
+            sel.recv(&rx);
+            sel.select().recv(&rx).unwrap();
+            received += 1;
+        }
     });
 }

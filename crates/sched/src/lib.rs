@@ -574,13 +574,16 @@ macro_rules! local {
 
 #[doc(hidden)]
 pub mod __private {
-    /// Yields if goroutines of this thread's worker wait to run (its local
-    /// queue or its next slot); nothing on a plain thread. For the
-    /// channels' checkpoints (`goro-chan`'s `Channel::pop`).
-    #[inline]
+    /// A channel's checkpoint (`goro-chan`): yields if the calling
+    /// goroutine has passed several in a row without a switch and
+    /// goroutines of its worker wait to run (`WorkerCtx::at_checkpoint`);
+    /// never while the thread is panicking (a destructor that sends while
+    /// its goroutine unwinds would show the panic to the others), nor on a
+    /// plain thread.
     pub fn yield_to_local_work() {
-        if crate::worker::with_any_worker(|w| w.has_local_work()).unwrap_or(false)
-            && crate::worker::in_goroutine()
+        if crate::worker::in_goroutine()
+            && crate::worker::with_any_worker(|w| w.at_checkpoint()).unwrap_or(false)
+            && !std::thread::panicking()
         {
             crate::yield_now();
         }

@@ -162,7 +162,15 @@ pub(crate) struct WorkerCtx {
     /// Goroutines that started here and have not finished (the default
     /// mode: they run here only, so this thread must outlive them).
     pinned: Cell<usize>,
+    /// The channels' checkpoints passed in a row by the running goroutine:
+    /// this worker's switch count at the last one, and how many
+    /// (`at_checkpoint`).
+    checkpoints: Cell<(u64, u32)>,
 }
+
+/// Checkpoints one goroutine passes without a switch before one of them
+/// yields (about a thousand channel operations).
+const CHECKPOINTS_BEFORE_YIELD: u32 = 4;
 
 thread_local! {
     static WORKER: Cell<*const WorkerCtx> = const { Cell::new(ptr::null()) };
@@ -330,7 +338,28 @@ impl WorkerCtx {
             spawns: Cell::new(0),
             oldest_at: Cell::new(Instant::now()),
             pinned: Cell::new(0),
+            checkpoints: Cell::new((u64::MAX, 0)),
         }
+    }
+
+    /// A channel's checkpoint (`goro-chan`): whether the running goroutine
+    /// should yield now. It should once it has passed
+    /// `CHECKPOINTS_BEFORE_YIELD` of them without a switch and goroutines
+    /// of this worker wait: a goroutine that never has to wait lets them
+    /// run every thousand operations or so, and one that switches now and
+    /// then, or passes a checkpoint or two in a burst, never yields at one.
+    pub(crate) fn at_checkpoint(&self) -> bool {
+        let switches = self.shared.stats[self.index]
+            .switches
+            .load(Ordering::Relaxed);
+        let (seen, passed) = self.checkpoints.get();
+        let passed = if seen == switches { passed + 1 } else { 1 };
+        if passed >= CHECKPOINTS_BEFORE_YIELD && self.has_local_work() {
+            self.checkpoints.set((switches, 0));
+            return true;
+        }
+        self.checkpoints.set((switches, passed));
+        false
     }
 
     /// The worker thread's whole life; a spare's returns when it retires
