@@ -17,10 +17,11 @@
 //! A blocking operation (`send`, `recv`, `select`, their timeout forms)
 //! parks the calling goroutine when it must wait, and on a buffered
 //! channel it also lets the other goroutines of its worker run now and then
-//! (about once in 256 operations) when it need not: a goroutine that never
-//! has to wait would otherwise keep its thread for good, as goroutines keep
-//! their thread. The `try_` forms, and `select!` with `default`, never
-//! switch.
+//! when it need not (once its goroutine has gone about a thousand
+//! operations without a switch): a goroutine that never has to wait would
+//! otherwise keep its thread for good, as goroutines keep their thread. So
+//! do not hold a thread's lock or a `RefCell` borrow across one. The `try_`
+//! forms, and `select!` with `default`, never switch.
 
 #![warn(missing_docs)]
 #![deny(missing_debug_implementations)]
