@@ -697,13 +697,12 @@ impl Registration {
         if !slot.arm(task) {
             return true;
         }
-        WAITERS.fetch_add(1, Ordering::SeqCst);
+        let armed = Armed::new(slot);
         match deadline {
             Some(deadline) => park::park_deadline_on(deadline, Wait::IoWait),
             None => park::park_on(Wait::IoWait),
         }
-        WAITERS.fetch_sub(1, Ordering::SeqCst);
-        slot.disarm()
+        armed.disarm()
     }
 
     fn wait_thread(&self, dir: Direction, deadline: Option<Instant>) -> bool {
@@ -743,6 +742,35 @@ impl Registration {
         if let Some(task) = self.desc.slot(dir).take_waiter() {
             task.wake();
         }
+    }
+}
+
+/// A goroutine in a slot, counted in `WAITERS`: disarmed (and counted out)
+/// on the way back from the park, or when the park unwinds (a runtime's
+/// shutdown unwinds its parked goroutines), so that no slot is left
+/// holding a goroutine and no count is left behind.
+struct Armed<'a> {
+    slot: &'a Slot,
+}
+
+impl<'a> Armed<'a> {
+    fn new(slot: &'a Slot) -> Armed<'a> {
+        WAITERS.fetch_add(1, Ordering::SeqCst);
+        Armed { slot }
+    }
+
+    fn disarm(self) -> bool {
+        let slot = self.slot;
+        std::mem::forget(self);
+        WAITERS.fetch_sub(1, Ordering::SeqCst);
+        slot.disarm()
+    }
+}
+
+impl Drop for Armed<'_> {
+    fn drop(&mut self) {
+        WAITERS.fetch_sub(1, Ordering::SeqCst);
+        self.slot.disarm();
     }
 }
 

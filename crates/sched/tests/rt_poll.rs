@@ -210,3 +210,31 @@ fn plain_threads_wait_in_poll() {
     b.write_all(b"abc").unwrap();
     assert_eq!(t.join().unwrap(), 3);
 }
+
+#[test]
+fn a_runtime_dropped_while_goroutines_wait_on_the_poller() {
+    let _serial = serial();
+    let rt = common::builder().workers(2).build().unwrap();
+    let mut peers = Vec::new();
+    for _ in 0..10 {
+        let (mut a, b, reg) = pair();
+        peers.push(b);
+        // The registration lives on the goroutine's stack: shutdown unwinds
+        // the goroutine out of its wait and drops it there.
+        rt.go(move || {
+            let mut buf = [0u8; 1];
+            read_full(&mut a, &reg, &mut buf)
+        });
+    }
+    std::thread::sleep(Duration::from_millis(20));
+    drop(rt);
+    // The poller still works for the next runtime.
+    let rt = common::builder().workers(1).build().unwrap();
+    let (mut a, mut b, reg) = pair();
+    let reader = rt.go(move || {
+        let mut buf = [0u8; 2];
+        read_full(&mut a, &reg, &mut buf)
+    });
+    b.write_all(b"ok").unwrap();
+    assert_eq!(reader.join().unwrap(), 2);
+}
