@@ -144,11 +144,13 @@ impl<S: AsFd> Socket<S> {
         }
         let _turn = self.turns[dir as usize].lock();
         loop {
-            let deadline = self.deadline(dir, timed);
-            if deadline.is_some_and(|d| d <= Instant::now()) {
+            if self
+                .deadline(dir, timed)
+                .is_some_and(|d| d <= Instant::now())
+            {
                 return Err(timed_out());
             }
-            self.reg.wait(dir, deadline);
+            self.reg.wait_with(dir, || self.deadline(dir, timed));
             match op(&self.std) {
                 Err(e) if would_block(&e) => {}
                 done => return done,

@@ -59,7 +59,7 @@ use std::cell::UnsafeCell;
 use std::fmt;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -686,19 +686,69 @@ impl Registration {
     /// });
     /// ```
     pub fn wait(&self, dir: Direction, deadline: Option<Instant>) -> bool {
+        self.wait_with(dir, || deadline)
+    }
+
+    /// As [`wait`](Registration::wait), for a deadline that may change while
+    /// it waits: `deadline` reads it. Whoever changes it must then call
+    /// [`wake`](Registration::wake). A change between the caller's last
+    /// look and the park is not missed: once in the slot, the waiter reads
+    /// the deadline again (Go's `netpollblock` checks again after it
+    /// publishes `pdWait`), and a change it does not see finds it in the
+    /// slot (a `SeqCst` fence on each side).
+    ///
+    /// ```
+    /// use goro_sched::poll::{Direction, Registration};
+    /// use std::os::fd::AsFd;
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let reg = Arc::new(Registration::new(a.as_fd()).unwrap());
+    /// let expired = Arc::new(AtomicBool::new(false));
+    /// let (r, e) = (reg.clone(), expired.clone());
+    /// let waiter = goro_sched::go(move || {
+    ///     let deadline = || e.load(Ordering::SeqCst).then(Instant::now);
+    ///     while deadline().is_none() {
+    ///         r.wait_with(Direction::Read, deadline);
+    ///     }
+    /// });
+    /// std::thread::sleep(Duration::from_millis(10));
+    /// expired.store(true, Ordering::SeqCst);
+    /// reg.wake(Direction::Read);
+    /// waiter.join().unwrap();
+    /// ```
+    pub fn wait_with(&self, dir: Direction, deadline: impl Fn() -> Option<Instant>) -> bool {
         match worker::current_task() {
             Some(task) => self.wait_goroutine(task, dir, deadline),
-            None => self.wait_thread(dir, deadline),
+            None => self.wait_thread(dir, deadline()),
         }
     }
 
-    fn wait_goroutine(&self, task: TaskRef, dir: Direction, deadline: Option<Instant>) -> bool {
+    fn wait_goroutine(
+        &self,
+        task: TaskRef,
+        dir: Direction,
+        deadline: impl Fn() -> Option<Instant>,
+    ) -> bool {
         let slot = self.desc.slot(dir);
+        let before = deadline();
+        if before.is_some_and(|d| d <= Instant::now()) {
+            return false;
+        }
         if !slot.arm(task) {
             return true;
         }
         let armed = Armed::new(slot);
-        match deadline {
+        // Pairs with the fence in `wake`: either this reads the changed
+        // deadline, or `wake` finds us in the slot.
+        fence(Ordering::SeqCst);
+        let now = deadline();
+        if now != before {
+            return armed.disarm();
+        }
+        match now {
             Some(deadline) => park::park_deadline_on(deadline, Wait::IoWait),
             None => park::park_on(Wait::IoWait),
         }
@@ -739,6 +789,9 @@ impl Registration {
     /// reg.wake(Direction::Read); // nobody waits: nothing happens
     /// ```
     pub fn wake(&self, dir: Direction) {
+        // Pairs with the fence in `wait_goroutine` (the caller changed the
+        // deadline just before).
+        fence(Ordering::SeqCst);
         if let Some(task) = self.desc.slot(dir).take_waiter() {
             task.wake();
         }

@@ -15,6 +15,7 @@
 //!   it has read the data, always finishes (loom reports a deadlock
 //!   otherwise), whatever the interleaving with a readiness event and a
 //!   deadline-change wake-up;
+//! - a deadline change is never missed (`a_deadline_change_is_never_missed`);
 //! - the waiter's reference is taken out of the slot by exactly one party
 //!   (counted by `taken`: never two, and the waiter's own `disarm` counts
 //!   too), and the slot is left with no waiter.
@@ -306,5 +307,51 @@ fn two_events_and_a_latched_one() {
         let armed = waiter(&slot, &data, &taken);
         poller.join().unwrap();
         assert_eq!(taken.load(Ordering::Relaxed), armed);
+    });
+}
+
+/// A deadline changed (expired) while the waiter arms: either the waiter
+/// reads the change after it is in the slot (`wait_with`'s second look,
+/// after a `SeqCst` fence), or the changer's `wake` (fence, then
+/// `take_waiter`) finds it there. Without either look, loom finds the
+/// waiter parked for good.
+#[test]
+fn a_deadline_change_is_never_missed() {
+    loom::model(|| {
+        let slot = Arc::new(Slot::new());
+        let expired = Arc::new(AtomicUsize::new(0));
+        let taken = Arc::new(AtomicUsize::new(0));
+        let (s, e) = (slot.clone(), expired.clone());
+        let changer = thread::spawn(move || {
+            e.store(1, Ordering::SeqCst);
+            loom::sync::atomic::fence(Ordering::SeqCst);
+            if let Some(task) = s.take_waiter() {
+                task.wake();
+            }
+        });
+        let mut armed = 0;
+        loop {
+            if expired.load(Ordering::SeqCst) == 1 {
+                break;
+            }
+            let me = TaskRef {
+                thread: thread::current(),
+                taken: taken.clone(),
+            };
+            if !slot.arm(me) {
+                continue;
+            }
+            armed += 1;
+            loom::sync::atomic::fence(Ordering::SeqCst);
+            if expired.load(Ordering::SeqCst) == 1 {
+                slot.disarm();
+                break;
+            }
+            thread::park();
+            slot.disarm();
+        }
+        changer.join().unwrap();
+        assert_eq!(taken.load(Ordering::Relaxed), armed);
+        assert_ne!(slot.state.load(Ordering::Acquire), WAITING);
     });
 }
