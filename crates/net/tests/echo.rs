@@ -108,8 +108,13 @@ fn server(rt: &Runtime, n: usize) -> (SocketAddr, Arc<AtomicUsize>, goro_sched::
             handlers.push(goro_sched::go(move || {
                 let mut buf = [0u8; 1024];
                 let mut echoed = 0u64;
+                // Woken by whichever thread polled, a goroutine still runs
+                // on its own worker (the default mode).
+                let home = std::thread::current().id();
                 loop {
-                    match conn.read(&mut buf).unwrap() {
+                    let read = conn.read(&mut buf);
+                    assert_eq!(std::thread::current().id(), home);
+                    match read.unwrap() {
                         0 => return echoed,
                         k => {
                             conn.write_all(&buf[..k]).unwrap();

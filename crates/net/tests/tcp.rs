@@ -15,6 +15,9 @@ use std::time::{Duration, Instant};
 use goro_net::{TcpListener, TcpStream};
 use goro_sched::Runtime;
 
+#[path = "../../sched/tests/common/mod.rs"]
+mod common;
+
 /// Generous: only catches a hang.
 const HANG: Duration = Duration::from_secs(30);
 
@@ -24,8 +27,9 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// A runtime in the suite's mode (`GORO_TEST_MODE=migrating` for Go's).
 fn rt(workers: usize) -> Runtime {
-    Runtime::builder().workers(workers).build().unwrap()
+    common::builder().workers(workers).build().unwrap()
 }
 
 /// A connected pair: (client, server side).
