@@ -338,6 +338,12 @@ fn poll_if_stale(now: Instant, after: Duration) {
 }
 
 /// A direction of readiness.
+///
+/// ```
+/// use goro_sched::poll::Direction;
+///
+/// assert_ne!(Direction::Read, Direction::Write);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Direction {
     /// Readable (or hung up, or an error).
