@@ -317,6 +317,7 @@ pub(crate) fn poll_sysmon(now: Instant) {
 
 #[cold]
 fn poll_if_stale(now: Instant, after: Duration) {
+    // A worker blocked in the poll takes the events itself.
     if BLOCKED.load(Ordering::Relaxed) {
         return;
     }
@@ -324,16 +325,12 @@ fn poll_if_stale(now: Instant, after: Duration) {
     if nanos(now).saturating_sub(last) < after.as_nanos() as u64 {
         return;
     }
-    // One poller at a time here too, so that two do not race for the
-    // same events (harmless, but wasted).
-    if BLOCKED
-        .compare_exchange(false, true, Ordering::AcqRel, Ordering::Relaxed)
-        .is_ok()
-    {
-        if let Some(poller) = POLLER.get() {
-            poller.poll(Some(now)); // already past: no wait
-        }
-        BLOCKED.store(false, Ordering::Release);
+    // Without the blocking claim (Go's non-blocking `netpoll(0)` does not
+    // take `sched.lastpoll` either): an idle worker that tried to claim it
+    // meanwhile would sleep without polling, and the events would wait for
+    // sysmon. Polls may overlap: epoll hands each event to one of them.
+    if let Some(poller) = POLLER.get() {
+        poller.poll(Some(now)); // already past: no wait
     }
 }
 
