@@ -95,7 +95,6 @@ pub struct TcpListener(Socket<std::net::TcpListener>);
 /// client.shutdown(std::net::Shutdown::Write).unwrap();
 /// assert_eq!(server.join().unwrap(), "bye");
 /// ```
-#[derive(Clone)]
 pub struct TcpStream(Arc<Socket<std::net::TcpStream>>);
 
 /// An iterator over the connections of a [`TcpListener`]
@@ -459,7 +458,7 @@ impl TcpStream {
     /// assert_eq!(other.local_addr().unwrap(), stream.local_addr().unwrap());
     /// ```
     pub fn try_clone(&self) -> io::Result<TcpStream> {
-        Ok(self.clone())
+        Ok(TcpStream(self.0.clone()))
     }
 
     /// Reads what is there (at least one byte, or 0 at end of file),
