@@ -12,7 +12,9 @@
 //! reference out). The protocol, modelled by `tests/loom_poll.rs`:
 //!
 //! - the poller, for an event (`Slot::ready`): `EMPTY -> READY`, or
-//!   `WAITING -> TAKING`, take the goroutine, `-> READY`, and wake it;
+//!   `READY -> READY` (still a write, so that the waiter that consumes the
+//!   latch acquires what came before this event), or `WAITING -> TAKING`,
+//!   take the goroutine, `-> READY`, and wake it;
 //! - a waiter, after its system call said `EAGAIN` (`Slot::arm`):
 //!   `READY -> EMPTY` means readiness came since its attempt: do not park,
 //!   try again (the latch is consumed *before* the retry, so a readiness
@@ -22,7 +24,10 @@
 //!   takes its reference back), or `READY -> EMPTY` (the poller woke it), or
 //!   `EMPTY` (a deadline change woke it), waiting out a `TAKING`;
 //! - a deadline change (`Slot::take_waiter`, [`Registration::wake`]):
-//!   `WAITING -> TAKING`, take the goroutine, `-> EMPTY`, wake it.
+//!   `WAITING -> TAKING`, take the goroutine, `-> EMPTY`, wake it; the
+//!   waiter, once `WAITING`, reads its deadline again before it parks
+//!   ([`Registration::wait_with`]; a `SeqCst` fence on each side), so a
+//!   change is seen by one of the two.
 //!
 //! Exactly one party takes a goroutine's reference out of the slot, so it
 //! is woken at most once per wait and its count is dropped exactly once; a
