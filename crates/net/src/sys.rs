@@ -135,6 +135,8 @@ impl<S: AsFd> Socket<S> {
         {
             return Err(timed_out());
         }
+        let turns = &self.turns[dir as usize];
+        let released = turns.released.load(Ordering::Acquire);
         match op(&self.std) {
             Err(e) if would_block(&e) => {}
             done => {
@@ -142,7 +144,13 @@ impl<S: AsFd> Socket<S> {
                 return done;
             }
         }
-        let _turn = self.turns[dir as usize].lock();
+        let _turn = turns.lock();
+        // If another operation held the turn since our attempt, try again
+        // before waiting on the poller: it consumed the readiness it was
+        // woken for, and what it left (more data, or an end of file, which
+        // the kernel reports once) comes with no new edge. (Found by a
+        // test: readers sharing a socket hung at its end of file.)
+        let mut retry = turns.released.load(Ordering::Acquire) != released;
         loop {
             if self
                 .deadline(dir, timed)
@@ -150,7 +158,9 @@ impl<S: AsFd> Socket<S> {
             {
                 return Err(timed_out());
             }
-            self.reg.wait_with(dir, || self.deadline(dir, timed));
+            if !std::mem::take(&mut retry) {
+                self.reg.wait_with(dir, || self.deadline(dir, timed));
+            }
             match op(&self.std) {
                 Err(e) if would_block(&e) => {}
                 done => return done,
@@ -199,6 +209,8 @@ fn would_block(e: &io::Error) -> bool {
 /// swallow another's wake-up.
 struct OpLock {
     held: AtomicBool,
+    /// How many times the turn was given back.
+    released: AtomicU64,
     waiters: SpinLock<Vec<Unparker>>,
 }
 
@@ -208,6 +220,7 @@ impl OpLock {
     fn new() -> OpLock {
         OpLock {
             held: AtomicBool::new(false),
+            released: AtomicU64::new(0),
             waiters: SpinLock::new(Vec::new()),
         }
     }
@@ -234,6 +247,7 @@ impl OpLock {
 
 impl Drop for OpGuard<'_> {
     fn drop(&mut self) {
+        self.0.released.fetch_add(1, Ordering::Release);
         self.0.held.store(false, Ordering::Release);
         let waiters = std::mem::take(&mut *self.0.waiters.lock());
         for waiter in waiters {

@@ -431,3 +431,106 @@ fn descriptors_close_exactly_once() {
     drop(l);
     assert_eq!(open_fds(), before);
 }
+
+#[test]
+fn many_readers_and_writers_share_one_socket() {
+    let _s = serial();
+    let rt = rt(2);
+    rt.run(|| {
+        let (a, b) = pair();
+        const WRITERS: u64 = 4;
+        const PER_WRITER: u64 = 20_000; // u64s each
+        // Readers take turns on the poller (one waiter per direction); a
+        // plain thread reads too, in poll(2).
+        let got = Arc::new(AtomicU64::new(0));
+        let sum = Arc::new(AtomicU64::new(0));
+        let read_into = |s: TcpStream, got: Arc<AtomicU64>, sum: Arc<AtomicU64>| {
+            move || {
+                let mut buf = [0u8; 8];
+                // Whole u64s only: read_exact on a shared socket could split
+                // one between readers, so each message is 8 bytes of the
+                // same value and is summed byte by byte.
+                loop {
+                    match s.read(&mut buf) {
+                        Ok(0) => return,
+                        Ok(n) => {
+                            got.fetch_add(n as u64, Ordering::Relaxed);
+                            let s: u64 = buf[..n].iter().map(|&x| u64::from(x)).sum();
+                            sum.fetch_add(s, Ordering::Relaxed);
+                        }
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+            }
+        };
+        let readers: Vec<_> = (0..6)
+            .map(|_| goro_sched::go(read_into(b.try_clone().unwrap(), got.clone(), sum.clone())))
+            .collect();
+        let thread_reader =
+            std::thread::spawn(read_into(b.try_clone().unwrap(), got.clone(), sum.clone()));
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|w| {
+                let a = a.try_clone().unwrap();
+                goro_sched::go(move || {
+                    for i in 0..PER_WRITER {
+                        let v = ((w * PER_WRITER + i) % 256) as u8;
+                        (&a).write_all(&[v; 8]).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        a.shutdown(Shutdown::Write).unwrap();
+        for r in readers {
+            r.join().unwrap();
+        }
+        thread_reader.join().unwrap();
+        let total = WRITERS * PER_WRITER;
+        assert_eq!(got.load(Ordering::Relaxed), total * 8);
+        let want: u64 = (0..total).map(|k| (k % 256) * 8).sum();
+        assert_eq!(sum.load(Ordering::Relaxed), want);
+    });
+}
+
+#[test]
+fn sockets_opened_and_closed_while_others_wait() {
+    // Poll descriptors are reused: a closed socket's late events reach the
+    // next user as a spurious wake-up, never a lost or misdirected one.
+    let _s = serial();
+    let rt = rt(2);
+    rt.run(|| {
+        let listener = Arc::new(TcpListener::bind("127.0.0.1:0").unwrap());
+        let addr = listener.local_addr().unwrap();
+        let handles: Vec<_> = (0..8u64)
+            .map(|g| {
+                let listener = listener.clone();
+                goro_sched::go(move || {
+                    let mut sum = 0u64;
+                    for i in 0..100u64 {
+                        let c = TcpStream::connect(addr).unwrap();
+                        let (s, _) = listener.accept().unwrap();
+                        let v = g * 1000 + i;
+                        let w = goro_sched::go(move || {
+                            goro_sched::yield_now();
+                            c.write_all_ok(&v.to_le_bytes());
+                            // Dropped: closed while the reader may still wait.
+                        });
+                        let mut buf = [0u8; 8];
+                        (&s).read_exact(&mut buf).unwrap();
+                        assert_eq!(s.read(&mut [0u8; 1]).unwrap(), 0); // EOF
+                        w.join().unwrap();
+                        sum += u64::from_le_bytes(buf);
+                    }
+                    sum
+                })
+            })
+            .collect();
+        let total: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+        let want: u64 = (0..8u64)
+            .flat_map(|g| (0..100).map(move |i| g * 1000 + i))
+            .sum();
+        assert_eq!(total, want);
+    });
+}
