@@ -12,7 +12,7 @@ cargo test --workspace
 cargo test --workspace --release
 # Once more in the migrating mode (crates/sched/tests/common/mod.rs; the
 # other crates' tests include it).
-GORO_TEST_MODE=migrating cargo test --release -p goro-sched -p goro-chan -p goro-sync -p goro-patterns
+GORO_TEST_MODE=migrating cargo test --release -p goro-sched -p goro-chan -p goro-sync -p goro-patterns -p goro-net
 GORO_STACK_GUARD=mprotect cargo test --release -p goro-fiber --lib --test coroutine --test stack
 # Both cores busy (two `yes`), ended with the script whatever happens.
 yes > /dev/null &

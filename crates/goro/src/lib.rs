@@ -18,8 +18,9 @@
 //! work-stealing scheduler (the crate root, from `goro-sched`), channels and
 //! `select!` ([`chan`], [`select!`]), time channels ([`time`]), locks and
 //! wait groups that park goroutines ([`sync`]), cancellation ([`context`]),
-//! pipelines, worker pools, errgroup and rate limiting ([`patterns`]), and
-//! the stackful coroutines under it all ([`fiber`]). [`prelude`] imports the
+//! pipelines, worker pools, errgroup and rate limiting ([`patterns`]), TCP
+//! sockets on a netpoller ([`net`]), and the stackful coroutines under it
+//! all ([`fiber`]). [`prelude`] imports the
 //! names a Go port uses on every page.
 //!
 //! # The model
@@ -306,6 +307,36 @@ pub mod sync {
 
 #[doc(inline)]
 pub use goro_sync::context;
+
+/// Sockets that park goroutines on the netpoller (`goro-net`): std's shapes
+/// (`TcpListener`, `TcpStream`, `Read`/`Write` on the type and on `&T`,
+/// `try_clone`, `shutdown`, `set_read_timeout`...) plus Go's absolute
+/// deadlines. A goroutine waiting on a socket parks; a plain thread blocks.
+///
+/// ```
+/// use goro::net::{TcpListener, TcpStream};
+/// use std::io::{Read, Write};
+///
+/// goro::run(|| {
+///     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+///     let addr = listener.local_addr().unwrap();
+///     goro::go(move || {
+///         let (mut conn, _) = listener.accept().unwrap();
+///         let mut buf = [0u8; 4];
+///         conn.read_exact(&mut buf).unwrap();
+///         conn.write_all(&buf).unwrap(); // echo
+///     });
+///     let mut client = TcpStream::connect(addr).unwrap();
+///     client.write_all(b"ping").unwrap();
+///     let mut buf = [0u8; 4];
+///     client.read_exact(&mut buf).unwrap();
+///     assert_eq!(&buf, b"ping");
+/// });
+/// ```
+pub mod net {
+    #[doc(inline)]
+    pub use goro_net::{Incoming, TcpListener, TcpStream, ToSocketAddrs};
+}
 
 #[doc(inline)]
 pub use goro_chan::time;

@@ -33,6 +33,10 @@ pub(crate) fn all_runtimes() -> Vec<Arc<Shared>> {
 /// Whether no runtime of the process runs or can run anything by itself;
 /// with the sum of their activity counters.
 pub(crate) fn all_quiescent() -> Option<u64> {
+    // A goroutine waiting for a socket may be woken by the kernel.
+    if crate::poll::waiters() > 0 {
+        return None;
+    }
     let mut runtimes = RUNTIMES.lock().unwrap_or_else(|e| e.into_inner());
     runtimes.retain(|w| w.strong_count() > 0);
     let mut activity = 0u64;

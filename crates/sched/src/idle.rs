@@ -76,15 +76,43 @@ impl Shared {
         self.notify_sleeper();
     }
 
+    /// Wakes worker `i`, which a waker took off the sleepers list: from
+    /// `thread::park`, or from the netpoller's `epoll_wait` if it sleeps
+    /// there. `woken` and `polling` are a Dekker pair with `sleep_in_poll`
+    /// (each side stores, then loads the other's flag, `SeqCst`): either
+    /// the sleeper sees `woken` and does not block, or this sees `polling`
+    /// and breaks the poll.
     pub(crate) fn wake_worker(&self, i: usize) {
-        self.workers[i].woken.store(true, Ordering::Release);
-        self.workers[i].unpark();
+        let slot = &self.workers[i];
+        slot.woken.store(true, Ordering::SeqCst);
+        if slot.polling.load(Ordering::SeqCst) {
+            crate::poll::interrupt();
+        }
+        slot.unpark();
+    }
+
+    /// Sleeps in the netpoller until `deadline` if goroutines wait there and
+    /// no other worker polls (Go's `findrunnable` blocking in `netpoll`);
+    /// returns false (without sleeping) otherwise. The goroutines it finds
+    /// ready go to their own workers (this one's local queue for its own).
+    fn sleep_in_poll(&self, index: usize, deadline: Option<Instant>) -> bool {
+        if !crate::poll::claim_block() {
+            return false;
+        }
+        let slot = &self.workers[index];
+        slot.polling.store(true, Ordering::SeqCst);
+        if !slot.woken.load(Ordering::SeqCst) && !self.is_shutdown() {
+            crate::poll::block(deadline);
+        }
+        slot.polling.store(false, Ordering::SeqCst);
+        crate::poll::release_block();
+        true
     }
 
     /// Puts worker `index` to sleep, unless `has_work` finds something once it
     /// is registered as a sleeper; wakes at the earliest timer at the latest.
     pub(crate) fn sleep(&self, index: usize, has_work: &dyn Fn() -> bool, limit: Option<Duration>) {
-        self.workers[index].woken.store(false, Ordering::Release);
+        self.workers[index].woken.store(false, Ordering::SeqCst);
         {
             let mut sleepers = self.idle.lock();
             sleepers.push(index);
@@ -100,12 +128,13 @@ impl Shared {
             };
             let limit = limit.and_then(|l| now.checked_add(l));
             match timer.into_iter().chain(limit).min() {
+                Some(deadline) if deadline <= now => {}
+                deadline if self.sleep_in_poll(index, deadline) => {}
                 None => thread::park(),
-                Some(deadline) if deadline > now => thread::park_timeout(deadline - now),
-                Some(_) => {}
+                Some(deadline) => thread::park_timeout(deadline - now),
             }
         }
-        if !self.workers[index].woken.load(Ordering::Acquire) {
+        if !self.workers[index].woken.load(Ordering::SeqCst) {
             // Woke by itself (work seen, timeout, spurious): deregister.
             let mut sleepers = self.idle.lock();
             if let Some(pos) = sleepers.iter().position(|&s| s == index) {

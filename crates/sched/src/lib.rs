@@ -50,6 +50,8 @@
 //! * [`park`]: the one way for channels and locks to block a goroutine or a
 //!   thread.
 //! * [`timer`]: functions run by the scheduler's timers (for time channels).
+//! * [`poll`]: the netpoller, where goroutines wait for sockets (for
+//!   goro-net).
 
 #![warn(missing_docs)]
 #![deny(missing_debug_implementations)]
@@ -64,6 +66,7 @@ mod dump;
 mod idle;
 mod local;
 pub mod park;
+pub mod poll;
 pub mod pool;
 mod queue;
 mod registry;

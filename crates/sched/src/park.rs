@@ -423,10 +423,12 @@ pub enum Wait {
     Barrier,
     /// `goro::blocking`, while its call runs on a thread of the pool.
     Blocking,
+    /// A socket's read or write, on the netpoller (Go's "IO wait").
+    IoWait,
 }
 
 impl Wait {
-    const ALL: [Wait; 16] = [
+    const ALL: [Wait; 17] = [
         Wait::Park,
         Wait::Sleep,
         Wait::Join,
@@ -443,6 +445,7 @@ impl Wait {
         Wait::Semaphore,
         Wait::Barrier,
         Wait::Blocking,
+        Wait::IoWait,
     ];
 
     /// Its number: the discriminant, in `ALL`'s order (every park stores
@@ -484,6 +487,7 @@ impl Wait {
             Wait::Semaphore => "semaphore.Acquire",
             Wait::Blocking => "blocking call",
             Wait::Barrier => "barrier",
+            Wait::IoWait => "IO wait",
         }
     }
 }

@@ -57,6 +57,9 @@ pub(crate) struct WorkerShared {
     pub(crate) held_since: AtomicU32,
     /// Set by a waker that took this worker off the sleepers list.
     pub(crate) woken: AtomicBool,
+    /// The worker sleeps in the netpoller's `epoll_wait` rather than in
+    /// `thread::park`: its waker must break the poll (`Shared::wake_worker`).
+    pub(crate) polling: AtomicBool,
     /// `NOT_STUCK`, `STEALING` or `STUCK`.
     stuck: AtomicU8,
     /// Its goroutine is inside `goro::blocking`.
@@ -83,6 +86,7 @@ impl WorkerShared {
             running_from: AtomicPtr::new(std::ptr::null_mut()),
             held_since: AtomicU32::new(u32::MAX),
             woken: AtomicBool::new(false),
+            polling: AtomicBool::new(false),
             stuck: AtomicU8::new(NOT_STUCK),
             blocking: AtomicBool::new(false),
         }

@@ -102,6 +102,8 @@ pub(crate) fn run(shared: &std::sync::Arc<Shared>, ready: std::sync::mpsc::Sende
         thread::park_timeout(interval);
         let now = Instant::now();
         shared.tick_coarse_clock(now);
+        // Sockets, if no worker has polled for 10 ms (all busy).
+        crate::poll::poll_sysmon(now);
         if now >= next_trim {
             goro_fiber::stack::trim();
             next_trim = now + TRIM_INTERVAL;

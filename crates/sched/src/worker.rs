@@ -668,8 +668,9 @@ impl WorkerCtx {
                     return Some(task);
                 }
             }
-            // Due timers (what they ready joins the local queue), then the
-            // injector.
+            // Due timers and ready sockets (what they ready joins the local
+            // queue), then the injector.
+            crate::poll::poll_busy(now);
             let ticks = self.shared.timers.ticks(now);
             self.shared.timers.fire(self.index, ticks, false);
             if let Some(task) = self.steal_injector().or_else(|| self.steal_inbox()) {
@@ -822,6 +823,14 @@ impl WorkerCtx {
     /// Searches for a while before sleeping, if not too many others already do.
     fn spin(&self) -> Option<TaskRef> {
         self.left_alone.set(false);
+        // Sockets ready (Go's findrunnable polls before it steals): what it
+        // readies for this worker joins the local queue.
+        if crate::poll::has_waiters() {
+            crate::poll::poll_busy(Instant::now());
+            if let Some(task) = self.pop_local() {
+                return Some(task);
+            }
+        }
         if !self.shared.idle.try_start_spinning() {
             return self.search(false);
         }

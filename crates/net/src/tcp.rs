@@ -1,0 +1,724 @@
+//! TCP: `TcpListener` and `TcpStream`, std's shapes plus Go's deadlines.
+
+use std::fmt;
+use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use goro_sched::poll::Direction;
+
+use crate::addr::{ToSocketAddrs, each_addr, to_sockaddr};
+use crate::sys::Socket;
+
+/// The listen backlog (Go reads `somaxconn`, 4096 on current kernels; the
+/// kernel caps it there anyway).
+const BACKLOG: libc::c_int = 4096;
+
+/// A TCP socket server, listening for connections: std's
+/// [`std::net::TcpListener`], whose `accept` parks a goroutine (and blocks
+/// a plain thread) until a connection comes.
+///
+/// ```
+/// use goro_net::{TcpListener, TcpStream};
+/// use std::io::{Read, Write};
+///
+/// goro_sched::run(|| {
+///     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+///     let addr = listener.local_addr().unwrap();
+///     goro_sched::go(move || {
+///         let (mut conn, _) = listener.accept().unwrap();
+///         let mut buf = [0u8; 5];
+///         conn.read_exact(&mut buf).unwrap();
+///         conn.write_all(&buf).unwrap(); // echo
+///     });
+///     let mut client = TcpStream::connect(addr).unwrap();
+///     client.write_all(b"hello").unwrap();
+///     let mut buf = [0u8; 5];
+///     client.read_exact(&mut buf).unwrap();
+///     assert_eq!(&buf, b"hello");
+/// });
+/// ```
+///
+/// # Running out of descriptors
+///
+/// `accept` returns the error when the process is out of descriptors
+/// (`EMFILE`, `ENFILE`; the pending connection stays queued). A server that
+/// retries should sleep first (Go's `net/http` sleeps 5 ms, doubling up to
+/// 1 s) rather than spin:
+///
+/// ```no_run
+/// use std::time::Duration;
+///
+/// let listener = goro_net::TcpListener::bind("127.0.0.1:8080").unwrap();
+/// let mut delay = Duration::from_millis(5);
+/// loop {
+///     match listener.accept() {
+///         Ok((conn, _)) => {
+///             delay = Duration::from_millis(5);
+///             goro_sched::go(move || drop(conn));
+///         }
+///         Err(_) => {
+///             goro_sched::sleep(delay);
+///             delay = (delay * 2).min(Duration::from_secs(1));
+///         }
+///     }
+/// }
+/// ```
+pub struct TcpListener(Socket<std::net::TcpListener>);
+
+/// A TCP connection: std's [`std::net::TcpStream`], whose reads and writes
+/// park a goroutine (and block a plain thread) until the socket is ready,
+/// with Go's deadlines besides std's timeouts.
+///
+/// Handles made by [`try_clone`](TcpStream::try_clone) share the socket
+/// (its registration with the poller and its deadlines, as Go's `net.Conn`
+/// shares them among goroutines); the descriptor closes when the last one
+/// is dropped, never while an operation runs on it. Operations of one
+/// direction take turns; a read and a write run at once.
+///
+/// ```
+/// use goro_net::{TcpListener, TcpStream};
+/// use std::io::{Read, Write};
+///
+/// let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+/// let addr = listener.local_addr().unwrap();
+/// let server = goro_sched::go(move || {
+///     let (mut conn, _) = listener.accept().unwrap();
+///     let mut s = String::new();
+///     conn.read_to_string(&mut s).unwrap(); // until the client shuts down
+///     s
+/// });
+/// let mut client = TcpStream::connect(addr).unwrap(); // from a plain thread
+/// client.write_all(b"bye").unwrap();
+/// client.shutdown(std::net::Shutdown::Write).unwrap();
+/// assert_eq!(server.join().unwrap(), "bye");
+/// ```
+pub struct TcpStream(Arc<Socket<std::net::TcpStream>>);
+
+/// An iterator over the connections of a [`TcpListener`]
+/// ([`TcpListener::incoming`]); never returns `None`.
+///
+/// ```no_run
+/// let listener = goro_net::TcpListener::bind("127.0.0.1:8080").unwrap();
+/// for conn in listener.incoming() {
+///     let conn = conn.unwrap();
+///     goro_sched::go(move || drop(conn));
+/// }
+/// ```
+#[derive(Debug)]
+pub struct Incoming<'a> {
+    listener: &'a TcpListener,
+}
+
+impl Iterator for Incoming<'_> {
+    type Item = io::Result<TcpStream>;
+
+    fn next(&mut self) -> Option<io::Result<TcpStream>> {
+        Some(self.listener.accept().map(|(s, _)| s))
+    }
+}
+
+fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
+}
+
+impl TcpListener {
+    /// Binds to `addr` (the first of its addresses that binds) and listens.
+    /// Host names are resolved off the workers (see [`ToSocketAddrs`]).
+    ///
+    /// ```
+    /// let listener = goro_net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// assert_ne!(listener.local_addr().unwrap().port(), 0);
+    /// ```
+    pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
+        let std = each_addr(addr, |a| std::net::TcpListener::bind(a))?;
+        // std listens with a backlog of 128; listening again raises it.
+        // SAFETY: a plain system call on a descriptor `std` owns.
+        cvt(unsafe { libc::listen(std.as_raw_fd(), BACKLOG) })?;
+        TcpListener::from_std(std)
+    }
+
+    /// Wraps a std listener: makes it non-blocking and registers it.
+    ///
+    /// ```
+    /// let std = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let listener = goro_net::TcpListener::from_std(std).unwrap();
+    /// ```
+    pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
+        listener.set_nonblocking(true)?;
+        Ok(TcpListener(Socket::new(listener)?))
+    }
+
+    /// Takes the listener out of the poller and gives std's back, in
+    /// blocking mode.
+    ///
+    /// ```
+    /// let listener = goro_net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let std: std::net::TcpListener = listener.into_std().unwrap();
+    /// ```
+    pub fn into_std(self) -> io::Result<std::net::TcpListener> {
+        let std = self.0.into_std()?;
+        std.set_nonblocking(false)?;
+        Ok(std)
+    }
+
+    /// Waits for a connection (parks a goroutine, blocks a thread); returns
+    /// it with the peer's address. See the type's docs on `EMFILE`.
+    ///
+    /// ```
+    /// use goro_net::{TcpListener, TcpStream};
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let addr = listener.local_addr().unwrap();
+    /// let client = goro_sched::go(move || TcpStream::connect(addr).unwrap());
+    /// let (conn, peer) = listener.accept().unwrap();
+    /// assert_eq!(peer, client.join().unwrap().local_addr().unwrap());
+    /// ```
+    pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        let (std, addr) = self.0.io(Direction::Read, |l| l.accept())?;
+        Ok((TcpStream::from_std(std)?, addr))
+    }
+
+    /// The connections, one `accept` each.
+    ///
+    /// ```
+    /// use goro_net::{TcpListener, TcpStream};
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let addr = listener.local_addr().unwrap();
+    /// goro_sched::go(move || TcpStream::connect(addr).unwrap());
+    /// let conn = listener.incoming().next().unwrap().unwrap();
+    /// ```
+    pub fn incoming(&self) -> Incoming<'_> {
+        Incoming { listener: self }
+    }
+
+    /// The address it listens on.
+    ///
+    /// ```
+    /// let listener = goro_net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// assert!(listener.local_addr().unwrap().ip().is_loopback());
+    /// ```
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.0.std.local_addr()
+    }
+
+    /// Sets `IP_TTL`.
+    ///
+    /// ```
+    /// let listener = goro_net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// listener.set_ttl(42).unwrap();
+    /// assert_eq!(listener.ttl().unwrap(), 42);
+    /// ```
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.0.std.set_ttl(ttl)
+    }
+
+    /// Reads `IP_TTL`.
+    ///
+    /// ```
+    /// let listener = goro_net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// assert!(listener.ttl().unwrap() > 0);
+    /// ```
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.0.std.ttl()
+    }
+
+    /// Sets a deadline for `accept` (`None`: none): Go's `SetDeadline` on a
+    /// listener. A past one makes `accept` fail at once with
+    /// [`io::ErrorKind::TimedOut`]; a waiting `accept` sees a change at once.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let listener = goro_net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// listener.set_deadline(Some(Instant::now() + Duration::from_millis(10))).unwrap();
+    /// let err = listener.accept().unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+    /// ```
+    pub fn set_deadline(&self, deadline: Option<Instant>) -> io::Result<()> {
+        self.0.set_deadline(Direction::Read, deadline);
+        Ok(())
+    }
+}
+
+impl TcpStream {
+    /// Connects to `addr` (each of its addresses in turn, until one
+    /// connects): a non-blocking connect, then a wait for writability.
+    /// Host names are resolved off the workers (see [`ToSocketAddrs`]).
+    ///
+    /// ```
+    /// let listener = goro_net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let stream = goro_net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    /// ```
+    pub fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
+        each_addr(addr, |a| TcpStream::connect_addr(a, None))
+    }
+
+    /// Connects to one address, failing with [`io::ErrorKind::TimedOut`]
+    /// after `timeout` (a zero one is an error, as in std).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let listener = goro_net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let addr = listener.local_addr().unwrap();
+    /// let stream = goro_net::TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    /// ```
+    pub fn connect_timeout(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+        if timeout.is_zero() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "cannot set a 0 duration timeout",
+            ));
+        }
+        TcpStream::connect_addr(addr, Instant::now().checked_add(timeout))
+    }
+
+    fn connect_addr(addr: &SocketAddr, deadline: Option<Instant>) -> io::Result<TcpStream> {
+        let family = match addr {
+            SocketAddr::V4(_) => libc::AF_INET,
+            SocketAddr::V6(_) => libc::AF_INET6,
+        };
+        let flags = libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+        // SAFETY: a plain system call with no pointers.
+        let fd = cvt(unsafe { libc::socket(family, flags, 0) })?;
+        // SAFETY: `fd` was just opened, and nothing else owns it.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let stream = TcpStream(Arc::new(Socket::new(std::net::TcpStream::from(fd))?));
+        let (storage, len) = to_sockaddr(addr);
+        // SAFETY: `storage` holds a valid `sockaddr` of `len` bytes.
+        let r = unsafe {
+            libc::connect(
+                stream.as_raw_fd(),
+                std::ptr::from_ref(&storage).cast::<libc::sockaddr>(),
+                len,
+            )
+        };
+        if r == 0 {
+            return Ok(stream);
+        }
+        let err = io::Error::last_os_error();
+        if !matches!(err.raw_os_error(), Some(libc::EINPROGRESS | libc::EINTR)) {
+            return Err(err);
+        }
+        // Writable means done (connected or failed): `SO_ERROR` says which.
+        // A stale readiness may wake us early: still connecting then, which
+        // `peer_addr` tells (Go's loop in `connect`).
+        let sock = &stream.0;
+        sock.set_deadline(Direction::Write, deadline);
+        let done = sock.io(Direction::Write, |s| {
+            if let Some(e) = s.take_error()? {
+                return Err(e);
+            }
+            match s.peer_addr() {
+                Ok(_) => Ok(()),
+                Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => {
+                    Err(io::ErrorKind::WouldBlock.into())
+                }
+                Err(e) => Err(e),
+            }
+        });
+        sock.set_deadline(Direction::Write, None);
+        done.map(|()| stream)
+    }
+
+    /// Wraps a std stream: makes it non-blocking and registers it.
+    ///
+    /// ```
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let std = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    /// let stream = goro_net::TcpStream::from_std(std).unwrap();
+    /// ```
+    pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
+        stream.set_nonblocking(true)?;
+        Ok(TcpStream(Arc::new(Socket::new(stream)?)))
+    }
+
+    /// Gives std's stream back, in blocking mode, taken out of the poller.
+    /// If other handles ([`try_clone`](TcpStream::try_clone)) share the
+    /// socket, std's gets a duplicate descriptor instead, and the socket's
+    /// blocking mode changes for all: the others then block their thread.
+    ///
+    /// ```
+    /// let listener = goro_net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let stream = goro_net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    /// let std: std::net::TcpStream = stream.into_std().unwrap();
+    /// ```
+    pub fn into_std(self) -> io::Result<std::net::TcpStream> {
+        let std = match Arc::try_unwrap(self.0) {
+            Ok(sock) => sock.into_std()?,
+            Err(shared) => shared.std.try_clone()?,
+        };
+        std.set_nonblocking(false)?;
+        Ok(std)
+    }
+
+    /// The remote end's address.
+    ///
+    /// ```
+    /// let listener = goro_net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let addr = listener.local_addr().unwrap();
+    /// let stream = goro_net::TcpStream::connect(addr).unwrap();
+    /// assert_eq!(stream.peer_addr().unwrap(), addr);
+    /// ```
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.0.std.peer_addr()
+    }
+
+    /// This end's address.
+    ///
+    /// ```
+    /// let listener = goro_net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let stream = goro_net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    /// assert!(stream.local_addr().unwrap().ip().is_loopback());
+    /// ```
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.0.std.local_addr()
+    }
+
+    /// Shuts down the reading half, the writing half or both. A goroutine
+    /// blocked on the socket wakes: a read returns 0 (end of file), a write
+    /// an error.
+    ///
+    /// ```
+    /// use std::net::Shutdown;
+    ///
+    /// let listener = goro_net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let stream = goro_net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    /// let reader = stream.try_clone().unwrap();
+    /// let h = goro_sched::go(move || reader.read(&mut [0u8; 8]).unwrap());
+    /// stream.shutdown(Shutdown::Read).unwrap();
+    /// assert_eq!(h.join().unwrap(), 0);
+    /// ```
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.0.std.shutdown(how)
+    }
+
+    /// Sets `TCP_NODELAY`.
+    ///
+    /// ```
+    /// let listener = goro_net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let stream = goro_net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    /// stream.set_nodelay(true).unwrap();
+    /// assert!(stream.nodelay().unwrap());
+    /// ```
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.0.std.set_nodelay(nodelay)
+    }
+
+    /// Reads `TCP_NODELAY`.
+    ///
+    /// ```
+    /// let listener = goro_net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let stream = goro_net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    /// assert!(!stream.nodelay().unwrap());
+    /// ```
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.0.std.nodelay()
+    }
+
+    /// Sets `IP_TTL`.
+    ///
+    /// ```
+    /// let listener = goro_net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let stream = goro_net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    /// stream.set_ttl(42).unwrap();
+    /// assert_eq!(stream.ttl().unwrap(), 42);
+    /// ```
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.0.std.set_ttl(ttl)
+    }
+
+    /// Reads `IP_TTL`.
+    ///
+    /// ```
+    /// let listener = goro_net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let stream = goro_net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    /// assert!(stream.ttl().unwrap() > 0);
+    /// ```
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.0.std.ttl()
+    }
+
+    /// Another handle to the same socket (shared, not a duplicate
+    /// descriptor: see the type's docs). Never fails; `io::Result` for std's
+    /// shape.
+    ///
+    /// ```
+    /// let listener = goro_net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let stream = goro_net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    /// let other = stream.try_clone().unwrap();
+    /// assert_eq!(other.local_addr().unwrap(), stream.local_addr().unwrap());
+    /// ```
+    pub fn try_clone(&self) -> io::Result<TcpStream> {
+        Ok(TcpStream(self.0.clone()))
+    }
+
+    /// Reads what is there (at least one byte, or 0 at end of file),
+    /// waiting for it.
+    ///
+    /// ```
+    /// use std::io::Write;
+    ///
+    /// let listener = goro_net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let mut a = goro_net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    /// let (b, _) = listener.accept().unwrap();
+    /// a.write_all(b"hi").unwrap();
+    /// let mut buf = [0u8; 8];
+    /// let n = b.read(&mut buf).unwrap();
+    /// assert_eq!(&buf[..n], &b"hi"[..n]);
+    /// ```
+    pub fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.io(Direction::Read, |mut s| s.read(buf))
+    }
+
+    /// Writes some of `buf` (at least one byte), waiting for room.
+    ///
+    /// ```
+    /// let listener = goro_net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let a = goro_net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    /// assert_eq!(a.write(b"hello").unwrap(), 5);
+    /// ```
+    pub fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        self.0.io(Direction::Write, |mut s| s.write(buf))
+    }
+
+    /// As [`read`](TcpStream::read), but leaves the data in the socket.
+    ///
+    /// ```
+    /// use std::io::Write;
+    ///
+    /// let listener = goro_net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let mut a = goro_net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    /// let (b, _) = listener.accept().unwrap();
+    /// a.write_all(b"x").unwrap();
+    /// let mut buf = [0u8; 1];
+    /// assert_eq!(b.peek(&mut buf).unwrap(), 1);
+    /// assert_eq!(b.read(&mut buf).unwrap(), 1); // still there
+    /// ```
+    pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.io(Direction::Read, |s| s.peek(buf))
+    }
+
+    /// Sets std's read timeout: each read fails with
+    /// [`io::ErrorKind::TimedOut`] after waiting this long (std allows
+    /// `WouldBlock` or `TimedOut`; goro's is always `TimedOut`). `None`:
+    /// none; a zero duration is an error.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let listener = goro_net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let a = goro_net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    /// a.set_read_timeout(Some(Duration::from_millis(10))).unwrap();
+    /// assert_eq!(a.read(&mut [0u8; 1]).unwrap_err().kind(), std::io::ErrorKind::TimedOut);
+    /// ```
+    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.0.set_timeout(Direction::Read, timeout)
+    }
+
+    /// Sets std's write timeout (see [`set_read_timeout`](TcpStream::set_read_timeout)).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let listener = goro_net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let a = goro_net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    /// a.set_write_timeout(Some(Duration::from_secs(1))).unwrap();
+    /// assert_eq!(a.write_timeout().unwrap(), Some(Duration::from_secs(1)));
+    /// ```
+    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.0.set_timeout(Direction::Write, timeout)
+    }
+
+    /// The read timeout.
+    ///
+    /// ```
+    /// let listener = goro_net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let a = goro_net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    /// assert_eq!(a.read_timeout().unwrap(), None);
+    /// ```
+    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(self.0.timeout(Direction::Read))
+    }
+
+    /// The write timeout.
+    ///
+    /// ```
+    /// let listener = goro_net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let a = goro_net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    /// assert_eq!(a.write_timeout().unwrap(), None);
+    /// ```
+    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(self.0.timeout(Direction::Write))
+    }
+
+    /// Go's `SetDeadline`: sets both the read and the write deadline.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    ///
+    /// let listener = goro_net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let a = goro_net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    /// a.set_deadline(Some(Instant::now())).unwrap(); // already past
+    /// assert_eq!(a.write(b"x").unwrap_err().kind(), std::io::ErrorKind::TimedOut);
+    /// ```
+    pub fn set_deadline(&self, deadline: Option<Instant>) -> io::Result<()> {
+        self.set_read_deadline(deadline)?;
+        self.set_write_deadline(deadline)
+    }
+
+    /// Go's `SetReadDeadline`: an absolute time after which reads fail with
+    /// [`io::ErrorKind::TimedOut`] instead of waiting (`None`: never). It
+    /// applies to reads already waiting, which see a change at once: a past
+    /// deadline makes them return.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let listener = goro_net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let a = goro_net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    /// let reader = a.try_clone().unwrap();
+    /// let h = goro_sched::go(move || reader.read(&mut [0u8; 1]));
+    /// goro_sched::sleep(Duration::from_millis(10));
+    /// a.set_read_deadline(Some(Instant::now())).unwrap(); // wakes the reader
+    /// assert_eq!(h.join().unwrap().unwrap_err().kind(), std::io::ErrorKind::TimedOut);
+    /// ```
+    pub fn set_read_deadline(&self, deadline: Option<Instant>) -> io::Result<()> {
+        self.0.set_deadline(Direction::Read, deadline);
+        Ok(())
+    }
+
+    /// Go's `SetWriteDeadline` (see
+    /// [`set_read_deadline`](TcpStream::set_read_deadline)).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let listener = goro_net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let a = goro_net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    /// a.set_write_deadline(Some(Instant::now() + Duration::from_secs(5))).unwrap();
+    /// assert_eq!(a.write(b"x").unwrap(), 1);
+    /// ```
+    pub fn set_write_deadline(&self, deadline: Option<Instant>) -> io::Result<()> {
+        self.0.set_deadline(Direction::Write, deadline);
+        Ok(())
+    }
+}
+
+impl Read for TcpStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        TcpStream::read(self, buf)
+    }
+
+    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+        (&*self).read_vectored(bufs)
+    }
+}
+
+impl Read for &TcpStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        TcpStream::read(self, buf)
+    }
+
+    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+        self.0.io(Direction::Read, |mut s| s.read_vectored(bufs))
+    }
+}
+
+impl Write for TcpStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        TcpStream::write(self, buf)
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        (&*self).write_vectored(bufs)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Write for &TcpStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        TcpStream::write(self, buf)
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.0.io(Direction::Write, |mut s| s.write_vectored(bufs))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// # Panics
+/// If the socket cannot be made non-blocking or registered (out of
+/// memory or descriptors for the poller); [`TcpStream::from_std`] returns
+/// the error instead.
+impl From<std::net::TcpStream> for TcpStream {
+    fn from(stream: std::net::TcpStream) -> TcpStream {
+        TcpStream::from_std(stream).expect("goro-net: cannot register a std TcpStream")
+    }
+}
+
+/// # Panics
+/// As `From<std::net::TcpStream>`; [`TcpListener::from_std`] returns the
+/// error instead.
+impl From<std::net::TcpListener> for TcpListener {
+    fn from(listener: std::net::TcpListener) -> TcpListener {
+        TcpListener::from_std(listener).expect("goro-net: cannot register a std TcpListener")
+    }
+}
+
+impl AsFd for TcpStream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0.std.as_fd()
+    }
+}
+
+impl AsRawFd for TcpStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.std.as_raw_fd()
+    }
+}
+
+impl AsFd for TcpListener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0.std.as_fd()
+    }
+}
+
+impl AsRawFd for TcpListener {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.std.as_raw_fd()
+    }
+}
+
+impl fmt::Debug for TcpStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpStream")
+            .field("fd", &self.as_raw_fd())
+            .field("local", &self.local_addr().ok())
+            .field("peer", &self.peer_addr().ok())
+            .finish()
+    }
+}
+
+impl fmt::Debug for TcpListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpListener")
+            .field("fd", &self.as_raw_fd())
+            .field("local", &self.local_addr().ok())
+            .finish()
+    }
+}
