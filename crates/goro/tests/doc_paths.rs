@@ -64,7 +64,7 @@ fn doc_comments_name_items_by_their_own_crate() {
     let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut failures = Vec::new();
     let mut lines_read = 0;
-    for krate in ["fiber", "sched", "chan", "sync", "patterns", "goro"] {
+    for krate in ["fiber", "sched", "chan", "sync", "patterns", "net", "goro"] {
         let mut files = Vec::new();
         sources(&crates.join(krate).join("src"), &mut files);
         let name = if krate == "goro" {

@@ -46,7 +46,7 @@ fn parked_at(dump: &str, name: &str) -> Option<String> {
 #[test]
 fn dump_names_the_line_where_each_goroutine_waits() {
     let sites = sites();
-    assert_eq!(sites.len(), 15, "{sites:?}");
+    assert_eq!(sites.len(), 16, "{sites:?}");
     let rt = goro::Runtime::builder().workers(2).build().unwrap();
     let names: Vec<String> = sites.keys().cloned().collect();
     let dump = rt.run(move || {
@@ -138,6 +138,14 @@ fn dump_names_the_line_where_each_goroutine_waits() {
         };
         started_rx.recv().unwrap();
         spawn("once", move || once.call_once(|| {})); // site: once
+        // A socket with nothing to read: IO wait, at the `read`.
+        let listener = goro::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = goro::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        spawn("net read", move || {
+            let mut buf = [0u8; 8];
+            let _ = server.read(&mut buf); // site: net read
+        });
         spawn("rate", || {
             let limiter = goro::patterns::RateLimiter::new(1e-6, 1);
             limiter.wait();
@@ -154,7 +162,7 @@ fn dump_names_the_line_where_each_goroutine_waits() {
         };
         // Let them go (the sleeper and the rate limiter's waiter stay: the
         // runtime's drop unwinds them).
-        drop((held, write_held, permit));
+        drop((held, write_held, permit, client));
         tx.send(1).unwrap();
         let _ = full_rx.recv();
         drop((sel_tx, dyn_tx, iter_tx));

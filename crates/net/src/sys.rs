@@ -121,6 +121,7 @@ impl<S: AsFd> Socket<S> {
     /// say `WouldBlock`, parking on the poller between tries, until the
     /// deadline of `dir` (checked first: a past deadline fails at once, as
     /// Go's does).
+    #[track_caller]
     pub(crate) fn io<T>(
         &self,
         dir: Direction,
@@ -190,8 +191,13 @@ fn spend_budget() {
         s.set(if n >= BUDGET { 0 } else { n });
         n
     });
-    if spent >= BUDGET && goro_sched::id().is_some() {
-        goro_sched::yield_now();
+    if spent >= BUDGET {
+        // The channels' checkpoint policy: a yield only once the goroutine
+        // has gone several budgets without a switch and others of its
+        // worker wait, never while it panics (a yield at the first budget
+        // switched under a thread's lock held across a read that did not
+        // wait, as a breaker found for the channels).
+        goro_sched::__private::yield_to_local_work();
     }
 }
 

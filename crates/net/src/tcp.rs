@@ -115,6 +115,7 @@ pub struct Incoming<'a> {
 impl Iterator for Incoming<'_> {
     type Item = io::Result<TcpStream>;
 
+    #[track_caller]
     fn next(&mut self) -> Option<io::Result<TcpStream>> {
         Some(self.listener.accept().map(|(s, _)| s))
     }
@@ -180,6 +181,7 @@ impl TcpListener {
     /// let (conn, peer) = listener.accept().unwrap();
     /// assert_eq!(peer, client.join().unwrap().local_addr().unwrap());
     /// ```
+    #[track_caller]
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let (std, addr) = self.0.io(Direction::Read, |l| l.accept())?;
         Ok((TcpStream::from_std(std)?, addr))
@@ -271,6 +273,7 @@ impl TcpStream {
     /// let addr = listener.local_addr().unwrap();
     /// let stream = goro_net::TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
     /// ```
+    #[track_caller]
     pub fn connect_timeout(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
         if timeout.is_zero() {
             return Err(io::Error::new(
@@ -281,6 +284,7 @@ impl TcpStream {
         TcpStream::connect_addr(addr, Instant::now().checked_add(timeout))
     }
 
+    #[track_caller]
     fn connect_addr(addr: &SocketAddr, deadline: Option<Instant>) -> io::Result<TcpStream> {
         let family = match addr {
             SocketAddr::V4(_) => libc::AF_INET,
@@ -475,6 +479,7 @@ impl TcpStream {
     /// let n = b.read(&mut buf).unwrap();
     /// assert_eq!(&buf[..n], &b"hi"[..n]);
     /// ```
+    #[track_caller]
     pub fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.0.io(Direction::Read, |mut s| s.read(buf))
     }
@@ -486,6 +491,7 @@ impl TcpStream {
     /// let a = goro_net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
     /// assert_eq!(a.write(b"hello").unwrap(), 5);
     /// ```
+    #[track_caller]
     pub fn write(&self, buf: &[u8]) -> io::Result<usize> {
         self.0.io(Direction::Write, |mut s| s.write(buf))
     }
@@ -503,6 +509,7 @@ impl TcpStream {
     /// assert_eq!(b.peek(&mut buf).unwrap(), 1);
     /// assert_eq!(b.read(&mut buf).unwrap(), 1); // still there
     /// ```
+    #[track_caller]
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.0.io(Direction::Read, |s| s.peek(buf))
     }
@@ -614,30 +621,36 @@ impl TcpStream {
 }
 
 impl Read for TcpStream {
+    #[track_caller]
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         TcpStream::read(self, buf)
     }
 
+    #[track_caller]
     fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
         (&*self).read_vectored(bufs)
     }
 }
 
 impl Read for &TcpStream {
+    #[track_caller]
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         TcpStream::read(self, buf)
     }
 
+    #[track_caller]
     fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
         self.0.io(Direction::Read, |mut s| s.read_vectored(bufs))
     }
 }
 
 impl Write for TcpStream {
+    #[track_caller]
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         TcpStream::write(self, buf)
     }
 
+    #[track_caller]
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         (&*self).write_vectored(bufs)
     }
@@ -648,10 +661,12 @@ impl Write for TcpStream {
 }
 
 impl Write for &TcpStream {
+    #[track_caller]
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         TcpStream::write(self, buf)
     }
 
+    #[track_caller]
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         self.0.io(Direction::Write, |mut s| s.write_vectored(bufs))
     }

@@ -693,6 +693,7 @@ impl Registration {
     ///     }
     /// });
     /// ```
+    #[track_caller]
     pub fn wait(&self, dir: Direction, deadline: Option<Instant>) -> bool {
         self.wait_with(dir, || deadline)
     }
@@ -727,6 +728,7 @@ impl Registration {
     /// reg.wake(Direction::Read);
     /// waiter.join().unwrap();
     /// ```
+    #[track_caller]
     pub fn wait_with(&self, dir: Direction, deadline: impl Fn() -> Option<Instant>) -> bool {
         match worker::current_task() {
             Some(task) => self.wait_goroutine(task, dir, deadline),
@@ -734,6 +736,7 @@ impl Registration {
         }
     }
 
+    #[track_caller]
     fn wait_goroutine(
         &self,
         task: TaskRef,
