@@ -85,8 +85,10 @@ struct Inner<T> {
     sendq: VecDeque<Entry>,
     /// Without a ring: `Select::ready`'s, waiting for an operation (a send
     /// if `.1`) to be ready, woken when the lock is released with it so
-    /// (`Guard::drop`).
-    watchers: Vec<(Entry, bool)>,
+    /// (`Guard::drop`). Boxed, and `None` when empty: 24 bytes more in
+    /// every channel took its block to the pool's next size class, and
+    /// `ring1` (503 channels) and `mpmc` 8-14% longer.
+    watchers: Option<Box<Vec<(Entry, bool)>>>,
 }
 
 /// The packet of a watcher among a ring's waiters (theirs are null): its
@@ -165,7 +167,7 @@ impl<T> Channel<T> {
                 no_receivers: false,
                 recvq: VecDeque::new(),
                 sendq: VecDeque::new(),
-                watchers: Vec::new(),
+                watchers: None,
             }),
             // Room at first, unless unbuffered (or a ring, whose hint is
             // about waiters).
@@ -227,7 +229,7 @@ struct Guard<'a, T> {
 impl<T> Drop for Guard<'_, T> {
     fn drop(&mut self) {
         self.refresh_hint();
-        if self.chan.ring.is_none() && !self.inner.watchers.is_empty() {
+        if self.inner.watchers.is_some() {
             self.unlock_waking_watchers();
         } else {
             // SAFETY: released once, here, as the guard goes; never touched
@@ -246,7 +248,8 @@ impl<T> Guard<'_, T> {
         let inner = &mut **self.inner;
         let ready = [inner.is_ready(false, cap), inner.is_ready(true, cap)];
         let mut woken = Vec::new();
-        inner.watchers.retain(|&(entry, send)| {
+        let watchers = inner.watchers.as_mut().expect("called with watchers");
+        watchers.retain(|&(entry, send)| {
             if !ready[usize::from(send)] {
                 return true;
             }
@@ -259,6 +262,9 @@ impl<T> Guard<'_, T> {
             // Claimed now, or elsewhere before (stale): out either way.
             false
         });
+        if watchers.is_empty() {
+            inner.watchers = None;
+        }
         // SAFETY: released once, here, from `drop`, which touches the guard
         // no more.
         unsafe { ManuallyDrop::drop(&mut self.inner) };
@@ -766,10 +772,19 @@ impl<T> Channel<T> {
     #[cold]
     fn wake_one(&self, send: bool) {
         let mut inner = self.lock();
+        let entry = Inner::<T>::claim(inner.queue(send), 0);
+        if entry.is_some_and(|e| e.packet == WATCH) {
+            return Self::wake_past_watchers(inner, send, entry);
+        }
+        drop(inner);
+        complete(entry, false);
+    }
+
+    /// `wake_one` found a watcher (`Select::ready`), which does not act on
+    /// its wake-up: the wake-up goes on to the next waiter, which may.
+    #[cold]
+    fn wake_past_watchers(mut inner: Guard<'_, T>, send: bool, mut entry: Option<Entry>) {
         let queue = inner.queue(send);
-        let mut entry = Inner::<T>::claim(queue, 0);
-        // A watcher (`Select::ready`) does not act on its wake-up: it goes
-        // on to the next waiter, which may.
         let mut watchers = Vec::new();
         while let Some(watcher) = entry.filter(|e| e.packet == WATCH) {
             watchers.push(watcher);
@@ -980,7 +995,10 @@ impl<T> Channel<T> {
             oper,
             packet: std::ptr::null_mut(),
         };
-        inner.watchers.push((entry, send));
+        inner
+            .watchers
+            .get_or_insert_with(Box::default)
+            .push((entry, send));
         true
     }
 
@@ -992,9 +1010,13 @@ impl<T> Channel<T> {
             return;
         }
         let ptr: *const Context = ctx;
-        self.lock()
-            .watchers
-            .retain(|&(e, s)| e.ctx != ptr || s != send);
+        let mut inner = self.lock();
+        if let Some(watchers) = &mut inner.watchers {
+            watchers.retain(|&(e, s)| e.ctx != ptr || s != send);
+            if watchers.is_empty() {
+                inner.watchers = None;
+            }
+        }
     }
 }
 
@@ -1891,8 +1913,9 @@ impl<T> Receiver<T> {
     #[doc(hidden)]
     pub fn __waiting(&self) -> (usize, usize) {
         let inner = self.chan.lock();
-        let sends = inner.watchers.iter().filter(|&&(_, send)| send).count();
-        let receives = inner.watchers.len() - sends;
+        let watchers = inner.watchers.as_deref().map_or(&[][..], Vec::as_slice);
+        let sends = watchers.iter().filter(|&&(_, send)| send).count();
+        let receives = watchers.len() - sends;
         (inner.recvq.len() + receives, inner.sendq.len() + sends)
     }
 }

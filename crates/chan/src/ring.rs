@@ -29,7 +29,7 @@
 
 use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
-use std::sync::atomic::{self, AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{self, AtomicUsize, Ordering};
 
 use crossbeam_utils::{Backoff, CachePadded};
 
@@ -67,8 +67,6 @@ pub(crate) struct Ring<T> {
     /// A receive at a position with none of these bits set is a
     /// *checkpoint*, one in about `CHECKPOINT_EVERY` (`Ring::pop_at`).
     checkpoint: usize,
-    /// Leak the values left when dropped (`leak_rest`).
-    leak: AtomicBool,
 }
 
 /// About how many receives from one ring pass between two checkpoints.
@@ -137,14 +135,17 @@ impl<T> Ring<T> {
             mark,
             one_lap: mark * 2,
             checkpoint: Self::checkpoint_mask(cap, mark),
-            leak: AtomicBool::new(false),
         }
     }
 
-    /// Makes the drop leak the values still in the ring (a value's `Drop`
-    /// panicked while the receiver's drop emptied it).
+    /// Takes the values still in the ring out without dropping them (a
+    /// value's `Drop` panicked while the receiver's drop emptied it:
+    /// dropping the rest while that panic unwinds could panic again and
+    /// abort).
     pub(crate) fn leak_rest(&self) {
-        self.leak.store(true, Ordering::Relaxed);
+        while let Ok(value) = self.pop(false) {
+            std::mem::forget(value);
+        }
     }
 
     /// The bits of a position that are zero at a checkpoint. A ring of
@@ -447,12 +448,6 @@ impl<T> Ring<T> {
 
 impl<T> Drop for Ring<T> {
     fn drop(&mut self) {
-        if *self.leak.get_mut() {
-            // A value's `Drop` panicked (`Channel::drop_receiver`): the rest
-            // are leaked, as dropping them while that panic unwinds could
-            // panic again and abort.
-            return;
-        }
         // Alone now. Between head and tail, a position holds a value, a
         // hole, or nothing if its reservation was forgotten (`mem::forget`
         // of a `SelectedOperation`): only the stamp `pos + 1` says written.
