@@ -445,7 +445,7 @@ impl<T> Channel<T> {
             return match ring.reserve() {
                 Ok(reserved) => {
                     // A try never switches: no checkpoint.
-                    self.write(ring, reserved, value);
+                    self.write(ring, reserved, value, false);
                     Ok(())
                 }
                 Err(Refused::NotNow) => Err(TrySendError::Full(value)),
@@ -689,7 +689,7 @@ impl<T> Channel<T> {
         loop {
             match ring.reserve() {
                 Ok(reserved) => {
-                    if self.write(ring, reserved, value) {
+                    if self.write(ring, reserved, value, false) {
                         checkpoint();
                     }
                     return Ok(());
@@ -726,11 +726,18 @@ impl<T> Channel<T> {
         }
     }
 
-    /// Writes a reserved position and wakes a waiting receiver, if any.
-    /// Whether the position was a checkpoint (see `checkpoint`).
-    fn write(&self, ring: &Ring<T>, reserved: Reserved, value: T) -> bool {
+    /// Writes a reserved position and wakes a waiting receiver, if any;
+    /// whether the position was a checkpoint (see `checkpoint`). A position
+    /// a select's chosen send `held` is fenced first (SeqCst, pairing with
+    /// the one before a watcher's last look): a watcher that saw it held is
+    /// woken (see `ring_ready`). A plain send needs no fence: its position
+    /// was taken by a SeqCst CAS.
+    fn write(&self, ring: &Ring<T>, reserved: Reserved, value: T, held: bool) -> bool {
         let checkpoint = ring.is_checkpoint(&reserved);
         ring.write(reserved, value);
+        if held {
+            atomic::fence(Ordering::SeqCst);
+        }
         self.notify(false);
         checkpoint
     }
@@ -1235,14 +1242,7 @@ impl<T> Channel<T> {
                 // Written even if the channel closed since: the position was
                 // taken before.
                 let ring = self.ring.as_ref().expect("a slot is a ring's");
-                let checkpoint = ring.is_checkpoint(&reserved);
-                ring.write(reserved, value);
-                // The held position is a value now: a watcher that saw it
-                // held is woken (see `ring_ready`); a plain send needs no
-                // fence here, its position being taken by a SeqCst CAS.
-                atomic::fence(Ordering::SeqCst);
-                self.notify(false);
-                if checkpoint {
+                if self.write(ring, reserved, value, true) {
                     checkpoint_passed();
                 }
                 Ok(())

@@ -28,14 +28,19 @@ fn running_state(shared: &Shared, worker: usize, now: u32) -> String {
 /// Renders every live runtime's goroutines, `first`'s first (`goro::dump`),
 /// each headed by its runtime's line.
 pub(crate) fn render_all(first: &Arc<Shared>) -> String {
-    let mut out = render(first);
-    for rt in crate::deadlock::all_runtimes() {
-        if !Arc::ptr_eq(&rt, first) {
-            out.push('\n');
-            out.push_str(&render(&rt));
-        }
-    }
-    out
+    let sections: Vec<String> = first_then_others(first).iter().map(render).collect();
+    sections.join("\n")
+}
+
+/// Every live runtime, `first` first.
+fn first_then_others(first: &Arc<Shared>) -> Vec<Arc<Shared>> {
+    let mut runtimes = vec![first.clone()];
+    runtimes.extend(
+        crate::deadlock::all_runtimes()
+            .into_iter()
+            .filter(|rt| !Arc::ptr_eq(rt, first)),
+    );
+    runtimes
 }
 
 /// The workers running a goroutine, with its address.
@@ -86,14 +91,8 @@ fn goroutine(
 /// runtime, `first`'s first; those that have not waited yet are counted.
 pub(crate) fn render_group(first: &Arc<Shared>, group: &Arc<Group>) -> String {
     let mut out = String::new();
-    let mut runtimes = vec![first.clone()];
-    runtimes.extend(
-        crate::deadlock::all_runtimes()
-            .into_iter()
-            .filter(|rt| !Arc::ptr_eq(rt, first)),
-    );
     let mut listed = 0;
-    for rt in &runtimes {
+    for rt in &first_then_others(first) {
         let now = rt.coarse_ms();
         let running = running(rt);
         let mut tasks = rt.registry_snapshot();
