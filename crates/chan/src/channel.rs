@@ -473,7 +473,7 @@ impl<T> Channel<T> {
             SendNow::Closed(value) => return Err(SendTimeoutError::Closed(value)),
             SendNow::Full(value, inner) => (value, inner),
         };
-        if deadline.is_some_and(|d| Instant::now() >= d) {
+        if deadline.is_some_and(|d| goro_sched::timer::now() >= d) {
             return Err(SendTimeoutError::Timeout(value));
         }
         // Wait, with the value in a packet on this stack.
@@ -577,7 +577,7 @@ impl<T> Channel<T> {
             (Ready::Closed, _) => return Err(RecvTimeoutError::Closed),
             (Ready::Empty, inner) => inner.expect("the lock comes back with Empty"),
         };
-        if deadline.is_some_and(|d| Instant::now() >= d) {
+        if deadline.is_some_and(|d| goro_sched::timer::now() >= d) {
             return Err(RecvTimeoutError::Timeout);
         }
         let ctx = Context::new();
@@ -697,7 +697,7 @@ impl<T> Channel<T> {
                 Err(Refused::Closed) => return Err(SendTimeoutError::Closed(value)),
                 Err(Refused::NotNow) => {}
             }
-            if deadline.is_some_and(|d| Instant::now() >= d)
+            if deadline.is_some_and(|d| goro_sched::timer::now() >= d)
                 || !self.wait_ring(ring, true, deadline)
             {
                 return Err(SendTimeoutError::Timeout(value));
@@ -718,7 +718,7 @@ impl<T> Channel<T> {
                 Err(Refused::Closed) => return Err(RecvTimeoutError::Closed),
                 Err(Refused::NotNow) => {}
             }
-            if deadline.is_some_and(|d| Instant::now() >= d)
+            if deadline.is_some_and(|d| goro_sched::timer::now() >= d)
                 || !self.wait_ring(ring, false, deadline)
             {
                 return Err(RecvTimeoutError::Timeout);
@@ -1610,7 +1610,8 @@ impl<T> Sender<T> {
     /// `Timeout(value)` or `Closed(value)`.
     #[track_caller]
     pub fn send_timeout(&self, value: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
-        self.chan.send(value, Instant::now().checked_add(timeout))
+        self.chan
+            .send(value, goro_sched::timer::now().checked_add(timeout))
     }
 
     /// Sends `value`, waiting until `deadline` at most.
@@ -1780,7 +1781,8 @@ impl<T> Receiver<T> {
     /// `Timeout`, or `Closed` once closed and drained.
     #[track_caller]
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
-        self.chan.recv(Instant::now().checked_add(timeout))
+        self.chan
+            .recv(goro_sched::timer::now().checked_add(timeout))
     }
 
     /// Receives a value, waiting until `deadline` at most.

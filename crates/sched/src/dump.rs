@@ -28,7 +28,10 @@ fn running_state(shared: &Shared, worker: usize, now: u32) -> String {
 /// Renders every live runtime's goroutines, `first`'s first (`goro::dump`),
 /// each headed by its runtime's line.
 pub(crate) fn render_all(first: &Arc<Shared>) -> String {
-    let sections: Vec<String> = first_then_others(first).iter().map(render).collect();
+    let sections: Vec<String> = first_then_others(first)
+        .iter()
+        .map(|rt| render(rt))
+        .collect();
     sections.join("\n")
 }
 
@@ -118,7 +121,7 @@ pub(crate) fn render_group(first: &Arc<Shared>, group: &Arc<Group>) -> String {
 /// Goroutines that have parked at least once are in the registry and are
 /// listed one by one; the others have never waited (queued, or running for
 /// the first time) and are counted.
-pub(crate) fn render(shared: &Arc<Shared>) -> String {
+pub(crate) fn render(shared: &Shared) -> String {
     let mut out = String::new();
     let now = shared.coarse_ms();
     let running = running(shared);

@@ -59,6 +59,7 @@
 
 mod alloc;
 mod blocking_pool;
+mod bubble;
 mod builder;
 mod current;
 mod deadlock;
@@ -87,7 +88,7 @@ mod worker;
 
 use std::io;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[doc(no_inline)]
 pub use goro_fiber as fiber;
@@ -210,12 +211,12 @@ pub fn sleep(duration: Duration) {
         std::thread::sleep(duration);
         return;
     }
-    let Some(deadline) = Instant::now().checked_add(duration) else {
+    let Some(deadline) = timer::now().checked_add(duration) else {
         loop {
             park::park_on(park::Wait::Sleep);
         }
     };
-    while Instant::now() < deadline {
+    while timer::now() < deadline {
         park::park_deadline_on(deadline, park::Wait::Sleep);
     }
 }

@@ -759,6 +759,8 @@ impl Registration {
         if now != before {
             return armed.disarm();
         }
+        // The kernel wakes it, from outside a bubble: its clock waits.
+        let _outside = crate::bubble::Outside::enter();
         match now {
             Some(deadline) => park::park_deadline_on(deadline, Wait::IoWait),
             None => park::park_on(Wait::IoWait),
