@@ -248,8 +248,8 @@ pub use goro_fiber as fiber;
 #[doc(inline)]
 pub use goro_sched::{
     Builder, EnterGuard, GoroutineId, JoinError, JoinHandle, LocalKey, Runtime, RuntimeBuilder,
-    Scope, ScopedJoinHandle, Stats, blocking, dump, go, id, local, num_goroutines, park, run,
-    scope, sleep, stats, test, yield_now,
+    Scope, ScopedJoinHandle, Stats, blocking, dump, dump_with_backtraces, go, id, local,
+    num_goroutines, park, run, scope, sleep, stats, test, yield_now,
 };
 
 /// Channels: Go's `chan`, with `select!` and the dynamic [`chan::Select`].
