@@ -87,6 +87,7 @@ mod timers;
 mod traceback;
 mod worker;
 
+use std::fmt;
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
@@ -510,11 +511,20 @@ pub struct Stats {
     pub queue_lengths: Vec<usize>,
     /// Goroutines queued on the global injector.
     pub injected: usize,
+    /// The runtime's name (`RuntimeBuilder::name`; `goro-worker` by
+    /// default, `goro-bubble` for a `test::run` bubble).
+    pub runtime: String,
+    /// Every other live runtime's, from [`stats()`] (which covers every
+    /// runtime of the process, the current one's at the top level); empty
+    /// from [`Runtime::stats`], which covers its own.
+    pub others: Vec<Stats>,
 }
 
 impl Stats {
     fn of(shared: &crate::shared::Shared) -> Stats {
         Stats {
+            runtime: shared.name.to_string(),
+            others: Vec::new(),
             goroutines: shared.alive(),
             spawned: shared.total(|c| &c.spawned),
             switches: shared.total(|c| &c.switches),
@@ -527,10 +537,66 @@ impl Stats {
             injected: shared.injector.len(),
         }
     }
+
+    /// Goroutines alive now in this runtime and in `others`.
+    ///
+    /// ```
+    /// let rt = goro_sched::Runtime::builder().workers(1).build()?;
+    /// let (tx, rx) = std::sync::mpsc::channel::<()>();
+    /// let h = rt.go(move || drop(rx.recv()));
+    /// let all = goro_sched::stats(); // from this thread: the global runtime's, then rt's
+    /// assert!(all.total_goroutines() >= 1);
+    /// assert!(all.others.iter().any(|s| s.goroutines == 1 && s.workers == 1));
+    /// drop(tx);
+    /// h.join().unwrap();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn total_goroutines(&self) -> usize {
+        self.goroutines
+            + self
+                .others
+                .iter()
+                .map(Stats::total_goroutines)
+                .sum::<usize>()
+    }
 }
 
-/// A snapshot of the current runtime's counters (the calling goroutine's,
-/// else the one this thread [entered](Runtime::enter), else the global one).
+impl fmt::Display for Stats {
+    /// A section a runtime, each headed by its name, as `dump` heads them.
+    ///
+    /// ```
+    /// let rt = goro_sched::Runtime::builder().workers(2).name("pool").build()?;
+    /// let text = rt.stats().to_string();
+    /// assert!(text.starts_with("runtime \"pool\": 0 goroutines, 2 workers"), "{text}");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "runtime \"{}\": {} goroutines, {} workers, {} spare threads",
+            self.runtime, self.goroutines, self.workers, self.spares
+        )?;
+        writeln!(
+            f,
+            "\tspawned {}, switches {}, steals {}, parks {}, hand-offs {}",
+            self.spawned, self.switches, self.steals, self.parks, self.handoffs
+        )?;
+        writeln!(
+            f,
+            "\tqueued: injector {}, workers {:?}",
+            self.injected, self.queue_lengths
+        )?;
+        for other in &self.others {
+            write!(f, "{other}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A snapshot of every live runtime's counters: the current runtime's (the
+/// calling goroutine's, else the one this thread [entered](Runtime::enter),
+/// else the global one) at the top level, every other's in
+/// [`Stats::others`]. Its `Display` prints a section per runtime.
 ///
 /// ```
 /// let before = goro_sched::stats().spawned;
@@ -538,7 +604,15 @@ impl Stats {
 /// assert!(goro_sched::stats().spawned > before);
 /// ```
 pub fn stats() -> Stats {
-    crate::current::with_current(|rt| Stats::of(rt))
+    crate::current::with_current(|rt| {
+        let mut stats = Stats::of(rt);
+        stats.others = crate::deadlock::all_runtimes()
+            .iter()
+            .filter(|other| !Arc::ptr_eq(other, rt))
+            .map(|other| Stats::of(other))
+            .collect();
+        stats
+    })
 }
 
 /// Spawns a goroutine, as Go's `go` statement.
