@@ -745,7 +745,7 @@ impl Registration {
     ) -> bool {
         let slot = self.desc.slot(dir);
         let before = deadline();
-        if before.is_some_and(|d| d <= Instant::now()) {
+        if before.is_some_and(|d| d <= crate::timer::now()) {
             return false;
         }
         if !slot.arm(task) {
