@@ -131,6 +131,7 @@ fn tour() {
         "pipeline: plus one, sorted: [2, 5, 10, 17, 26, 37, 50, 65]",
         "pipeline: an endless stream gave [2, 4, 6]; dropped, 0 goroutines left",
         "context: cancel() woke 3 waiting goroutines",
+        "virtual time: a 1-minute ticker ticked 1440 times in 24 virtual hours",
     ] {
         assert_line(&out, line);
     }
