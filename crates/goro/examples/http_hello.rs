@@ -92,7 +92,7 @@ pub(crate) fn handle(conn: TcpStream) {
             }
             buf.resize(buf.len() * 2, 0);
         }
-        match (&conn).read(&mut buf[filled..]) {
+        match conn.read(&mut buf[filled..]) {
             Ok(0) | Err(_) => return,
             Ok(n) => filled += n,
         }

@@ -8,7 +8,7 @@
 #[allow(dead_code)] // its `main`
 mod http_hello;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -65,7 +65,7 @@ impl Client {
 
     fn fill(&mut self) -> usize {
         let mut chunk = [0u8; 4096];
-        let n = (&self.conn).read(&mut chunk).unwrap();
+        let n = self.conn.read(&mut chunk).unwrap();
         self.buf.extend_from_slice(&chunk[..n]);
         n
     }

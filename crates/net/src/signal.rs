@@ -429,8 +429,10 @@ impl State {
         let mut fds = [0 as libc::c_int; 2];
         // SAFETY: `fds` has room for the two descriptors `pipe2` writes.
         cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
-        // SAFETY: `pipe2` just opened both; each is owned once, here.
-        let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        // SAFETY: `pipe2` just opened it; it is owned once, here.
+        let read = unsafe { OwnedFd::from_raw_fd(fds[0]) };
+        // SAFETY: as above.
+        let write = unsafe { OwnedFd::from_raw_fd(fds[1]) };
         // The handler must never wait: its end is non-blocking. (The
         // reader's end blocks: the thread sleeps in `read`.)
         // SAFETY: `write` is open; F_SETFL with an integer argument.
@@ -531,8 +533,7 @@ impl State {
             // Every registration that watched it had lost its receivers:
             // the action is back, as if they had been stopped when dropped,
             // and this signal gets it.
-            // SAFETY: `kill` takes two integers and touches no memory.
-            unsafe { libc::kill(libc::getpid(), n as libc::c_int) };
+            let _ = kill(std::process::id(), sig);
         }
     }
 }
@@ -540,10 +541,11 @@ impl State {
 /// The handler of every watched signal: counts it and wakes the reader.
 /// Async-signal-safe: an atomic add, `write(2)`, and `errno` kept.
 extern "C" fn on_signal(n: libc::c_int) {
-    // SAFETY: `__errno_location` returns the calling thread's errno, valid
-    // for the thread's life; reading and writing it is what a handler that
-    // makes a system call must do.
-    let errno = unsafe { *libc::__errno_location() };
+    // SAFETY: a plain call that returns the calling thread's errno slot.
+    let slot = unsafe { libc::__errno_location() };
+    // SAFETY: `slot` is valid for the thread's life and only this thread
+    // uses it; a handler that makes a system call must keep errno as it was.
+    let errno = unsafe { *slot };
     if let Some(pending) = usize::try_from(n).ok().and_then(|i| PENDING.get(i)) {
         pending.fetch_add(1, Ordering::Release);
     }
@@ -556,7 +558,7 @@ extern "C" fn on_signal(n: libc::c_int) {
         unsafe { libc::write(fd, (&raw const byte).cast(), 1) };
     }
     // SAFETY: as above.
-    unsafe { *libc::__errno_location() = errno };
+    unsafe { *slot = errno };
 }
 
 /// The reader thread: sleeps in `read` until the handler writes, then

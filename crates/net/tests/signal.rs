@@ -101,10 +101,8 @@ fn disposition(sig: i32) -> libc::sighandler_t {
     // SAFETY: an all-zero `sigaction` is valid for the kernel to fill.
     let mut current: libc::sigaction = unsafe { std::mem::zeroed() };
     // SAFETY: reads the action only (`act` is null); `current` is valid.
-    assert_eq!(
-        unsafe { libc::sigaction(sig, std::ptr::null(), &mut current) },
-        0
-    );
+    let r = unsafe { libc::sigaction(sig, std::ptr::null(), &mut current) };
+    assert_eq!(r, 0);
     current.sa_sigaction
 }
 
@@ -272,10 +270,8 @@ fn actions_that_notify_replaced_come_back() {
     let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
     action.sa_sigaction = own;
     // SAFETY: a valid action whose handler only adds to an atomic.
-    assert_eq!(
-        unsafe { libc::sigaction(libc::SIGHUP, &action, std::ptr::null_mut()) },
-        0
-    );
+    let r = unsafe { libc::sigaction(libc::SIGHUP, &action, std::ptr::null_mut()) };
+    assert_eq!(r, 0);
     // Rust starts programs with SIGPIPE ignored.
     assert_eq!(disposition(libc::SIGPIPE), libc::SIG_IGN);
 
