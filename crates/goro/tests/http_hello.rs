@@ -53,6 +53,8 @@ impl Client {
     fn connect(addr: SocketAddr) -> Client {
         let conn = TcpStream::connect(addr).unwrap();
         conn.set_read_timeout(Some(HANG)).unwrap();
+        // Requests written in pieces would each wait for an ACK (Nagle).
+        conn.set_nodelay(true).unwrap();
         Client {
             conn,
             buf: Vec::new(),

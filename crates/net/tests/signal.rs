@@ -392,6 +392,45 @@ fn delivery_outlives_the_runtime_that_asked() {
 }
 
 #[test]
+fn registrations_come_and_go_while_signals_fly() {
+    const NAME: &str = "registrations_come_and_go_while_signals_fly";
+    if !in_child(NAME) {
+        return child_passes(NAME, &[]);
+    }
+    const ROUNDS: usize = 200;
+    // Watched throughout, so that SIGUSR1's default action never applies.
+    let keeper = signal::notify(&[Signal::User1]);
+    let rt = common::builder().workers(2).build().unwrap();
+    let round = || {
+        for _ in 0..ROUNDS {
+            let sigs = signal::notify(&[Signal::User1, Signal::User2]);
+            raise(libc::SIGUSR1);
+            // Its own SIGUSR1 came, unless the buffer was full of others'.
+            assert!(sigs.recv_timeout(HANG).is_ok());
+            signal::stop(&sigs);
+            // Closed: what was delivered drains, then the end.
+            let start = Instant::now();
+            while sigs.recv().is_ok() {
+                assert!(start.elapsed() < HANG);
+            }
+        }
+    };
+    let goroutines: Vec<_> = (0..4).map(|_| rt.go(round)).collect();
+    let threads: Vec<_> = (0..4).map(|_| std::thread::spawn(round)).collect();
+    for g in goroutines {
+        g.join().unwrap();
+    }
+    for t in threads {
+        t.join().unwrap();
+    }
+    // Only the keeper is left: SIGUSR2 has its default back.
+    assert_eq!(disposition(libc::SIGUSR2), libc::SIG_DFL);
+    assert!(keeper.try_iter().count() <= BUFFER);
+    signal::stop(&keeper);
+    assert_eq!(disposition(libc::SIGUSR1), libc::SIG_DFL);
+}
+
+#[test]
 fn an_empty_list_watches_every_signal() {
     const NAME: &str = "an_empty_list_watches_every_signal";
     if !in_child(NAME) {
