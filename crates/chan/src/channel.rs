@@ -1923,6 +1923,21 @@ impl<T> Receiver<T> {
     }
 }
 
+/// Whether `tx` sends to `rx`'s channel (goro-net's `signal::stop` finds
+/// the registration of a receiver it is given; it holds only a sender, so
+/// that dropping every receiver closes the channel).
+///
+/// ```
+/// let (tx, rx) = goro_chan::bounded::<i32>(1);
+/// let (_other, rx2) = goro_chan::bounded::<i32>(1);
+/// assert!(goro_chan::__private::sender_of(&tx, &rx));
+/// assert!(!goro_chan::__private::sender_of(&tx, &rx2));
+/// ```
+#[doc(hidden)]
+pub fn sender_of<T>(tx: &Sender<T>, rx: &Receiver<T>) -> bool {
+    Shared::ptr_eq(&tx.chan, &rx.chan)
+}
+
 // A panic leaves a channel as it was (nothing is poisoned): both ends may be
 // used across `catch_unwind`, as crossbeam-channel's.
 impl<T> std::panic::UnwindSafe for Sender<T> {}

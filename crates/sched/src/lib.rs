@@ -713,6 +713,15 @@ pub mod __private {
         }
     }
 
+    /// goro-net's `signal::notify` of SIGQUIT: installs the goroutine-dump
+    /// handler now (if `GORO_TRACEBACK=1`; once per process), so that a
+    /// runtime started later does not put it over the handler that
+    /// `notify` installs; `notify` keeps it and puts it back when nothing
+    /// watches SIGQUIT any more.
+    pub fn install_sigquit_handler() {
+        crate::sysmon::install_sigquit_handler();
+    }
+
     /// Tests only: makes the task pool find no new memory (as under a
     /// memory limit) while `on`, so that a test can see a spawn fail
     /// cleanly without lowering the whole process's limits.
