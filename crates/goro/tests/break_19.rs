@@ -58,6 +58,7 @@ fn parked_in_frame_b19(rx: goro::chan::Receiver<u64>) -> u64 {
 /// trace every parked goroutine (none is busy: every worker is idle), and
 /// the goroutines still get each value once.
 #[test]
+#[ignore = "BUG: dumps with traces from two threads at once leave most goroutines untraced (a claim fails while the other dumper holds it)"]
 fn concurrent_trace_dumps_each_trace_every_parked_goroutine() {
     const N: usize = 64;
     const DUMPERS: usize = 4;
@@ -605,11 +606,11 @@ fn small_stack_case(margin: usize, trace: bool) {
     assert_eq!(h.join().unwrap(), 5);
 }
 
-/// Without a trace, parking with 8 KiB of a 64 KiB stack left is fine.
+/// Without a trace, parking with 4 KiB of a 64 KiB stack left is fine.
 #[test]
 fn a_goroutine_parked_with_little_stack_left_runs_fine() {
     isolated("a_goroutine_parked_with_little_stack_left_runs_fine", || {
-        small_stack_case(8192, false);
+        small_stack_case(4096, false);
     });
 }
 
@@ -619,12 +620,12 @@ fn a_goroutine_parked_with_little_stack_left_runs_fine() {
 /// overflowed its stack of 64 KiB"): a diagnostic dump kills a program
 /// that was running fine.
 #[test]
-#[ignore = "BUG: a trace dump aborts the process when a parked goroutine has under ~12 KiB of stack left"]
+#[ignore = "BUG: a trace dump aborts the process when a parked goroutine has 4 KiB of stack left (debug and release)"]
 fn a_trace_of_a_goroutine_with_little_stack_left_does_not_abort() {
     isolated(
         "a_trace_of_a_goroutine_with_little_stack_left_does_not_abort",
         || {
-            small_stack_case(8192, true);
+            small_stack_case(4096, true);
         },
     );
 }
@@ -1226,4 +1227,132 @@ fn now_inside_a_blocking_call_of_a_bubble_reads_the_bubble_clock() {
         (outside, inside)
     });
     assert_eq!(inside, outside);
+}
+
+/// A probe for the stack room a trace needs (by hand:
+/// `B19_MARGIN=8192 [B19_TRACE=1] break_19 probe_small_stack --exact`);
+/// does nothing without `B19_MARGIN`.
+#[test]
+fn probe_small_stack() {
+    let margin: usize = std::env::var("B19_MARGIN")
+        .ok()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
+    if margin == 0 {
+        return;
+    }
+    small_stack_case(margin, std::env::var("B19_TRACE").is_ok());
+}
+
+/// A bubble goroutine waits on a goro channel fed by a plain thread
+/// 50 ms later. Issue 19 asks that "a goroutine blocked on something
+/// outside the bubble (a plain thread's channel, a socket, `blocking`)
+/// keeps time from advancing, as in Go"; `goro::test::run`'s docs instead
+/// say the bubble cannot tell such a channel, and it reports a deadlock
+/// that is not one (or, with a timer pending, jumps the clock while the
+/// goroutine waits for the thread).
+#[test]
+#[ignore = "DEVIATION from issue 19: a wait on a plain thread's channel is a false deadlock (documented in test::run)"]
+fn a_plain_threads_channel_keeps_the_clock_still() {
+    isolated("a_plain_threads_channel_keeps_the_clock_still", || {
+        let r = within(Duration::from_secs(30), "plain thread's channel", || {
+            catch_unwind(|| {
+                goro::test::run(|| {
+                    let start = now();
+                    let sleeper = goro::go(|| goro::sleep(HOUR));
+                    let (tx, rx) = bounded::<u8>(0);
+                    std::thread::spawn(move || {
+                        std::thread::sleep(Duration::from_millis(50));
+                        tx.send(4).unwrap();
+                    });
+                    let v = rx.recv().unwrap();
+                    let at = now() - start;
+                    sleeper.join().unwrap();
+                    (v, at)
+                })
+            })
+            .map_err(panic_message)
+        });
+        assert_eq!(r, Ok((4, Duration::ZERO)));
+    });
+}
+
+/// Goro's locks and coordination released by sleepers: every waiter wakes
+/// at the exact virtual time of its release, nothing reported.
+#[test]
+fn locks_released_by_sleepers_wake_waiters_at_exact_times() {
+    let times = goro::test::run(|| {
+        let start = now();
+        let rw = Arc::new(goro::sync::RwLock::new(0u32));
+        let sem = Arc::new(goro::sync::Semaphore::new(1));
+        let barrier = Arc::new(goro::sync::Barrier::new(3));
+        let wg = goro::sync::WaitGroup::new();
+        let mut hs = Vec::new();
+        {
+            let rw = rw.clone();
+            hs.push(goro::go(move || {
+                let mut g = rw.write();
+                goro::sleep(HOUR);
+                *g += 1;
+                drop(g);
+                now() - start
+            }));
+        }
+        goro::yield_now();
+        {
+            let rw = rw.clone();
+            hs.push(goro::go(move || {
+                let g = rw.read();
+                assert_eq!(*g, 1);
+                now() - start
+            }));
+        }
+        {
+            let sem = sem.clone();
+            hs.push(goro::go(move || {
+                let p = sem.acquire();
+                goro::sleep(2 * HOUR);
+                drop(p);
+                now() - start
+            }));
+        }
+        goro::yield_now();
+        {
+            let sem = sem.clone();
+            hs.push(goro::go(move || {
+                let _p = sem.acquire();
+                now() - start
+            }));
+        }
+        for k in 1..=2u32 {
+            let b = barrier.clone();
+            hs.push(goro::go(move || {
+                goro::sleep(HOUR * (2 + k));
+                b.wait();
+                now() - start
+            }));
+        }
+        {
+            let b = barrier.clone();
+            hs.push(goro::go(move || {
+                b.wait();
+                now() - start
+            }));
+        }
+        wg.add(1);
+        let w = wg.clone();
+        hs.push(goro::go(move || {
+            goro::sleep(5 * HOUR);
+            w.done();
+            now() - start
+        }));
+        wg.wait();
+        let mut t: Vec<_> = hs.into_iter().map(|h| h.join().unwrap()).collect();
+        t.push(now() - start);
+        t
+    });
+    assert_eq!(
+        times,
+        [1, 1, 2, 2, 4, 4, 4, 5, 5].map(|h| HOUR * h).to_vec()
+    );
 }
