@@ -95,6 +95,11 @@ fn concurrent_trace_dumps_each_trace_every_parked_goroutine() {
     for d in dumpers {
         d.join().unwrap();
     }
+    eprintln!(
+        "concurrent dumps: {} traces missing, {} dumps took the patience",
+        missing.load(Ordering::Relaxed),
+        slow.load(Ordering::Relaxed)
+    );
     for (i, tx) in txs.iter().enumerate() {
         tx.send(i as u64).unwrap();
     }
@@ -132,7 +137,10 @@ fn back_to_back_trace_dumps_show_a_parked_goroutine_as_parked() {
     }
     tx.send(1).unwrap();
     assert_eq!(h.join().unwrap(), 1);
-    assert_eq!(wrong, 0, "{wrong} of 200 dumps were wrong, e.g.:\n{example}");
+    assert_eq!(
+        wrong, 0,
+        "{wrong} of 200 dumps were wrong, e.g.:\n{example}"
+    );
 }
 
 /// A dump with traces from inside a goroutine of a one-worker runtime: the
@@ -331,7 +339,7 @@ fn a_trace_of_a_goroutine_parked_on_a_socket_read() {
         let mut got = Vec::new();
         let mut buf = [0u8; 16];
         loop {
-            match (&s).read(&mut buf) {
+            match s.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => got.extend_from_slice(&buf[..n]),
                 Err(e) => panic!("{e}"),
@@ -407,52 +415,55 @@ fn trace_dumps_racing_runtime_drops() {
 /// Traces in the migrating mode, during ping-pong traffic.
 #[test]
 fn traces_in_the_migrating_mode_lose_and_double_nothing() {
-    isolated("traces_in_the_migrating_mode_lose_and_double_nothing", || {
-        within(Duration::from_secs(100), "migrating traffic", || {
-            let rt = Arc::new(common::builder(true).workers(2).build().unwrap());
-            let stop = Arc::new(AtomicBool::new(false));
-            let dumper = {
-                let (rt, stop) = (rt.clone(), stop.clone());
-                std::thread::spawn(move || {
-                    while !stop.load(Ordering::Acquire) {
-                        let _ = rt.dump_with_backtraces();
-                    }
-                })
-            };
-            const PAIRS: u64 = 16;
-            const MSGS: u64 = 2000;
-            let sum = rt.run(|| {
-                let hs: Vec<_> = (0..PAIRS)
-                    .map(|p| {
-                        goro::go(move || {
-                            let (tx, rx) = bounded::<u64>(0);
-                            let (btx, brx) = bounded::<u64>(0);
-                            let echo = goro::go(move || {
-                                for v in rx.iter() {
-                                    btx.send(v + 1).unwrap();
-                                }
-                            });
-                            let mut acc = 0;
-                            for i in 0..MSGS {
-                                tx.send(p * MSGS + i).unwrap();
-                                acc += brx.recv().unwrap();
-                            }
-                            drop(tx);
-                            echo.join().unwrap();
-                            acc
-                        })
+    isolated(
+        "traces_in_the_migrating_mode_lose_and_double_nothing",
+        || {
+            within(Duration::from_secs(100), "migrating traffic", || {
+                let rt = Arc::new(common::builder(true).workers(2).build().unwrap());
+                let stop = Arc::new(AtomicBool::new(false));
+                let dumper = {
+                    let (rt, stop) = (rt.clone(), stop.clone());
+                    std::thread::spawn(move || {
+                        while !stop.load(Ordering::Acquire) {
+                            let _ = rt.dump_with_backtraces();
+                        }
                     })
-                    .collect();
-                hs.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+                };
+                const PAIRS: u64 = 16;
+                const MSGS: u64 = 2000;
+                let sum = rt.run(|| {
+                    let hs: Vec<_> = (0..PAIRS)
+                        .map(|p| {
+                            goro::go(move || {
+                                let (tx, rx) = bounded::<u64>(0);
+                                let (btx, brx) = bounded::<u64>(0);
+                                let echo = goro::go(move || {
+                                    for v in rx.iter() {
+                                        btx.send(v + 1).unwrap();
+                                    }
+                                });
+                                let mut acc = 0;
+                                for i in 0..MSGS {
+                                    tx.send(p * MSGS + i).unwrap();
+                                    acc += brx.recv().unwrap();
+                                }
+                                drop(tx);
+                                echo.join().unwrap();
+                                acc
+                            })
+                        })
+                        .collect();
+                    hs.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+                });
+                stop.store(true, Ordering::Release);
+                dumper.join().unwrap();
+                let n = PAIRS * MSGS;
+                if sum != (0..n).sum::<u64>() + n {
+                    fail(&format!("sum {sum}"));
+                }
             });
-            stop.store(true, Ordering::Release);
-            dumper.join().unwrap();
-            let n = PAIRS * MSGS;
-            if sum != (0..n).sum::<u64>() + n {
-                fail(&format!("sum {sum}"));
-            }
-        });
-    });
+        },
+    );
 }
 
 /// A goroutine parked in a destructor run by its own panic, traced.
@@ -500,35 +511,38 @@ fn park_inside_coroutine_b19(rx: &goro::chan::Receiver<u64>) -> u64 {
 /// the capture walks from the nested stack through the goroutine's.
 #[test]
 fn a_trace_of_a_goroutine_parked_inside_a_nested_coroutine() {
-    isolated("a_trace_of_a_goroutine_parked_inside_a_nested_coroutine", || {
-        let rt = goro::Runtime::builder().workers(1).build().unwrap();
-        let (tx, rx) = bounded::<u64>(0);
-        let h = rt.go(move || {
-            let mut co = goro::fiber::Coroutine::<(), u64, u64>::new(move |y, ()| {
-                let a = park_inside_coroutine_b19(&rx);
-                y.suspend(a);
-                park_inside_coroutine_b19(&rx)
+    isolated(
+        "a_trace_of_a_goroutine_parked_inside_a_nested_coroutine",
+        || {
+            let rt = goro::Runtime::builder().workers(1).build().unwrap();
+            let (tx, rx) = bounded::<u64>(0);
+            let h = rt.go(move || {
+                let mut co = goro::fiber::Coroutine::<(), u64, u64>::new(move |y, ()| {
+                    let a = park_inside_coroutine_b19(&rx);
+                    y.suspend(a);
+                    park_inside_coroutine_b19(&rx)
+                });
+                let mut acc = 0;
+                loop {
+                    match co.resume(()) {
+                        goro::fiber::CoroutineResult::Yield(v) => acc += v,
+                        goro::fiber::CoroutineResult::Return(v) => break acc + v,
+                    }
+                }
             });
-            let mut acc = 0;
-            loop {
-                match co.resume(()) {
-                    goro::fiber::CoroutineResult::Yield(v) => acc += v,
-                    goro::fiber::CoroutineResult::Return(v) => break acc + v,
+            for v in [3u64, 4] {
+                for _ in 0..20 {
+                    until_parked(&rt, "[chan receive, ", 1);
+                    let d = rt.dump_with_backtraces();
+                    if !d.contains("park_inside_coroutine_b19") {
+                        fail(&format!("no trace:\n{d}"));
+                    }
                 }
+                tx.send(v).unwrap();
             }
-        });
-        for v in [3u64, 4] {
-            for _ in 0..20 {
-                until_parked(&rt, "[chan receive, ", 1);
-                let d = rt.dump_with_backtraces();
-                if !d.contains("park_inside_coroutine_b19") {
-                    fail(&format!("no trace:\n{d}"));
-                }
-            }
-            tx.send(v).unwrap();
-        }
-        assert_eq!(h.join().unwrap(), 7);
-    });
+            assert_eq!(h.join().unwrap(), 7);
+        },
+    );
 }
 
 /// A trace of a goroutine parked in deep recursion, with a large stack.
@@ -556,7 +570,11 @@ fn a_trace_of_a_very_deep_stack() {
         until_parked(&rt, "[chan receive, ", 1);
         let t = Instant::now();
         let d = rt.dump_with_backtraces();
-        eprintln!("deep trace: {} lines in {:?}", d.lines().count(), t.elapsed());
+        eprintln!(
+            "deep trace: {} lines in {:?}",
+            d.lines().count(),
+            t.elapsed()
+        );
         if !d.contains("recurse_then_park_b19") {
             fail(&format!("no trace:\n{}", &d[..d.len().min(4000)]));
         }
@@ -569,7 +587,12 @@ fn a_trace_of_a_very_deep_stack() {
 /// Recurses until about `margin` bytes of a `size`-byte stack are left,
 /// then parks on `rx`.
 #[inline(never)]
-fn fill_stack_then_park_b19(top: usize, size: usize, margin: usize, rx: &goro::chan::Receiver<u64>) -> u64 {
+fn fill_stack_then_park_b19(
+    top: usize,
+    size: usize,
+    margin: usize,
+    rx: &goro::chan::Receiver<u64>,
+) -> u64 {
     let pad = std::hint::black_box([1u8; 512]);
     let here = std::hint::black_box(&pad) as *const _ as usize;
     if top - here + margin >= size {
@@ -609,9 +632,12 @@ fn small_stack_case(margin: usize, trace: bool) {
 /// Without a trace, parking with 4 KiB of a 64 KiB stack left is fine.
 #[test]
 fn a_goroutine_parked_with_little_stack_left_runs_fine() {
-    isolated("a_goroutine_parked_with_little_stack_left_runs_fine", || {
-        small_stack_case(4096, false);
-    });
+    isolated(
+        "a_goroutine_parked_with_little_stack_left_runs_fine",
+        || {
+            small_stack_case(4096, false);
+        },
+    );
 }
 
 /// The same goroutine, asked for its trace: the capture
@@ -644,20 +670,24 @@ fn a_trace_of_a_goroutine_with_little_stack_left_does_not_abort() {
 #[ignore = "BUG: a socket read timeout in a bubble never fires: the read hangs for good"]
 fn a_socket_read_timeout_fires_in_a_bubble() {
     isolated("a_socket_read_timeout_fires_in_a_bubble", || {
-        within(Duration::from_secs(30), "read with a 100 ms timeout", || {
-            goro::test::run(|| {
-                let listener = goro::net::TcpListener::bind("127.0.0.1:0").unwrap();
-                let addr = listener.local_addr().unwrap();
-                let client = goro::net::TcpStream::connect(addr).unwrap();
-                let (_server, _) = listener.accept().unwrap();
-                client
-                    .set_read_timeout(Some(Duration::from_millis(100)))
-                    .unwrap();
-                let mut buf = [0u8; 8];
-                let err = client.read(&mut buf).unwrap_err();
-                assert_eq!(err.kind(), std::io::ErrorKind::TimedOut, "{err}");
-            });
-        });
+        within(
+            Duration::from_secs(30),
+            "read with a 100 ms timeout",
+            || {
+                goro::test::run(|| {
+                    let listener = goro::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                    let addr = listener.local_addr().unwrap();
+                    let client = goro::net::TcpStream::connect(addr).unwrap();
+                    let (_server, _) = listener.accept().unwrap();
+                    client
+                        .set_read_timeout(Some(Duration::from_millis(100)))
+                        .unwrap();
+                    let mut buf = [0u8; 8];
+                    let err = client.read(&mut buf).unwrap_err();
+                    assert_eq!(err.kind(), std::io::ErrorKind::TimedOut, "{err}");
+                });
+            },
+        );
     });
 }
 
@@ -790,7 +820,9 @@ fn after_func_and_tickers_wake_waiters_at_exact_times() {
     });
     assert_eq!(
         times,
-        (1..=5u64).map(|k| Duration::from_secs(k * 7)).collect::<Vec<_>>()
+        (1..=5u64)
+            .map(|k| Duration::from_secs(k * 7))
+            .collect::<Vec<_>>()
     );
     assert_eq!(
         ticks,
@@ -908,7 +940,10 @@ fn wait_and_the_clock_wait_for_a_blocking_call() {
         let after = sleeper.join().unwrap();
         (flag, now() - start, after - start)
     });
-    assert_eq!(flag, 1, "wait returned while a goroutine was in a blocking call");
+    assert_eq!(
+        flag, 1,
+        "wait returned while a goroutine was in a blocking call"
+    );
     assert_eq!(t_block, HOUR);
     assert_eq!(t_after, HOUR);
 }
@@ -1018,9 +1053,7 @@ fn bubbles_on_many_threads_give_the_same_times() {
     let reference = a_timer_heavy_program();
     assert_eq!(reference.len(), 800);
     let threads: Vec<_> = (0..6)
-        .map(|_| {
-            std::thread::spawn(|| (0..4).map(|_| a_timer_heavy_program()).collect::<Vec<_>>())
-        })
+        .map(|_| std::thread::spawn(|| (0..4).map(|_| a_timer_heavy_program()).collect::<Vec<_>>()))
         .collect();
     for t in threads {
         for run in t.join().unwrap() {
@@ -1111,7 +1144,7 @@ fn deadlocks_with_cancelled_and_spent_timers_are_reported() {
     for (i, case) in cases.into_iter().enumerate() {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let r = catch_unwind(AssertUnwindSafe(|| case()));
+            let r = catch_unwind(AssertUnwindSafe(case));
             let _ = tx.send(r.map_err(panic_message));
         });
         match rx.recv_timeout(Duration::from_secs(60)) {
@@ -1137,16 +1170,24 @@ fn trace_dumps_of_a_running_bubble_change_no_virtual_time() {
         std::thread::spawn(move || {
             let mut traced = 0;
             while !stop.load(Ordering::Acquire) {
-                traced += goro::dump_with_backtraces().matches("a_timer_heavy_program").count();
+                traced += goro::dump_with_backtraces()
+                    .matches("a_timer_heavy_program")
+                    .count();
             }
             traced
         })
     };
     for _ in 0..5 {
-        assert!(a_timer_heavy_program() == reference, "a traced run read other times");
+        assert!(
+            a_timer_heavy_program() == reference,
+            "a traced run read other times"
+        );
     }
     stop.store(true, Ordering::Release);
-    eprintln!("{} traces of the bubble's goroutines", dumper.join().unwrap());
+    eprintln!(
+        "{} traces of the bubble's goroutines",
+        dumper.join().unwrap()
+    );
 }
 
 /// A dump with traces from a bubble's goroutine, while another runtime's
@@ -1159,31 +1200,38 @@ fn trace_dumps_of_a_running_bubble_change_no_virtual_time() {
 #[test]
 #[ignore = "BUG: a trace dump from inside a bubble moves its virtual clock by a real-time amount"]
 fn a_trace_dump_inside_a_bubble_does_not_move_its_clock() {
-    isolated("a_trace_dump_inside_a_bubble_does_not_move_its_clock", || {
-        let other = goro::Runtime::builder().workers(1).build().unwrap();
-        let (tx, rx) = bounded::<u8>(0);
-        let parked = other.go(move || rx.recv().unwrap());
-        until_parked(&other, "[chan receive, ", 1);
-        let hog_stop = Arc::new(AtomicBool::new(false));
-        let hs = hog_stop.clone();
-        let hog = other.go(move || {
-            while !hs.load(Ordering::Acquire) {
-                std::hint::spin_loop();
-            }
-        });
-        let moved = within(Duration::from_secs(30), "dump in a bubble", || {
-            goro::test::run(|| {
-                let start = now();
-                let _ = goro::dump_with_backtraces();
-                now() - start
-            })
-        });
-        hog_stop.store(true, Ordering::Release);
-        hog.join().unwrap();
-        tx.send(1).unwrap();
-        parked.join().unwrap();
-        assert_eq!(moved, Duration::ZERO, "the bubble's clock moved during a dump");
-    });
+    isolated(
+        "a_trace_dump_inside_a_bubble_does_not_move_its_clock",
+        || {
+            let other = goro::Runtime::builder().workers(1).build().unwrap();
+            let (tx, rx) = bounded::<u8>(0);
+            let parked = other.go(move || rx.recv().unwrap());
+            until_parked(&other, "[chan receive, ", 1);
+            let hog_stop = Arc::new(AtomicBool::new(false));
+            let hs = hog_stop.clone();
+            let hog = other.go(move || {
+                while !hs.load(Ordering::Acquire) {
+                    std::hint::spin_loop();
+                }
+            });
+            let moved = within(Duration::from_secs(30), "dump in a bubble", || {
+                goro::test::run(|| {
+                    let start = now();
+                    let _ = goro::dump_with_backtraces();
+                    now() - start
+                })
+            });
+            hog_stop.store(true, Ordering::Release);
+            hog.join().unwrap();
+            tx.send(1).unwrap();
+            parked.join().unwrap();
+            assert_eq!(
+                moved,
+                Duration::ZERO,
+                "the bubble's clock moved during a dump"
+            );
+        },
+    );
 }
 
 /// `wait` counts a goroutine whose timer is already due (deadline = now)
@@ -1354,5 +1402,74 @@ fn locks_released_by_sleepers_wake_waiters_at_exact_times() {
     assert_eq!(
         times,
         [1, 1, 2, 2, 4, 4, 4, 5, 5].map(|h| HOUR * h).to_vec()
+    );
+}
+
+/// 100k parked goroutines on idle workers, one dump with traces: every
+/// one should be traced (no worker is busy in user code). Measured
+/// (release): 1k, 10k, 50k parked: all traced (0.14 s, 0.65 s, 2.9 s);
+/// 100k: 56% traced; 200k: 13%. Each answer looks its request up by a
+/// linear scan of the global `ASKED` vector under its mutex (quadratic in
+/// the number of goroutines), so past ~50k the answers do not all come
+/// within the dumper's fixed 1 s `PATIENCE`, and the more goroutines, the
+/// fewer traces.
+#[test]
+#[ignore = "BUG: a trace dump of 100k parked goroutines leaves about half of them untraced (quadratic ASKED scan vs. the 1 s patience)"]
+fn a_trace_dump_of_100k_parked_goroutines_traces_them_all() {
+    const N: usize = 100_000;
+    let rt = goro::Runtime::builder().workers(2).build().unwrap();
+    let (tx, rx) = bounded::<u64>(0);
+    let hs: Vec<_> = (0..N)
+        .map(|_| {
+            let rx = rx.clone();
+            rt.go(move || parked_in_frame_b19(rx))
+        })
+        .collect();
+    let t = Instant::now();
+    while rt.dump().matches("[chan receive, ").count() < N {
+        assert!(t.elapsed() < Duration::from_secs(120), "never all parked");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let t = Instant::now();
+    let d = rt.dump_with_backtraces();
+    let took = t.elapsed();
+    let traced = d.matches("parked_in_frame_b19").count();
+    for i in 0..N as u64 {
+        tx.send(i).unwrap();
+    }
+    let sum: u64 = hs.into_iter().map(|h| h.join().unwrap()).sum();
+    assert_eq!(sum, (0..N as u64).sum::<u64>());
+    assert_eq!(traced, N, "traced {traced} of {N} in {took:?}");
+}
+
+/// A sleep longer than the virtual clock's range (584 years of `u64`
+/// nanoseconds; `Timers::ticks` saturates to `NEVER - 1`) in a bubble
+/// whose other goroutine waits for the sleeper. The clock jumps to the
+/// saturated deadline, the timer fires, `sleep`'s loop finds
+/// `now() < deadline` (the `Instant` deadline is past the clock's end),
+/// parks again with a timer that is due at once, and so on: the worker
+/// spins at 100% CPU for good; no deadlock report, no return. Same for
+/// `recv_timeout`/`Context` timeouts used as "practically never".
+#[test]
+#[ignore = "BUG: a sleep over 584 years in a bubble spins forever (clock saturates below the deadline)"]
+fn a_sleep_past_the_virtual_clocks_range_does_not_spin_forever() {
+    isolated(
+        "a_sleep_past_the_virtual_clocks_range_does_not_spin_forever",
+        || {
+            let r = within(Duration::from_secs(30), "a 600-year sleep", || {
+                catch_unwind(|| {
+                    goro::test::run(|| {
+                        let start = now();
+                        let h = goro::go(|| goro::sleep(Duration::from_secs(600 * 365 * 86_400)));
+                        h.join().unwrap();
+                        now() - start
+                    })
+                })
+                .map_err(panic_message)
+            });
+            // Either it returns (the clock reached the deadline) or it
+            // reports the sleep as unreachable; it must not hang.
+            eprintln!("600-year sleep: {r:?}");
+        },
     );
 }
