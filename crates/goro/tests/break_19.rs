@@ -1162,6 +1162,7 @@ fn deadlocks_with_cancelled_and_spent_timers_are_reported() {
 /// resumed for their traces on the bubble's worker, and the program still
 /// reads the same virtual times.
 #[test]
+#[ignore = "BUG: flaky for the reason of trace_dumps_never_let_a_bubble_move_its_clock_past_a_woken_goroutine"]
 fn trace_dumps_of_a_running_bubble_change_no_virtual_time() {
     let reference = a_timer_heavy_program();
     let stop = Arc::new(AtomicBool::new(false));
@@ -1511,5 +1512,78 @@ fn a_socket_deadline_from_the_bubble_clock_is_on_the_bubble_clock() {
             feeder.join().unwrap();
             assert_eq!(r, Ok(b"ok".to_vec()));
         },
+    );
+}
+
+/// Dumps with traces from another thread while a bubble runs. The dumper
+/// claims every parked goroutine first (`PARKED -> RUNNING`) and queues
+/// them only after its loop over the registry (`traceback::collect`):
+/// meanwhile a claimed goroutine is neither parked nor queued, and a
+/// timer that fires for it only leaves it `NOTIFIED`. The bubble's worker
+/// then finds its queues empty, counts every goroutine durably blocked,
+/// and moves the clock on (the woken goroutine reads a later time than
+/// its timer's) or, with no timer left, reports a deadlock that is not
+/// one.
+#[test]
+#[ignore = "BUG: trace dumps during a bubble's run make it move the clock past runnable goroutines, or report a false deadlock"]
+fn trace_dumps_never_let_a_bubble_move_its_clock_past_a_woken_goroutine() {
+    let stop = Arc::new(AtomicBool::new(false));
+    let dumper = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Acquire) {
+                let _ = goro::dump_with_backtraces();
+            }
+        })
+    };
+    let mut failures = Vec::new();
+    for _ in 0..300 {
+        let r = catch_unwind(|| {
+            goro::test::run(|| {
+                // Many parked goroutines: a long claim loop.
+                let (tx, rx) = bounded::<()>(0);
+                let idle: Vec<_> = (0..300)
+                    .map(|_| {
+                        let rx = rx.clone();
+                        goro::go(move || {
+                            let _ = rx.recv();
+                        })
+                    })
+                    .collect();
+                let steppers: Vec<_> = (0..4u64)
+                    .map(|k| {
+                        goro::go(move || {
+                            let mut wrong = 0;
+                            for _ in 0..300 {
+                                let t0 = now();
+                                goro::sleep(Duration::from_micros(100 + k));
+                                if now() - t0 != Duration::from_micros(100 + k) {
+                                    wrong += 1;
+                                }
+                            }
+                            wrong
+                        })
+                    })
+                    .collect();
+                let wrong: u32 = steppers.into_iter().map(|h| h.join().unwrap()).sum();
+                drop(tx);
+                for h in idle {
+                    h.join().unwrap();
+                }
+                wrong
+            })
+        });
+        match r {
+            Ok(0) => {}
+            Ok(n) => failures.push(format!("{n} sleeps woke at a later virtual time")),
+            Err(p) => failures.push(panic_message(p).lines().next().unwrap_or("").to_string()),
+        }
+    }
+    stop.store(true, Ordering::Release);
+    dumper.join().unwrap();
+    assert!(
+        failures.is_empty(),
+        "{} of 300 runs: {failures:#?}",
+        failures.len()
     );
 }
