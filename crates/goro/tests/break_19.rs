@@ -147,30 +147,38 @@ fn back_to_back_trace_dumps_show_a_parked_goroutine_as_parked() {
 /// dumper parks while the others, on its own worker, answer.
 #[test]
 fn a_trace_dump_from_inside_a_goroutine_of_a_one_worker_runtime() {
-    const N: usize = 32;
-    let rt = goro::Runtime::builder().workers(1).build().unwrap();
-    let (sum, traced, took) = rt.run(|| {
-        let mut txs = Vec::new();
-        let mut hs = Vec::new();
-        for _ in 0..N {
-            let (tx, rx) = bounded::<u64>(0);
-            txs.push(tx);
-            hs.push(goro::go(move || parked_in_frame_b19(rx)));
-        }
-        goro::yield_now();
-        goro::sleep(Duration::from_millis(5));
-        let t = Instant::now();
-        let d = goro::dump_with_backtraces();
-        let took = t.elapsed();
-        let traced = d.matches("parked_in_frame_b19").count();
-        for (i, tx) in txs.iter().enumerate() {
-            tx.send(i as u64 + 1).unwrap();
-        }
-        let sum: u64 = hs.into_iter().map(|h| h.join().unwrap()).sum();
-        (sum, traced, took)
-    });
-    assert_eq!(sum, (1..=N as u64).sum::<u64>());
-    assert!(traced >= N, "only {traced} of {N} traced (took {took:?})");
+    // In a child: `goro::dump_with_backtraces` claims the goroutines of
+    // every runtime of the process, other tests' bubbles too (see
+    // `trace_dumps_never_let_a_bubble_move_its_clock_past_a_woken_goroutine`).
+    isolated(
+        "a_trace_dump_from_inside_a_goroutine_of_a_one_worker_runtime",
+        || {
+            const N: usize = 32;
+            let rt = goro::Runtime::builder().workers(1).build().unwrap();
+            let (sum, traced, took) = rt.run(|| {
+                let mut txs = Vec::new();
+                let mut hs = Vec::new();
+                for _ in 0..N {
+                    let (tx, rx) = bounded::<u64>(0);
+                    txs.push(tx);
+                    hs.push(goro::go(move || parked_in_frame_b19(rx)));
+                }
+                goro::yield_now();
+                goro::sleep(Duration::from_millis(5));
+                let t = Instant::now();
+                let d = goro::dump_with_backtraces();
+                let took = t.elapsed();
+                let traced = d.matches("parked_in_frame_b19").count();
+                for (i, tx) in txs.iter().enumerate() {
+                    tx.send(i as u64 + 1).unwrap();
+                }
+                let sum: u64 = hs.into_iter().map(|h| h.join().unwrap()).sum();
+                (sum, traced, took)
+            });
+            assert_eq!(sum, (1..=N as u64).sum::<u64>());
+            assert!(traced >= N, "only {traced} of {N} traced (took {took:?})");
+        },
+    );
 }
 
 /// One goroutine traced thousands of times while it is parked, then woken:
@@ -334,6 +342,7 @@ fn a_trace_of_a_goroutine_parked_on_a_socket_read() {
     let rt = goro::Runtime::builder().workers(2).build().unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
+    let (ack, acks) = std::sync::mpsc::channel::<usize>();
     let h = rt.go(move || {
         let s = goro::net::TcpStream::connect(addr).unwrap();
         let mut got = Vec::new();
@@ -341,7 +350,10 @@ fn a_trace_of_a_goroutine_parked_on_a_socket_read() {
         loop {
             match s.read(&mut buf) {
                 Ok(0) => break,
-                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Ok(n) => {
+                    got.extend_from_slice(&buf[..n]);
+                    let _ = ack.send(got.len());
+                }
                 Err(e) => panic!("{e}"),
             }
         }
@@ -349,6 +361,11 @@ fn a_trace_of_a_goroutine_parked_on_a_socket_read() {
     });
     let (mut peer, _) = listener.accept().unwrap();
     for i in 0..50u8 {
+        // Each byte read before the next dump: the goroutine's next park
+        // is a new one.
+        if i > 0 {
+            while acks.recv().unwrap() < usize::from(i) {}
+        }
         until_parked(&rt, "[IO wait, ", 1);
         let d = rt.dump_with_backtraces();
         assert!(!d.contains("(no stack trace"), "{d}");
@@ -1164,30 +1181,35 @@ fn deadlocks_with_cancelled_and_spent_timers_are_reported() {
 #[test]
 #[ignore = "BUG: flaky for the reason of trace_dumps_never_let_a_bubble_move_its_clock_past_a_woken_goroutine"]
 fn trace_dumps_of_a_running_bubble_change_no_virtual_time() {
-    let reference = a_timer_heavy_program();
-    let stop = Arc::new(AtomicBool::new(false));
-    let dumper = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let mut traced = 0;
-            while !stop.load(Ordering::Acquire) {
-                traced += goro::dump_with_backtraces()
-                    .matches("a_timer_heavy_program")
-                    .count();
+    isolated(
+        "trace_dumps_of_a_running_bubble_change_no_virtual_time",
+        || {
+            let reference = a_timer_heavy_program();
+            let stop = Arc::new(AtomicBool::new(false));
+            let dumper = {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    let mut traced = 0;
+                    while !stop.load(Ordering::Acquire) {
+                        traced += goro::dump_with_backtraces()
+                            .matches("a_timer_heavy_program")
+                            .count();
+                    }
+                    traced
+                })
+            };
+            for _ in 0..5 {
+                assert!(
+                    a_timer_heavy_program() == reference,
+                    "a traced run read other times"
+                );
             }
-            traced
-        })
-    };
-    for _ in 0..5 {
-        assert!(
-            a_timer_heavy_program() == reference,
-            "a traced run read other times"
-        );
-    }
-    stop.store(true, Ordering::Release);
-    eprintln!(
-        "{} traces of the bubble's goroutines",
-        dumper.join().unwrap()
+            stop.store(true, Ordering::Release);
+            eprintln!(
+                "{} traces of the bubble's goroutines",
+                dumper.join().unwrap()
+            );
+        },
     );
 }
 
@@ -1527,63 +1549,70 @@ fn a_socket_deadline_from_the_bubble_clock_is_on_the_bubble_clock() {
 #[test]
 #[ignore = "BUG: trace dumps during a bubble's run make it move the clock past runnable goroutines, or report a false deadlock"]
 fn trace_dumps_never_let_a_bubble_move_its_clock_past_a_woken_goroutine() {
-    let stop = Arc::new(AtomicBool::new(false));
-    let dumper = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            while !stop.load(Ordering::Acquire) {
-                let _ = goro::dump_with_backtraces();
-            }
-        })
-    };
-    let mut failures = Vec::new();
-    for _ in 0..300 {
-        let r = catch_unwind(|| {
-            goro::test::run(|| {
-                // Many parked goroutines: a long claim loop.
-                let (tx, rx) = bounded::<()>(0);
-                let idle: Vec<_> = (0..300)
-                    .map(|_| {
-                        let rx = rx.clone();
-                        goro::go(move || {
-                            let _ = rx.recv();
-                        })
+    isolated(
+        "trace_dumps_never_let_a_bubble_move_its_clock_past_a_woken_goroutine",
+        || {
+            let stop = Arc::new(AtomicBool::new(false));
+            let dumper = {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::Acquire) {
+                        let _ = goro::dump_with_backtraces();
+                    }
+                })
+            };
+            let mut failures = Vec::new();
+            for _ in 0..300 {
+                let r = catch_unwind(|| {
+                    goro::test::run(|| {
+                        // Many parked goroutines: a long claim loop.
+                        let (tx, rx) = bounded::<()>(0);
+                        let idle: Vec<_> = (0..300)
+                            .map(|_| {
+                                let rx = rx.clone();
+                                goro::go(move || {
+                                    let _ = rx.recv();
+                                })
+                            })
+                            .collect();
+                        let steppers: Vec<_> = (0..4u64)
+                            .map(|k| {
+                                goro::go(move || {
+                                    let mut wrong = 0;
+                                    for _ in 0..300 {
+                                        let t0 = now();
+                                        goro::sleep(Duration::from_micros(100 + k));
+                                        if now() - t0 != Duration::from_micros(100 + k) {
+                                            wrong += 1;
+                                        }
+                                    }
+                                    wrong
+                                })
+                            })
+                            .collect();
+                        let wrong: u32 = steppers.into_iter().map(|h| h.join().unwrap()).sum();
+                        drop(tx);
+                        for h in idle {
+                            h.join().unwrap();
+                        }
+                        wrong
                     })
-                    .collect();
-                let steppers: Vec<_> = (0..4u64)
-                    .map(|k| {
-                        goro::go(move || {
-                            let mut wrong = 0;
-                            for _ in 0..300 {
-                                let t0 = now();
-                                goro::sleep(Duration::from_micros(100 + k));
-                                if now() - t0 != Duration::from_micros(100 + k) {
-                                    wrong += 1;
-                                }
-                            }
-                            wrong
-                        })
-                    })
-                    .collect();
-                let wrong: u32 = steppers.into_iter().map(|h| h.join().unwrap()).sum();
-                drop(tx);
-                for h in idle {
-                    h.join().unwrap();
+                });
+                match r {
+                    Ok(0) => {}
+                    Ok(n) => failures.push(format!("{n} sleeps woke at a later virtual time")),
+                    Err(p) => {
+                        failures.push(panic_message(p).lines().next().unwrap_or("").to_string())
+                    }
                 }
-                wrong
-            })
-        });
-        match r {
-            Ok(0) => {}
-            Ok(n) => failures.push(format!("{n} sleeps woke at a later virtual time")),
-            Err(p) => failures.push(panic_message(p).lines().next().unwrap_or("").to_string()),
-        }
-    }
-    stop.store(true, Ordering::Release);
-    dumper.join().unwrap();
-    assert!(
-        failures.is_empty(),
-        "{} of 300 runs: {failures:#?}",
-        failures.len()
+            }
+            stop.store(true, Ordering::Release);
+            dumper.join().unwrap();
+            assert!(
+                failures.is_empty(),
+                "{} of 300 runs: {failures:#?}",
+                failures.len()
+            );
+        },
     );
 }
