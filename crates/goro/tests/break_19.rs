@@ -58,7 +58,6 @@ fn parked_in_frame_b19(rx: goro::chan::Receiver<u64>) -> u64 {
 /// trace every parked goroutine (none is busy: every worker is idle), and
 /// the goroutines still get each value once.
 #[test]
-#[ignore = "BUG: dumps with traces from two threads at once leave most goroutines untraced (a claim fails while the other dumper holds it)"]
 fn concurrent_trace_dumps_each_trace_every_parked_goroutine() {
     const N: usize = 64;
     const DUMPERS: usize = 4;
@@ -120,7 +119,6 @@ fn concurrent_trace_dumps_each_trace_every_parked_goroutine() {
 /// "running on worker N", with no trace, though it never stopped waiting
 /// on its channel.
 #[test]
-#[ignore = "BUG: a dump right after a dump with traces shows a parked goroutine as running, without its trace"]
 fn back_to_back_trace_dumps_show_a_parked_goroutine_as_parked() {
     let rt = goro::Runtime::builder().workers(2).build().unwrap();
     let (tx, rx) = bounded::<u64>(0);
@@ -663,7 +661,6 @@ fn a_goroutine_parked_with_little_stack_left_runs_fine() {
 /// overflowed its stack of 64 KiB"): a diagnostic dump kills a program
 /// that was running fine.
 #[test]
-#[ignore = "BUG: a trace dump aborts the process when a parked goroutine has 4 KiB of stack left (debug and release)"]
 fn a_trace_of_a_goroutine_with_little_stack_left_does_not_abort() {
     isolated(
         "a_trace_of_a_goroutine_with_little_stack_left_does_not_abort",
@@ -684,7 +681,7 @@ fn a_trace_of_a_goroutine_with_little_stack_left_does_not_abort() {
 /// 100 ms` that `goro-net` computed): the clock never gets there and the
 /// read never returns.
 #[test]
-#[ignore = "BUG: a socket read timeout in a bubble never fires: the read hangs for good"]
+#[ignore = "BY DESIGN, as in Go: a socket wait keeps the bubble's clock still, so its timeout (on that clock) cannot pass while it waits (test::run docs)"]
 fn a_socket_read_timeout_fires_in_a_bubble() {
     isolated("a_socket_read_timeout_fires_in_a_bubble", || {
         within(
@@ -715,7 +712,6 @@ fn a_socket_read_timeout_fires_in_a_bubble() {
 /// nesting works (Go: a bubble inside a bubble is not allowed, and says
 /// so), or it panics naming the misuse; never a false deadlock.
 #[test]
-#[ignore = "BUG: a goro::test::run inside a bubble makes the outer bubble report a false deadlock"]
 fn a_nested_bubble_is_not_reported_as_a_deadlock() {
     isolated("a_nested_bubble_is_not_reported_as_a_deadlock", || {
         let r = within(Duration::from_secs(30), "nested bubble", || {
@@ -743,7 +739,6 @@ fn a_nested_bubble_is_not_reported_as_a_deadlock() {
 /// deadlock instead of waiting (and with a timer pending, it would jump
 /// the clock meanwhile).
 #[test]
-#[ignore = "BUG (or undocumented limitation): waiting in a bubble for another runtime's goroutine is a false deadlock"]
 fn joining_another_runtimes_goroutine_from_a_bubble() {
     isolated("joining_another_runtimes_goroutine_from_a_bubble", || {
         let other = Arc::new(goro::Runtime::builder().workers(1).build().unwrap());
@@ -1179,7 +1174,6 @@ fn deadlocks_with_cancelled_and_spent_timers_are_reported() {
 /// resumed for their traces on the bubble's worker, and the program still
 /// reads the same virtual times.
 #[test]
-#[ignore = "BUG: flaky for the reason of trace_dumps_never_let_a_bubble_move_its_clock_past_a_woken_goroutine"]
 fn trace_dumps_of_a_running_bubble_change_no_virtual_time() {
     isolated(
         "trace_dumps_of_a_running_bubble_change_no_virtual_time",
@@ -1221,7 +1215,6 @@ fn trace_dumps_of_a_running_bubble_change_no_virtual_time() {
 /// that real instant. The bubble's virtual time then depends on the real
 /// time elapsed since it started.
 #[test]
-#[ignore = "BUG: a trace dump from inside a bubble moves its virtual clock by a real-time amount"]
 fn a_trace_dump_inside_a_bubble_does_not_move_its_clock() {
     isolated(
         "a_trace_dump_inside_a_bubble_does_not_move_its_clock",
@@ -1289,7 +1282,6 @@ fn wait_lets_a_goroutine_with_a_due_timer_run_first() {
 /// pool thread: the real clock, not the bubble's (after an hour of virtual
 /// sleep, it reads an instant an hour *before* the goroutine's own).
 #[test]
-#[ignore = "BUG (time read wrong): goro::time::now() inside a bubble goroutine's blocking call reads the real clock"]
 fn now_inside_a_blocking_call_of_a_bubble_reads_the_bubble_clock() {
     let (outside, inside) = goro::test::run(|| {
         goro::sleep(HOUR);
@@ -1437,7 +1429,6 @@ fn locks_released_by_sleepers_wake_waiters_at_exact_times() {
 /// within the dumper's fixed 1 s `PATIENCE`, and the more goroutines, the
 /// fewer traces.
 #[test]
-#[ignore = "BUG: a trace dump of 100k parked goroutines leaves about half of them untraced (quadratic ASKED scan vs. the 1 s patience)"]
 fn a_trace_dump_of_100k_parked_goroutines_traces_them_all() {
     const N: usize = 100_000;
     let rt = goro::Runtime::builder().workers(2).build().unwrap();
@@ -1474,7 +1465,6 @@ fn a_trace_dump_of_100k_parked_goroutines_traces_them_all() {
 /// spins at 100% CPU for good; no deadlock report, no return. Same for
 /// `recv_timeout`/`Context` timeouts used as "practically never".
 #[test]
-#[ignore = "BUG: a sleep over 584 years in a bubble spins forever (clock saturates below the deadline)"]
 fn a_sleep_past_the_virtual_clocks_range_does_not_spin_forever() {
     isolated(
         "a_sleep_past_the_virtual_clocks_range_does_not_spin_forever",
@@ -1505,7 +1495,6 @@ fn a_sleep_past_the_virtual_clocks_range_does_not_spin_forever() {
 /// computing), so the read fails at once with `TimedOut`, though the
 /// bubble's clock never moved and the data comes 50 ms (real) later.
 #[test]
-#[ignore = "BUG: a socket deadline from goro::time::now() in a bubble is compared with the real clock: spurious TimedOut"]
 fn a_socket_deadline_from_the_bubble_clock_is_on_the_bubble_clock() {
     isolated(
         "a_socket_deadline_from_the_bubble_clock_is_on_the_bubble_clock",
@@ -1547,7 +1536,6 @@ fn a_socket_deadline_from_the_bubble_clock_is_on_the_bubble_clock() {
 /// its timer's) or, with no timer left, reports a deadlock that is not
 /// one.
 #[test]
-#[ignore = "BUG: trace dumps during a bubble's run make it move the clock past runnable goroutines, or report a false deadlock"]
 fn trace_dumps_never_let_a_bubble_move_its_clock_past_a_woken_goroutine() {
     isolated(
         "trace_dumps_never_let_a_bubble_move_its_clock_past_a_woken_goroutine",

@@ -129,10 +129,10 @@ impl<S: AsFd> Socket<S> {
     ) -> io::Result<T> {
         let timed = self
             .timeout(dir)
-            .and_then(|t| Instant::now().checked_add(t));
+            .and_then(|t| goro_sched::timer::now().checked_add(t));
         if self
             .deadline(dir, timed)
-            .is_some_and(|d| d <= Instant::now())
+            .is_some_and(|d| d <= goro_sched::timer::now())
         {
             return Err(timed_out());
         }
@@ -155,7 +155,7 @@ impl<S: AsFd> Socket<S> {
         loop {
             if self
                 .deadline(dir, timed)
-                .is_some_and(|d| d <= Instant::now())
+                .is_some_and(|d| d <= goro_sched::timer::now())
             {
                 return Err(timed_out());
             }

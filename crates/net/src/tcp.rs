@@ -281,7 +281,7 @@ impl TcpStream {
                 "cannot set a 0 duration timeout",
             ));
         }
-        TcpStream::connect_addr(addr, Instant::now().checked_add(timeout))
+        TcpStream::connect_addr(addr, goro_sched::timer::now().checked_add(timeout))
     }
 
     #[track_caller]

@@ -115,7 +115,11 @@ where
     let job = unsafe { &*job.cast::<Job<F, T>>() };
     // SAFETY: the owner touches `f` and `result` only after `done`.
     let f = unsafe { (*job.f.get()).take() }.expect("a job runs once");
+    // SAFETY: `job.task` keeps the goroutine, and so its runtime, alive
+    // until the job is done, and the guard drops on this thread before.
+    let clock = unsafe { crate::timer::LendClock::lend(&job.task.rt) };
     let result = panic::catch_unwind(AssertUnwindSafe(f));
+    drop(clock);
     // SAFETY: as above.
     unsafe { *job.result.get() = Some(result) };
     // After `done` the owner may return (or be unwound) and the job be

@@ -22,6 +22,7 @@
 //! goroutine that computes for long keeps the others waiting, in real time
 //! only (the clock waits too).
 
+use std::ptr;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -29,7 +30,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::park::Unparker;
 use crate::shared::Shared;
 use crate::task::TaskRef;
-use crate::timers::NEVER;
+use crate::timers::{NEVER, SATURATED};
 use crate::worker;
 
 /// A bubble's own state, in its runtime's `Shared`.
@@ -42,6 +43,19 @@ pub(crate) struct Bubble {
     waiter: Mutex<Option<(Unparker, Arc<AtomicBool>)>>,
 }
 
+impl Bubble {
+    /// A goroutine of the bubble waits on something outside it (or is
+    /// claimed for a stack trace): the clock stands still until `leave`.
+    pub(crate) fn enter_outside(&self) {
+        self.outside.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Ends an `enter_outside`.
+    pub(crate) fn leave_outside(&self) {
+        self.outside.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// While it lives, the calling goroutine waits on something outside its
 /// bubble (if it is in one): the bubble's clock stands still.
 pub(crate) struct Outside(Option<TaskRef>);
@@ -51,16 +65,34 @@ impl Outside {
     pub(crate) fn enter() -> Outside {
         let task = worker::current_task().filter(|t| t.rt.bubble.is_some());
         if let Some(bubble) = task.as_ref().and_then(|t| t.rt.bubble.as_ref()) {
-            bubble.outside.fetch_add(1, Ordering::SeqCst);
+            bubble.enter_outside();
         }
         Outside(task)
+    }
+
+    /// As `enter`, unless the calling goroutine belongs to `rt` (a wait on
+    /// one of `rt`'s goroutines).
+    #[inline]
+    pub(crate) fn enter_unless_in(rt: &Shared) -> Outside {
+        let Some(task) = worker::current_task_ptr() else {
+            return Outside(None);
+        };
+        // SAFETY: the current goroutine is alive while it runs (its worker
+        // holds it), and this runs on it.
+        let mine = &unsafe { task.as_ref() }.rt;
+        // (Joins within one runtime, every join outside bubbles, pay only
+        // this look: no count.)
+        if mine.bubble.is_none() || ptr::eq(&**mine, rt) {
+            return Outside(None);
+        }
+        Outside::enter()
     }
 }
 
 impl Drop for Outside {
     fn drop(&mut self) {
         if let Some(bubble) = self.0.as_ref().and_then(|t| t.rt.bubble.as_ref()) {
-            bubble.outside.fetch_sub(1, Ordering::SeqCst);
+            bubble.leave_outside();
         }
     }
 }
@@ -100,7 +132,9 @@ impl Shared {
             return true;
         }
         match self.timers.earliest_pending() {
-            NEVER => {
+            // A deadline past the clock's range (584 years: `Timers::ticks`
+            // saturates there) can never come: no timer.
+            NEVER | SATURATED => {
                 let report = format!(
                     "all goroutines in the bubble are asleep - deadlock!\n\n{}",
                     crate::dump::render(self)

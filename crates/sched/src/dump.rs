@@ -39,8 +39,7 @@ pub(crate) fn render_all(first: &Arc<Shared>, traced: bool) -> String {
 /// `render`, with each parked goroutine's stack trace if `traced`
 /// (`traceback.rs`).
 pub(crate) fn render_with(shared: &Shared, traced: bool) -> String {
-    let traces = traced.then(|| crate::traceback::collect(shared));
-    render_traces(shared, traces.as_ref())
+    render_traces(shared, traced)
 }
 
 /// Every live runtime, `first` first.
@@ -65,28 +64,35 @@ fn running(shared: &Shared) -> Vec<(usize, *mut ())> {
 }
 
 /// One goroutine's lines: id, name, state, where it waits, where it was
-/// spawned.
+/// spawned. Returns whether it was shown parked.
 fn goroutine(
     out: &mut String,
     shared: &Shared,
     task: &TaskRef,
     running: &[(usize, *mut ())],
     now: u32,
-    traces: Option<&HashMap<GoroutineId, String>>,
-) {
+) -> bool {
     let on = running
         .iter()
         .find(|(_, addr)| *addr == task.addr().cast_mut());
     let mut site = None;
+    let mut parked = false;
+    // A goroutine resumed for a stack trace is parked to its code (and to
+    // another dump that asks for its trace: it joins the first's).
+    // Parked (or to its code: claimed for a trace) before running: the
+    // workers' list was read first, and a goroutine that answered a trace
+    // for another dump may have parked again since.
+    let parked_now = task.is_parked() || task.is_traced() || task.is_parked();
     let state = match on {
-        Some((worker, _)) => running_state(shared, *worker, now),
-        None if task.is_parked() => {
-            let code = task.wait.load(Ordering::Relaxed) & !crate::traceback::TRACE;
+        _ if parked_now => {
+            let code = task.wait.load(Ordering::Relaxed) & !crate::traceback::MARKS;
             let wait = Wait::from_code(code);
             let since = task.waiting_since.load(Ordering::Relaxed);
             site = task.wait_site.get();
+            parked = true;
             format!("{wait}, {} ms", now.saturating_sub(since))
         }
+        Some((worker, _)) => running_state(shared, *worker, now),
         None => "runnable".to_string(),
     };
     let _ = write!(out, "\ngoroutine {}", task.id);
@@ -98,16 +104,7 @@ fn goroutine(
         let _ = write!(out, "\n\tat {site}");
     }
     let _ = writeln!(out, "\n\tspawned at {}", task.location);
-    if let Some(traces) = traces {
-        match traces.get(&task.id) {
-            Some(trace) => {
-                for line in trace.lines() {
-                    let _ = writeln!(out, "\t{line}");
-                }
-            }
-            None => out.push_str("\t(no stack trace: not parked, or not back in time)\n"),
-        }
-    }
+    parked
 }
 
 /// The goroutines of `group` (`test::assert_no_leaks`), in every live
@@ -122,7 +119,7 @@ pub(crate) fn render_group(first: &Arc<Shared>, group: &Arc<Group>) -> String {
         tasks.retain(|t| t.group().is_some_and(|g| Arc::ptr_eq(g, group)));
         tasks.sort_by_key(|t| t.id);
         for task in &tasks {
-            goroutine(&mut out, rt, task, &running, now, None);
+            goroutine(&mut out, rt, task, &running, now);
         }
         listed += tasks.len();
     }
@@ -142,11 +139,14 @@ pub(crate) fn render_group(first: &Arc<Shared>, group: &Arc<Group>) -> String {
 /// listed one by one; the others have never waited (queued, or running for
 /// the first time) and are counted.
 pub(crate) fn render(shared: &Shared) -> String {
-    render_traces(shared, None)
+    render_traces(shared, false)
 }
 
-/// `render`, with these stack traces.
-fn render_traces(shared: &Shared, traces: Option<&HashMap<GoroutineId, String>>) -> String {
+/// `render`, with each parked goroutine's stack trace if `traced`. The
+/// states are read first, and the traces taken of the goroutines then seen
+/// parked: a trace resumes its goroutine for a moment, which a state read
+/// afterwards could catch.
+fn render_traces(shared: &Shared, traced: bool) -> String {
     let mut out = String::new();
     let now = shared.coarse_ms();
     let running = running(shared);
@@ -160,8 +160,41 @@ fn render_traces(shared: &Shared, traces: Option<&HashMap<GoroutineId, String>>)
         shared.spares_running(),
         shared.name
     );
-    for task in &tasks {
-        goroutine(&mut out, shared, task, &running, now, traces);
+    let sections: Vec<(String, bool)> = tasks
+        .iter()
+        .map(|task| {
+            let mut section = String::new();
+            let parked = goroutine(&mut section, shared, task, &running, now);
+            (section, parked)
+        })
+        .collect();
+    let traces: HashMap<GoroutineId, String> = if traced {
+        let parked: Vec<TaskRef> = tasks
+            .iter()
+            .zip(&sections)
+            .filter(|(_, (_, parked))| *parked)
+            .map(|(task, _)| task.clone())
+            .collect();
+        crate::traceback::collect(&parked)
+    } else {
+        HashMap::new()
+    };
+    for (task, (section, parked)) in tasks.iter().zip(sections) {
+        out.push_str(&section);
+        if !traced {
+            continue;
+        }
+        match traces.get(&task.id) {
+            Some(trace) => {
+                for line in trace.lines() {
+                    let _ = writeln!(out, "\t{line}");
+                }
+            }
+            None if parked => {
+                out.push_str("\t(no stack trace: it did not come back in time)\n");
+            }
+            None => out.push_str("\t(no stack trace: not parked)\n"),
+        }
     }
     // A goroutine that has never parked is not in the registry, and one we
     // hold no reference to may end at any moment: shown by worker only.

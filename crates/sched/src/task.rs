@@ -57,6 +57,9 @@ pub(crate) enum Switch {
     Yield,
     /// `park`: leave it until a wake-up.
     Park,
+    /// As `Park`, after a stack trace (`traceback.rs`): once it is parked
+    /// (or found woken), the worker hands the trace to its dumpers.
+    ParkTraced,
 }
 
 /// `Task::home` before the first run.
@@ -662,20 +665,27 @@ impl Task {
                 .is_ok()
     }
 
-    /// In `park`, resumed with `TRACE` (`traceback.rs`): hands the dumper
-    /// this stack's trace and parks again as before, until a real wake-up.
+    /// In `park`, resumed with `TRACE` (`traceback.rs`): captures this
+    /// stack's trace (if there is stack enough left for the capture) and
+    /// parks again as before; its worker hands the trace over once it is
+    /// parked (or finds it woken meanwhile: then it returns, as from its
+    /// park). Little is done here: the stack may be nearly full.
     #[cold]
     #[inline(never)]
     fn answer_trace(&self) {
         loop {
             self.wait
                 .fetch_and(!crate::traceback::TRACE, Ordering::Relaxed);
-            crate::traceback::answer(self.id);
-            if self.take_notified() {
-                return;
+            // (Its own stack, or a nested coroutine's that it parked on.)
+            let stack_left = goro_fiber::stack::left_here().unwrap_or(0);
+            if stack_left >= crate::traceback::STACK_NEEDED {
+                crate::traceback::capture(self.id);
             }
-            self.switch(Switch::Park);
+            self.switch(Switch::ParkTraced);
             if self.wait.load(Ordering::Relaxed) & crate::traceback::TRACE == 0 {
+                // Woken for real: running, no longer "parked" to dumps.
+                // (While parked again, `TRACED` could stay: it is parked.)
+                self.end_traced();
                 return;
             }
         }
@@ -685,9 +695,13 @@ impl Task {
     /// (`PARKED -> RUNNING`: only one can), and marks it `TRACE`: the caller
     /// must schedule the run reference it gets. `None` if it is not parked.
     pub(crate) fn claim_for_trace(&self) -> Option<TaskRef> {
+        // `TRACED` first: a dump that finds it out of `PARKED` finds the
+        // mark (a stale mark is harmless: `is_traced` checks the maps).
+        self.wait
+            .fetch_or(crate::traceback::TRACED, Ordering::SeqCst);
         let run = self.take_parked()?;
-        // Not running, and claimed: nobody else writes `wait` now; the
-        // scheduling that follows publishes the mark to its resumption.
+        // Claimed, not running: the scheduling that follows publishes the
+        // mark to its resumption.
         self.wait
             .fetch_or(crate::traceback::TRACE, Ordering::Relaxed);
         Some(run)
@@ -701,6 +715,21 @@ impl Task {
         // started and lives on its stack, which outlives every run of it,
         // and the caller runs inside one (perhaps on a nested coroutine).
         !yielder.is_null() && unsafe { (*yielder).is_current() }
+    }
+
+    /// Whether a dumper claimed it for a stack trace and has not had the
+    /// trace yet (for `dump`; it may change at once): its `TRACED` mark,
+    /// checked against the dumpers' maps (the mark may be stale).
+    pub(crate) fn is_traced(&self) -> bool {
+        self.wait.load(Ordering::Relaxed) & crate::traceback::TRACED != 0
+            && crate::traceback::in_flight(self.id)
+    }
+
+    /// Ends `is_traced` (the goroutine, woken for real after a trace: a
+    /// claim, which needs it parked, cannot come meanwhile).
+    fn end_traced(&self) {
+        self.wait
+            .fetch_and(!crate::traceback::TRACED, Ordering::Relaxed);
     }
 
     /// Whether it is parked (for `dump`; it may change at once).
@@ -1301,6 +1330,9 @@ impl<T> JoinHandle<T> {
         if unsafe { task.body.poll_join(task, out_ptr, None) } {
             return Some(out.expect("a result is taken once"));
         }
+        // A goroutine of a bubble joining one of another runtime waits on
+        // something outside the bubble: its clock must stand still.
+        let _outside = crate::bubble::Outside::enter_unless_in(&task.rt);
         loop {
             // SAFETY: as above.
             if unsafe {

@@ -178,14 +178,24 @@ where
 ///
 /// *Durably blocked* means parked on something that only the bubble can
 /// wake: goro's channels and `select!`, sleeps and timers, goro's locks,
-/// `WaitGroup`, `Condvar`, joins. A goroutine that waits on something
-/// outside (a socket, a [`blocking`](crate::blocking) call) keeps the
-/// clock still until it is back, as in Go; so does a goroutine that
-/// computes. The bubble cannot tell a goro channel fed by a thread outside
-/// it: don't wait in a bubble for plain threads (Go forbids it too).
+/// `WaitGroup`, `Condvar`, joins of the bubble's goroutines. A goroutine
+/// that waits on something outside (a socket, a
+/// [`blocking`](crate::blocking) call, a goroutine of another runtime)
+/// keeps the clock still until it is back, as in Go; so does a goroutine
+/// that computes. So a socket's timeout or deadline, which is on the
+/// bubble's clock too, cannot pass while the socket is waited on: as in
+/// Go, test network code in a bubble over channels or in-memory pipes,
+/// not real sockets.
+///
+/// One difference from Go: a goroutine waiting on a goro channel that a
+/// plain thread outside the bubble will feed counts as durably blocked
+/// (Go tells a channel made outside the bubble, and counts it as not
+/// durable): the clock may move meanwhile, or the bubble report a
+/// deadlock. Feed a bubble's goroutines from its own goroutines.
 ///
 /// # Panics
-/// * If every goroutine of the bubble is blocked and no timer is pending:
+/// * If every goroutine of the bubble is blocked and no timer is pending
+///   (a timer more than 584 years away counts as none: the clock's range):
 ///   the message is the deadlock report, "all goroutines in the bubble are
 ///   asleep - deadlock!", with the dump of the bubble's goroutines.
 /// * If goroutines of the bubble are still alive when `f` has returned and

@@ -1,6 +1,7 @@
 //! [`call_at`]: a short function run on a worker at a deadline, with no
 //! thread waiting for it (time channels, `after_func`, context deadlines).
 
+use std::cell::Cell;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,7 +17,8 @@ use crate::timers::{Action, TimerRef};
 /// deadlines) is measured on this clock, so code that computes deadlines
 /// itself should read it rather than `Instant::now()`. Outside a goroutine
 /// (and in timer functions run by a worker, on the worker's runtime's
-/// clock) it is the real clock.
+/// clock) it is the real clock, except in a [`blocking`](crate::blocking)
+/// call of a bubble's goroutine, which reads its bubble's.
 ///
 /// ```
 /// use std::time::Duration;
@@ -29,7 +31,51 @@ use crate::timers::{Action, TimerRef};
 /// ```
 #[inline]
 pub fn now() -> Instant {
-    crate::worker::with_any_worker(|w| w.shared.timers.now_instant()).unwrap_or_else(Instant::now)
+    crate::worker::with_any_worker(|w| w.shared.timers.now_instant())
+        .unwrap_or_else(lent_or_real_now)
+}
+
+thread_local! {
+    /// The bubble whose goroutine's `blocking` call this pool thread runs
+    /// (`LendClock`), or null.
+    static LENT: Cell<*const Shared> = const { Cell::new(std::ptr::null()) };
+}
+
+/// `now` off the workers: a lent bubble's clock, else the real one.
+#[inline(never)]
+fn lent_or_real_now() -> Instant {
+    let lent = LENT.with(Cell::get);
+    if lent.is_null() {
+        return Instant::now();
+    }
+    // SAFETY: set by a `LendClock` that lives on this thread while the
+    // `blocking` call runs, from a runtime that the calling goroutine (its
+    // task held by the job) keeps alive until then.
+    unsafe { (*lent).timers.now_instant() }
+}
+
+/// While it lives, `now` on this thread (a blocking pool's, running a
+/// goroutine's call) reads `rt`'s clock, if `rt` is a bubble.
+pub(crate) struct LendClock {
+    before: *const Shared,
+}
+
+impl LendClock {
+    /// # Safety
+    /// `rt` must outlive the guard, which must be dropped on this thread.
+    pub(crate) unsafe fn lend(rt: &Shared) -> LendClock {
+        let before = LENT.with(Cell::get);
+        if rt.bubble.is_some() {
+            LENT.with(|l| l.set(rt));
+        }
+        LendClock { before }
+    }
+}
+
+impl Drop for LendClock {
+    fn drop(&mut self) {
+        LENT.with(|l| l.set(self.before));
+    }
 }
 
 /// A function scheduled with [`call_at`]; [`cancel`](TimerHandle::cancel)

@@ -31,6 +31,8 @@ const CANCELLED: u8 = 2;
 
 /// No deadline.
 pub(crate) const NEVER: u64 = u64::MAX;
+/// A deadline past the range of ticks (584 years after the epoch).
+pub(crate) const SATURATED: u64 = NEVER - 1;
 
 /// A timer that was added; `Timers::cancel` withdraws it.
 pub(crate) struct TimerRef {
@@ -156,7 +158,7 @@ impl Timers {
     /// Nanoseconds since the epoch, saturating.
     pub(crate) fn ticks(&self, at: Instant) -> u64 {
         let d = at.saturating_duration_since(self.epoch);
-        u64::try_from(d.as_nanos()).unwrap_or(NEVER - 1)
+        u64::try_from(d.as_nanos()).unwrap_or(SATURATED)
     }
 
     pub(crate) fn instant(&self, ticks: u64) -> Instant {

@@ -302,6 +302,19 @@ pub(crate) unsafe fn unwind_task(shared: &Shared, task: TaskRef, shard: usize) -
                 std::mem::forget(task);
                 return false;
             }
+            Some(Switch::ParkTraced) => {
+                // As `Park`, then the trace to its dumpers (see `run_task`).
+                shared.registry.register(shard, &task);
+                let keep = task.clone();
+                if task.finish_park() {
+                    drop(keep);
+                    crate::traceback::delivered(&task, shared);
+                    continue;
+                }
+                std::mem::forget(task);
+                crate::traceback::delivered(&keep, shared);
+                return false;
+            }
         }
     }
 }
@@ -958,6 +971,27 @@ impl WorkerCtx {
             match switch {
                 Some(Switch::Yield) => {
                     self.push_yielded(task);
+                    return false;
+                }
+                Some(Switch::ParkTraced) => {
+                    // A trace's re-park (`traceback.rs`): as a park (below),
+                    // then its dumpers get the trace, so that they find it
+                    // parked again. Parked, it may be woken and freed at
+                    // once: a reference of our own keeps it for the
+                    // delivery.
+                    self.shared.registry.register(self.index, &task);
+                    let keep = task.clone();
+                    if task.finish_park() {
+                        drop(keep);
+                        crate::traceback::delivered(&task, &self.shared);
+                        if self.local.is_empty() {
+                            continue;
+                        }
+                        self.push_local(task);
+                    } else {
+                        std::mem::forget(task);
+                        crate::traceback::delivered(&keep, &self.shared);
+                    }
                     return false;
                 }
                 Some(Switch::Park) => {

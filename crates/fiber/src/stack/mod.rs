@@ -680,6 +680,40 @@ pub(crate) fn guard_hit(addr: usize) -> Option<usize> {
     None
 }
 
+/// Roughly how many bytes of stack are left below the calling frame, if it
+/// runs on a coroutine's stack (any coroutine's: a scheduler's, or one
+/// nested inside it); `None` on a thread's own stack. Code about to use a
+/// lot of stack (a backtrace capture, say) can decline rather than
+/// overflow.
+///
+/// ```
+/// use goro_fiber::{Coroutine, CoroutineResult, stack};
+///
+/// assert_eq!(stack::left_here(), None); // a thread's own stack
+/// let mut co = Coroutine::<(), Option<usize>, ()>::with_stack_size(64 * 1024, |y, ()| {
+///     y.suspend(stack::left_here());
+/// })?;
+/// let CoroutineResult::Yield(Some(left)) = co.resume(()) else { unreachable!() };
+/// assert!(left > 32 * 1024 && left < 64 * 1024, "{left}");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[inline(never)]
+pub fn left_here() -> Option<usize> {
+    let here = 0u8;
+    let addr = ptr::from_ref(&here) as usize;
+    let page = page_size();
+    let mut chunk = CHUNKS.load(Ordering::Acquire);
+    // SAFETY: as in `guard_hit`.
+    while let Some(c) = unsafe { chunk.as_ref() } {
+        if (c.start..c.end).contains(&addr) {
+            let offset = (addr - c.start) % c.slot;
+            return Some(offset.saturating_sub(page));
+        }
+        chunk = c.next.cast_mut();
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
