@@ -158,17 +158,29 @@ pub enum Hog {
     /// `hogs-read`: one blocking `std::net::TcpStream::read` on loopback,
     /// from a listener that writes only at the deadline.
     Read,
+    /// `hogs-net`: the same read on the system's own socket type (goro's
+    /// `goro::net::TcpStream`, Go's `net.Conn`, tokio's and may's), which
+    /// parks the hog instead of blocking its worker. Each binary writes this
+    /// hog itself: [`hog`] cannot.
+    Net,
 }
 
 impl Hog {
-    /// The hog of workload `name` (`hogs`, `hogs-sleep`, `hogs-read`).
+    /// The hog of workload `name` (`hogs`, `hogs-sleep`, `hogs-read`,
+    /// `hogs-net`).
     pub fn of(name: &str) -> Option<Hog> {
         match name {
             "hogs" => Some(Hog::Spin),
             "hogs-sleep" => Some(Hog::Sleep),
             "hogs-read" => Some(Hog::Read),
+            "hogs-net" => Some(Hog::Net),
             _ => None,
         }
+    }
+
+    /// Whether the hogs read from a loopback listener ([`serve_at`]).
+    pub fn reads(self) -> bool {
+        matches!(self, Hog::Read | Hog::Net)
     }
 }
 
@@ -218,6 +230,7 @@ pub fn hog(kind: Hog, deadline: Instant, addr: Option<std::net::SocketAddr>) -> 
             let mut byte = [0u8; 1];
             conn.read_exact(&mut byte).expect("read from loopback");
         }
+        Hog::Net => unreachable!("each binary reads its own runtime's socket in hogs-net"),
     }
     1
 }
@@ -271,5 +284,170 @@ impl Lags {
             ("ticks", self.ticks.len() as u64),
             ("worst_at_ms", worst.map_or(0, |t| t.1.as_millis() as u64)),
         ]
+    }
+}
+
+/// The `echo` workload: every connection makes `ECHO_ROUND_TRIPS` round
+/// trips of `ECHO_BYTES`.
+pub const ECHO_ROUND_TRIPS: u64 = 1000;
+/// Bytes of one `echo` message.
+pub const ECHO_BYTES: usize = 64;
+/// The buffer every `echo` server reads into (and writes back from).
+pub const ECHO_BUFFER: usize = 1024;
+
+/// The `i`th message of connection `conn` in `echo`: its number
+/// `conn * ECHO_ROUND_TRIPS + i` (little-endian) and then a fixed filler.
+/// The checksum is the wrapping sum of the numbers echoed back, so every
+/// system that echoes every message intact prints
+/// `0 + 1 + ... + (n * ECHO_ROUND_TRIPS - 1)`.
+pub fn echo_message(conn: u64, i: u64) -> [u8; ECHO_BYTES] {
+    let mut msg = [b'.'; ECHO_BYTES];
+    msg[..8].copy_from_slice(&(conn * ECHO_ROUND_TRIPS + i).to_le_bytes());
+    msg
+}
+
+/// Checks that `back` is the echo of `sent`, and returns the number it
+/// carries (panics otherwise: the run fails).
+pub fn echo_check(sent: &[u8; ECHO_BYTES], back: &[u8; ECHO_BYTES]) -> u64 {
+    assert_eq!(sent, back, "echo: the message came back changed");
+    u64::from_le_bytes(back[..8].try_into().expect("8 bytes"))
+}
+
+/// Connections of the `http` load client.
+pub const HTTP_CONNS: u64 = 256;
+/// The body every `http` server answers with.
+pub const HTTP_BODY: &[u8] = b"hello";
+
+/// The load client (`bench-client`), which sits beside the running binary
+/// (`bench-go` too is built into the same folder).
+pub fn client_binary() -> std::path::PathBuf {
+    let me = std::env::current_exe().expect("the running binary's path");
+    me.with_file_name("bench-client")
+}
+
+/// Runs the `http` load client against `addr` for `ms` milliseconds and
+/// returns its fields (`checksum`, `elapsed_ns`, `requests`), for
+/// [`report_with`]'s caller. Blocks the calling thread until it is done.
+pub fn http_load(addr: std::net::SocketAddr, ms: u64) -> (u64, u64, u64) {
+    let client = client_binary();
+    let out = std::process::Command::new(&client)
+        .args([
+            "http",
+            &addr.to_string(),
+            &HTTP_CONNS.to_string(),
+            &ms.to_string(),
+        ])
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", client.display()));
+    assert!(
+        out.status.success(),
+        "the load client failed ({})",
+        out.status
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let field = |key: &str| -> u64 {
+        text.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('=')?.parse().ok())
+            .unwrap_or_else(|| panic!("the load client printed no {key}: {text:?}"))
+    };
+    (field("checksum"), field("elapsed_ns"), field("requests"))
+}
+
+/// Starts the other end of `idle-conns`: a `bench-client` process that opens
+/// `n` connections to `addr`, then holds them until its standard input is
+/// closed (drop [`std::process::Child::stdin`]), and exits, closing them.
+pub fn idle_client(addr: std::net::SocketAddr, n: u64) -> std::process::Child {
+    let client = client_binary();
+    std::process::Command::new(&client)
+        .args(["idle", &addr.to_string(), &n.to_string()])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", client.display()))
+}
+
+/// The threads of this process now (entries of `/proc/self/task`).
+pub fn thread_count() -> u64 {
+    std::fs::read_dir("/proc/self/task").map_or(0, |d| d.count() as u64)
+}
+
+/// Ends the process with an error after `secs` seconds: a network workload
+/// whose peer died would otherwise wait forever.
+pub fn watchdog(secs: u64, what: &'static str) {
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(secs));
+        eprintln!("{what}: still running after {secs} s, giving up");
+        std::process::exit(1);
+    });
+}
+
+/// The `http` response of goro's hand-written server (Go's `net/http` and
+/// hyper send the same headers: `content-length`, `content-type`, `date`),
+/// kept by each connection and formatted again when the second changes.
+#[derive(Debug, Default)]
+pub struct HelloResponse {
+    second: u64,
+    bytes: Vec<u8>,
+}
+
+impl HelloResponse {
+    /// The response, dated now.
+    pub fn get(&mut self) -> &[u8] {
+        use std::time::{SystemTime, UNIX_EPOCH};
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        if self.bytes.is_empty() || self.second != now {
+            self.second = now;
+            self.bytes = format!(
+                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\ncontent-type: text/plain; \
+                 charset=utf-8\r\ndate: {}\r\n\r\nhello",
+                HTTP_BODY.len(),
+                http_date(now)
+            )
+            .into_bytes();
+        }
+        &self.bytes
+    }
+}
+
+/// `Sun, 06 Nov 1994 08:49:37 GMT` for `secs` since the epoch (RFC 9110's
+/// IMF-fixdate).
+fn http_date(secs: u64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = secs / 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let s = secs % 86_400;
+    format!(
+        "{}, {d:02} {} {y} {:02}:{:02}:{:02} GMT",
+        DAYS[(days % 7) as usize],
+        MONTHS[(m - 1) as usize],
+        s / 3600,
+        s % 3600 / 60,
+        s % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn http_date() {
+        assert_eq!(
+            super::http_date(784_111_777),
+            "Sun, 06 Nov 1994 08:49:37 GMT"
+        );
+        assert_eq!(super::http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
     }
 }

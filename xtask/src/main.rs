@@ -133,7 +133,8 @@ struct Cell {
     n: u64,
     /// The figure of each run, in run order.
     figures: Vec<f64>,
-    /// The second figure of each run (the p99 tick lag), where there is one.
+    /// The second figure of each run (the p99 tick lag, the threads), where
+    /// there is one.
     seconds: Vec<f64>,
     /// Nanoseconds of each run's timed part.
     elapsed: Vec<f64>,
@@ -372,13 +373,22 @@ fn bench(args: &[String]) -> Result<(), Failure> {
                         w.name, cell.system.name
                     ))
                 })?;
-                match second {
-                    Some(p99) => eprintln!(
+                match (w.measure, second) {
+                    (Measure::Lag, Some(p99)) => eprintln!(
                         "worst {} ms, p99 {} ms",
                         table::num(figure),
                         table::num(p99)
                     ),
-                    None => eprintln!("{} {}", table::num(figure), w.unit),
+                    (Measure::KibEachThreads, Some(threads)) => eprintln!(
+                        "{} KiB per connection, {threads} threads",
+                        table::num(figure)
+                    ),
+                    (Measure::PerRequest, _) => eprintln!(
+                        "{} ns per request ({} requests/s)",
+                        table::num(figure),
+                        table::num(1e9 / figure)
+                    ),
+                    _ => eprintln!("{} {}", table::num(figure), w.unit),
                 }
                 cell.figures.push(figure);
                 cell.seconds.extend(second);
@@ -466,7 +476,12 @@ fn new_record(root: &Path, quick: bool, runs: usize, rows: &[Row]) -> Record {
                 unit: row.workload.unit.to_string(),
                 median_ns: median(&cell.elapsed).round() as u64,
                 figure: cell.median(),
-                p99: cell.second(),
+                p99: cell
+                    .second()
+                    .filter(|_| row.workload.measure == Measure::Lag),
+                threads: cell
+                    .second()
+                    .filter(|_| row.workload.measure == Measure::KibEachThreads),
             })
         })
         .collect();
@@ -558,10 +573,18 @@ impl Output {
 fn figures(w: &Workload, n: u64, out: &Output) -> Option<(f64, Option<f64>)> {
     match w.measure {
         Measure::PerOp => Some((out.elapsed_ns as f64 / (n * w.ops_per_n) as f64, None)),
-        Measure::KibEach => {
+        Measure::PerRequest => {
+            let requests = out.field("requests").filter(|&r| r > 0)?;
+            Some((out.elapsed_ns as f64 / requests as f64, None))
+        }
+        Measure::KibEach | Measure::KibEachThreads => {
             let peak = out.field("peak_kib")?;
             let base = out.field("baseline_kib")?;
-            Some((peak.saturating_sub(base) as f64 / n as f64, None))
+            let threads = match w.measure {
+                Measure::KibEachThreads => Some(out.field("threads")? as f64),
+                _ => None,
+            };
+            Some((peak.saturating_sub(base) as f64 / n as f64, threads))
         }
         Measure::Lag => {
             let worst = out.field("worst_lag_us")? as f64 / 1000.0;
