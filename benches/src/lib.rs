@@ -371,15 +371,9 @@ pub fn thread_count() -> u64 {
     std::fs::read_dir("/proc/self/task").map_or(0, |d| d.count() as u64)
 }
 
-/// Ends the process with an error after `secs` seconds: a network workload
-/// whose peer died would otherwise wait forever.
-pub fn watchdog(secs: u64, what: &'static str) {
-    std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_secs(secs));
-        eprintln!("{what}: still running after {secs} s, giving up");
-        std::process::exit(1);
-    });
-}
+/// How long `idle-conns` waits for the client's connections before it
+/// fails (instead of waiting for good if the client died).
+pub const ACCEPT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The `http` response of goro's hand-written server (Go's `net/http` and
 /// hyper send the same headers: `content-length`, `content-type`, `date`),
