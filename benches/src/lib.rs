@@ -21,6 +21,7 @@ pub fn args(binary: &str, workloads: &[&str]) -> (String, u64) {
         );
         std::process::exit(2);
     };
+    raise_fd_limit();
     let workload = args.next().unwrap_or_else(|| usage());
     if !workloads.contains(&workload.as_str()) {
         usage();
@@ -30,6 +31,29 @@ pub fn args(binary: &str, workloads: &[&str]) -> (String, u64) {
         .and_then(|n| n.replace('_', "").parse().ok())
         .unwrap_or_else(|| usage());
     (workload, n)
+}
+
+/// Raises the soft limit on open descriptors to the hard one, as Go's
+/// runtime does at start (Go 1.19 and later), so that every system runs the
+/// network workloads under the same limit (a soft limit of 1024 would not
+/// hold `idle-conns`' 10,000 connections). [`args`] calls it, and so does
+/// `bench-client` (Go gives its children the limit it started with back).
+/// Failing leaves the limit as it is.
+pub fn raise_fd_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid `rlimit` for the call to fill in.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return;
+    }
+    if limit.rlim_cur < limit.rlim_max {
+        limit.rlim_cur = limit.rlim_max;
+        // SAFETY: `limit` is a valid `rlimit`; a soft limit up to the hard
+        // one needs no privilege, and an error changes nothing.
+        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) };
+    }
 }
 
 /// Times `f` and prints the line the harness reads.

@@ -23,6 +23,9 @@ use goro::net::TcpStream;
 use goro_benches::HTTP_BODY;
 
 fn main() {
+    // Go's runtime gives its children the limit it started with back: raise
+    // it here too.
+    goro_benches::raise_fd_limit();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let usage = || -> ! {
         eprintln!("usage: bench-client http <addr> <conns> <ms> | bench-client idle <addr> <n>");
