@@ -658,8 +658,9 @@ pub(crate) const WORKLOADS: &[Workload] = &[
             ),
             (
                 "goro",
-                "a goroutine per connection parses with httparse and writes a response made by \
-                 hand (content-length, content-type, date: the headers Go and hyper send)",
+                "the http_hello example's server (crates/goro/examples/http_hello.rs, included): \
+                 a goroutine per connection parsing with httparse; it sends content-length and \
+                 content-type but no date header (Go and hyper send one, some 37 bytes)",
             ),
             ("go", "net/http with a HandlerFunc writing hello"),
             (

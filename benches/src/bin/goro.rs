@@ -11,9 +11,13 @@ use goro::net::{TcpListener, TcpStream};
 use goro::select;
 use goro::sync::{Mutex, WaitGroup};
 use goro_benches::{
-    ECHO_BUFFER, ECHO_BYTES, ECHO_ROUND_TRIPS, HelloResponse, Hog, Lags, Latch, MUTEX_INCREMENTS,
-    Memory, TICK,
+    ECHO_BUFFER, ECHO_BYTES, ECHO_ROUND_TRIPS, Hog, Lags, Latch, MUTEX_INCREMENTS, Memory, TICK,
 };
+
+// The `http` workload's server is the `http_hello` example's own code.
+#[path = "../../../crates/goro/examples/http_hello.rs"]
+#[allow(dead_code)] // its `main`
+mod http_hello;
 
 fn main() {
     let (workload, n) = goro_benches::args(
@@ -493,50 +497,16 @@ fn idle_conns(n: u64) -> (u64, Vec<(&'static str, u64)>) {
     (released.load(Ordering::Relaxed), fields)
 }
 
-/// The `http` workload: a goroutine per connection parses requests with
-/// `httparse` and answers `hello`, while the load client (another process,
-/// waited for in `goro::blocking`) drives it for `ms` milliseconds.
+/// The `http` workload: the `http_hello` example's server (a goroutine per
+/// connection, requests parsed with `httparse`) answers `hello`, while the
+/// load client (another process, waited for in `goro::blocking`) drives it
+/// for `ms` milliseconds.
 fn http(ms: u64) {
     let (checksum, elapsed, requests) = run(move || {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let addr = listener.local_addr().expect("listener address");
-        goro::go(move || {
-            for conn in listener.incoming() {
-                let conn = conn.expect("accept");
-                goro::go(move || http_serve(conn));
-            }
-        });
+        goro::go(move || http_hello::serve(listener));
         goro::blocking(move || goro_benches::http_load(addr, ms))
     });
     println!("checksum={checksum} elapsed_ns={elapsed} requests={requests}");
-}
-
-/// One keep-alive connection: parse a request, answer it, until the client
-/// closes.
-fn http_serve(mut conn: TcpStream) {
-    conn.set_nodelay(true).expect("TCP_NODELAY");
-    let mut response = HelloResponse::default();
-    let mut buf = vec![0u8; 4096];
-    let mut filled = 0;
-    loop {
-        let mut headers = [httparse::EMPTY_HEADER; 16];
-        let mut req = httparse::Request::new(&mut headers);
-        match req.parse(&buf[..filled]) {
-            Ok(httparse::Status::Complete(len)) => {
-                if conn.write_all(response.get()).is_err() {
-                    return;
-                }
-                buf.copy_within(len..filled, 0);
-                filled -= len;
-            }
-            Ok(httparse::Status::Partial) if filled < buf.len() => {
-                match conn.read(&mut buf[filled..]) {
-                    Ok(0) | Err(_) => return,
-                    Ok(k) => filled += k,
-                }
-            }
-            // A request too large for the buffer, or not HTTP.
-            _ => return,
-        }
-    }
 }

@@ -473,7 +473,7 @@ impl<T> Channel<T> {
             SendNow::Closed(value) => return Err(SendTimeoutError::Closed(value)),
             SendNow::Full(value, inner) => (value, inner),
         };
-        if deadline.is_some_and(|d| Instant::now() >= d) {
+        if deadline.is_some_and(|d| goro_sched::timer::now() >= d) {
             return Err(SendTimeoutError::Timeout(value));
         }
         // Wait, with the value in a packet on this stack.
@@ -577,7 +577,7 @@ impl<T> Channel<T> {
             (Ready::Closed, _) => return Err(RecvTimeoutError::Closed),
             (Ready::Empty, inner) => inner.expect("the lock comes back with Empty"),
         };
-        if deadline.is_some_and(|d| Instant::now() >= d) {
+        if deadline.is_some_and(|d| goro_sched::timer::now() >= d) {
             return Err(RecvTimeoutError::Timeout);
         }
         let ctx = Context::new();
@@ -697,7 +697,7 @@ impl<T> Channel<T> {
                 Err(Refused::Closed) => return Err(SendTimeoutError::Closed(value)),
                 Err(Refused::NotNow) => {}
             }
-            if deadline.is_some_and(|d| Instant::now() >= d)
+            if deadline.is_some_and(|d| goro_sched::timer::now() >= d)
                 || !self.wait_ring(ring, true, deadline)
             {
                 return Err(SendTimeoutError::Timeout(value));
@@ -718,7 +718,7 @@ impl<T> Channel<T> {
                 Err(Refused::Closed) => return Err(RecvTimeoutError::Closed),
                 Err(Refused::NotNow) => {}
             }
-            if deadline.is_some_and(|d| Instant::now() >= d)
+            if deadline.is_some_and(|d| goro_sched::timer::now() >= d)
                 || !self.wait_ring(ring, false, deadline)
             {
                 return Err(RecvTimeoutError::Timeout);
@@ -1610,7 +1610,8 @@ impl<T> Sender<T> {
     /// `Timeout(value)` or `Closed(value)`.
     #[track_caller]
     pub fn send_timeout(&self, value: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
-        self.chan.send(value, Instant::now().checked_add(timeout))
+        self.chan
+            .send(value, goro_sched::timer::now().checked_add(timeout))
     }
 
     /// Sends `value`, waiting until `deadline` at most.
@@ -1780,7 +1781,8 @@ impl<T> Receiver<T> {
     /// `Timeout`, or `Closed` once closed and drained.
     #[track_caller]
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
-        self.chan.recv(Instant::now().checked_add(timeout))
+        self.chan
+            .recv(goro_sched::timer::now().checked_add(timeout))
     }
 
     /// Receives a value, waiting until `deadline` at most.
@@ -1919,6 +1921,21 @@ impl<T> Receiver<T> {
         let receives = watchers.len() - sends;
         (inner.recvq.len() + receives, inner.sendq.len() + sends)
     }
+}
+
+/// Whether `tx` sends to `rx`'s channel (goro-net's `signal::stop` finds
+/// the registration of a receiver it is given; it holds only a sender, so
+/// that dropping every receiver closes the channel).
+///
+/// ```
+/// let (tx, rx) = goro_chan::bounded::<i32>(1);
+/// let (_other, rx2) = goro_chan::bounded::<i32>(1);
+/// assert!(goro_chan::__private::sender_of(&tx, &rx));
+/// assert!(!goro_chan::__private::sender_of(&tx, &rx2));
+/// ```
+#[doc(hidden)]
+pub fn sender_of<T>(tx: &Sender<T>, rx: &Receiver<T>) -> bool {
+    Shared::ptr_eq(&tx.chan, &rx.chan)
 }
 
 // A panic leaves a channel as it was (nothing is poisoned): both ends may be

@@ -47,9 +47,10 @@ pub use crate::err::{
 };
 pub use crate::select::{Select, SelectedOperation};
 
-/// For `select!`'s expansion only.
+/// For `select!`'s expansion, and goro-net's signal registrations.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::channel::sender_of;
     pub use crate::select::LocalSelect;
 }
 /// At the crate's root too, where crossbeam-channel has them.

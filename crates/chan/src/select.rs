@@ -475,7 +475,7 @@ impl<'a> Select<'a> {
         timeout: Duration,
     ) -> Result<SelectedOperation<'a>, SelectTimeoutError> {
         crate::channel::take_checkpoint();
-        self.wait(Instant::now().checked_add(timeout))
+        self.wait(goro_sched::timer::now().checked_add(timeout))
     }
 
     /// Waits until `deadline` at most for an operation to be ready.
@@ -573,7 +573,7 @@ impl<'a> Select<'a> {
     /// `ReadyTimeoutError` when none is in time.
     #[track_caller]
     pub fn ready_timeout(&mut self, timeout: Duration) -> Result<usize, ReadyTimeoutError> {
-        self.wait_ready(Instant::now().checked_add(timeout))
+        self.wait_ready(goro_sched::timer::now().checked_add(timeout))
     }
 
     /// Waits until `deadline` at most for an operation to be ready, as
@@ -625,7 +625,7 @@ impl<'a> Select<'a> {
         if let Some(i) = self.ready_now() {
             return Ok(i);
         }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
+        if deadline.is_some_and(|d| goro_sched::timer::now() >= d) {
             return Err(ReadyTimeoutError);
         }
         let ctx = Context::new();
@@ -750,7 +750,7 @@ impl<'a> Select<'a> {
             if let Some(op) = self.try_all() {
                 return Ok(op);
             }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
+            if deadline.is_some_and(|d| goro_sched::timer::now() >= d) {
                 // No registration follows to see what became ready during
                 // the pass: the second pass of `try_now`.
                 return self.try_all().ok_or(SelectTimeoutError);

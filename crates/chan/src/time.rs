@@ -1,5 +1,7 @@
 //! Time channels, as Go's `time` package: `after`, `tick`, `Timer`, `Ticker`,
 //! `after_func`, all on the scheduler's timers (no thread per timer).
+//! [`now`] reads the clock they keep: the real one, or in a
+//! `goro_sched::test::run` bubble, the bubble's virtual clock.
 //!
 //! ```
 //! use std::time::{Duration, Instant};
@@ -25,6 +27,7 @@ use crate::channel::never_closing;
 use crate::{Receiver, Sender};
 
 pub use goro_sched::sleep;
+pub use goro_sched::timer::now;
 
 /// A channel that receives the time once, after `d`; it never closes (Go's
 /// `time.After`).
@@ -40,7 +43,7 @@ pub fn after(d: Duration) -> Receiver<Instant> {
     let (tx, rx) = never_closing(1);
     if d.is_zero() {
         // Ready at once, as Go's: a `select!` with a default sees it.
-        let _ = tx.try_send(Instant::now());
+        let _ = tx.try_send(goro_sched::timer::now());
         return rx;
     }
     // The time it was due, however late the firing runs (crossbeam's
@@ -66,7 +69,7 @@ pub fn after(d: Duration) -> Receiver<Instant> {
 pub fn at(when: Instant) -> Receiver<Instant> {
     let (tx, rx) = never_closing(1);
     // `when` itself, as crossbeam's `at`, passed or not.
-    if when <= Instant::now() {
+    if when <= goro_sched::timer::now() {
         let _ = tx.try_send(when);
         return rx;
     }
@@ -97,7 +100,7 @@ pub fn tick(d: Duration) -> Receiver<Instant> {
 }
 
 fn deadline(d: Duration) -> Instant {
-    let now = Instant::now();
+    let now = goro_sched::timer::now();
     // A deadline too far to represent is as good as never.
     now.checked_add(d)
         .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
@@ -254,7 +257,7 @@ impl TimerInner {
         state.fired = false;
         if d.is_zero() {
             state.handle = None;
-            this.fire(state, Instant::now());
+            this.fire(state, goro_sched::timer::now());
             return;
         }
         let inner = this.clone();
@@ -500,7 +503,7 @@ impl TickerInner {
             state.stopped = true;
             return;
         }
-        let now = Instant::now();
+        let now = goro_sched::timer::now();
         let period = state.period;
         state.next += period;
         if state.next <= now {

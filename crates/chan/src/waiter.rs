@@ -255,7 +255,7 @@ impl Context {
                 // thread, which is the one waiting.
                 None => unsafe { self.waiting.park(why) },
                 Some(d) => {
-                    if Instant::now() >= d {
+                    if goro_sched::timer::now() >= d {
                         if abort() {
                             return None;
                         }

@@ -128,6 +128,24 @@ fn tour() {
         .filter_map(|w| w.join().unwrap())
         .count();
     println!("context: cancel() woke {woken} waiting goroutines");
+
+    // 8. Testing in virtual time (Go's testing/synctest): in a bubble the
+    // clock moves only when every goroutine of it waits, straight to the
+    // next timer. A day of a ticker takes no time, and the count is exact.
+    let (ticks, elapsed) = goro::test::run(|| {
+        let start = goro::time::now();
+        let ticker = goro::time::Ticker::new(Duration::from_secs(60));
+        let mut ticks = 0;
+        while goro::time::now() - start < Duration::from_secs(24 * 3600) {
+            ticker.chan().recv().unwrap();
+            ticks += 1;
+        }
+        (ticks, goro::time::now() - start)
+    });
+    println!(
+        "virtual time: a 1-minute ticker ticked {ticks} times in {} virtual hours",
+        elapsed.as_secs() / 3600
+    );
 }
 
 fn greet(name: String) -> String {

@@ -19,8 +19,8 @@
 //! `select!` ([`chan`], [`select!`]), time channels ([`time`]), locks and
 //! wait groups that park goroutines ([`sync`]), cancellation ([`context`]),
 //! pipelines, worker pools, errgroup and rate limiting ([`patterns`]), TCP
-//! sockets on a netpoller ([`net`]), and the stackful coroutines under it
-//! all ([`fiber`]). [`prelude`] imports the
+//! sockets on a netpoller ([`net`]), signals as channels ([`signal`]), and
+//! the stackful coroutines under it all ([`fiber`]). [`prelude`] imports the
 //! names a Go port uses on every page.
 //!
 //! # The model
@@ -82,6 +82,8 @@
 //! | `gen(...)`, `merge(cs...)`  | `patterns::generate(iter)`, `patterns::merge(vec![...])` |
 //! | `close(done)` to stop a pipeline | drop its output, or `patterns::or_done(&ctx, rx)` and cancel |
 //! | `rate.NewLimiter(r, b)`, `lim.Wait(ctx)` | `patterns::RateLimiter::new(r, b)`, `lim.wait()` |
+//! | `net.Listen("tcp", addr)`, `ln.Accept()`, `net.Dial` | `net::TcpListener::bind(addr)`, `listener.accept()`, `net::TcpStream::connect` |
+//! | `signal.Notify(c, os.Interrupt)`, `signal.Stop(c)` | `let c = signal::notify(&[signal::Signal::Interrupt]);`, `signal::stop(&c)` |
 //!
 //! Sending on a closed channel returns the value in an `Err` (Go panics),
 //! and a panic in a goroutine fails its [`JoinHandle`] instead of the
@@ -248,8 +250,8 @@ pub use goro_fiber as fiber;
 #[doc(inline)]
 pub use goro_sched::{
     Builder, EnterGuard, GoroutineId, JoinError, JoinHandle, LocalKey, Runtime, RuntimeBuilder,
-    Scope, ScopedJoinHandle, Stats, blocking, dump, go, id, local, num_goroutines, park, run,
-    scope, sleep, stats, test, yield_now,
+    Scope, ScopedJoinHandle, Stats, blocking, dump, dump_with_backtraces, go, id, local,
+    num_goroutines, park, run, scope, sleep, stats, test, yield_now,
 };
 
 /// Channels: Go's `chan`, with `select!` and the dynamic [`chan::Select`].
@@ -337,6 +339,9 @@ pub mod net {
     #[doc(inline)]
     pub use goro_net::{Incoming, TcpListener, TcpStream, ToSocketAddrs};
 }
+
+#[doc(inline)]
+pub use goro_net::signal;
 
 #[doc(inline)]
 pub use goro_chan::time;

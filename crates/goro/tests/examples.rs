@@ -1,15 +1,20 @@
 //! Runs each example of `crates/goro/examples/` with small arguments and
 //! checks what it prints: exact lines where the result is deterministic
 //! (primes, digests, the crawl set, counts), bounds where it is timing.
+//! The servers (`echo`, `chat`, `http_hello`) listen on a free port and
+//! get a few clients; `echo` is stopped with SIGINT, which its signal
+//! channel turns into a clean exit. (`tests/chat.rs` and
+//! `tests/http_hello.rs` load the servers harder.)
 //!
 //! `cargo test` builds the examples before it runs the tests; they are
 //! found next to this test's binary, in `target/<profile>/examples/`. (With
 //! `--test examples` alone cargo does not build them: run `cargo test -p
 //! goro` or `cargo build -p goro --examples` first.)
 
-use std::io::Read;
+use std::io::{BufRead, BufReader, Lines, Read, Write};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 /// Generous bound against a hung example (never a timing claim).
@@ -131,6 +136,7 @@ fn tour() {
         "pipeline: plus one, sorted: [2, 5, 10, 17, 26, 37, 50, 65]",
         "pipeline: an endless stream gave [2, 4, 6]; dropped, 0 goroutines left",
         "context: cancel() woke 3 waiting goroutines",
+        "virtual time: a 1-minute ticker ticked 1440 times in 24 virtual hours",
     ] {
         assert_line(&out, line);
     }
@@ -412,4 +418,119 @@ found: https://golang.org/pkg/ \"Packages\"
         start.elapsed() < Duration::from_secs(25),
         "the fetch was not cancelled"
     );
+}
+
+/// A server example started on a free port: the child, the address it
+/// printed, and the rest of its stdout.
+fn start_server(name: &str) -> (Child, SocketAddr, Lines<BufReader<ChildStdout>>) {
+    let mut child = Command::new(example_path(name))
+        .arg("127.0.0.1:0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let addr = first
+        .strip_prefix(&format!("{name}: listening on "))
+        .unwrap_or_else(|| panic!("{name} printed {first:?}"))
+        .parse()
+        .unwrap();
+    (child, addr, lines)
+}
+
+/// Waits for a server example that was told to stop (killed after `HANG`).
+fn wait_server(name: &str, mut child: Child) -> ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if start.elapsed() > HANG {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("example {name} still running after {HANG:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn client(addr: SocketAddr) -> (std::net::TcpStream, BufReader<std::net::TcpStream>) {
+    let conn = std::net::TcpStream::connect(addr).unwrap();
+    conn.set_read_timeout(Some(HANG)).unwrap();
+    let reader = BufReader::new(conn.try_clone().unwrap());
+    (conn, reader)
+}
+
+fn read_line(reader: &mut BufReader<std::net::TcpStream>) -> String {
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    line
+}
+
+#[test]
+fn echo_stops_on_interrupt() {
+    let (child, addr, mut lines) = start_server("echo");
+    let (mut conn, mut reader) = client(addr);
+    conn.write_all(b"hello\n").unwrap();
+    assert_eq!(read_line(&mut reader), "hello\n");
+    drop((conn, reader));
+    // Ctrl-C: the example's signal channel, not the default action.
+    goro::signal::kill(child.id(), goro::signal::Signal::Interrupt).unwrap();
+    let status = wait_server("echo", child);
+    let rest: Vec<String> = lines.by_ref().map(Result::unwrap).collect();
+    assert!(status.success(), "{status}: {rest:?}");
+    assert_eq!(rest, ["echo: interrupt: served 1 connections, 6 bytes"]);
+}
+
+#[test]
+fn chat_relays_between_two_clients() {
+    let (mut child, addr, _lines) = start_server("chat");
+    let (mut a, mut a_in) = client(addr);
+    let you_are = read_line(&mut a_in);
+    let a_name = you_are
+        .trim_end()
+        .strip_prefix("You are ")
+        .unwrap()
+        .to_owned();
+    assert_eq!(read_line(&mut a_in), format!("{a_name} has arrived\n"));
+    let (b, mut b_in) = client(addr);
+    let b_name = b.local_addr().unwrap().to_string();
+    assert_eq!(read_line(&mut b_in), format!("You are {b_name}\n"));
+    assert_eq!(read_line(&mut b_in), format!("{b_name} has arrived\n"));
+    assert_eq!(read_line(&mut a_in), format!("{b_name} has arrived\n"));
+    a.write_all(b"hi there\r\n").unwrap();
+    assert_eq!(read_line(&mut a_in), format!("{a_name}: hi there\n"));
+    assert_eq!(read_line(&mut b_in), format!("{a_name}: hi there\n"));
+    drop((b, b_in));
+    assert_eq!(read_line(&mut a_in), format!("{b_name} has left\n"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn http_hello_answers_on_one_connection() {
+    let (mut child, addr, _lines) = start_server("http_hello");
+    let (mut conn, mut reader) = client(addr);
+    for _ in 0..3 {
+        conn.write_all(b"GET / HTTP/1.1\r\nHost: example\r\n\r\n")
+            .unwrap();
+        assert_eq!(read_line(&mut reader), "HTTP/1.1 200 OK\r\n");
+        let mut length = None;
+        loop {
+            let header = read_line(&mut reader);
+            if header == "\r\n" {
+                break;
+            }
+            if let Some(n) = header.strip_prefix("Content-Length: ") {
+                length = Some(n.trim_end().parse::<usize>().unwrap());
+            }
+        }
+        let mut body = vec![0u8; length.unwrap()];
+        reader.read_exact(&mut body).unwrap();
+        assert_eq!(body, b"hello");
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
 }

@@ -54,12 +54,14 @@
 //! * [`TcpListener`], [`Incoming`]: accepting connections.
 //! * [`TcpStream`]: a connection.
 //! * [`ToSocketAddrs`]: addresses, resolved off the workers.
+//! * [`signal`]: signals as channels (Go's `os/signal`).
 
 #![warn(missing_docs)]
 #![deny(missing_debug_implementations)]
 #![doc(test(attr(deny(warnings), allow(dead_code, unused_variables))))]
 
 mod addr;
+pub mod signal;
 mod sys;
 mod tcp;
 

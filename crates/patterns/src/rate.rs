@@ -97,7 +97,7 @@ impl RateLimiter {
             burst,
             bucket: Mutex::new(Bucket {
                 tokens: burst as f64,
-                last: Instant::now(),
+                last: goro_sched::timer::now(),
             }),
         }
     }
@@ -127,7 +127,7 @@ impl RateLimiter {
             return true;
         }
         let mut bucket = self.bucket.lock();
-        bucket.refill(Instant::now(), self.per_second, self.burst);
+        bucket.refill(goro_sched::timer::now(), self.per_second, self.burst);
         if bucket.tokens >= n as f64 {
             bucket.tokens -= n as f64;
             true
@@ -184,7 +184,7 @@ impl RateLimiter {
         }
         let debt = {
             let mut bucket = self.bucket.lock();
-            bucket.refill(Instant::now(), self.per_second, self.burst);
+            bucket.refill(goro_sched::timer::now(), self.per_second, self.burst);
             bucket.tokens -= n as f64;
             -bucket.tokens
         };

@@ -54,6 +54,8 @@ where
         job: (&raw const job).cast(),
         run: run_job::<F, T>,
     });
+    // The call's end comes from outside a bubble: its clock waits for it.
+    let _outside = crate::bubble::Outside::enter();
     while !job.done.load(Ordering::Acquire) {
         if let Err(payload) = panic::catch_unwind(|| park::park_on(Wait::Blocking)) {
             // Shutdown unwinds only goroutines that are not lent, so this

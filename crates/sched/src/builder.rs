@@ -39,6 +39,7 @@ pub struct RuntimeBuilder {
     max_blocking_threads: Option<usize>,
     detect_deadlocks: Option<bool>,
     migrate: bool,
+    bubble: bool,
 }
 
 impl RuntimeBuilder {
@@ -176,6 +177,13 @@ impl RuntimeBuilder {
         self
     }
 
+    /// A bubble (`goro::test::run`): the timers keep a virtual clock, and
+    /// the idle worker moves it (see `bubble.rs`).
+    pub(crate) fn bubble(mut self) -> RuntimeBuilder {
+        self.bubble = true;
+        self
+    }
+
     /// Starts the runtime's workers.
     ///
     /// ```
@@ -228,6 +236,7 @@ impl RuntimeBuilder {
             self.name.as_deref().unwrap_or("goro-worker"),
             self.detect_deadlocks.unwrap_or(true),
             self.migrate,
+            self.bubble,
         )
     }
 }
@@ -277,6 +286,7 @@ impl Runtime {
         name: &str,
         detect_deadlocks: bool,
         migrate: bool,
+        bubble: bool,
     ) -> io::Result<Runtime> {
         let slots = workers + spares;
         let mut deques: Vec<RunQueue> = (0..slots).map(|_| RunQueue::new()).collect();
@@ -294,7 +304,7 @@ impl Runtime {
                 num_spinning: AtomicUsize::new(0),
                 max_spinning: (workers / 2).max(1),
             },
-            timers: Timers::new(slots, workers),
+            timers: Timers::new(slots, workers, bubble),
             registry: Registry::new(slots),
             stats: (0..=slots).map(|_| CachePadded::default()).collect(),
             stack_size,
@@ -324,6 +334,7 @@ impl Runtime {
             abandoned: AtomicBool::new(false),
             threads: Mutex::new(workers),
             threads_cv: Condvar::new(),
+            bubble: bubble.then(crate::bubble::Bubble::default),
         });
         crate::deadlock::register(&shared);
         crate::sysmon::install_sigquit_handler();

@@ -2,13 +2,14 @@
 //! call site of the blocking operation, carried down by `#[track_caller]`)
 //! and where it was spawned, as Go prints on a deadlock or a SIGQUIT.
 
+use std::collections::HashMap;
 use std::fmt::Write;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crate::park::Wait;
 use crate::shared::Shared;
-use crate::task::TaskRef;
+use crate::task::{GoroutineId, TaskRef};
 use crate::test::Group;
 
 /// "running on worker N", and, for a goroutine that sysmon found holding
@@ -27,9 +28,19 @@ fn running_state(shared: &Shared, worker: usize, now: u32) -> String {
 
 /// Renders every live runtime's goroutines, `first`'s first (`goro::dump`),
 /// each headed by its runtime's line.
-pub(crate) fn render_all(first: &Arc<Shared>) -> String {
-    let sections: Vec<String> = first_then_others(first).iter().map(render).collect();
+pub(crate) fn render_all(first: &Arc<Shared>, traced: bool) -> String {
+    let sections: Vec<String> = first_then_others(first)
+        .iter()
+        .map(|rt| render_with(rt, traced))
+        .collect();
     sections.join("\n")
+}
+
+/// `render`, with each parked goroutine's stack trace if `traced`
+/// (`traceback.rs`).
+pub(crate) fn render_with(shared: &Shared, traced: bool) -> String {
+    let traces = traced.then(|| crate::traceback::collect(shared));
+    render_traces(shared, traces.as_ref())
 }
 
 /// Every live runtime, `first` first.
@@ -61,6 +72,7 @@ fn goroutine(
     task: &TaskRef,
     running: &[(usize, *mut ())],
     now: u32,
+    traces: Option<&HashMap<GoroutineId, String>>,
 ) {
     let on = running
         .iter()
@@ -69,7 +81,8 @@ fn goroutine(
     let state = match on {
         Some((worker, _)) => running_state(shared, *worker, now),
         None if task.is_parked() => {
-            let wait = Wait::from_code(task.wait.load(Ordering::Relaxed));
+            let code = task.wait.load(Ordering::Relaxed) & !crate::traceback::TRACE;
+            let wait = Wait::from_code(code);
             let since = task.waiting_since.load(Ordering::Relaxed);
             site = task.wait_site.get();
             format!("{wait}, {} ms", now.saturating_sub(since))
@@ -85,6 +98,16 @@ fn goroutine(
         let _ = write!(out, "\n\tat {site}");
     }
     let _ = writeln!(out, "\n\tspawned at {}", task.location);
+    if let Some(traces) = traces {
+        match traces.get(&task.id) {
+            Some(trace) => {
+                for line in trace.lines() {
+                    let _ = writeln!(out, "\t{line}");
+                }
+            }
+            None => out.push_str("\t(no stack trace: not parked, or not back in time)\n"),
+        }
+    }
 }
 
 /// The goroutines of `group` (`test::assert_no_leaks`), in every live
@@ -99,7 +122,7 @@ pub(crate) fn render_group(first: &Arc<Shared>, group: &Arc<Group>) -> String {
         tasks.retain(|t| t.group().is_some_and(|g| Arc::ptr_eq(g, group)));
         tasks.sort_by_key(|t| t.id);
         for task in &tasks {
-            goroutine(&mut out, rt, task, &running, now);
+            goroutine(&mut out, rt, task, &running, now, None);
         }
         listed += tasks.len();
     }
@@ -118,7 +141,12 @@ pub(crate) fn render_group(first: &Arc<Shared>, group: &Arc<Group>) -> String {
 /// Goroutines that have parked at least once are in the registry and are
 /// listed one by one; the others have never waited (queued, or running for
 /// the first time) and are counted.
-pub(crate) fn render(shared: &Arc<Shared>) -> String {
+pub(crate) fn render(shared: &Shared) -> String {
+    render_traces(shared, None)
+}
+
+/// `render`, with these stack traces.
+fn render_traces(shared: &Shared, traces: Option<&HashMap<GoroutineId, String>>) -> String {
     let mut out = String::new();
     let now = shared.coarse_ms();
     let running = running(shared);
@@ -133,7 +161,7 @@ pub(crate) fn render(shared: &Arc<Shared>) -> String {
         shared.name
     );
     for task in &tasks {
-        goroutine(&mut out, shared, task, &running, now);
+        goroutine(&mut out, shared, task, &running, now, traces);
     }
     // A goroutine that has never parked is not in the registry, and one we
     // hold no reference to may end at any moment: shown by worker only.

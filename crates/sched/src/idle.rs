@@ -29,6 +29,7 @@ impl Shared {
             return;
         }
         match self.timers.earliest() {
+            _ if self.timers.is_virtual() => thread::park(),
             NEVER => thread::park(),
             deadline => {
                 // A timer already due is another heap's (ours were just
@@ -120,9 +121,12 @@ impl Shared {
             self.idle.num_sleeping.fetch_add(1, Ordering::SeqCst);
         }
         fence(Ordering::SeqCst);
-        if !has_work() && !self.is_shutdown() {
+        if !has_work() && !self.is_shutdown() && !self.bubble_idle() {
             let now = Instant::now();
             let timer = match self.timers.earliest() {
+                // A bubble's timers fire when its clock moves (`bubble_idle`),
+                // not in real time.
+                _ if self.timers.is_virtual() => None,
                 NEVER => None,
                 deadline => Some(self.timers.instant(deadline)),
             };

@@ -59,6 +59,7 @@
 
 mod alloc;
 mod blocking_pool;
+mod bubble;
 mod builder;
 mod current;
 mod deadlock;
@@ -83,11 +84,13 @@ pub mod test;
 mod threads;
 pub mod timer;
 mod timers;
+mod traceback;
 mod worker;
 
+use std::fmt;
 use std::io;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[doc(no_inline)]
 pub use goro_fiber as fiber;
@@ -210,12 +213,12 @@ pub fn sleep(duration: Duration) {
         std::thread::sleep(duration);
         return;
     }
-    let Some(deadline) = Instant::now().checked_add(duration) else {
+    let Some(deadline) = timer::now().checked_add(duration) else {
         loop {
             park::park_on(park::Wait::Sleep);
         }
     };
-    while Instant::now() < deadline {
+    while timer::now() < deadline {
         park::park_deadline_on(deadline, park::Wait::Sleep);
     }
 }
@@ -247,7 +250,52 @@ pub fn sleep(duration: Duration) {
 /// h.join().unwrap();
 /// ```
 pub fn dump() -> String {
-    crate::current::with_current(dump::render_all)
+    crate::current::with_current(|rt| dump::render_all(rt, false))
+}
+
+/// As [`dump()`], with a full stack trace of each parked goroutine (Go's
+/// `GOTRACEBACK=all`; `GORO_TRACEBACK=all` in the environment gives the
+/// SIGQUIT and deadlock dumps the same).
+///
+/// Each trace is taken on the goroutine's own stack, on its own worker,
+/// while it stays parked: the goroutine is resumed into the capture and
+/// parks again at once, its code none the wiser. This costs a switch and a
+/// capture per parked goroutine (a few microseconds each, and the symbols
+/// once), and nothing when no dump asks. A goroutine whose worker is busy
+/// in another for longer than a second is listed without its trace.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicBool, Ordering};
+///
+/// #[inline(never)]
+/// fn wait_for_the_flag(flag: &AtomicBool) {
+///     while !flag.load(Ordering::Acquire) {
+///         goro_sched::park::park();
+///     }
+/// }
+///
+/// let rt = goro_sched::Runtime::builder().workers(1).build()?;
+/// let flag = Arc::new(AtomicBool::new(false));
+/// let (tx, rx) = std::sync::mpsc::channel();
+/// let f = flag.clone();
+/// let h = rt.go(move || {
+///     tx.send(goro_sched::park::current_unparker()).unwrap();
+///     wait_for_the_flag(&f);
+/// });
+/// let waiter = rx.recv().unwrap();
+/// while !rt.dump().contains("[park, ") {
+///     std::thread::yield_now(); // until it has parked
+/// }
+/// let dump = rt.dump_with_backtraces();
+/// assert!(dump.contains("wait_for_the_flag"), "{dump}");
+/// flag.store(true, Ordering::Release);
+/// waiter.unpark();
+/// h.join().unwrap();
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn dump_with_backtraces() -> String {
+    crate::current::with_current(|rt| dump::render_all(rt, true))
 }
 
 /// The calling goroutine's id; `None` on a plain thread.
@@ -463,11 +511,20 @@ pub struct Stats {
     pub queue_lengths: Vec<usize>,
     /// Goroutines queued on the global injector.
     pub injected: usize,
+    /// The runtime's name (`RuntimeBuilder::name`; `goro-worker` by
+    /// default, `goro-bubble` for a `test::run` bubble).
+    pub runtime: String,
+    /// Every other live runtime's, from [`stats()`] (which covers every
+    /// runtime of the process, the current one's at the top level); empty
+    /// from [`Runtime::stats`], which covers its own.
+    pub others: Vec<Stats>,
 }
 
 impl Stats {
     fn of(shared: &crate::shared::Shared) -> Stats {
         Stats {
+            runtime: shared.name.to_string(),
+            others: Vec::new(),
             goroutines: shared.alive(),
             spawned: shared.total(|c| &c.spawned),
             switches: shared.total(|c| &c.switches),
@@ -480,10 +537,66 @@ impl Stats {
             injected: shared.injector.len(),
         }
     }
+
+    /// Goroutines alive now in this runtime and in `others`.
+    ///
+    /// ```
+    /// let rt = goro_sched::Runtime::builder().workers(1).build()?;
+    /// let (tx, rx) = std::sync::mpsc::channel::<()>();
+    /// let h = rt.go(move || drop(rx.recv()));
+    /// let all = goro_sched::stats(); // from this thread: the global runtime's, then rt's
+    /// assert!(all.total_goroutines() >= 1);
+    /// assert!(all.others.iter().any(|s| s.goroutines == 1 && s.workers == 1));
+    /// drop(tx);
+    /// h.join().unwrap();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn total_goroutines(&self) -> usize {
+        self.goroutines
+            + self
+                .others
+                .iter()
+                .map(Stats::total_goroutines)
+                .sum::<usize>()
+    }
 }
 
-/// A snapshot of the current runtime's counters (the calling goroutine's,
-/// else the one this thread [entered](Runtime::enter), else the global one).
+impl fmt::Display for Stats {
+    /// A section a runtime, each headed by its name, as `dump` heads them.
+    ///
+    /// ```
+    /// let rt = goro_sched::Runtime::builder().workers(2).name("pool").build()?;
+    /// let text = rt.stats().to_string();
+    /// assert!(text.starts_with("runtime \"pool\": 0 goroutines, 2 workers"), "{text}");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "runtime \"{}\": {} goroutines, {} workers, {} spare threads",
+            self.runtime, self.goroutines, self.workers, self.spares
+        )?;
+        writeln!(
+            f,
+            "\tspawned {}, switches {}, steals {}, parks {}, hand-offs {}",
+            self.spawned, self.switches, self.steals, self.parks, self.handoffs
+        )?;
+        writeln!(
+            f,
+            "\tqueued: injector {}, workers {:?}",
+            self.injected, self.queue_lengths
+        )?;
+        for other in &self.others {
+            write!(f, "{other}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A snapshot of every live runtime's counters: the current runtime's (the
+/// calling goroutine's, else the one this thread [entered](Runtime::enter),
+/// else the global one) at the top level, every other's in
+/// [`Stats::others`]. Its `Display` prints a section per runtime.
 ///
 /// ```
 /// let before = goro_sched::stats().spawned;
@@ -491,7 +604,15 @@ impl Stats {
 /// assert!(goro_sched::stats().spawned > before);
 /// ```
 pub fn stats() -> Stats {
-    crate::current::with_current(|rt| Stats::of(rt))
+    crate::current::with_current(|rt| {
+        let mut stats = Stats::of(rt);
+        stats.others = crate::deadlock::all_runtimes()
+            .iter()
+            .filter(|other| !Arc::ptr_eq(other, rt))
+            .map(|other| Stats::of(other))
+            .collect();
+        stats
+    })
 }
 
 /// Spawns a goroutine, as Go's `go` statement.
@@ -590,6 +711,15 @@ pub mod __private {
         {
             crate::yield_now();
         }
+    }
+
+    /// goro-net's `signal::notify` of SIGQUIT: installs the goroutine-dump
+    /// handler now (if `GORO_TRACEBACK=1`; once per process), so that a
+    /// runtime started later does not put it over the handler that
+    /// `notify` installs; `notify` keeps it and puts it back when nothing
+    /// watches SIGQUIT any more.
+    pub fn install_sigquit_handler() {
+        crate::sysmon::install_sigquit_handler();
     }
 
     /// Tests only: makes the task pool find no new memory (as under a

@@ -425,10 +425,12 @@ pub enum Wait {
     Blocking,
     /// A socket's read or write, on the netpoller (Go's "IO wait").
     IoWait,
+    /// `goro::test::wait`, until the rest of its bubble is blocked.
+    TestWait,
 }
 
 impl Wait {
-    const ALL: [Wait; 17] = [
+    const ALL: [Wait; 18] = [
         Wait::Park,
         Wait::Sleep,
         Wait::Join,
@@ -446,6 +448,7 @@ impl Wait {
         Wait::Barrier,
         Wait::Blocking,
         Wait::IoWait,
+        Wait::TestWait,
     ];
 
     /// Its number: the discriminant, in `ALL`'s order (every park stores
@@ -488,6 +491,7 @@ impl Wait {
             Wait::Blocking => "blocking call",
             Wait::Barrier => "barrier",
             Wait::IoWait => "IO wait",
+            Wait::TestWait => "synctest.Wait",
         }
     }
 }

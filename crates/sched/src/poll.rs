@@ -745,7 +745,7 @@ impl Registration {
     ) -> bool {
         let slot = self.desc.slot(dir);
         let before = deadline();
-        if before.is_some_and(|d| d <= Instant::now()) {
+        if before.is_some_and(|d| d <= crate::timer::now()) {
             return false;
         }
         if !slot.arm(task) {
@@ -759,6 +759,8 @@ impl Registration {
         if now != before {
             return armed.disarm();
         }
+        // The kernel wakes it, from outside a bubble: its clock waits.
+        let _outside = crate::bubble::Outside::enter();
         match now {
             Some(deadline) => park::park_deadline_on(deadline, Wait::IoWait),
             None => park::park_on(Wait::IoWait),

@@ -315,6 +315,12 @@ impl Runtime {
         crate::dump::render(&self.shared)
     }
 
+    /// As [`dump`](Runtime::dump), with a full stack trace of each parked
+    /// goroutine (see [`dump_with_backtraces`](crate::dump_with_backtraces())).
+    pub fn dump_with_backtraces(&self) -> String {
+        crate::dump::render_with(&self.shared, true)
+    }
+
     /// A snapshot of this runtime's counters.
     ///
     /// ```

@@ -73,6 +73,9 @@ pub(crate) struct Shared {
     /// Worker and spare threads not yet exited.
     pub(crate) threads: Mutex<usize>,
     pub(crate) threads_cv: Condvar,
+    /// A bubble's state (`goro::test::run`): its timers keep a virtual
+    /// clock. `None` for every other runtime.
+    pub(crate) bubble: Option<crate::bubble::Bubble>,
 }
 
 /// The spare slots, under `Shared::spares`.

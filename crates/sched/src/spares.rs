@@ -47,7 +47,10 @@ impl Shared {
     /// have its `next`, and make sure `procs` others run.
     pub(crate) fn hand_off(self: &Arc<Shared>, index: usize) {
         let slot = &self.workers[index];
-        if slot.is_stuck() {
+        // A bubble keeps its one worker: its clock moves when that worker
+        // finds every goroutine blocked, which a second thread running
+        // goroutines or firing timers would make a guess (`bubble.rs`).
+        if slot.is_stuck() || self.bubble.is_some() {
             return;
         }
         // Counted before the mark is set: once it is, the worker's `end_run`
@@ -67,6 +70,9 @@ impl Shared {
 
     /// As `hand_off`, from the stuck worker's own thread (`goro::blocking`).
     pub(crate) fn hand_off_here(self: &Arc<Shared>, worker: &WorkerCtx) {
+        if self.bubble.is_some() {
+            return; // see `hand_off`
+        }
         // SAFETY: `worker` is this thread's.
         let (marked, next) = unsafe { self.workers[worker.index].mark_stuck_here() };
         if !marked {

@@ -146,7 +146,7 @@ pub(crate) fn run(shared: &std::sync::Arc<Shared>, ready: std::sync::mpsc::Sende
                     if now.duration_since(since) >= DEADLOCK_AFTER {
                         let report = format!(
                             "all goroutines are asleep - deadlock!\n\n{}",
-                            crate::dump::render(shared)
+                            crate::dump::render_with(shared, crate::traceback::wanted_by_env())
                         );
                         shared.report_deadlock(report);
                     }
@@ -211,7 +211,7 @@ fn all_asleep() -> Option<u64> {
 /// Installs the SIGQUIT handler if `GORO_TRACEBACK=1` (once per process).
 pub(crate) fn install_sigquit_handler() {
     static INSTALLED: std::sync::Once = std::sync::Once::new();
-    if std::env::var_os("GORO_TRACEBACK").is_none_or(|v| v != "1") {
+    if std::env::var_os("GORO_TRACEBACK").is_none_or(|v| v != "1" && v != "all") {
         return;
     }
     INSTALLED.call_once(|| {
@@ -233,7 +233,10 @@ fn dump_all_and_exit() -> ! {
     let mut out = String::from("SIGQUIT: quit\n");
     for rt in crate::deadlock::all_runtimes() {
         out.push('\n');
-        out.push_str(&crate::dump::render(&rt));
+        out.push_str(&crate::dump::render_with(
+            &rt,
+            crate::traceback::wanted_by_env(),
+        ));
     }
     eprint!("{out}");
     std::process::exit(2);

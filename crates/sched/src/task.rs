@@ -635,14 +635,7 @@ impl Task {
     #[inline]
     #[track_caller]
     pub(crate) fn park(&self, wait: u8) {
-        // Only a wake-up moves a running goroutine out of RUNNING, so a plain
-        // load tells whether the CAS is worth trying.
-        if self.state.load(Ordering::Acquire) == NOTIFIED
-            && self
-                .state
-                .compare_exchange(NOTIFIED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-        {
+        if self.take_notified() {
             return;
         }
         // For `dump` only: plain stores, and a clock that sysmon keeps.
@@ -651,6 +644,53 @@ impl Task {
         self.waiting_since
             .store(self.rt.coarse_ms(), Ordering::Relaxed);
         self.switch(Switch::Park);
+        // Resumed by a dumper for its stack trace, not by a wake-up?
+        if self.wait.load(Ordering::Relaxed) & crate::traceback::TRACE != 0 {
+            self.answer_trace();
+        }
+    }
+
+    /// Consumes a notification, if one came since the last park.
+    #[inline]
+    fn take_notified(&self) -> bool {
+        // Only a wake-up moves a running goroutine out of RUNNING, so a plain
+        // load tells whether the CAS is worth trying.
+        self.state.load(Ordering::Acquire) == NOTIFIED
+            && self
+                .state
+                .compare_exchange(NOTIFIED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+    }
+
+    /// In `park`, resumed with `TRACE` (`traceback.rs`): hands the dumper
+    /// this stack's trace and parks again as before, until a real wake-up.
+    #[cold]
+    #[inline(never)]
+    fn answer_trace(&self) {
+        loop {
+            self.wait
+                .fetch_and(!crate::traceback::TRACE, Ordering::Relaxed);
+            crate::traceback::answer(self.id);
+            if self.take_notified() {
+                return;
+            }
+            self.switch(Switch::Park);
+            if self.wait.load(Ordering::Relaxed) & crate::traceback::TRACE == 0 {
+                return;
+            }
+        }
+    }
+
+    /// Claims a parked goroutine for a stack trace, as a wake-up would
+    /// (`PARKED -> RUNNING`: only one can), and marks it `TRACE`: the caller
+    /// must schedule the run reference it gets. `None` if it is not parked.
+    pub(crate) fn claim_for_trace(&self) -> Option<TaskRef> {
+        let run = self.take_parked()?;
+        // Not running, and claimed: nobody else writes `wait` now; the
+        // scheduling that follows publishes the mark to its resumption.
+        self.wait
+            .fetch_or(crate::traceback::TRACE, Ordering::Relaxed);
+        Some(run)
     }
 
     /// Whether the calling code runs on this goroutine's own stack, not on a

@@ -1,5 +1,6 @@
-//! Testing goroutine programs: [`assert_no_leaks`], Go's `goleak` for a
-//! closure.
+//! Testing goroutine programs: [`run`], a bubble of virtual time (Go's
+//! `testing/synctest`), with [`wait`]; and [`assert_no_leaks`], Go's
+//! `goleak` for a closure.
 //!
 //! A *group* is the goroutines started by one call, and those they start,
 //! transitively: a goroutine inherits its spawner's group. The group counts
@@ -160,4 +161,108 @@ where
         pause = (pause * 2).min(Duration::from_millis(10));
     }
     result
+}
+
+/// Runs `f` in a *bubble* (Go's `synctest.Test`): a runtime of its own, of
+/// one worker, whose clock starts at a fixed instant and moves only when
+/// every goroutine of the bubble is durably blocked, jumping to the
+/// earliest timer. A test of an hour-long timeout takes no real time, and
+/// reads the same times on every run. Returns what `f` returned (its panic
+/// is re-raised).
+///
+/// Inside the bubble, [`sleep`](crate::sleep), timers, time channels,
+/// context deadlines, rate limiters and every timeout of goro's channels
+/// and locks use the bubble's clock; read it with
+/// [`timer::now`](crate::timer::now) (`goro::time::now`), not
+/// `Instant::now()`. Goroutines spawned inside belong to the bubble.
+///
+/// *Durably blocked* means parked on something that only the bubble can
+/// wake: goro's channels and `select!`, sleeps and timers, goro's locks,
+/// `WaitGroup`, `Condvar`, joins. A goroutine that waits on something
+/// outside (a socket, a [`blocking`](crate::blocking) call) keeps the
+/// clock still until it is back, as in Go; so does a goroutine that
+/// computes. The bubble cannot tell a goro channel fed by a thread outside
+/// it: don't wait in a bubble for plain threads (Go forbids it too).
+///
+/// # Panics
+/// * If every goroutine of the bubble is blocked and no timer is pending:
+///   the message is the deadlock report, "all goroutines in the bubble are
+///   asleep - deadlock!", with the dump of the bubble's goroutines.
+/// * If goroutines of the bubble are still alive when `f` has returned and
+///   they are all blocked (it first lets them run, as [`wait`] does, but
+///   does not move the clock): the message lists them in the dump's format.
+///
+/// ```
+/// use std::time::Duration;
+/// use goro_sched::timer::now;
+///
+/// let elapsed = goro_sched::test::run(|| {
+///     let start = now();
+///     let sleepers: Vec<_> = (1..=3u64)
+///         .map(|h| goro_sched::go(move || goro_sched::sleep(Duration::from_secs(h * 3600))))
+///         .collect();
+///     for s in sleepers {
+///         s.join().unwrap();
+///     }
+///     now() - start
+/// });
+/// assert_eq!(elapsed, Duration::from_secs(3 * 3600)); // exactly, at once
+///
+/// let deadlock = std::panic::catch_unwind(|| {
+///     goro_sched::test::run(|| goro_sched::go(|| goro_sched::park::park()).join())
+/// });
+/// let msg = *deadlock.unwrap_err().downcast::<String>().unwrap();
+/// assert!(msg.starts_with("all goroutines in the bubble are asleep - deadlock!"), "{msg}");
+/// ```
+#[track_caller]
+pub fn run<F, R>(f: F) -> R
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    let rt = crate::Runtime::builder()
+        .workers(1)
+        .name("goro-bubble")
+        .bubble()
+        .build()
+        .unwrap_or_else(|e| panic!("goro::test::run: cannot start the bubble's runtime: {e}"));
+    rt.run(move || {
+        let result = f();
+        if let Some(listing) = crate::bubble::leftover() {
+            panic!(
+                "goro::test::run: goroutines of the bubble still alive, all blocked, when its \
+                 closure returned:\n{listing}"
+            );
+        }
+        result
+    })
+}
+
+/// Go's `synctest.Wait`: returns once every other goroutine of the calling
+/// goroutine's bubble is durably blocked (see [`run`]); the clock does not
+/// move meanwhile. Use it to let goroutines you started reach their waits
+/// before you look at what they did.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+///
+/// goro_sched::test::run(|| {
+///     let done = Arc::new(AtomicUsize::new(0));
+///     for _ in 0..10 {
+///         let done = done.clone();
+///         goro_sched::go(move || {
+///             done.fetch_add(1, Ordering::SeqCst);
+///         });
+///     }
+///     goro_sched::test::wait(); // all ten have run and finished
+///     assert_eq!(done.load(Ordering::SeqCst), 10);
+/// });
+/// ```
+///
+/// # Panics
+/// Outside a bubble's goroutine, or if another goroutine of the bubble is
+/// already in `wait`.
+pub fn wait() {
+    crate::bubble::wait();
 }

@@ -8,6 +8,30 @@ use std::time::Instant;
 use crate::shared::Shared;
 use crate::timers::{Action, TimerRef};
 
+/// The current time on the clock of the calling goroutine's runtime: the
+/// real clock's `Instant::now()`, or, in a [`test::run`](crate::test::run)
+/// bubble, the bubble's virtual clock, which moves only when every
+/// goroutine of the bubble is blocked. Every deadline and timeout of goro
+/// (sleeps, timers, time channels, channel and lock timeouts, context
+/// deadlines) is measured on this clock, so code that computes deadlines
+/// itself should read it rather than `Instant::now()`. Outside a goroutine
+/// (and in timer functions run by a worker, on the worker's runtime's
+/// clock) it is the real clock.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// goro_sched::test::run(|| {
+///     let start = goro_sched::timer::now();
+///     goro_sched::sleep(Duration::from_secs(3600)); // in no real time
+///     assert_eq!(goro_sched::timer::now() - start, Duration::from_secs(3600));
+/// });
+/// ```
+#[inline]
+pub fn now() -> Instant {
+    crate::worker::with_any_worker(|w| w.shared.timers.now_instant()).unwrap_or_else(Instant::now)
+}
+
 /// A function scheduled with [`call_at`]; [`cancel`](TimerHandle::cancel)
 /// withdraws it. Dropping the handle does not cancel it.
 pub struct TimerHandle {

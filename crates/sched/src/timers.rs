@@ -126,10 +126,15 @@ pub(crate) struct Timers {
     /// spare first starts, and stays: it may still hold timers).
     in_use: AtomicUsize,
     epoch: Instant,
+    /// A bubble's virtual clock (`goro::test::run`), in ticks: the time
+    /// the timers compare with; it moves only by `advance_to`. `None`: the
+    /// real clock.
+    clock: Option<AtomicU64>,
 }
 
 impl Timers {
-    pub(crate) fn new(heaps: usize, in_use: usize) -> Timers {
+    /// `virtual_clock`: the timers keep a bubble's clock (see `clock`).
+    pub(crate) fn new(heaps: usize, in_use: usize, virtual_clock: bool) -> Timers {
         Timers {
             heaps: (0..heaps)
                 .map(|_| CachePadded::new(Mutex::default()))
@@ -139,6 +144,7 @@ impl Timers {
                 .collect(),
             in_use: AtomicUsize::new(in_use),
             epoch: Instant::now(),
+            clock: virtual_clock.then(|| AtomicU64::new(0)),
         }
     }
 
@@ -155,6 +161,46 @@ impl Timers {
 
     pub(crate) fn instant(&self, ticks: u64) -> Instant {
         self.epoch + Duration::from_nanos(ticks)
+    }
+
+    /// Whether these timers keep a virtual clock (a bubble's).
+    pub(crate) fn is_virtual(&self) -> bool {
+        self.clock.is_some()
+    }
+
+    /// The time the timers compare with, in ticks: the real clock's `now`,
+    /// or the virtual clock.
+    #[inline]
+    pub(crate) fn now_from(&self, now: Instant) -> u64 {
+        match &self.clock {
+            None => self.ticks(now),
+            Some(clock) => clock.load(Ordering::Acquire),
+        }
+    }
+
+    /// The time the timers compare with, in ticks.
+    #[inline]
+    pub(crate) fn now(&self) -> u64 {
+        match &self.clock {
+            None => self.ticks(Instant::now()),
+            Some(clock) => clock.load(Ordering::Acquire),
+        }
+    }
+
+    /// The clock the timers keep, as an `Instant` (the real one's `now` if
+    /// they keep none).
+    pub(crate) fn now_instant(&self) -> Instant {
+        match &self.clock {
+            None => Instant::now(),
+            Some(clock) => self.instant(clock.load(Ordering::Acquire)),
+        }
+    }
+
+    /// Moves the virtual clock forward to `ticks` (never back); returns
+    /// whether it moved. Only for timers that keep one.
+    pub(crate) fn advance_to(&self, ticks: u64) -> bool {
+        let clock = self.clock.as_ref().expect("a virtual clock");
+        clock.fetch_max(ticks, Ordering::AcqRel) < ticks
     }
 
     /// Adds a timer to `heap` that unparks `wake` at `deadline`. Returns the
@@ -232,6 +278,25 @@ impl Timers {
             .map(|e| e.load(Ordering::SeqCst))
             .min()
             .unwrap_or(NEVER)
+    }
+
+    /// The earliest deadline of a timer still pending, in ticks (`NEVER` if
+    /// none): as `earliest`, after dropping the cancelled timers at the top
+    /// of each heap (a bubble's clock moves to real deadlines only).
+    pub(crate) fn earliest_pending(&self) -> u64 {
+        for heap in 0..self.in_use() {
+            let mut h = self.lock(heap);
+            while h
+                .entries
+                .peek()
+                .is_some_and(|e| e.slot.state.load(Ordering::Acquire) != PENDING)
+            {
+                h.entries.pop();
+                h.cancelled = h.cancelled.saturating_sub(1);
+            }
+            self.publish(heap, &h);
+        }
+        self.earliest()
     }
 
     /// Fires every due timer of `heap`; returns how many woke someone. Skips a

@@ -375,7 +375,7 @@ impl WorkerCtx {
                 }
                 if self.timer_due() {
                     let timers = &self.shared.timers;
-                    timers.fire(self.index, timers.ticks(Instant::now()), true);
+                    timers.fire(self.index, timers.now(), true);
                 }
                 match self.find_own_task() {
                     Some(task) => {
@@ -671,7 +671,7 @@ impl WorkerCtx {
             // Due timers and ready sockets (what they ready joins the local
             // queue), then the injector.
             crate::poll::poll_busy(now);
-            let ticks = self.shared.timers.ticks(now);
+            let ticks = self.shared.timers.now_from(now);
             self.shared.timers.fire(self.index, ticks, false);
             if let Some(task) = self.steal_injector().or_else(|| self.steal_inbox()) {
                 return Some(task);
@@ -722,7 +722,7 @@ impl WorkerCtx {
             && self
                 .shared
                 .timers
-                .fire_all(self.index, self.shared.timers.ticks(Instant::now()))
+                .fire_all(self.index, self.shared.timers.now())
                 > 0
             && let Some(task) = self.pop_local().or_else(|| self.steal_injector())
         {
@@ -831,7 +831,9 @@ impl WorkerCtx {
                 return Some(task);
             }
         }
-        if !self.shared.idle.try_start_spinning() {
+        // A bubble's one worker has nobody to wait for by spinning: it goes
+        // to move the clock (`Shared::sleep`, `bubble.rs`).
+        if self.shared.bubble.is_some() || !self.shared.idle.try_start_spinning() {
             return self.search(false);
         }
         let start = Instant::now();
@@ -915,7 +917,7 @@ impl WorkerCtx {
     /// (spinning workers ask this often).
     fn timer_due(&self) -> bool {
         let earliest = self.shared.timers.earliest();
-        earliest != crate::timers::NEVER && earliest <= self.shared.timers.ticks(Instant::now())
+        earliest != crate::timers::NEVER && earliest <= self.shared.timers.now()
     }
 
     fn random(&self, n: usize) -> usize {

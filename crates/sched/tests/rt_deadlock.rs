@@ -33,6 +33,8 @@ fn main() {
         ("plain_thread_will_wake", Expect::Finish),
         ("detection_off", Expect::Hang),
         ("sigquit", Expect::Dump),
+        ("sigquit_all", Expect::DumpTraced),
+        ("deadlock_traced", Expect::ReportTraced),
         ("spare_limit", Expect::Warn),
         ("hog_report", Expect::HogReport),
     ] {
@@ -57,6 +59,10 @@ enum Expect {
     Hang,
     /// With `GORO_TRACEBACK=1`, a SIGQUIT prints the goroutines and exits 2.
     Dump,
+    /// With `GORO_TRACEBACK=all`, the same with each one's stack trace.
+    DumpTraced,
+    /// With `GORO_TRACEBACK=all`, the report with each one's stack trace.
+    ReportTraced,
     /// Finishes, having warned that no spare thread was left.
     Warn,
     /// Finishes, sysmon having reported the goroutine that held its worker
@@ -70,7 +76,11 @@ fn parent(case: &str, expect: Expect) -> Result<(), String> {
         .env(CASE, case)
         .env(
             "GORO_TRACEBACK",
-            if expect == Expect::Dump { "1" } else { "0" },
+            match expect {
+                Expect::Dump => "1",
+                Expect::DumpTraced | Expect::ReportTraced => "all",
+                _ => "0",
+            },
         )
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -80,7 +90,7 @@ fn parent(case: &str, expect: Expect) -> Result<(), String> {
         Expect::Hang => Duration::from_secs(3),
         _ => HANG,
     };
-    if expect == Expect::Dump {
+    if matches!(expect, Expect::Dump | Expect::DumpTraced) {
         // Wait for the child to be ready, then send SIGQUIT.
         use std::io::BufRead;
         let stdout = child.stdout.as_mut().expect("piped");
@@ -141,6 +151,19 @@ fn parent(case: &str, expect: Expect) -> Result<(), String> {
             status.is_some_and(|s| s.code() == Some(2))
                 && stderr.contains("SIGQUIT: quit")
                 && stderr.contains("\"parked\" [park, ")
+                && !stderr.contains("park_forever")
+        }
+        Expect::DumpTraced => {
+            status.is_some_and(|s| s.code() == Some(2))
+                && stderr.contains("SIGQUIT: quit")
+                && stderr.contains("\"parked\" [park, ")
+                && stderr.contains("rt_deadlock::park_forever")
+        }
+        Expect::ReportTraced => {
+            reported
+                && status.is_some_and(|s| !s.success())
+                && stderr.contains("[park, ")
+                && stderr.contains("rt_deadlock::park_forever")
         }
     };
     match ok {
@@ -172,7 +195,7 @@ fn child(case: &str) {
     .build()
     .unwrap();
     match case {
-        "deadlock" | "detection_off" => rt.run(park_forever),
+        "deadlock" | "detection_off" | "deadlock_traced" => rt.run(park_forever),
         "deadlock_many" => rt.run(|| {
             for _ in 0..100 {
                 goro_sched::go(park_forever);
@@ -212,7 +235,7 @@ fn child(case: &str) {
             });
             waker.join().unwrap();
         }
-        "sigquit" => {
+        "sigquit" | "sigquit_all" => {
             // A plain thread sleeping suppresses any deadlock report; the
             // parent sends SIGQUIT once we are ready.
             let _h = goro_sched::Builder::new()

@@ -165,7 +165,7 @@ impl Condvar {
         guard: MutexGuard<'a, T>,
         timeout: Duration,
     ) -> (MutexGuard<'a, T>, WaitTimeoutResult) {
-        let deadline = Instant::now().checked_add(timeout);
+        let deadline = goro_sched::timer::now().checked_add(timeout);
         self.wait_deadline(guard, deadline)
     }
 
@@ -188,7 +188,7 @@ impl Condvar {
         timeout: Duration,
         mut condition: impl FnMut(&mut T) -> bool,
     ) -> (MutexGuard<'a, T>, WaitTimeoutResult) {
-        let deadline = Instant::now().checked_add(timeout);
+        let deadline = goro_sched::timer::now().checked_add(timeout);
         while condition(&mut *guard) {
             let (g, result) = self.wait_deadline(guard, deadline);
             guard = g;

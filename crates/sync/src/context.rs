@@ -481,7 +481,7 @@ impl Context {
     #[doc(alias = "WithTimeout")]
     #[must_use = "dropping the CancelHandle cancels the context at once; bind it as `_cancel`"]
     pub fn with_timeout(parent: &Context, timeout: Duration) -> (Context, CancelHandle) {
-        match Instant::now().checked_add(timeout) {
+        match goro_sched::timer::now().checked_add(timeout) {
             Some(deadline) => Context::with_deadline(parent, deadline),
             None => Context::with_cancel(parent),
         }
@@ -514,7 +514,7 @@ impl Context {
         }
         let node = Node::new(parent, Some(deadline));
         if node.err().is_none() {
-            if deadline <= Instant::now() {
+            if deadline <= goro_sched::timer::now() {
                 node.cancel(ContextError::DeadlineExceeded, true);
             } else {
                 node.start_timer(deadline);

@@ -124,7 +124,7 @@ impl Waiter {
             }
             match deadline {
                 None => park::park_on(why),
-                Some(d) if Instant::now() >= d => {
+                Some(d) if goro_sched::timer::now() >= d => {
                     let mut state = lock.lock();
                     if self.linked.get() {
                         // SAFETY: it is linked in this list, and we hold its lock.

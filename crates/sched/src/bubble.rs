@@ -1,0 +1,154 @@
+//! Bubbles: runtimes whose clock is virtual (`goro::test::run`, Go's
+//! `testing/synctest`).
+//!
+//! A bubble is a runtime of one worker whose timers compare with a clock of
+//! their own (`Timers::now`), which stands still while any goroutine of the
+//! bubble can run. When the worker finds nothing to run and every goroutine
+//! is *durably blocked* (parked on something only the bubble can wake:
+//! channels, timers, goro's locks, joins; not a socket, not a
+//! `goro::blocking` call, whose wake-ups come from outside), the worker, in
+//! place of sleeping (`Shared::sleep` calls `on_idle`), does the first of:
+//!
+//! 1. wakes the goroutine in `goro::test::wait`, if one waits;
+//! 2. moves the clock to the earliest pending timer, which the worker then
+//!    fires as it would at that real instant;
+//! 3. with no timer pending, reports the deadlock: `run` panics with the
+//!    dump.
+//!
+//! One worker makes "every goroutine is blocked" a fact the idle worker
+//! sees in its own queues, not a guess about other threads: the worker is
+//! the only thread that runs the bubble's goroutines and fires its timers.
+//! So a bubble never gets a spare thread (`Shared::hand_off` declines): a
+//! goroutine that computes for long keeps the others waiting, in real time
+//! only (the clock waits too).
+
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use crate::park::Unparker;
+use crate::shared::Shared;
+use crate::task::TaskRef;
+use crate::timers::NEVER;
+use crate::worker;
+
+/// A bubble's own state, in its runtime's `Shared`.
+#[derive(Debug, Default)]
+pub(crate) struct Bubble {
+    /// Goroutines parked on something outside the bubble (a socket, a
+    /// `goro::blocking` call): while any is, the clock stands still.
+    outside: AtomicUsize,
+    /// The goroutine in `goro::test::wait`, and its "released" flag.
+    waiter: Mutex<Option<(Unparker, Arc<AtomicBool>)>>,
+}
+
+/// While it lives, the calling goroutine waits on something outside its
+/// bubble (if it is in one): the bubble's clock stands still.
+pub(crate) struct Outside(Option<TaskRef>);
+
+impl Outside {
+    /// Counts the calling goroutine as waiting outside, if it is a bubble's.
+    pub(crate) fn enter() -> Outside {
+        let task = worker::current_task().filter(|t| t.rt.bubble.is_some());
+        if let Some(bubble) = task.as_ref().and_then(|t| t.rt.bubble.as_ref()) {
+            bubble.outside.fetch_add(1, Ordering::SeqCst);
+        }
+        Outside(task)
+    }
+}
+
+impl Drop for Outside {
+    fn drop(&mut self) {
+        if let Some(bubble) = self.0.as_ref().and_then(|t| t.rt.bubble.as_ref()) {
+            bubble.outside.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+impl Shared {
+    /// Whether every goroutine of this bubble is durably blocked: none runs
+    /// or is queued, and none waits outside.
+    fn bubble_blocked(&self, bubble: &Bubble) -> bool {
+        bubble.outside.load(Ordering::SeqCst) == 0
+            && self.injector.is_empty()
+            && self.workers[..self.slots_in_use()].iter().all(|w| {
+                !w.is_running() && !w.has_next() && w.stealer.is_empty() && w.inbox.is_empty()
+            })
+    }
+
+    /// An idle worker of a bubble, about to sleep: if every goroutine is
+    /// durably blocked, releases `goro::test::wait`, or moves the clock to
+    /// the earliest timer, or reports the deadlock (see the module docs).
+    /// Returns whether the worker should look for work again instead of
+    /// sleeping.
+    pub(crate) fn bubble_idle(&self) -> bool {
+        let Some(bubble) = &self.bubble else {
+            return false;
+        };
+        // (A bubble with no goroutine yet, or none left, waits for one.)
+        if self.deadlock.get().is_some() || self.alive() == 0 || !self.bubble_blocked(bubble) {
+            return false;
+        }
+        let waiter = bubble
+            .waiter
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some((unparker, released)) = waiter {
+            released.store(true, Ordering::Release);
+            unparker.unpark();
+            return true;
+        }
+        match self.timers.earliest_pending() {
+            NEVER => {
+                let report = format!(
+                    "all goroutines in the bubble are asleep - deadlock!\n\n{}",
+                    crate::dump::render(self)
+                );
+                self.report_deadlock(report);
+                false
+            }
+            deadline => {
+                self.timers.advance_to(deadline);
+                true
+            }
+        }
+    }
+}
+
+/// The calling goroutine, if it is a bubble's; panics naming `what`
+/// otherwise.
+fn bubble_goroutine(what: &str) -> TaskRef {
+    match worker::current_task() {
+        Some(task) if task.rt.bubble.is_some() => task,
+        _ => panic!("{what} must be called from a goroutine of a goro::test::run bubble"),
+    }
+}
+
+/// Go's `synctest.Wait`: returns once every other goroutine of the calling
+/// goroutine's bubble is durably blocked. The clock does not move meanwhile.
+pub(crate) fn wait() {
+    let task = bubble_goroutine("goro::test::wait");
+    let bubble = task.rt.bubble.as_ref().expect("a bubble");
+    let released = Arc::new(AtomicBool::new(false));
+    {
+        let mut waiter = bubble.waiter.lock().unwrap_or_else(|e| e.into_inner());
+        assert!(
+            waiter.is_none(),
+            "goro::test::wait: another goroutine of this bubble is already waiting"
+        );
+        *waiter = Some((crate::park::current_unparker(), released.clone()));
+    }
+    while !released.load(Ordering::Acquire) {
+        crate::park::park_on(crate::park::Wait::TestWait);
+    }
+}
+
+/// Every goroutine of the calling goroutine's bubble but the caller, once
+/// they are all durably blocked: the dump of those still alive, if any.
+pub(crate) fn leftover() -> Option<String> {
+    wait();
+    let task = bubble_goroutine("goro::test::run");
+    let others = task.rt.alive().saturating_sub(1);
+    (others > 0).then(|| crate::dump::render(&task.rt))
+}
