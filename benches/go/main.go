@@ -4,9 +4,14 @@ package main
 
 import (
 	"bufio"
+	"encoding/binary"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"strconv"
@@ -19,7 +24,7 @@ import (
 
 func main() {
 	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: bench-go <workload> <n>\nworkloads: spawn, skynet, pingpong, ring, ring1, mpmc, select, select-buffered, mutex, memory, hogs, hogs-sleep, hogs-read")
+		fmt.Fprintln(os.Stderr, "usage: bench-go <workload> <n>\nworkloads: spawn, skynet, pingpong, ring, ring1, mpmc, select, select-buffered, mutex, memory, hogs, hogs-sleep, hogs-read, hogs-net, echo, idle-conns, http")
 		os.Exit(2)
 	}
 	n, err := strconv.ParseUint(strings.ReplaceAll(os.Args[2], "_", ""), 10, 64)
@@ -59,7 +64,20 @@ func main() {
 			extra = fields
 			return released
 		}
-	case "hogs", "hogs-sleep", "hogs-read":
+	case "echo":
+		run = func() uint64 { return echo(n) }
+	case "idle-conns":
+		run = func() uint64 {
+			released, fields := idleConns(n)
+			extra = fields
+			return released
+		}
+	case "http":
+		// The load client times itself: its figures are the run's.
+		checksum, elapsed, requests := httpHello(n)
+		fmt.Printf("checksum=%d elapsed_ns=%d requests=%d\n", checksum, elapsed, requests)
+		return
+	case "hogs", "hogs-sleep", "hogs-read", "hogs-net":
 		kind := os.Args[1]
 		run = func() uint64 {
 			finished, fields := hogs(kind, n)
@@ -349,7 +367,7 @@ func hogs(kind string, n uint64) (uint64, string) {
 	count := runtime.GOMAXPROCS(0)
 	deadline := time.Now().Add(time.Duration(n) * time.Millisecond)
 	port := 0
-	if kind == "hogs-read" {
+	if kind == "hogs-read" || kind == "hogs-net" {
 		port = serveAt(count, deadline)
 	}
 	lagsCh := make(chan []time.Duration)
@@ -435,6 +453,17 @@ func hog(kind string, deadline time.Time, port int) uint64 {
 			ts := syscall.NsecToTimespec(left.Nanoseconds())
 			syscall.Nanosleep(&ts, nil)
 		}
+	case "hogs-net":
+		// A net.Conn parks the goroutine on the netpoller.
+		conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			panic(err)
+		}
+		defer conn.Close()
+		buf := make([]byte, 1)
+		if _, err := io.ReadFull(conn, buf); err != nil {
+			panic(err)
+		}
 	case "hogs-read":
 		fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
 		if err != nil {
@@ -461,3 +490,176 @@ func hog(kind string, deadline time.Time, port int) uint64 {
 
 // Keeps the hogs' CPU loop from being optimised away.
 var sink uint64
+
+// The echo workload: every connection makes echoRoundTrips round trips of
+// echoBytes; every server goroutine reads into a buffer of echoBuffer.
+const (
+	echoRoundTrips = 1000
+	echoBytes      = 64
+	echoBuffer     = 1024
+)
+
+// n connections on loopback, a goroutine at each end; each client makes
+// echoRoundTrips round trips of echoBytes (its number, conn*echoRoundTrips+i,
+// little-endian, then '.' filler), and each server goroutine writes back
+// what it reads. Returns the sum of the numbers echoed.
+func echo(n uint64) uint64 {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	go func() {
+		for i := uint64(0); i < n; i++ {
+			c, err := l.Accept()
+			if err != nil {
+				panic(err)
+			}
+			go echoServe(c)
+		}
+	}()
+	addr := l.Addr().String()
+	sums := make(chan uint64)
+	for c := uint64(0); c < n; c++ {
+		go func(c uint64) {
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				panic(err)
+			}
+			defer conn.Close()
+			msg := make([]byte, echoBytes)
+			back := make([]byte, echoBytes)
+			for k := range msg {
+				msg[k] = '.'
+			}
+			var sum uint64
+			for i := uint64(0); i < echoRoundTrips; i++ {
+				binary.LittleEndian.PutUint64(msg, c*echoRoundTrips+i)
+				if _, err := conn.Write(msg); err != nil {
+					panic(err)
+				}
+				if _, err := io.ReadFull(conn, back); err != nil {
+					panic(err)
+				}
+				if string(back) != string(msg) {
+					panic("echo: the message came back changed")
+				}
+				sum += binary.LittleEndian.Uint64(back)
+			}
+			sums <- sum
+		}(c)
+	}
+	var sum uint64
+	for c := uint64(0); c < n; c++ {
+		sum += <-sums
+	}
+	return sum
+}
+
+// The server end of one echo connection: writes back what it reads until
+// the client closes.
+func echoServe(c net.Conn) {
+	defer c.Close()
+	buf := make([]byte, echoBuffer)
+	for {
+		k, err := c.Read(buf)
+		if k > 0 {
+			if _, werr := c.Write(buf[:k]); werr != nil {
+				panic(werr)
+			}
+		}
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			panic(err)
+		}
+	}
+}
+
+// The load client (bench-client), built beside this binary.
+func clientBinary() string {
+	me, err := os.Executable()
+	if err != nil {
+		panic(err)
+	}
+	return filepath.Join(filepath.Dir(me), "bench-client")
+}
+
+// n connections from a client process, each served by a goroutine parked in
+// Read; once all have parked, the peak resident set (VmHWM, against VmRSS
+// before the first accept) and the threads are taken, and the client closes
+// them all. Returns how many goroutines read the end of the stream.
+func idleConns(n uint64) (uint64, string) {
+	var released uint64
+	var parked, gone sync.WaitGroup
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	client := exec.Command(clientBinary(), "idle", l.Addr().String(), strconv.FormatUint(n, 10))
+	client.Stderr = os.Stderr
+	stdin, err := client.StdinPipe()
+	if err != nil {
+		panic(err)
+	}
+	if err := client.Start(); err != nil {
+		panic(err)
+	}
+	// If the client dies, the accepts fail instead of waiting for good.
+	l.(*net.TCPListener).SetDeadline(time.Now().Add(60 * time.Second))
+	baseline := statusKiB("VmRSS")
+	parked.Add(int(n))
+	gone.Add(int(n))
+	for i := uint64(0); i < n; i++ {
+		c, err := l.Accept()
+		if err != nil {
+			panic(err)
+		}
+		go func() {
+			parked.Done()
+			buf := make([]byte, 64)
+			if k, err := c.Read(buf); k == 0 && err == io.EOF {
+				atomic.AddUint64(&released, 1)
+			}
+			gone.Done()
+		}()
+	}
+	parked.Wait()
+	// The last Done comes just before its goroutine parks: let it park.
+	time.Sleep(10 * time.Millisecond)
+	peak := statusKiB("VmHWM")
+	tasks, _ := os.ReadDir("/proc/self/task")
+	stdin.Close()
+	gone.Wait()
+	if err := client.Wait(); err != nil {
+		panic(fmt.Sprintf("the idle client failed: %v", err))
+	}
+	return atomic.LoadUint64(&released), fmt.Sprintf(" baseline_kib=%d peak_kib=%d threads=%d", baseline, peak, len(tasks))
+}
+
+// The http workload: net/http answers "hello" (keep-alive, a goroutine per
+// connection), while the load client drives it for ms milliseconds. Returns
+// the client's checksum, elapsed_ns and requests.
+func httpHello(ms uint64) (uint64, uint64, uint64) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	hello := []byte("hello")
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write(hello)
+	})
+	go http.Serve(l, handler)
+	out, err := exec.Command(clientBinary(), "http", l.Addr().String(), "256", strconv.FormatUint(ms, 10)).Output()
+	if err != nil {
+		panic(fmt.Sprintf("the load client failed: %v", err))
+	}
+	fields := map[string]uint64{}
+	for _, kv := range strings.Fields(string(out)) {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			fields[k], _ = strconv.ParseUint(v, 10, 64)
+		}
+	}
+	return fields["checksum"], fields["elapsed_ns"], fields["requests"]
+}

@@ -21,6 +21,7 @@ pub fn args(binary: &str, workloads: &[&str]) -> (String, u64) {
         );
         std::process::exit(2);
     };
+    raise_fd_limit();
     let workload = args.next().unwrap_or_else(|| usage());
     if !workloads.contains(&workload.as_str()) {
         usage();
@@ -30,6 +31,29 @@ pub fn args(binary: &str, workloads: &[&str]) -> (String, u64) {
         .and_then(|n| n.replace('_', "").parse().ok())
         .unwrap_or_else(|| usage());
     (workload, n)
+}
+
+/// Raises the soft limit on open descriptors to the hard one, as Go's
+/// runtime does at start (Go 1.19 and later), so that every system runs the
+/// network workloads under the same limit (a soft limit of 1024 would not
+/// hold `idle-conns`' 10,000 connections). [`args`] calls it, and so does
+/// `bench-client` (Go gives its children the limit it started with back).
+/// Failing leaves the limit as it is.
+pub fn raise_fd_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid `rlimit` for the call to fill in.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return;
+    }
+    if limit.rlim_cur < limit.rlim_max {
+        limit.rlim_cur = limit.rlim_max;
+        // SAFETY: `limit` is a valid `rlimit`; a soft limit up to the hard
+        // one needs no privilege, and an error changes nothing.
+        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) };
+    }
 }
 
 /// Times `f` and prints the line the harness reads.
@@ -158,17 +182,29 @@ pub enum Hog {
     /// `hogs-read`: one blocking `std::net::TcpStream::read` on loopback,
     /// from a listener that writes only at the deadline.
     Read,
+    /// `hogs-net`: the same read on the system's own socket type (goro's
+    /// `goro::net::TcpStream`, Go's `net.Conn`, tokio's and may's), which
+    /// parks the hog instead of blocking its worker. Each binary writes this
+    /// hog itself: [`hog`] cannot.
+    Net,
 }
 
 impl Hog {
-    /// The hog of workload `name` (`hogs`, `hogs-sleep`, `hogs-read`).
+    /// The hog of workload `name` (`hogs`, `hogs-sleep`, `hogs-read`,
+    /// `hogs-net`).
     pub fn of(name: &str) -> Option<Hog> {
         match name {
             "hogs" => Some(Hog::Spin),
             "hogs-sleep" => Some(Hog::Sleep),
             "hogs-read" => Some(Hog::Read),
+            "hogs-net" => Some(Hog::Net),
             _ => None,
         }
+    }
+
+    /// Whether the hogs read from a loopback listener ([`serve_at`]).
+    pub fn reads(self) -> bool {
+        matches!(self, Hog::Read | Hog::Net)
     }
 }
 
@@ -218,6 +254,7 @@ pub fn hog(kind: Hog, deadline: Instant, addr: Option<std::net::SocketAddr>) -> 
             let mut byte = [0u8; 1];
             conn.read_exact(&mut byte).expect("read from loopback");
         }
+        Hog::Net => unreachable!("each binary reads its own runtime's socket in hogs-net"),
     }
     1
 }
@@ -273,3 +310,91 @@ impl Lags {
         ]
     }
 }
+
+/// The `echo` workload: every connection makes `ECHO_ROUND_TRIPS` round
+/// trips of `ECHO_BYTES`.
+pub const ECHO_ROUND_TRIPS: u64 = 1000;
+/// Bytes of one `echo` message.
+pub const ECHO_BYTES: usize = 64;
+/// The buffer every `echo` server reads into (and writes back from).
+pub const ECHO_BUFFER: usize = 1024;
+
+/// The `i`th message of connection `conn` in `echo`: its number
+/// `conn * ECHO_ROUND_TRIPS + i` (little-endian) and then a fixed filler.
+/// The checksum is the wrapping sum of the numbers echoed back, so every
+/// system that echoes every message intact prints
+/// `0 + 1 + ... + (n * ECHO_ROUND_TRIPS - 1)`.
+pub fn echo_message(conn: u64, i: u64) -> [u8; ECHO_BYTES] {
+    let mut msg = [b'.'; ECHO_BYTES];
+    msg[..8].copy_from_slice(&(conn * ECHO_ROUND_TRIPS + i).to_le_bytes());
+    msg
+}
+
+/// Checks that `back` is the echo of `sent`, and returns the number it
+/// carries (panics otherwise: the run fails).
+pub fn echo_check(sent: &[u8; ECHO_BYTES], back: &[u8; ECHO_BYTES]) -> u64 {
+    assert_eq!(sent, back, "echo: the message came back changed");
+    u64::from_le_bytes(back[..8].try_into().expect("8 bytes"))
+}
+
+/// Connections of the `http` load client.
+pub const HTTP_CONNS: u64 = 256;
+/// The body every `http` server answers with.
+pub const HTTP_BODY: &[u8] = b"hello";
+
+/// The load client (`bench-client`), which sits beside the running binary
+/// (`bench-go` too is built into the same folder).
+pub fn client_binary() -> std::path::PathBuf {
+    let me = std::env::current_exe().expect("the running binary's path");
+    me.with_file_name("bench-client")
+}
+
+/// Runs the `http` load client against `addr` for `ms` milliseconds and
+/// returns its fields (`checksum`, `elapsed_ns`, `requests`), for
+/// [`report_with`]'s caller. Blocks the calling thread until it is done.
+pub fn http_load(addr: std::net::SocketAddr, ms: u64) -> (u64, u64, u64) {
+    let client = client_binary();
+    let out = std::process::Command::new(&client)
+        .args([
+            "http",
+            &addr.to_string(),
+            &HTTP_CONNS.to_string(),
+            &ms.to_string(),
+        ])
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", client.display()));
+    assert!(
+        out.status.success(),
+        "the load client failed ({})",
+        out.status
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let field = |key: &str| -> u64 {
+        text.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('=')?.parse().ok())
+            .unwrap_or_else(|| panic!("the load client printed no {key}: {text:?}"))
+    };
+    (field("checksum"), field("elapsed_ns"), field("requests"))
+}
+
+/// Starts the other end of `idle-conns`: a `bench-client` process that opens
+/// `n` connections to `addr`, then holds them until its standard input is
+/// closed (drop [`std::process::Child::stdin`]), and exits, closing them.
+pub fn idle_client(addr: std::net::SocketAddr, n: u64) -> std::process::Child {
+    let client = client_binary();
+    std::process::Command::new(&client)
+        .args(["idle", &addr.to_string(), &n.to_string()])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", client.display()))
+}
+
+/// The threads of this process now (entries of `/proc/self/task`).
+pub fn thread_count() -> u64 {
+    std::fs::read_dir("/proc/self/task").map_or(0, |d| d.count() as u64)
+}
+
+/// How long `idle-conns` waits for the client's connections before it
+/// fails (instead of waiting for good if the client died).
+pub const ACCEPT_TIMEOUT: Duration = Duration::from_secs(60);

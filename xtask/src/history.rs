@@ -13,7 +13,8 @@
 //! ```
 //!
 //! `figure` is the median per-operation figure in `unit` (lower is better);
-//! the `hogs` workloads add `p99`, the median 99th-percentile tick lag.
+//! the `hogs` workloads add `p99`, the median 99th-percentile tick lag, and
+//! `idle-conns` adds `threads`, the median count of the process's threads.
 
 use std::path::Path;
 use std::process::Command;
@@ -52,8 +53,10 @@ pub(crate) struct Entry {
     pub(crate) median_ns: u64,
     /// Median figure, in `unit`.
     pub(crate) figure: f64,
-    /// Median second figure (the p99 tick lag of the `hogs` workloads).
+    /// Median second figure of the `hogs` workloads: the p99 tick lag.
     pub(crate) p99: Option<f64>,
+    /// Median second figure of `idle-conns`: the process's threads.
+    pub(crate) threads: Option<f64>,
 }
 
 impl Record {
@@ -95,6 +98,9 @@ impl Record {
                 if let Some(p99) = e.p99 {
                     fields.push(("p99".into(), Json::Num(round(p99))));
                 }
+                if let Some(threads) = e.threads {
+                    fields.push(("threads".into(), Json::Num(round(threads))));
+                }
                 Json::Obj(fields)
             })
             .collect();
@@ -134,6 +140,7 @@ impl Record {
                     median_ns: e.get("median_ns")?.as_u64()?,
                     figure: e.get("figure")?.as_f64()?,
                     p99: e.get("p99").and_then(Json::as_f64),
+                    threads: e.get("threads").and_then(Json::as_f64),
                 })
             })
             .collect::<Option<Vec<_>>>()?;
@@ -304,6 +311,7 @@ mod tests {
                     median_ns: 244_000_000,
                     figure: 244.0,
                     p99: None,
+                    threads: Some(5.0),
                 },
                 Entry {
                     workload: "spawn".into(),
@@ -313,6 +321,7 @@ mod tests {
                     median_ns: 488_000_000,
                     figure: 488.0,
                     p99: Some(1.5),
+                    threads: None,
                 },
             ],
         };

@@ -17,7 +17,7 @@ mod workloads;
 use std::env;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use history::{Entry, Record};
 use workloads::{Measure, SYSTEMS, System, WORKLOADS, Workload};
@@ -133,7 +133,8 @@ struct Cell {
     n: u64,
     /// The figure of each run, in run order.
     figures: Vec<f64>,
-    /// The second figure of each run (the p99 tick lag), where there is one.
+    /// The second figure of each run (the p99 tick lag, the threads), where
+    /// there is one.
     seconds: Vec<f64>,
     /// Nanoseconds of each run's timed part.
     elapsed: Vec<f64>,
@@ -372,13 +373,22 @@ fn bench(args: &[String]) -> Result<(), Failure> {
                         w.name, cell.system.name
                     ))
                 })?;
-                match second {
-                    Some(p99) => eprintln!(
+                match (w.measure, second) {
+                    (Measure::Lag, Some(p99)) => eprintln!(
                         "worst {} ms, p99 {} ms",
                         table::num(figure),
                         table::num(p99)
                     ),
-                    None => eprintln!("{} {}", table::num(figure), w.unit),
+                    (Measure::KibEachThreads, Some(threads)) => eprintln!(
+                        "{} KiB per connection, {threads} threads",
+                        table::num(figure)
+                    ),
+                    (Measure::PerRequest, _) => eprintln!(
+                        "{} ns per request ({} requests/s)",
+                        table::num(figure),
+                        table::num(1e9 / figure)
+                    ),
+                    _ => eprintln!("{} {}", table::num(figure), w.unit),
                 }
                 cell.figures.push(figure);
                 cell.seconds.extend(second);
@@ -466,7 +476,12 @@ fn new_record(root: &Path, quick: bool, runs: usize, rows: &[Row]) -> Record {
                 unit: row.workload.unit.to_string(),
                 median_ns: median(&cell.elapsed).round() as u64,
                 figure: cell.median(),
-                p99: cell.second(),
+                p99: cell
+                    .second()
+                    .filter(|_| row.workload.measure == Measure::Lag),
+                threads: cell
+                    .second()
+                    .filter(|_| row.workload.measure == Measure::KibEachThreads),
             })
         })
         .collect();
@@ -558,10 +573,18 @@ impl Output {
 fn figures(w: &Workload, n: u64, out: &Output) -> Option<(f64, Option<f64>)> {
     match w.measure {
         Measure::PerOp => Some((out.elapsed_ns as f64 / (n * w.ops_per_n) as f64, None)),
-        Measure::KibEach => {
+        Measure::PerRequest => {
+            let requests = out.field("requests").filter(|&r| r > 0)?;
+            Some((out.elapsed_ns as f64 / requests as f64, None))
+        }
+        Measure::KibEach | Measure::KibEachThreads => {
             let peak = out.field("peak_kib")?;
             let base = out.field("baseline_kib")?;
-            Some((peak.saturating_sub(base) as f64 / n as f64, None))
+            let threads = match w.measure {
+                Measure::KibEachThreads => Some(out.field("threads")? as f64),
+                _ => None,
+            };
+            Some((peak.saturating_sub(base) as f64 / n as f64, threads))
         }
         Measure::Lag => {
             let worst = out.field("worst_lag_us")? as f64 / 1000.0;
@@ -569,6 +592,56 @@ fn figures(w: &Workload, n: u64, out: &Output) -> Option<(f64, Option<f64>)> {
             Some((worst, Some(p99)))
         }
     }
+}
+
+/// The longest a run of one binary may take before it is killed and the
+/// bench fails (the longest full runs take about 20 s here): a workload that
+/// hangs, a server whose client died say, must not eat CI's whole budget.
+const RUN_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// `cmd`'s output, as `Command::output` gives it, or `None` if it ran over
+/// `timeout` (it is killed then).
+fn output_within(
+    cmd: &mut Command,
+    timeout: Duration,
+) -> std::io::Result<Option<std::process::Output>> {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    // Drained on threads of their own: a child that fills a pipe would
+    // otherwise wait for us while we wait for it.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Ok(Some(std::process::Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    }))
 }
 
 /// Runs `<binary> <workload> <n>` once and parses its `key=value` fields.
@@ -580,11 +653,17 @@ fn run_once(
 ) -> Result<Output, Failure> {
     let vars: String = env.iter().map(|(k, v)| format!("{k}={v} ")).collect();
     let shown = format!("{vars}{} {workload} {n}", binary.display());
-    let out = Command::new(binary)
-        .envs(env.iter().copied())
-        .args([workload, &n.to_string()])
-        .output()
-        .map_err(|e| Failure::Error(format!("cannot run `{shown}`: {e}")))?;
+    let mut cmd = Command::new(binary);
+    cmd.envs(env.iter().copied())
+        .args([workload, &n.to_string()]);
+    let out = output_within(&mut cmd, RUN_TIMEOUT)
+        .map_err(|e| Failure::Error(format!("cannot run `{shown}`: {e}")))?
+        .ok_or_else(|| {
+            Failure::Error(format!(
+                "`{shown}` ran over {} s and was killed",
+                RUN_TIMEOUT.as_secs()
+            ))
+        })?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let msg = format!("`{shown}` failed ({}):\n{stderr}", out.status);
@@ -608,5 +687,23 @@ fn run_once(
         _ => Err(Failure::Error(format!(
             "`{shown}` printed no result line: {stdout:?}"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_within_kills_a_run_over_time() {
+        let out = output_within(Command::new("echo").arg("hi"), Duration::from_secs(10))
+            .unwrap()
+            .expect("done in time");
+        assert!(out.status.success());
+        assert_eq!(out.stdout, b"hi\n");
+        let start = Instant::now();
+        let late = output_within(Command::new("sleep").arg("10"), Duration::from_millis(100));
+        assert!(late.unwrap().is_none());
+        assert!(start.elapsed() < Duration::from_secs(5));
     }
 }

@@ -27,17 +27,22 @@ fn grouped(n: u64) -> String {
     out
 }
 
-/// `median (min–max)` (the median alone after one run), and `, p99 x` where
-/// the workload has a second figure.
-fn summary(cell: &Cell) -> String {
+/// `median (min–max)` (the median alone after one run), and `, p99 x` (or
+/// the workload's other second figure) where it has one.
+fn summary(cell: &Cell, measure: Measure) -> String {
     let min = cell.figures.iter().copied().fold(f64::INFINITY, f64::min);
     let max = cell.figures.iter().copied().fold(0.0, f64::max);
     let mut s = num(cell.median());
     if cell.figures.len() > 1 {
         s += &format!(" ({}–{})", num(min), num(max));
     }
-    if let Some(p99) = cell.second() {
-        s += &format!(", p99 {}", num(p99));
+    if let (Some(second), Some(label)) = (cell.second(), measure.second()) {
+        // A count (threads) reads as one.
+        let second = match second.fract() {
+            0.0 => format!("{second:.0}"),
+            _ => num(second),
+        };
+        s += &format!(", {label} {second}");
     }
     s
 }
@@ -57,7 +62,11 @@ fn goals(row: &Row) -> String {
         .goals
         .iter()
         .filter_map(|g| {
-            let goro = row.cell(g.of.unwrap_or("goro")).map(Cell::median);
+            let cell = row.cell(g.of.unwrap_or("goro"));
+            let goro = match g.second {
+                true => cell.and_then(Cell::second),
+                false => cell.map(Cell::median),
+            };
             // Judged at the precision shown: a ratio of 1.004 is 1.00x.
             let (text, value) = match g.peer {
                 Some(peer) => (
@@ -65,10 +74,11 @@ fn goals(row: &Row) -> String {
                     row.ratio(peer).map(|r| (r * 100.0).round() / 100.0),
                 ),
                 None => {
-                    let unit = match w.measure {
-                        Measure::KibEach => "KiB",
-                        Measure::Lag => "ms",
-                        Measure::PerOp => "ns",
+                    let unit = match (w.measure, g.second) {
+                        (m, true) => m.second().unwrap_or("?"),
+                        (Measure::KibEach | Measure::KibEachThreads, false) => "KiB",
+                        (Measure::Lag, false) => "ms",
+                        (Measure::PerOp | Measure::PerRequest, false) => "ns",
                     };
                     let of = g.of.map_or(String::new(), |c| format!("{c} "));
                     (format!("{of}≤ {} {unit}", g.max), goro)
@@ -125,9 +135,9 @@ pub(crate) fn print(rows: &[Row], runs: usize, mode: &str, skipped: &[String]) {
         for s in &systems {
             line.push(match row.cell(s) {
                 Some(cell) if cell.n != row.n => {
-                    format!("{} [n={}]", summary(cell), grouped(cell.n))
+                    format!("{} [n={}]", summary(cell, w.measure), grouped(cell.n))
                 }
-                Some(cell) => summary(cell),
+                Some(cell) => summary(cell, w.measure),
                 None => "-".into(),
             });
         }

@@ -58,20 +58,40 @@ pub(crate) const SYSTEMS: &[System] = &[
 pub(crate) enum Measure {
     /// `elapsed_ns / (n * ops_per_n)`.
     PerOp,
+    /// `elapsed_ns / requests`: a rate's inverse, for a workload that runs
+    /// for a time (`n` ms) and counts what it got done in it.
+    PerRequest,
     /// `(peak_kib - baseline_kib) / n`: resident KiB per parked goroutine.
     KibEach,
+    /// As `KibEach`, with `threads` (the process's threads once all `n`
+    /// are parked) as a second figure.
+    KibEachThreads,
     /// `worst_lag_us` in ms, with `p99_lag_us` in ms as a second figure.
     Lag,
 }
 
+impl Measure {
+    /// What the second figure is called in the table and the history, if
+    /// there is one.
+    pub(crate) fn second(self) -> Option<&'static str> {
+        match self {
+            Measure::Lag => Some("p99"),
+            Measure::KibEachThreads => Some("threads"),
+            Measure::PerOp | Measure::PerRequest | Measure::KibEach => None,
+        }
+    }
+}
+
 /// A goal of DESIGN.md §4: goro's figure at most `max` times the peer's
 /// figure, or at most `max` itself (in the workload's unit) with no peer.
-/// `of` names the column judged when it is not `goro` (the default mode).
+/// `of` names the column judged when it is not `goro` (the default mode);
+/// `second` judges the second figure (with no peer) instead of the first.
 #[derive(Debug)]
 pub(crate) struct Goal {
     pub(crate) peer: Option<&'static str>,
     pub(crate) max: f64,
     pub(crate) of: Option<&'static str>,
+    pub(crate) second: bool,
 }
 
 /// One workload, run by each of its systems' binaries as `<binary> <name> <n>`.
@@ -126,6 +146,7 @@ const fn vs_go(max: f64) -> Goal {
         peer: Some("go"),
         max,
         of: None,
+        second: false,
     }
 }
 
@@ -160,6 +181,24 @@ const HOG_NOTES: &[(&str, &str)] = &[
     ),
 ];
 
+/// How the `hogs-net` workload treats each peer: every hog waits on its
+/// system's own socket type, so none blocks a worker.
+const NET_HOG_NOTES: &[(&str, &str)] = &[
+    (
+        "goro",
+        "the hogs are plain goroutines reading a goro::net::TcpStream: parked on the netpoller",
+    ),
+    ("go", "the hogs read a net.Conn: parked on the netpoller"),
+    (
+        "tokio",
+        "the hogs are tasks awaiting a read on a tokio::net::TcpStream",
+    ),
+    (
+        "may",
+        "the hogs are coroutines reading a may::net::TcpStream: parked on may's poller",
+    ),
+];
+
 /// The `hogs` goal: worst tick lag at most 20 ms, in the migrating mode
 /// (in the default mode a hog's worker keeps its started goroutines, the
 /// ticker perhaps among them: sysmon reports the hog instead).
@@ -167,7 +206,12 @@ const HOG_GOAL: &[Goal] = &[Goal {
     peer: None,
     max: 20.0,
     of: Some("goro-migrate"),
+    second: false,
 }];
+
+/// The systems that run the network workloads (may has sockets, but no
+/// side written for them).
+const NET_SYSTEMS: &[&str] = &["goro", "goro-migrate", "go", "tokio"];
 
 /// The systems that run the `hogs` workloads.
 const HOG_SYSTEMS: &[&str] = &["goro", "goro-migrate", "go", "tokio", "may"];
@@ -216,6 +260,7 @@ pub(crate) const WORKLOADS: &[Workload] = &[
             peer: Some("corosensei"),
             max: 1.0,
             of: None,
+            second: false,
         }],
     },
     Workload {
@@ -237,6 +282,7 @@ pub(crate) const WORKLOADS: &[Workload] = &[
                 peer: Some("tokio"),
                 max: 1.0,
                 of: None,
+                second: false,
             },
         ],
     },
@@ -363,6 +409,7 @@ pub(crate) const WORKLOADS: &[Workload] = &[
                 peer: Some("crossbeam"),
                 max: 1.0,
                 of: None,
+                second: false,
             },
         ],
     },
@@ -458,6 +505,7 @@ pub(crate) const WORKLOADS: &[Workload] = &[
             peer: None,
             max: 5.0,
             of: None,
+            second: false,
         }],
     },
     hog_workload(
@@ -482,6 +530,18 @@ pub(crate) const WORKLOADS: &[Workload] = &[
         HOG_GOAL,
     ),
     hog_workload(
+        "hogs-net",
+        "hogs in a read on the system's own loopback socket, written to after n ms",
+        HOG_SYSTEMS,
+        NET_HOG_NOTES,
+        &[Goal {
+            peer: None,
+            max: 5.0,
+            of: None,
+            second: false,
+        }],
+    ),
+    hog_workload(
         "hogs-blocking",
         "the CPU-loop hogs, each wrapped in goro::blocking (goro only)",
         &["goro", "goro-migrate"],
@@ -495,12 +555,120 @@ pub(crate) const WORKLOADS: &[Workload] = &[
                 peer: None,
                 max: 20.0,
                 of: None,
+                second: false,
             },
             Goal {
                 peer: None,
                 max: 20.0,
                 of: Some("goro-migrate"),
+                second: false,
             },
         ],
     ),
+    Workload {
+        name: "echo",
+        about: "n loopback connections × 1000 round trips of 64 B, both ends in one process",
+        n: 1_000,
+        quick_n: 100,
+        ops_per_n: 1_000,
+        unit: "ns per round trip",
+        n_unit: "",
+        measure: Measure::PerOp,
+        systems: NET_SYSTEMS,
+        sizes: &[],
+        notes: &[
+            (
+                "all",
+                "a goroutine (task) per connection at each end, the clients and the server in \
+                 one process; the server reads into 1 KiB and writes back what it read; \
+                 TCP_NODELAY at both ends (Go's default); checksum: the sum of the numbers the \
+                 messages carry, each checked on its way back",
+            ),
+            (
+                "tokio",
+                "the listener is a TcpSocket with a backlog of 4096 (goro's and Go's; \
+                 TcpListener::bind takes 1024)",
+            ),
+        ],
+        skips: &[],
+        goals: &[
+            vs_go(0.8),
+            Goal {
+                peer: Some("tokio"),
+                max: 1.0,
+                of: None,
+                second: false,
+            },
+        ],
+    },
+    Workload {
+        name: "idle-conns",
+        about: "n loopback connections, each a goroutine parked in read; KiB each, threads",
+        n: 10_000,
+        quick_n: 1_000,
+        ops_per_n: 1,
+        unit: "KiB per connection, threads",
+        n_unit: "",
+        measure: Measure::KibEachThreads,
+        systems: NET_SYSTEMS,
+        sizes: &[],
+        notes: &[(
+            "all",
+            "the clients are another process (bench-client idle: 20,000 descriptors, the hard \
+             limit here, do not hold both ends of 10,000 connections); a goroutine (task) per \
+             accepted connection reads into 64 B; (VmHWM once all n wait in read - VmRSS before \
+             the first accept) / n, and the threads then (entries of /proc/self/task); the \
+             client then closes them all (checksum: how many read the end of the stream)",
+        )],
+        skips: &[],
+        goals: &[
+            Goal {
+                peer: None,
+                max: 8.0,
+                of: None,
+                second: false,
+            },
+            // DESIGN.md §4: workers + 3, and the machine has 2 CPUs.
+            Goal {
+                peer: None,
+                max: 5.0,
+                of: None,
+                second: true,
+            },
+        ],
+    },
+    Workload {
+        name: "http",
+        about: "HTTP/1.1 hello server driven n ms by 256 keep-alive connections of bench-client",
+        n: 10_000,
+        quick_n: 500,
+        ops_per_n: 1,
+        unit: "ns per request (1e9 / requests per s)",
+        n_unit: " ms",
+        measure: Measure::PerRequest,
+        systems: NET_SYSTEMS,
+        sizes: &[],
+        notes: &[
+            (
+                "all",
+                "one load client for every server: bench-client, another process, on goro (a \
+                 goroutine per connection) and on the same 2 CPUs; 256 keep-alive connections, \
+                 one GET / at a time each, every answer checked (200, body hello); the figure \
+                 is the client's time over the answers it got (checksum: the connections)",
+            ),
+            (
+                "goro",
+                "the http_hello example's server (crates/goro/examples/http_hello.rs, included): \
+                 a goroutine per connection parsing with httparse; it sends content-length and \
+                 content-type but no date header (Go and hyper send one, some 37 bytes)",
+            ),
+            ("go", "net/http with a HandlerFunc writing hello"),
+            (
+                "tokio",
+                "hyper 1's http1 server on hyper-util's TokioIo, a task per connection",
+            ),
+        ],
+        skips: &[],
+        goals: &[vs_go(1.0)],
+    },
 ];

@@ -50,7 +50,7 @@ fn main() {
         let d = rt.dump_with_backtraces();
         traced.push(t.elapsed());
         size.1 = d.len();
-        assert_eq!(d.matches("bench_dump::nested").count() >= PARKED, true);
+        assert!(d.matches("bench_dump::nested").count() >= PARKED);
     }
     let (plain, traced) = (median(plain), median(traced));
     println!(

@@ -1,14 +1,23 @@
 //! goro's side of the side-by-side workloads.
 
 use std::hint::black_box;
+use std::io::{Read, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use goro::chan::{Receiver, Sender, bounded};
 use goro::fiber::{Coroutine, CoroutineResult};
+use goro::net::{TcpListener, TcpStream};
 use goro::select;
 use goro::sync::{Mutex, WaitGroup};
-use goro_benches::{Hog, Lags, Latch, MUTEX_INCREMENTS, Memory, TICK};
+use goro_benches::{
+    ECHO_BUFFER, ECHO_BYTES, ECHO_ROUND_TRIPS, Hog, Lags, Latch, MUTEX_INCREMENTS, Memory, TICK,
+};
+
+// The `http` workload's server is the `http_hello` example's own code.
+#[path = "../../../crates/goro/examples/http_hello.rs"]
+#[allow(dead_code)] // its `main`
+mod http_hello;
 
 fn main() {
     let (workload, n) = goro_benches::args(
@@ -30,6 +39,10 @@ fn main() {
             "hogs-sleep",
             "hogs-read",
             "hogs-blocking",
+            "hogs-net",
+            "echo",
+            "idle-conns",
+            "http",
         ],
     );
     match workload.as_str() {
@@ -54,6 +67,9 @@ fn main() {
         "select-buffered" => goro_benches::report(|| run(move || select_buffered(n))),
         "mutex" => goro_benches::report(|| run(move || mutex(n))),
         "memory" => goro_benches::report_with(|| run(move || memory(n))),
+        "echo" => goro_benches::report(|| run(move || echo(n))),
+        "idle-conns" => goro_benches::report_with(|| run(move || idle_conns(n))),
+        "http" => http(n),
         hogs => {
             let kind = Hog::of(hogs).unwrap();
             goro_benches::report_with(|| run(move || hog_run(kind, n, false)));
@@ -357,7 +373,7 @@ fn memory(n: u64) -> (u64, Vec<(&'static str, u64)>) {
 fn hog_run(kind: Hog, n: u64, blocking: bool) -> (u64, Vec<(&'static str, u64)>) {
     let hogs = goro_benches::hog_count();
     let deadline = Instant::now() + Duration::from_millis(n);
-    let addr = (kind == Hog::Read).then(|| goro_benches::serve_at(hogs, deadline));
+    let addr = kind.reads().then(|| goro_benches::serve_at(hogs, deadline));
     let ticker = goro::go(move || {
         let mut lags = Lags::new();
         loop {
@@ -374,6 +390,12 @@ fn hog_run(kind: Hog, n: u64, blocking: bool) -> (u64, Vec<(&'static str, u64)>)
             goro::go(move || {
                 if blocking {
                     goro::blocking(move || goro_benches::hog(kind, deadline, addr))
+                } else if kind == Hog::Net {
+                    let addr = addr.expect("the listener's address");
+                    let mut conn = TcpStream::connect(addr).expect("connect to loopback");
+                    let mut byte = [0u8; 1];
+                    conn.read_exact(&mut byte).expect("read from loopback");
+                    1
                 } else {
                     goro_benches::hog(kind, deadline, addr)
                 }
@@ -382,4 +404,109 @@ fn hog_run(kind: Hog, n: u64, blocking: bool) -> (u64, Vec<(&'static str, u64)>)
         .collect();
     let finished = hogs.into_iter().map(|h| h.join().unwrap()).sum();
     (finished, ticker.join().unwrap().fields())
+}
+
+/// `n` connections on loopback, a goroutine at each end; each client makes
+/// `ECHO_ROUND_TRIPS` round trips of `ECHO_BYTES`, and each server goroutine
+/// writes back what it reads. Returns the sum of the numbers echoed.
+fn echo(n: u64) -> u64 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let addr = listener.local_addr().expect("listener address");
+    goro::go(move || {
+        for _ in 0..n {
+            let (conn, _) = listener.accept().expect("accept");
+            goro::go(move || echo_serve(conn));
+        }
+    });
+    let clients: Vec<_> = (0..n)
+        .map(|c| {
+            goro::go(move || {
+                let mut conn = TcpStream::connect(addr).expect("connect to loopback");
+                conn.set_nodelay(true).expect("TCP_NODELAY");
+                let mut back = [0u8; ECHO_BYTES];
+                let mut sum = 0u64;
+                for i in 0..ECHO_ROUND_TRIPS {
+                    let msg = goro_benches::echo_message(c, i);
+                    conn.write_all(&msg).expect("write");
+                    conn.read_exact(&mut back).expect("read");
+                    sum = sum.wrapping_add(goro_benches::echo_check(&msg, &back));
+                }
+                sum
+            })
+        })
+        .collect();
+    clients
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .fold(0, u64::wrapping_add)
+}
+
+/// The server end of one `echo` connection: writes back what it reads until
+/// the client closes.
+fn echo_serve(mut conn: TcpStream) {
+    conn.set_nodelay(true).expect("TCP_NODELAY");
+    let mut buf = [0u8; ECHO_BUFFER];
+    loop {
+        match conn.read(&mut buf) {
+            Ok(0) => return,
+            Ok(k) => conn.write_all(&buf[..k]).expect("write back"),
+            Err(e) => panic!("echo read: {e}"),
+        }
+    }
+}
+
+/// `n` connections from a client process, each served by a goroutine parked
+/// in `read`; once all have parked, the peak resident set and the threads
+/// are taken, and the client closes them all. Returns how many goroutines
+/// read the end of the stream.
+fn idle_conns(n: u64) -> (u64, Vec<(&'static str, u64)>) {
+    let released: &'static AtomicU64 = Box::leak(Box::new(AtomicU64::new(0)));
+    let parked: &'static WaitGroup = Box::leak(Box::new(WaitGroup::new()));
+    let gone: &'static WaitGroup = Box::leak(Box::new(WaitGroup::new()));
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let addr = listener.local_addr().expect("listener address");
+    let mut client = goro_benches::idle_client(addr, n);
+    // If the client dies, the accepts fail instead of waiting for good (a
+    // watchdog thread would be counted among the threads).
+    listener
+        .set_deadline(Some(Instant::now() + goro_benches::ACCEPT_TIMEOUT))
+        .expect("accept deadline");
+    let memory = Memory::baseline();
+    parked.add(n.try_into().expect("n fits an isize"));
+    gone.add(n.try_into().expect("n fits an isize"));
+    for _ in 0..n {
+        let (conn, _) = listener.accept().expect("accept");
+        goro::go(move || {
+            parked.done();
+            let mut buf = [0u8; 64];
+            if conn.read(&mut buf).expect("read") == 0 {
+                released.fetch_add(1, Ordering::Relaxed);
+            }
+            gone.done();
+        });
+    }
+    parked.wait();
+    // The last `done` comes just before its goroutine parks: let it park.
+    goro::sleep(Duration::from_millis(10));
+    let mut fields = memory.peak();
+    fields.push(("threads", goro_benches::thread_count()));
+    drop(client.stdin.take());
+    gone.wait();
+    let status = client.wait().expect("wait for the client");
+    assert!(status.success(), "the idle client failed ({status})");
+    (released.load(Ordering::Relaxed), fields)
+}
+
+/// The `http` workload: the `http_hello` example's server (a goroutine per
+/// connection, requests parsed with `httparse`) answers `hello`, while the
+/// load client (another process, waited for in `goro::blocking`) drives it
+/// for `ms` milliseconds.
+fn http(ms: u64) {
+    let (checksum, elapsed, requests) = run(move || {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let addr = listener.local_addr().expect("listener address");
+        goro::go(move || http_hello::serve(listener));
+        goro::blocking(move || goro_benches::http_load(addr, ms))
+    });
+    println!("checksum={checksum} elapsed_ns={elapsed} requests={requests}");
 }

@@ -29,6 +29,7 @@ fn main() {
             "hogs",
             "hogs-sleep",
             "hogs-read",
+            "hogs-net",
         ],
     );
     // Counted here: may pins its workers to one CPU each, and a count taken
@@ -252,7 +253,7 @@ fn memory(n: u64) -> (u64, Vec<(&'static str, u64)>) {
 /// meanwhile, recording its lag.
 fn hog_run(kind: Hog, n: u64, hogs: u64) -> (u64, Vec<(&'static str, u64)>) {
     let deadline = Instant::now() + Duration::from_millis(n);
-    let addr = (kind == Hog::Read).then(|| goro_benches::serve_at(hogs, deadline));
+    let addr = kind.reads().then(|| goro_benches::serve_at(hogs, deadline));
     let ticker = may::go!(move || {
         let mut lags = Lags::new();
         loop {
@@ -265,8 +266,22 @@ fn hog_run(kind: Hog, n: u64, hogs: u64) -> (u64, Vec<(&'static str, u64)>) {
         }
     });
     let hogs: Vec<_> = (0..hogs)
-        .map(|_| may::go!(move || goro_benches::hog(kind, deadline, addr)))
+        .map(|_| may::go!(move || net_or_other_hog(kind, deadline, addr)))
         .collect();
     let finished = hogs.into_iter().map(|h| h.join().unwrap()).sum();
     (finished, ticker.join().unwrap().fields())
+}
+
+/// One hog: `hogs-net`'s reads from a `may::net::TcpStream` (which parks
+/// the coroutine), the others block the worker as `goro_benches::hog` does.
+fn net_or_other_hog(kind: Hog, deadline: Instant, addr: Option<std::net::SocketAddr>) -> u64 {
+    use std::io::Read;
+    if kind != Hog::Net {
+        return goro_benches::hog(kind, deadline, addr);
+    }
+    let addr = addr.expect("the listener's address");
+    let mut conn = may::net::TcpStream::connect(addr).expect("connect to loopback");
+    let mut byte = [0u8; 1];
+    conn.read_exact(&mut byte).expect("read from loopback");
+    1
 }

@@ -6,7 +6,11 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use goro_benches::{Hog, Lags, MUTEX_INCREMENTS, Memory, TICK};
+use goro_benches::{
+    ECHO_BUFFER, ECHO_BYTES, ECHO_ROUND_TRIPS, HTTP_BODY, Hog, Lags, MUTEX_INCREMENTS, Memory, TICK,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{Mutex, Notify, mpsc, watch};
 
 fn main() {
@@ -26,11 +30,18 @@ fn main() {
             "hogs",
             "hogs-sleep",
             "hogs-read",
+            "hogs-net",
+            "echo",
+            "idle-conns",
+            "http",
         ],
     );
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if workload == "memory" || workload.starts_with("hogs") {
         builder.enable_time();
+    }
+    if ["hogs-net", "echo", "idle-conns", "http"].contains(&workload.as_str()) {
+        builder.enable_io().enable_time();
     }
     let rt = builder.build().unwrap();
     match workload.as_str() {
@@ -56,6 +67,11 @@ fn main() {
         }
         "mutex" => goro_benches::report(|| rt.block_on(rt.spawn(mutex(n))).unwrap()),
         "memory" => goro_benches::report_with(|| rt.block_on(rt.spawn(memory(n))).unwrap()),
+        "echo" => goro_benches::report(|| rt.block_on(rt.spawn(echo(n))).unwrap()),
+        "idle-conns" => {
+            goro_benches::report_with(|| rt.block_on(rt.spawn(idle_conns(n))).unwrap());
+        }
+        "http" => http(&rt, n),
         hogs => {
             let kind = Hog::of(hogs).unwrap();
             goro_benches::report_with(|| rt.block_on(rt.spawn(hog_run(kind, n))).unwrap());
@@ -308,7 +324,7 @@ async fn memory(n: u64) -> (u64, Vec<(&'static str, u64)>) {
 async fn hog_run(kind: Hog, n: u64) -> (u64, Vec<(&'static str, u64)>) {
     let hogs = goro_benches::hog_count();
     let deadline = Instant::now() + Duration::from_millis(n);
-    let addr = (kind == Hog::Read).then(|| goro_benches::serve_at(hogs, deadline));
+    let addr = kind.reads().then(|| goro_benches::serve_at(hogs, deadline));
     let ticker = tokio::spawn(async move {
         let mut lags = Lags::new();
         loop {
@@ -321,11 +337,168 @@ async fn hog_run(kind: Hog, n: u64) -> (u64, Vec<(&'static str, u64)>) {
         }
     });
     let hogs: Vec<_> = (0..hogs)
-        .map(|_| tokio::spawn(async move { goro_benches::hog(kind, deadline, addr) }))
+        .map(|_| {
+            tokio::spawn(async move {
+                if kind != Hog::Net {
+                    return goro_benches::hog(kind, deadline, addr);
+                }
+                let addr = addr.expect("the listener's address");
+                let mut conn = TcpStream::connect(addr).await.expect("connect to loopback");
+                let mut byte = [0u8; 1];
+                conn.read_exact(&mut byte)
+                    .await
+                    .expect("read from loopback");
+                1
+            })
+        })
         .collect();
     let mut finished = 0;
     for h in hogs {
         finished += h.await.unwrap();
     }
     (finished, ticker.await.unwrap().fields())
+}
+
+/// `n` connections on loopback, a task at each end; each client makes
+/// `ECHO_ROUND_TRIPS` round trips of `ECHO_BYTES`, and each server task
+/// writes back what it reads. Returns the sum of the numbers echoed.
+async fn echo(n: u64) -> u64 {
+    let listener = listen().await;
+    let addr = listener.local_addr().expect("listener address");
+    tokio::spawn(async move {
+        for _ in 0..n {
+            let (conn, _) = listener.accept().await.expect("accept");
+            tokio::spawn(echo_serve(conn));
+        }
+    });
+    let clients: Vec<_> = (0..n)
+        .map(|c| {
+            tokio::spawn(async move {
+                let mut conn = TcpStream::connect(addr).await.expect("connect to loopback");
+                conn.set_nodelay(true).expect("TCP_NODELAY");
+                let mut back = [0u8; ECHO_BYTES];
+                let mut sum = 0u64;
+                for i in 0..ECHO_ROUND_TRIPS {
+                    let msg = goro_benches::echo_message(c, i);
+                    conn.write_all(&msg).await.expect("write");
+                    conn.read_exact(&mut back).await.expect("read");
+                    sum = sum.wrapping_add(goro_benches::echo_check(&msg, &back));
+                }
+                sum
+            })
+        })
+        .collect();
+    let mut sum = 0u64;
+    for client in clients {
+        sum = sum.wrapping_add(client.await.unwrap());
+    }
+    sum
+}
+
+/// A loopback listener with goro's and Go's backlog (4096; tokio's `bind`
+/// takes 1024, which drops SYNs when thousands connect at once).
+async fn listen() -> TcpListener {
+    let socket = TcpSocket::new_v4().expect("a socket");
+    socket
+        .bind("127.0.0.1:0".parse().unwrap())
+        .expect("bind loopback");
+    socket.listen(4096).expect("listen")
+}
+
+/// The server end of one `echo` connection: writes back what it reads until
+/// the client closes.
+async fn echo_serve(mut conn: TcpStream) {
+    conn.set_nodelay(true).expect("TCP_NODELAY");
+    let mut buf = [0u8; ECHO_BUFFER];
+    loop {
+        match conn.read(&mut buf).await {
+            Ok(0) => return,
+            Ok(k) => conn.write_all(&buf[..k]).await.expect("write back"),
+            Err(e) => panic!("echo read: {e}"),
+        }
+    }
+}
+
+/// `n` connections from a client process, each served by a task waiting in
+/// `read`; once all wait, the peak resident set and the threads are taken,
+/// and the client closes them all. Returns how many tasks read the end of
+/// the stream.
+async fn idle_conns(n: u64) -> (u64, Vec<(&'static str, u64)>) {
+    let released: &'static AtomicU64 = Box::leak(Box::new(AtomicU64::new(0)));
+    let parked: &'static AtomicU64 = Box::leak(Box::new(AtomicU64::new(0)));
+    let gone: &'static AtomicU64 = Box::leak(Box::new(AtomicU64::new(n)));
+    let all_parked: &'static Notify = Box::leak(Box::new(Notify::new()));
+    let all_gone: &'static Notify = Box::leak(Box::new(Notify::new()));
+    let listener = listen().await;
+    let addr = listener.local_addr().expect("listener address");
+    let mut client = goro_benches::idle_client(addr, n);
+    let memory = Memory::baseline();
+    // If the client dies, the accepts fail instead of waiting for good (a
+    // watchdog thread would be counted among the threads).
+    let deadline = tokio::time::Instant::now() + goro_benches::ACCEPT_TIMEOUT;
+    for _ in 0..n {
+        let accepted = tokio::time::timeout_at(deadline, listener.accept()).await;
+        let (mut conn, _) = accepted.expect("the client's connections").expect("accept");
+        tokio::spawn(async move {
+            if parked.fetch_add(1, Ordering::AcqRel) + 1 == n {
+                all_parked.notify_one();
+            }
+            let mut buf = [0u8; 64];
+            if conn.read(&mut buf).await.expect("read") == 0 {
+                released.fetch_add(1, Ordering::Relaxed);
+            }
+            if gone.fetch_sub(1, Ordering::AcqRel) == 1 {
+                all_gone.notify_one();
+            }
+        });
+    }
+    if n > 0 {
+        all_parked.notified().await;
+    }
+    // The last count comes just before its task waits: let it wait.
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let mut fields = memory.peak();
+    fields.push(("threads", goro_benches::thread_count()));
+    drop(client.stdin.take());
+    if n > 0 {
+        all_gone.notified().await;
+    }
+    let status = client.wait().expect("wait for the client");
+    assert!(status.success(), "the idle client failed ({status})");
+    (released.load(Ordering::Relaxed), fields)
+}
+
+/// The `http` workload: hyper 1's HTTP/1 server (keep-alive, a task per
+/// connection) answers `hello`, while the load client (another process,
+/// waited for on this thread, which is none of the runtime's workers) drives
+/// it for `ms` milliseconds.
+fn http(rt: &tokio::runtime::Runtime, ms: u64) {
+    use hyper::service::service_fn;
+    use hyper::{Request, Response};
+    let listener = rt.block_on(listen());
+    let addr = listener.local_addr().expect("listener address");
+    rt.spawn(async move {
+        loop {
+            let (conn, _) = listener.accept().await.expect("accept");
+            conn.set_nodelay(true).expect("TCP_NODELAY");
+            tokio::spawn(async move {
+                let hello = service_fn(|_: Request<hyper::body::Incoming>| async {
+                    let body = String::from_utf8(HTTP_BODY.to_vec()).expect("ASCII");
+                    let mut response = Response::new(body);
+                    response.headers_mut().insert(
+                        hyper::header::CONTENT_TYPE,
+                        hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"),
+                    );
+                    Ok::<_, std::convert::Infallible>(response)
+                });
+                // The client closes its connections at the end: an error
+                // then is no failure of the run.
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(conn), hello)
+                    .await;
+            });
+        }
+    });
+    let (checksum, elapsed, requests) = goro_benches::http_load(addr, ms);
+    println!("checksum={checksum} elapsed_ns={elapsed} requests={requests}");
 }
