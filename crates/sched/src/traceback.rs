@@ -94,8 +94,10 @@ static ASKED: LazyLock<Mutex<HashMap<GoroutineId, Vec<Arc<Request>>>>> =
 /// Goroutines capturing their trace or with one captured and not yet handed
 /// over, with the requests waiting for it (`deliver` hands it over once the
 /// goroutine is parked again). The trace is `None` while it is captured.
-static CAPTURED: LazyLock<Mutex<HashMap<GoroutineId, (Vec<Arc<Request>>, Option<Trace>)>>> =
-    LazyLock::new(Mutex::default);
+static CAPTURED: LazyLock<Mutex<HashMap<GoroutineId, Captured>>> = LazyLock::new(Mutex::default);
+
+/// The requests waiting for a goroutine's trace, and the trace once taken.
+type Captured = (Vec<Arc<Request>>, Option<Trace>);
 
 /// Called by a goroutine resumed with `TRACE`, on its own stack (`Task::
 /// answer_trace`), with `STACK_NEEDED` left: captures its trace for every
