@@ -10,9 +10,9 @@
 //! system call on the descriptor then.
 
 use std::io;
-use std::os::fd::AsFd;
-use std::sync::OnceLock;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use goro_sched::park::{self, Unparker, Wait};
@@ -41,6 +41,76 @@ fn from_word(w: u64) -> Option<Instant> {
 
 pub(crate) fn timed_out() -> io::Error {
     io::Error::new(io::ErrorKind::TimedOut, "i/o deadline reached")
+}
+
+pub(crate) fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
+}
+
+/// std's socket types, as `Socket` needs them: made from a descriptor,
+/// switched between blocking and non-blocking, duplicated.
+pub(crate) trait StdSocket: AsFd + From<OwnedFd> + Sized {
+    fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()>;
+    fn try_clone(&self) -> io::Result<Self>;
+}
+
+macro_rules! std_socket {
+    ($($t:ty),*) => {$(
+        impl StdSocket for $t {
+            fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+                <$t>::set_nonblocking(self, nonblocking)
+            }
+
+            fn try_clone(&self) -> io::Result<Self> {
+                <$t>::try_clone(self)
+            }
+        }
+    )*};
+}
+
+std_socket!(
+    std::net::TcpListener,
+    std::net::TcpStream,
+    std::net::UdpSocket,
+    std::os::unix::net::UnixListener,
+    std::os::unix::net::UnixStream,
+    std::os::unix::net::UnixDatagram
+);
+
+/// The listen backlog (Go reads `somaxconn`, 4096 on current kernels; the
+/// kernel caps it there anyway).
+const BACKLOG: libc::c_int = 4096;
+
+/// Listens on `fd` (again) with `BACKLOG`: std listens with a backlog of
+/// 128, which dropped SYNs under 1,000 simultaneous connects.
+pub(crate) fn listen(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: a plain system call on a descriptor that is open while
+    // borrowed.
+    cvt(unsafe { libc::listen(fd.as_raw_fd(), BACKLOG) }).map(drop)
+}
+
+/// One `connect(2)` of `fd` to the address in `addr` (its first `len`
+/// bytes), as it comes: `EINPROGRESS` and `EAGAIN` are errors here.
+pub(crate) fn connect(
+    fd: BorrowedFd<'_>,
+    addr: &libc::sockaddr_storage,
+    len: libc::socklen_t,
+) -> io::Result<()> {
+    debug_assert!(len as usize <= std::mem::size_of::<libc::sockaddr_storage>());
+    // SAFETY: `addr` is a valid `sockaddr` of `len` bytes (at most its size),
+    // which the kernel only reads; `fd` is open while borrowed.
+    cvt(unsafe {
+        libc::connect(
+            fd.as_raw_fd(),
+            std::ptr::from_ref(addr).cast::<libc::sockaddr>(),
+            len,
+        )
+    })
+    .map(drop)
 }
 
 /// A socket registered with the poller.
@@ -72,7 +142,7 @@ impl<S: AsFd> Socket<S> {
     }
 
     /// Takes the descriptor out of the poller and gives std's socket back.
-    pub(crate) fn into_std(self) -> io::Result<S> {
+    fn deregister(self) -> io::Result<S> {
         let Socket { std, reg, .. } = self;
         reg.deregister(std.as_fd())?;
         Ok(std)
@@ -111,10 +181,7 @@ impl<S: AsFd> Socket<S> {
     /// (its timeout's end): the earlier of the two, read afresh.
     fn deadline(&self, dir: Direction, timed: Option<Instant>) -> Option<Instant> {
         let set = from_word(self.deadlines[dir as usize].load(Ordering::SeqCst));
-        match (set, timed) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        earliest(set, timed)
     }
 
     /// Runs `op` (a non-blocking system call on `std`) until it does not
@@ -122,9 +189,31 @@ impl<S: AsFd> Socket<S> {
     /// deadline of `dir` (checked first: a past deadline fails at once, as
     /// Go's does).
     #[track_caller]
-    pub(crate) fn io<T>(
+    pub(crate) fn io<T>(&self, dir: Direction, op: impl FnMut(&S) -> io::Result<T>) -> io::Result<T> {
+        self.io_with(dir, None, op)
+    }
+
+    /// As [`io`](Socket::io), for an operation whose readiness the kernel
+    /// may never report: a Unix `connect` to a listener whose backlog is
+    /// full, a datagram `sendto` an unconnected peer whose queue is full
+    /// of others' datagrams (`EAGAIN`, and no edge will come). It waits on
+    /// the poller at most `POLLED_FIRST`, doubling up to `POLLED_MAX`, at a
+    /// time before it tries again (Go returns the `EAGAIN`; a loop around
+    /// it would spin).
+    #[track_caller]
+    pub(crate) fn io_polled<T>(
         &self,
         dir: Direction,
+        op: impl FnMut(&S) -> io::Result<T>,
+    ) -> io::Result<T> {
+        self.io_with(dir, Some(POLLED_FIRST), op)
+    }
+
+    #[track_caller]
+    fn io_with<T>(
+        &self,
+        dir: Direction,
+        mut poll_every: Option<Duration>,
         mut op: impl FnMut(&S) -> io::Result<T>,
     ) -> io::Result<T> {
         let timed = self
@@ -160,13 +249,67 @@ impl<S: AsFd> Socket<S> {
                 return Err(timed_out());
             }
             if !std::mem::take(&mut retry) {
-                self.reg.wait_with(dir, || self.deadline(dir, timed));
+                let again = poll_every.and_then(|d| Instant::now().checked_add(d));
+                self.reg.wait_with(dir, || earliest(self.deadline(dir, timed), again));
+                poll_every = poll_every.map(|d| (d * 2).min(POLLED_MAX));
             }
             match op(&self.std) {
                 Err(e) if would_block(&e) => {}
                 done => return done,
             }
         }
+    }
+}
+
+impl<S: StdSocket> Socket<S> {
+    /// Makes `std` non-blocking and registers it.
+    pub(crate) fn from_std(std: S) -> io::Result<Socket<S>> {
+        std.set_nonblocking(true)?;
+        Socket::new(std)
+    }
+
+    /// Opens a non-blocking socket (`socket(2)` with `family` and `ty`)
+    /// and registers it.
+    pub(crate) fn open(family: libc::c_int, ty: libc::c_int) -> io::Result<Socket<S>> {
+        let flags = ty | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+        // SAFETY: a plain system call with no pointers.
+        let fd = cvt(unsafe { libc::socket(family, flags, 0) })?;
+        // SAFETY: `fd` was just opened, and nothing else owns it.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Socket::new(S::from(fd))
+    }
+
+    /// Takes the descriptor out of the poller and gives std's socket back,
+    /// in blocking mode.
+    pub(crate) fn into_std(self) -> io::Result<S> {
+        let std = self.deregister()?;
+        std.set_nonblocking(false)?;
+        Ok(std)
+    }
+
+    /// As [`into_std`](Socket::into_std) for a socket that handles may
+    /// share: if others do, std's gets a duplicate descriptor instead, and
+    /// the socket's blocking mode changes for all.
+    pub(crate) fn shared_into_std(this: Arc<Socket<S>>) -> io::Result<S> {
+        match Arc::try_unwrap(this) {
+            Ok(sock) => sock.into_std(),
+            Err(shared) => {
+                let std = shared.std.try_clone()?;
+                std.set_nonblocking(false)?;
+                Ok(std)
+            }
+        }
+    }
+}
+
+/// `io_polled`'s first wait, and its longest.
+const POLLED_FIRST: Duration = Duration::from_millis(1);
+const POLLED_MAX: Duration = Duration::from_millis(20);
+
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 
