@@ -127,7 +127,10 @@ macro_rules! stream_io {
             }
 
             #[track_caller]
-            fn read_vectored(&mut self, bufs: &mut [::std::io::IoSliceMut<'_>]) -> ::std::io::Result<usize> {
+            fn read_vectored(
+                &mut self,
+                bufs: &mut [::std::io::IoSliceMut<'_>],
+            ) -> ::std::io::Result<usize> {
                 ::std::io::Read::read_vectored(&mut &*self, bufs)
             }
         }
@@ -139,8 +142,13 @@ macro_rules! stream_io {
             }
 
             #[track_caller]
-            fn read_vectored(&mut self, bufs: &mut [::std::io::IoSliceMut<'_>]) -> ::std::io::Result<usize> {
-                self.0.io(::goro_sched::poll::Direction::Read, |mut s| ::std::io::Read::read_vectored(&mut s, bufs))
+            fn read_vectored(
+                &mut self,
+                bufs: &mut [::std::io::IoSliceMut<'_>],
+            ) -> ::std::io::Result<usize> {
+                self.0.io(::goro_sched::poll::Direction::Read, |mut s| {
+                    ::std::io::Read::read_vectored(&mut s, bufs)
+                })
             }
         }
 
@@ -151,7 +159,10 @@ macro_rules! stream_io {
             }
 
             #[track_caller]
-            fn write_vectored(&mut self, bufs: &[::std::io::IoSlice<'_>]) -> ::std::io::Result<usize> {
+            fn write_vectored(
+                &mut self,
+                bufs: &[::std::io::IoSlice<'_>],
+            ) -> ::std::io::Result<usize> {
                 ::std::io::Write::write_vectored(&mut &*self, bufs)
             }
 
@@ -167,8 +178,13 @@ macro_rules! stream_io {
             }
 
             #[track_caller]
-            fn write_vectored(&mut self, bufs: &[::std::io::IoSlice<'_>]) -> ::std::io::Result<usize> {
-                self.0.io(::goro_sched::poll::Direction::Write, |mut s| ::std::io::Write::write_vectored(&mut s, bufs))
+            fn write_vectored(
+                &mut self,
+                bufs: &[::std::io::IoSlice<'_>],
+            ) -> ::std::io::Result<usize> {
+                self.0.io(::goro_sched::poll::Direction::Write, |mut s| {
+                    ::std::io::Write::write_vectored(&mut s, bufs)
+                })
             }
 
             fn flush(&mut self) -> ::std::io::Result<()> {

@@ -10,6 +10,7 @@
 //! system call on the descriptor then.
 
 use std::io;
+use std::net::Shutdown;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -126,6 +127,8 @@ pub(crate) struct Socket<S> {
     /// Per direction: operations that must wait take turns (one waiter per
     /// direction on the poller, as Go's `fdMutex`).
     turns: [OpLock; 2],
+    /// `shutdown` shut the reading half (set before it wakes the reader).
+    read_shut: AtomicBool,
 }
 
 impl<S: AsFd> Socket<S> {
@@ -138,6 +141,7 @@ impl<S: AsFd> Socket<S> {
             deadlines: [AtomicU64::new(NONE), AtomicU64::new(NONE)],
             timeouts: [AtomicU64::new(NONE), AtomicU64::new(NONE)],
             turns: [OpLock::new(), OpLock::new()],
+            read_shut: AtomicBool::new(false),
         })
     }
 
@@ -146,6 +150,35 @@ impl<S: AsFd> Socket<S> {
         let Socket { std, reg, .. } = self;
         reg.deregister(std.as_fd())?;
         Ok(std)
+    }
+
+    /// Shuts down a half (or both) of the connection, and wakes the
+    /// operations waiting on it: they try again and find the end of file or
+    /// the error. The kernel would wake them itself for TCP, but not a
+    /// Unix stream's writer (its socket does not turn writable when its own
+    /// writing half is shut: found by a test, whose writer waited for good).
+    pub(crate) fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        let (flag, dirs): (_, &[Direction]) = match how {
+            Shutdown::Read => (libc::SHUT_RD, &[Direction::Read]),
+            Shutdown::Write => (libc::SHUT_WR, &[Direction::Write]),
+            Shutdown::Both => (libc::SHUT_RDWR, &[Direction::Read, Direction::Write]),
+        };
+        // SAFETY: a plain system call on the descriptor `std` owns.
+        cvt(unsafe { libc::shutdown(self.std.as_fd().as_raw_fd(), flag) })?;
+        if how != Shutdown::Write {
+            self.read_shut.store(true, Ordering::SeqCst);
+        }
+        for &dir in dirs {
+            self.reg.wake(dir);
+        }
+        Ok(())
+    }
+
+    /// Whether `shutdown` shut the reading half: a datagram socket's
+    /// non-blocking receive then still says `EAGAIN` (only a blocking one
+    /// returns 0), so its callers turn that into the 0 std's would return.
+    pub(crate) fn read_shut(&self) -> bool {
+        self.read_shut.load(Ordering::SeqCst)
     }
 
     /// Sets the deadline of `dir` (`None`: none), and wakes a waiter so that
@@ -189,7 +222,11 @@ impl<S: AsFd> Socket<S> {
     /// deadline of `dir` (checked first: a past deadline fails at once, as
     /// Go's does).
     #[track_caller]
-    pub(crate) fn io<T>(&self, dir: Direction, op: impl FnMut(&S) -> io::Result<T>) -> io::Result<T> {
+    pub(crate) fn io<T>(
+        &self,
+        dir: Direction,
+        op: impl FnMut(&S) -> io::Result<T>,
+    ) -> io::Result<T> {
         self.io_with(dir, None, op)
     }
 
@@ -250,7 +287,8 @@ impl<S: AsFd> Socket<S> {
             }
             if !std::mem::take(&mut retry) {
                 let again = poll_every.and_then(|d| Instant::now().checked_add(d));
-                self.reg.wait_with(dir, || earliest(self.deadline(dir, timed), again));
+                self.reg
+                    .wait_with(dir, || earliest(self.deadline(dir, timed), again));
                 poll_every = poll_every.map(|d| (d * 2).min(POLLED_MAX));
             }
             match op(&self.std) {

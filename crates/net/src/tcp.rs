@@ -367,7 +367,7 @@ impl TcpStream {
     /// assert_eq!(h.join().unwrap(), 0);
     /// ```
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.0.std.shutdown(how)
+        self.0.shutdown(how)
     }
 
     /// Sets `TCP_NODELAY`.
@@ -489,5 +489,3 @@ deadlines!(
 stream_io!(TcpStream);
 std_impls!(TcpStream, std::net::TcpStream);
 std_impls!(TcpListener, std::net::TcpListener);
-
-

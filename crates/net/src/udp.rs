@@ -293,4 +293,3 @@ deadlines!(
     write: "send(b\"x\")"
 );
 std_impls!(UdpSocket, std::net::UdpSocket);
-

@@ -27,16 +27,17 @@ use crate::sys::{self, Socket};
 /// use goro_net::{UnixListener, UnixStream};
 /// use std::io::{Read, Write};
 ///
-/// let path = std::env::temp_dir().join(format!("goro-doc-{}.sock", std::process::id()));
-/// goro_sched::run(|| {
-///     let listener = UnixListener::bind(&path).unwrap();
+/// let path = std::env::temp_dir().join(format!("goro-doc-listener-{}.sock", std::process::id()));
+/// let p = path.clone();
+/// goro_sched::run(move || {
+///     let listener = UnixListener::bind(&p).unwrap();
 ///     goro_sched::go(move || {
 ///         let (mut conn, _) = listener.accept().unwrap();
 ///         let mut buf = [0u8; 5];
 ///         conn.read_exact(&mut buf).unwrap();
 ///         conn.write_all(&buf).unwrap(); // echo
 ///     });
-///     let mut client = UnixStream::connect(&path).unwrap();
+///     let mut client = UnixStream::connect(&p).unwrap();
 ///     client.write_all(b"hello").unwrap();
 ///     let mut buf = [0u8; 5];
 ///     client.read_exact(&mut buf).unwrap();
@@ -106,7 +107,7 @@ impl UnixListener {
     /// Binds to `path` (which must not exist) and listens.
     ///
     /// ```
-    /// let path = std::env::temp_dir().join(format!("goro-doc-{}.sock", std::process::id()));
+    /// let path = std::env::temp_dir().join(format!("goro-doc-listener-bind-{}.sock", std::process::id()));
     /// let listener = goro_net::UnixListener::bind(&path).unwrap();
     /// std::fs::remove_file(&path).unwrap();
     /// ```
@@ -121,7 +122,7 @@ impl UnixListener {
     /// use std::os::linux::net::SocketAddrExt;
     /// use std::os::unix::net::SocketAddr;
     ///
-    /// let name = format!("goro-doc-{}", std::process::id());
+    /// let name = format!("goro-doc-listener-bind_addr-{}", std::process::id());
     /// let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
     /// let listener = goro_net::UnixListener::bind_addr(&addr).unwrap();
     /// ```
@@ -134,7 +135,7 @@ impl UnixListener {
     /// Wraps a std listener: makes it non-blocking and registers it.
     ///
     /// ```
-    /// let path = std::env::temp_dir().join(format!("goro-doc-{}.sock", std::process::id()));
+    /// let path = std::env::temp_dir().join(format!("goro-doc-listener-from_std-{}.sock", std::process::id()));
     /// let std = std::os::unix::net::UnixListener::bind(&path).unwrap();
     /// let listener = goro_net::UnixListener::from_std(std).unwrap();
     /// std::fs::remove_file(&path).unwrap();
@@ -147,7 +148,7 @@ impl UnixListener {
     /// blocking mode.
     ///
     /// ```
-    /// let path = std::env::temp_dir().join(format!("goro-doc-{}.sock", std::process::id()));
+    /// let path = std::env::temp_dir().join(format!("goro-doc-listener-into_std-{}.sock", std::process::id()));
     /// let listener = goro_net::UnixListener::bind(&path).unwrap();
     /// let std: std::os::unix::net::UnixListener = listener.into_std().unwrap();
     /// std::fs::remove_file(&path).unwrap();
@@ -162,7 +163,7 @@ impl UnixListener {
     /// ```
     /// use goro_net::{UnixListener, UnixStream};
     ///
-    /// let path = std::env::temp_dir().join(format!("goro-doc-{}.sock", std::process::id()));
+    /// let path = std::env::temp_dir().join(format!("goro-doc-listener-accept-{}.sock", std::process::id()));
     /// let listener = UnixListener::bind(&path).unwrap();
     /// let p = path.clone();
     /// let client = goro_sched::go(move || UnixStream::connect(p).unwrap());
@@ -181,7 +182,7 @@ impl UnixListener {
     /// ```
     /// use goro_net::{UnixListener, UnixStream};
     ///
-    /// let path = std::env::temp_dir().join(format!("goro-doc-{}.sock", std::process::id()));
+    /// let path = std::env::temp_dir().join(format!("goro-doc-listener-incoming-{}.sock", std::process::id()));
     /// let listener = UnixListener::bind(&path).unwrap();
     /// let p = path.clone();
     /// goro_sched::go(move || UnixStream::connect(p).unwrap());
@@ -195,7 +196,7 @@ impl UnixListener {
     /// The address it listens on.
     ///
     /// ```
-    /// let path = std::env::temp_dir().join(format!("goro-doc-{}.sock", std::process::id()));
+    /// let path = std::env::temp_dir().join(format!("goro-doc-listener-local_addr-{}.sock", std::process::id()));
     /// let listener = goro_net::UnixListener::bind(&path).unwrap();
     /// assert_eq!(listener.local_addr().unwrap().as_pathname(), Some(path.as_path()));
     /// std::fs::remove_file(&path).unwrap();
@@ -207,7 +208,7 @@ impl UnixListener {
     /// Takes the socket's pending error (`SO_ERROR`), if any.
     ///
     /// ```
-    /// let path = std::env::temp_dir().join(format!("goro-doc-{}.sock", std::process::id()));
+    /// let path = std::env::temp_dir().join(format!("goro-doc-listener-take_error-{}.sock", std::process::id()));
     /// let listener = goro_net::UnixListener::bind(&path).unwrap();
     /// assert!(listener.take_error().unwrap().is_none());
     /// std::fs::remove_file(&path).unwrap();
@@ -220,9 +221,9 @@ impl UnixListener {
     /// [`TcpListener::set_deadline`](crate::TcpListener::set_deadline).
     ///
     /// ```
-    /// use std::time::Instant;
+    /// use std::time::{Duration, Instant};
     ///
-    /// let path = std::env::temp_dir().join(format!("goro-doc-{}.sock", std::process::id()));
+    /// let path = std::env::temp_dir().join(format!("goro-doc-listener-set_deadline-{}.sock", std::process::id()));
     /// let listener = goro_net::UnixListener::bind(&path).unwrap();
     /// listener.set_deadline(Some(Instant::now() + Duration::from_millis(10))).unwrap();
     /// let err = listener.accept().unwrap_err();
@@ -245,7 +246,7 @@ impl UnixStream {
     /// returns the error).
     ///
     /// ```
-    /// let path = std::env::temp_dir().join(format!("goro-doc-{}.sock", std::process::id()));
+    /// let path = std::env::temp_dir().join(format!("goro-doc-stream-connect-{}.sock", std::process::id()));
     /// let listener = goro_net::UnixListener::bind(&path).unwrap();
     /// let stream = goro_net::UnixStream::connect(&path).unwrap();
     /// std::fs::remove_file(&path).unwrap();
@@ -262,7 +263,7 @@ impl UnixStream {
     /// use std::os::linux::net::SocketAddrExt;
     /// use std::os::unix::net::SocketAddr;
     ///
-    /// let name = format!("goro-doc-{}", std::process::id());
+    /// let name = format!("goro-doc-stream-connect_addr-{}", std::process::id());
     /// let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
     /// let listener = goro_net::UnixListener::bind_addr(&addr).unwrap();
     /// let stream = goro_net::UnixStream::connect_addr(&addr).unwrap();
@@ -329,7 +330,7 @@ impl UnixStream {
     /// The remote end's address.
     ///
     /// ```
-    /// let path = std::env::temp_dir().join(format!("goro-doc-{}.sock", std::process::id()));
+    /// let path = std::env::temp_dir().join(format!("goro-doc-stream-peer_addr-{}.sock", std::process::id()));
     /// let listener = goro_net::UnixListener::bind(&path).unwrap();
     /// let stream = goro_net::UnixStream::connect(&path).unwrap();
     /// assert_eq!(stream.peer_addr().unwrap().as_pathname(), Some(path.as_path()));
@@ -353,7 +354,7 @@ impl UnixStream {
     /// assert_eq!(h.join().unwrap(), 0);
     /// ```
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.0.std.shutdown(how)
+        self.0.shutdown(how)
     }
 
     /// Takes the socket's pending error (`SO_ERROR`), if any.
@@ -410,7 +411,7 @@ impl UnixDatagram {
     /// A socket bound to `path` (which must not exist).
     ///
     /// ```
-    /// let path = std::env::temp_dir().join(format!("goro-doc-{}.sock", std::process::id()));
+    /// let path = std::env::temp_dir().join(format!("goro-doc-datagram-bind-{}.sock", std::process::id()));
     /// let socket = goro_net::UnixDatagram::bind(&path).unwrap();
     /// std::fs::remove_file(&path).unwrap();
     /// ```
@@ -425,7 +426,7 @@ impl UnixDatagram {
     /// use std::os::linux::net::SocketAddrExt;
     /// use std::os::unix::net::SocketAddr;
     ///
-    /// let name = format!("goro-doc-{}", std::process::id());
+    /// let name = format!("goro-doc-datagram-bind_addr-{}", std::process::id());
     /// let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
     /// let socket = goro_net::UnixDatagram::bind_addr(&addr).unwrap();
     /// ```
@@ -482,7 +483,7 @@ impl UnixDatagram {
     /// datagrams from there are received.
     ///
     /// ```
-    /// let path = std::env::temp_dir().join(format!("goro-doc-{}.sock", std::process::id()));
+    /// let path = std::env::temp_dir().join(format!("goro-doc-datagram-connect-{}.sock", std::process::id()));
     /// let server = goro_net::UnixDatagram::bind(&path).unwrap();
     /// let client = goro_net::UnixDatagram::unbound().unwrap();
     /// client.connect(&path).unwrap();
@@ -501,7 +502,7 @@ impl UnixDatagram {
     /// use std::os::linux::net::SocketAddrExt;
     /// use std::os::unix::net::SocketAddr;
     ///
-    /// let name = format!("goro-doc-{}", std::process::id());
+    /// let name = format!("goro-doc-datagram-connect_addr-{}", std::process::id());
     /// let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
     /// let server = goro_net::UnixDatagram::bind_addr(&addr).unwrap();
     /// let client = goro_net::UnixDatagram::unbound().unwrap();
@@ -533,14 +534,14 @@ impl UnixDatagram {
     /// ```
     #[track_caller]
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.io(Direction::Read, |s| s.recv(buf))
+        self.recv_from(buf).map(|(n, _)| n)
     }
 
     /// Sends `buf` as one datagram to the socket at `path`, waiting while
     /// its queue is full (see the type's docs).
     ///
     /// ```
-    /// let path = std::env::temp_dir().join(format!("goro-doc-{}.sock", std::process::id()));
+    /// let path = std::env::temp_dir().join(format!("goro-doc-datagram-send_to-{}.sock", std::process::id()));
     /// let server = goro_net::UnixDatagram::bind(&path).unwrap();
     /// let client = goro_net::UnixDatagram::unbound().unwrap();
     /// assert_eq!(client.send_to(b"hi", &path).unwrap(), 2);
@@ -558,7 +559,7 @@ impl UnixDatagram {
     /// use std::os::linux::net::SocketAddrExt;
     /// use std::os::unix::net::SocketAddr;
     ///
-    /// let name = format!("goro-doc-{}", std::process::id());
+    /// let name = format!("goro-doc-datagram-send_to_addr-{}", std::process::id());
     /// let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
     /// let server = goro_net::UnixDatagram::bind_addr(&addr).unwrap();
     /// let client = goro_net::UnixDatagram::unbound().unwrap();
@@ -576,7 +577,7 @@ impl UnixDatagram {
     /// sender's address (unnamed if the sender is not bound).
     ///
     /// ```
-    /// let path = std::env::temp_dir().join(format!("goro-doc-{}.sock", std::process::id()));
+    /// let path = std::env::temp_dir().join(format!("goro-doc-datagram-recv_from-{}.sock", std::process::id()));
     /// let server = goro_net::UnixDatagram::bind(&path).unwrap();
     /// let client = goro_net::UnixDatagram::unbound().unwrap();
     /// client.send_to(b"hi", &path).unwrap();
@@ -587,7 +588,13 @@ impl UnixDatagram {
     /// ```
     #[track_caller]
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.0.io(Direction::Read, |s| s.recv_from(buf))
+        self.0.io(Direction::Read, |s| match s.recv_from(buf) {
+            // Shut: what std's blocking receive returns (0, from nobody).
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && self.0.read_shut() => {
+                Ok((0, SocketAddr::from_pathname("")?))
+            }
+            done => done,
+        })
     }
 
     /// This end's address.
@@ -611,7 +618,8 @@ impl UnixDatagram {
     }
 
     /// Shuts down the reading half, the writing half or both. A goroutine
-    /// blocked in `recv` wakes with 0.
+    /// blocked in `recv` wakes with 0 (once the queued datagrams are
+    /// taken), one blocked in `send` with an error.
     ///
     /// ```
     /// use std::net::Shutdown;
@@ -623,7 +631,7 @@ impl UnixDatagram {
     /// assert_eq!(h.join().unwrap(), 0);
     /// ```
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.0.std.shutdown(how)
+        self.0.shutdown(how)
     }
 
     /// Takes the socket's pending error (`SO_ERROR`), if any.
@@ -666,6 +674,3 @@ stream_io!(UnixStream);
 std_impls!(UnixListener, std::os::unix::net::UnixListener);
 std_impls!(UnixStream, std::os::unix::net::UnixStream);
 std_impls!(UnixDatagram, std::os::unix::net::UnixDatagram);
-
-
-
