@@ -14,26 +14,7 @@ use goro_net::UdpSocket;
 
 mod support;
 
-use support::{HANG, checksum, open_fds, rt, serial, udp_pair};
-
-/// A message: the client's id, the round, and a payload that depends on
-/// both.
-const MSG: usize = 64;
-
-fn message(id: u64, round: u64) -> [u8; MSG] {
-    let mut m = [0u8; MSG];
-    m[..8].copy_from_slice(&id.to_le_bytes());
-    m[8..16].copy_from_slice(&round.to_le_bytes());
-    for (i, b) in m[16..].iter_mut().enumerate() {
-        *b = (id.wrapping_mul(31) + round.wrapping_mul(7) + i as u64) as u8;
-    }
-    m
-}
-
-fn header(m: &[u8]) -> (u64, u64) {
-    let word = |r: std::ops::Range<usize>| u64::from_le_bytes(m[r].try_into().unwrap());
-    (word(0..8), word(8..16))
-}
+use support::{HANG, MSG, checksum, header, message, open_fds, rt, serial, udp_pair, want};
 
 #[test]
 fn echo_between_many_goroutines_with_sums() {
@@ -88,10 +69,7 @@ fn echo_between_many_goroutines_with_sums() {
         assert!(echoed.load(Ordering::Relaxed) <= CLIENTS * ROUNDS + resent);
         (sum, resent)
     });
-    let want: u64 = (0..CLIENTS)
-        .flat_map(|id| (0..ROUNDS).map(move |r| checksum(&message(id, r))))
-        .fold(0, u64::wrapping_add);
-    assert_eq!(sum, want);
+    assert_eq!(sum, want(CLIENTS, ROUNDS));
     if resent > 0 {
         eprintln!("echo: {resent} datagrams sent again");
     }

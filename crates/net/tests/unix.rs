@@ -15,25 +15,7 @@ use goro_net::{UnixDatagram, UnixListener, UnixStream};
 
 mod support;
 
-use support::{TempPath, checksum, open_fds, rt, serial};
-
-const MSG: usize = 64;
-
-fn message(id: u64, round: u64) -> [u8; MSG] {
-    let mut m = [0u8; MSG];
-    m[..8].copy_from_slice(&id.to_le_bytes());
-    m[8..16].copy_from_slice(&round.to_le_bytes());
-    for (i, b) in m[16..].iter_mut().enumerate() {
-        *b = (id.wrapping_mul(17) + round.wrapping_mul(5) + i as u64) as u8;
-    }
-    m
-}
-
-fn want(ids: u64, rounds: u64) -> u64 {
-    (0..ids)
-        .flat_map(|id| (0..rounds).map(move |r| checksum(&message(id, r))))
-        .fold(0, u64::wrapping_add)
-}
+use support::{MSG, TempPath, checksum, message, open_fds, rt, serial, want};
 
 #[test]
 fn stream_echo_over_many_connections() {
@@ -376,33 +358,11 @@ fn plain_threads_use_the_same_api() {
     // A listener and its clients on threads.
     let path = TempPath::new("threads");
     let listener = UnixListener::bind(&path.0).unwrap();
-    let server = std::thread::spawn(move || {
-        let mut total = 0u64;
-        for conn in listener.incoming().take(4) {
-            let mut conn = conn.unwrap();
-            let mut buf = [0u8; 8];
-            conn.read_exact(&mut buf).unwrap();
-            conn.write_all(&buf).unwrap();
-            total += u64::from_le_bytes(buf);
-        }
-        total
-    });
-    let clients: Vec<_> = (1..=4u64)
-        .map(|i| {
-            let p = path.0.clone();
-            std::thread::spawn(move || {
-                let mut s = UnixStream::connect(&p).unwrap();
-                std::thread::sleep(Duration::from_millis(5)); // the server waits
-                s.write_all(&i.to_le_bytes()).unwrap();
-                let mut buf = [0u8; 8];
-                s.read_exact(&mut buf).unwrap();
-                u64::from_le_bytes(buf)
-            })
-        })
-        .collect();
-    let sum: u64 = clients.into_iter().map(|c| c.join().unwrap()).sum();
-    assert_eq!(sum, 10);
-    assert_eq!(server.join().unwrap(), 10);
+    let p = path.0.clone();
+    support::threads_accept_and_echo(
+        move || listener.accept().unwrap().0,
+        move || UnixStream::connect(&p).unwrap(),
+    );
     // Shutdown wakes a thread blocked in read.
     let (a, _b) = UnixStream::pair().unwrap();
     let a = Arc::new(a);

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use goro_net::{UdpSocket, UnixDatagram, UnixStream};
+use goro_net::{TcpStream, UdpSocket, UnixDatagram, UnixStream};
 use goro_sched::Runtime;
 
 #[path = "../../../sched/tests/common/mod.rs"]
@@ -67,6 +67,71 @@ pub(crate) fn checksum(m: &[u8]) -> u64 {
     })
 }
 
+/// A message of `MSG` bytes: a sender's id, a round, and a payload that
+/// depends on both.
+pub(crate) const MSG: usize = 64;
+
+pub(crate) fn message(id: u64, round: u64) -> [u8; MSG] {
+    let mut m = [0u8; MSG];
+    m[..8].copy_from_slice(&id.to_le_bytes());
+    m[8..16].copy_from_slice(&round.to_le_bytes());
+    for (i, b) in m[16..].iter_mut().enumerate() {
+        *b = (id.wrapping_mul(31) + round.wrapping_mul(7) + i as u64) as u8;
+    }
+    m
+}
+
+/// A message's (id, round).
+pub(crate) fn header(m: &[u8]) -> (u64, u64) {
+    let word = |r: std::ops::Range<usize>| u64::from_le_bytes(m[r].try_into().unwrap());
+    (word(0..8), word(8..16))
+}
+
+/// The sum of the checksums of `ids` senders' `rounds` messages.
+pub(crate) fn want(ids: u64, rounds: u64) -> u64 {
+    (0..ids)
+        .flat_map(|id| (0..rounds).map(move |r| checksum(&message(id, r))))
+        .fold(0, u64::wrapping_add)
+}
+
+/// Plain threads: a server thread accepts four connections in turn and
+/// echoes a number on each; four client threads connect, wait a little (so
+/// that the server waits in a read), send their number and read it back.
+pub(crate) fn threads_accept_and_echo<S, A, C>(mut accept: A, connect: C)
+where
+    S: Read + Write,
+    A: FnMut() -> S + Send + 'static,
+    C: Fn() -> S + Clone + Send + 'static,
+{
+    let server = std::thread::spawn(move || {
+        let mut total = 0u64;
+        for _ in 0..4 {
+            let mut conn = accept();
+            let mut buf = [0u8; 8];
+            conn.read_exact(&mut buf).unwrap();
+            conn.write_all(&buf).unwrap();
+            total += u64::from_le_bytes(buf);
+        }
+        total
+    });
+    let clients: Vec<_> = (1..=4u64)
+        .map(|i| {
+            let connect = connect.clone();
+            std::thread::spawn(move || {
+                let mut s = connect();
+                std::thread::sleep(Duration::from_millis(5)); // the server waits
+                s.write_all(&i.to_le_bytes()).unwrap();
+                let mut buf = [0u8; 8];
+                s.read_exact(&mut buf).unwrap();
+                u64::from_le_bytes(buf)
+            })
+        })
+        .collect();
+    let sum: u64 = clients.into_iter().map(|c| c.join().unwrap()).sum();
+    assert_eq!(sum, 10);
+    assert_eq!(server.join().unwrap(), 10);
+}
+
 /// One end of a connected pair, as the shared checks use it.
 pub(crate) trait Endpoint: Send + Sync + 'static {
     /// Reads (receives) into a small buffer.
@@ -104,23 +169,30 @@ macro_rules! datagram_endpoint {
 datagram_endpoint!(UdpSocket);
 datagram_endpoint!(UnixDatagram);
 
-impl Endpoint for UnixStream {
-    fn get(&self, buf: &mut [u8]) -> io::Result<usize> {
-        (&mut &*self).read(buf)
-    }
-    fn put(&self, buf: &[u8]) -> io::Result<()> {
-        (&mut &*self).write_all(buf)
-    }
-    fn set_read_deadline(&self, d: Option<Instant>) -> io::Result<()> {
-        UnixStream::set_read_deadline(self, d)
-    }
-    fn set_write_deadline(&self, d: Option<Instant>) -> io::Result<()> {
-        UnixStream::set_write_deadline(self, d)
-    }
-    fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
-        UnixStream::set_read_timeout(self, t)
-    }
+macro_rules! stream_endpoint {
+    ($t:ty) => {
+        impl Endpoint for $t {
+            fn get(&self, buf: &mut [u8]) -> io::Result<usize> {
+                (&mut &*self).read(buf)
+            }
+            fn put(&self, buf: &[u8]) -> io::Result<()> {
+                (&mut &*self).write_all(buf)
+            }
+            fn set_read_deadline(&self, d: Option<Instant>) -> io::Result<()> {
+                <$t>::set_read_deadline(self, d)
+            }
+            fn set_write_deadline(&self, d: Option<Instant>) -> io::Result<()> {
+                <$t>::set_write_deadline(self, d)
+            }
+            fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+                <$t>::set_read_timeout(self, t)
+            }
+        }
+    };
 }
+
+stream_endpoint!(TcpStream);
+stream_endpoint!(UnixStream);
 
 /// A connected pair of UDP sockets on loopback.
 pub(crate) fn udp_pair() -> (UdpSocket, UdpSocket) {
