@@ -143,15 +143,15 @@ pub(crate) trait Endpoint: Send + Sync + 'static {
     fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
 }
 
-macro_rules! datagram_endpoint {
-    ($t:ty) => {
+/// `Endpoint` for `$t`, whose `get` and `put` are the closures given.
+macro_rules! endpoint {
+    ($t:ty, get: $get:expr, put: $put:expr) => {
         impl Endpoint for $t {
             fn get(&self, buf: &mut [u8]) -> io::Result<usize> {
-                self.recv(buf)
+                $get(self, buf)
             }
             fn put(&self, buf: &[u8]) -> io::Result<()> {
-                assert_eq!(self.send(buf)?, buf.len());
-                Ok(())
+                $put(self, buf)
             }
             fn set_read_deadline(&self, d: Option<Instant>) -> io::Result<()> {
                 <$t>::set_read_deadline(self, d)
@@ -166,33 +166,16 @@ macro_rules! datagram_endpoint {
     };
 }
 
-datagram_endpoint!(UdpSocket);
-datagram_endpoint!(UnixDatagram);
-
-macro_rules! stream_endpoint {
-    ($t:ty) => {
-        impl Endpoint for $t {
-            fn get(&self, buf: &mut [u8]) -> io::Result<usize> {
-                (&mut &*self).read(buf)
-            }
-            fn put(&self, buf: &[u8]) -> io::Result<()> {
-                (&mut &*self).write_all(buf)
-            }
-            fn set_read_deadline(&self, d: Option<Instant>) -> io::Result<()> {
-                <$t>::set_read_deadline(self, d)
-            }
-            fn set_write_deadline(&self, d: Option<Instant>) -> io::Result<()> {
-                <$t>::set_write_deadline(self, d)
-            }
-            fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
-                <$t>::set_read_timeout(self, t)
-            }
-        }
-    };
+/// A datagram sent whole.
+fn whole(sent: io::Result<usize>, buf: &[u8]) -> io::Result<()> {
+    assert_eq!(sent?, buf.len());
+    Ok(())
 }
 
-stream_endpoint!(TcpStream);
-stream_endpoint!(UnixStream);
+endpoint!(UdpSocket, get: UdpSocket::recv, put: |s: &UdpSocket, b| whole(s.send(b), b));
+endpoint!(UnixDatagram, get: UnixDatagram::recv, put: |s: &UnixDatagram, b| whole(s.send(b), b));
+endpoint!(TcpStream, get: TcpStream::read, put: |mut s: &TcpStream, b| s.write_all(b));
+endpoint!(UnixStream, get: UnixStream::read, put: |mut s: &UnixStream, b| s.write_all(b));
 
 /// A connected pair of UDP sockets on loopback.
 pub(crate) fn udp_pair() -> (UdpSocket, UdpSocket) {
