@@ -470,3 +470,13 @@ fn std_sockets_in_and_out() {
     });
     assert_eq!(open_fds(), before);
 }
+
+#[test]
+fn types_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<UnixListener>();
+    send_sync::<UnixStream>();
+    send_sync::<UnixDatagram>();
+    send_sync::<goro_net::UdpSocket>();
+    send_sync::<goro_net::Incoming<'_, UnixListener>>();
+}
