@@ -127,8 +127,11 @@ pub(crate) struct Socket<S> {
     /// Per direction: operations that must wait take turns (one waiter per
     /// direction on the poller, as Go's `fdMutex`).
     turns: [OpLock; 2],
-    /// `shutdown` shut the reading half (set before it wakes the reader).
-    read_shut: AtomicBool,
+    /// Per direction: `shutdown` shut that half (set after the system call,
+    /// before it wakes the waiter; a waiter reads it again once in the
+    /// poller's slot, as it does its deadline, so that a wake-up it missed
+    /// does not leave it parked).
+    shut: [AtomicBool; 2],
 }
 
 impl<S: AsFd> Socket<S> {
@@ -141,7 +144,7 @@ impl<S: AsFd> Socket<S> {
             deadlines: [AtomicU64::new(NONE), AtomicU64::new(NONE)],
             timeouts: [AtomicU64::new(NONE), AtomicU64::new(NONE)],
             turns: [OpLock::new(), OpLock::new()],
-            read_shut: AtomicBool::new(false),
+            shut: [AtomicBool::new(false), AtomicBool::new(false)],
         })
     }
 
@@ -165,10 +168,8 @@ impl<S: AsFd> Socket<S> {
         };
         // SAFETY: a plain system call on the descriptor `std` owns.
         cvt(unsafe { libc::shutdown(self.std.as_fd().as_raw_fd(), flag) })?;
-        if how != Shutdown::Write {
-            self.read_shut.store(true, Ordering::SeqCst);
-        }
         for &dir in dirs {
+            self.shut[dir as usize].store(true, Ordering::SeqCst);
             self.reg.wake(dir);
         }
         Ok(())
@@ -178,7 +179,11 @@ impl<S: AsFd> Socket<S> {
     /// non-blocking receive then still says `EAGAIN` (only a blocking one
     /// returns 0), so its callers turn that into the 0 std's would return.
     pub(crate) fn read_shut(&self) -> bool {
-        self.read_shut.load(Ordering::SeqCst)
+        self.is_shut(Direction::Read)
+    }
+
+    fn is_shut(&self, dir: Direction) -> bool {
+        self.shut[dir as usize].load(Ordering::SeqCst)
     }
 
     /// Sets the deadline of `dir` (`None`: none), and wakes a waiter so that
@@ -278,6 +283,7 @@ impl<S: AsFd> Socket<S> {
         // the kernel reports once) comes with no new edge. (Found by a
         // test: readers sharing a socket hung at its end of file.)
         let mut retry = turns.released.load(Ordering::Acquire) != released;
+        let mut shut_seen = false;
         loop {
             if self
                 .deadline(dir, timed)
@@ -287,11 +293,26 @@ impl<S: AsFd> Socket<S> {
             }
             if !std::mem::take(&mut retry) {
                 let again = poll_every.and_then(|d| Instant::now().checked_add(d));
-                self.reg
-                    .wait_with(dir, || earliest(self.deadline(dir, timed), again));
+                // A half shut since the last look: no wait (a past
+                // "deadline" for the poller, not for us), try again; the
+                // kernel answers for a shut half at once.
+                let shut_before = shut_seen;
+                self.reg.wait_with(dir, || {
+                    if !shut_before && self.is_shut(dir) {
+                        Some(epoch())
+                    } else {
+                        earliest(self.deadline(dir, timed), again)
+                    }
+                });
                 poll_every = poll_every.map(|d| (d * 2).min(POLLED_MAX));
+                shut_seen = self.is_shut(dir);
             }
             match op(&self.std) {
+                // A write on a shut half that still says `EAGAIN`: the
+                // kernel's `EPIPE` (never seen; no spinning if it were).
+                Err(e) if would_block(&e) && shut_seen && dir == Direction::Write => {
+                    return Err(io::ErrorKind::BrokenPipe.into());
+                }
                 Err(e) if would_block(&e) => {}
                 done => return done,
             }
