@@ -273,10 +273,16 @@ impl UnixStream {
         let (storage, len) = to_sockaddr_un(addr)?;
         let stream = UnixStream(Arc::new(Socket::open(libc::AF_UNIX, libc::SOCK_STREAM)?));
         // `EAGAIN` (a full backlog) is `WouldBlock`: waited out and tried
-        // again. A retry after an interrupted call may find it connected.
+        // again. So is `ETIMEDOUT`, which Linux also answers a non-blocking
+        // connect to a full backlog now and then (seen: one client in 50
+        // failed with it). A retry after an interrupted call may find it
+        // connected.
         stream.0.io_polled(Direction::Write, |s| {
             match sys::connect(s.as_fd(), &storage, len) {
                 Err(e) if e.raw_os_error() == Some(libc::EISCONN) => Ok(()),
+                Err(e) if e.raw_os_error() == Some(libc::ETIMEDOUT) => {
+                    Err(io::ErrorKind::WouldBlock.into())
+                }
                 done => done,
             }
         })?;

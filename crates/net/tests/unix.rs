@@ -93,17 +93,6 @@ fn connects_wait_out_a_full_backlog() {
     // full wait (a non-blocking Unix connect says EAGAIN, with no
     // readiness to come) until the server accepts, which it starts to do
     // only once every client is trying.
-    if std::env::var_os("GORO_TEST_MODE").is_some_and(|m| m == "migrating") {
-        // Open: in the migrating mode this hung now and then (3 runs in
-        // about 100, only while other builds loaded the machine): every
-        // worker asleep without a timer (one in epoll_wait), the test's
-        // goroutine never done; not seen in the default mode. Skipped here
-        // so that the suite stays green until it is found.
-        eprintln!(
-            "connects_wait_out_a_full_backlog: skipped in the migrating mode (see the comment)"
-        );
-        return;
-    }
     let _s = serial();
     let rt = rt(2);
     let path = TempPath::new("backlog");
