@@ -15,7 +15,7 @@ use goro_net::{UnixDatagram, UnixListener, UnixStream};
 
 mod support;
 
-use support::{MSG, TempPath, checksum, message, open_fds, rt, serial, want};
+use support::{HANG, MSG, TempPath, checksum, message, open_fds, rt, serial, want};
 
 #[test]
 fn stream_echo_over_many_connections() {
@@ -102,6 +102,8 @@ fn connects_wait_out_a_full_backlog() {
     let r = unsafe { libc::listen(std::os::fd::AsRawFd::as_raw_fd(&std), 2) };
     assert_eq!(r, 0);
     let listener = UnixListener::from_std(std).unwrap();
+    // A client that fails makes an accept time out, not hang.
+    listener.set_deadline(Some(Instant::now() + HANG)).unwrap();
     const CLIENTS: u64 = 50;
     let p = path.0.clone();
     rt.run(move || {
