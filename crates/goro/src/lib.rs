@@ -18,9 +18,10 @@
 //! work-stealing scheduler (the crate root, from `goro-sched`), channels and
 //! `select!` ([`chan`], [`select!`]), time channels ([`time`]), locks and
 //! wait groups that park goroutines ([`sync`]), cancellation ([`context`]),
-//! pipelines, worker pools, errgroup and rate limiting ([`patterns`]), TCP
-//! sockets on a netpoller ([`net`]), signals as channels ([`signal`]), and
-//! the stackful coroutines under it all ([`fiber`]). [`prelude`] imports the
+//! pipelines, worker pools, errgroup and rate limiting ([`patterns`]), TCP,
+//! UDP and Unix sockets on a netpoller ([`net`]), signals as channels
+//! ([`signal`]), and the stackful coroutines under it all ([`fiber`]).
+//! [`prelude`] imports the
 //! names a Go port uses on every page.
 //!
 //! # The model
@@ -311,9 +312,10 @@ pub mod sync {
 pub use goro_sync::context;
 
 /// Sockets that park goroutines on the netpoller (`goro-net`): std's shapes
-/// (`TcpListener`, `TcpStream`, `Read`/`Write` on the type and on `&T`,
-/// `try_clone`, `shutdown`, `set_read_timeout`...) plus Go's absolute
-/// deadlines. A goroutine waiting on a socket parks; a plain thread blocks.
+/// (`TcpListener`, `TcpStream`, `UdpSocket`, `UnixListener`, `UnixStream`,
+/// `UnixDatagram`; `Read`/`Write` on a stream and on `&T`, `try_clone`,
+/// `shutdown`, `set_read_timeout`...) plus Go's absolute deadlines. A
+/// goroutine waiting on a socket parks; a plain thread blocks.
 ///
 /// ```
 /// use goro::net::{TcpListener, TcpStream};
@@ -337,7 +339,10 @@ pub use goro_sync::context;
 /// ```
 pub mod net {
     #[doc(inline)]
-    pub use goro_net::{Incoming, TcpListener, TcpStream, ToSocketAddrs};
+    pub use goro_net::{
+        Incoming, TcpListener, TcpStream, ToSocketAddrs, UdpSocket, UnixDatagram, UnixListener,
+        UnixStream,
+    };
 }
 
 #[doc(inline)]

@@ -180,3 +180,48 @@ pub(crate) fn to_sockaddr(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::s
     };
     (storage, len as libc::socklen_t)
 }
+
+/// A `sockaddr_un` for a Unix socket address (a path, or a name in Linux's
+/// abstract namespace), in a `sockaddr_storage`, with its length.
+pub(crate) fn to_sockaddr_un(
+    addr: &std::os::unix::net::SocketAddr,
+) -> io::Result<(libc::sockaddr_storage, libc::socklen_t)> {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::ffi::OsStrExt;
+
+    // A path ends with a NUL; an abstract name starts with one.
+    let (bytes, start, end) = match (addr.as_pathname(), addr.as_abstract_name()) {
+        (Some(path), _) => (path.as_os_str().as_bytes(), 0, 1),
+        (None, Some(name)) => (name, 1, 0),
+        (None, None) => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "an unnamed Unix socket address cannot be connected to",
+            ));
+        }
+    };
+    let mut sun = libc::sockaddr_un {
+        sun_family: libc::AF_UNIX as libc::sa_family_t,
+        sun_path: [0; 108],
+    };
+    if start + bytes.len() + end > sun.sun_path.len() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "Unix socket path too long",
+        ));
+    }
+    for (to, &from) in sun.sun_path[start..].iter_mut().zip(bytes) {
+        *to = from as libc::c_char;
+    }
+    let len = std::mem::offset_of!(libc::sockaddr_un, sun_path) + start + bytes.len() + end;
+    // SAFETY: all zeroes is a valid `sockaddr_storage`.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    // SAFETY: `sockaddr_storage` is larger than and aligned for every
+    // `sockaddr_*`, `sockaddr_un` included.
+    unsafe {
+        std::ptr::from_mut(&mut storage)
+            .cast::<libc::sockaddr_un>()
+            .write(sun)
+    };
+    Ok((storage, len as libc::socklen_t))
+}

@@ -47,12 +47,18 @@
 //! `set_write_deadline`) are absolute times after which operations fail
 //! with [`std::io::ErrorKind::TimedOut`]; a change applies at once to
 //! operations already waiting. std's timeouts (`set_read_timeout`) count
-//! from the start of each operation, and fail the same way.
+//! from the start of each operation, and fail the same way. Every type
+//! that reads and writes (`TcpStream`, `UdpSocket`, `UnixStream`,
+//! `UnixDatagram`) has both, alike.
 //!
 //! # Module map
 //!
 //! * [`TcpListener`], [`Incoming`]: accepting connections.
 //! * [`TcpStream`]: a connection.
+//! * [`UdpSocket`]: datagrams (which UDP may lose: receive with a deadline).
+//! * [`UnixListener`], [`UnixStream`], [`UnixDatagram`]: Unix domain
+//!   sockets (a path, or a name in Linux's abstract namespace, as std's
+//!   [`std::os::unix::net::SocketAddr`]).
 //! * [`ToSocketAddrs`]: addresses, resolved off the workers.
 //! * [`signal`]: signals as channels (Go's `os/signal`).
 
@@ -60,10 +66,18 @@
 #![deny(missing_debug_implementations)]
 #![doc(test(attr(deny(warnings), allow(dead_code, unused_variables))))]
 
+// Defines the macros that give every socket type the same methods (used by
+// the type modules; path-based, so the order is for the reader).
+mod macros;
+
 mod addr;
 pub mod signal;
 mod sys;
 mod tcp;
+mod udp;
+mod unix;
 
 pub use crate::addr::ToSocketAddrs;
 pub use crate::tcp::{Incoming, TcpListener, TcpStream};
+pub use crate::udp::UdpSocket;
+pub use crate::unix::{UnixDatagram, UnixListener, UnixStream};

@@ -10,9 +10,10 @@
 //! system call on the descriptor then.
 
 use std::io;
-use std::os::fd::AsFd;
-use std::sync::OnceLock;
+use std::net::Shutdown;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use goro_sched::park::{self, Unparker, Wait};
@@ -43,6 +44,76 @@ pub(crate) fn timed_out() -> io::Error {
     io::Error::new(io::ErrorKind::TimedOut, "i/o deadline reached")
 }
 
+pub(crate) fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
+}
+
+/// std's socket types, as `Socket` needs them: made from a descriptor,
+/// switched between blocking and non-blocking, duplicated.
+pub(crate) trait StdSocket: AsFd + From<OwnedFd> + Sized {
+    fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()>;
+    fn try_clone(&self) -> io::Result<Self>;
+}
+
+macro_rules! std_socket {
+    ($($t:ty),*) => {$(
+        impl StdSocket for $t {
+            fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+                <$t>::set_nonblocking(self, nonblocking)
+            }
+
+            fn try_clone(&self) -> io::Result<Self> {
+                <$t>::try_clone(self)
+            }
+        }
+    )*};
+}
+
+std_socket!(
+    std::net::TcpListener,
+    std::net::TcpStream,
+    std::net::UdpSocket,
+    std::os::unix::net::UnixListener,
+    std::os::unix::net::UnixStream,
+    std::os::unix::net::UnixDatagram
+);
+
+/// The listen backlog (Go reads `somaxconn`, 4096 on current kernels; the
+/// kernel caps it there anyway).
+const BACKLOG: libc::c_int = 4096;
+
+/// Listens on `fd` (again) with `BACKLOG`: std listens with a backlog of
+/// 128, which dropped SYNs under 1,000 simultaneous connects.
+pub(crate) fn listen(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: a plain system call on a descriptor that is open while
+    // borrowed.
+    cvt(unsafe { libc::listen(fd.as_raw_fd(), BACKLOG) }).map(drop)
+}
+
+/// One `connect(2)` of `fd` to the address in `addr` (its first `len`
+/// bytes), as it comes: `EINPROGRESS` and `EAGAIN` are errors here.
+pub(crate) fn connect(
+    fd: BorrowedFd<'_>,
+    addr: &libc::sockaddr_storage,
+    len: libc::socklen_t,
+) -> io::Result<()> {
+    debug_assert!(len as usize <= std::mem::size_of::<libc::sockaddr_storage>());
+    // SAFETY: `addr` is a valid `sockaddr` of `len` bytes (at most its size),
+    // which the kernel only reads; `fd` is open while borrowed.
+    cvt(unsafe {
+        libc::connect(
+            fd.as_raw_fd(),
+            std::ptr::from_ref(addr).cast::<libc::sockaddr>(),
+            len,
+        )
+    })
+    .map(drop)
+}
+
 /// A socket registered with the poller.
 pub(crate) struct Socket<S> {
     /// std's socket: owns the descriptor (dropped first: closed before the
@@ -56,6 +127,11 @@ pub(crate) struct Socket<S> {
     /// Per direction: operations that must wait take turns (one waiter per
     /// direction on the poller, as Go's `fdMutex`).
     turns: [OpLock; 2],
+    /// Per direction: `shutdown` shut that half (set after the system call,
+    /// before it wakes the waiter; a waiter reads it again once in the
+    /// poller's slot, as it does its deadline, so that a wake-up it missed
+    /// does not leave it parked).
+    shut: [AtomicBool; 2],
 }
 
 impl<S: AsFd> Socket<S> {
@@ -68,14 +144,46 @@ impl<S: AsFd> Socket<S> {
             deadlines: [AtomicU64::new(NONE), AtomicU64::new(NONE)],
             timeouts: [AtomicU64::new(NONE), AtomicU64::new(NONE)],
             turns: [OpLock::new(), OpLock::new()],
+            shut: [AtomicBool::new(false), AtomicBool::new(false)],
         })
     }
 
     /// Takes the descriptor out of the poller and gives std's socket back.
-    pub(crate) fn into_std(self) -> io::Result<S> {
+    fn deregister(self) -> io::Result<S> {
         let Socket { std, reg, .. } = self;
         reg.deregister(std.as_fd())?;
         Ok(std)
+    }
+
+    /// Shuts down a half (or both) of the connection, and wakes the
+    /// operations waiting on it: they try again and find the end of file or
+    /// the error. The kernel would wake them itself for TCP, but not a
+    /// Unix stream's writer (its socket does not turn writable when its own
+    /// writing half is shut: found by a test, whose writer waited for good).
+    pub(crate) fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        let (flag, dirs): (_, &[Direction]) = match how {
+            Shutdown::Read => (libc::SHUT_RD, &[Direction::Read]),
+            Shutdown::Write => (libc::SHUT_WR, &[Direction::Write]),
+            Shutdown::Both => (libc::SHUT_RDWR, &[Direction::Read, Direction::Write]),
+        };
+        // SAFETY: a plain system call on the descriptor `std` owns.
+        cvt(unsafe { libc::shutdown(self.std.as_fd().as_raw_fd(), flag) })?;
+        for &dir in dirs {
+            self.shut[dir as usize].store(true, Ordering::SeqCst);
+            self.reg.wake(dir);
+        }
+        Ok(())
+    }
+
+    /// Whether `shutdown` shut the reading half: a datagram socket's
+    /// non-blocking receive then still says `EAGAIN` (only a blocking one
+    /// returns 0), so its callers turn that into the 0 std's would return.
+    pub(crate) fn read_shut(&self) -> bool {
+        self.is_shut(Direction::Read)
+    }
+
+    fn is_shut(&self, dir: Direction) -> bool {
+        self.shut[dir as usize].load(Ordering::SeqCst)
     }
 
     /// Sets the deadline of `dir` (`None`: none), and wakes a waiter so that
@@ -111,10 +219,7 @@ impl<S: AsFd> Socket<S> {
     /// (its timeout's end): the earlier of the two, read afresh.
     fn deadline(&self, dir: Direction, timed: Option<Instant>) -> Option<Instant> {
         let set = from_word(self.deadlines[dir as usize].load(Ordering::SeqCst));
-        match (set, timed) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        earliest(set, timed)
     }
 
     /// Runs `op` (a non-blocking system call on `std`) until it does not
@@ -125,6 +230,32 @@ impl<S: AsFd> Socket<S> {
     pub(crate) fn io<T>(
         &self,
         dir: Direction,
+        op: impl FnMut(&S) -> io::Result<T>,
+    ) -> io::Result<T> {
+        self.io_with(dir, None, op)
+    }
+
+    /// As [`io`](Socket::io), for an operation whose readiness the kernel
+    /// may never report: a Unix `connect` to a listener whose backlog is
+    /// full, a datagram `sendto` an unconnected peer whose queue is full
+    /// of others' datagrams (`EAGAIN`, and no edge will come). It waits on
+    /// the poller at most `POLLED_FIRST`, doubling up to `POLLED_MAX`, at a
+    /// time before it tries again (Go returns the `EAGAIN`; a loop around
+    /// it would spin).
+    #[track_caller]
+    pub(crate) fn io_polled<T>(
+        &self,
+        dir: Direction,
+        op: impl FnMut(&S) -> io::Result<T>,
+    ) -> io::Result<T> {
+        self.io_with(dir, Some(POLLED_FIRST), op)
+    }
+
+    #[track_caller]
+    fn io_with<T>(
+        &self,
+        dir: Direction,
+        mut poll_every: Option<Duration>,
         mut op: impl FnMut(&S) -> io::Result<T>,
     ) -> io::Result<T> {
         let timed = self
@@ -152,6 +283,7 @@ impl<S: AsFd> Socket<S> {
         // the kernel reports once) comes with no new edge. (Found by a
         // test: readers sharing a socket hung at its end of file.)
         let mut retry = turns.released.load(Ordering::Acquire) != released;
+        let mut shut_seen = false;
         loop {
             if self
                 .deadline(dir, timed)
@@ -160,13 +292,83 @@ impl<S: AsFd> Socket<S> {
                 return Err(timed_out());
             }
             if !std::mem::take(&mut retry) {
-                self.reg.wait_with(dir, || self.deadline(dir, timed));
+                let again = poll_every.and_then(|d| Instant::now().checked_add(d));
+                // A half shut since the last look: no wait (a past
+                // "deadline" for the poller, not for us), try again; the
+                // kernel answers for a shut half at once.
+                let shut_before = shut_seen;
+                self.reg.wait_with(dir, || {
+                    if !shut_before && self.is_shut(dir) {
+                        Some(epoch())
+                    } else {
+                        earliest(self.deadline(dir, timed), again)
+                    }
+                });
+                poll_every = poll_every.map(|d| (d * 2).min(POLLED_MAX));
+                shut_seen = self.is_shut(dir);
             }
             match op(&self.std) {
+                // A write on a shut half that still says `EAGAIN`: the
+                // kernel's `EPIPE` (never seen; no spinning if it were).
+                Err(e) if would_block(&e) && shut_seen && dir == Direction::Write => {
+                    return Err(io::ErrorKind::BrokenPipe.into());
+                }
                 Err(e) if would_block(&e) => {}
                 done => return done,
             }
         }
+    }
+}
+
+impl<S: StdSocket> Socket<S> {
+    /// Makes `std` non-blocking and registers it.
+    pub(crate) fn from_std(std: S) -> io::Result<Socket<S>> {
+        std.set_nonblocking(true)?;
+        Socket::new(std)
+    }
+
+    /// Opens a non-blocking socket (`socket(2)` with `family` and `ty`)
+    /// and registers it.
+    pub(crate) fn open(family: libc::c_int, ty: libc::c_int) -> io::Result<Socket<S>> {
+        let flags = ty | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+        // SAFETY: a plain system call with no pointers.
+        let fd = cvt(unsafe { libc::socket(family, flags, 0) })?;
+        // SAFETY: `fd` was just opened, and nothing else owns it.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Socket::new(S::from(fd))
+    }
+
+    /// Takes the descriptor out of the poller and gives std's socket back,
+    /// in blocking mode.
+    pub(crate) fn into_std(self) -> io::Result<S> {
+        let std = self.deregister()?;
+        std.set_nonblocking(false)?;
+        Ok(std)
+    }
+
+    /// As [`into_std`](Socket::into_std) for a socket that handles may
+    /// share: if others do, std's gets a duplicate descriptor instead, and
+    /// the socket's blocking mode changes for all.
+    pub(crate) fn shared_into_std(this: Arc<Socket<S>>) -> io::Result<S> {
+        match Arc::try_unwrap(this) {
+            Ok(sock) => sock.into_std(),
+            Err(shared) => {
+                let std = shared.std.try_clone()?;
+                std.set_nonblocking(false)?;
+                Ok(std)
+            }
+        }
+    }
+}
+
+/// `io_polled`'s first wait, and its longest.
+const POLLED_FIRST: Duration = Duration::from_millis(1);
+const POLLED_MAX: Duration = Duration::from_millis(20);
+
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 

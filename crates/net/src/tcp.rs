@@ -1,20 +1,16 @@
 //! TCP: `TcpListener` and `TcpStream`, std's shapes plus Go's deadlines.
 
-use std::fmt;
-use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use goro_sched::poll::Direction;
 
 use crate::addr::{ToSocketAddrs, each_addr, to_sockaddr};
-use crate::sys::Socket;
-
-/// The listen backlog (Go reads `somaxconn`, 4096 on current kernels; the
-/// kernel caps it there anyway).
-const BACKLOG: libc::c_int = 4096;
+use crate::macros::{deadlines, std_impls, stream_io};
+use crate::sys::{self, Socket};
 
 /// A TCP socket server, listening for connections: std's
 /// [`std::net::TcpListener`], whose `accept` parks a goroutine (and blocks
@@ -97,8 +93,9 @@ pub struct TcpListener(Socket<std::net::TcpListener>);
 /// ```
 pub struct TcpStream(Arc<Socket<std::net::TcpStream>>);
 
-/// An iterator over the connections of a [`TcpListener`]
-/// ([`TcpListener::incoming`]); never returns `None`.
+/// An iterator over the connections of a listener: a [`TcpListener`]'s
+/// ([`TcpListener::incoming`]), or a [`UnixListener`](crate::UnixListener)'s
+/// ([`UnixListener::incoming`](crate::UnixListener::incoming)); never returns `None`.
 ///
 /// ```no_run
 /// let listener = goro_net::TcpListener::bind("127.0.0.1:8080").unwrap();
@@ -108,24 +105,16 @@ pub struct TcpStream(Arc<Socket<std::net::TcpStream>>);
 /// }
 /// ```
 #[derive(Debug)]
-pub struct Incoming<'a> {
-    listener: &'a TcpListener,
+pub struct Incoming<'a, L = TcpListener> {
+    pub(crate) listener: &'a L,
 }
 
-impl Iterator for Incoming<'_> {
+impl Iterator for Incoming<'_, TcpListener> {
     type Item = io::Result<TcpStream>;
 
     #[track_caller]
     fn next(&mut self) -> Option<io::Result<TcpStream>> {
         Some(self.listener.accept().map(|(s, _)| s))
-    }
-}
-
-fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(r)
     }
 }
 
@@ -139,9 +128,7 @@ impl TcpListener {
     /// ```
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
         let std = each_addr(addr, |a| std::net::TcpListener::bind(a))?;
-        // std listens with a backlog of 128; listening again raises it.
-        // SAFETY: a plain system call on a descriptor `std` owns.
-        cvt(unsafe { libc::listen(std.as_raw_fd(), BACKLOG) })?;
+        sys::listen(std.as_fd())?;
         TcpListener::from_std(std)
     }
 
@@ -152,8 +139,7 @@ impl TcpListener {
     /// let listener = goro_net::TcpListener::from_std(std).unwrap();
     /// ```
     pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
-        listener.set_nonblocking(true)?;
-        Ok(TcpListener(Socket::new(listener)?))
+        Ok(TcpListener(Socket::from_std(listener)?))
     }
 
     /// Takes the listener out of the poller and gives std's back, in
@@ -164,9 +150,7 @@ impl TcpListener {
     /// let std: std::net::TcpListener = listener.into_std().unwrap();
     /// ```
     pub fn into_std(self) -> io::Result<std::net::TcpListener> {
-        let std = self.0.into_std()?;
-        std.set_nonblocking(false)?;
-        Ok(std)
+        self.0.into_std()
     }
 
     /// Waits for a connection (parks a goroutine, blocks a thread); returns
@@ -290,25 +274,12 @@ impl TcpStream {
             SocketAddr::V4(_) => libc::AF_INET,
             SocketAddr::V6(_) => libc::AF_INET6,
         };
-        let flags = libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
-        // SAFETY: a plain system call with no pointers.
-        let fd = cvt(unsafe { libc::socket(family, flags, 0) })?;
-        // SAFETY: `fd` was just opened, and nothing else owns it.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        let stream = TcpStream(Arc::new(Socket::new(std::net::TcpStream::from(fd))?));
+        let stream = TcpStream(Arc::new(Socket::open(family, libc::SOCK_STREAM)?));
         let (storage, len) = to_sockaddr(addr);
-        // SAFETY: `storage` holds a valid `sockaddr` of `len` bytes.
-        let r = unsafe {
-            libc::connect(
-                stream.as_raw_fd(),
-                std::ptr::from_ref(&storage).cast::<libc::sockaddr>(),
-                len,
-            )
+        let err = match sys::connect(stream.as_fd(), &storage, len) {
+            Ok(()) => return Ok(stream),
+            Err(e) => e,
         };
-        if r == 0 {
-            return Ok(stream);
-        }
-        let err = io::Error::last_os_error();
         if !matches!(err.raw_os_error(), Some(libc::EINPROGRESS | libc::EINTR)) {
             return Err(err);
         }
@@ -341,8 +312,7 @@ impl TcpStream {
     /// let stream = goro_net::TcpStream::from_std(std).unwrap();
     /// ```
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
-        stream.set_nonblocking(true)?;
-        Ok(TcpStream(Arc::new(Socket::new(stream)?)))
+        Ok(TcpStream(Arc::new(Socket::from_std(stream)?)))
     }
 
     /// Gives std's stream back, in blocking mode, taken out of the poller.
@@ -356,12 +326,7 @@ impl TcpStream {
     /// let std: std::net::TcpStream = stream.into_std().unwrap();
     /// ```
     pub fn into_std(self) -> io::Result<std::net::TcpStream> {
-        let std = match Arc::try_unwrap(self.0) {
-            Ok(sock) => sock.into_std()?,
-            Err(shared) => shared.std.try_clone()?,
-        };
-        std.set_nonblocking(false)?;
-        Ok(std)
+        Socket::shared_into_std(self.0)
     }
 
     /// The remote end's address.
@@ -402,7 +367,7 @@ impl TcpStream {
     /// assert_eq!(h.join().unwrap(), 0);
     /// ```
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.0.std.shutdown(how)
+        self.0.shutdown(how)
     }
 
     /// Sets `TCP_NODELAY`.
@@ -513,227 +478,14 @@ impl TcpStream {
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.0.io(Direction::Read, |s| s.peek(buf))
     }
-
-    /// Sets std's read timeout: each read fails with
-    /// [`io::ErrorKind::TimedOut`] after waiting this long (std allows
-    /// `WouldBlock` or `TimedOut`; goro's is always `TimedOut`). `None`:
-    /// none; a zero duration is an error.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let listener = goro_net::TcpListener::bind("127.0.0.1:0").unwrap();
-    /// let a = goro_net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    /// a.set_read_timeout(Some(Duration::from_millis(10))).unwrap();
-    /// assert_eq!(a.read(&mut [0u8; 1]).unwrap_err().kind(), std::io::ErrorKind::TimedOut);
-    /// ```
-    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.0.set_timeout(Direction::Read, timeout)
-    }
-
-    /// Sets std's write timeout (see [`set_read_timeout`](TcpStream::set_read_timeout)).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let listener = goro_net::TcpListener::bind("127.0.0.1:0").unwrap();
-    /// let a = goro_net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    /// a.set_write_timeout(Some(Duration::from_secs(1))).unwrap();
-    /// assert_eq!(a.write_timeout().unwrap(), Some(Duration::from_secs(1)));
-    /// ```
-    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.0.set_timeout(Direction::Write, timeout)
-    }
-
-    /// The read timeout.
-    ///
-    /// ```
-    /// let listener = goro_net::TcpListener::bind("127.0.0.1:0").unwrap();
-    /// let a = goro_net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    /// assert_eq!(a.read_timeout().unwrap(), None);
-    /// ```
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.0.timeout(Direction::Read))
-    }
-
-    /// The write timeout.
-    ///
-    /// ```
-    /// let listener = goro_net::TcpListener::bind("127.0.0.1:0").unwrap();
-    /// let a = goro_net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    /// assert_eq!(a.write_timeout().unwrap(), None);
-    /// ```
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.0.timeout(Direction::Write))
-    }
-
-    /// Go's `SetDeadline`: sets both the read and the write deadline.
-    ///
-    /// ```
-    /// use std::time::Instant;
-    ///
-    /// let listener = goro_net::TcpListener::bind("127.0.0.1:0").unwrap();
-    /// let a = goro_net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    /// a.set_deadline(Some(Instant::now())).unwrap(); // already past
-    /// assert_eq!(a.write(b"x").unwrap_err().kind(), std::io::ErrorKind::TimedOut);
-    /// ```
-    pub fn set_deadline(&self, deadline: Option<Instant>) -> io::Result<()> {
-        self.set_read_deadline(deadline)?;
-        self.set_write_deadline(deadline)
-    }
-
-    /// Go's `SetReadDeadline`: an absolute time after which reads fail with
-    /// [`io::ErrorKind::TimedOut`] instead of waiting (`None`: never). It
-    /// applies to reads already waiting, which see a change at once: a past
-    /// deadline makes them return.
-    ///
-    /// ```
-    /// use std::time::{Duration, Instant};
-    ///
-    /// let listener = goro_net::TcpListener::bind("127.0.0.1:0").unwrap();
-    /// let a = goro_net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    /// let reader = a.try_clone().unwrap();
-    /// let h = goro_sched::go(move || reader.read(&mut [0u8; 1]));
-    /// goro_sched::sleep(Duration::from_millis(10));
-    /// a.set_read_deadline(Some(Instant::now())).unwrap(); // wakes the reader
-    /// assert_eq!(h.join().unwrap().unwrap_err().kind(), std::io::ErrorKind::TimedOut);
-    /// ```
-    pub fn set_read_deadline(&self, deadline: Option<Instant>) -> io::Result<()> {
-        self.0.set_deadline(Direction::Read, deadline);
-        Ok(())
-    }
-
-    /// Go's `SetWriteDeadline` (see
-    /// [`set_read_deadline`](TcpStream::set_read_deadline)).
-    ///
-    /// ```
-    /// use std::time::{Duration, Instant};
-    ///
-    /// let listener = goro_net::TcpListener::bind("127.0.0.1:0").unwrap();
-    /// let a = goro_net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    /// a.set_write_deadline(Some(Instant::now() + Duration::from_secs(5))).unwrap();
-    /// assert_eq!(a.write(b"x").unwrap(), 1);
-    /// ```
-    pub fn set_write_deadline(&self, deadline: Option<Instant>) -> io::Result<()> {
-        self.0.set_deadline(Direction::Write, deadline);
-        Ok(())
-    }
 }
 
-impl Read for TcpStream {
-    #[track_caller]
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        TcpStream::read(self, buf)
-    }
-
-    #[track_caller]
-    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        (&*self).read_vectored(bufs)
-    }
-}
-
-impl Read for &TcpStream {
-    #[track_caller]
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        TcpStream::read(self, buf)
-    }
-
-    #[track_caller]
-    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        self.0.io(Direction::Read, |mut s| s.read_vectored(bufs))
-    }
-}
-
-impl Write for TcpStream {
-    #[track_caller]
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        TcpStream::write(self, buf)
-    }
-
-    #[track_caller]
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        (&*self).write_vectored(bufs)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Write for &TcpStream {
-    #[track_caller]
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        TcpStream::write(self, buf)
-    }
-
-    #[track_caller]
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        self.0.io(Direction::Write, |mut s| s.write_vectored(bufs))
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// # Panics
-/// If the socket cannot be made non-blocking or registered (out of
-/// memory or descriptors for the poller); [`TcpStream::from_std`] returns
-/// the error instead.
-impl From<std::net::TcpStream> for TcpStream {
-    fn from(stream: std::net::TcpStream) -> TcpStream {
-        TcpStream::from_std(stream).expect("goro-net: cannot register a std TcpStream")
-    }
-}
-
-/// # Panics
-/// As `From<std::net::TcpStream>`; [`TcpListener::from_std`] returns the
-/// error instead.
-impl From<std::net::TcpListener> for TcpListener {
-    fn from(listener: std::net::TcpListener) -> TcpListener {
-        TcpListener::from_std(listener).expect("goro-net: cannot register a std TcpListener")
-    }
-}
-
-impl AsFd for TcpStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.0.std.as_fd()
-    }
-}
-
-impl AsRawFd for TcpStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.0.std.as_raw_fd()
-    }
-}
-
-impl AsFd for TcpListener {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.0.std.as_fd()
-    }
-}
-
-impl AsRawFd for TcpListener {
-    fn as_raw_fd(&self) -> RawFd {
-        self.0.std.as_raw_fd()
-    }
-}
-
-impl fmt::Debug for TcpStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TcpStream")
-            .field("fd", &self.as_raw_fd())
-            .field("local", &self.local_addr().ok())
-            .field("peer", &self.peer_addr().ok())
-            .finish()
-    }
-}
-
-impl fmt::Debug for TcpListener {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TcpListener")
-            .field("fd", &self.as_raw_fd())
-            .field("local", &self.local_addr().ok())
-            .finish()
-    }
-}
+deadlines!(
+    TcpStream,
+    setup: "let listener = goro_net::TcpListener::bind(\"127.0.0.1:0\").unwrap();\nlet a = goro_net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();",
+    read: "read(&mut [0u8; 1])",
+    write: "write(b\"x\")"
+);
+stream_io!(TcpStream);
+std_impls!(TcpStream, std::net::TcpStream);
+std_impls!(TcpListener, std::net::TcpListener);

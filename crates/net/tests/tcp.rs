@@ -13,24 +13,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use goro_net::{TcpListener, TcpStream};
-use goro_sched::Runtime;
 
-#[path = "../../sched/tests/common/mod.rs"]
-mod common;
+mod support;
 
-/// Generous: only catches a hang.
-const HANG: Duration = Duration::from_secs(30);
-
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// A runtime in the suite's mode (`GORO_TEST_MODE=migrating` for Go's).
-fn rt(workers: usize) -> Runtime {
-    common::builder().workers(workers).build().unwrap()
-}
+use support::{HANG, open_fds, rt, serial};
 
 /// A connected pair: (client, server side).
 fn pair() -> (TcpStream, TcpStream) {
@@ -40,48 +26,23 @@ fn pair() -> (TcpStream, TcpStream) {
     (client, server)
 }
 
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
-
 #[test]
 fn deadlines_before_during_and_after_a_read() {
     let _s = serial();
     let rt = rt(2);
     rt.run(|| {
         let (a, b) = pair();
-        // Before: a past deadline fails at once, even with data there (Go's
-        // rule: deadlines are checked first).
-        a.write_all_ok(b"x");
-        b.set_read_deadline(Some(Instant::now() - Duration::from_millis(1)))
-            .unwrap();
-        let err = b.read(&mut [0u8; 1]).unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
-        // Cleared: the byte is still there.
-        b.set_read_deadline(None).unwrap();
-        assert_eq!(b.read(&mut [0u8; 1]).unwrap(), 1);
-        // During: a read blocked with nothing coming times out at the
-        // deadline, not before.
-        let start = Instant::now();
-        b.set_read_deadline(Some(start + Duration::from_millis(30)))
-            .unwrap();
-        let err = b.read(&mut [0u8; 1]).unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
-        assert!(start.elapsed() >= Duration::from_millis(30));
-        assert!(start.elapsed() < HANG);
-        // After: the deadline stays past: every read fails at once.
-        let err = b.read(&mut [0u8; 1]).unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
-        // A deadline in the future: data before it is read.
-        b.set_read_deadline(Some(Instant::now() + HANG)).unwrap();
-        a.write_all_ok(b"yz");
-        let mut buf = [0u8; 2];
-        (&b).read_exact(&mut buf).unwrap();
-        assert_eq!(&buf, b"yz");
-        // Write deadlines too (the buffer never fills here: a past one
-        // fails at once).
-        a.set_write_deadline(Some(Instant::now())).unwrap();
-        assert_eq!(a.write(b"x").unwrap_err().kind(), io::ErrorKind::TimedOut);
+        support::deadlines_before_during_and_after(&a, &b);
+    });
+}
+
+#[test]
+fn deadlines_changed_while_a_read_waits() {
+    let _s = serial();
+    let rt = rt(2);
+    rt.run(|| {
+        let (a, b) = pair();
+        support::deadlines_changed_while_waiting(Arc::new(a), Arc::new(b));
     });
 }
 
@@ -94,57 +55,6 @@ impl WriteAllOk for TcpStream {
         let mut s = self;
         s.write_all(buf).unwrap();
     }
-}
-
-#[test]
-fn deadlines_changed_while_a_read_waits() {
-    let _s = serial();
-    let rt = rt(2);
-    rt.run(|| {
-        let (a, b) = pair();
-        let b = Arc::new(b);
-        // Extended: the first deadline passes while the read waits; the data
-        // that comes after it (and before the new one) is read.
-        b.set_read_deadline(Some(Instant::now() + Duration::from_millis(30)))
-            .unwrap();
-        let r = b.clone();
-        let reader = goro_sched::go(move || {
-            let mut buf = [0u8; 3];
-            (&*r).read_exact(&mut buf).map(|()| buf)
-        });
-        goro_sched::sleep(Duration::from_millis(5));
-        b.set_read_deadline(Some(Instant::now() + HANG)).unwrap();
-        goro_sched::sleep(Duration::from_millis(60)); // past the first one
-        a.write_all_ok(b"abc");
-        assert_eq!(&reader.join().unwrap().unwrap(), b"abc");
-        // Shortened: a read waiting with a far deadline returns soon after
-        // the deadline is brought forward.
-        b.set_read_deadline(Some(Instant::now() + HANG)).unwrap();
-        let r = b.clone();
-        let start = Instant::now();
-        let reader = goro_sched::go(move || r.read(&mut [0u8; 1]));
-        goro_sched::sleep(Duration::from_millis(10));
-        b.set_read_deadline(Some(Instant::now() + Duration::from_millis(20)))
-            .unwrap();
-        let err = reader.join().unwrap().unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
-        assert!(start.elapsed() < HANG / 2);
-        // Moved into the past: the waiter returns at once.
-        b.set_read_deadline(None).unwrap();
-        let r = b.clone();
-        let reader = goro_sched::go(move || r.read(&mut [0u8; 1]));
-        goro_sched::sleep(Duration::from_millis(10));
-        b.set_read_deadline(Some(Instant::now() - Duration::from_secs(1)))
-            .unwrap();
-        let err = reader.join().unwrap().unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
-        // Timeouts (std's) count per operation, and fail the same way.
-        b.set_read_deadline(None).unwrap();
-        b.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
-        let err = b.read(&mut [0u8; 1]).unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
-        assert!(b.set_read_timeout(Some(Duration::ZERO)).is_err());
-    });
 }
 
 /// Fills the socket's buffers: writes until a write would wait (a past
@@ -301,32 +211,10 @@ fn plain_threads_use_the_same_api() {
     let _s = serial();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    let server = std::thread::spawn(move || {
-        let mut total = 0u64;
-        for _ in 0..4 {
-            let (mut conn, _) = listener.accept().unwrap();
-            let mut buf = [0u8; 8];
-            conn.read_exact(&mut buf).unwrap();
-            conn.write_all(&buf).unwrap();
-            total += u64::from_le_bytes(buf);
-        }
-        total
-    });
-    let clients: Vec<_> = (1..=4u64)
-        .map(|i| {
-            std::thread::spawn(move || {
-                let mut s = TcpStream::connect(("127.0.0.1", addr.port())).unwrap();
-                std::thread::sleep(Duration::from_millis(5)); // the server waits
-                s.write_all(&i.to_le_bytes()).unwrap();
-                let mut buf = [0u8; 8];
-                s.read_exact(&mut buf).unwrap();
-                u64::from_le_bytes(buf)
-            })
-        })
-        .collect();
-    let sum: u64 = clients.into_iter().map(|c| c.join().unwrap()).sum();
-    assert_eq!(sum, 10);
-    assert_eq!(server.join().unwrap(), 10);
+    support::threads_accept_and_echo(
+        move || listener.accept().unwrap().0,
+        move || TcpStream::connect(("127.0.0.1", addr.port())).unwrap(),
+    );
     // Deadlines on a thread: timed out, and a change seen while it waits.
     let (a, b) = pair();
     b.set_read_deadline(Some(Instant::now() + Duration::from_millis(20)))

@@ -448,6 +448,18 @@ impl WorkerCtx {
         if moved {
             self.shared.notify_work();
         }
+        // A spare that retires may leave timers in its heap: a goroutine
+        // that ran here last parked with a deadline (in the migrating mode
+        // it runs on elsewhere once woken). It counted on this worker to
+        // look at them (`Shared::add_timer` wakes no sleeper for a parking
+        // goroutine); the sleeping workers chose their timeouts without
+        // them, so one must look again, or the goroutine sleeps for good.
+        // (Found by goro-net's UDP test: a goroutine joined hogs that sysmon
+        // had moved to a spare, then waited with a timeout, which never
+        // came.)
+        if self.spare && self.shared.timers.earliest() != crate::timers::NEVER {
+            self.shared.notify_sleeper();
+        }
         WORKER.with(|w| w.set(ptr::null()));
         self.return_rt_refs();
         self.local

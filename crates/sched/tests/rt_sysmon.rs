@@ -225,3 +225,40 @@ fn default_mode_a_goroutine_started_on_a_spare_finishes_there_after_it_retires()
         "the goroutine changed threads"
     );
 }
+
+#[test]
+fn migrating_timers_left_by_a_retiring_spare_still_fire() {
+    // Hogs on both workers make sysmon start spares; the goroutine that
+    // joins them may run on a spare when it then sleeps, leaving its timer
+    // in the spare's heap as the spare retires. The sleeping workers must
+    // still see it (it was lost: the sleep never returned, about one round
+    // in two).
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = common::migrating().workers(2).build().unwrap();
+        rt.run(|| {
+            for _ in 0..5 {
+                let hogs: Vec<_> = (0..4)
+                    .map(|_| {
+                        goro_sched::go(|| {
+                            let start = Instant::now();
+                            while start.elapsed() < Duration::from_millis(30) {
+                                std::hint::spin_loop();
+                            }
+                        })
+                    })
+                    .collect();
+                for h in hogs {
+                    h.join().unwrap();
+                }
+                for _ in 0..10 {
+                    goro_sched::sleep(Duration::from_millis(2));
+                }
+            }
+        });
+        done.send(()).unwrap();
+    });
+    finished
+        .recv_timeout(HANG)
+        .expect("a sleep after the hogs never returned");
+}
