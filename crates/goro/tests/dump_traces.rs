@@ -44,6 +44,10 @@ fn traces_taken_during_traffic_lose_and_double_nothing() {
     let dumper = {
         let (stop, rt) = (stop.clone(), rt.clone());
         std::thread::spawn(move || {
+            // Once the traffic flows (some goroutine waits on a channel).
+            while !rt.dump().contains("[chan ") {
+                std::thread::yield_now();
+            }
             let mut traced = 0;
             for _ in 0..DUMPS {
                 let d = rt.dump_with_backtraces();
