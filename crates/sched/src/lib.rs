@@ -545,7 +545,9 @@ impl Stats {
     /// ```
     /// let rt = goro_sched::Runtime::builder().workers(1).build()?;
     /// let (tx, rx) = std::sync::mpsc::channel::<()>();
-    /// let h = rt.go(move || drop(rx.recv()));
+    /// let h = rt.go(move || {
+    ///     let _ = rx.recv();
+    /// });
     /// let all = goro_sched::stats(); // from this thread: the global runtime's, then rt's
     /// assert!(all.total_goroutines() >= 1);
     /// assert!(all.others.iter().any(|s| s.goroutines == 1 && s.workers == 1));
