@@ -159,6 +159,16 @@ fn bubble_goroutine(what: &str) -> TaskRef {
     }
 }
 
+/// The closure's goroutine of `test::run` runs: it no longer counts as
+/// outside (`test::run` counted it so while it was being spawned).
+pub(crate) fn main_started() {
+    if let Some(task) = worker::current_task()
+        && let Some(bubble) = &task.rt.bubble
+    {
+        bubble.leave_outside();
+    }
+}
+
 /// Go's `synctest.Wait`: returns once every other goroutine of the calling
 /// goroutine's bubble is durably blocked. The clock does not move meanwhile.
 pub(crate) fn wait() {

@@ -236,7 +236,13 @@ where
         .bubble()
         .build()
         .unwrap_or_else(|e| panic!("goro::test::run: cannot start the bubble's runtime: {e}"));
+    // The closure's goroutine is spawned from outside: counted alive before
+    // any queue shows it, it would look blocked to the idle worker (a false
+    // deadlock). It counts as outside until it runs.
+    let bubble = rt.shared.bubble.as_ref().expect("a bubble");
+    bubble.enter_outside();
     rt.run(move || {
+        crate::bubble::main_started();
         let result = f();
         if let Some(listing) = crate::bubble::leftover() {
             panic!(
