@@ -40,7 +40,13 @@ impl Shared {
             return 0;
         }
         let w = &self.workers[index];
-        w.stealer.len() - w.stealer.stealable_len(false) + w.inbox.len() + usize::from(w.has_next())
+        // Two reads of a queue that moves meanwhile: the second may count
+        // more than the first (seen as an overflow in a debug build).
+        let started = w
+            .stealer
+            .len()
+            .saturating_sub(w.stealer.stealable_len(false));
+        started + w.inbox.len() + usize::from(w.has_next())
     }
 
     /// Sysmon found worker `index` stuck in one goroutine: let the others
