@@ -696,8 +696,15 @@ impl WorkerCtx {
             // Due timers and ready sockets (what they ready joins the local
             // queue), then the injector.
             crate::poll::poll_busy(now);
+            // Every heap's, not only ours: a worker stuck in one goroutine
+            // (a hog, or `blocking` run in place in the migrating mode)
+            // fires none, and a spare kept busy by what it handed over
+            // never goes idle to `search`. (A sleeper parked there before
+            // the worker got stuck slept for good: cb_select's `loop_try`,
+            // migrating mode, once in CI.) A heap with nothing due costs a
+            // load.
             let ticks = self.shared.timers.now_from(now);
-            self.shared.timers.fire(self.index, ticks, false);
+            self.shared.timers.fire_all(self.index, ticks);
             if let Some(task) = self.steal_injector().or_else(|| self.steal_inbox()) {
                 return Some(task);
             }
