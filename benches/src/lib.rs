@@ -398,3 +398,29 @@ pub fn thread_count() -> u64 {
 /// How long `idle-conns` waits for the client's connections before it
 /// fails (instead of waiting for good if the client died).
 pub const ACCEPT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Skynet over unbuffered channels: goroutine `num` of `size` spawns `div`
+/// children and sends the sum of their numbers up `c` (goro's side of the
+/// `skynet` workload, and `bench-bubble`'s).
+pub fn skynet(c: goro::chan::Sender<u64>, num: u64, size: u64, div: u64) {
+    if size == 1 {
+        c.send(num).unwrap();
+        return;
+    }
+    let (tx, rx) = goro::chan::bounded(0);
+    let sub = size / div;
+    for i in 0..div {
+        let tx = tx.clone();
+        goro::go(move || skynet(tx, num + i * sub, sub, div));
+    }
+    drop(tx);
+    let sum: u64 = (0..div).map(|_| rx.recv().unwrap()).sum();
+    c.send(sum).unwrap();
+}
+
+/// The median of `xs` (the upper one of an even count), for the binaries
+/// run by hand.
+pub fn median(mut xs: Vec<Duration>) -> Duration {
+    xs.sort();
+    xs[xs.len() / 2]
+}

@@ -12,23 +12,8 @@
 
 use std::time::{Duration, Instant};
 
-use goro::chan::{Sender, bounded};
-
-fn skynet(c: Sender<u64>, num: u64, size: u64, div: u64) {
-    if size == 1 {
-        c.send(num).unwrap();
-        return;
-    }
-    let (tx, rx) = bounded(0);
-    let sub = size / div;
-    for i in 0..div {
-        let tx = tx.clone();
-        goro::go(move || skynet(tx, num + i * sub, sub, div));
-    }
-    drop(tx);
-    let sum: u64 = (0..div).map(|_| rx.recv().unwrap()).sum();
-    c.send(sum).unwrap();
-}
+use goro::chan::bounded;
+use goro_benches::{median, skynet};
 
 fn skynet_root() -> u64 {
     let (tx, rx) = bounded(0);
@@ -55,11 +40,6 @@ fn timers() -> u64 {
         })
         .collect();
     handles.into_iter().map(|h| h.join().unwrap()).sum()
-}
-
-fn median(mut xs: Vec<Duration>) -> Duration {
-    xs.sort();
-    xs[xs.len() / 2]
 }
 
 fn main() {

@@ -7,6 +7,7 @@
 use std::time::{Duration, Instant};
 
 use goro::chan::{Receiver, bounded};
+use goro_benches::median;
 
 const PARKED: usize = 10_000;
 
@@ -16,11 +17,6 @@ fn nested(rx: &Receiver<u64>, depth: u32) -> u64 {
         return rx.recv().unwrap_or(0);
     }
     nested(rx, depth - 1) + 1
-}
-
-fn median(mut xs: Vec<Duration>) -> Duration {
-    xs.sort();
-    xs[xs.len() / 2]
 }
 
 fn main() {

@@ -12,6 +12,7 @@ use goro::select;
 use goro::sync::{Mutex, WaitGroup};
 use goro_benches::{
     ECHO_BUFFER, ECHO_BYTES, ECHO_ROUND_TRIPS, Hog, Lags, Latch, MUTEX_INCREMENTS, Memory, TICK,
+    skynet,
 };
 
 // The `http` workload's server is the `http_hello` example's own code.
@@ -139,23 +140,6 @@ fn spawn(n: u64) -> u64 {
         latch.wait();
         counter.load(Ordering::Relaxed)
     })
-}
-
-/// Skynet as Go writes it: each node sums its children over a channel.
-fn skynet(c: Sender<u64>, num: u64, size: u64, div: u64) {
-    if size == 1 {
-        c.send(num).unwrap();
-        return;
-    }
-    let (tx, rx) = bounded(0);
-    let sub = size / div;
-    for i in 0..div {
-        let tx = tx.clone();
-        goro::go(move || skynet(tx, num + i * sub, sub, div));
-    }
-    drop(tx);
-    let sum: u64 = (0..div).map(|_| rx.recv().unwrap()).sum();
-    c.send(sum).unwrap();
 }
 
 /// Skynet over join handles.

@@ -13,21 +13,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{fail, isolated, within};
+use common::{fail, isolated, panic_message, within};
 use goro::chan::{RecvTimeoutError, bounded, unbounded};
 use goro::time::now;
 
 const HOUR: Duration = Duration::from_secs(3600);
 const SEC: Duration = Duration::from_secs(1);
-
-fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
-    match payload.downcast::<String>() {
-        Ok(s) => *s,
-        Err(p) => p
-            .downcast::<&str>()
-            .map_or_else(|_| "<non-string panic>".into(), |s| s.to_string()),
-    }
-}
 
 /// Waits (real time, generous) until `rt`'s plain dump shows `n` goroutines
 /// parked on `what`.

@@ -13,17 +13,10 @@ use goro::patterns::RateLimiter;
 use goro::sync::{Condvar, Mutex, WaitGroup};
 use goro::time::{Ticker, now};
 
-const HOUR: Duration = Duration::from_secs(3600);
+mod common;
+use common::panic_message;
 
-/// The message of a panic, for the tests that expect one.
-fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
-    match payload.downcast::<String>() {
-        Ok(s) => *s,
-        Err(p) => p
-            .downcast::<&str>()
-            .map_or_else(|_| "<non-string panic>".into(), |s| s.to_string()),
-    }
-}
+const HOUR: Duration = Duration::from_secs(3600);
 
 #[test]
 fn an_hour_long_context_deadline_fires_at_exactly_an_hour() {

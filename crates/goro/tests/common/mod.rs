@@ -138,3 +138,13 @@ pub(crate) fn builder(migrating: bool) -> goro::RuntimeBuilder {
         goro::Runtime::builder()
     }
 }
+
+/// The message of a panic payload (a `String` or a `&str`).
+pub(crate) fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    match payload.downcast::<String>() {
+        Ok(s) => *s,
+        Err(p) => p
+            .downcast::<&str>()
+            .map_or_else(|_| "<non-string panic>".into(), |s| s.to_string()),
+    }
+}
