@@ -142,8 +142,13 @@ impl Workload {
 /// Goals of a workload that goro should run at most `max` times as long as
 /// Go.
 const fn vs_go(max: f64) -> Goal {
+    vs_peer("go", max)
+}
+
+/// At most `max` times `peer`'s figure (a time: lower is better).
+const fn vs_peer(peer: &'static str, max: f64) -> Goal {
     Goal {
-        peer: Some("go"),
+        peer: Some(peer),
         max,
         of: None,
         second: false,
@@ -276,15 +281,7 @@ pub(crate) const WORKLOADS: &[Workload] = &[
         sizes: &[("may", 20_000, 10_000)],
         notes: &[("may", MAY_MAPS)],
         skips: &[],
-        goals: &[
-            vs_go(0.5),
-            Goal {
-                peer: Some("tokio"),
-                max: 1.0,
-                of: None,
-                second: false,
-            },
-        ],
+        goals: &[vs_go(0.5), vs_peer("tokio", 1.0)],
     },
     Workload {
         name: "skynet",
@@ -591,15 +588,7 @@ pub(crate) const WORKLOADS: &[Workload] = &[
             ),
         ],
         skips: &[],
-        goals: &[
-            vs_go(0.8),
-            Goal {
-                peer: Some("tokio"),
-                max: 1.0,
-                of: None,
-                second: false,
-            },
-        ],
+        goals: &[vs_go(0.8), vs_peer("tokio", 1.0)],
     },
     Workload {
         name: "idle-conns",
