@@ -829,10 +829,17 @@ fn panic_on_drop() {
 #[test]
 fn a_panicking_drop_lets_waiting_senders_go() {
     static ARMED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+    // The receiver's thread (this test's): the waiting sender's own value,
+    // handed back when the channel closes, may be dropped on its thread
+    // before the buffered one is, and must not be the one that panics.
+    static DROPPER: std::sync::OnceLock<std::thread::ThreadId> = std::sync::OnceLock::new();
+    DROPPER.get_or_init(|| std::thread::current().id());
     struct Z;
     impl Drop for Z {
         fn drop(&mut self) {
-            if ARMED.swap(false, Ordering::SeqCst) {
+            if DROPPER.get() == Some(&std::thread::current().id())
+                && ARMED.swap(false, Ordering::SeqCst)
+            {
                 panic!("first drop");
             }
         }
