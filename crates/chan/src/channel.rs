@@ -39,7 +39,7 @@ use crate::err::{
 };
 use crate::ring::{Refused, Reserved, Ring};
 use crate::waiter::{Context, Entry, Peer, Withdraw};
-use goro_sched::park::Wait;
+use goro_sched::park::{Home, Wait};
 use goro_sched::spin::{SpinGuard, SpinLock};
 
 pub(crate) struct Channel<T> {
@@ -63,6 +63,10 @@ pub(crate) struct Channel<T> {
     never_closes: bool,
     /// `None`: unbounded.
     cap: Option<usize>,
+    /// Where it was made (which `goro::test::run` bubble, if any): a
+    /// bubble's goroutine waiting on a channel made elsewhere does not let
+    /// its clock move (`Context::wait`).
+    pub(crate) home: Home,
 }
 
 /// A receive may be ready: a value, a waiting sender (perhaps a stale
@@ -182,6 +186,7 @@ impl<T> Channel<T> {
             receivers: AtomicUsize::new(1),
             never_closes,
             cap,
+            home: Home::current(),
         }
     }
 
@@ -487,7 +492,7 @@ impl<T> Channel<T> {
         drop(inner);
         let abort = || self.unregister(&ctx, true);
         let withdraw = Withdraw::new(&ctx, abort, || {});
-        let outcome = ctx.wait(deadline, Wait::ChanSend, abort);
+        let outcome = ctx.wait(deadline, Wait::ChanSend, self.home, abort);
         withdraw.disarm();
         match outcome {
             Some(_) if ctx.is_closed() => Err(SendTimeoutError::Closed(
@@ -590,7 +595,7 @@ impl<T> Channel<T> {
         drop(inner);
         let abort = || self.unregister(&ctx, false);
         let withdraw = Withdraw::new(&ctx, abort, || {});
-        let outcome = ctx.wait(deadline, Wait::ChanReceive, abort);
+        let outcome = ctx.wait(deadline, Wait::ChanReceive, self.home, abort);
         withdraw.disarm();
         match outcome {
             Some(_) => packet.ok_or(RecvTimeoutError::Closed),
@@ -633,7 +638,8 @@ fn take_from_sender<T>(entry: Entry) -> Option<T> {
     };
     // SAFETY: we claimed it and have not completed it (waiter rule 2).
     unsafe { Context::complete(entry.ctx, false, (&raw mut peer).cast()) };
-    peer.ctx.wait(None, Wait::ChanReceive, || false);
+    // (A select between its claim and its `send`: it runs, whoever it is.)
+    peer.ctx.wait(None, Wait::ChanReceive, Home::ANY, || false);
     peer.slot
 }
 
@@ -851,7 +857,7 @@ impl<T> Channel<T> {
         } else {
             Wait::ChanReceive
         };
-        let woken = ctx.wait(deadline, why, abort).is_some();
+        let woken = ctx.wait(deadline, why, self.home, abort).is_some();
         withdraw.disarm();
         woken
     }
@@ -1460,7 +1466,11 @@ pub fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
 /// assert!(rx.recv_timeout(Duration::from_millis(1)).unwrap_err().is_timeout());
 /// ```
 pub fn never<T>() -> Receiver<T> {
-    let (tx, rx) = ends(Channel::new(Some(0), true));
+    let mut chan = Channel::new(Some(0), true);
+    // Nobody wakes its waiters, wherever it was made: waiting on it is
+    // durable in any bubble, as on Go's nil channel.
+    chan.home = Home::ANY;
+    let (tx, rx) = ends(chan);
     drop(tx);
     rx
 }

@@ -30,7 +30,7 @@ use crate::channel::{Channel, Scratch, Token};
 use crate::err::{
     ReadyTimeoutError, RecvError, SelectTimeoutError, SendError, TryReadyError, TrySelectError,
 };
-use goro_sched::park::{self, Wait};
+use goro_sched::park::{self, Home, Wait};
 
 use crate::waiter::{Context, Withdraw};
 use crate::{Receiver, Sender};
@@ -63,6 +63,8 @@ trait Handle {
     fn watch(&self, send: bool, ctx: &Context, oper: usize) -> bool;
     /// Removes the select's watchers of sends or receives.
     fn unwatch(&self, ctx: &Context, send: bool);
+    /// Where the channel was made (`Home`).
+    fn home(&self) -> Home;
 }
 
 impl<T> Handle for Channel<T> {
@@ -127,6 +129,10 @@ impl<T> Handle for Channel<T> {
     fn unwatch(&self, ctx: &Context, send: bool) {
         Channel::unwatch(self, ctx, send);
     }
+
+    fn home(&self) -> Home {
+        self.home
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -183,9 +189,25 @@ impl Handle for NoHandle {
     }
 
     fn unwatch(&self, _: &Context, _: bool) {}
+
+    fn home(&self) -> Home {
+        // A removed operation: waits for nothing, anywhere.
+        Home::ANY
+    }
 }
 
 static NO_HANDLE: NoHandle = NoHandle;
+
+/// Where the channels of a select's operations were made, together
+/// (`Home::and`): a bubble's goroutine waiting on any made elsewhere keeps
+/// the bubble's clock still.
+fn home(ops: &[Op<'_>]) -> Home {
+    if !Home::bubbles_alive() {
+        return Home::NONE;
+    }
+    ops.iter()
+        .fold(Home::ANY, |home, op| home.and(op.handle.home()))
+}
 
 /// Operations kept on the stack (the common case: a `select!` of a few
 /// arms allocates nothing for them), on the heap beyond `INLINE`.
@@ -665,6 +687,7 @@ impl<'a> Select<'a> {
                     deadline
                 },
                 Wait::Select,
+                home(ops),
                 || ctx.try_abort(),
             ),
         };
@@ -826,6 +849,7 @@ impl<'a> Select<'a> {
                 ctx.wait(
                     if ready_early { None } else { deadline },
                     Wait::Select,
+                    home(ops),
                     || ctx.try_abort(),
                 )
             };

@@ -1303,35 +1303,90 @@ fn probe_small_stack() {
 }
 
 /// A bubble goroutine waits on a goro channel fed by a plain thread
-/// 50 ms later. Issue 19 asks that "a goroutine blocked on something
-/// outside the bubble (a plain thread's channel, a socket, `blocking`)
-/// keeps time from advancing, as in Go"; `goro::test::run`'s docs instead
-/// say the bubble cannot tell such a channel, and it reports a deadlock
-/// that is not one (or, with a timer pending, jumps the clock while the
-/// goroutine waits for the thread).
+/// 50 ms later. Issue 19: "a goroutine blocked on something outside the
+/// bubble (a plain thread's channel, a socket, `blocking`) keeps time from
+/// advancing, as in Go". As Go tells such a channel, by where it was made
+/// (outside the bubble), so does goro (`Home`): the clock stays still while
+/// a sleeper of an hour is pending, and nothing is reported. Also through a
+/// `select!` that mixes it with a bubble's channel, and through `Select`.
 #[test]
-#[ignore = "DEVIATION from issue 19: a wait on a plain thread's channel is a false deadlock (documented in test::run)"]
 fn a_plain_threads_channel_keeps_the_clock_still() {
     isolated("a_plain_threads_channel_keeps_the_clock_still", || {
         let r = within(Duration::from_secs(30), "plain thread's channel", || {
             catch_unwind(|| {
-                goro::test::run(|| {
+                // Made outside the bubble, as in Go.
+                let (tx, rx) = bounded::<u8>(0);
+                let feeder = std::thread::spawn(move || {
+                    for v in [4, 5, 6] {
+                        std::thread::sleep(Duration::from_millis(50));
+                        tx.send(v).unwrap();
+                    }
+                });
+                let r = goro::test::run(move || {
                     let start = now();
                     let sleeper = goro::go(|| goro::sleep(HOUR));
-                    let (tx, rx) = bounded::<u8>(0);
-                    std::thread::spawn(move || {
-                        std::thread::sleep(Duration::from_millis(50));
-                        tx.send(4).unwrap();
-                    });
-                    let v = rx.recv().unwrap();
+                    let a = rx.recv().unwrap();
+                    let (_mine_tx, mine) = bounded::<u8>(0);
+                    let b = goro::select! {
+                        recv(mine) -> v => v.unwrap(),
+                        recv(rx) -> v => v.unwrap(),
+                    };
+                    let mut sel = goro::chan::Select::new();
+                    sel.recv(&mine);
+                    let i = sel.recv(&rx);
+                    let op = sel.select();
+                    assert_eq!(op.index(), i);
+                    let c = op.recv(&rx).unwrap();
                     let at = now() - start;
                     sleeper.join().unwrap();
-                    (v, at)
-                })
+                    (a + b + c, at, now() - start)
+                });
+                feeder.join().unwrap();
+                r
             })
             .map_err(panic_message)
         });
-        assert_eq!(r, Ok((4, Duration::ZERO)));
+        assert_eq!(r, Ok((15, Duration::ZERO, HOUR)));
+    });
+}
+
+/// The other side of `a_plain_threads_channel_keeps_the_clock_still`: what
+/// only the bubble can wake is still durable when it was made outside it
+/// (`never()`, as Go's nil channel), and a channel made inside is durable
+/// even in a select with `never()`: the clock jumps, and a wait that
+/// nothing can end is reported.
+#[test]
+fn never_made_outside_is_durable_in_a_bubble() {
+    isolated("never_made_outside_is_durable_in_a_bubble", || {
+        let r = within(Duration::from_secs(30), "never() made outside", || {
+            let nothing = goro::chan::never::<u8>();
+            let jumped = goro::test::run({
+                let nothing = nothing.clone();
+                move || {
+                    let start = now();
+                    let (tx, rx) = bounded::<u8>(0);
+                    goro::go(move || {
+                        goro::sleep(HOUR);
+                        tx.send(1).unwrap();
+                    });
+                    let v = goro::select! {
+                        recv(nothing) -> _ => 0,
+                        recv(rx) -> v => v.unwrap(),
+                    };
+                    (v, now() - start)
+                }
+            });
+            let deadlock = catch_unwind(move || goro::test::run(move || nothing.recv()))
+                .map(|_| ())
+                .map_err(panic_message);
+            (jumped, deadlock)
+        });
+        assert_eq!(r.0, (1, HOUR));
+        let report = r.1.unwrap_err();
+        assert!(
+            report.contains("all goroutines in the bubble are asleep - deadlock!"),
+            "{report}"
+        );
     });
 }
 

@@ -25,7 +25,7 @@
 use std::ptr;
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 
 use crate::park::Unparker;
 use crate::shared::Shared;
@@ -33,9 +33,20 @@ use crate::task::TaskRef;
 use crate::timers::{NEVER, SATURATED};
 use crate::worker;
 
+/// Bubbles alive in the process: while none is, a channel's `Home` costs
+/// one relaxed load, at its creation and at each park.
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// The last bubble's serial number (`Home`).
+static SERIAL: AtomicU32 = AtomicU32::new(0);
+
 /// A bubble's own state, in its runtime's `Shared`.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Bubble {
+    /// Its number, for the `Home` of what its goroutines make: unique among
+    /// live bubbles (it wraps after 4 billion bubbles, skipping `Home`'s
+    /// reserved values).
+    serial: u32,
     /// Goroutines parked on something outside the bubble (a socket, a
     /// `goro::blocking` call): while any is, the clock stands still.
     outside: AtomicUsize,
@@ -44,6 +55,21 @@ pub(crate) struct Bubble {
 }
 
 impl Bubble {
+    pub(crate) fn new() -> Bubble {
+        LIVE.fetch_add(1, Ordering::Relaxed);
+        let serial = loop {
+            let n = SERIAL.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+            if n != Home::NONE.0 && n != Home::ANY.0 && n != Home::MIXED.0 {
+                break n;
+            }
+        };
+        Bubble {
+            serial,
+            outside: AtomicUsize::new(0),
+            waiter: Mutex::new(None),
+        }
+    }
+
     /// A goroutine of the bubble waits on something outside it (or is
     /// claimed for a stack trace): the clock stands still until `leave`.
     pub(crate) fn enter_outside(&self) {
@@ -56,8 +82,116 @@ impl Bubble {
     }
 }
 
+impl Drop for Bubble {
+    fn drop(&mut self) {
+        LIVE.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Where a thing that goroutines wait on (a channel) was made: in which
+/// bubble of [`goro::test::run`](crate::test::run), or outside any. A
+/// goroutine of a bubble that waits on a thing made elsewhere is not
+/// *durably* blocked (as in Go's `testing/synctest`): a plain thread or
+/// another runtime may be the one to wake it, so the bubble's clock stands
+/// still while it waits ([`Home::away`]).
+///
+/// ```
+/// use goro_sched::park::Home;
+///
+/// assert_eq!(Home::current(), Home::NONE); // not in a bubble
+/// let home = goro_sched::test::run(Home::current);
+/// assert_ne!(home, Home::NONE);
+/// assert_eq!(home.and(Home::ANY), home);
+/// assert_eq!(home.and(Home::NONE), Home::MIXED);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Home(u32);
+
+impl Home {
+    /// Made outside every bubble.
+    pub const NONE: Home = Home(0);
+    /// Wakes nobody, wherever it waits (`never()`): durable in any bubble.
+    pub const ANY: Home = Home(u32::MAX);
+    /// Things of several homes, waited on at once (a select): durable in no
+    /// bubble.
+    pub const MIXED: Home = Home(u32::MAX - 1);
+
+    /// Whether any bubble is alive in the process: if not, every home is
+    /// [`Home::NONE`] and [`away`](Home::away) does nothing (a caller may
+    /// skip working out a home).
+    #[inline]
+    pub fn bubbles_alive() -> bool {
+        LIVE.load(Ordering::Relaxed) != 0
+    }
+
+    /// The calling goroutine's bubble, or [`Home::NONE`] outside one.
+    #[inline]
+    pub fn current() -> Home {
+        if !Home::bubbles_alive() {
+            // (A goroutine of a bubble sees its bubble counted: the count
+            // came before the bubble's runtime ran it.)
+            return Home::NONE;
+        }
+        Home::current_slow()
+    }
+
+    #[inline(never)]
+    fn current_slow() -> Home {
+        match worker::current_task() {
+            Some(task) => task
+                .rt
+                .bubble
+                .as_ref()
+                .map_or(Home::NONE, |b| Home(b.serial)),
+            None => Home::NONE,
+        }
+    }
+
+    /// The home of two things waited on at once.
+    #[inline]
+    pub fn and(self, other: Home) -> Home {
+        if self == other || other == Home::ANY {
+            self
+        } else if self == Home::ANY {
+            other
+        } else {
+            Home::MIXED
+        }
+    }
+
+    /// Call before waiting on a thing of this home; keep the guard until
+    /// the wait is over. If the calling goroutine belongs to a bubble and
+    /// the thing does not, the goroutine counts meanwhile as waiting outside
+    /// its bubble (as on a socket): the bubble's clock stands still.
+    #[inline]
+    pub fn away(self) -> Away {
+        if !Home::bubbles_alive() || self == Home::ANY {
+            return Away(None);
+        }
+        self.away_slow()
+    }
+
+    #[inline(never)]
+    fn away_slow(self) -> Away {
+        match worker::current_task() {
+            Some(task) => match &task.rt.bubble {
+                Some(bubble) if bubble.serial != self.0 => Away(Some(Outside::enter())),
+                _ => Away(None),
+            },
+            None => Away(None),
+        }
+    }
+}
+
+/// From [`Home::away`]: while it lives, the calling goroutine may count as
+/// waiting outside its bubble.
+#[must_use = "the goroutine counts as away only while the guard lives"]
+#[derive(Debug)]
+pub struct Away(#[allow(dead_code)] Option<Outside>);
+
 /// While it lives, the calling goroutine waits on something outside its
 /// bubble (if it is in one): the bubble's clock stands still.
+#[derive(Debug)]
 pub(crate) struct Outside(Option<TaskRef>);
 
 impl Outside {

@@ -334,7 +334,7 @@ impl Runtime {
             abandoned: AtomicBool::new(false),
             threads: Mutex::new(workers),
             threads_cv: Condvar::new(),
-            bubble: bubble.then(crate::bubble::Bubble::default),
+            bubble: bubble.then(crate::bubble::Bubble::new),
         });
         crate::deadlock::register(&shared);
         crate::sysmon::install_sigquit_handler();

@@ -38,6 +38,7 @@ use std::ptr::NonNull;
 use std::thread::Thread;
 use std::time::Instant;
 
+pub use crate::bubble::{Away, Home};
 use crate::task::{Task, TaskRef};
 use crate::timers::Action;
 use crate::worker;

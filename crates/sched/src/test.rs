@@ -187,11 +187,19 @@ where
 /// Go, test network code in a bubble over channels or in-memory pipes,
 /// not real sockets.
 ///
-/// One difference from Go: a goroutine waiting on a goro channel that a
-/// plain thread outside the bubble will feed counts as durably blocked
-/// (Go tells a channel made outside the bubble, and counts it as not
-/// durable): the clock may move meanwhile, or the bubble report a
-/// deadlock. Feed a bubble's goroutines from its own goroutines.
+/// A channel belongs to the bubble it was made in, as in Go: a wait on a
+/// channel made outside the bubble (before `run`, by a plain thread or
+/// another runtime) is not durable, so a plain thread may feed the bubble
+/// through it; a `select!` with any such channel is not durable either
+/// (`never()` is durable wherever it was made, as Go's nil channel). A
+/// channel made inside the bubble is for its goroutines only: Go panics
+/// when code outside the bubble uses one; goro does not check, and a
+/// bubble goroutine waiting on one counts as durably blocked even if a
+/// plain thread is about to feed it (the clock may jump, or a deadlock be
+/// reported). goro's locks, `WaitGroup`, `Condvar` and the like count as
+/// durable wherever they were made (Go counts its mutexes as never
+/// durable): do not share one with code outside the bubble that holds it
+/// across a wait.
 ///
 /// # Panics
 /// * If every goroutine of the bubble is blocked and no timer is pending
