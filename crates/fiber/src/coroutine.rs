@@ -207,8 +207,9 @@ struct Start<F> {
 pub struct ForcedUnwind;
 
 impl<I, Y, R> Coroutine<I, Y, R> {
-    /// Creates a coroutine on a stack of the default size (256 KiB of address
-    /// space, committed as it is used). It does not start until the first
+    /// Creates a coroutine on a stack of the default size
+    /// ([`DEFAULT_STACK_SIZE`]: 256 KiB of address space, 2 MiB in a debug
+    /// build, committed as it is used). It does not start until the first
     /// [`resume`](Coroutine::resume), whose input becomes `f`'s second argument.
     ///
     /// ```

@@ -25,7 +25,8 @@
 //!
 //! # Stacks
 //!
-//! A stack is 256 KiB of address space by default ([`DEFAULT_STACK_SIZE`]),
+//! A stack is 256 KiB of address space by default ([`DEFAULT_STACK_SIZE`];
+//! 2 MiB in a build with debug assertions, whose frames are larger),
 //! committed page by page as the coroutine touches it, so a coroutine that
 //! stays shallow costs a little over one page of memory. Sizes from 16 KiB to
 //! 1 GiB can be asked for with [`Coroutine::with_stack_size`]. Below each stack

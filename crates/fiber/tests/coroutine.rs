@@ -287,7 +287,12 @@ fn stack_sizes_are_checked_and_rounded() {
     let co = Coroutine::<(), (), ()>::with_stack_size(1 << 30, |_, ()| ()).unwrap();
     assert_eq!(co.stack().size(), 1 << 30);
     let co = Coroutine::<(), (), ()>::new(|_, ()| ());
-    assert_eq!(co.stack().size(), 256 * 1024);
+    let default = if cfg!(debug_assertions) {
+        2048 * 1024
+    } else {
+        256 * 1024
+    };
+    assert_eq!(co.stack().size(), default);
 }
 
 #[test]

@@ -27,8 +27,8 @@
 //! # The model
 //!
 //! A goroutine is a function running on a stack of its own (256 KiB of
-//! address space, committed as it is touched: a parked goroutine costs about
-//! 4 KiB). `GORO_MAXPROCS` worker threads (default: one per CPU) run
+//! address space, 2 MiB in a debug build, committed as it is touched: a
+//! parked goroutine costs about 4 KiB). `GORO_MAXPROCS` worker threads (default: one per CPU) run
 //! goroutines and steal from each other when idle. A goroutine that waits
 //! (on a channel, a lock, a timer, a join) *parks*: its worker runs another
 //! one meanwhile. The same calls from a plain thread block that thread, so

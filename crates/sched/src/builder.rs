@@ -62,14 +62,15 @@ impl RuntimeBuilder {
     }
 
     /// The default stack size of its goroutines, in bytes (16 KiB to 1 GiB;
-    /// default 256 KiB, committed as used).
+    /// default [`goro_fiber::DEFAULT_STACK_SIZE`]: 256 KiB, 2 MiB in a debug
+    /// build; committed as used).
     ///
     /// ```
     /// use goro_sched::Runtime;
     ///
     /// let rt = Runtime::builder().workers(1).stack_size(1 << 20).build()?;
     /// let sum = rt.run(|| {
-    ///     let big = [1u8; 512 * 1024]; // fits in 1 MiB, not in the default 256 KiB
+    ///     let big = [1u8; 512 * 1024]; // fits in 1 MiB, not in 256 KiB (the default, optimized)
     ///     big.iter().map(|&b| usize::from(b)).sum::<usize>()
     /// });
     /// assert_eq!(sum, 512 * 1024);

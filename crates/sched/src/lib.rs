@@ -11,7 +11,7 @@
 //! # The model
 //!
 //! A goroutine is a stackful coroutine (`goro-fiber`) with a stack of 256 KiB
-//! of address space, committed as it is used, so a shallow one costs about
+//! of address space (2 MiB in a debug build), committed as it is used, so a shallow one costs about
 //! 4 KiB and a program can run a million. Worker threads (`GORO_MAXPROCS` of
 //! them, default: the number of CPUs) run goroutines, steal from each other
 //! when idle, and sleep when there is nothing to do. A goroutine that waits
@@ -422,7 +422,7 @@ impl Builder {
     ///
     /// ```
     /// let h = goro_sched::Builder::new().stack_size(1 << 20).go(|| {
-    ///     let big = [1u8; 512 * 1024]; // fits in 1 MiB, not in the default 256 KiB
+    ///     let big = [1u8; 512 * 1024]; // fits in 1 MiB, not in 256 KiB (the default, optimized)
     ///     big.iter().map(|&b| usize::from(b)).sum::<usize>()
     /// })?;
     /// assert_eq!(h.join().unwrap(), 512 * 1024);
