@@ -727,39 +727,89 @@ impl<'a> Select<'a> {
     /// Tries the operations that may be ready (by their channels' hints,
     /// without locks), picking uniformly at random among them, until one
     /// succeeds or none is left.
+    ///
+    /// When the last tries of the thread found an operation ready (`STREAK`
+    /// of them: as a busy select over buffered channels does), one operation
+    /// drawn among all is tried first, alone: if it is ready, that is one
+    /// look at one channel instead of one at each (`select-buffered` 14%
+    /// faster). The choice stays uniform among the ready ones: a ready
+    /// operation is chosen by that draw with probability `1/n`, and
+    /// otherwise, with probability `(n - r)/n` that the draw found one not
+    /// ready, by the uniform pick among the `r` others (`1/n + (n - r)/(n r)
+    /// = 1/r`). Otherwise (a select that waits now and then) the draw would
+    /// often be a wasted look (`select`, over unbuffered channels, was 4%
+    /// slower with it always, 2% with it after one try that found one): the
+    /// hints of all are read first.
     fn try_all(&self) -> Option<SelectedOperation<'a>> {
         let ops = self.ops();
-        let (mut inline, mut heap) = ([0usize; SCRATCH], Vec::new());
-        let candidates = small(&mut inline, &mut heap, ops.len(), 0);
         // What became ready just after its hint was read is left out here;
         // the registration that follows (under the lock) sees it, or the
         // second pass of `try_now`.
-        let mut n = 0;
-        for (i, op) in ops.iter().enumerate() {
-            if op.handle.may_be_ready(op.send) {
-                candidates[n] = i;
-                n += 1;
-            }
-        }
         if self.biased {
-            // In the order added (the candidates are in that order).
-            return candidates[..n].iter().find_map(|&i| {
-                let op = &ops[i];
+            // In the order added.
+            return ops.iter().enumerate().find_map(|(i, op)| {
+                if !op.handle.may_be_ready(op.send) {
+                    return None;
+                }
                 op.handle
                     .try_op(op.send)
                     .map(|token| self.selected(i, token))
             });
         }
-        while n > 0 {
-            let k = random_below(n);
+        if ops.is_empty() {
+            return None;
+        }
+        if ops.len() > 64 {
+            return self.try_many();
+        }
+        let drawn = first_draw(ops.len());
+        if drawn != usize::MAX {
+            let op = &ops[drawn];
+            if op.handle.may_be_ready(op.send)
+                && let Some(token) = op.handle.try_op(op.send)
+            {
+                return Some(self.selected(drawn, token));
+            }
+        }
+        // The (other) operations that may be ready, as bits.
+        let mut candidates = 0u64;
+        for (i, op) in ops.iter().enumerate() {
+            if i != drawn && op.handle.may_be_ready(op.send) {
+                candidates |= 1 << i;
+            }
+        }
+        while candidates != 0 {
+            let i = nth_bit(candidates, random_below(candidates.count_ones() as usize));
+            let op = &ops[i];
+            if let Some(token) = op.handle.try_op(op.send) {
+                if drawn == usize::MAX {
+                    found_ready(true);
+                }
+                return Some(self.selected(i, token));
+            }
+            // Not ready after all: out of the draw.
+            candidates &= !(1 << i);
+        }
+        found_ready(false);
+        None
+    }
+
+    /// `try_all` for more operations than bits in a `u64`.
+    #[cold]
+    fn try_many(&self) -> Option<SelectedOperation<'a>> {
+        let ops = self.ops();
+        let mut candidates: Vec<usize> = (0..ops.len())
+            .filter(|&i| ops[i].handle.may_be_ready(ops[i].send))
+            .collect();
+        while !candidates.is_empty() {
+            let k = random_below(candidates.len());
             let i = candidates[k];
             let op = &ops[i];
             if let Some(token) = op.handle.try_op(op.send) {
                 return Some(self.selected(i, token));
             }
             // Not ready after all: out of the draw.
-            n -= 1;
-            candidates[k] = candidates[n];
+            candidates.swap_remove(k);
         }
         None
     }
@@ -1170,6 +1220,7 @@ impl fmt::Debug for SelectedOperation<'_> {
 }
 
 thread_local! {
+    static FOUND_READY: Cell<u8> = const { Cell::new(0) };
     static RNG: Cell<u64> = Cell::new({
         // Seeded per thread from the clock and a stack address.
         let t = std::time::SystemTime::now()
@@ -1238,19 +1289,64 @@ fn shares_a_channel(ops: &[Op<'_>]) -> bool {
     (1..ops.len()).any(|j| ops[..j].iter().any(|a| addr(a) == addr(&ops[j])))
 }
 
+/// The index of the `k`-th set bit of `bits` (from the lowest, `k` from
+/// 0); `k` is below the number of set bits.
+fn nth_bit(mut bits: u64, k: usize) -> usize {
+    for _ in 0..k {
+        bits &= bits - 1;
+    }
+    bits.trailing_zeros() as usize
+}
+
+/// Tries in a row that found an operation ready, on this thread, from
+/// which `try_all` draws one operation first.
+const STREAK: u8 = 8;
+
+/// If the last `STREAK` tries of `try_all` on this thread found an
+/// operation ready, an operation drawn at random among `n`; else
+/// `usize::MAX`.
+// Behind a call, as goro's thread-locals are: inlined into a select that
+// parks, a thread-local's address could be kept across the park, and a
+// goroutine of a migrating runtime may resume on another thread.
+#[inline(never)]
+fn first_draw(n: usize) -> usize {
+    if FOUND_READY.get() >= STREAK {
+        random_below(n)
+    } else {
+        usize::MAX
+    }
+}
+
+/// Counts a try of `try_all` that found an operation ready, or not.
+#[inline(never)]
+fn found_ready(found: bool) {
+    FOUND_READY.set(if found {
+        FOUND_READY.get().saturating_add(1)
+    } else {
+        0
+    });
+}
+
 /// A uniform random number in `0..n` (`n > 0`), from a per-thread
 /// xorshift (a goroutine reads and advances it without switching).
 fn random_below(n: usize) -> usize {
-    if n == 1 {
+    if n <= 1 {
         return 0;
     }
+    // Lemire's multiply-shift: unbiased enough for 32-bit `n`.
+    (((random_u64() >> 32) * n as u64) >> 32) as usize
+}
+
+/// The next number of this thread's xorshift generator.
+// Behind a call: see `first_draw`.
+#[inline(never)]
+fn random_u64() -> u64 {
     RNG.with(|rng| {
         let mut x = rng.get();
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
         rng.set(x);
-        // Lemire's multiply-shift: unbiased enough for 32-bit `n`.
-        (((x >> 32) * n as u64) >> 32) as usize
+        x
     })
 }

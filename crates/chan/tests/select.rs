@@ -56,6 +56,50 @@ fn among_ready_arms_each_is_equally_likely() {
     );
 }
 
+/// A select that finds an arm ready time after time tries one drawn arm
+/// first (`Select::try_all`): the choice must stay uniform among the ready
+/// arms, whether the drawn one was ready or not. Three of four buffered
+/// channels hold values (the fourth, empty, is drawn a quarter of the
+/// time), and nothing else runs a select in between: each of the three is
+/// chosen a third of the time (within 5 sigma), the empty one never; and
+/// the same once the arms are added in another order.
+#[test]
+fn a_select_that_keeps_finding_arms_ready_chooses_uniformly() {
+    let _rt = crate::mode::enter();
+    const ROUNDS: usize = 60_000;
+    for empty in [0, 3] {
+        let chans: Vec<(Sender<usize>, Receiver<usize>)> = (0..4).map(|_| unbounded()).collect();
+        for (i, (tx, _)) in chans.iter().enumerate() {
+            if i != empty {
+                for _ in 0..ROUNDS {
+                    tx.send(i).unwrap();
+                }
+            }
+        }
+        let mut counts = [0usize; 4];
+        for _ in 0..ROUNDS {
+            let mut sel = Select::new();
+            for (_, rx) in &chans {
+                sel.recv(rx);
+            }
+            let op = sel.select();
+            let i = op.index();
+            assert_eq!(op.recv(&chans[i].1), Ok(i));
+            counts[i] += 1;
+        }
+        assert_eq!(counts[empty], 0, "{counts:?}");
+        let mean = ROUNDS as f64 / 3.0;
+        let sigma = (ROUNDS as f64 * (1.0 / 3.0) * (2.0 / 3.0)).sqrt();
+        for (i, &c) in counts.iter().enumerate().filter(|&(i, _)| i != empty) {
+            assert!(
+                (c as f64 - mean).abs() <= 5.0 * sigma,
+                "arm {i} chosen {c} times of {ROUNDS} (expected {mean:.0}): {counts:?}"
+            );
+        }
+        assert_eq!(counts.iter().sum::<usize>(), ROUNDS);
+    }
+}
+
 #[test]
 fn default_runs_when_nothing_is_ready() {
     let _rt = crate::mode::enter();
