@@ -538,7 +538,7 @@ impl<T> Channel<T> {
             }
             if let Some(entry) = Inner::<T>::claim(&mut inner.sendq, 0) {
                 drop(inner);
-                if let Some(value) = take_from_sender::<T>(entry) {
+                if let Some(value) = take_from_sender::<T>(entry, self.home) {
                     return (Ready::Value(value), None);
                 }
                 // A select's send, given up (its `select!` value panicked):
@@ -624,7 +624,7 @@ enum Ready<T> {
 /// select gave the send up instead (`Channel::abandon`, `Token::Peer`): the
 /// caller tries again, as if the send had never been there.
 #[track_caller]
-fn take_from_sender<T>(entry: Entry) -> Option<T> {
+fn take_from_sender<T>(entry: Entry, home: Home) -> Option<T> {
     if !entry.packet.is_null() {
         // SAFETY: a waiting sender's packet holds its value until we complete
         // it (waiter rule 3).
@@ -638,8 +638,10 @@ fn take_from_sender<T>(entry: Entry) -> Option<T> {
     };
     // SAFETY: we claimed it and have not completed it (waiter rule 2).
     unsafe { Context::complete(entry.ctx, false, (&raw mut peer).cast()) };
-    // (A select between its claim and its `send`: it runs, whoever it is.)
-    peer.ctx.wait(None, Wait::ChanReceive, Home::ANY, || false);
+    // (A select between its claim and its `send`: a plain thread's, if the
+    // channel was made outside this bubble, which then must not count this
+    // wait as durable: `home`, the channel's.)
+    peer.ctx.wait(None, Wait::ChanReceive, home, || false);
     peer.slot
 }
 
@@ -1075,7 +1077,7 @@ impl<T> Channel<T> {
                     return Some(Token::Claimed(entry));
                 }
                 drop(inner);
-                if let Some(value) = take_from_sender::<T>(entry) {
+                if let Some(value) = take_from_sender::<T>(entry, self.home) {
                     return Some(Self::token_of(Some(value)));
                 }
                 // Given up by its select: look again.
@@ -1183,7 +1185,7 @@ impl<T> Channel<T> {
             }
             // A lone sender's (`select_try_recv`): its value is there.
             Token::Claimed(entry) => {
-                Ok(take_from_sender::<T>(entry).expect("a lone sender's value"))
+                Ok(take_from_sender::<T>(entry, self.home).expect("a lone sender's value"))
             }
             Token::Packet(packet) => {
                 // SAFETY: a `Packet` token owns a boxed `Option<T>` made by

@@ -37,7 +37,6 @@ const LIMIT: Duration = Duration::from_secs(20);
 /// Fix: pass the channel's `self.home` to `take_from_sender` (it is called
 /// from `Channel` methods), not `Home::ANY`.
 #[test]
-#[ignore = "BUG (169e965): take_from_sender waits with Home::ANY (durable) for a plain thread's claimed select send"]
 fn bug_claimed_select_sender_on_a_plain_thread_false_deadlock() {
     isolated(
         "bug_claimed_select_sender_on_a_plain_thread_false_deadlock",
@@ -66,7 +65,6 @@ fn bug_claimed_select_sender_on_a_plain_thread_false_deadlock() {
 /// As above, with a sleeper of an hour pending: the clock jumps an hour
 /// while the bubble goroutine waits for the plain thread's `send`.
 #[test]
-#[ignore = "BUG (169e965): take_from_sender waits with Home::ANY (durable) for a plain thread's claimed select send"]
 fn bug_claimed_select_sender_on_a_plain_thread_clock_jumps() {
     isolated(
         "bug_claimed_select_sender_on_a_plain_thread_clock_jumps",
@@ -488,7 +486,6 @@ fn probe_plain_thread_pingpong_with_sleepers() {
 /// `Home::current` could fall back on the lent bubble (as
 /// `timer::now` does through `LENT`).
 #[test]
-#[ignore = "BUG (169e965 regression): Home::current() on a blocking pool thread of a bubble is NONE"]
 fn bug_channel_made_in_a_blocking_call_of_the_bubble_is_outside() {
     isolated(
         "bug_channel_made_in_a_blocking_call_of_the_bubble_is_outside",

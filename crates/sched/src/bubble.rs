@@ -76,6 +76,11 @@ impl Bubble {
         self.outside.fetch_add(1, Ordering::SeqCst);
     }
 
+    /// Its number (`Home`).
+    pub(crate) fn serial(&self) -> u32 {
+        self.serial
+    }
+
     /// Ends an `enter_outside`.
     pub(crate) fn leave_outside(&self) {
         self.outside.fetch_sub(1, Ordering::SeqCst);
@@ -143,7 +148,8 @@ impl Home {
                 .bubble
                 .as_ref()
                 .map_or(Home::NONE, |b| Home(b.serial)),
-            None => Home::NONE,
+            // A `blocking` call of a bubble's goroutine makes it there.
+            None => crate::timer::lent_bubble_serial().map_or(Home::NONE, Home),
         }
     }
 

@@ -54,6 +54,17 @@ fn lent_or_real_now() -> Instant {
     unsafe { (*lent).timers.now_instant() }
 }
 
+/// The serial of the bubble lent to this thread (a `blocking` call of its
+/// goroutine), if any.
+pub(crate) fn lent_bubble_serial() -> Option<u32> {
+    let lent = LENT.with(Cell::get);
+    if lent.is_null() {
+        return None;
+    }
+    // SAFETY: as in `lent_or_real_now`.
+    unsafe { (*lent).bubble.as_ref() }.map(crate::bubble::Bubble::serial)
+}
+
 /// While it lives, `now` on this thread (a blocking pool's, running a
 /// goroutine's call) reads `rt`'s clock, if `rt` is a bubble.
 pub(crate) struct LendClock {
