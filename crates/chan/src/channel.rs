@@ -553,6 +553,7 @@ impl<T> Channel<T> {
         }
     }
 
+    #[track_caller]
     pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
         if let Some(ring) = &self.ring {
             // Waits for a plain send's value being written, never for a
@@ -1567,6 +1568,11 @@ impl<T> Deref for Shared<T> {
 }
 
 impl<T> Sender<T> {
+    /// Where its channel was made (time channels arm on its clock).
+    pub(crate) fn home(&self) -> Home {
+        self.chan.home
+    }
+
     /// Sends `value`, waiting while the buffer is full (unbuffered: until a
     /// receiver takes it). Parks a goroutine, blocks a thread.
     ///
@@ -1773,6 +1779,7 @@ impl<T> Receiver<T> {
     ///
     /// # Errors
     /// `Empty`, or `Closed` once closed and drained.
+    #[track_caller]
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
         self.chan.try_recv()
     }

@@ -21,7 +21,8 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use goro_sched::timer::{TimerHandle, call_at};
+use goro_sched::park::Home;
+use goro_sched::timer::{Clock, TimerHandle, call_at};
 
 use crate::channel::never_closing;
 use crate::{Receiver, Sender};
@@ -99,8 +100,37 @@ pub fn tick(d: Duration) -> Receiver<Instant> {
     Ticker::new(d).detach()
 }
 
+/// The clock on which the caller arms a time channel of home `home` made
+/// on `made_on`: `None` for the caller's own runtime's (as `call_at`),
+/// unless the caller and the channel are on two sides of a bubble's
+/// boundary: then the clock it was made on. A timer made outside a bubble
+/// keeps real time when a goroutine of the bubble resets it, as in Go; a
+/// ticker of a bubble re-armed by its own firing keeps the bubble's.
+fn arming_clock(made_on: &Clock, home: Home) -> Option<&Clock> {
+    (Home::bubbles_alive() && Home::current() != home).then_some(made_on)
+}
+
+/// `call_at` on `clock` (`None`: the caller's runtime).
+fn call_on(clock: Option<&Clock>, when: Instant, f: impl FnOnce() + Send + 'static) -> TimerHandle {
+    match clock {
+        Some(clock) => clock.call_at(when, f),
+        None => call_at(when, f),
+    }
+}
+
+/// `deadline` on `clock` (`None`: the caller's runtime's).
+fn deadline_on(clock: Option<&Clock>, d: Duration) -> Instant {
+    match clock {
+        Some(clock) => saturating_add(clock.now(), d),
+        None => deadline(d),
+    }
+}
+
 fn deadline(d: Duration) -> Instant {
-    let now = goro_sched::timer::now();
+    saturating_add(goro_sched::timer::now(), d)
+}
+
+fn saturating_add(now: Instant, d: Duration) -> Instant {
     // A deadline too far to represent is as good as never.
     now.checked_add(d)
         .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
@@ -137,6 +167,8 @@ pub struct Timer {
 
 struct TimerInner {
     tx: Sender<Instant>,
+    /// The clock it was made on (`arming_clock`).
+    clock: Clock,
     /// A receiver of `tx`, for `stop` and `reset` to take a stale value.
     rx: Receiver<Instant>,
     /// `after_func`'s function, run in its own goroutine when the timer fires.
@@ -176,6 +208,7 @@ impl Timer {
         let timer = Timer {
             inner: Arc::new(TimerInner {
                 tx,
+                clock: Clock::current(),
                 rx: rx.clone(),
                 func,
                 state: Mutex::new(TimerState {
@@ -255,15 +288,16 @@ impl TimerInner {
         state.generation += 1;
         state.armed = true;
         state.fired = false;
+        let clock = arming_clock(&this.clock, this.tx.home());
         if d.is_zero() {
             state.handle = None;
-            this.fire(state, goro_sched::timer::now());
+            this.fire(state, deadline_on(clock, d));
             return;
         }
         let inner = this.clone();
         let generation = state.generation;
-        let due = deadline(d);
-        state.handle = Some(call_at(due, move || {
+        let due = deadline_on(clock, d);
+        state.handle = Some(call_on(clock, due, move || {
             let mut state = lock(&inner.state);
             if state.generation == generation {
                 inner.fire(&mut state, due);
@@ -361,6 +395,8 @@ pub struct Ticker {
 
 struct TickerInner {
     tx: Sender<Instant>,
+    /// The clock it was made on (`arming_clock`).
+    clock: Clock,
     state: Mutex<TickerState>,
 }
 
@@ -394,6 +430,7 @@ impl Ticker {
         let (tx, rx) = never_closing(1);
         let inner = Arc::new(TickerInner {
             tx,
+            clock: Clock::current(),
             state: Mutex::new(TickerState {
                 period: d,
                 next: deadline(d),
@@ -469,7 +506,7 @@ impl Ticker {
         state.generation += 1;
         state.stopped = false;
         state.period = d;
-        state.next = deadline(d);
+        state.next = deadline_on(arming_clock(&self.inner.clock, self.inner.tx.home()), d);
         // As in `stop`: no tick from before the reset is received after it.
         let _ = self.rx.try_recv();
         TickerInner::arm(&self.inner, &mut state);
@@ -487,7 +524,8 @@ impl TickerInner {
     fn arm(this: &Arc<TickerInner>, state: &mut TickerState) {
         let inner = this.clone();
         let generation = state.generation;
-        state.handle = Some(call_at(state.next, move || inner.fire(generation)));
+        let clock = arming_clock(&this.clock, this.tx.home());
+        state.handle = Some(call_on(clock, state.next, move || inner.fire(generation)));
     }
 
     fn fire(self: Arc<TickerInner>, generation: u64) {

@@ -2,8 +2,9 @@
 //! (`goro::park::Home`), and a bubble goroutine waiting on one made outside
 //! counts as outside (the clock stands still, no deadlock is reported).
 //!
-//! Tests named `bug_*` expose a real bug (they fail on 169e965); the others
-//! are probes that pass. Each runs in a child process (`isolated`) under a
+//! The tests of the first section are regressions of bugs found there
+//! (each failed on 169e965, and is fixed); the others are probes that
+//! passed. Each runs in a child process (`isolated`) under a
 //! real-time bound (`within`), since the failure modes are hangs.
 
 mod common;
@@ -25,7 +26,7 @@ const MS: Duration = Duration::from_millis(1);
 const LIMIT: Duration = Duration::from_secs(20);
 
 // ---------------------------------------------------------------------------
-// Bugs
+// Regressions
 
 /// A plain thread's `Select` with a send arm waits on a channel made outside
 /// the bubble; a bubble goroutine's `recv` claims it, and must then wait for
@@ -33,13 +34,12 @@ const LIMIT: Duration = Duration::from_secs(20);
 /// (`take_from_sender`) passes `Home::ANY`: durable. With nothing else in
 /// the bubble, the bubble reports a deadlock while the thread is about to
 /// send. Go: a receive on a channel made outside the bubble is never
-/// durable (and Go's select has no such window anyway).
-/// Fix: pass the channel's `self.home` to `take_from_sender` (it is called
-/// from `Channel` methods), not `Home::ANY`.
+/// durable (and Go's select has no such window anyway). Fixed:
+/// `take_from_sender` waits with the channel's home.
 #[test]
-fn bug_claimed_select_sender_on_a_plain_thread_false_deadlock() {
+fn a_claimed_select_sender_on_a_plain_thread_is_no_deadlock() {
     isolated(
-        "bug_claimed_select_sender_on_a_plain_thread_false_deadlock",
+        "a_claimed_select_sender_on_a_plain_thread_is_no_deadlock",
         || {
             let r = within(LIMIT, "claimed select sender", || {
                 let (tx, rx) = bounded::<u8>(0); // made outside
@@ -65,9 +65,9 @@ fn bug_claimed_select_sender_on_a_plain_thread_false_deadlock() {
 /// As above, with a sleeper of an hour pending: the clock jumps an hour
 /// while the bubble goroutine waits for the plain thread's `send`.
 #[test]
-fn bug_claimed_select_sender_on_a_plain_thread_clock_jumps() {
+fn a_claimed_select_sender_on_a_plain_thread_keeps_the_clock_still() {
     isolated(
-        "bug_claimed_select_sender_on_a_plain_thread_clock_jumps",
+        "a_claimed_select_sender_on_a_plain_thread_keeps_the_clock_still",
         || {
             let r = within(LIMIT, "claimed select sender, sleeper", || {
                 let (tx, rx) = bounded::<u8>(0);
@@ -100,45 +100,49 @@ fn bug_claimed_select_sender_on_a_plain_thread_clock_jumps() {
 }
 
 /// A `Timer` made outside the bubble (its channel's home: none), reset by a
-/// bubble goroutine: `reset` re-arms it with `call_at` on the *current*
-/// runtime, the bubble's virtual clock, but its channel still counts as
-/// outside. Waiting on it keeps the clock still, and the clock is what
-/// would fire it: the bubble hangs for good. Go: a timer made outside a
+/// bubble goroutine. `reset` re-armed it with `call_at` on the *current*
+/// runtime, the bubble's virtual clock, while its channel counts as
+/// outside: waiting on it kept the clock still, and the clock was what
+/// would fire it, so the bubble hung for good. A timer made outside a
 /// bubble stays a real-time timer when reset inside one (only a bubble's
-/// own timers are fake), so it fires after 10 ms of real time.
-/// Fix: either keep a timer on the runtime (clock) it was made on, or give
-/// its channel the home of the clock it is armed on.
+/// own timers are fake), so it fires after 10 ms of real time. Fixed: a
+/// timer re-armed across a bubble's boundary keeps the clock it was made
+/// on (`goro_sched::timer::Clock`).
 #[test]
-#[ignore = "BUG (169e965 regression; Go #76052 hangs too, Go intends a panic): an outside Timer reset in a bubble is armed on the virtual clock but its channel counts as outside"]
-fn bug_timer_made_outside_reset_inside_hangs() {
-    isolated("bug_timer_made_outside_reset_inside_hangs", || {
-        let timer = goro::time::Timer::new(HOUR); // outside: real time
-        let fired = within(LIMIT, "outside timer reset in a bubble", move || {
-            goro::test::run(move || {
-                timer.reset(Duration::from_millis(10));
-                timer.chan().recv().is_ok()
-            })
-        });
-        assert!(fired);
-    });
+fn a_timer_made_outside_keeps_real_time_when_reset_inside() {
+    isolated(
+        "a_timer_made_outside_keeps_real_time_when_reset_inside",
+        || {
+            let timer = goro::time::Timer::new(HOUR); // outside: real time
+            let fired = within(LIMIT, "outside timer reset in a bubble", move || {
+                goro::test::run(move || {
+                    timer.reset(Duration::from_millis(10));
+                    timer.chan().recv().is_ok()
+                })
+            });
+            assert!(fired);
+        },
+    );
 }
 
 /// The same with a `Ticker` made outside.
 #[test]
-#[ignore = "BUG (169e965 regression; Go #76052 hangs too, Go intends a panic): an outside Ticker reset in a bubble is armed on the virtual clock but its channel counts as outside"]
-fn bug_ticker_made_outside_reset_inside_hangs() {
-    isolated("bug_ticker_made_outside_reset_inside_hangs", || {
-        let ticker = goro::time::Ticker::new(HOUR);
-        let ticked = within(LIMIT, "outside ticker reset in a bubble", move || {
-            goro::test::run(move || {
-                ticker.reset(Duration::from_millis(10));
-                let ok = ticker.chan().recv().is_ok();
-                ticker.stop();
-                ok
-            })
-        });
-        assert!(ticked);
-    });
+fn a_ticker_made_outside_keeps_real_time_when_reset_inside() {
+    isolated(
+        "a_ticker_made_outside_keeps_real_time_when_reset_inside",
+        || {
+            let ticker = goro::time::Ticker::new(HOUR);
+            let ticked = within(LIMIT, "outside ticker reset in a bubble", move || {
+                goro::test::run(move || {
+                    ticker.reset(Duration::from_millis(10));
+                    let ok = ticker.chan().recv().is_ok();
+                    ticker.stop();
+                    ok
+                })
+            });
+            assert!(ticked);
+        },
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -480,15 +484,14 @@ fn probe_plain_thread_pingpong_with_sleepers() {
 /// (a pool thread, whose `now()` reads the bubble's clock: `LendClock`)
 /// gets `Home::NONE`, so the bubble's own goroutines, waiting on it for
 /// each other, count as outside and the clock never moves again: the
-/// bubble hangs. Before 169e965 this worked (the wait was durable). Go has
-/// no such pool; what Go does tell is the goroutine that made the channel,
-/// and this call is made on behalf of a bubble goroutine. Fix:
-/// `Home::current` could fall back on the lent bubble (as
+/// bubble hung. Go has no such pool; what Go does tell is the goroutine
+/// that made the channel, and this call is made on behalf of a bubble
+/// goroutine. Fixed: `Home::current` falls back on the lent bubble (as
 /// `timer::now` does through `LENT`).
 #[test]
-fn bug_channel_made_in_a_blocking_call_of_the_bubble_is_outside() {
+fn a_channel_made_in_a_blocking_call_of_the_bubble_is_the_bubbles() {
     isolated(
-        "bug_channel_made_in_a_blocking_call_of_the_bubble_is_outside",
+        "a_channel_made_in_a_blocking_call_of_the_bubble_is_the_bubbles",
         || {
             let r = within(LIMIT, "channel made in blocking", || {
                 goro::test::run(|| {

@@ -89,6 +89,66 @@ impl Drop for LendClock {
     }
 }
 
+/// The clock and timers of the runtime current where it was made: a
+/// [`test::run`](crate::test::run) bubble's virtual clock, or real time. A
+/// timer that is re-armed later (goro-chan's `Timer::reset`) keeps to the
+/// clock it was made on through it, even when re-armed from a goroutine of
+/// another runtime or bubble.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use goro_sched::timer::Clock;
+///
+/// let real = Clock::current(); // made outside any bubble: real time
+/// goro_sched::test::run(move || {
+///     let virtual_start = goro_sched::timer::now();
+///     let start = Instant::now();
+///     assert!(real.now() >= start); // not the bubble's clock
+///     let (tx, rx) = std::sync::mpsc::channel();
+///     real.call_at(real.now() + Duration::from_millis(1), move || tx.send(()).unwrap());
+///     goro_sched::blocking(move || rx.recv().unwrap()); // a real millisecond
+///     assert_eq!(goro_sched::timer::now(), virtual_start);
+/// });
+/// ```
+#[derive(Clone)]
+pub struct Clock {
+    rt: Arc<Shared>,
+}
+
+impl Clock {
+    /// The clock of the calling goroutine's runtime (or of the runtime the
+    /// thread entered, or the global one's).
+    pub fn current() -> Clock {
+        crate::current::with_current(|rt| Clock { rt: rt.clone() })
+    }
+
+    /// Its time (as [`now`] reads it on its runtime).
+    pub fn now(&self) -> Instant {
+        self.rt.timers.now_instant()
+    }
+
+    /// As [`call_at`], on this clock's runtime.
+    pub fn call_at(&self, deadline: Instant, f: impl FnOnce() + Send + 'static) -> TimerHandle {
+        let f: Box<dyn FnOnce() + Send> = Box::new(f);
+        TimerHandle {
+            rt: self.rt.clone(),
+            timer: self.rt.add_timer(
+                deadline,
+                Action::Call(std::sync::Mutex::new(Some(f))),
+                false,
+            ),
+        }
+    }
+}
+
+impl fmt::Debug for Clock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Clock")
+            .field("virtual", &self.rt.bubble.is_some())
+            .finish()
+    }
+}
+
 /// A function scheduled with [`call_at`]; [`cancel`](TimerHandle::cancel)
 /// withdraws it. Dropping the handle does not cancel it.
 pub struct TimerHandle {
