@@ -279,6 +279,74 @@ fn small_rings_with_timeouts_lose_and_duplicate_nothing() {
     }
 }
 
+/// Four senders and four receivers (plain receives and selects mixed) on
+/// rings of one and two slots, where nearly every operation waits: each
+/// receiver sees each sender's values in the order sent, and every value
+/// arrives once. (Written for a hand-off of values to waiting receivers,
+/// past the ring: without a check that the ring is empty, a value handed
+/// over overtook one of the same sender still in the ring, and this
+/// failed at once.)
+#[test]
+fn values_handed_to_waiting_receivers_keep_each_senders_order() {
+    let _rt = crate::mode::enter();
+    const SENDERS: u64 = 4;
+    const RECEIVERS: usize = 4;
+    const PER: u64 = 20_000;
+    for cap in [1, 2] {
+        let rt = mode::builder().workers(2).build().unwrap();
+        let (tx, rx) = bounded::<(u64, u64)>(cap);
+        let received = Arc::new(Tally::default());
+        let receivers: Vec<_> = (0..RECEIVERS)
+            .map(|r| {
+                let (rx, received) = (rx.clone(), received.clone());
+                rt.go(move || {
+                    let mut last = [None::<u64>; SENDERS as usize];
+                    let (_keep, quiet) = bounded::<(u64, u64)>(0);
+                    loop {
+                        // Half of them wait in a select now and then (woken
+                        // to look, never handed a value).
+                        let got = if r % 2 == 1 {
+                            select! {
+                                recv(rx) -> v => v,
+                                recv(quiet) -> v => v,
+                            }
+                        } else {
+                            rx.recv()
+                        };
+                        let Ok((sender, seq)) = got else { break };
+                        let slot = &mut last[sender as usize];
+                        assert!(
+                            slot.is_none_or(|l| l < seq),
+                            "cap {cap}: sender {sender}'s {seq} after {slot:?}"
+                        );
+                        *slot = Some(seq);
+                        received.add(sender * PER + seq);
+                    }
+                })
+            })
+            .collect();
+        let senders: Vec<_> = (0..SENDERS)
+            .map(|s| {
+                let tx = tx.clone();
+                rt.go(move || {
+                    for seq in 0..PER {
+                        tx.send((s, seq)).unwrap();
+                    }
+                })
+            })
+            .collect();
+        drop((tx, rx));
+        for h in senders {
+            h.join().unwrap();
+        }
+        for h in receivers {
+            h.join().unwrap();
+        }
+        let n = SENDERS * PER;
+        assert_eq!(received.get(), (n, n * (n - 1) / 2), "cap {cap}");
+    }
+}
+
 #[test]
 fn selects_woken_on_rings_lose_no_wake_up() {
     let _rt = crate::mode::enter();
