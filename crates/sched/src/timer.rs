@@ -129,15 +129,7 @@ impl Clock {
 
     /// As [`call_at`], on this clock's runtime.
     pub fn call_at(&self, deadline: Instant, f: impl FnOnce() + Send + 'static) -> TimerHandle {
-        let f: Box<dyn FnOnce() + Send> = Box::new(f);
-        TimerHandle {
-            rt: self.rt.clone(),
-            timer: self.rt.add_timer(
-                deadline,
-                Action::Call(std::sync::Mutex::new(Some(f))),
-                false,
-            ),
-        }
+        schedule(&self.rt, deadline, Box::new(f))
     }
 }
 
@@ -203,12 +195,17 @@ impl fmt::Debug for TimerHandle {
 /// ```
 pub fn call_at(deadline: Instant, f: impl FnOnce() + Send + 'static) -> TimerHandle {
     let f: Box<dyn FnOnce() + Send> = Box::new(f);
-    crate::current::with_current(|rt| TimerHandle {
+    crate::current::with_current(|rt| schedule(rt, deadline, f))
+}
+
+/// `f` at `deadline` on `rt`'s timers.
+fn schedule(rt: &Arc<Shared>, deadline: Instant, f: Box<dyn FnOnce() + Send>) -> TimerHandle {
+    TimerHandle {
         rt: rt.clone(),
         timer: rt.add_timer(
             deadline,
             Action::Call(std::sync::Mutex::new(Some(f))),
             false,
         ),
-    })
+    }
 }
