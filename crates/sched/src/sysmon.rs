@@ -60,6 +60,20 @@ const DEADLOCK_AFTER: Duration = Duration::from_millis(300);
 /// (`goro_fiber::stack::trim`, Go's scavenger).
 const TRIM_INTERVAL: Duration = Duration::from_secs(1);
 
+/// What sysmon saw of a worker's run (see `run`).
+#[derive(Clone, Copy)]
+struct Seen {
+    /// The worker's switch count.
+    switches: u64,
+    /// When sysmon first saw it (for the report: a run is reported only
+    /// once sysmon has seen it last `HOG`).
+    since: Instant,
+    /// The look before that one: the run began after it.
+    began_after: Instant,
+    /// Whether this run was reported.
+    reported: bool,
+}
+
 /// Set by the SIGQUIT handler.
 static SIGQUIT: AtomicBool = AtomicBool::new(false);
 
@@ -91,10 +105,13 @@ pub(crate) fn run(shared: &std::sync::Arc<Shared>, ready: std::sync::mpsc::Sende
     // but after `build` returns: the first registration of a process takes
     // 13-20 ms (an RCU grace period), which every program's start paid.
     crate::slot::membarrier_registered();
-    // Per slot: the switch count last seen, since when it has not moved,
-    // and whether this run was reported.
-    let mut seen: Vec<(u64, Instant, bool)> = Vec::new();
+    // Per slot: the switch count last seen, since when it has not moved
+    // (since sysmon first saw it), since when at the earliest (the look
+    // before: the run began after it), and whether this run was reported.
+    let mut seen: Vec<Seen> = Vec::new();
     let mut interval = BUSY_INTERVAL;
+    // The look before this one.
+    let mut last_look = Instant::now();
     // Since when, and at which activity count, a deadlock has looked likely.
     let mut asleep: Option<(Instant, u64)> = None;
     let mut next_trim = Instant::now() + TRIM_INTERVAL;
@@ -112,32 +129,49 @@ pub(crate) fn run(shared: &std::sync::Arc<Shared>, ready: std::sync::mpsc::Sende
             dump_all_and_exit();
         }
         let n = shared.slots_in_use();
-        seen.resize(n, (u64::MAX, now, false));
+        seen.resize(
+            n,
+            Seen {
+                switches: u64::MAX,
+                since: now,
+                began_after: now,
+                reported: false,
+            },
+        );
         let mut busy = false;
-        for (i, (last, since, reported)) in seen.iter_mut().enumerate() {
+        for (i, seen) in seen.iter_mut().enumerate() {
             let slot = &shared.workers[i];
             let running = slot.is_running();
             let switches = shared.stats[i]
                 .switches
                 .load(std::sync::atomic::Ordering::Relaxed);
             busy |= running;
-            if !running || switches != *last {
-                (*last, *since) = (switches, now);
-                if std::mem::take(reported) {
+            if !running || switches != seen.switches {
+                seen.switches = switches;
+                seen.since = now;
+                seen.began_after = last_look;
+                if std::mem::take(&mut seen.reported) {
                     slot.held_since.store(u32::MAX, Ordering::Relaxed);
                 }
                 continue;
             }
-            if !*reported && now.duration_since(*since) >= HOG {
-                *reported = report_holder(shared, i, now.duration_since(*since));
+            if !seen.reported && now.duration_since(seen.since) >= HOG {
+                seen.reported = report_holder(shared, i, now.duration_since(seen.since));
             }
             if slot.is_stuck() || slot.retired.load(Ordering::Relaxed) {
                 continue;
             }
-            if (slot.is_blocking() || now.duration_since(*since) >= HOG) && shared.work_waiting(i) {
+            // Held since the look before the one that first saw this run,
+            // at the earliest: when sysmon itself waited for a CPU (nice 10,
+            // on cores that hogs keep busy, it woke 5-13 ms late), the run
+            // is that much older than sysmon's first sight of it, and the
+            // goroutines behind it waited that much longer.
+            let held = now.duration_since(seen.began_after);
+            if (slot.is_blocking() || held >= HOG) && shared.work_waiting(i) {
                 shared.hand_off(i);
             }
         }
+        last_look = now;
         interval = if busy { BUSY_INTERVAL } else { IDLE_INTERVAL };
         shared.sysmon_idle.store(!busy, Ordering::Relaxed);
         if shared.detect_deadlocks && !busy && shared.has_run_waiters() {
