@@ -149,7 +149,15 @@ pub(crate) fn run(shared: &std::sync::Arc<Shared>, ready: std::sync::mpsc::Sende
             if !running || switches != seen.switches {
                 seen.switches = switches;
                 seen.since = now;
-                seen.began_after = last_look;
+                // After a busy interval the run began after the look
+                // before; after an idle one (a goroutine's start woke
+                // sysmon, or nothing ran at the look before, 10 ms ago), it
+                // began just now.
+                seen.began_after = if interval == BUSY_INTERVAL {
+                    last_look
+                } else {
+                    now
+                };
                 if std::mem::take(&mut seen.reported) {
                     slot.held_since.store(u32::MAX, Ordering::Relaxed);
                 }
