@@ -9,7 +9,7 @@
 //! then, which the cases that count deliveries rely on.
 
 use std::io::{BufRead, BufReader, Read};
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -29,15 +29,31 @@ fn in_child(name: &str) -> bool {
 }
 
 fn spawn_child(name: &str, envs: &[(&str, &str)]) -> Child {
-    Command::new(std::env::current_exe().unwrap())
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
         .args([name, "--exact", "--test-threads=1", "--nocapture"])
         .env(CHILD, name)
         .envs(envs.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("re-run the test binary")
+        .stderr(Stdio::piped());
+    // Every signal at its default in the child, whatever this process
+    // started with: a test run from a shell's background job (no job
+    // control) starts with SIGINT and SIGQUIT ignored, which `stop` then
+    // rightly restores, as Go's `signal.Stop` does, where the cases expect
+    // the default.
+    let reset = || {
+        for sig in 1..32 {
+            // SAFETY: sets a disposition to the default; SIGKILL's and
+            // SIGSTOP's refusals are ignored.
+            unsafe { libc::signal(sig, libc::SIG_DFL) };
+        }
+        Ok(())
+    };
+    // SAFETY: `reset` runs in the child between fork and exec and calls
+    // only `signal`, which is async-signal-safe.
+    unsafe { command.pre_exec(reset) };
+    command.spawn().expect("re-run the test binary")
 }
 
 /// Drains a pipe on a thread (a full pipe would stop the child).
