@@ -146,9 +146,9 @@ macro_rules! stream_io {
                 &mut self,
                 bufs: &mut [::std::io::IoSliceMut<'_>],
             ) -> ::std::io::Result<usize> {
-                self.0.io(::goro_sched::poll::Direction::Read, |mut s| {
-                    ::std::io::Read::read_vectored(&mut s, bufs)
-                })
+                let len = bufs.iter().map(|b| b.len()).sum();
+                self.0
+                    .read_stream(len, |mut s| ::std::io::Read::read_vectored(&mut s, bufs))
             }
         }
 

@@ -132,6 +132,10 @@ pub(crate) struct Socket<S> {
     /// poller's slot, as it does its deadline, so that a wake-up it missed
     /// does not leave it parked).
     shut: [AtomicBool; 2],
+    /// A stream read's note that its last read drained the socket (see
+    /// `read_stream`): 0 for none, else 1 + the read turns' `released`
+    /// count that holds as long as nobody else consumed a readiness.
+    drained: AtomicU64,
 }
 
 impl<S: AsFd> Socket<S> {
@@ -145,6 +149,7 @@ impl<S: AsFd> Socket<S> {
             timeouts: [AtomicU64::new(NONE), AtomicU64::new(NONE)],
             turns: [OpLock::new(), OpLock::new()],
             shut: [AtomicBool::new(false), AtomicBool::new(false)],
+            drained: AtomicU64::new(0),
         })
     }
 
@@ -232,7 +237,41 @@ impl<S: AsFd> Socket<S> {
         dir: Direction,
         op: impl FnMut(&S) -> io::Result<T>,
     ) -> io::Result<T> {
-        self.io_with(dir, None, op)
+        self.io_with(dir, None, None, op, |_| false)
+    }
+
+    /// A read of up to `len` bytes from a stream socket (`op`), as
+    /// [`io`](Socket::io), but without the system call that is bound to
+    /// say `EAGAIN` (tokio clears its readiness the same way): after a read
+    /// that returned fewer bytes than asked, the socket's receive queue was
+    /// empty, so the next read goes straight to the poller, where any data
+    /// that came since waits as a readiness (latched, or an edge still in
+    /// the kernel's ready list). That holds while nobody else consumed a
+    /// readiness: only the holder of the read turn does, and the note is
+    /// good only while the turn's `released` count is what it was at the
+    /// drain. An end of file the kernel reported before the drain comes
+    /// with no new edge: the note is not taken once the poller has seen a
+    /// hang-up, and the first wait looks at that again once in the slot
+    /// (`io_with`'s `unsure`). A datagram socket's short read says nothing
+    /// of what is queued: this is for streams only; nor may a `peek` use
+    /// it.
+    #[track_caller]
+    pub(crate) fn read_stream(
+        &self,
+        len: usize,
+        op: impl FnMut(&S) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        let skip = match self.drained.load(Ordering::Relaxed) {
+            0 => None,
+            note => {
+                self.drained.store(0, Ordering::Relaxed);
+                let released = note - 1;
+                let turns = &self.turns[Direction::Read as usize];
+                (turns.released.load(Ordering::Acquire) == released && !self.reg.hung_up())
+                    .then_some(released)
+            }
+        };
+        self.io_with(Direction::Read, None, skip, op, |&n| n > 0 && n < len)
     }
 
     /// As [`io`](Socket::io), for an operation whose readiness the kernel
@@ -248,15 +287,20 @@ impl<S: AsFd> Socket<S> {
         dir: Direction,
         op: impl FnMut(&S) -> io::Result<T>,
     ) -> io::Result<T> {
-        self.io_with(dir, Some(POLLED_FIRST), op)
+        self.io_with(dir, Some(POLLED_FIRST), None, op, |_| false)
     }
 
+    /// `skip`: the first attempt is known to say `EAGAIN`, as of the turns'
+    /// `released` count it holds (`read_stream`); `drains`: whether a
+    /// result left the socket drained (noted for the next read).
     #[track_caller]
     fn io_with<T>(
         &self,
         dir: Direction,
         mut poll_every: Option<Duration>,
+        skip: Option<u64>,
         mut op: impl FnMut(&S) -> io::Result<T>,
+        drains: impl Fn(&T) -> bool,
     ) -> io::Result<T> {
         let timed = self
             .timeout(dir)
@@ -268,14 +312,25 @@ impl<S: AsFd> Socket<S> {
             return Err(timed_out());
         }
         let turns = &self.turns[dir as usize];
-        let released = turns.released.load(Ordering::Acquire);
-        match op(&self.std) {
-            Err(e) if would_block(&e) => {}
-            done => {
-                spend_budget();
-                return done;
+        let released = match skip {
+            Some(released) => released,
+            None => {
+                let released = turns.released.load(Ordering::Acquire);
+                match op(&self.std) {
+                    Err(e) if would_block(&e) => {}
+                    done => {
+                        if let Ok(v) = &done
+                            && drains(v)
+                        {
+                            self.drained.store(released + 1, Ordering::Relaxed);
+                        }
+                        spend_budget();
+                        return done;
+                    }
+                }
+                released
             }
-        }
+        };
         let _turn = turns.lock();
         // If another operation held the turn since our attempt, try again
         // before waiting on the poller: it consumed the readiness it was
@@ -284,6 +339,11 @@ impl<S: AsFd> Socket<S> {
         // test: readers sharing a socket hung at its end of file.)
         let mut retry = turns.released.load(Ordering::Acquire) != released;
         let mut shut_seen = false;
+        // No attempt yet (a skipped one): an end of file or error reported
+        // before the drain that let it skip comes with no new edge, so the
+        // first wait also ends on a hang-up the poller saw (read again once
+        // in the slot, where whoever consumed that readiness is seen).
+        let mut unsure = skip.is_some();
         loop {
             if self
                 .deadline(dir, timed)
@@ -298,7 +358,7 @@ impl<S: AsFd> Socket<S> {
                 // kernel answers for a shut half at once.
                 let shut_before = shut_seen;
                 self.reg.wait_with(dir, || {
-                    if !shut_before && self.is_shut(dir) {
+                    if !shut_before && self.is_shut(dir) || unsure && self.reg.hung_up() {
                         Some(epoch())
                     } else {
                         earliest(self.deadline(dir, timed), again)
@@ -307,6 +367,7 @@ impl<S: AsFd> Socket<S> {
                 poll_every = poll_every.map(|d| (d * 2).min(POLLED_MAX));
                 shut_seen = self.is_shut(dir);
             }
+            unsure = false;
             match op(&self.std) {
                 // A write on a shut half that still says `EAGAIN`: the
                 // kernel's `EPIPE` (never seen; no spinning if it were).
@@ -314,7 +375,18 @@ impl<S: AsFd> Socket<S> {
                     return Err(io::ErrorKind::BrokenPipe.into());
                 }
                 Err(e) if would_block(&e) => {}
-                done => return done,
+                done => {
+                    if let Ok(v) = &done
+                        && drains(v)
+                    {
+                        // We hold the turn: nobody else consumes a
+                        // readiness until it is given back, our own
+                        // release being the next count.
+                        let released = turns.released.load(Ordering::Relaxed);
+                        self.drained.store(released + 2, Ordering::Relaxed);
+                    }
+                    return done;
+                }
             }
         }
     }

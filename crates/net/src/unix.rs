@@ -398,7 +398,8 @@ impl UnixStream {
     /// ```
     #[track_caller]
     pub fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.io(Direction::Read, |mut s| s.read(buf))
+        let len = buf.len();
+        self.0.read_stream(len, |mut s| s.read(buf))
     }
 
     /// Writes some of `buf` (at least one byte), waiting for room.

@@ -422,3 +422,175 @@ fn sockets_opened_and_closed_while_others_wait() {
         assert_eq!(total, want);
     });
 }
+
+/// A read that returned fewer bytes than asked lets the next read skip its
+/// system call and wait on the poller (tokio's readiness clearing): an end
+/// of file that came with the data, or just after it, must still be seen.
+/// 400 connections on 2 workers, each end a goroutine; the server writes
+/// some bytes, then closes in one of four ways (at once, after a yield,
+/// after a second write, or a shutdown right after the data); the reader
+/// reads with a buffer larger than all of it.
+#[test]
+fn a_read_after_a_short_one_still_sees_the_end_of_file() {
+    let _s = serial();
+    let rt = rt(2);
+    rt.run(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        const CONNS: u64 = 400;
+        let start = Instant::now();
+        let server = goro_sched::go(move || {
+            let mut sent = 0u64;
+            for i in 0..CONNS {
+                let (c, _) = listener.accept().unwrap();
+                let k = 1 + (i * 37) % 200;
+                sent += k * ((i % 4 == 2) as u64 + 1);
+                goro_sched::go(move || {
+                    let data = vec![(i % 251) as u8; k as usize];
+                    (&c).write_all(&data).unwrap();
+                    match i % 4 {
+                        0 => {}
+                        1 => goro_sched::yield_now(),
+                        2 => {
+                            goro_sched::yield_now();
+                            (&c).write_all(&data).unwrap();
+                        }
+                        _ => c.shutdown(Shutdown::Write).unwrap(),
+                    }
+                    drop(c);
+                });
+            }
+            sent
+        });
+        let clients: Vec<_> = (0..CONNS)
+            .map(|_| {
+                goro_sched::go(move || {
+                    let c = TcpStream::connect(addr).unwrap();
+                    c.set_read_timeout(Some(HANG)).unwrap();
+                    let mut buf = [0u8; 1024];
+                    let mut got = 0u64;
+                    loop {
+                        match (&c).read(&mut buf) {
+                            Ok(0) => return got,
+                            Ok(n) => got += n as u64,
+                            Err(e) => panic!("read: {e} after {got} bytes"),
+                        }
+                    }
+                })
+            })
+            .collect();
+        let got: u64 = clients.into_iter().map(|h| h.join().unwrap()).sum();
+        assert_eq!(got, server.join().unwrap());
+        // A reader that missed its end of file waits for its timeout, then
+        // finds it.
+        assert!(
+            start.elapsed() < HANG,
+            "a reader waited for an end of file that had come"
+        );
+    });
+}
+
+/// The same skip with readers sharing one socket: a reader's note that it
+/// drained the socket is stale once another reader has consumed a
+/// readiness (whose data it may have left in part). Six goroutines with
+/// buffers of different sizes read one socket; a writer sends chunks of
+/// varying sizes, each only once the readers have all of the last one (so
+/// no later edge rescues a reader that waits on a stale note); every byte
+/// arrives once and every reader sees the end.
+#[test]
+fn readers_sharing_a_socket_never_wait_on_a_stale_drain() {
+    let _s = serial();
+    let rt = rt(2);
+    rt.run(|| {
+        let start = Instant::now();
+        let (a, b) = pair();
+        b.set_read_timeout(Some(HANG)).unwrap();
+        let got = Arc::new(AtomicU64::new(0));
+        let sum = Arc::new(AtomicU64::new(0));
+        let readers: Vec<_> = (0..6)
+            .map(|r| {
+                let (b, got, sum) = (b.try_clone().unwrap(), got.clone(), sum.clone());
+                goro_sched::go(move || {
+                    let mut buf = vec![0u8; 64 + r * 300];
+                    loop {
+                        match (&b).read(&mut buf) {
+                            Ok(0) => return,
+                            Ok(n) => {
+                                let s: u64 = buf[..n].iter().map(|&x| u64::from(x)).sum();
+                                sum.fetch_add(s, Ordering::Relaxed);
+                                got.fetch_add(n as u64, Ordering::Release);
+                            }
+                            Err(e) => panic!("{e}"),
+                        }
+                    }
+                })
+            })
+            .collect();
+        let (mut bytes, mut want) = (0u64, 0u64);
+        for i in 0..3000u64 {
+            let len = 1 + (i * 104_729 % 2500) as usize;
+            let v = (i % 256) as u8;
+            (&a).write_all(&vec![v; len]).unwrap();
+            bytes += len as u64;
+            want += u64::from(v) * len as u64;
+            while got.load(Ordering::Acquire) < bytes {
+                assert!(start.elapsed() < HANG, "a reader waited on a stale drain");
+                goro_sched::yield_now();
+            }
+        }
+        a.shutdown(Shutdown::Write).unwrap();
+        for r in readers {
+            r.join().unwrap();
+        }
+        assert_eq!(got.load(Ordering::Relaxed), bytes);
+        assert_eq!(sum.load(Ordering::Relaxed), want);
+    });
+}
+
+/// The stale note of `readers_sharing_a_socket_never_wait_on_a_stale_drain`
+/// made certain to matter: reader A drains the socket (a short read) and
+/// pauses; reader B, parked on the poller in a `peek` (which takes no note
+/// of A's), is woken by new data and stops; A's next read must find the
+/// data, though no edge will come for it (B consumed the readiness). 200
+/// connections at once.
+#[test]
+fn a_drain_noted_before_another_reader_took_a_readiness_is_not_trusted() {
+    let _s = serial();
+    let rt = rt(2);
+    rt.run(|| {
+        let start = Instant::now();
+        let handles: Vec<_> = (0..200u64)
+            .map(|i| {
+                goro_sched::go(move || {
+                    let (a, b) = pair();
+                    b.set_read_timeout(Some(HANG)).unwrap();
+                    (&a).write_all(&[1; 10]).unwrap();
+                    let mut buf = [0u8; 64];
+                    let mut got = 0;
+                    while got < 10 {
+                        got += (&b).read(&mut buf).unwrap(); // short: drained
+                    }
+                    let b2 = b.try_clone().unwrap();
+                    let other = goro_sched::go(move || {
+                        let mut one = [0u8; 1];
+                        b2.peek(&mut one).unwrap() // parks, then one byte
+                    });
+                    // Let the other reader park first (if it has not, its
+                    // read takes no readiness, and this passes anyway).
+                    goro_sched::sleep(Duration::from_millis(1 + i % 3));
+                    (&a).write_all(&[2; 40]).unwrap();
+                    assert_eq!(other.join().unwrap(), 1);
+                    let mut rest = 0;
+                    while rest < 40 {
+                        rest += (&b).read(&mut buf).unwrap();
+                    }
+                    assert_eq!(rest, 40);
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        assert!(start.elapsed() < HANG, "a reader waited on a stale drain");
+    });
+}

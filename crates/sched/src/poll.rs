@@ -200,6 +200,11 @@ impl Poller {
             // `Registration::new` gave the kernel; poll descriptors are never
             // freed (see the module docs).
             let desc = unsafe { &*(token as usize as *const PollDesc) };
+            if flags & (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) != 0 {
+                // Before the latch below (a release): whoever consumes it
+                // sees this too.
+                desc.hung_up.store(true, Ordering::Release);
+            }
             if flags & (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) != 0 {
                 woken += usize::from(desc.ready(Direction::Read));
             }
@@ -358,6 +363,10 @@ pub enum Direction {
 struct PollDesc {
     /// The descriptor, for plain threads' `poll(2)`.
     fd: AtomicI32,
+    /// The kernel reported a hang-up or an error (`EPOLLRDHUP`, `EPOLLHUP`,
+    /// `EPOLLERR`) since the registration: sticky (see
+    /// [`Registration::hung_up`]).
+    hung_up: AtomicBool,
     slots: [Slot; 2],
 }
 
@@ -614,10 +623,14 @@ impl Registration {
             .unwrap_or_else(|| {
                 Box::leak(Box::new(PollDesc {
                     fd: AtomicI32::new(-1),
+                    hung_up: AtomicBool::new(false),
                     slots: [Slot::new(), Slot::new()],
                 }))
             });
         desc.fd.store(fd.as_raw_fd(), Ordering::Relaxed);
+        // (A late event of the descriptor's last user may still set it:
+        // that only makes `hung_up` say true too soon, which is safe.)
+        desc.hung_up.store(false, Ordering::Relaxed);
         let reg = Registration { desc };
         let mut event = libc::epoll_event {
             events: (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32,
@@ -787,6 +800,25 @@ impl Registration {
         // SAFETY: `pfd` is one valid `pollfd`.
         let n = unsafe { libc::poll(&mut pfd, 1, ms) };
         n > 0
+    }
+
+    /// Whether the kernel has reported a hang-up or an error on the
+    /// descriptor since it was registered (`EPOLLRDHUP`, `EPOLLHUP` or
+    /// `EPOLLERR`; it may say so a little too soon, never too late for
+    /// whoever consumed the readiness that came with it). Sticky: a read
+    /// that skips its first attempt because the last one drained the
+    /// socket (tokio's readiness clearing) must not wait for an end of
+    /// file the kernel reported once, before that read.
+    ///
+    /// ```
+    /// use std::os::fd::AsFd;
+    ///
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let reg = goro_sched::poll::Registration::new(a.as_fd()).unwrap();
+    /// assert!(!reg.hung_up()); // nobody polled yet, and nothing hung up
+    /// ```
+    pub fn hung_up(&self) -> bool {
+        self.desc.hung_up.load(Ordering::Acquire)
     }
 
     /// Wakes the goroutine waiting in `dir`, if any, without readiness: it
