@@ -470,7 +470,7 @@ fn a_read_after_a_short_one_still_sees_the_end_of_file() {
                     let mut buf = [0u8; 1024];
                     let mut got = 0u64;
                     loop {
-                        match (&c).read(&mut buf) {
+                        match c.read(&mut buf) {
                             Ok(0) => return got,
                             Ok(n) => got += n as u64,
                             Err(e) => panic!("read: {e} after {got} bytes"),
@@ -513,7 +513,7 @@ fn readers_sharing_a_socket_never_wait_on_a_stale_drain() {
                 goro_sched::go(move || {
                     let mut buf = vec![0u8; 64 + r * 300];
                     loop {
-                        match (&b).read(&mut buf) {
+                        match b.read(&mut buf) {
                             Ok(0) => return,
                             Ok(n) => {
                                 let s: u64 = buf[..n].iter().map(|&x| u64::from(x)).sum();
@@ -568,7 +568,7 @@ fn a_drain_noted_before_another_reader_took_a_readiness_is_not_trusted() {
                     let mut buf = [0u8; 64];
                     let mut got = 0;
                     while got < 10 {
-                        got += (&b).read(&mut buf).unwrap(); // short: drained
+                        got += b.read(&mut buf).unwrap(); // short: drained
                     }
                     let b2 = b.try_clone().unwrap();
                     let other = goro_sched::go(move || {
@@ -582,7 +582,7 @@ fn a_drain_noted_before_another_reader_took_a_readiness_is_not_trusted() {
                     assert_eq!(other.join().unwrap(), 1);
                     let mut rest = 0;
                     while rest < 40 {
-                        rest += (&b).read(&mut buf).unwrap();
+                        rest += b.read(&mut buf).unwrap();
                     }
                     assert_eq!(rest, 40);
                 })
