@@ -594,3 +594,48 @@ fn a_drain_noted_before_another_reader_took_a_readiness_is_not_trusted() {
         assert!(start.elapsed() < HANG, "a reader waited on a stale drain");
     });
 }
+
+/// The process's descriptor table grows ahead of the sockets (so that
+/// opening one never waits for the kernel to grow it, which stalls every
+/// thread that opens one meanwhile for an RCU grace period): once 300
+/// sockets are open, the table soon has room for four times the highest.
+#[test]
+fn the_descriptor_table_grows_ahead_of_the_sockets() {
+    let _s = serial();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut open = Vec::new();
+    for _ in 0..150 {
+        let c = TcpStream::connect(addr).unwrap();
+        let (s, _) = listener.accept().unwrap();
+        open.push((c, s));
+    }
+    use std::os::fd::AsRawFd;
+    let highest = open
+        .iter()
+        .flat_map(|(c, s)| [c.as_raw_fd(), s.as_raw_fd()])
+        .max()
+        .unwrap() as u64;
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid `rlimit` for the kernel to fill.
+    let got = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+    assert_eq!(got, 0);
+    let want = (4 * (highest + 1)).min(limit.rlim_cur);
+    let fd_size = || {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let line = status.lines().find(|l| l.starts_with("FDSize:")).unwrap();
+        line["FDSize:".len()..].trim().parse::<u64>().unwrap()
+    };
+    let start = Instant::now();
+    while fd_size() < want {
+        assert!(
+            start.elapsed() < HANG,
+            "FDSize {} with descriptor {highest} open, want {want}",
+            fd_size()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}

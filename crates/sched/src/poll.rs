@@ -63,7 +63,7 @@
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -559,6 +559,78 @@ impl Slot {
     }
 }
 
+/// The size the process's descriptor table was asked to grow to (0: not
+/// yet), by `grow_fd_table_ahead`.
+static FD_TABLE: AtomicUsize = AtomicUsize::new(0);
+/// How far ahead of the highest registered descriptor the table grows.
+const FD_TABLE_AHEAD: usize = 4;
+
+/// Keeps the descriptor table well ahead of the sockets, so that opening
+/// one never waits for the kernel to grow it. The kernel grows the table
+/// (doubling it) when a new descriptor does not fit, and in a process of
+/// several threads that waits for an RCU grace period, 10-14 ms on this
+/// VM, during which every thread that opens a descriptor that does not fit
+/// waits too: a server's `accept` and its clients' `socket` stalled at
+/// once at 256, 512 and 1024 descriptors, long enough for sysmon to take
+/// both workers for stuck and start a spare, whose goroutines then kept a
+/// third thread for the whole run (`echo`). Threads whose descriptors fit
+/// the table do not wait for a grow: so once a registered descriptor
+/// reaches a quarter of the size asked for, a short-lived thread asks for
+/// four times more (`F_DUPFD` past the end, closed at once), within the
+/// soft descriptor limit. The table costs 8 bytes a slot, so at most about
+/// 130 bytes a descriptor: a small part of what a socket costs the kernel.
+/// `epoll` is the poller's descriptor, which is never closed: the one the
+/// short-lived thread duplicates.
+fn grow_fd_table_ahead(fd: RawFd, epoll: RawFd) {
+    let Ok(fd) = usize::try_from(fd) else { return };
+    let asked = FD_TABLE.load(Ordering::Relaxed);
+    if fd * FD_TABLE_AHEAD < asked {
+        return;
+    }
+    grow_fd_table(fd, asked, epoll);
+}
+
+#[cold]
+fn grow_fd_table(fd: usize, asked: usize, epoll: RawFd) {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid `rlimit` for the kernel to fill.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return;
+    }
+    let limit = usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX);
+    let want = ((fd + 1) * FD_TABLE_AHEAD * FD_TABLE_AHEAD)
+        .next_power_of_two()
+        .min(limit);
+    if want <= asked
+        || FD_TABLE
+            .compare_exchange(asked, want, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+    {
+        return;
+    }
+    let Ok(last) = libc::c_int::try_from(want - 1) else {
+        return;
+    };
+    // Off the caller's thread: the grow waits for the grace period. (A
+    // thread that cannot start leaves it to the kernel's own grows.)
+    let _ = std::thread::Builder::new()
+        .name("goro-fdtable".into())
+        .stack_size(64 * 1024)
+        .spawn(move || {
+            // SAFETY: a plain system call: `epoll` stays open for the
+            // process's life (the poller is never dropped); a failure only
+            // leaves the table as it was.
+            let dup = unsafe { libc::fcntl(epoll, libc::F_DUPFD_CLOEXEC, last) };
+            if dup >= 0 {
+                // SAFETY: the duplicate is ours, and nobody else knows it.
+                unsafe { libc::close(dup) };
+            }
+        });
+}
+
 /// A descriptor registered with the poller, for goroutines to wait on.
 ///
 /// Make one when the descriptor is opened (goro-net's sockets do); drop it
@@ -627,6 +699,7 @@ impl Registration {
                     slots: [Slot::new(), Slot::new()],
                 }))
             });
+        grow_fd_table_ahead(fd.as_raw_fd(), poller.epoll.as_raw_fd());
         desc.fd.store(fd.as_raw_fd(), Ordering::Relaxed);
         // (A late event of the descriptor's last user may still set it:
         // that only makes `hung_up` say true too soon, which is safe.)
