@@ -51,7 +51,9 @@
 //! set breaks it when a waker picks it (`Shared::wake_worker`: new work, an
 //! earlier timer, shutdown). A busy worker polls without blocking every 61
 //! picks (when it looks at the injector) and when it starts to spin, at
-//! most every `BUSY_POLL_EVERY`; sysmon polls when nobody has for 10 ms. A
+//! most every `BUSY_POLL_EVERY`; a spinning worker, after each search of
+//! the queues that found nothing (unless a worker blocks in the poll: the
+//! events go to it); sysmon polls when nobody has for 10 ms. A
 //! woken goroutine goes to its own worker, as any wake-up
 //! (`Shared::schedule`).
 //!
@@ -315,6 +317,18 @@ pub(crate) fn interrupt() {
 pub(crate) fn poll_busy(now: Instant) {
     if has_waiters() {
         poll_if_stale(now, BUSY_POLL_EVERY);
+    }
+}
+
+/// A spinning worker: polls without blocking if goroutines wait here and
+/// nobody blocks in the poll.
+#[cold]
+pub(crate) fn poll_spinning() {
+    if BLOCKED.load(Ordering::Relaxed) {
+        return;
+    }
+    if let Some(poller) = POLLER.get() {
+        poller.poll(Some(Instant::now()));
     }
 }
 

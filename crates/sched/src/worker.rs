@@ -877,6 +877,15 @@ impl WorkerCtx {
             if let Some(task) = self.search(true) {
                 break Some(task);
             }
+            // Sockets ready since (their events would otherwise wait for
+            // a busy worker's next look, 61 picks and `BUSY_POLL_EVERY`
+            // apart, while this one spins idle: `echo`).
+            if crate::poll::has_waiters() {
+                crate::poll::poll_spinning();
+                if let Some(task) = self.pop_local() {
+                    break Some(task);
+                }
+            }
             rounds += 1;
             if self.shared.is_shutdown() {
                 break None;
