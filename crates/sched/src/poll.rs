@@ -578,6 +578,11 @@ impl Slot {
 static FD_TABLE: AtomicUsize = AtomicUsize::new(0);
 /// How far ahead of the highest registered descriptor the table grows.
 const FD_TABLE_AHEAD: usize = 4;
+/// The size asked for at the first socket (32 KiB of table): a grow takes
+/// 10-16 ms, in which a burst of connections opened 400 descriptors and
+/// outran a table asked for at 128 descriptors open (both workers waited
+/// 8 ms for it).
+const FD_TABLE_FIRST: usize = 4096;
 
 /// Keeps the descriptor table well ahead of the sockets, so that opening
 /// one never waits for the kernel to grow it. The kernel grows the table
@@ -617,6 +622,7 @@ fn grow_fd_table(fd: usize, asked: usize, epoll: RawFd) {
     let limit = usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX);
     let want = ((fd + 1) * FD_TABLE_AHEAD * FD_TABLE_AHEAD)
         .next_power_of_two()
+        .max(FD_TABLE_FIRST)
         .min(limit);
     if want <= asked
         || FD_TABLE
