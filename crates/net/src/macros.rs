@@ -146,9 +146,11 @@ macro_rules! stream_io {
                 &mut self,
                 bufs: &mut [::std::io::IoSliceMut<'_>],
             ) -> ::std::io::Result<usize> {
-                let len = bufs.iter().map(|b| b.len()).sum();
-                self.0
-                    .read_stream(len, |mut s| ::std::io::Read::read_vectored(&mut s, bufs))
+                // Not `read_stream`: std hands `readv` at most 1024 of the
+                // buffers, so a full read can look short.
+                self.0.io(::goro_sched::poll::Direction::Read, |mut s| {
+                    ::std::io::Read::read_vectored(&mut s, bufs)
+                })
             }
         }
 

@@ -240,7 +240,7 @@ impl<S: AsFd> Socket<S> {
         self.io_with(dir, None, None, op, |_| false)
     }
 
-    /// A read of up to `len` bytes from a stream socket (`op`), as
+    /// A `read(2)` of up to `len` bytes from a TCP socket (`op`), as
     /// [`io`](Socket::io), but without the system call that is bound to
     /// say `EAGAIN` (tokio clears its readiness the same way): after a read
     /// that returned fewer bytes than asked, the socket's receive queue was
@@ -249,12 +249,16 @@ impl<S: AsFd> Socket<S> {
     /// the kernel's ready list). That holds while nobody else consumed a
     /// readiness: only the holder of the read turn does, and the note is
     /// good only while the turn's `released` count is what it was at the
-    /// drain. An end of file the kernel reported before the drain comes
-    /// with no new edge: the note is not taken once the poller has seen a
-    /// hang-up, and the first wait looks at that again once in the slot
-    /// (`io_with`'s `unsure`). A datagram socket's short read says nothing
-    /// of what is queued: this is for streams only; nor may a `peek` use
-    /// it.
+    /// drain. A TCP read also stops short at an end of file (the FIN's
+    /// segment) or at the urgent mark, with more to read and no new edge
+    /// to come: the note is not taken once the poller has seen either
+    /// (`Registration::exceptional`: `EPOLLRDHUP`, `EPOLLPRI`...), and the
+    /// first wait looks at that again once in the slot (`io_with`'s
+    /// `unsure`). Not for a Unix stream (a read stops after a message that
+    /// carried descriptors, with no sign on the poller), a datagram socket,
+    /// `read_vectored` (std hands `readv` at most 1024 buffers) or `peek`;
+    /// and reads past `MAX_RW` (the kernel's cap on one read) never look
+    /// short. (A breaker found the Unix, vectored and urgent cases.)
     #[track_caller]
     pub(crate) fn read_stream(
         &self,
@@ -267,11 +271,13 @@ impl<S: AsFd> Socket<S> {
                 self.drained.store(0, Ordering::Relaxed);
                 let released = note - 1;
                 let turns = &self.turns[Direction::Read as usize];
-                (turns.released.load(Ordering::Acquire) == released && !self.reg.hung_up())
+                (turns.released.load(Ordering::Acquire) == released && !self.reg.exceptional())
                     .then_some(released)
             }
         };
-        self.io_with(Direction::Read, None, skip, op, |&n| n > 0 && n < len)
+        self.io_with(Direction::Read, None, skip, op, |&n| {
+            n > 0 && n < len.min(MAX_RW)
+        })
     }
 
     /// As [`io`](Socket::io), for an operation whose readiness the kernel
@@ -339,10 +345,11 @@ impl<S: AsFd> Socket<S> {
         // test: readers sharing a socket hung at its end of file.)
         let mut retry = turns.released.load(Ordering::Acquire) != released;
         let mut shut_seen = false;
-        // No attempt yet (a skipped one): an end of file or error reported
-        // before the drain that let it skip comes with no new edge, so the
-        // first wait also ends on a hang-up the poller saw (read again once
-        // in the slot, where whoever consumed that readiness is seen).
+        // No attempt yet (a skipped one): an end of file or urgent data
+        // reported before the drain that let it skip comes with no new
+        // edge, so the first wait also ends on what the poller saw of them
+        // (read again once in the slot, where whoever consumed that
+        // readiness is seen).
         let mut unsure = skip.is_some();
         loop {
             if self
@@ -358,7 +365,7 @@ impl<S: AsFd> Socket<S> {
                 // kernel answers for a shut half at once.
                 let shut_before = shut_seen;
                 self.reg.wait_with(dir, || {
-                    if !shut_before && self.is_shut(dir) || unsure && self.reg.hung_up() {
+                    if !shut_before && self.is_shut(dir) || unsure && self.reg.exceptional() {
                         Some(epoch())
                     } else {
                         earliest(self.deadline(dir, timed), again)
@@ -432,6 +439,10 @@ impl<S: StdSocket> Socket<S> {
         }
     }
 }
+
+/// The most one `read(2)` returns (Linux's `MAX_RW_COUNT`, with 4 KiB
+/// pages): a read of more is short by design.
+const MAX_RW: usize = 0x7fff_f000;
 
 /// `io_polled`'s first wait, and its longest.
 const POLLED_FIRST: Duration = Duration::from_millis(1);

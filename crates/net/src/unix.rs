@@ -398,8 +398,10 @@ impl UnixStream {
     /// ```
     #[track_caller]
     pub fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let len = buf.len();
-        self.0.read_stream(len, |mut s| s.read(buf))
+        // Not `read_stream`: a Unix stream read also stops short after a
+        // message that carried descriptors, with data still queued and no
+        // sign of it on the poller.
+        self.0.io(Direction::Read, |mut s| s.read(buf))
     }
 
     /// Writes some of `buf` (at least one byte), waiting for room.

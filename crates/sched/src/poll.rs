@@ -4,7 +4,7 @@
 //! One edge-triggered epoll instance for the process, created on the first
 //! [`Registration`] (a program without sockets pays nothing: the scheduler
 //! looks at one relaxed flag). Each descriptor is registered once, when it is
-//! opened, for `EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET`, with a *poll
+//! opened, for `EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET`, with a *poll
 //! descriptor* (`PollDesc`) as its token. A poll descriptor has one waiter
 //! slot per direction (`Slot`), Go's `rg` / `wg`: a state word that is
 //! `EMPTY`, `READY` (a readiness latch), `WAITING` (a parked goroutine, whose
@@ -202,12 +202,19 @@ impl Poller {
             // `Registration::new` gave the kernel; poll descriptors are never
             // freed (see the module docs).
             let desc = unsafe { &*(token as usize as *const PollDesc) };
-            if flags & (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) != 0 {
+            if flags & (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR | libc::EPOLLPRI) != 0 {
                 // Before the latch below (a release): whoever consumes it
                 // sees this too.
-                desc.hung_up.store(true, Ordering::Release);
+                desc.exceptional.store(true, Ordering::Release);
             }
-            if flags & (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) != 0 {
+            if flags
+                & (libc::EPOLLIN
+                    | libc::EPOLLRDHUP
+                    | libc::EPOLLHUP
+                    | libc::EPOLLERR
+                    | libc::EPOLLPRI)
+                != 0
+            {
                 woken += usize::from(desc.ready(Direction::Read));
             }
             if flags & (libc::EPOLLOUT | libc::EPOLLHUP | libc::EPOLLERR) != 0 {
@@ -377,10 +384,10 @@ pub enum Direction {
 struct PollDesc {
     /// The descriptor, for plain threads' `poll(2)`.
     fd: AtomicI32,
-    /// The kernel reported a hang-up or an error (`EPOLLRDHUP`, `EPOLLHUP`,
-    /// `EPOLLERR`) since the registration: sticky (see
-    /// [`Registration::hung_up`]).
-    hung_up: AtomicBool,
+    /// The kernel reported a hang-up, an error or urgent data
+    /// (`EPOLLRDHUP`, `EPOLLHUP`, `EPOLLERR`, `EPOLLPRI`) since the
+    /// registration: sticky (see [`Registration::exceptional`]).
+    exceptional: AtomicBool,
     slots: [Slot; 2],
 }
 
@@ -595,8 +602,10 @@ const FD_TABLE_FIRST: usize = 4096;
 /// third thread for the whole run (`echo`). Threads whose descriptors fit
 /// the table do not wait for a grow: so once a registered descriptor
 /// reaches a quarter of the size asked for, a short-lived thread asks for
-/// four times more (`F_DUPFD` past the end, closed at once), within the
-/// soft descriptor limit. The table costs 8 bytes a slot, so at most about
+/// four times more (`F_DUPFD` past the end, closed at once; nothing if the
+/// table is that large already), within half the soft descriptor limit.
+/// (Code that `dup2`s onto a descriptor number it does not own races with
+/// this as with any thread that opens a file.) The table costs 8 bytes a slot, so at most about
 /// 130 bytes a descriptor: a small part of what a socket costs the kernel.
 /// `epoll` is the poller's descriptor, which is never closed: the one the
 /// short-lived thread duplicates.
@@ -620,10 +629,13 @@ fn grow_fd_table(fd: usize, asked: usize, epoll: RawFd) {
         return;
     }
     let limit = usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX);
+    // Half the soft limit at most: the duplicate holds one descriptor for
+    // a moment, which must never be the last one a process near its limit
+    // has free (a breaker saw opens fail with `EMFILE` when it was).
     let want = ((fd + 1) * FD_TABLE_AHEAD * FD_TABLE_AHEAD)
         .next_power_of_two()
         .max(FD_TABLE_FIRST)
-        .min(limit);
+        .min(limit / 2);
     if want <= asked
         || FD_TABLE
             .compare_exchange(asked, want, Ordering::Relaxed, Ordering::Relaxed)
@@ -640,6 +652,11 @@ fn grow_fd_table(fd: usize, asked: usize, epoll: RawFd) {
         .name("goro-fdtable".into())
         .stack_size(64 * 1024)
         .spawn(move || {
+            // A table already that large (the process opened that many
+            // descriptors once) needs no grow, and no descriptor taken.
+            if fd_table_size().is_some_and(|size| size > last as usize) {
+                return;
+            }
             // SAFETY: a plain system call: `epoll` stays open for the
             // process's life (the poller is never dropped); a failure only
             // leaves the table as it was.
@@ -649,6 +666,14 @@ fn grow_fd_table(fd: usize, asked: usize, epoll: RawFd) {
                 unsafe { libc::close(dup) };
             }
         });
+}
+
+/// The size of the process's descriptor table (`FDSize` in
+/// `/proc/self/status`).
+fn fd_table_size() -> Option<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("FDSize:"))?;
+    line["FDSize:".len()..].trim().parse().ok()
 }
 
 /// A descriptor registered with the poller, for goroutines to wait on.
@@ -715,18 +740,22 @@ impl Registration {
             .unwrap_or_else(|| {
                 Box::leak(Box::new(PollDesc {
                     fd: AtomicI32::new(-1),
-                    hung_up: AtomicBool::new(false),
+                    exceptional: AtomicBool::new(false),
                     slots: [Slot::new(), Slot::new()],
                 }))
             });
         grow_fd_table_ahead(fd.as_raw_fd(), poller.epoll.as_raw_fd());
         desc.fd.store(fd.as_raw_fd(), Ordering::Relaxed);
         // (A late event of the descriptor's last user may still set it:
-        // that only makes `hung_up` say true too soon, which is safe.)
-        desc.hung_up.store(false, Ordering::Relaxed);
+        // that only makes `exceptional` say true too soon, which is safe.)
+        desc.exceptional.store(false, Ordering::Relaxed);
         let reg = Registration { desc };
         let mut event = libc::epoll_event {
-            events: (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32,
+            events: (libc::EPOLLIN
+                | libc::EPOLLOUT
+                | libc::EPOLLRDHUP
+                | libc::EPOLLPRI
+                | libc::EPOLLET) as u32,
             u64: std::ptr::from_ref(desc) as usize as u64,
         };
         let epoll = poller.epoll.as_raw_fd();
@@ -895,23 +924,24 @@ impl Registration {
         n > 0
     }
 
-    /// Whether the kernel has reported a hang-up or an error on the
-    /// descriptor since it was registered (`EPOLLRDHUP`, `EPOLLHUP` or
-    /// `EPOLLERR`; it may say so a little too soon, never too late for
-    /// whoever consumed the readiness that came with it). Sticky: a read
-    /// that skips its first attempt because the last one drained the
-    /// socket (tokio's readiness clearing) must not wait for an end of
-    /// file the kernel reported once, before that read.
+    /// Whether the kernel has reported an exceptional condition on the
+    /// descriptor since it was registered: a hang-up, an error or urgent
+    /// data (`EPOLLRDHUP`, `EPOLLHUP`, `EPOLLERR`, `EPOLLPRI`). It may say
+    /// so a little too soon, never too late for whoever consumed the
+    /// readiness that came with it. Sticky: a read that skips its first
+    /// attempt because the last one drained the socket (tokio's readiness
+    /// clearing) must not wait for an end of file, or for data behind an
+    /// urgent mark, that the kernel reported once, before that read.
     ///
     /// ```
     /// use std::os::fd::AsFd;
     ///
     /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
     /// let reg = goro_sched::poll::Registration::new(a.as_fd()).unwrap();
-    /// assert!(!reg.hung_up()); // nobody polled yet, and nothing hung up
+    /// assert!(!reg.exceptional()); // nobody polled yet, and nothing came
     /// ```
-    pub fn hung_up(&self) -> bool {
-        self.desc.hung_up.load(Ordering::Acquire)
+    pub fn exceptional(&self) -> bool {
+        self.desc.exceptional.load(Ordering::Acquire)
     }
 
     /// Wakes the goroutine waiting in `dir`, if any, without readiness: it
