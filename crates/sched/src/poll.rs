@@ -636,10 +636,17 @@ fn grow_fd_table(fd: usize, asked: usize, epoll: RawFd) {
         .next_power_of_two()
         .max(FD_TABLE_FIRST)
         .min(limit / 2);
-    if want <= asked
-        || FD_TABLE
-            .compare_exchange(asked, want, Ordering::Relaxed, Ordering::Relaxed)
-            .is_err()
+    if want <= asked {
+        // Nothing more within the limit (or none yet): look again, and
+        // call `getrlimit`, only once the descriptors have doubled, not at
+        // every socket.
+        let again = asked.saturating_mul(2).max(FD_TABLE_FIRST);
+        let _ = FD_TABLE.compare_exchange(asked, again, Ordering::Relaxed, Ordering::Relaxed);
+        return;
+    }
+    if FD_TABLE
+        .compare_exchange(asked, want, Ordering::Relaxed, Ordering::Relaxed)
+        .is_err()
     {
         return;
     }
