@@ -327,16 +327,10 @@ pub(crate) fn poll_busy(now: Instant) {
     }
 }
 
-/// A spinning worker: polls without blocking if goroutines wait here and
-/// nobody blocks in the poll.
-#[cold]
+/// A spinning worker: polls without blocking unless a worker blocks in the
+/// poll (`poll_if_stale` with no staleness asked).
 pub(crate) fn poll_spinning() {
-    if BLOCKED.load(Ordering::Relaxed) {
-        return;
-    }
-    if let Some(poller) = POLLER.get() {
-        poller.poll(Some(Instant::now()));
-    }
+    poll_if_stale(Instant::now(), Duration::ZERO);
 }
 
 /// Sysmon (at `now`): polls if nobody has for `SYSMON_POLL_AFTER`.
