@@ -25,6 +25,18 @@ fn pair() -> (TcpStream, TcpStream) {
     (client, server)
 }
 
+/// Reads from `s`, which has data queued: the read must return some at
+/// once, not wait for its timeout on a stale note. `case` names the read.
+fn read_at_once(mut s: impl Read, buf: &mut [u8], case: &str) {
+    let start = Instant::now();
+    let r = s.read(buf);
+    let el = start.elapsed();
+    assert!(
+        matches!(r, Ok(n) if n > 0) && el < WAIT / 2,
+        "{case}: {r:?} after {el:?} (data was queued)"
+    );
+}
+
 /// std's `read_vectored` passes at most IOV_MAX (1024) buffers to readv:
 /// a read that filled all 1024 is "short" against the sum of all buffers.
 fn vectored_case<S>(a: S, b: S)
@@ -40,14 +52,8 @@ where
     };
     assert_eq!(n, 1024, "readv took IOV_MAX buffers");
     // 1976 bytes are still queued: this read must return at once.
-    let start = Instant::now();
     let mut buf = [0u8; 4096];
-    let r = (&b).read(&mut buf);
-    let el = start.elapsed();
-    assert!(
-        matches!(r, Ok(n) if n > 0) && el < WAIT / 2,
-        "read after vectored: {r:?} after {el:?} (data was queued)"
-    );
+    read_at_once(&b, &mut buf, "read after vectored");
 }
 
 #[test]
@@ -89,13 +95,7 @@ fn tcp_urgent_data_stops_a_read_short() {
         let mut buf = [0u8; 100];
         let n = b.read(&mut buf).unwrap();
         assert_eq!(&buf[..n], b"abc");
-        let start = Instant::now();
-        let r = b.read(&mut buf);
-        let el = start.elapsed();
-        assert!(
-            matches!(r, Ok(n) if n > 0) && el < WAIT / 2,
-            "read after urgent mark: {r:?} after {el:?} (\"def\" was queued)"
-        );
+        read_at_once(&b, &mut buf, "read after urgent mark");
         drop(a);
     });
 }
@@ -117,13 +117,7 @@ fn unix_scm_rights_stops_a_read_short() {
         let n = b.read(&mut buf).unwrap();
         eprintln!("first read: {:?}", String::from_utf8_lossy(&buf[..n]));
         assert!(n < 7, "the read stopped at the descriptors");
-        let start = Instant::now();
-        let r = b.read(&mut buf);
-        let el = start.elapsed();
-        assert!(
-            matches!(r, Ok(n) if n > 0) && el < WAIT / 2,
-            "read after SCM_RIGHTS message: {r:?} after {el:?} (data was queued)"
-        );
+        read_at_once(&b, &mut buf, "read after SCM_RIGHTS message");
         drop(a);
     });
 }
@@ -147,13 +141,7 @@ fn unix_oob_stops_a_read_short() {
         let mut buf = [0u8; 100];
         let n = b.read(&mut buf).unwrap();
         eprintln!("first read: {:?}", String::from_utf8_lossy(&buf[..n]));
-        let start = Instant::now();
-        let r = b.read(&mut buf);
-        let el = start.elapsed();
-        assert!(
-            matches!(r, Ok(n) if n > 0) && el < WAIT / 2,
-            "read after unix OOB mark: {r:?} after {el:?} (data was queued)"
-        );
+        read_at_once(&b, &mut buf, "read after unix OOB mark");
         drop(a);
     });
 }
@@ -176,14 +164,8 @@ where
     (&a).write_all(&[7u8; 3000]).unwrap();
     let n = reader.join().unwrap();
     assert_eq!(n, 1024, "readv took IOV_MAX buffers");
-    let start = Instant::now();
     let mut buf = [0u8; 4096];
-    let r = (&*b).read(&mut buf);
-    let el = start.elapsed();
-    assert!(
-        matches!(r, Ok(n) if n > 0) && el < WAIT / 2,
-        "read after a parked vectored read: {r:?} after {el:?} (1976 bytes were queued)"
-    );
+    read_at_once(&*b, &mut buf, "read after a parked vectored read");
 }
 
 #[test]
@@ -246,14 +228,8 @@ fn tcp_urgent_data_parked() {
         set_cork(fd, false);
         let first = reader.join().unwrap();
         assert_eq!(first, b"abc");
-        let start = Instant::now();
         let mut buf = [0u8; 100];
-        let r = b.read(&mut buf);
-        let el = start.elapsed();
-        assert!(
-            matches!(r, Ok(n) if n > 0) && el < WAIT / 2,
-            "read after urgent mark (parked): {r:?} after {el:?} (\"def\" was queued)"
-        );
+        read_at_once(&*b, &mut buf, "read after urgent mark (parked)");
         drop(a);
     });
 }
