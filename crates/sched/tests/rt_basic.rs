@@ -475,7 +475,10 @@ fn work_spreads_to_sleeping_workers() {
             .map(|h| h.join().unwrap())
             .collect::<HashSet<_>>()
     });
-    assert_eq!(threads.len(), 2, "all goroutines ran on one worker");
+    // Both workers, and perhaps a spare: on a loaded machine (CI runs the
+    // suite beside two busy processes) a worker's thread may lose its CPU
+    // for 10 ms in a 2 ms spin, and sysmon hands it off (once in CI: 3).
+    assert!(threads.len() >= 2, "all goroutines ran on one worker");
     assert!(rt.stats().steals > 0);
 }
 
