@@ -27,9 +27,10 @@ fn pair() -> (TcpStream, TcpStream) {
 
 /// Reads from `s`, which has data queued: the read must return some at
 /// once, not wait for its timeout on a stale note. `case` names the read.
-fn read_at_once(mut s: impl Read, buf: &mut [u8], case: &str) {
+fn read_at_once(mut s: impl Read, case: &str) {
+    let mut buf = [0u8; 4096];
     let start = Instant::now();
-    let r = s.read(buf);
+    let r = s.read(&mut buf);
     let el = start.elapsed();
     assert!(
         matches!(r, Ok(n) if n > 0) && el < WAIT / 2,
@@ -52,8 +53,7 @@ where
     };
     assert_eq!(n, 1024, "readv took IOV_MAX buffers");
     // 1976 bytes are still queued: this read must return at once.
-    let mut buf = [0u8; 4096];
-    read_at_once(&b, &mut buf, "read after vectored");
+    read_at_once(&b, "read after vectored");
 }
 
 #[test]
@@ -95,7 +95,7 @@ fn tcp_urgent_data_stops_a_read_short() {
         let mut buf = [0u8; 100];
         let n = b.read(&mut buf).unwrap();
         assert_eq!(&buf[..n], b"abc");
-        read_at_once(&b, &mut buf, "read after urgent mark");
+        read_at_once(&b, "read after urgent mark");
         drop(a);
     });
 }
@@ -117,7 +117,7 @@ fn unix_scm_rights_stops_a_read_short() {
         let n = b.read(&mut buf).unwrap();
         eprintln!("first read: {:?}", String::from_utf8_lossy(&buf[..n]));
         assert!(n < 7, "the read stopped at the descriptors");
-        read_at_once(&b, &mut buf, "read after SCM_RIGHTS message");
+        read_at_once(&b, "read after SCM_RIGHTS message");
         drop(a);
     });
 }
@@ -141,7 +141,7 @@ fn unix_oob_stops_a_read_short() {
         let mut buf = [0u8; 100];
         let n = b.read(&mut buf).unwrap();
         eprintln!("first read: {:?}", String::from_utf8_lossy(&buf[..n]));
-        read_at_once(&b, &mut buf, "read after unix OOB mark");
+        read_at_once(&b, "read after unix OOB mark");
         drop(a);
     });
 }
@@ -164,8 +164,7 @@ where
     (&a).write_all(&[7u8; 3000]).unwrap();
     let n = reader.join().unwrap();
     assert_eq!(n, 1024, "readv took IOV_MAX buffers");
-    let mut buf = [0u8; 4096];
-    read_at_once(&*b, &mut buf, "read after a parked vectored read");
+    read_at_once(&*b, "read after a parked vectored read");
 }
 
 #[test]
@@ -228,8 +227,7 @@ fn tcp_urgent_data_parked() {
         set_cork(fd, false);
         let first = reader.join().unwrap();
         assert_eq!(first, b"abc");
-        let mut buf = [0u8; 100];
-        read_at_once(&*b, &mut buf, "read after urgent mark (parked)");
+        read_at_once(&*b, "read after urgent mark (parked)");
         drop(a);
     });
 }

@@ -276,31 +276,28 @@ pub(crate) fn membarrier() -> bool {
         && unsafe { libc::syscall(libc::SYS_membarrier, PRIVATE_EXPEDITED, 0, 0) } == 0
 }
 
-/// Whether the process is registered for `membarrier` (see
-/// `membarrier_registered`).
-static REGISTERED: OnceLock<bool> = OnceLock::new();
-
-/// Registers the process for `membarrier` (once) on a short-lived thread of
-/// its own: sysmon starts it when it starts. The first registration of a
-/// process waits for an RCU grace period (12-15 ms measured here), which a
-/// hand-off should not wait for, nor should sysmon's looks: done on
-/// sysmon's thread, it kept sysmon from seeing a hog that started meanwhile
-/// until it was done, and that hog's hand-off came that much later (`hogs`,
-/// migrating mode: 22-39 ms after the runtime started, the ticker's worst
-/// lag). A hand-off before the end waits for it in `membarrier`; if the
-/// thread cannot start, the first hand-off registers.
+/// Registers the process for `membarrier` on a short-lived thread of its
+/// own, once per process: sysmon calls this when it starts. The first
+/// registration of a process waits for an RCU grace period (12-15 ms
+/// measured here), which a hand-off should not wait for, nor should
+/// sysmon's looks: done on sysmon's thread, it kept sysmon from seeing a
+/// hog that started meanwhile until it was done, and that hog's hand-off
+/// came that much later (`hogs`, migrating mode: 22-39 ms after the runtime
+/// started, the ticker's worst lag). A hand-off before the end waits for it
+/// in `membarrier`; if the thread cannot start, the first hand-off
+/// registers.
 pub(crate) fn register_membarrier_soon() {
-    if REGISTERED.get().is_some() {
-        return;
-    }
-    let _ = std::thread::Builder::new()
-        .name("goro-membarrier".into())
-        .stack_size(64 * 1024)
-        .spawn(|| {
-            // One of goro's: it wakes nobody (deadlock detection).
-            let _goro_thread = crate::threads::GoroThread::enter();
-            membarrier_registered();
-        });
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(|| {
+        let _ = std::thread::Builder::new()
+            .name("goro-membarrier".into())
+            .stack_size(64 * 1024)
+            .spawn(|| {
+                // One of goro's: it wakes nobody (deadlock detection).
+                let _goro_thread = crate::threads::GoroThread::enter();
+                membarrier_registered();
+            });
+    });
 }
 
 /// Registers the process for `membarrier` (once). Whether the kernel
@@ -309,6 +306,7 @@ pub(crate) fn membarrier_registered() -> bool {
     const QUERY: libc::c_long = 0;
     const PRIVATE_EXPEDITED: libc::c_long = 1 << 3;
     const REGISTER_PRIVATE_EXPEDITED: libc::c_long = 1 << 4;
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
     *REGISTERED.get_or_init(|| {
         // SAFETY: the membarrier system call reads no memory of ours.
         let supported = unsafe { libc::syscall(libc::SYS_membarrier, QUERY, 0, 0) };

@@ -102,8 +102,8 @@ pub(crate) fn run(shared: &std::sync::Arc<Shared>, ready: std::sync::mpsc::Sende
     yield_to_workers();
     let _ = ready.send(());
     // Now rather than at the first hand-off, which should not wait for it;
-    // but after `build` returns (the first registration of a process takes
-    // 13-20 ms, which every program's start paid), and off this thread.
+    // after `build` returns, which every program's start waited for; and
+    // off this thread (`register_membarrier_soon`).
     crate::slot::register_membarrier_soon();
     // Per slot: the switch count last seen, since when it has not moved
     // (since sysmon first saw it), since when at the earliest (the look
