@@ -86,6 +86,24 @@ std_socket!(
 /// kernel caps it there anyway).
 const BACKLOG: libc::c_int = 4096;
 
+/// The CPU that handled the socket's last incoming packet
+/// (`SO_INCOMING_CPU`), if the kernel says.
+pub(crate) fn incoming_cpu(fd: BorrowedFd<'_>) -> Option<u32> {
+    let mut cpu: libc::c_int = -1;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `cpu` and `len` are valid for writes of an int and its size.
+    let r = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_INCOMING_CPU,
+            (&raw mut cpu).cast(),
+            &raw mut len,
+        )
+    };
+    (r == 0).then(|| u32::try_from(cpu).ok()).flatten()
+}
+
 /// Listens on `fd` (again) with `BACKLOG`: std listens with a backlog of
 /// 128, which dropped SYNs under 1,000 simultaneous connects.
 pub(crate) fn listen(fd: BorrowedFd<'_>) -> io::Result<()> {

@@ -726,6 +726,22 @@ pub mod __private {
         crate::sysmon::install_sigquit_handler();
     }
 
+    /// goro-net's `accept` (default mode): the calling goroutine's next
+    /// spawn in this run starts on the worker that last ran on `cpu`, the
+    /// CPU that received the accepted connection (`SO_INCOMING_CPU`), so
+    /// that the connection's goroutine runs where the kernel handles its
+    /// packets (see `WorkerCtx::place_next_spawn`).
+    pub fn spawn_near_cpu(cpu: u32) {
+        if crate::worker::in_goroutine() {
+            crate::worker::with_any_worker(|w| w.place_next_spawn(cpu));
+        }
+    }
+
+    /// Tests only: the CPU this thread's worker noted last (`spawn_near_cpu`).
+    pub fn worker_cpu() -> Option<u32> {
+        crate::worker::with_any_worker(|w| w.noted_cpu()).flatten()
+    }
+
     /// Tests only: makes the task pool find no new memory (as under a
     /// memory limit) while `on`, so that a test can see a spawn fail
     /// cleanly without lowering the whole process's limits.

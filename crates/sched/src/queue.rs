@@ -95,6 +95,11 @@ impl RunQueue {
         self.fresh.len() + self.started.len()
     }
 
+    /// Fresh goroutines queued.
+    pub(crate) fn fresh_len(&self) -> usize {
+        self.fresh.len()
+    }
+
     /// Whether a thief would find nothing (with `migrate`, whether empty).
     pub(crate) fn nothing_to_steal(&self, migrate: bool) -> bool {
         self.fresh.is_empty() && (!migrate || self.started.is_empty())
@@ -135,6 +140,30 @@ impl RunQueueStealer {
             Steal::Empty => order[1].0.steal_batch_and_pop(order[1].1),
             found => found,
         }
+    }
+
+    /// Takes up to `limit` of the victim's fresh goroutines, oldest first,
+    /// into `dest` (a batch takes at most half of what is left, so a few
+    /// batches), and returns one of them to run now.
+    pub(crate) fn steal_fresh(&self, dest: &RunQueue, limit: usize) -> Steal<TaskRef> {
+        let before = dest.fresh.len();
+        let first = self
+            .fresh
+            .steal_batch_with_limit_and_pop(&dest.fresh, limit);
+        if let Steal::Success(_) = first {
+            for _ in 0..3 {
+                let taken = dest.fresh.len() - before + 1;
+                if taken >= limit
+                    || !self
+                        .fresh
+                        .steal_batch_with_limit(&dest.fresh, limit - taken)
+                        .is_success()
+                {
+                    break;
+                }
+            }
+        }
+        first
     }
 
     /// Takes the oldest fresh goroutine (also from the owner's own thread:

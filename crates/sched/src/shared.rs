@@ -11,7 +11,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::Thread;
 use std::time::Instant;
 
-use crossbeam_deque::Injector;
+use crossbeam_deque::{Injector, Steal};
 use crossbeam_utils::CachePadded;
 
 use crate::park::Unparker;
@@ -200,6 +200,47 @@ impl Shared {
         }
     }
 
+    /// Queues a fresh goroutine on worker `index`'s inbox, to start there
+    /// (`WorkerCtx::place_next_spawn`). Others take nothing from an inbox,
+    /// so if that worker is stuck (or gets stuck: sysmon's hand-off also
+    /// rescues, and one of the two sees the other, through the fence here
+    /// and the mark's `SeqCst` before its rescue), its fresh goroutines go
+    /// to the injector instead.
+    pub(crate) fn send_fresh(&self, index: usize, task: TaskRef) {
+        self.send_home(index, task);
+        fence(Ordering::SeqCst);
+        if self.workers[index].is_stuck() {
+            self.rescue_fresh(index);
+        }
+    }
+
+    /// Moves the fresh goroutines waiting in stuck worker `index`'s inbox
+    /// to the injector, for the others (`send_fresh`); the started ones
+    /// there go back, to wait for it.
+    pub(crate) fn rescue_fresh(&self, index: usize) {
+        fence(Ordering::SeqCst);
+        let inbox = &self.workers[index].inbox;
+        let mut started = Vec::new();
+        let mut moved = false;
+        loop {
+            match inbox.steal() {
+                Steal::Success(task) if task.is_fresh() => {
+                    self.injector.push(task);
+                    moved = true;
+                }
+                Steal::Success(task) => started.push(task),
+                Steal::Empty => break,
+                Steal::Retry => {}
+            }
+        }
+        for task in started {
+            self.send_home(index, task);
+        }
+        if moved {
+            self.notify_work();
+        }
+    }
+
     /// Queues `task` on the global injector and makes sure a worker looks.
     pub(crate) fn inject(&self, task: TaskRef) {
         self.injector.push(task);
@@ -321,6 +362,7 @@ impl Shared {
     pub(crate) fn start_on(&self, task: TaskRef, here: Option<&WorkerCtx>) {
         self.count_in(here);
         match here {
+            Some(w) if let Some(near) = w.spawn_near.take() => self.send_fresh(near, task),
             Some(w) => w.push_ready(task, worker::in_goroutine()),
             None => self.inject(task),
         }

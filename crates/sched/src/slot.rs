@@ -6,12 +6,13 @@ use std::cell::UnsafeCell;
 use std::panic::Location;
 use std::ptr;
 use std::sync::atomic::{
-    AtomicBool, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, Ordering, compiler_fence,
+    AtomicBool, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering, compiler_fence,
 };
 use std::sync::{Mutex, OnceLock};
 use std::thread::Thread;
 
 use crossbeam_deque::Injector;
+use crossbeam_utils::CachePadded;
 
 use crate::queue::RunQueueStealer;
 use crate::task::TaskRef;
@@ -64,11 +65,26 @@ pub(crate) struct WorkerShared {
     stuck: AtomicU8,
     /// Its goroutine is inside `goro::blocking`.
     blocking: AtomicBool,
+    /// The CPU its thread ran on when it last looked (`u32::MAX`: not yet).
+    pub(crate) cpu: AtomicU32,
+    /// Goroutines that started on it, and of those, that finished (the
+    /// default mode; counts that wrap), for the others to read
+    /// (`WorkerCtx::balance`).
+    /// On a line of their own: they change at every start and end, and
+    /// the rest is read by every worker that looks for work.
+    pub(crate) pinned: CachePadded<Pinned>,
 }
 
 // SAFETY: `next` is touched by the worker's own thread, and by sysmon only
 // under the protocol of `steal_next`; everything else is atomic or locked.
 unsafe impl Sync for WorkerShared {}
+
+/// `WorkerShared::pinned`.
+#[derive(Default)]
+pub(crate) struct Pinned {
+    pub(crate) started: AtomicUsize,
+    pub(crate) finished: AtomicUsize,
+}
 
 impl WorkerShared {
     pub(crate) fn new(stealer: RunQueueStealer) -> WorkerShared {
@@ -89,6 +105,8 @@ impl WorkerShared {
             polling: AtomicBool::new(false),
             stuck: AtomicU8::new(NOT_STUCK),
             blocking: AtomicBool::new(false),
+            cpu: AtomicU32::new(u32::MAX),
+            pinned: CachePadded::new(Pinned::default()),
         }
     }
 

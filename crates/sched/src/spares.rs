@@ -71,6 +71,7 @@ impl Shared {
             Ok(Some(task)) => self.send_away(task),
             Ok(None) => {}
         }
+        self.rescue_fresh(index);
         self.replace_stuck(slot.is_blocking());
     }
 
@@ -87,6 +88,7 @@ impl Shared {
         if let Some(task) = next {
             self.send_away(task);
         }
+        self.rescue_fresh(worker.index);
         self.stuck.fetch_add(1, Ordering::SeqCst);
         self.replace_stuck(true);
     }

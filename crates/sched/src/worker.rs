@@ -69,6 +69,19 @@ const INJECTOR_INTERVAL: u32 = 61;
 /// first takes the oldest fresh goroutine of the local queue (fresh ones run
 /// newest first: see `queue.rs`).
 const OLDEST_EVERY: Duration = Duration::from_millis(1);
+/// Default mode: a goroutine stays where it first runs, so where
+/// long-lived goroutines start decides the load for good. A busy worker
+/// takes fresh goroutines from another that holds `BALANCE_MIN` more
+/// started ones than it does, none of which finished since it last looked
+/// (goroutines that live long: not a tree of short ones, as `skynet`'s),
+/// and more in all, counting fresh ones, by `BALANCE_MIN`; it takes half the
+/// difference, so that both then hold as many (`balance`). Found with
+/// `echo`: of its 1,000 clients spawned in a loop, the spawner's worker
+/// started 969, the other one, busy with the servers, 31.
+const BALANCE_MIN: usize = 16;
+/// How often at most a busy worker looks (each look reads another
+/// worker's counters: `skynet` lost 9% looking every 61 picks).
+const BALANCE_EVERY: Duration = Duration::from_micros(100);
 /// How often in a row `next` may win while the local queue waits.
 const NEXT_STREAK: u32 = 16;
 /// How often a sleeping spare wakes to see whether it may retire.
@@ -166,6 +179,14 @@ pub(crate) struct WorkerCtx {
     /// this worker's switch count at the last one, and how many
     /// (`at_checkpoint`).
     checkpoints: Cell<(u64, u32)>,
+    /// The worker where the running goroutine's next spawn starts
+    /// (`place_next_spawn`); cleared at every run.
+    pub(crate) spawn_near: Cell<Option<usize>>,
+    /// Per worker, its count of finished goroutines when `balance` last
+    /// looked.
+    finished_seen: RefCell<Vec<usize>>,
+    /// When `balance` last looked.
+    balanced_at: Cell<Instant>,
 }
 
 /// Checkpoints one goroutine passes without a switch before one of them
@@ -352,6 +373,9 @@ impl WorkerCtx {
             oldest_at: Cell::new(Instant::now()),
             pinned: Cell::new(0),
             checkpoints: Cell::new((u64::MAX, 0)),
+            spawn_near: Cell::new(None),
+            finished_seen: RefCell::new(Vec::new()),
+            balanced_at: Cell::new(Instant::now()),
         }
     }
 
@@ -380,6 +404,7 @@ impl WorkerCtx {
     pub(crate) fn main(self) -> RunQueue {
         WORKER.with(|w| w.set(&self));
         goro_fiber::prepare_thread();
+        self.note_cpu();
         while !self.shared.is_shutdown() {
             if self.is_retired() {
                 // A retired spare runs its own goroutines until none is left.
@@ -427,6 +452,7 @@ impl WorkerCtx {
             };
             self.shared
                 .sleep(self.index, &|| self.has_work_anywhere(patient), limit);
+            self.note_cpu();
         }
         self.slot().retired.store(false, Ordering::Release);
         if self.shared.is_shutdown() && !self.shared.migrate {
@@ -463,6 +489,56 @@ impl WorkerCtx {
         WORKER.with(|w| w.set(ptr::null()));
         self.return_rt_refs();
         self.local
+    }
+
+    /// Counts a goroutine in (`+1`) or out (`-1`) of those pinned here,
+    /// for the others too (`balance`).
+    fn count_pinned(&self, delta: isize) {
+        let counter = if delta > 0 {
+            self.pinned.set(self.pinned.get() + 1);
+            &self.slot().pinned.started
+        } else {
+            self.pinned.set(self.pinned.get() - 1);
+            &self.slot().pinned.finished
+        };
+        // Only this thread writes it.
+        counter.store(
+            counter.load(Ordering::Relaxed).wrapping_add(1),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Notes the CPU this thread runs on, for `place_next_spawn`: at start,
+    /// every `INJECTOR_INTERVAL` picks, and when it comes back from idling
+    /// (a thread the kernel moves while it runs is seen within 61 picks).
+    fn note_cpu(&self) {
+        // SAFETY: no arguments (glibc reads the thread's rseq area).
+        let cpu = unsafe { libc::sched_getcpu() };
+        if let Ok(cpu) = u32::try_from(cpu) {
+            let slot = &self.slot().cpu;
+            if slot.load(Ordering::Relaxed) != cpu {
+                slot.store(cpu, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// The CPU this worker noted last.
+    pub(crate) fn noted_cpu(&self) -> Option<u32> {
+        Some(self.slot().cpu.load(Ordering::Relaxed)).filter(|&cpu| cpu != u32::MAX)
+    }
+
+    /// Default mode: the running goroutine's next spawn in this run
+    /// starts on the worker (not a spare) that last noted `cpu`, unless
+    /// that is this one, or it is stuck (see `Shared::start_on`).
+    pub(crate) fn place_next_spawn(&self, cpu: u32) {
+        let near = if self.shared.migrate || self.slot().cpu.load(Ordering::Relaxed) == cpu {
+            None
+        } else {
+            self.shared.workers[..self.shared.procs]
+                .iter()
+                .position(|w| w.cpu.load(Ordering::Relaxed) == cpu && !w.is_stuck())
+        };
+        self.spawn_near.set(near);
     }
 
     fn slot(&self) -> &WorkerShared {
@@ -583,7 +659,7 @@ impl WorkerCtx {
     fn finished(&self, task: &Task) {
         self.shared.finished(task);
         if !self.shared.migrate && task.home() == Some(self.index) {
-            self.pinned.set(self.pinned.get() - 1);
+            self.count_pinned(-1);
         }
     }
 
@@ -686,6 +762,7 @@ impl WorkerCtx {
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
         if tick.is_multiple_of(INJECTOR_INTERVAL) {
+            self.note_cpu();
             let now = Instant::now();
             if now - self.oldest_at.get() >= OLDEST_EVERY {
                 self.oldest_at.set(now);
@@ -705,6 +782,14 @@ impl WorkerCtx {
             // load.
             let ticks = self.shared.timers.now_from(now);
             self.shared.timers.fire_all(self.index, ticks);
+            // Before the inbox, which a yield loop's goroutine never
+            // leaves empty.
+            if !self.shared.migrate
+                && now - self.balanced_at.get() >= BALANCE_EVERY
+                && let Some(task) = self.balance(now)
+            {
+                return Some(task);
+            }
             if let Some(task) = self.steal_injector().or_else(|| self.steal_inbox()) {
                 return Some(task);
             }
@@ -725,6 +810,63 @@ impl WorkerCtx {
             return Some(task);
         }
         self.steal_inbox().or_else(|| self.steal_injector())
+    }
+
+    /// Default mode: takes fresh goroutines from a random other worker
+    /// that holds too many (`BALANCE_MIN`), though this one is busy too.
+    fn balance(&self, now: Instant) -> Option<TaskRef> {
+        self.balanced_at.set(now);
+        let n = self.shared.slots_in_use();
+        if n < 2 {
+            return None;
+        }
+        let mut index = self.random(n - 1);
+        if index >= self.index {
+            index += 1;
+        }
+        let victim = self.shared.workers.get(index)?;
+        if victim.stealer.nothing_to_steal(false) {
+            return None;
+        }
+        let excess = self.excess(index);
+        if excess == 0 {
+            return None;
+        }
+        let task = settle(|| victim.stealer.steal_fresh(&self.local, excess / 2))?;
+        Counters::bump(&self.shared.stats[self.index].steals);
+        Some(task)
+    }
+
+    /// Default mode: by how many goroutines, started and fresh, worker
+    /// `index` holds more than this one, if it holds too many
+    /// (`BALANCE_MIN`); else 0.
+    fn excess(&self, index: usize) -> usize {
+        let victim = &self.shared.workers[index];
+        let finished = victim.pinned.finished.load(Ordering::Relaxed);
+        let mut seen = self.finished_seen.borrow_mut();
+        if seen.len() <= index {
+            seen.resize(index + 1, usize::MAX);
+        }
+        if std::mem::replace(&mut seen[index], finished) != finished {
+            return 0;
+        }
+        // Two counters that move meanwhile: a difference that wrapped
+        // (more seen finished than started) counts as none.
+        let theirs = victim
+            .pinned
+            .started
+            .load(Ordering::Relaxed)
+            .wrapping_sub(finished);
+        let ours = self.pinned.get();
+        if theirs > usize::MAX / 2 || theirs <= ours + BALANCE_MIN {
+            return 0;
+        }
+        let theirs = theirs + victim.stealer.stealable_len(false);
+        let ours = ours + self.local.fresh_len();
+        match theirs.saturating_sub(ours) {
+            excess if excess > BALANCE_MIN => excess,
+            _ => 0,
+        }
     }
 
     fn steal_injector(&self) -> Option<TaskRef> {
@@ -855,6 +997,7 @@ impl WorkerCtx {
     /// Searches for a while before sleeping, if not too many others already do.
     fn spin(&self) -> Option<TaskRef> {
         self.left_alone.set(false);
+        self.note_cpu();
         // Sockets ready (Go's findrunnable polls before it steals): what it
         // readies for this worker joins the local queue.
         if crate::poll::has_waiters() {
@@ -977,7 +1120,7 @@ impl WorkerCtx {
     #[inline(always)]
     fn run_task(&self, task: TaskRef, unwind: bool) -> bool {
         if task.settle_home(self.index) && !self.shared.migrate {
-            self.pinned.set(self.pinned.get() + 1);
+            self.count_pinned(1);
         }
         loop {
             let switch = {
@@ -985,6 +1128,7 @@ impl WorkerCtx {
                 self.slot().set_running(&task);
                 // `spawn_backlog` counts one run's spawns.
                 self.spawns.set(0);
+                self.spawn_near.set(None);
                 self.shared.wake_idle_sysmon();
                 // SAFETY: we took `task` from a queue (or it just parked back
                 // to us), so this thread owns its run.
