@@ -244,7 +244,7 @@ impl Shared {
         bubble.outside.load(Ordering::SeqCst) == 0
             && self.injector.is_empty()
             && self.workers[..self.slots_in_use()].iter().all(|w| {
-                !w.is_running() && !w.has_next() && w.stealer.is_empty() && w.inbox.is_empty()
+                !w.is_running() && !w.has_next() && w.stealer.is_empty() && w.inboxes_empty()
             })
     }
 

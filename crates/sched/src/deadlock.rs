@@ -56,7 +56,7 @@ impl Shared {
         self.injector.is_empty()
             && self.timers.earliest() == NEVER
             && self.workers[..self.slots_in_use()].iter().all(|w| {
-                !w.is_running() && !w.has_next() && w.stealer.is_empty() && w.inbox.is_empty()
+                !w.is_running() && !w.has_next() && w.stealer.is_empty() && w.inboxes_empty()
             })
     }
 

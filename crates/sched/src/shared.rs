@@ -189,8 +189,14 @@ impl Shared {
     /// sleeps. Its "push, fence, look for the sleeper" pairs with `sleep`'s
     /// "register, fence, look at the inbox": one of the two sees the other.
     pub(crate) fn send_home(&self, home: usize, task: TaskRef) {
+        self.workers[home].inbox.push(task);
+        self.wake_for_inbox(home);
+    }
+
+    /// After a push onto worker `home`'s inbox (`send_home`) or fresh
+    /// inbox (`send_fresh`): wakes that worker if it sleeps.
+    fn wake_for_inbox(&self, home: usize) {
         let slot = &self.workers[home];
-        slot.inbox.push(task);
         fence(Ordering::SeqCst);
         if slot.asleep.load(Ordering::SeqCst) {
             self.wake_sleeper(home);
@@ -200,41 +206,35 @@ impl Shared {
         }
     }
 
-    /// Queues a fresh goroutine on worker `index`'s inbox, to start there
-    /// (`WorkerCtx::place_next_spawn`). Others take nothing from an inbox,
-    /// so if that worker is stuck (or gets stuck: sysmon's hand-off also
-    /// rescues, and one of the two sees the other, through the fence here
-    /// and the mark's `SeqCst` before its rescue), its fresh goroutines go
-    /// to the injector instead.
+    /// Queues a fresh goroutine on worker `index`'s fresh inbox, to start
+    /// there (`WorkerCtx::place_next_spawn`). Others take nothing from an
+    /// inbox, so if that worker is stuck (or gets stuck: sysmon's hand-off
+    /// also rescues, and one of the two sees the other, through the fence
+    /// of `wake_for_inbox` and the mark's `SeqCst` before the rescue's
+    /// fence), its fresh inbox goes to the injector instead.
     pub(crate) fn send_fresh(&self, index: usize, task: TaskRef) {
-        self.send_home(index, task);
-        fence(Ordering::SeqCst);
+        self.workers[index].fresh_inbox.push(task);
+        self.wake_for_inbox(index);
         if self.workers[index].is_stuck() {
             self.rescue_fresh(index);
         }
     }
 
-    /// Moves the fresh goroutines waiting in stuck worker `index`'s inbox
-    /// to the injector, for the others (`send_fresh`); the started ones
-    /// there go back, to wait for it.
+    /// Moves the goroutines of stuck worker `index`'s fresh inbox to the
+    /// injector, for the others (`send_fresh`).
     pub(crate) fn rescue_fresh(&self, index: usize) {
         fence(Ordering::SeqCst);
-        let inbox = &self.workers[index].inbox;
-        let mut started = Vec::new();
+        let inbox = &self.workers[index].fresh_inbox;
         let mut moved = false;
         loop {
             match inbox.steal() {
-                Steal::Success(task) if task.is_fresh() => {
+                Steal::Success(task) => {
                     self.injector.push(task);
                     moved = true;
                 }
-                Steal::Success(task) => started.push(task),
                 Steal::Empty => break,
                 Steal::Retry => {}
             }
-        }
-        for task in started {
-            self.send_home(index, task);
         }
         if moved {
             self.notify_work();
@@ -401,7 +401,7 @@ impl Shared {
     pub(crate) fn queue_lengths(&self) -> Vec<usize> {
         self.workers[..self.slots_in_use()]
             .iter()
-            .map(|w| w.stealer.len() + w.inbox.len())
+            .map(|w| w.stealer.len() + w.inbox.len() + w.fresh_inbox.len())
             .collect()
     }
 

@@ -32,6 +32,10 @@ pub(crate) struct WorkerShared {
     /// Go's `Gosched` puts them on its global queue). The worker looks at
     /// it where it looks at the injector.
     pub(crate) inbox: Injector<TaskRef>,
+    /// Fresh goroutines placed on this worker by another
+    /// (`Shared::send_fresh`); the worker reads it where it reads `inbox`,
+    /// into its fresh queue (`inbox` goes to the started one).
+    pub(crate) fresh_inbox: Injector<TaskRef>,
     /// The worker is on the sleepers list (set and cleared under its lock):
     /// whoever fills its inbox must wake it.
     pub(crate) asleep: AtomicBool,
@@ -91,6 +95,7 @@ impl WorkerShared {
         WorkerShared {
             stealer,
             inbox: Injector::new(),
+            fresh_inbox: Injector::new(),
             asleep: AtomicBool::new(false),
             retired: AtomicBool::new(false),
             next: UnsafeCell::new(None),
@@ -149,6 +154,11 @@ impl WorkerShared {
     /// Whether `next` is occupied (a hint for other threads).
     pub(crate) fn has_next(&self) -> bool {
         self.next_full.load(Ordering::Relaxed)
+    }
+
+    /// Whether both inboxes are empty.
+    pub(crate) fn inboxes_empty(&self) -> bool {
+        self.inbox.is_empty() && self.fresh_inbox.is_empty()
     }
 
     pub(crate) fn is_stuck(&self) -> bool {

@@ -29,6 +29,7 @@ impl Shared {
     pub(crate) fn work_waiting(&self, stuck: usize) -> bool {
         !self.injector.is_empty()
             || self.workers[stuck].has_next()
+            || !self.workers[stuck].fresh_inbox.is_empty()
             || self.has_stealable_work()
             || self.timers.earliest() != NEVER
     }

@@ -564,7 +564,7 @@ impl WorkerCtx {
 
     /// Whether goroutines of this worker's own wait (a retired spare's).
     fn has_own_work(&self) -> bool {
-        self.has_local_work() || !self.slot().inbox.is_empty()
+        self.has_local_work() || !self.slot().inboxes_empty()
     }
 
     /// Moves the fresh goroutines queued here to the injector (a spare that
@@ -876,13 +876,19 @@ impl WorkerCtx {
         })
     }
 
-    /// Takes from this worker's inbox (see the module docs).
+    /// Takes from this worker's inbox (see the module docs), else from its
+    /// fresh inbox (`Shared::send_fresh`).
     fn steal_inbox(&self) -> Option<TaskRef> {
-        let inbox = &self.slot().inbox;
-        if inbox.is_empty() {
+        let slot = self.slot();
+        if !slot.inbox.is_empty()
+            && let Some(task) = settle(|| self.local.take_from(&slot.inbox, false))
+        {
+            return Some(task);
+        }
+        if slot.fresh_inbox.is_empty() {
             return None;
         }
-        settle(|| self.local.take_from(inbox, false))
+        settle(|| self.local.take_from(&slot.fresh_inbox, true))
     }
 
     /// One round of looking everywhere: injector, timers, other workers.
@@ -1091,7 +1097,7 @@ impl WorkerCtx {
                 && self.fresh_aged(i, &mut now)
         });
         !self.shared.injector.is_empty()
-            || !self.slot().inbox.is_empty()
+            || !self.slot().inboxes_empty()
             || self.has_local_work()
             || stealable
             || self.timer_due()
