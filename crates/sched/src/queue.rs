@@ -146,13 +146,14 @@ impl RunQueueStealer {
     /// into `dest` (a batch takes at most half of what is left, so a few
     /// batches), and returns one of them to run now.
     pub(crate) fn steal_fresh(&self, dest: &RunQueue, limit: usize) -> Steal<TaskRef> {
+        // `dest`'s length is a hint (others may steal from it meanwhile).
         let before = dest.fresh.len();
         let first = self
             .fresh
             .steal_batch_with_limit_and_pop(&dest.fresh, limit);
         if let Steal::Success(_) = first {
             for _ in 0..3 {
-                let taken = dest.fresh.len() - before + 1;
+                let taken = (dest.fresh.len() + 1).saturating_sub(before);
                 if taken >= limit
                     || !self
                         .fresh

@@ -229,6 +229,13 @@ impl Runtime {
             while let Some(task) = shared.injector.steal().success() {
                 queued.push(task);
             }
+            // Fresh goroutines placed on a worker that may have left
+            // (`Shared::send_fresh`).
+            for w in shared.workers.iter() {
+                while let Some(task) = w.fresh_inbox.steal().success() {
+                    queued.push(task);
+                }
+            }
             let parked = shared.registry.all();
             let (mut unwound, mut waiting) = (0, 0);
             for task in queued {

@@ -211,11 +211,13 @@ impl Shared {
     /// inbox, so if that worker is stuck (or gets stuck: sysmon's hand-off
     /// also rescues, and one of the two sees the other, through the fence
     /// of `wake_for_inbox` and the mark's `SeqCst` before the rescue's
-    /// fence), its fresh inbox goes to the injector instead.
+    /// fence), its fresh inbox goes to the injector instead; and at
+    /// shutdown, which may have ended that worker's loop (the dropping
+    /// thread's drain reads fresh inboxes and the injector).
     pub(crate) fn send_fresh(&self, index: usize, task: TaskRef) {
         self.workers[index].fresh_inbox.push(task);
         self.wake_for_inbox(index);
-        if self.workers[index].is_stuck() {
+        if self.workers[index].is_stuck() || self.is_shutdown() {
             self.rescue_fresh(index);
         }
     }

@@ -109,33 +109,146 @@ fn long_lived_goroutines_spawned_on_one_busy_worker_spread_to_another() {
     );
 }
 
-#[test]
-fn a_spawn_placed_on_a_stuck_worker_still_runs() {
-    // goro-net's `accept` places the next spawn on the worker of a CPU; if
-    // that worker is stuck in a CPU loop, the goroutine queued for it must
-    // go to the others (sysmon's hand-off, or the spawn's own look). Here
-    // the hog waits for that very goroutine.
+/// A goroutine on another worker than `busy` that noted another CPU than
+/// `cpu` runs `f` (so that a spawn it places on `cpu` goes elsewhere);
+/// `None` if the one spawned for it did not (then both workers may have
+/// noted the same CPU, and no spawn would be placed at all).
+fn placer<T: Send + 'static>(
+    rt: &Runtime,
+    busy: ThreadId,
+    cpu: u32,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    rt.go(move || {
+        (thread::current().id() != busy && goro_sched::__private::worker_cpu() != Some(cpu)).then(f)
+    })
+    .join()
+    .unwrap()
+}
+
+/// goro-net's `accept` places the next spawn on the worker of a CPU; if
+/// that worker is in a long run (a CPU loop, or a blocking call not wrapped
+/// in `goro::blocking`), the goroutine placed there must go to the others
+/// (sysmon's hand-off, or the spawn's own look), `wait` after the long run
+/// began. Here the long run waits for that very goroutine.
+fn placed_on_a_worker_in_a_long_run(blocking_call: bool, wait: Duration) {
     let rt = Runtime::builder().workers(2).build().unwrap();
-    let released = Arc::new(AtomicBool::new(false));
-    let (tx, rx) = mpsc::channel();
-    let hog = {
-        let released = released.clone();
-        rt.go(move || {
-            let cpu = goro_sched::__private::worker_cpu();
-            tx.send((thread::current().id(), cpu)).unwrap();
-            hog_until(&released)
-        })
-    };
-    let (hog_thread, cpu) = rx.recv().unwrap();
-    let cpu = cpu.expect("a worker notes its CPU before it runs a goroutine");
-    let setter = on_another_worker(&rt, hog_thread, move || {
-        goro_sched::__private::spawn_near_cpu(cpu);
-        let released = released.clone();
-        goro_sched::go(move || released.store(true, Ordering::Release))
-    });
-    assert!(
-        hog.join().unwrap(),
-        "the goroutine placed on the stuck worker never ran"
-    );
-    setter.join().unwrap();
+    let start = Instant::now();
+    loop {
+        assert!(start.elapsed() < HANG, "never had two workers on two CPUs");
+        let released = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = mpsc::channel();
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let long_run = {
+            let released = released.clone();
+            rt.go(move || {
+                let cpu = goro_sched::__private::worker_cpu();
+                tx.send((thread::current().id(), cpu)).unwrap();
+                if blocking_call {
+                    release_rx.recv_timeout(HANG).is_ok()
+                } else {
+                    hog_until(&released)
+                }
+            })
+        };
+        let (busy, cpu) = rx.recv().unwrap();
+        let cpu = cpu.expect("a worker notes its CPU before it runs a goroutine");
+        thread::sleep(wait);
+        let release = {
+            let released = released.clone();
+            let release_tx = release_tx.clone();
+            move || {
+                released.store(true, Ordering::Release);
+                let _ = release_tx.send(());
+            }
+        };
+        let setter = placer(&rt, busy, cpu, move || {
+            goro_sched::__private::spawn_near_cpu(cpu);
+            goro_sched::go(release)
+        });
+        let Some(setter) = setter else {
+            released.store(true, Ordering::Release);
+            drop(release_tx);
+            long_run.join().unwrap();
+            continue;
+        };
+        assert!(
+            long_run.join().unwrap(),
+            "the goroutine placed on a worker in a long run never ran"
+        );
+        setter.join().unwrap();
+        return;
+    }
+}
+
+#[test]
+fn a_spawn_placed_on_a_worker_just_stuck_in_a_cpu_loop_still_runs() {
+    placed_on_a_worker_in_a_long_run(false, Duration::ZERO);
+}
+
+#[test]
+fn a_spawn_placed_on_a_worker_long_stuck_in_a_cpu_loop_still_runs() {
+    // Sysmon has looked already, and found nothing waiting.
+    placed_on_a_worker_in_a_long_run(false, Duration::from_millis(50));
+}
+
+#[test]
+fn a_spawn_placed_on_a_worker_long_in_a_blocking_call_still_runs() {
+    placed_on_a_worker_in_a_long_run(true, Duration::from_millis(50));
+}
+
+#[test]
+fn placed_spawns_taken_together_behind_a_hog_still_run() {
+    // Three spawns placed on a busy worker: it takes the first two from its
+    // inbox at once, then the first hogs it, waiting for the second, which
+    // another worker must run (found in review: the batch went to the
+    // started side of its queue, where no thief looks). A timer pending
+    // makes sysmon hand the hog's worker off.
+    let rt = Runtime::builder().workers(2).build().unwrap();
+    let _sleeper = rt.go(|| goro_sched::sleep(Duration::from_secs(3600)));
+    let start = Instant::now();
+    loop {
+        assert!(start.elapsed() < HANG, "never had two workers on two CPUs");
+        let placed = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = mpsc::channel();
+        let busy = {
+            let placed = placed.clone();
+            rt.go(move || {
+                let cpu = goro_sched::__private::worker_cpu();
+                tx.send((thread::current().id(), cpu)).unwrap();
+                hog_until(&placed)
+            })
+        };
+        let (busy_thread, cpu) = rx.recv().unwrap();
+        let cpu = cpu.expect("a worker notes its CPU before it runs a goroutine");
+        let spawns = {
+            let placed = placed.clone();
+            placer(&rt, busy_thread, cpu, move || {
+                let released = Arc::new(AtomicBool::new(false));
+                let place = |f: Box<dyn FnOnce() -> bool + Send>| {
+                    goro_sched::__private::spawn_near_cpu(cpu);
+                    goro_sched::go(f)
+                };
+                let r = released.clone();
+                let first = place(Box::new(move || hog_until(&r)));
+                let second = place(Box::new(move || {
+                    released.store(true, Ordering::Release);
+                    true
+                }));
+                let third = place(Box::new(|| true));
+                placed.store(true, Ordering::Release);
+                [first, second, third]
+            })
+        };
+        placed.store(true, Ordering::Release);
+        busy.join().unwrap();
+        let Some(spawns) = spawns else { continue };
+        for h in spawns {
+            assert!(
+                h.join().unwrap(),
+                "a placed goroutine never ran while another placed with it hogged"
+            );
+        }
+        return;
+    }
 }
