@@ -6,7 +6,7 @@ use std::cell::UnsafeCell;
 use std::panic::Location;
 use std::ptr;
 use std::sync::atomic::{
-    AtomicBool, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering, compiler_fence,
+    AtomicBool, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, Ordering, compiler_fence,
 };
 use std::sync::{Mutex, OnceLock};
 use std::thread::Thread;
@@ -86,8 +86,8 @@ unsafe impl Sync for WorkerShared {}
 /// `WorkerShared::pinned`.
 #[derive(Default)]
 pub(crate) struct Pinned {
-    pub(crate) started: AtomicUsize,
-    pub(crate) finished: AtomicUsize,
+    pub(crate) started: AtomicU64,
+    pub(crate) finished: AtomicU64,
 }
 
 impl WorkerShared {

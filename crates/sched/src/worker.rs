@@ -172,9 +172,6 @@ pub(crate) struct WorkerCtx {
     /// References to the runtime taken for goroutines not yet created, and
     /// owed back for goroutines dropped (see `RtRef`).
     pub(crate) rt_refs: (Cell<usize>, Cell<usize>),
-    /// Goroutines that started here and have not finished (the default
-    /// mode: they run here only, so this thread must outlive them).
-    pinned: Cell<usize>,
     /// The channels' checkpoints passed in a row by the running goroutine:
     /// this worker's switch count at the last one, and how many
     /// (`at_checkpoint`).
@@ -184,7 +181,7 @@ pub(crate) struct WorkerCtx {
     pub(crate) spawn_near: Cell<Option<usize>>,
     /// Per worker, its count of finished goroutines when `balance` last
     /// looked.
-    finished_seen: RefCell<Vec<usize>>,
+    finished_seen: RefCell<Vec<u64>>,
     /// When `balance` last looked.
     balanced_at: Cell<Instant>,
 }
@@ -371,7 +368,6 @@ impl WorkerCtx {
             patient_sleep: Cell::new(PATIENT_SLEEP),
             spawns: Cell::new(0),
             oldest_at: Cell::new(Instant::now()),
-            pinned: Cell::new(0),
             checkpoints: Cell::new((u64::MAX, 0)),
             spawn_near: Cell::new(None),
             finished_seen: RefCell::new(Vec::new()),
@@ -408,7 +404,7 @@ impl WorkerCtx {
         while !self.shared.is_shutdown() {
             if self.is_retired() {
                 // A retired spare runs its own goroutines until none is left.
-                if self.pinned.get() == 0 {
+                if self.pinned() == 0 {
                     break;
                 }
                 if self.timer_due() {
@@ -429,7 +425,7 @@ impl WorkerCtx {
                 continue;
             }
             if self.spare && self.shared.try_retire() {
-                if self.pinned.get() == 0 {
+                if self.pinned() == 0 {
                     break;
                 }
                 // Goroutines that started here must finish here: run them,
@@ -491,21 +487,13 @@ impl WorkerCtx {
         self.local
     }
 
-    /// Counts a goroutine in (`+1`) or out (`-1`) of those pinned here,
-    /// for the others too (`balance`).
-    fn count_pinned(&self, delta: isize) {
-        let counter = if delta > 0 {
-            self.pinned.set(self.pinned.get() + 1);
-            &self.slot().pinned.started
-        } else {
-            self.pinned.set(self.pinned.get() - 1);
-            &self.slot().pinned.finished
-        };
-        // Only this thread writes it.
-        counter.store(
-            counter.load(Ordering::Relaxed).wrapping_add(1),
-            Ordering::Relaxed,
-        );
+    /// Goroutines that started here and have not finished (the default
+    /// mode: they run here only, so this thread must outlive them). Only
+    /// this thread writes the counters, so its own reading is exact.
+    fn pinned(&self) -> u64 {
+        let pinned = &self.slot().pinned;
+        let started = pinned.started.load(Ordering::Relaxed);
+        started - pinned.finished.load(Ordering::Relaxed)
     }
 
     /// Notes the CPU this thread runs on, for `place_next_spawn`: at start,
@@ -634,7 +622,7 @@ impl WorkerCtx {
             }
             // Done once nothing that started here is left (and no fresh
             // goroutine waits): the others' goroutines are theirs to unwind.
-            if self.pinned.get() == 0 && shared.injector.is_empty() {
+            if self.pinned() == 0 && shared.injector.is_empty() {
                 break;
             }
             if unwound == 0 {
@@ -659,7 +647,7 @@ impl WorkerCtx {
     fn finished(&self, task: &Task) {
         self.shared.finished(task);
         if !self.shared.migrate && task.home() == Some(self.index) {
-            self.count_pinned(-1);
+            Counters::bump(&self.slot().pinned.finished);
         }
     }
 
@@ -845,7 +833,7 @@ impl WorkerCtx {
         let finished = victim.pinned.finished.load(Ordering::Relaxed);
         let mut seen = self.finished_seen.borrow_mut();
         if seen.len() <= index {
-            seen.resize(index + 1, usize::MAX);
+            seen.resize(index + 1, u64::MAX);
         }
         if std::mem::replace(&mut seen[index], finished) != finished {
             return 0;
@@ -857,12 +845,13 @@ impl WorkerCtx {
             .started
             .load(Ordering::Relaxed)
             .wrapping_sub(finished);
-        let ours = self.pinned.get();
-        if theirs > usize::MAX / 2 || theirs <= ours + BALANCE_MIN {
+        let ours = self.pinned();
+        if theirs > u64::MAX / 2 || theirs <= ours + BALANCE_MIN as u64 {
             return 0;
         }
-        let theirs = theirs + victim.stealer.stealable_len(false);
-        let ours = ours + self.local.fresh_len();
+        // Both below `u64::MAX / 2`, and counts of live goroutines.
+        let theirs = theirs as usize + victim.stealer.stealable_len(false);
+        let ours = ours as usize + self.local.fresh_len();
         match theirs.saturating_sub(ours) {
             excess if excess > BALANCE_MIN => excess,
             _ => 0,
@@ -1126,7 +1115,7 @@ impl WorkerCtx {
     #[inline(always)]
     fn run_task(&self, task: TaskRef, unwind: bool) -> bool {
         if task.settle_home(self.index) && !self.shared.migrate {
-            self.count_pinned(1);
+            Counters::bump(&self.slot().pinned.started);
         }
         loop {
             let switch = {

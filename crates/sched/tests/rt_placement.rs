@@ -11,20 +11,9 @@ use std::time::{Duration, Instant};
 
 use goro_sched::Runtime;
 
-/// Generous bound against hangs (never a timing claim).
-const HANG: Duration = Duration::from_secs(30);
+mod common;
 
-/// Spins on the CPU until `flag` is set; false if it never was.
-fn hog_until(flag: &AtomicBool) -> bool {
-    let start = Instant::now();
-    while !flag.load(Ordering::Acquire) {
-        if start.elapsed() > HANG {
-            return false;
-        }
-        std::hint::spin_loop();
-    }
-    true
-}
+use common::{HANG, hog_until};
 
 /// Starts a goroutine that keeps its worker busy (it yields in a loop, so
 /// that worker never idles, and never steals as an idle one does) until

@@ -11,20 +11,7 @@ use goro_sched::park;
 
 mod common;
 
-/// Generous bound against hangs (never a timing claim).
-const HANG: Duration = Duration::from_secs(30);
-
-/// Spins on the CPU until `flag` is set; false if it never was.
-fn hog_until(flag: &AtomicBool) -> bool {
-    let start = Instant::now();
-    while !flag.load(Ordering::Acquire) {
-        if start.elapsed() > HANG {
-            return false;
-        }
-        std::hint::spin_loop();
-    }
-    true
-}
+use common::{HANG, hog_until};
 
 /// Spawns a goroutine that parks until the returned function wakes it (into
 /// the waker's worker's `next` slot), then runs `then`; returns once it has

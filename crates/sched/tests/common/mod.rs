@@ -8,7 +8,25 @@
 
 #![allow(dead_code)]
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
 use goro_sched::{Runtime, RuntimeBuilder};
+
+/// Generous bound against hangs (never a timing claim).
+pub(crate) const HANG: Duration = Duration::from_secs(30);
+
+/// Spins on the CPU until `flag` is set; false if it never was.
+pub(crate) fn hog_until(flag: &AtomicBool) -> bool {
+    let start = Instant::now();
+    while !flag.load(Ordering::Acquire) {
+        if start.elapsed() > HANG {
+            return false;
+        }
+        std::hint::spin_loop();
+    }
+    true
+}
 
 /// A builder in the mode the suite runs in.
 pub(crate) fn builder() -> RuntimeBuilder {
