@@ -96,6 +96,89 @@ fn a_sender_that_never_waits_lets_its_workers_goroutines_run() {
     assert!(sent <= 2048, "{sent} sent first");
 }
 
+/// The same, for a goroutine of the sender's worker that a plain thread
+/// wakes meanwhile: it waits in the worker's inbox (it has started, so it
+/// runs there only), which the checkpoints count as work of their worker.
+#[test]
+fn a_sender_that_never_waits_lets_a_goroutine_woken_elsewhere_run() {
+    let rt = crate::mode::builder().workers(1).build().unwrap();
+    let sent = rt.run(|| {
+        let (tx, rx) = bounded::<u64>(N as usize);
+        let (parked_tx, parked_rx) = bounded::<()>(0);
+        let (wake_tx, wake_rx) = bounded::<()>(0);
+        let ran = Arc::new(AtomicBool::new(false));
+        let flag = ran.clone();
+        goro_sched::go(move || {
+            parked_tx.send(()).unwrap();
+            wake_rx.recv().unwrap();
+            flag.store(true, Ordering::SeqCst);
+        });
+        // Parked in `recv` once this returns and yields the worker back.
+        parked_rx.recv().unwrap();
+        let woken = Arc::new(AtomicBool::new(false));
+        let w = woken.clone();
+        let waker = std::thread::spawn(move || {
+            wake_tx.send(()).unwrap();
+            w.store(true, Ordering::SeqCst);
+        });
+        // Sends counted from the wake-up on.
+        let (mut sent, mut after) = (0, 0);
+        while !ran.load(Ordering::SeqCst) {
+            assert!(sent < N, "all {N} sent before the woken goroutine ran");
+            tx.send(sent).unwrap();
+            sent += 1;
+            if woken.load(Ordering::Relaxed) {
+                after += 1;
+            }
+        }
+        waker.join().unwrap();
+        drop(tx);
+        assert!(rx.iter().eq(0..sent), "in order, none lost");
+        after
+    });
+    assert!(sent <= 2048, "{sent} sent after the wake-up");
+}
+
+/// The same, for a goroutine spawned from a plain thread meanwhile: it
+/// waits in the injector, which the checkpoints count too, and which the
+/// worker looks at first after the yield.
+#[test]
+fn a_sender_that_never_waits_lets_a_goroutine_spawned_outside_run() {
+    let rt = crate::mode::builder().workers(1).build().unwrap();
+    let sending = Arc::new(AtomicBool::new(false));
+    let spawned = Arc::new(AtomicBool::new(false));
+    let ran = Arc::new(AtomicBool::new(false));
+    let sent = std::thread::scope(|s| {
+        let (sending2, spawned2, flag) = (sending.clone(), spawned.clone(), ran.clone());
+        let rt = &rt;
+        s.spawn(move || {
+            while !sending2.load(Ordering::SeqCst) {
+                std::thread::yield_now();
+            }
+            drop(rt.go(move || flag.store(true, Ordering::SeqCst)));
+            spawned2.store(true, Ordering::SeqCst);
+        });
+        rt.run(move || {
+            let (tx, rx) = bounded::<u64>(N as usize);
+            sending.store(true, Ordering::SeqCst);
+            // Sends counted from the spawn on.
+            let (mut sent, mut after) = (0, 0);
+            while !ran.load(Ordering::SeqCst) {
+                assert!(sent < N, "all {N} sent before the spawned goroutine ran");
+                tx.send(sent).unwrap();
+                sent += 1;
+                if spawned.load(Ordering::Relaxed) {
+                    after += 1;
+                }
+            }
+            drop(tx);
+            assert!(rx.iter().eq(0..sent), "in order, none lost");
+            after
+        })
+    });
+    assert!(sent <= 2048, "{sent} sent after the spawn");
+}
+
 /// `try_recv`, `try_send` and `try_select` (a `select!` with `default`)
 /// never switch, checkpoint or not: a goroutine holding a thread's lock
 /// across them keeps its worker.

@@ -651,7 +651,7 @@ fn a_goroutine_parked_with_little_stack_left_runs_fine() {
 }
 
 /// The same goroutine, asked for its trace: the capture
-/// (`Backtrace::force_capture` in `traceback::answer`, on the goroutine's
+/// (`Backtrace::force_capture` in `traceback::capture`, on the goroutine's
 /// stack) runs past the guard page and the whole process aborts ("coroutine
 /// overflowed its stack of 64 KiB"): a diagnostic dump kills a program
 /// that was running fine.

@@ -76,6 +76,11 @@ struct Seen {
 
 /// Set by the SIGQUIT handler.
 static SIGQUIT: AtomicBool = AtomicBool::new(false);
+/// Taken by the sysmon that prints the SIGQUIT dump: with several runtimes,
+/// two dumping at once each printed it, and one's stack traces could wait
+/// more than `traceback`'s patience for std's backtrace lock, held by the
+/// other's symbol resolution.
+static DUMPING: AtomicBool = AtomicBool::new(false);
 
 /// Lowers sysmon's priority (nice 10) so that its wake-ups, every couple of
 /// milliseconds while goroutines run, do not preempt a busy worker the
@@ -125,7 +130,8 @@ pub(crate) fn run(shared: &std::sync::Arc<Shared>, ready: std::sync::mpsc::Sende
             goro_fiber::stack::trim();
             next_trim = now + TRIM_INTERVAL;
         }
-        if SIGQUIT.load(Ordering::Relaxed) {
+        // One sysmon dumps every runtime; the others go on meanwhile.
+        if SIGQUIT.load(Ordering::Relaxed) && !DUMPING.swap(true, Ordering::Relaxed) {
             dump_all_and_exit();
         }
         let n = shared.slots_in_use();

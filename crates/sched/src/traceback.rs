@@ -290,12 +290,12 @@ fn wait(request: &Arc<Request>) {
 }
 
 /// A trace without its first frames, which are the capture's own (up to
-/// and including `answer`).
+/// and including `Task::answer_trace`).
 fn trim(trace: &str) -> String {
     let lines: Vec<&str> = trace.lines().collect();
     let start = lines
         .iter()
-        .rposition(|l| l.contains("goro_sched::traceback::answer"))
+        .rposition(|l| l.contains("::answer_trace"))
         .map_or(0, |at| {
             // Past its "at file:line" line, if it has one.
             let next = at + 1;

@@ -149,6 +149,10 @@ pub(crate) struct WorkerCtx {
     /// A spare (started by sysmon to stand in for a stuck worker).
     spare: bool,
     tick: Cell<u32>,
+    /// Default mode: the last run ended in a yield, to this worker's inbox;
+    /// the next pick that gets as far looks at the injector before the
+    /// inbox (Go's `Gosched` puts the goroutine behind the global queue).
+    yielded: Cell<bool>,
     next_streak: Cell<u32>,
     /// Goroutine ids taken from the shared counter, not used yet: next, end.
     pub(crate) ids: Cell<(u64, u64)>,
@@ -356,6 +360,7 @@ impl WorkerCtx {
             local,
             spare,
             tick: Cell::new(0),
+            yielded: Cell::new(false),
             next_streak: Cell::new(0),
             ids: Cell::new((0, 0)),
             rng: Cell::new(
@@ -378,16 +383,21 @@ impl WorkerCtx {
     /// A channel's checkpoint (`goro-chan`): whether the running goroutine
     /// should yield now. It should once it has passed
     /// `CHECKPOINTS_BEFORE_YIELD` of them without a switch and goroutines
-    /// of this worker wait: a goroutine that never has to wait lets them
-    /// run every thousand operations or so, and one that switches now and
-    /// then, or passes a checkpoint or two in a burst, never yields at one.
+    /// wait that this worker may run (in its queue, its inboxes or the
+    /// injector): a goroutine that never has to wait lets them run every
+    /// thousand operations or so, and one that switches now and then, or
+    /// passes a checkpoint or two in a burst, never yields at one.
     pub(crate) fn at_checkpoint(&self) -> bool {
         let switches = self.shared.stats[self.index]
             .switches
             .load(Ordering::Relaxed);
         let (seen, passed) = self.checkpoints.get();
         let passed = if seen == switches { passed + 1 } else { 1 };
-        if passed >= CHECKPOINTS_BEFORE_YIELD && self.has_local_work() {
+        if passed >= CHECKPOINTS_BEFORE_YIELD
+            && (self.has_local_work()
+                || !self.slot().inboxes_empty()
+                || !self.shared.injector.is_empty())
+        {
             self.checkpoints.set((switches, 0));
             return true;
         }
@@ -677,12 +687,15 @@ impl WorkerCtx {
     /// whenever its own queue is empty. Not back into its own queue, where,
     /// started, it would come before the fresh goroutines it yields to (a
     /// spawn loop over its backlog), nor into `next`. No notify (nor in Go):
-    /// this worker, awake, takes it back unless another does first.
+    /// this worker, awake, takes it back unless another does first. In the
+    /// default mode, to this worker's inbox, the next pick that finds its
+    /// queue empty looking at the injector first (`yielded`).
     fn push_yielded(&self, task: TaskRef) {
         if self.shared.migrate {
             self.shared.injector.push(task);
         } else {
             self.slot().inbox.push(task);
+            self.yielded.set(true);
         }
     }
 
@@ -747,6 +760,7 @@ impl WorkerCtx {
 
     /// Steps 1–3 of the module docs.
     fn find_task(&self) -> Option<TaskRef> {
+        let yielded = self.yielded.replace(false);
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
         if tick.is_multiple_of(INJECTOR_INTERVAL) {
@@ -796,6 +810,9 @@ impl WorkerCtx {
         // SAFETY: our own slot, between runs.
         if let Some(task) = unsafe { self.slot().take_next() } {
             return Some(task);
+        }
+        if yielded {
+            return self.steal_injector().or_else(|| self.steal_inbox());
         }
         self.steal_inbox().or_else(|| self.steal_injector())
     }

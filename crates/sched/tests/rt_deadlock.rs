@@ -18,6 +18,9 @@ use goro_sched::{Runtime, park};
 const CASE: &str = "GORO_DEADLOCK_CASE";
 /// Generous bound against hangs.
 const HANG: Duration = Duration::from_secs(60);
+/// Runtimes with a parked goroutine in the SIGQUIT cases, besides `child`'s
+/// idle one.
+const RUNTIMES: usize = 4;
 
 fn main() {
     if let Ok(case) = std::env::var(CASE) {
@@ -155,9 +158,11 @@ fn parent(case: &str, expect: Expect) -> Result<(), String> {
         }
         Expect::DumpTraced => {
             status.is_some_and(|s| s.code() == Some(2))
-                && stderr.contains("SIGQUIT: quit")
+                && stderr.matches("SIGQUIT: quit").count() == 1
                 && stderr.contains("\"parked\" [park, ")
-                && stderr.contains("rt_deadlock::park_forever")
+                && stderr.matches("rt_deadlock::park_forever").count() == RUNTIMES
+                // Without the capture's own frames.
+                && !stderr.contains("traceback::capture")
         }
         Expect::ReportTraced => {
             reported
@@ -237,11 +242,21 @@ fn child(case: &str) {
         }
         "sigquit" | "sigquit_all" => {
             // A plain thread sleeping suppresses any deadlock report; the
-            // parent sends SIGQUIT once we are ready.
+            // parent sends SIGQUIT once we are ready. Several runtimes,
+            // each with a sysmon that sees the signal: one dumps them all
+            // (CI, beside two busy processes: two sysmons dumped at once,
+            // and one's stack trace waited more than a second for std's
+            // backtrace lock, which the other held to resolve symbols).
             let _h = goro_sched::Builder::new()
                 .name("parked")
                 .go(park_forever)
                 .unwrap();
+            let more: Vec<Runtime> = (0..RUNTIMES - 1)
+                .map(|_| Runtime::builder().workers(1).build().unwrap())
+                .collect();
+            for rt in &more {
+                drop(rt.go(park_forever));
+            }
             std::thread::sleep(Duration::from_millis(50));
             println!("ready");
             std::thread::sleep(HANG);
