@@ -52,7 +52,9 @@ pub(crate) struct Channel<T> {
     /// select checks under the lock before it acts on it, and which its
     /// registration checks again when it says "not ready". With a ring:
     /// which queues have waiters (`RECV_READY` for receivers, `SEND_READY`
-    /// for senders), as of the last unlock.
+    /// for senders), and `RECV_PLAIN` if the first receiver is a plain
+    /// receive (a send may hand it its value: `hand_over`), as of the last
+    /// unlock.
     hint: AtomicU8,
     /// The ends, counted outside the lock (a clone or a drop that is not
     /// the last takes no lock: `skynet` clones a sender per goroutine); the
@@ -74,6 +76,8 @@ pub(crate) struct Channel<T> {
 const RECV_READY: u8 = 1;
 /// A send may be ready: room, a waiting receiver (perhaps stale), or closed.
 const SEND_READY: u8 = 2;
+/// A ring's: the first waiting receiver is a plain receive.
+const RECV_PLAIN: u8 = 4;
 
 struct Inner<T> {
     buf: VecDeque<T>,
@@ -283,8 +287,11 @@ impl<T> Guard<'_, T> {
         let inner = &**self.inner;
         if self.chan.ring.is_some() {
             let mut waiting = 0;
-            if !inner.recvq.is_empty() {
+            if let Some(first) = inner.recvq.front() {
                 waiting |= RECV_READY;
+                if is_plain_receive(first) {
+                    waiting |= RECV_PLAIN;
+                }
             }
             if !inner.sendq.is_empty() {
                 waiting |= SEND_READY;
@@ -384,6 +391,19 @@ impl<T> Inner<T> {
         None
     }
 
+    /// A ring's queue of receives: pops and claims its first waiter if
+    /// that one is a plain receive (see `Channel::hand_over`).
+    fn claim_plain_receiver(queue: &mut VecDeque<Entry>) -> Option<Entry> {
+        let entry = *queue.front().filter(|e| is_plain_receive(e))?;
+        queue.pop_front();
+        // SAFETY: as in `claim`.
+        let ctx = unsafe { entry.ctx() };
+        debug_assert!(ctx.is_lone(), "a plain receive waits alone");
+        // Popped under the lock: ours (see `Context::is_lone`).
+        ctx.mark_claimed(entry.oper);
+        Some(entry)
+    }
+
     /// Whether some waiter in `queue`, not `skip`'s, could be claimed.
     fn has_waiter(queue: &VecDeque<Entry>, skip: usize) -> bool {
         queue.iter().any(|e| {
@@ -410,6 +430,15 @@ impl<T> Inner<T> {
         }
         Some(entry)
     }
+}
+
+/// Whether `entry`, in a ring's queue of receives, is a plain receive's
+/// (`recv_ring`): the only ones there with a packet, which a send may fill
+/// (`Channel::hand_over`). A select's receive has none (it is woken to look
+/// at the ring), a watcher `WATCH`. A plain receive waits alone and takes
+/// its entry out itself when it stops waiting: never a stale entry.
+fn is_plain_receive(entry: &Entry) -> bool {
+    !entry.packet.is_null() && entry.packet != WATCH
 }
 
 /// Completes claimed waiters once the channel's lock is released.
@@ -672,6 +701,26 @@ thread_local! {
     static CHECKPOINT: Cell<bool> = const { Cell::new(false) };
 }
 
+thread_local! {
+    /// Sends of this thread handed straight to a receiver (`hand_over`),
+    /// which take no ring position: one in 256 counts as a checkpoint, as
+    /// one position in about 256 does.
+    static HANDED_OVER: Cell<u8> = const { Cell::new(0) };
+}
+
+/// A send was handed over: a checkpoint once in 256 (see `HANDED_OVER`).
+/// A sender whose receivers (on other workers) always wait for it never
+/// takes a position, and would otherwise never let its worker's other
+/// goroutines run.
+#[inline]
+fn handed_over() {
+    let n = HANDED_OVER.get().wrapping_add(1);
+    HANDED_OVER.set(n);
+    if n == 0 {
+        checkpoint();
+    }
+}
+
 #[cold]
 fn checkpoint_passed() {
     CHECKPOINT.set(true);
@@ -692,10 +741,19 @@ impl<T> Channel<T> {
     fn send_ring(
         &self,
         ring: &Ring<T>,
-        value: T,
+        mut value: T,
         deadline: Option<Instant>,
     ) -> Result<(), SendTimeoutError<T>> {
         loop {
+            if self.hint.load(Ordering::Relaxed) & RECV_PLAIN != 0 {
+                match self.hand_over(ring, value) {
+                    Ok(()) => {
+                        handed_over();
+                        return Ok(());
+                    }
+                    Err(back) => value = back,
+                }
+            }
             match ring.reserve() {
                 Ok(reserved) => {
                     if self.write(ring, reserved, value, false) {
@@ -716,6 +774,8 @@ impl<T> Channel<T> {
 
     #[track_caller]
     fn recv_ring(&self, ring: &Ring<T>, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+        // Where a send hands its value over while we wait (`hand_over`).
+        let mut packet: Option<T> = None;
         loop {
             match self.pop(ring, true) {
                 Ok((value, passed)) => {
@@ -728,11 +788,48 @@ impl<T> Channel<T> {
                 Err(Refused::NotNow) => {}
             }
             if deadline.is_some_and(|d| goro_sched::timer::now() >= d)
-                || !self.wait_ring(ring, false, deadline)
+                || !self.wait_ring_entry(ring, false, deadline, (&raw mut packet).cast())
             {
                 return Err(RecvTimeoutError::Timeout);
             }
+            if let Some(value) = packet.take() {
+                return Ok(value);
+            }
         }
+    }
+
+    /// A send that found a plain receive first in the queue (`RECV_PLAIN`;
+    /// a select's receive, or a watcher, has no packet and is woken to look
+    /// at the ring): hands its value straight to it, as Go's `chansend`
+    /// does on any channel, if it still is first and the ring is empty,
+    /// with no position taken (so a value sent before this send began is
+    /// received first). The value back if not: the caller goes through
+    /// the ring.
+    ///
+    /// Saves both sides a trip through the ring: the send its position and
+    /// the wake-up's second lock, the receiver its second look. (`ring1`,
+    /// 503 goroutines passing a token over `bounded(1)`: a woken receiver
+    /// went back to the ring where Go's had the value in hand; issue 17.)
+    #[inline(never)]
+    fn hand_over(&self, ring: &Ring<T>, value: T) -> Result<(), T> {
+        let mut inner = self.lock();
+        // Not while sends wait: one of them may have been woken for room
+        // in the ring, and it must take that room (or the next pop's
+        // wake-up goes to it again), else a sender woken for it that
+        // handed its value over instead would leave the others waiting
+        // beside an empty ring (`break_chan`'s producers, on one worker).
+        if inner.disconnected() || !ring.is_empty() || !inner.sendq.is_empty() {
+            return Err(value);
+        }
+        let Some(entry) = Inner::<T>::claim_plain_receiver(&mut inner.recvq) else {
+            return Err(value);
+        };
+        drop(inner);
+        // SAFETY: a plain ring receive's packet is its empty `Option<T>`
+        // (`recv_ring`), ours to fill until we complete it (waiter rule 3).
+        unsafe { *entry.packet.cast::<Option<T>>() = Some(value) };
+        complete(Some(entry), false);
+        Ok(())
     }
 
     /// Writes a reserved position and wakes a waiting receiver, if any;
@@ -822,8 +919,8 @@ impl<T> Channel<T> {
         self.register_ring_entry(ring, ctx, oper, send, std::ptr::null_mut())
     }
 
-    /// `register_ring`, for a waiter (a null `packet`) or a watcher
-    /// (`WATCH`).
+    /// `register_ring`, for a waiter (a null `packet`, or a plain
+    /// receive's: see `hand_over`) or a watcher (`WATCH`).
     fn register_ring_entry(
         &self,
         ring: &Ring<T>,
@@ -849,8 +946,21 @@ impl<T> Channel<T> {
     /// (withdrawn).
     #[track_caller]
     fn wait_ring(&self, ring: &Ring<T>, send: bool, deadline: Option<Instant>) -> bool {
+        self.wait_ring_entry(ring, send, deadline, std::ptr::null_mut())
+    }
+
+    /// `wait_ring`, with a receive's `packet` (its empty `Option<T>`), which
+    /// a send may fill instead of waking it to try again (`hand_over`).
+    #[track_caller]
+    fn wait_ring_entry(
+        &self,
+        ring: &Ring<T>,
+        send: bool,
+        deadline: Option<Instant>,
+        packet: *mut (),
+    ) -> bool {
         let ctx = Context::new();
-        if !self.register_ring(ring, &ctx, 0, send) {
+        if !self.register_ring_entry(ring, &ctx, 0, send, packet) {
             return true;
         }
         let abort = || self.unregister(&ctx, send);

@@ -421,6 +421,12 @@ impl<T> Ring<T> {
         stamp != head | self.mark
     }
 
+    /// Whether no position is taken by a send and not yet by a receive
+    /// (closed or not).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.tail.load(Ordering::SeqCst) & !self.mark == self.head.load(Ordering::SeqCst)
+    }
+
     /// Positions taken by sends and not yet by receives (holes and values
     /// being written included).
     pub(crate) fn len(&self) -> usize {

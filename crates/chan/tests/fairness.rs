@@ -96,6 +96,48 @@ fn a_sender_that_never_waits_lets_its_workers_goroutines_run() {
     assert!(sent <= 2048, "{sent} sent first");
 }
 
+/// The same, while a plain thread receives meanwhile, faster than the
+/// sender (which computes for 50 us before each send): a send that finds
+/// it waiting hands the value straight over and takes no ring position
+/// (`hand_over`), and those count towards the checkpoints too.
+#[test]
+fn a_sender_whose_receiver_waits_lets_its_workers_goroutines_run() {
+    const LIMIT: u64 = 4096;
+    // No spare: sysmon, seeing the worker held for 10 ms, would start the
+    // other goroutine on one.
+    let rt = crate::mode::builder()
+        .workers(1)
+        .max_blocking_threads(0)
+        .build()
+        .unwrap();
+    let (tx, rx) = bounded::<u64>(N as usize);
+    let receiver = std::thread::spawn(move || {
+        let mut expect = 0;
+        for v in rx.iter() {
+            assert_eq!(v, expect, "in order, none lost");
+            expect += 1;
+        }
+        expect
+    });
+    let sent = rt.run(move || {
+        let ran = Arc::new(AtomicBool::new(false));
+        let flag = ran.clone();
+        goro_sched::go(move || flag.store(true, Ordering::SeqCst));
+        let mut sent = 0;
+        while !ran.load(Ordering::SeqCst) && sent < LIMIT {
+            let until = std::time::Instant::now() + std::time::Duration::from_micros(50);
+            while std::time::Instant::now() < until {
+                std::hint::spin_loop();
+            }
+            tx.send(sent).unwrap();
+            sent += 1;
+        }
+        sent
+    });
+    assert_eq!(receiver.join().unwrap(), sent, "every value received");
+    assert!(sent <= 2048, "{sent} sent first");
+}
+
 /// The same, for a goroutine of the sender's worker that a plain thread
 /// wakes meanwhile: it waits in the worker's inbox (it has started, so it
 /// runs there only), which the checkpoints count as work of their worker.

@@ -149,9 +149,10 @@ pub(crate) struct WorkerCtx {
     /// A spare (started by sysmon to stand in for a stuck worker).
     spare: bool,
     tick: Cell<u32>,
-    /// Default mode: the last run ended in a yield, to this worker's inbox;
-    /// the next pick that gets as far looks at the injector before the
-    /// inbox (Go's `Gosched` puts the goroutine behind the global queue).
+    /// Default mode: a run ended in a yield, to this worker's inbox, since
+    /// a pick last found the local queue empty; the next one that does
+    /// looks at the injector before the inbox (Go's `Gosched` puts the
+    /// goroutine behind the global queue).
     yielded: Cell<bool>,
     next_streak: Cell<u32>,
     /// Goroutine ids taken from the shared counter, not used yet: next, end.
@@ -760,7 +761,6 @@ impl WorkerCtx {
 
     /// Steps 1–3 of the module docs.
     fn find_task(&self) -> Option<TaskRef> {
-        let yielded = self.yielded.replace(false);
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
         if tick.is_multiple_of(INJECTOR_INTERVAL) {
@@ -811,7 +811,8 @@ impl WorkerCtx {
         if let Some(task) = unsafe { self.slot().take_next() } {
             return Some(task);
         }
-        if yielded {
+        if self.yielded.get() {
+            self.yielded.set(false);
             return self.steal_injector().or_else(|| self.steal_inbox());
         }
         self.steal_inbox().or_else(|| self.steal_injector())
