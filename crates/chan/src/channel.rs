@@ -44,8 +44,8 @@ use goro_sched::spin::{SpinGuard, SpinLock};
 
 pub(crate) struct Channel<T> {
     inner: SpinLock<Inner<T>>,
-    /// The buffer of `bounded(n)`, `n > 0`. Boxed: its cache-padded ends
-    /// would make every channel four lines larger.
+    /// The buffer of `bounded(n)`, `n > 0`. Boxed: inline, its seven words
+    /// would make every channel larger.
     ring: Option<Box<Ring<T>>>,
     /// Without a ring: what a select may find ready without the lock
     /// (`RECV_READY`, `SEND_READY`), as of the last unlock; a hint, which a
