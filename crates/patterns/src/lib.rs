@@ -45,11 +45,12 @@
 //! let rt = Runtime::builder().workers(1).build()?;
 //! rt.run(|| {
 //!     let before = num_goroutines();
-//!     let naturals = stage(generate(1u64..), 2, |x| x * 2); // endless
+//!     // Endless; one worker, so in order (more work in no particular order).
+//!     let naturals = stage(generate(1u64..), 1, |x| x * 2);
 //!     assert_eq!(naturals.iter().take(3).collect::<Vec<_>>(), [2, 4, 6]);
 //!     drop(naturals);
 //!     while num_goroutines() > before {
-//!         yield_now(); // the stage's 2 goroutines, then the generator, exit
+//!         yield_now(); // the stage's goroutine, then the generator, exit
 //!     }
 //! });
 //! # Ok::<(), std::io::Error>(())
