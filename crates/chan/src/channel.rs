@@ -818,7 +818,7 @@ impl<T> Channel<T> {
         // wake-up goes to it again), else a sender woken for it that
         // handed its value over instead would leave the others waiting
         // beside an empty ring (`break_chan`'s producers, on one worker).
-        if inner.disconnected() || !ring.is_empty() || !inner.sendq.is_empty() {
+        if inner.disconnected() || ring.may_be_ready(false) || !inner.sendq.is_empty() {
             return Err(value);
         }
         let Some(entry) = Inner::<T>::claim_plain_receiver(&mut inner.recvq) else {

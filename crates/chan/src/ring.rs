@@ -393,7 +393,9 @@ impl<T> Ring<T> {
 
     /// Whether a send could go ahead (`send`) or a receive (`!send`), or the
     /// ring is closed. Reads only; for a waiter's last look before it parks,
-    /// after a SeqCst fence.
+    /// after a SeqCst fence, and for a hand-over's look under the channel's
+    /// lock (`Channel::hand_over`: a position taken by a send that returned
+    /// before it began happened before the look, which so sees it).
     pub(crate) fn may_be_ready(&self, send: bool) -> bool {
         let tail = self.tail.load(Ordering::Relaxed);
         if tail & self.mark != 0 {
@@ -426,12 +428,6 @@ impl<T> Ring<T> {
             .stamp
             .load(Ordering::Acquire);
         stamp != head | self.mark
-    }
-
-    /// Whether no position is taken by a send and not yet by a receive
-    /// (closed or not).
-    pub(crate) fn is_empty(&self) -> bool {
-        self.tail.load(Ordering::SeqCst) & !self.mark == self.head.load(Ordering::SeqCst)
     }
 
     /// Positions taken by sends and not yet by receives (holes and values

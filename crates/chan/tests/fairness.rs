@@ -19,17 +19,20 @@ use goro_chan::{Select, bounded};
 
 const N: u64 = 300_000;
 
-/// Spins (holding the worker, if on one) until `flag` is set; panics
-/// after a generous bound, against a hang.
-fn spin_until(flag: &AtomicBool) {
-    let start = std::time::Instant::now();
-    while !flag.load(Ordering::SeqCst) {
-        assert!(
-            start.elapsed() < std::time::Duration::from_secs(60),
-            "the other thread never came"
-        );
-        std::hint::spin_loop();
+/// Sends 0, 1, 2... into a channel with room for all of them (so it never
+/// waits) until `ran` is set; checks that they come out in order, none
+/// lost, and returns how many were sent. `who` names what `ran` waits for.
+fn send_until(ran: &AtomicBool, who: &str) -> u64 {
+    let (tx, rx) = bounded::<u64>(N as usize);
+    let mut sent = 0;
+    while !ran.load(Ordering::SeqCst) {
+        assert!(sent < N, "all {N} sent before {who} ran");
+        tx.send(sent).unwrap();
+        sent += 1;
     }
+    drop(tx);
+    assert!(rx.iter().eq(0..sent), "in order, none lost");
+    sent
 }
 
 /// How a receive is made.
@@ -92,19 +95,10 @@ fn a_receiver_that_never_waits_lets_its_workers_goroutines_run() {
 fn a_sender_that_never_waits_lets_its_workers_goroutines_run() {
     let rt = crate::mode::builder().workers(1).build().unwrap();
     let sent = rt.run(|| {
-        let (tx, rx) = bounded::<u64>(N as usize);
         let ran = Arc::new(AtomicBool::new(false));
         let flag = ran.clone();
         goro_sched::go(move || flag.store(true, Ordering::SeqCst));
-        let mut sent = 0;
-        while !ran.load(Ordering::SeqCst) {
-            assert!(sent < N, "all {N} sent before the other goroutine ran");
-            tx.send(sent).unwrap();
-            sent += 1;
-        }
-        drop(tx);
-        assert!(rx.iter().eq(0..sent), "in order, none lost");
-        sent
+        send_until(&ran, "the other goroutine")
     });
     assert!(sent <= 2048, "{sent} sent first");
 }
@@ -158,7 +152,6 @@ fn a_sender_whose_receiver_waits_lets_its_workers_goroutines_run() {
 fn a_sender_that_never_waits_lets_a_goroutine_woken_elsewhere_run() {
     let rt = crate::mode::builder().workers(1).build().unwrap();
     let sent = rt.run(|| {
-        let (tx, rx) = bounded::<u64>(N as usize);
         let (parked_tx, parked_rx) = bounded::<()>(0);
         let (wake_tx, wake_rx) = bounded::<()>(0);
         let ran = Arc::new(AtomicBool::new(false));
@@ -178,16 +171,9 @@ fn a_sender_that_never_waits_lets_a_goroutine_woken_elsewhere_run() {
         });
         // Holding the worker meanwhile (CI: sending from the start, all
         // were sent before the thread even began, on a busy machine).
-        spin_until(&woken);
-        let mut sent = 0;
-        while !ran.load(Ordering::SeqCst) {
-            assert!(sent < N, "all {N} sent before the woken goroutine ran");
-            tx.send(sent).unwrap();
-            sent += 1;
-        }
+        assert!(crate::mode::hog_until(&woken), "the waker never woke it");
+        let sent = send_until(&ran, "the woken goroutine");
         waker.join().unwrap();
-        drop(tx);
-        assert!(rx.iter().eq(0..sent), "in order, none lost");
         sent
     });
     assert!(sent <= 2048, "{sent} sent after the wake-up");
@@ -219,19 +205,10 @@ fn a_sender_that_never_waits_lets_a_goroutine_spawned_outside_run() {
             spawned2.store(true, Ordering::SeqCst);
         });
         rt.run(move || {
-            let (tx, rx) = bounded::<u64>(N as usize);
             sending.store(true, Ordering::SeqCst);
             // Holding the worker meanwhile, as above.
-            spin_until(&spawned);
-            let mut sent = 0;
-            while !ran.load(Ordering::SeqCst) {
-                assert!(sent < N, "all {N} sent before the spawned goroutine ran");
-                tx.send(sent).unwrap();
-                sent += 1;
-            }
-            drop(tx);
-            assert!(rx.iter().eq(0..sent), "in order, none lost");
-            sent
+            assert!(crate::mode::hog_until(&spawned), "the thread never spawned");
+            send_until(&ran, "the spawned goroutine")
         })
     });
     assert!(sent <= 2048, "{sent} sent after the spawn");

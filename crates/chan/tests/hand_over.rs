@@ -33,9 +33,7 @@ fn watchdog<R: Send + 'static>(name: &str, secs: u64, f: impl FnOnce() -> R + Se
     let done = Arc::new(AtomicBool::new(false));
     let d = done.clone();
     let name = name.to_string();
-    let name2 = name.clone();
     std::thread::spawn(move || {
-        let name = name2;
         let start = std::time::Instant::now();
         while start.elapsed() < Duration::from_secs(secs) {
             if d.load(Ordering::SeqCst) {
@@ -49,6 +47,24 @@ fn watchdog<R: Send + 'static>(name: &str, secs: u64, f: impl FnOnce() -> R + Se
     let r = f();
     done.store(true, Ordering::SeqCst);
     r
+}
+
+/// Runs `body(it, workers, cap)` under a `watchdog` for each of `iters`
+/// iterations, on 1, 2 and 4 workers, at each of the capacities `caps`.
+fn each_run(
+    label: &str,
+    iters: usize,
+    caps: &[usize],
+    body: impl Fn(usize, usize, usize) + Copy + Send + 'static,
+) {
+    for it in 0..iters {
+        for workers in [1, 2, 4] {
+            for &cap in caps {
+                let name = format!("{label} it{it} w{workers} cap{cap}");
+                watchdog(&name, 60, move || body(it, workers, cap));
+            }
+        }
+    }
 }
 
 struct Counters {
@@ -76,6 +92,17 @@ impl Msg {
 impl Drop for Msg {
     fn drop(&mut self) {
         self.c.dropped.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl Counters {
+    /// Every value made was dropped, once.
+    fn assert_balanced(&self, what: &str) {
+        assert_eq!(
+            self.created.load(Ordering::SeqCst),
+            self.dropped.load(Ordering::SeqCst),
+            "{what}"
+        );
     }
 }
 
@@ -286,11 +313,7 @@ fn mpmc(cfg: &Cfg) {
         "lost or duplicated (p*n+seq): {missing:?}"
     );
     assert_eq!(got_g + got_t, total);
-    assert_eq!(
-        c.created.load(Ordering::SeqCst),
-        c.dropped.load(Ordering::SeqCst),
-        "every value dropped exactly once"
-    );
+    c.assert_balanced("every value dropped exactly once");
 }
 
 fn sweep(plain: bool) {
@@ -313,7 +336,7 @@ fn sweep(plain: bool) {
                     let name = format!(
                         "it {it} plain {plain} w{workers} cap{cap} p{producers} r{receivers} t{thread_receivers}"
                     );
-                    watchdog(&name.clone(), 60, move || mpmc(&cfg));
+                    watchdog(&name, 60, move || mpmc(&cfg));
                 }
             }
         }
@@ -382,10 +405,7 @@ fn recv_timeout_racing_hand_over() {
                         };
                         assert_eq!(got, n);
                         drop(rt);
-                        assert_eq!(
-                            c.created.load(Ordering::SeqCst),
-                            c.dropped.load(Ordering::SeqCst)
-                        );
+                        c.assert_balanced("every value dropped exactly once");
                     });
                 }
             }
@@ -397,70 +417,64 @@ fn recv_timeout_racing_hand_over() {
 /// send returned Ok is received exactly once; none after close; no hang.
 #[test]
 fn close_concurrent_with_hand_overs() {
-    let iters = env_usize("HB_ITERS", 3) * 20;
-    for it in 0..iters {
-        for &workers in &[1, 2, 4] {
-            for &cap in &[1, 3] {
-                let name = format!("close it{it} w{workers} cap{cap}");
-                watchdog(&name, 60, move || {
-                    let c = counters();
-                    let rt = mode::builder().workers(workers).build().unwrap();
-                    let (tx, rx) = bounded::<Msg>(cap);
-                    let sent = Arc::new(Mutex::new(Vec::new()));
-                    let recvd = Arc::new(Mutex::new(Vec::new()));
-                    let (s2, r2, c2) = (sent.clone(), recvd.clone(), c.clone());
-                    rt.run(move || {
-                        let mut hs = Vec::new();
-                        for _ in 0..3 {
-                            let rx = rx.clone();
-                            let r2 = r2.clone();
-                            hs.push(goro_sched::go(move || {
-                                while let Ok(m) = rx.recv() {
-                                    r2.lock().unwrap().push((m.p, m.seq));
-                                }
-                            }));
+    each_run(
+        "close",
+        env_usize("HB_ITERS", 3) * 20,
+        &[1, 3],
+        |it, workers, cap| {
+            let c = counters();
+            let rt = mode::builder().workers(workers).build().unwrap();
+            let (tx, rx) = bounded::<Msg>(cap);
+            let sent = Arc::new(Mutex::new(Vec::new()));
+            let recvd = Arc::new(Mutex::new(Vec::new()));
+            let (s2, r2, c2) = (sent.clone(), recvd.clone(), c.clone());
+            rt.run(move || {
+                let mut hs = Vec::new();
+                for _ in 0..3 {
+                    let rx = rx.clone();
+                    let r2 = r2.clone();
+                    hs.push(goro_sched::go(move || {
+                        while let Ok(m) = rx.recv() {
+                            r2.lock().unwrap().push((m.p, m.seq));
                         }
-                        let mut ps = Vec::new();
-                        for p in 0..3u32 {
-                            let tx = tx.clone();
-                            let s2 = s2.clone();
-                            let c2 = c2.clone();
-                            ps.push(goro_sched::go(move || {
-                                for seq in 0.. {
-                                    if tx.send(Msg::new(p, seq, &c2)).is_err() {
-                                        break;
-                                    }
-                                    s2.lock().unwrap().push((p, seq));
-                                }
-                            }));
+                    }));
+                }
+                let mut ps = Vec::new();
+                for p in 0..3u32 {
+                    let tx = tx.clone();
+                    let s2 = s2.clone();
+                    let c2 = c2.clone();
+                    ps.push(goro_sched::go(move || {
+                        for seq in 0.. {
+                            if tx.send(Msg::new(p, seq, &c2)).is_err() {
+                                break;
+                            }
+                            s2.lock().unwrap().push((p, seq));
                         }
-                        // Let some flow, then close.
-                        for _ in 0..(it % 50) {
-                            goro_sched::yield_now();
-                        }
-                        tx.close();
-                        drop(tx);
-                        for p in ps {
-                            p.join().unwrap();
-                        }
-                        for h in hs {
-                            h.join().unwrap();
-                        }
-                    });
-                    drop(rt);
-                    let mut s = sent.lock().unwrap().clone();
-                    let mut r = recvd.lock().unwrap().clone();
-                    s.sort_unstable();
-                    r.sort_unstable();
-                    assert_eq!(s, r, "sent Ok == received");
-                    assert_eq!(
-                        c.created.load(Ordering::SeqCst),
-                        c.dropped.load(Ordering::SeqCst)
-                    );
-                });
-            }
-        }
-    }
+                    }));
+                }
+                // Let some flow, then close.
+                for _ in 0..(it % 50) {
+                    goro_sched::yield_now();
+                }
+                tx.close();
+                drop(tx);
+                for p in ps {
+                    p.join().unwrap();
+                }
+                for h in hs {
+                    h.join().unwrap();
+                }
+            });
+            drop(rt);
+            let mut s = sent.lock().unwrap().clone();
+            let mut r = recvd.lock().unwrap().clone();
+            s.sort_unstable();
+            r.sort_unstable();
+            assert_eq!(s, r, "sent Ok == received");
+            c.assert_balanced("every value dropped exactly once");
+        },
+    );
 }
 
 /// Receivers waiting in goroutines when the runtime is dropped, while a
@@ -474,187 +488,175 @@ fn close_concurrent_with_hand_overs() {
 /// mode's shutdown, found by this test; to be fixed first.
 #[test]
 fn runtime_drop_while_receivers_wait() {
-    if std::env::var_os("GORO_TEST_MODE").is_some_and(|m| m == "migrating") {
+    if mode::is_migrating() {
         eprintln!("skipped in the migrating mode: an open shutdown bug (see the docs)");
         return;
     }
-    let iters = env_usize("HB_ITERS", 3) * 30;
-    for it in 0..iters {
-        for &workers in &[1, 2, 4] {
-            let name = format!("rtdrop it{it} w{workers}");
-            watchdog(&name, 60, move || {
-                let c = counters();
-                let rt = mode::builder().workers(workers).build().unwrap();
-                let (tx, rx) = bounded::<Msg>(1);
-                let got = Arc::new(AtomicUsize::new(0));
-                for _ in 0..4 {
-                    let rx = rx.clone();
-                    let got = got.clone();
-                    rt.go(move || {
-                        while let Ok(m) = rx.recv() {
-                            got.fetch_add(1, Ordering::SeqCst);
-                            drop(m);
-                        }
-                    });
-                }
-                let stop = Arc::new(AtomicBool::new(false));
-                let (st, c2) = (stop.clone(), c.clone());
-                let sender = std::thread::spawn(move || {
-                    let mut ok = 0usize;
-                    let mut seq = 0;
-                    while !st.load(Ordering::SeqCst) {
-                        if tx
-                            .send_timeout(Msg::new(0, seq, &c2), Duration::from_micros(200))
-                            .is_ok()
-                        {
-                            ok += 1;
-                        }
-                        seq += 1;
+    each_run(
+        "rtdrop",
+        env_usize("HB_ITERS", 3) * 30,
+        &[1],
+        |it, workers, cap| {
+            let c = counters();
+            let rt = mode::builder().workers(workers).build().unwrap();
+            let (tx, rx) = bounded::<Msg>(cap);
+            let got = Arc::new(AtomicUsize::new(0));
+            for _ in 0..4 {
+                let rx = rx.clone();
+                let got = got.clone();
+                rt.go(move || {
+                    while let Ok(m) = rx.recv() {
+                        got.fetch_add(1, Ordering::SeqCst);
+                        drop(m);
                     }
-                    ok
                 });
-                std::thread::sleep(Duration::from_micros(50 + (it as u64 % 7) * 100));
-                drop(rt);
-                stop.store(true, Ordering::SeqCst);
-                let _ok = sender.join().unwrap();
-                // Whatever is left in the ring.
-                while rx.try_recv().is_ok() {}
-                drop(rx);
-                assert_eq!(
-                    c.created.load(Ordering::SeqCst),
-                    c.dropped.load(Ordering::SeqCst),
-                    "a value handed into a dead stack is leaked, or dropped twice"
-                );
+            }
+            let stop = Arc::new(AtomicBool::new(false));
+            let (st, c2) = (stop.clone(), c.clone());
+            let sender = std::thread::spawn(move || {
+                let mut ok = 0usize;
+                let mut seq = 0;
+                while !st.load(Ordering::SeqCst) {
+                    if tx
+                        .send_timeout(Msg::new(0, seq, &c2), Duration::from_micros(200))
+                        .is_ok()
+                    {
+                        ok += 1;
+                    }
+                    seq += 1;
+                }
+                ok
             });
-        }
-    }
+            std::thread::sleep(Duration::from_micros(50 + (it as u64 % 7) * 100));
+            drop(rt);
+            stop.store(true, Ordering::SeqCst);
+            let _ok = sender.join().unwrap();
+            // Whatever is left in the ring.
+            while rx.try_recv().is_ok() {}
+            drop(rx);
+            c.assert_balanced("a value handed into a dead stack is leaked, or dropped twice");
+        },
+    );
 }
 
 /// `Select::ready` watchers on the receive side beside plain receivers:
 /// watchers then `try_recv`; no lost wake-up, no lost value.
 #[test]
 fn ready_watchers_beside_plain_receivers() {
-    let iters = env_usize("HB_ITERS", 3) * 3;
-    for it in 0..iters {
-        for &workers in &[1, 2, 4] {
-            for &cap in &[1, 2] {
-                let name = format!("ready it{it} w{workers} cap{cap}");
-                watchdog(&name, 60, move || {
-                    let n = 6000u32;
-                    let rt = mode::builder().workers(workers).build().unwrap();
-                    let (tx, rx) = bounded::<u32>(cap);
-                    let total = rt.run(move || {
-                        let mut hs = Vec::new();
-                        for r in 0..4 {
-                            let rx = rx.clone();
-                            hs.push(goro_sched::go(move || {
-                                let mut sum = 0u64;
-                                let mut cnt = 0u32;
-                                let mut k = 0;
-                                loop {
-                                    k += 1;
-                                    if (r + k) % 2 == 0 {
-                                        let mut sel = Select::new();
-                                        sel.recv(&rx);
-                                        sel.ready();
-                                        match rx.try_recv() {
-                                            Ok(v) => {
-                                                sum += u64::from(v);
-                                                cnt += 1;
-                                            }
-                                            Err(TryRecvError::Empty) => {}
-                                            Err(TryRecvError::Closed) => return (sum, cnt),
-                                        }
-                                    } else {
-                                        match rx.recv() {
-                                            Ok(v) => {
-                                                sum += u64::from(v);
-                                                cnt += 1;
-                                            }
-                                            Err(_) => return (sum, cnt),
-                                        }
+    each_run(
+        "ready",
+        env_usize("HB_ITERS", 3) * 3,
+        &[1, 2],
+        |_it, workers, cap| {
+            let n = 6000u32;
+            let rt = mode::builder().workers(workers).build().unwrap();
+            let (tx, rx) = bounded::<u32>(cap);
+            let total = rt.run(move || {
+                let mut hs = Vec::new();
+                for r in 0..4 {
+                    let rx = rx.clone();
+                    hs.push(goro_sched::go(move || {
+                        let mut sum = 0u64;
+                        let mut cnt = 0u32;
+                        let mut k = 0;
+                        loop {
+                            k += 1;
+                            if (r + k) % 2 == 0 {
+                                let mut sel = Select::new();
+                                sel.recv(&rx);
+                                sel.ready();
+                                match rx.try_recv() {
+                                    Ok(v) => {
+                                        sum += u64::from(v);
+                                        cnt += 1;
                                     }
+                                    Err(TryRecvError::Empty) => {}
+                                    Err(TryRecvError::Closed) => return (sum, cnt),
                                 }
-                            }));
+                            } else {
+                                match rx.recv() {
+                                    Ok(v) => {
+                                        sum += u64::from(v);
+                                        cnt += 1;
+                                    }
+                                    Err(_) => return (sum, cnt),
+                                }
+                            }
                         }
-                        drop(rx);
-                        for v in 0..n {
-                            tx.send(v).unwrap();
-                        }
-                        drop(tx);
-                        hs.into_iter()
-                            .map(|h| h.join().unwrap())
-                            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
-                    });
-                    assert_eq!(total.1, n);
-                    assert_eq!(total.0, u64::from(n) * u64::from(n - 1) / 2);
-                });
-            }
-        }
-    }
+                    }));
+                }
+                drop(rx);
+                for v in 0..n {
+                    tx.send(v).unwrap();
+                }
+                drop(tx);
+                hs.into_iter()
+                    .map(|h| h.join().unwrap())
+                    .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+            });
+            assert_eq!(total.1, n);
+            assert_eq!(total.0, u64::from(n) * u64::from(n - 1) / 2);
+        },
+    );
 }
 
 /// `select!` send arms whose value expression panics, beside plain sends
 /// and plain receivers waiting for hand-overs.
 #[test]
 fn panicking_select_send_values_beside_hand_overs() {
-    let iters = env_usize("HB_ITERS", 3) * 3;
-    for it in 0..iters {
-        for &workers in &[1, 2, 4] {
-            for &cap in &[1, 3] {
-                let name = format!("panic it{it} w{workers} cap{cap}");
-                watchdog(&name, 60, move || {
-                    let n = 3000u32;
-                    let rt = mode::builder().workers(workers).build().unwrap();
-                    let (tx, rx) = bounded::<u32>(cap);
-                    let (sum, cnt) = rt.run(move || {
-                        let mut hs = Vec::new();
-                        for _ in 0..3 {
-                            let rx = rx.clone();
-                            hs.push(goro_sched::go(move || {
-                                let mut sum = 0u64;
-                                let mut cnt = 0u32;
-                                while let Ok(v) = rx.recv() {
-                                    sum += u64::from(v);
-                                    cnt += 1;
-                                }
-                                (sum, cnt)
-                            }));
+    each_run(
+        "panic",
+        env_usize("HB_ITERS", 3) * 3,
+        &[1, 3],
+        |_it, workers, cap| {
+            let n = 3000u32;
+            let rt = mode::builder().workers(workers).build().unwrap();
+            let (tx, rx) = bounded::<u32>(cap);
+            let (sum, cnt) = rt.run(move || {
+                let mut hs = Vec::new();
+                for _ in 0..3 {
+                    let rx = rx.clone();
+                    hs.push(goro_sched::go(move || {
+                        let mut sum = 0u64;
+                        let mut cnt = 0u32;
+                        while let Ok(v) = rx.recv() {
+                            sum += u64::from(v);
+                            cnt += 1;
                         }
-                        drop(rx);
-                        let mut ps = Vec::new();
-                        for p in 0..2u32 {
-                            let tx = tx.clone();
-                            ps.push(goro_sched::go(move || {
-                                for v in (p..n).step_by(2) {
-                                    if v % 5 == 0 {
-                                        let r = std::panic::catch_unwind(
-                                            std::panic::AssertUnwindSafe(|| {
-                                                select! {
-                                                    send(tx, boom()) -> _r => {},
-                                                }
-                                            }),
-                                        );
-                                        assert!(r.is_err());
-                                    }
-                                    tx.send(v).unwrap();
-                                }
-                            }));
+                        (sum, cnt)
+                    }));
+                }
+                drop(rx);
+                let mut ps = Vec::new();
+                for p in 0..2u32 {
+                    let tx = tx.clone();
+                    ps.push(goro_sched::go(move || {
+                        for v in (p..n).step_by(2) {
+                            if v % 5 == 0 {
+                                let r =
+                                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                        select! {
+                                            send(tx, boom()) -> _r => {},
+                                        }
+                                    }));
+                                assert!(r.is_err());
+                            }
+                            tx.send(v).unwrap();
                         }
-                        drop(tx);
-                        for p in ps {
-                            p.join().unwrap();
-                        }
-                        hs.into_iter()
-                            .map(|h| h.join().unwrap())
-                            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
-                    });
-                    assert_eq!(cnt, n);
-                    assert_eq!(sum, u64::from(n) * u64::from(n - 1) / 2);
-                });
-            }
-        }
-    }
+                    }));
+                }
+                drop(tx);
+                for p in ps {
+                    p.join().unwrap();
+                }
+                hs.into_iter()
+                    .map(|h| h.join().unwrap())
+                    .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+            });
+            assert_eq!(cnt, n);
+            assert_eq!(sum, u64::from(n) * u64::from(n - 1) / 2);
+        },
+    );
 }
 
 /// Receivers (threads and goroutines) drop their ends after a while, as
@@ -662,161 +664,154 @@ fn panicking_select_send_values_beside_hand_overs() {
 /// value is dropped exactly once.
 #[test]
 fn drop_receivers_concurrently_with_hand_overs() {
-    let iters = env_usize("HB_ITERS", 3) * 20;
-    for it in 0..iters {
-        for &workers in &[1, 2, 4] {
-            let name = format!("droprx it{it} w{workers}");
-            watchdog(&name, 60, move || {
-                let c = counters();
-                let rt = mode::builder().workers(workers).build().unwrap();
-                let (tx, rx) = bounded::<Msg>(1 + it % 3);
-                let t = {
+    each_run(
+        "droprx",
+        env_usize("HB_ITERS", 3) * 20,
+        &[1],
+        |it, workers, cap| {
+            let c = counters();
+            let rt = mode::builder().workers(workers).build().unwrap();
+            let (tx, rx) = bounded::<Msg>(cap + it % 3);
+            let t = {
+                let rx = rx.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..(it * 7 % 40) {
+                        if rx.recv().is_err() {
+                            break;
+                        }
+                    }
+                })
+            };
+            let c2 = c.clone();
+            rt.run(move || {
+                let mut hs = Vec::new();
+                for r in 0..2 {
                     let rx = rx.clone();
-                    std::thread::spawn(move || {
-                        for _ in 0..(it * 7 % 40) {
+                    hs.push(goro_sched::go(move || {
+                        for _ in 0..(it * 3 % 30 + r) {
                             if rx.recv().is_err() {
                                 break;
                             }
                         }
-                    })
-                };
-                let c2 = c.clone();
-                rt.run(move || {
-                    let mut hs = Vec::new();
-                    for r in 0..2 {
-                        let rx = rx.clone();
-                        hs.push(goro_sched::go(move || {
-                            for _ in 0..(it * 3 % 30 + r) {
-                                if rx.recv().is_err() {
-                                    break;
-                                }
+                    }));
+                }
+                drop(rx);
+                let mut ps = Vec::new();
+                for p in 0..2u32 {
+                    let tx = tx.clone();
+                    let c2 = c2.clone();
+                    ps.push(goro_sched::go(move || {
+                        for seq in 0.. {
+                            if tx.send(Msg::new(p, seq, &c2)).is_err() {
+                                break;
                             }
-                        }));
-                    }
-                    drop(rx);
-                    let mut ps = Vec::new();
-                    for p in 0..2u32 {
-                        let tx = tx.clone();
-                        let c2 = c2.clone();
-                        ps.push(goro_sched::go(move || {
-                            for seq in 0.. {
-                                if tx.send(Msg::new(p, seq, &c2)).is_err() {
-                                    break;
-                                }
-                            }
-                        }));
-                    }
-                    drop(tx);
-                    for h in hs {
-                        h.join().unwrap();
-                    }
-                    for p in ps {
-                        p.join().unwrap();
-                    }
-                });
-                t.join().unwrap();
-                drop(rt);
-                assert_eq!(
-                    c.created.load(Ordering::SeqCst),
-                    c.dropped.load(Ordering::SeqCst)
-                );
+                        }
+                    }));
+                }
+                drop(tx);
+                for h in hs {
+                    h.join().unwrap();
+                }
+                for p in ps {
+                    p.join().unwrap();
+                }
             });
-        }
-    }
+            t.join().unwrap();
+            drop(rt);
+            c.assert_balanced("every value dropped exactly once");
+        },
+    );
 }
 
 /// Plain receivers beside `select!` receivers of two channels (a select
 /// woken for one channel that takes the other must pass the wake-up on).
 #[test]
 fn plain_and_two_channel_select_receivers() {
-    let iters = env_usize("HB_ITERS", 3) * 3;
-    for it in 0..iters {
-        for &workers in &[1, 2, 4] {
-            for &cap in &[1, 2, 3] {
-                let name = format!("sel2 it{it} w{workers} cap{cap}");
-                watchdog(&name, 60, move || {
-                    let n = 4000u32;
-                    let rt = mode::builder().workers(workers).build().unwrap();
-                    let (ta, ra) = bounded::<u32>(cap);
-                    let (tb, rb) = bounded::<u32>(cap);
-                    let (sum, cnt) = rt.run(move || {
-                        let mut hs = Vec::new();
-                        for r in 0..4 {
-                            let (ra, rb) = (ra.clone(), rb.clone());
-                            hs.push(goro_sched::go(move || {
-                                let (mut sum, mut cnt) = (0u64, 0u32);
-                                let (mut a_open, mut b_open) = (true, true);
-                                while a_open || b_open {
-                                    let v = if r % 2 == 0 && a_open {
-                                        match ra.recv() {
-                                            Ok(v) => Some(v),
-                                            Err(_) => {
-                                                a_open = false;
-                                                None
-                                            }
-                                        }
-                                    } else if r % 2 == 1 && b_open && !a_open {
-                                        match rb.recv() {
-                                            Ok(v) => Some(v),
-                                            Err(_) => {
-                                                b_open = false;
-                                                None
-                                            }
-                                        }
-                                    } else {
-                                        let mut sel = Select::new();
-                                        let ia = if a_open { sel.recv(&ra) } else { usize::MAX };
-                                        let ib = if b_open { sel.recv(&rb) } else { usize::MAX };
-                                        let op = sel.select();
-                                        let i = op.index();
-                                        if i == ia {
-                                            match op.recv(&ra) {
-                                                Ok(v) => Some(v),
-                                                Err(_) => {
-                                                    a_open = false;
-                                                    None
-                                                }
-                                            }
-                                        } else {
-                                            assert_eq!(i, ib);
-                                            match op.recv(&rb) {
-                                                Ok(v) => Some(v),
-                                                Err(_) => {
-                                                    b_open = false;
-                                                    None
-                                                }
-                                            }
-                                        }
-                                    };
-                                    if let Some(v) = v {
-                                        sum += u64::from(v);
-                                        cnt += 1;
+    each_run(
+        "sel2",
+        env_usize("HB_ITERS", 3) * 3,
+        &[1, 2, 3],
+        |_it, workers, cap| {
+            let n = 4000u32;
+            let rt = mode::builder().workers(workers).build().unwrap();
+            let (ta, ra) = bounded::<u32>(cap);
+            let (tb, rb) = bounded::<u32>(cap);
+            let (sum, cnt) = rt.run(move || {
+                let mut hs = Vec::new();
+                for r in 0..4 {
+                    let (ra, rb) = (ra.clone(), rb.clone());
+                    hs.push(goro_sched::go(move || {
+                        let (mut sum, mut cnt) = (0u64, 0u32);
+                        let (mut a_open, mut b_open) = (true, true);
+                        while a_open || b_open {
+                            let v = if r % 2 == 0 && a_open {
+                                match ra.recv() {
+                                    Ok(v) => Some(v),
+                                    Err(_) => {
+                                        a_open = false;
+                                        None
                                     }
                                 }
-                                (sum, cnt)
-                            }));
+                            } else if r % 2 == 1 && b_open && !a_open {
+                                match rb.recv() {
+                                    Ok(v) => Some(v),
+                                    Err(_) => {
+                                        b_open = false;
+                                        None
+                                    }
+                                }
+                            } else {
+                                let mut sel = Select::new();
+                                let ia = if a_open { sel.recv(&ra) } else { usize::MAX };
+                                let ib = if b_open { sel.recv(&rb) } else { usize::MAX };
+                                let op = sel.select();
+                                let i = op.index();
+                                if i == ia {
+                                    match op.recv(&ra) {
+                                        Ok(v) => Some(v),
+                                        Err(_) => {
+                                            a_open = false;
+                                            None
+                                        }
+                                    }
+                                } else {
+                                    assert_eq!(i, ib);
+                                    match op.recv(&rb) {
+                                        Ok(v) => Some(v),
+                                        Err(_) => {
+                                            b_open = false;
+                                            None
+                                        }
+                                    }
+                                }
+                            };
+                            if let Some(v) = v {
+                                sum += u64::from(v);
+                                cnt += 1;
+                            }
                         }
-                        drop((ra, rb));
-                        let pa = goro_sched::go(move || {
-                            for v in (0..n).step_by(2) {
-                                ta.send(v).unwrap();
-                            }
-                        });
-                        let pb = goro_sched::go(move || {
-                            for v in (1..n).step_by(2) {
-                                tb.send(v).unwrap();
-                            }
-                        });
-                        pa.join().unwrap();
-                        pb.join().unwrap();
-                        hs.into_iter()
-                            .map(|h| h.join().unwrap())
-                            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
-                    });
-                    assert_eq!(cnt, n);
-                    assert_eq!(sum, u64::from(n) * u64::from(n - 1) / 2);
+                        (sum, cnt)
+                    }));
+                }
+                drop((ra, rb));
+                let pa = goro_sched::go(move || {
+                    for v in (0..n).step_by(2) {
+                        ta.send(v).unwrap();
+                    }
                 });
-            }
-        }
-    }
+                let pb = goro_sched::go(move || {
+                    for v in (1..n).step_by(2) {
+                        tb.send(v).unwrap();
+                    }
+                });
+                pa.join().unwrap();
+                pb.join().unwrap();
+                hs.into_iter()
+                    .map(|h| h.join().unwrap())
+                    .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+            });
+            assert_eq!(cnt, n);
+            assert_eq!(sum, u64::from(n) * u64::from(n - 1) / 2);
+        },
+    );
 }

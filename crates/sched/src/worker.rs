@@ -395,9 +395,7 @@ impl WorkerCtx {
         let (seen, passed) = self.checkpoints.get();
         let passed = if seen == switches { passed + 1 } else { 1 };
         if passed >= CHECKPOINTS_BEFORE_YIELD
-            && (self.has_local_work()
-                || !self.slot().inboxes_empty()
-                || !self.shared.injector.is_empty())
+            && (self.has_own_work() || !self.shared.injector.is_empty())
         {
             self.checkpoints.set((switches, 0));
             return true;
@@ -561,7 +559,8 @@ impl WorkerCtx {
         }
     }
 
-    /// Whether goroutines of this worker's own wait (a retired spare's).
+    /// Whether goroutines of this worker's own wait: in its queue, in
+    /// `next` or in its inboxes (a retired spare's work; a checkpoint's).
     fn has_own_work(&self) -> bool {
         self.has_local_work() || !self.slot().inboxes_empty()
     }

@@ -115,6 +115,17 @@ fn placer<T: Send + 'static>(
     .unwrap()
 }
 
+/// Whether a test that retries until its two workers note two CPUs has
+/// tried for `HANG` since `start`, and so tests nothing (CI, beside two
+/// busy processes: the two workers kept noting one CPU for 30 s).
+fn gave_up(start: Instant) -> bool {
+    let gave_up = start.elapsed() > HANG;
+    if gave_up {
+        eprintln!("never had two workers on two CPUs: not tested");
+    }
+    gave_up
+}
+
 /// goro-net's `accept` places the next spawn on the worker of a CPU; if
 /// that worker is in a long run (a CPU loop, or a blocking call not wrapped
 /// in `goro::blocking`), the goroutine placed there must go to the others
@@ -124,10 +135,7 @@ fn placed_on_a_worker_in_a_long_run(blocking_call: bool, wait: Duration) {
     let rt = Runtime::builder().workers(2).build().unwrap();
     let start = Instant::now();
     loop {
-        if start.elapsed() > HANG {
-            // Nothing to test (CI, beside two busy processes: the two
-            // workers kept noting one CPU for 30 s).
-            eprintln!("never had two workers on two CPUs: not tested");
+        if gave_up(start) {
             return;
         }
         let released = Arc::new(AtomicBool::new(false));
@@ -202,10 +210,7 @@ fn placed_spawns_taken_together_behind_a_hog_still_run() {
     let _sleeper = rt.go(|| goro_sched::sleep(Duration::from_secs(3600)));
     let start = Instant::now();
     loop {
-        if start.elapsed() > HANG {
-            // Nothing to test (CI, beside two busy processes: the two
-            // workers kept noting one CPU for 30 s).
-            eprintln!("never had two workers on two CPUs: not tested");
+        if gave_up(start) {
             return;
         }
         let placed = Arc::new(AtomicBool::new(false));

@@ -28,9 +28,14 @@ pub(crate) fn hog_until(flag: &AtomicBool) -> bool {
     true
 }
 
+/// Whether the suite runs in the migrating mode.
+pub(crate) fn is_migrating() -> bool {
+    std::env::var_os("GORO_TEST_MODE").is_some_and(|m| m == "migrating")
+}
+
 /// A builder in the mode the suite runs in.
 pub(crate) fn builder() -> RuntimeBuilder {
-    if std::env::var_os("GORO_TEST_MODE").is_some_and(|m| m == "migrating") {
+    if is_migrating() {
         migrating()
     } else {
         Runtime::builder()
